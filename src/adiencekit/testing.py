@@ -1,0 +1,111 @@
+"""Shared helpers for the test suites of adiencekit and of projects built on it.
+
+These are ordinary functions (no pytest import) so that downstream users can check their
+own layers and models the same way the library checks its own.
+
+Example:
+
+>>> import numpy as np, keras, tempfile
+>>> from adiencekit.testing import assert_saving_round_trip
+>>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     restored = assert_saving_round_trip(model, np.ones((3, 4), "float32"), tmp)
+>>> restored.count_params() == model.count_params()
+True
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import keras
+import numpy as np
+
+
+def _as_numpy_tree(outputs: Any) -> Any:
+    if isinstance(outputs, Mapping):
+        return {key: _as_numpy_tree(value) for key, value in outputs.items()}
+    if isinstance(outputs, (list, tuple)):
+        return [_as_numpy_tree(value) for value in outputs]
+    return keras.ops.convert_to_numpy(outputs)
+
+
+def assert_outputs_close(expected: Any, actual: Any, *, atol: float = 1e-5, rtol: float = 1e-5) -> None:
+    """Assert two model outputs (arrays, lists or dicts of arrays) are numerically equal.
+
+    Args:
+        expected: reference outputs.
+        actual: outputs to compare.
+        atol: absolute tolerance.
+        rtol: relative tolerance.
+
+    Raises:
+        AssertionError: when structure or values differ.
+    """
+    expected, actual = _as_numpy_tree(expected), _as_numpy_tree(actual)
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict) or set(expected) != set(actual):
+            raise AssertionError(f"output keys differ: {sorted(expected)} vs {actual!r:.200}")
+        for key in expected:
+            assert_outputs_close(expected[key], actual[key], atol=atol, rtol=rtol)
+        return
+    if isinstance(expected, list):
+        if not isinstance(actual, list) or len(expected) != len(actual):
+            raise AssertionError("output structures differ")
+        for left, right in zip(expected, actual):
+            assert_outputs_close(left, right, atol=atol, rtol=rtol)
+        return
+    np.testing.assert_allclose(actual, expected, atol=atol, rtol=rtol)
+
+
+def assert_saving_round_trip(
+    model: keras.Model,
+    inputs: Any,
+    directory: str | os.PathLike[str],
+    *,
+    atol: float = 1e-5,
+    filename: str = "model.keras",
+) -> keras.Model:
+    """Save ``model`` as a ``.keras`` file, load it back and check the outputs match.
+
+    The model is called in inference mode (``training=False``) before and after, so
+    dropout and random augmentation do not change the outputs.
+
+    Args:
+        model: a built Keras model.
+        inputs: a batch the model accepts.
+        directory: an existing folder to write the file in.
+        atol: absolute tolerance for the comparison.
+        filename: name of the saved file (must end in ``.keras``).
+
+    Returns:
+        The reloaded model.
+    """
+    if not filename.endswith(".keras"):
+        raise ValueError(f"filename must end in '.keras', got {filename!r}")
+    expected = model(inputs, training=False)
+    path = os.path.join(os.fspath(directory), filename)
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    assert_outputs_close(expected, restored(inputs, training=False), atol=atol, rtol=atol)
+    return restored
+
+
+def assert_layer_config_round_trip(layer: keras.layers.Layer) -> keras.layers.Layer:
+    """Rebuild ``layer`` from its serialized config and check the config is unchanged.
+
+    Args:
+        layer: a Keras layer.
+
+    Returns:
+        The rebuilt layer.
+    """
+    serialized = keras.saving.serialize_keras_object(layer)
+    rebuilt = keras.saving.deserialize_keras_object(serialized)
+    if type(rebuilt) is not type(layer):
+        raise AssertionError(f"deserialized {type(rebuilt).__name__}, expected {type(layer).__name__}")
+    if rebuilt.get_config() != layer.get_config():
+        raise AssertionError(f"config changed:\n{layer.get_config()}\n!=\n{rebuilt.get_config()}")
+    return rebuilt
