@@ -1,0 +1,142 @@
+"""Tests for adiencekit.data.utkface.UTKFaceDataset."""
+
+from __future__ import annotations
+
+import doctest
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from adiencekit.data import InvalidRowError, UTKFaceDataset
+from adiencekit.data import utkface as utkface_module
+from adiencekit.data.utkface import UTKFACE_URL, parse_utkface_name
+from adiencekit.labels import age_to_group
+
+
+def jpeg(mode: str = "RGB") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, (16, 16), 90 if mode == "L" else (90, 80, 70)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def write_utk(root: Path, names: list[str], csv: str | None = None, content: dict[str, bytes] | None = None) -> Path:
+    (root / "images").mkdir(parents=True)
+    for name in names:
+        (root / "images" / name).write_bytes((content or {}).get(name, jpeg()))
+    if csv is not None:
+        (root / "labels.csv").write_text(csv)
+    return root
+
+
+GOOD = [f"{age}_{gender}_{race}_2017011{i}.jpg.chip.jpg"
+        for i, (age, gender, race) in enumerate([(1, 0, 0), (7, 1, 1), (35, 0, 2), (80, 1, 3), (116, 0, 4),
+                                                 (22, 1, 0), (45, 0, 1), (3, 1, 2), (26, 0, 3), (60, 1, 4)])]
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(utkface_module)
+    assert result.attempted >= 8 and result.failed == 0
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [("26_0_1_20170116.jpg.chip.jpg", {"age_years": 26, "gender": 1, "race": 1}),
+     ("9_1_4_2017.jpg.chip.jpg", {"age_years": 9, "gender": 0, "race": 4}),
+     ("100_1_0_20170110183726390.jpg.chip.jpg", {"age_years": 100, "gender": 0, "race": 0}),
+     ("26_0_1_20170116.jpg", {"age_years": 26, "gender": 1, "race": 1}),
+     ("26_1_20170116.jpg.chip.jpg", None), ("26_2_1_2017.jpg.chip.jpg", None), ("26_0_5_2017.jpg.chip.jpg", None),
+     ("x_0_1_2017.jpg.chip.jpg", None), ("200_0_1_2017.jpg.chip.jpg", None), ("26_0_1_2017.png", None)],
+)
+def test_parse_utkface_name_converts_gender_to_female_0(name, expected):
+    assert parse_utkface_name(name) == expected
+
+
+def test_reads_labels_from_names_and_maps_ages(tmp_path):
+    data = UTKFaceDataset(write_utk(tmp_path, GOOD))
+    frame = data.frame.set_index("filename")
+    assert len(data) == 10 and data.report().kept() == 10
+    row = frame.loc["35_0_2_20170112.jpg.chip.jpg"]
+    assert (row.age_years, row.gender, row.race, row.age) == (35, 1, 2, 5)  # male -> 1, 35 -> (38, 43)
+    assert frame.loc["116_0_4_20170114.jpg.chip.jpg"].age == 7
+    assert (frame["age"] == [age_to_group(a) for a in frame["age_years"]]).all()
+    assert frame["gender"].dtype == np.int32 and set(frame["gender"]) == {0, 1}
+    assert data.info["gender_counts"] == {"female": 5, "male": 5} and data.info["age_years_range"] == [1, 116]
+    assert "no identities" in data.summary() and "no identities" in UTKFaceDataset.__doc__
+
+
+def test_malformed_names_and_other_files_are_counted_skips(tmp_path):
+    names = [*GOOD, "26_1_2017.jpg.chip.jpg", "notes.jpg", "a_b_c_d.jpg.chip.jpg"]
+    root = write_utk(tmp_path, names)
+    (root / "images" / "readme.txt").write_text("hi")
+    (root / "images" / "sub.jpg").mkdir()
+    data = UTKFaceDataset(root)
+    report = data.report()
+    assert report.dropped("malformed name") == 3 and report.dropped("not a .jpg file") == 2
+    assert report.input() == 15 and len(data) == 10
+    report.check({"all": 10})
+    with pytest.raises(InvalidRowError, match="malformed name: '26_1_2017.jpg.chip.jpg'"):
+        UTKFaceDataset(root, strict=True)
+
+
+def test_bad_images_are_skipped_and_grayscale_noted(tmp_path):
+    content = {GOOD[0]: b"", GOOD[1]: b"garbage" * 20, GOOD[2]: jpeg("L")}
+    data = UTKFaceDataset(write_utk(tmp_path, GOOD, content=content))
+    report = data.report()
+    assert report.dropped("bad image: empty") == 1 and report.dropped("bad image: corrupt") == 1
+    assert report.notes("converted: grayscale") == 1 and len(data) == 8
+    unchecked = UTKFaceDataset(tmp_path, check_images=False)
+    assert len(unchecked) == 10
+
+
+def test_labels_csv_is_cross_checked(tmp_path):
+    csv = "filename,age,gender,race\n" + "\n".join(
+        [f"{GOOD[0]},1,0,0", f"{GOOD[1]},8,1,1", "gone_0_0_2017.jpg.chip.jpg,5,0,0"])
+    data = UTKFaceDataset(write_utk(tmp_path, GOOD, csv=csv))
+    report = data.report()
+    assert report.dropped("labels.csv disagrees") == 1 and len(data) == 9
+    assert report.notes("labels.csv row without image") == 1
+    assert GOOD[1] not in set(data.frame["filename"])
+
+
+def test_labels_csv_with_wrong_columns_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match=r"labels\.csv: expected the columns"):
+        UTKFaceDataset(write_utk(tmp_path, GOOD, csv="name,years\nx,1\n"))
+
+
+def test_missing_images_folder_names_it_and_the_source(tmp_path):
+    with pytest.raises(FileNotFoundError) as error:
+        UTKFaceDataset(tmp_path)
+    assert str(tmp_path / "images") in str(error.value) and UTKFACE_URL in str(error.value)
+
+
+def test_split_is_random_by_image_and_deterministic(tmp_path):
+    data = UTKFaceDataset(write_utk(tmp_path, GOOD))
+    a = data.split(task="age", val_fraction=0.2, test_fraction=0.3, seed=4)
+    b = data.split(task="age", val_fraction=0.2, test_fraction=0.3, seed=4)
+    assert [len(s) for s in a] == [5, 2, 3] and [s.paths for s in a] == [s.paths for s in b]
+    assert a.test_fold is None and a.protocol == "random by image"
+    multi = data.split(task="multitask")
+    assert set(multi.train.labels) == {"gender", "age"}
+
+
+@pytest.mark.realdata
+def test_real_utkface_folder(utkface_dir):
+    data = UTKFaceDataset(utkface_dir, check_images=False)
+    assert len(data) == 8574 and data.report().dropped_total() == 0
+    assert data.report().dropped("labels.csv disagrees") == 0
+    assert data.frame["age_years"].between(1, 116).all()
+    assert data.info["gender_counts"] == {"female": 4742, "male": 3832}
+    split = data.split(task="gender", val_fraction=0.1, test_fraction=0.2, seed=0)
+    assert [len(s) for s in split] == [8574 - 857 - 1715, 857, 1715]
+    assert not set(split.train.paths) & set(split.test.paths)
+
+
+@pytest.mark.realdata
+def test_real_utkface_images_scan_and_pipeline(utkface_dir):
+    data = UTKFaceDataset(utkface_dir)
+    assert len(data) == 8574
+    images, labels = next(iter(data.split(task="age").test.pipeline(image_size=64, crop_size=48, batch_size=4)))
+    assert tuple(images.shape) == (4, 48, 48, 3) and labels.dtype.name == "int32"
