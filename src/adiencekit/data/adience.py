@@ -58,18 +58,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from adiencekit.data.folds import ADIENCE_URL, FoldTable, read_folds
+from adiencekit.data.folds import ADIENCE_URL, FACE_LAYOUTS, FoldTable, read_folds
 from adiencekit.data.report import CleaningReport
 from adiencekit.data.splits import Split, check_task, random_image_split, subject_exclusive_split
 from adiencekit.labels import AGE_GROUPS, AGE_POLICIES, GENDERS, MISSING, parse_age, parse_gender
 
 __all__ = ["FACE_LAYOUTS", "AdienceDataset", "InvalidRowError", "image_notes", "label_fold_table", "unsafe_component"]
-
-#: ``faces`` argument -> (sub-folder, file name prefix).
-FACE_LAYOUTS: dict[str, tuple[str, str]] = {
-    "aligned": ("aligned", "landmark_aligned_face"),
-    "faces": ("faces", "coarse_tilt_aligned_face"),
-}
 
 _GRAYSCALE_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
 _JPEG_SUFFIXES = frozenset({".jpg", ".jpeg"})

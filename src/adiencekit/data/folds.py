@@ -49,6 +49,7 @@ from adiencekit.data.report import CleaningReport
 
 __all__ = [
     "ADIENCE_URL",
+    "FACE_LAYOUTS",
     "FOLD_COLUMNS",
     "FOLD_FILES",
     "KEY_COLUMNS",
@@ -77,6 +78,12 @@ FOLD_COLUMNS: tuple[str, ...] = (
     "fiducial_yaw_angle",
     "fiducial_score",
 )
+
+#: ``faces`` argument -> (sub-folder, file name prefix).
+FACE_LAYOUTS: dict[str, tuple[str, str]] = {
+    "aligned": ("aligned", "landmark_aligned_face"),
+    "faces": ("faces", "coarse_tilt_aligned_face"),
+}
 
 #: The columns that identify one face.
 KEY_COLUMNS: tuple[str, ...] = ("user_id", "original_image", "face_id")

@@ -1,0 +1,592 @@
+"""The input pipeline: the one place in adiencekit where images are decoded, resized and cropped.
+
+:func:`build_pipeline` turns a list of image paths (and labels) into a ``tf.data.Dataset``
+that yields ``float32`` RGB images in ``[0, 255]``. Its steps, in order:
+
+1. read the file and decode it by *content* (a PNG, GIF or BMP saved as ``.jpg`` still
+   decodes); grayscale becomes RGB and CMYK JPEGs (Adobe/Photoshop convention, which
+   TensorFlow's libjpeg decoder converts itself) become correct RGB;
+2. for a JPEG much larger than the target, decode with libjpeg's reduced-ratio DCT
+   (``ratio`` 2, 4 or 8, picked in the graph from ``tf.io.extract_jpeg_shape`` so that
+   the decoded image is still at least ``image_size`` on its short side) — several
+   times faster than a full decode followed by a resize, with nearly the same result;
+3. resize to ``image_size x image_size`` with an antialiasing filter, kept as ``uint8``;
+4. optionally cache those ``uint8`` images (in memory or in files);
+5. training: shuffle, random ``crop_size`` crop, random horizontal flip, optional small
+   random rotation; evaluation: the centre crop;
+6. convert to ``float32``, batch, prefetch.
+
+Randomness and epochs: with a ``seed`` the whole output is reproducible — two pipelines
+built with the same arguments yield identical batches. Each *iteration* over the dataset
+(each Keras epoch) draws a new shuffle order and new crops/flips/rotations, and the
+sequence of epochs is itself reproducible: every element carries a random value from
+``tf.data.Dataset.random(seed, rerandomize_each_iteration=True)`` from which the stateless
+ops (``tf.image.stateless_random_crop`` and friends) derive their seeds, so augmentation
+does not depend on thread scheduling in the parallel ``map``.
+
+Example:
+
+>>> import tempfile, pathlib
+>>> import numpy as np
+>>> from PIL import Image
+>>> from adiencekit.data.pipeline import build_pipeline
+>>> tmp = pathlib.Path(tempfile.mkdtemp())
+>>> paths = []
+>>> for i in range(3):
+...     _ = Image.new("RGB", (80, 60), (60 * i, 0, 0)).save(tmp / f"{i}.jpg")
+...     paths.append(tmp / f"{i}.jpg")
+>>> ds = build_pipeline(paths, [0, 1, 0], training=True, image_size=48, crop_size=40,
+...                     batch_size=2, seed=0)
+>>> images, labels = next(iter(ds))
+>>> images.shape, images.dtype.name, labels.dtype.name
+(TensorShape([2, 40, 40, 3]), 'float32', 'int32')
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = [
+    "JPEG_DECODE_RATIOS",
+    "build_pipeline",
+    "center_crop",
+    "decode_image_bytes",
+    "decode_image_file",
+    "jpeg_decode_ratio",
+    "load_image",
+    "random_augment",
+    "resize",
+    "rotate",
+    "ten_crop",
+    "ten_crop_offsets",
+]
+
+#: The DCT scaling ratios libjpeg supports for reduced-size decoding.
+JPEG_DECODE_RATIOS: tuple[int, ...] = (1, 2, 4, 8)
+
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_AUTOTUNE = tf.data.AUTOTUNE
+# Shuffle buffer after a *file* cache, where a buffer of the whole data set would hold
+# every decoded image in memory a second time.
+_FILE_CACHE_SHUFFLE_BUFFER = 2048
+
+
+# --------------------------------------------------------------------------- decoding
+def jpeg_decode_ratio(height: Any, width: Any, target_size: int) -> tf.Tensor:
+    """The largest libjpeg ratio that keeps the decoded short side at least ``target_size``.
+
+    Args:
+        height: source height (int or scalar tensor).
+        width: source width (int or scalar tensor).
+        target_size: the side the image will be resized to.
+
+    Returns:
+        An ``int32`` scalar tensor: 1, 2, 4 or 8.
+
+    Example:
+
+    >>> from adiencekit.data.pipeline import jpeg_decode_ratio
+    >>> [int(jpeg_decode_ratio(s, s, 256)) for s in (400, 512, 816, 1100, 2100)]
+    [1, 2, 2, 4, 8]
+    """
+    short_side = tf.minimum(tf.cast(height, tf.int32), tf.cast(width, tf.int32))
+    index = tf.zeros([], tf.int32)
+    for ratio in JPEG_DECODE_RATIOS[1:]:
+        index += tf.cast(short_side >= ratio * target_size, tf.int32)
+    return tf.gather(tf.constant(JPEG_DECODE_RATIOS, tf.int32), index)
+
+
+def _decode_jpeg(contents: tf.Tensor, target_size: int | None) -> tf.Tensor:
+    if target_size is None:
+        return tf.io.decode_jpeg(contents, channels=3)
+    shape = tf.io.extract_jpeg_shape(contents)
+    ratio = jpeg_decode_ratio(shape[0], shape[1], target_size)
+    index = tf.cast(tf.math.log(tf.cast(ratio, tf.float32)) / math.log(2.0) + 0.5, tf.int32)
+    branches = [
+        (lambda r=r: tf.io.decode_jpeg(contents, channels=3, ratio=r)) for r in JPEG_DECODE_RATIOS
+    ]
+    return tf.switch_case(index, branches)
+
+
+def decode_image_bytes(contents: tf.Tensor | bytes, target_size: int | None = None) -> tf.Tensor:
+    """Decode JPEG, PNG, GIF or BMP bytes (detected by content) to ``uint8`` RGB.
+
+    Grayscale and palette images become RGB, an alpha channel is dropped, an animated GIF
+    gives its first frame, and a CMYK JPEG is converted to RGB.
+
+    Args:
+        contents: the encoded file, a scalar string tensor or ``bytes``.
+        target_size: when given, a JPEG at least 2x/4x/8x that size on its short side is
+            decoded at 1/2, 1/4 or 1/8 scale (see :func:`jpeg_decode_ratio`); the result
+            still has to be resized. ``None`` decodes at full size.
+
+    Returns:
+        A ``uint8`` tensor of shape ``(height, width, 3)``.
+
+    Example:
+
+    >>> import io
+    >>> from PIL import Image
+    >>> from adiencekit.data.pipeline import decode_image_bytes
+    >>> buffer = io.BytesIO(); Image.new("L", (1024, 600), 128).save(buffer, "JPEG")
+    >>> decode_image_bytes(buffer.getvalue(), target_size=256).shape
+    TensorShape([300, 512, 3])
+    """
+    if target_size is not None and (not isinstance(target_size, int) or target_size < 1):
+        raise ValueError(f"target_size must be a positive int or None, got {target_size!r}")
+    contents = tf.convert_to_tensor(contents, tf.string)
+    is_jpeg = tf.equal(tf.strings.substr(contents, 0, 3), _JPEG_MAGIC)
+    image = tf.cond(
+        is_jpeg,
+        lambda: _decode_jpeg(contents, target_size),
+        lambda: tf.io.decode_image(contents, channels=3, expand_animations=False),
+    )
+    image.set_shape([None, None, 3])
+    return image
+
+
+def decode_image_file(path: tf.Tensor | str | os.PathLike[str], target_size: int | None = None) -> tf.Tensor:
+    """Read and decode one image file; see :func:`decode_image_bytes`.
+
+    Args:
+        path: file path (string or scalar string tensor).
+        target_size: enables reduced-ratio JPEG decoding for this target side.
+
+    Returns:
+        A ``uint8`` tensor of shape ``(height, width, 3)``.
+    """
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    return decode_image_bytes(tf.io.read_file(path), target_size)
+
+
+# ----------------------------------------------------------------- geometric operations
+def resize(image: tf.Tensor, size: int) -> tf.Tensor:
+    """Resize an image to ``size x size`` with antialiasing; returns ``uint8``.
+
+    Args:
+        image: ``(height, width, channels)`` tensor of any real dtype in ``[0, 255]``.
+        size: output side in pixels.
+
+    Returns:
+        ``uint8`` tensor of shape ``(size, size, channels)``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from adiencekit.data.pipeline import resize
+    >>> out = resize(np.full((100, 80, 3), 200, np.uint8), 32)
+    >>> out.shape, out.dtype.name, int(out.numpy().min()), int(out.numpy().max())
+    (TensorShape([32, 32, 3]), 'uint8', 200, 200)
+    """
+    resized = tf.image.resize(image, [size, size], method="bilinear", antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
+
+
+def center_crop(image: tf.Tensor, crop_size: int) -> tf.Tensor:
+    """The ``crop_size x crop_size`` centre of an image (offset rounded down).
+
+    Args:
+        image: ``(height, width, channels)`` tensor, at least ``crop_size`` on each side.
+        crop_size: side of the crop.
+
+    Returns:
+        A tensor of shape ``(crop_size, crop_size, channels)``, same dtype.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from adiencekit.data.pipeline import center_crop
+    >>> center_crop(np.arange(25).reshape(5, 5, 1), 3)[..., 0].numpy().tolist()
+    [[6, 7, 8], [11, 12, 13], [16, 17, 18]]
+    """
+    image = tf.convert_to_tensor(image)
+    shape = tf.shape(image)
+    top = (shape[0] - crop_size) // 2
+    left = (shape[1] - crop_size) // 2
+    return tf.image.crop_to_bounding_box(image, top, left, crop_size, crop_size)
+
+
+def ten_crop_offsets(image_size: int, crop_size: int) -> tuple[tuple[int, int], ...]:
+    """``(top, left)`` offsets of the four corner crops and the centre crop.
+
+    These are the five crops of Levi & Hassner's over-sampling; with their mirror
+    images they make the ten crops of :func:`ten_crop`.
+
+    Args:
+        image_size: side of the (square) image.
+        crop_size: side of the crops.
+
+    Returns:
+        Five ``(top, left)`` pairs: top-left, top-right, bottom-left, bottom-right, centre.
+
+    Example:
+
+    >>> from adiencekit.data.pipeline import ten_crop_offsets
+    >>> ten_crop_offsets(256, 227)
+    ((0, 0), (0, 29), (29, 0), (29, 29), (14, 14))
+    """
+    _check_sizes(image_size, crop_size)
+    far, mid = image_size - crop_size, (image_size - crop_size) // 2
+    return ((0, 0), (0, far), (far, 0), (far, far), (mid, mid))
+
+
+def ten_crop(image: tf.Tensor, crop_size: int) -> tf.Tensor:
+    """The ten over-sampling crops of a square image: 4 corners + centre, and their mirrors.
+
+    Args:
+        image: ``(size, size, channels)`` tensor with a static size.
+        crop_size: side of each crop.
+
+    Returns:
+        A tensor ``(10, crop_size, crop_size, channels)``: the five crops of
+        :func:`ten_crop_offsets`, then the same five flipped left-right.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from adiencekit.data.pipeline import ten_crop
+    >>> ten_crop(np.zeros((64, 64, 3), np.uint8), 56).shape
+    TensorShape([10, 56, 56, 3])
+    """
+    image = tf.convert_to_tensor(image)
+    size = image.shape[0]
+    if size is None or image.shape[1] != size:
+        raise ValueError(f"ten_crop needs a square image with a static size, got shape {image.shape}")
+    crops = [image[top : top + crop_size, left : left + crop_size] for top, left in ten_crop_offsets(size, crop_size)]
+    stacked = tf.stack(crops)
+    return tf.concat([stacked, tf.reverse(stacked, axis=[2])], axis=0)
+
+
+def rotate(image: tf.Tensor, angle: tf.Tensor | float) -> tf.Tensor:
+    """Rotate an image about its centre by ``angle`` radians (bilinear, reflected borders).
+
+    Args:
+        image: ``(height, width, channels)`` tensor.
+        angle: rotation in radians (counter-clockwise for positive angles).
+
+    Returns:
+        ``float32`` tensor of the same shape.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from adiencekit.data.pipeline import rotate
+    >>> image = np.random.default_rng(0).uniform(0, 255, (9, 9, 3)).astype("float32")
+    >>> bool(np.allclose(rotate(image, 0.0), image))
+    True
+    """
+    image = tf.cast(tf.convert_to_tensor(image), tf.float32)
+    shape = tf.shape(image)
+    height, width = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
+    angle = tf.cast(angle, tf.float32)
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    cx, cy = (width - 1.0) / 2.0, (height - 1.0) / 2.0
+    # Maps each output pixel (x, y) to the input pixel it samples.
+    transform = tf.stack(
+        [cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy, 0.0, 0.0]
+    )
+    rotated = tf.raw_ops.ImageProjectiveTransformV3(
+        images=image[tf.newaxis],
+        transforms=transform[tf.newaxis],
+        output_shape=shape[:2],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="REFLECT",
+    )
+    return tf.reshape(rotated[0], shape)
+
+
+def random_augment(
+    image: tf.Tensor,
+    seed: tf.Tensor,
+    crop_size: int,
+    *,
+    flip: bool = True,
+    rotation: float = 0.0,
+) -> tf.Tensor:
+    """Training augmentation of one image, fully determined by ``seed``.
+
+    A random rotation in ``[-rotation, rotation]`` degrees (when ``rotation > 0``), then a
+    random ``crop_size`` crop, then a random horizontal flip (when ``flip``).
+
+    Args:
+        image: ``(size, size, 3)`` image (``uint8`` or float).
+        seed: shape ``(2,)`` integer tensor for the stateless random ops.
+        crop_size: side of the random crop.
+        flip: whether to flip left-right with probability 1/2.
+        rotation: maximal rotation in degrees.
+
+    Returns:
+        ``float32`` tensor ``(crop_size, crop_size, 3)``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from adiencekit.data.pipeline import random_augment
+    >>> image = np.random.default_rng(0).integers(0, 255, (40, 40, 3)).astype("uint8")
+    >>> a = random_augment(image, [1, 2], 32, rotation=10.0)
+    >>> b = random_augment(image, [1, 2], 32, rotation=10.0)
+    >>> a.shape, bool((a.numpy() == b.numpy()).all())
+    (TensorShape([32, 32, 3]), True)
+    """
+    crop_seed, flip_seed, angle_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=3))
+    image = tf.cast(tf.convert_to_tensor(image), tf.float32)
+    if rotation > 0:
+        limit = rotation * math.pi / 180.0
+        angle = tf.random.stateless_uniform([], angle_seed, minval=-limit, maxval=limit)
+        image = rotate(image, angle)
+    image = tf.image.stateless_random_crop(image, [crop_size, crop_size, 3], seed=crop_seed)
+    if flip:
+        image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
+    return image
+
+
+def load_image(path: tf.Tensor | str | os.PathLike[str], image_size: int) -> tf.Tensor:
+    """Decode a file (reduced-ratio when possible) and resize it to ``image_size`` square.
+
+    Args:
+        path: image file path.
+        image_size: output side.
+
+    Returns:
+        ``uint8`` tensor ``(image_size, image_size, 3)``.
+    """
+    image = resize(decode_image_file(path, target_size=image_size), image_size)
+    image.set_shape([image_size, image_size, 3])
+    return image
+
+
+# ------------------------------------------------------------------------- validation
+def _check_sizes(image_size: Any, crop_size: Any) -> None:
+    for name, value in (("image_size", image_size), ("crop_size", crop_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if crop_size > image_size:
+        raise ValueError(f"crop_size ({crop_size}) must be <= image_size ({image_size})")
+
+
+def _as_path_strings(paths: Any) -> list[str]:
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        raise TypeError(f"paths must be a sequence of file paths, got a single {type(paths).__name__}: {paths!r}")
+    try:
+        items = list(paths)
+    except TypeError:
+        raise TypeError(f"paths must be a sequence of file paths, got {type(paths).__name__}") from None
+    out = []
+    for index, item in enumerate(items):
+        if isinstance(item, bytes):
+            item = item.decode()
+        if not isinstance(item, (str, os.PathLike)):
+            raise TypeError(f"paths[{index}] must be a str or os.PathLike, got {type(item).__name__}: {item!r}")
+        out.append(os.fspath(item))
+    return out
+
+
+def _as_label_array(values: Any, count: int, name: str) -> np.ndarray:
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
+    if len(array) != count:
+        raise ValueError(f"{name} has {len(array)} entries but there are {count} paths; they must match")
+    if array.size and not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.bool_)):
+        if not np.issubdtype(array.dtype, np.floating) or not np.all(np.isfinite(array) & (array == np.round(array))):
+            raise ValueError(f"{name} must hold integer class indices (-1 = missing), got dtype {array.dtype}")
+    array = array.astype(np.int32)
+    if array.size and array.min() < -1:
+        raise ValueError(f"{name} must be class indices >= 0 or -1 for missing, got minimum {array.min()}")
+    return array
+
+
+def _as_labels(labels: Any, count: int) -> np.ndarray | dict[str, np.ndarray] | None:
+    if labels is None:
+        return None
+    if isinstance(labels, Mapping):
+        if not labels:
+            raise ValueError("labels is an empty dict; give at least one task, e.g. {'gender': [...]}")
+        return {str(key): _as_label_array(value, count, f"labels[{key!r}]") for key, value in labels.items()}
+    return _as_label_array(labels, count, "labels")
+
+
+def _check_images_exist(paths: Sequence[str]) -> None:
+    from adiencekit.data.images import scan_images
+
+    bad = [info for info in scan_images(paths) if not info.ok]
+    if bad:
+        listed = "\n".join(f"  {info.problem}: {info.path}" for info in bad[:20])
+        more = f"\n  ... and {len(bad) - 20} more" if len(bad) > 20 else ""
+        raise ValueError(f"{len(bad)} of {len(paths)} images cannot be decoded:\n{listed}{more}")
+
+
+# --------------------------------------------------------------------------- pipeline
+def build_pipeline(
+    paths: Sequence[str | os.PathLike[str]],
+    labels: Sequence[int] | np.ndarray | Mapping[str, Sequence[int] | np.ndarray] | None = None,
+    *,
+    training: bool,
+    image_size: int = 256,
+    crop_size: int = 227,
+    batch_size: int | None = 32,
+    shuffle: bool | None = None,
+    seed: int | None = None,
+    cache: bool | str | os.PathLike[str] = False,
+    flip: bool = True,
+    rotation: float = 0.0,
+    deterministic: bool | None = None,
+    drop_remainder: bool = False,
+    shuffle_buffer: int | None = None,
+    check_images: bool = False,
+) -> tf.data.Dataset:
+    """Build the ``tf.data`` input pipeline for a list of face images.
+
+    Args:
+        paths: image file paths.
+        labels: ``None`` (the dataset yields images only), a sequence of int class
+            indices (one per path), or a dict of such sequences for multitask training,
+            e.g. ``{"gender": ..., "age": ...}``; ``-1`` marks a missing label.
+        training: ``True`` for random crops, flips and rotations (and shuffling by
+            default), ``False`` for the centre crop.
+        image_size: side images are resized to before cropping (256 in Levi & Hassner).
+        crop_size: side of the crops fed to the model (``<= image_size``).
+        batch_size: batch size, or ``None`` for unbatched elements.
+        shuffle: shuffle the order each epoch; defaults to ``training``.
+        seed: makes shuffling and augmentation reproducible (see the module docstring).
+        cache: ``False``; ``True`` caches the decoded, resized ``uint8`` images in memory;
+            a string is a file-name prefix for an on-disk cache (its folder is created).
+            A file cache is reused by later runs as is: use a new prefix when the paths,
+            ``image_size`` or the files change.
+        flip: random horizontal flips when training.
+        rotation: maximal random rotation in degrees when training (``0`` = none).
+        deterministic: order of the parallel ``map``; ``None`` means deterministic when a
+            seed is given (tf.data's default otherwise); ``False`` lets elements come out
+            of order for speed (augmentation still follows each element's own seed).
+        drop_remainder: drop the last incomplete batch.
+        shuffle_buffer: shuffle buffer size; default the whole data set (shuffling the
+            paths before decoding when nothing is cached, the cached images otherwise),
+            except after a file cache where it is 2048.
+        check_images: inspect every file first (:func:`adiencekit.data.images.scan_images`)
+            and raise a ``ValueError`` naming each missing or undecodable one, instead of
+            failing mid-epoch.
+
+    Returns:
+        A ``tf.data.Dataset`` of ``(images, labels)``: images ``float32`` in ``[0, 255]``
+        of shape ``(batch, crop_size, crop_size, 3)``, labels ``int32`` ``(batch,)`` or a
+        dict of them; only images when ``labels`` is ``None``. Prefetched.
+
+    Raises:
+        ValueError: on inconsistent arguments (sizes, lengths, label values, ...).
+        TypeError: when ``paths`` is not a sequence of paths.
+
+    Example:
+
+    >>> import tempfile, pathlib
+    >>> from PIL import Image
+    >>> from adiencekit.data.pipeline import build_pipeline
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = Image.new("RGB", (300, 300), "gray").save(tmp / "a.jpg")
+    >>> ds = build_pipeline([tmp / "a.jpg"], {"gender": [1], "age": [-1]}, training=False,
+    ...                     batch_size=None)
+    >>> image, labels = next(iter(ds))
+    >>> image.shape, {k: int(v) for k, v in labels.items()}
+    (TensorShape([227, 227, 3]), {'gender': 1, 'age': -1})
+    """
+    path_list = _as_path_strings(paths)
+    count = len(path_list)
+    label_arrays = _as_labels(labels, count)
+    _check_sizes(image_size, crop_size)
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1
+    ):
+        raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
+    if isinstance(rotation, bool) or not isinstance(rotation, (int, float)) or not 0 <= rotation <= 180:
+        raise ValueError(f"rotation must be a number of degrees in [0, 180], got {rotation!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise ValueError(f"seed must be an int or None, got {seed!r}")
+    if not isinstance(cache, (bool, str, os.PathLike)):
+        raise ValueError(f"cache must be False, True (memory) or a file path prefix, got {cache!r}")
+    if shuffle_buffer is not None and (not isinstance(shuffle_buffer, (int, np.integer)) or shuffle_buffer < 1):
+        raise ValueError(f"shuffle_buffer must be a positive int or None, got {shuffle_buffer!r}")
+    if check_images:
+        _check_images_exist(path_list)
+
+    shuffle = training if shuffle is None else bool(shuffle)
+    if deterministic is None and seed is not None:
+        deterministic = True
+    file_cache = None if isinstance(cache, bool) else os.fspath(cache)
+
+    path_tensor = tf.constant(path_list, dtype=tf.string, shape=[count])
+    if label_arrays is None:
+        ds = tf.data.Dataset.from_tensor_slices(path_tensor)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((path_tensor, label_arrays))
+
+    def _shuffle(dataset: tf.data.Dataset, default_buffer: int) -> tf.data.Dataset:
+        buffer = shuffle_buffer or default_buffer
+        return dataset.shuffle(max(1, min(buffer, count)), seed=seed, reshuffle_each_iteration=True)
+
+    cached = bool(cache) or file_cache is not None
+    if shuffle and not cached:
+        ds = _shuffle(ds, count)
+
+    def _with_randoms(dataset: tf.data.Dataset) -> tf.data.Dataset:
+        randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        return tf.data.Dataset.zip((dataset, randoms))
+
+    # Each element's augmentation seed is attached before any parallel (possibly
+    # unordered) map, so an element keeps its own augmentation whatever order the
+    # workers finish in. With a cache, the seeds must be drawn after it (fresh ones each
+    # epoch), and the order of the first pass is then only reproducible when the load
+    # map is deterministic.
+    attach_early = training and not cached
+    if attach_early:
+        ds = _with_randoms(ds)
+
+    def _load(*element: Any) -> Any:
+        if attach_early:
+            first, random = element
+            path, *label = first if isinstance(first, tuple) else (first,)
+            return (load_image(path, image_size), *label), random
+        path, *label = element
+        image = load_image(path, image_size)
+        return (image, *label) if label else image
+
+    ds = ds.map(_load, num_parallel_calls=_AUTOTUNE, deterministic=deterministic)
+    if file_cache is not None:
+        Path(file_cache).parent.mkdir(parents=True, exist_ok=True)
+        ds = ds.cache(file_cache)
+    elif cache:
+        ds = ds.cache()
+    if shuffle and cached:
+        ds = _shuffle(ds, _FILE_CACHE_SHUFFLE_BUFFER if file_cache is not None else count)
+
+    if training:
+        if not attach_early:
+            ds = _with_randoms(ds)
+
+        def _augment(element: Any, random: tf.Tensor) -> Any:
+            image, label = (element[0], element[1:]) if isinstance(element, tuple) else (element, ())
+            element_seed = tf.stack([random, tf.bitwise.right_shift(random, 32)])
+            image = random_augment(image, element_seed, crop_size, flip=flip, rotation=float(rotation))
+            image.set_shape([crop_size, crop_size, 3])
+            return (image, *label) if label else image
+
+        ds = ds.map(_augment, num_parallel_calls=_AUTOTUNE, deterministic=deterministic)
+    else:
+
+        def _center(image: tf.Tensor, *label: Any) -> Any:
+            image = tf.cast(center_crop(image, crop_size), tf.float32)
+            image.set_shape([crop_size, crop_size, 3])
+            return (image, *label) if label else image
+
+        ds = ds.map(_center, num_parallel_calls=_AUTOTUNE, deterministic=deterministic)
+
+    if batch_size is not None:
+        ds = ds.batch(int(batch_size), drop_remainder=drop_remainder)
+    return ds.prefetch(_AUTOTUNE)
