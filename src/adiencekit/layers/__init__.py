@@ -1,0 +1,38 @@
+"""Keras 3 layers of the adiencekit zoo.
+
+Everything here is written with ``keras.ops`` and runs on every Keras backend, except
+:class:`TFHubLayer` (TensorFlow backend only), whose module imports TensorFlow lazily,
+so ``import adiencekit.layers`` works where TensorFlow is not installed.
+
+Example:
+
+>>> import numpy as np
+>>> from adiencekit.layers import FaceAugmentation, ten_crop
+>>> images = np.zeros((1, 256, 256, 3), "float32")
+>>> tuple(FaceAugmentation(227)(images).shape), tuple(ten_crop(images, 227).shape)
+((1, 227, 227, 3), (1, 10, 227, 227, 3))
+"""
+
+from __future__ import annotations
+
+from adiencekit.layers.augmentation import FaceAugmentation
+from adiencekit.layers.hub import TFHubLayer
+from adiencekit.layers.normalization import LocalResponseNormalization
+from adiencekit.layers.oversampling import (
+    CROP_ORDER,
+    TenCropModel,
+    TenCropPredictor,
+    center_crop,
+    ten_crop,
+)
+
+__all__ = [
+    "CROP_ORDER",
+    "FaceAugmentation",
+    "LocalResponseNormalization",
+    "TFHubLayer",
+    "TenCropModel",
+    "TenCropPredictor",
+    "center_crop",
+    "ten_crop",
+]

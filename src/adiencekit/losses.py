@@ -1,0 +1,120 @@
+"""Sparse categorical cross-entropy that ignores missing labels (−1).
+
+In the multitask setting an image may have a gender but no age group (or the reverse);
+its missing label is −1. The loss of each output must then be the mean over the images
+labelled for that output only, and a batch where nobody is labelled must contribute 0,
+not NaN. Written with ``keras.ops`` only, so it runs on every Keras backend.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+__all__ = ["MaskedSparseCategoricalCrossentropy"]
+
+_REDUCTIONS = ("mean_with_sample_weight", "sum_over_batch_size", "mean", "sum", "none", None)
+
+
+@keras.saving.register_keras_serializable(package="adiencekit")
+class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
+    """Cross-entropy on sparse labels, averaged over the labelled examples only.
+
+    Labels are class indices, shape ``(N,)`` or ``(N, 1)``; any negative label (−1 by
+    convention) is missing and contributes nothing. Predictions are probabilities
+    ``(N, C)`` (or logits with ``from_logits=True``). With the default reduction the
+    result is ``sum(w_i * ce_i) / sum(w_i)`` over labelled examples, where ``w_i`` is the
+    sample weight (1 when none is given); with no labelled example it is 0.
+
+    A label ``>= C`` is a data bug that cannot raise inside a compiled graph, so it makes
+    the loss NaN (visible at once, and stopped by ``keras.callbacks.TerminateOnNaN``)
+    instead of being silently scored.
+
+    Args:
+        from_logits: whether predictions are logits rather than probabilities.
+        reduction: ``"mean_with_sample_weight"`` (default: the masked mean above),
+            ``"sum_over_batch_size"``/``"mean"`` (divide by the whole batch size,
+            labelled or not), ``"sum"``, or ``"none"``/``None`` (per-example losses, 0 for
+            missing labels).
+        name: loss name.
+        dtype: dtype of the loss computation.
+
+    Example:
+
+    >>> import numpy as np, keras
+    >>> loss = MaskedSparseCategoricalCrossentropy()
+    >>> probabilities = np.array([[0.5, 0.5], [0.9, 0.1], [0.2, 0.8]], "float32")
+    >>> round(float(loss(np.array([0, -1, 1]), probabilities)), 4)  # mean of -log .5, -log .8
+    0.4581
+    >>> float(loss(np.array([-1, -1, -1]), probabilities))          # nobody labelled
+    0.0
+
+    In a multitask model, one instance per output::
+
+        model.compile(
+            optimizer="adam",
+            loss={"gender": MaskedSparseCategoricalCrossentropy(),
+                  "age": MaskedSparseCategoricalCrossentropy()},
+        )
+    """
+
+    def __init__(
+        self,
+        from_logits: bool = False,
+        reduction: str | None = "mean_with_sample_weight",
+        name: str = "masked_sparse_categorical_crossentropy",
+        dtype: Any = None,
+    ) -> None:
+        if not isinstance(from_logits, bool):
+            raise TypeError(f"from_logits must be True or False, got {from_logits!r}")
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"reduction must be one of {list(_REDUCTIONS)}, got {reduction!r}")
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.from_logits = from_logits
+
+    @staticmethod
+    def _labels(y_true: Any) -> Any:
+        y_true = ops.convert_to_tensor(y_true)
+        if len(y_true.shape) == 2 and y_true.shape[-1] == 1:
+            y_true = ops.squeeze(y_true, axis=-1)
+        if len(y_true.shape) != 1:
+            raise ValueError(
+                f"labels must be class indices of shape (N,) or (N, 1), got shape {tuple(y_true.shape)}"
+            )
+        return ops.cast(y_true, "int32")
+
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+        labelled = ops.cast(self._labels(y_true) >= 0, self.dtype)
+        if sample_weight is None:
+            weight = labelled
+        else:
+            weight = labelled * ops.reshape(ops.cast(sample_weight, self.dtype), (-1,))
+        return super().__call__(y_true, y_pred, sample_weight=weight)
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        labels = self._labels(y_true)
+        if len(y_pred.shape) != 2:
+            raise ValueError(
+                f"predictions must have shape (N, classes), got shape {tuple(y_pred.shape)}"
+            )
+        num_classes = y_pred.shape[-1]
+        labelled = labels >= 0
+        safe_labels = ops.where(labelled, labels, ops.zeros_like(labels))
+        if num_classes is not None:
+            safe_labels = ops.minimum(safe_labels, num_classes - 1)
+        losses = ops.sparse_categorical_crossentropy(safe_labels, y_pred, from_logits=self.from_logits)
+        losses = ops.where(labelled, losses, ops.zeros_like(losses))
+        if num_classes is not None:
+            losses = ops.where(labels >= num_classes, ops.full_like(losses, np.nan), losses)
+        return losses
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "from_logits": self.from_logits,
+            "reduction": self.reduction,
+            "name": self.name,
+            "dtype": self.dtype,
+        }

@@ -1,0 +1,43 @@
+"""The architecture zoo: Levi & Hassner, Inception-v3 (basic and modified), scratch CNNs.
+
+Every builder follows the ``keras.applications`` signature where it fits
+(``task, input_shape, weights, include_top, pooling, classifier_activation, name``),
+takes RGB pixels in [0, 255] (each model preprocesses inside), and supports
+``task="gender"`` (2 classes), ``"age"`` (8 groups) and ``"multitask"`` (a dict with
+``"gender"`` and ``"age"`` outputs). Builders are registered by name.
+
+This package never imports TensorFlow: it runs under ``KERAS_BACKEND=jax`` or
+``torch`` on a machine without TensorFlow.
+
+Example:
+
+>>> from adiencekit.models import create_model, list_models
+>>> list_models()
+['basic_inception', 'levi_hassner', 'modified_inception', 'scratch_cnn']
+>>> model = create_model("levi_hassner", task="multitask", input_shape=(64, 64, 3))
+>>> {task: tensor.shape for task, tensor in model.output.items()}
+{'gender': (None, 2), 'age': (None, 8)}
+"""
+
+from __future__ import annotations
+
+from adiencekit.models.heads import TASK_CLASSES, TASKS, classification_head
+from adiencekit.models.inception import basic_inception, modified_inception, set_trainable_blocks
+from adiencekit.models.levi_hassner import levi_hassner
+from adiencekit.models.registry import create_model, list_models, model_defaults, register_model
+from adiencekit.models.scratch import scratch_cnn
+
+__all__ = [
+    "TASKS",
+    "TASK_CLASSES",
+    "basic_inception",
+    "classification_head",
+    "create_model",
+    "levi_hassner",
+    "list_models",
+    "model_defaults",
+    "modified_inception",
+    "register_model",
+    "scratch_cnn",
+    "set_trainable_blocks",
+]

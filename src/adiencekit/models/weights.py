@@ -1,0 +1,85 @@
+"""The ``weights`` argument of the model builders, checked like ``keras.applications`` does.
+
+``weights`` is one of:
+
+* ``None``: random initialization;
+* ``"imagenet"``: ImageNet weights for a pretrained backbone (Inception-v3 only),
+  fetched and cached by ``keras.applications`` itself;
+* a path to a weights file of the **whole** model (``.weights.h5``, ``.keras`` or a
+  legacy ``.h5``), loaded with ``model.load_weights`` after the model is built.
+
+Example:
+
+>>> from adiencekit.models.weights import check_weights
+>>> check_weights(None, model="levi_hassner", input_shape=(227, 227, 3)) is None
+True
+>>> check_weights("imagenet", model="levi_hassner", input_shape=(227, 227, 3))  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+ValueError: levi_hassner: weights must be None or the path to an existing weights file ..., got 'imagenet'
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import keras
+
+__all__ = ["WEIGHT_SUFFIXES", "check_weights", "load_weights"]
+
+#: File endings ``keras.Model.load_weights`` reads.
+WEIGHT_SUFFIXES: tuple[str, ...] = (".weights.h5", ".keras", ".h5")
+
+
+def check_weights(
+    weights: Any, *, model: str, input_shape: Any, allow_imagenet: bool = False
+) -> str | None:
+    """Validate a builder's ``weights`` argument before anything is built.
+
+    Args:
+        weights: ``None``, ``"imagenet"`` or a path to a weights file.
+        model: architecture name, for error messages.
+        input_shape: the model's ``(height, width, channels)``.
+        allow_imagenet: whether the architecture has ImageNet weights.
+
+    Returns:
+        ``None``, ``"imagenet"`` or the path as a ``str``.
+
+    Raises:
+        ValueError: for anything else, naming the received value.
+    """
+    if weights is None:
+        return None
+    allowed = ("None, 'imagenet'" if allow_imagenet else "None") + " or the path to an existing weights file"
+    allowed += f" ({', '.join(WEIGHT_SUFFIXES)}) of the whole model"
+    if weights == "imagenet" and allow_imagenet:
+        channels = tuple(input_shape)[-1]
+        if channels != 3:
+            raise ValueError(
+                f"{model}: weights='imagenet' needs 3 input channels (RGB), got input_shape={tuple(input_shape)!r}"
+            )
+        return "imagenet"
+    if not isinstance(weights, (str, os.PathLike)):
+        raise ValueError(f"{model}: weights must be {allowed}, got {weights!r}")
+    path = os.fspath(weights)
+    if not path.endswith(WEIGHT_SUFFIXES) or not os.path.isfile(path):
+        reason = "no such file" if path.endswith(WEIGHT_SUFFIXES) else "not a weights file name"
+        detail = "" if weights == "imagenet" else f" ({reason})"
+        raise ValueError(f"{model}: weights must be {allowed}, got {weights!r}{detail}")
+    return path
+
+
+def load_weights(model: keras.Model, path: str | None) -> keras.Model:
+    """Load a whole-model weights file into ``model`` when ``path`` is set.
+
+    Args:
+        model: the freshly built model.
+        path: a path returned by :func:`check_weights`, or ``None``.
+
+    Returns:
+        ``model``, with the weights loaded.
+    """
+    if path is not None:
+        model.load_weights(path)
+    return model

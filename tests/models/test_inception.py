@@ -1,0 +1,227 @@
+"""Tests of the Inception-v3 models: exact sizes, freezing, ImageNet weights (offline), saving, training.
+
+Full-size (299x299) models are built once per module; everything else uses 75x75, the
+smallest input Inception-v3 accepts. No test downloads anything.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from adiencekit.models import basic_inception, modified_inception, set_trainable_blocks
+from adiencekit.models.inception import INCEPTION_BLOCKS
+from adiencekit.testing import assert_outputs_close, assert_saving_round_trip
+
+SMALL = (75, 75, 3)
+BASE_PARAMS, BASE_NON_TRAINABLE = 21_802_784, 34_432
+
+
+def weight_count(weights) -> int:
+    return sum(int(np.prod(w.shape)) for w in weights)
+
+
+def images(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0, 255, size=(n, *SMALL)).astype("float32")
+
+
+@pytest.fixture(scope="module")
+def full_basic():
+    return basic_inception(task="gender", weights=None)
+
+
+@pytest.fixture(scope="module")
+def full_modified():
+    return modified_inception(task="gender", weights=None)
+
+
+@pytest.fixture(scope="module")
+def small_modified():
+    """A 75x75 multitask modified model; tests that change its trainability restore it."""
+    keras.utils.set_random_seed(0)
+    model = modified_inception(task="multitask", weights=None, input_shape=SMALL)
+    yield model
+
+
+def test_basic_inception_size(full_basic):
+    assert full_basic.input_shape == (None, 299, 299, 3)
+    assert full_basic.count_params() == 21_806_882
+    assert weight_count(full_basic.trainable_weights) == 4_098
+    base = full_basic.get_layer("inception_v3")
+    assert base.count_params() == BASE_PARAMS
+    assert base.output_shape == (None, 2048)
+    assert not any(layer.trainable for layer in base.layers)  # frozen BN runs in inference mode
+
+
+def test_modified_inception_size(full_modified):
+    assert full_modified.count_params() == 22_065_314
+    assert weight_count(full_modified.trainable_weights) == 22_030_882
+    assert weight_count(full_modified.non_trainable_weights) == BASE_NON_TRAINABLE
+    assert [full_modified.get_layer(n).rate for n in ("dropout_1", "dropout_2")] == [0.2, 0.2]
+    assert full_modified.get_layer("dense").units == 128
+
+
+def test_preprocessing_is_inside_the_model(full_basic):
+    scaling = full_basic.get_layer("inception_preprocessing")
+    out = keras.ops.convert_to_numpy(scaling(np.array([[0.0, 127.5, 255.0]], "float32")))
+    np.testing.assert_allclose(out, [[-1.0, 0.0, 1.0]])
+
+
+@pytest.mark.parametrize("task", ["gender", "age"])
+def test_basic_single_tasks(task):
+    model = basic_inception(task=task, weights=None, input_shape=SMALL)
+    probabilities = keras.ops.convert_to_numpy(model(images(2)))
+    assert probabilities.shape == (2, {"gender": 2, "age": 8}[task])
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, rtol=1e-5)
+    assert model.layers[-1].name == task and model.layers[-1].compute_dtype == "float32"
+    assert weight_count(model.trainable_weights) == 2048 * probabilities.shape[1] + probabilities.shape[1]
+
+
+def test_modified_multitask(small_modified):
+    outputs = small_modified(images(2))
+    assert {k: tuple(v.shape) for k, v in outputs.items()} == {"gender": (2, 2), "age": (2, 8)}
+    # shared trunk: one hidden dense layer, two heads
+    assert weight_count(small_modified.get_layer("dense").weights) == 2048 * 128 + 128
+
+
+@pytest.mark.parametrize("pooling, shape", [(None, (None, 1, 1, 2048)), ("max", (None, 2048))])
+def test_headless(pooling, shape):
+    model = basic_inception(weights=None, input_shape=SMALL, include_top=False, pooling=pooling)
+    assert model.output_shape == shape
+    assert weight_count(model.trainable_weights) == 0
+
+
+def test_freezing_options(small_modified):
+    head = weight_count(small_modified.trainable_weights) - (BASE_PARAMS - BASE_NON_TRAINABLE)
+    assert head == (2048 * 128 + 128) + (128 * 2 + 2) + (128 * 8 + 8)
+    base = small_modified.get_layer("inception_v3")
+    try:
+        set_trainable_blocks(small_modified, False)
+        assert weight_count(small_modified.trainable_weights) == head
+        # Top 2 blocks = everything computed from mixed8's output: count it with a sub-model.
+        top_two = keras.Model(base.get_layer("mixed8").output, base.output)
+        for blocks in (2, "top:2"):
+            set_trainable_blocks(small_modified, blocks)
+            expected = head + weight_count(top_two.trainable_weights)
+            assert weight_count(small_modified.trainable_weights) == expected
+        assert not base.layers[1].trainable and not base.get_layer("mixed8").trainable
+        assert base.get_layer("mixed9").trainable and base.get_layer("mixed10").trainable
+        # All eleven blocks: only the stem (5 conv + BN before mixed0) stays frozen.
+        set_trainable_blocks(small_modified, INCEPTION_BLOCKS)
+        stem = [layer for layer in base.layers if not layer.trainable]
+        assert sum(isinstance(layer, keras.layers.Conv2D) for layer in stem) == 5
+        set_trainable_blocks(small_modified, True)
+        assert weight_count(small_modified.trainable_weights) == head + BASE_PARAMS - BASE_NON_TRAINABLE
+    finally:
+        set_trainable_blocks(small_modified, True)
+
+
+@pytest.mark.parametrize("blocks", [12, -1, "top:x", "top", 1.5, "all"])
+def test_bad_trainable_setting(small_modified, blocks):
+    with pytest.raises(ValueError, match="trainable_base must be"):
+        set_trainable_blocks(small_modified, blocks)
+
+
+def test_set_trainable_blocks_needs_an_inception_base():
+    inputs = keras.Input((3,))
+    with pytest.raises(ValueError, match="no Inception-v3 base"):
+        set_trainable_blocks(keras.Model(inputs, keras.layers.Dense(2)(inputs)), 2)
+
+
+def test_trainable_base_argument():
+    model = modified_inception(weights=None, input_shape=SMALL, trainable_base=False, dense_units=16)
+    assert weight_count(model.trainable_weights) == (2048 * 16 + 16) + (16 * 2 + 2)
+
+
+@pytest.mark.parametrize(
+    "builder, kwargs, match",
+    [
+        (basic_inception, {"weights": "imagenet21k"}, "weights must be None, 'imagenet' or the path"),
+        (basic_inception, {"weights": "missing.weights.h5"}, "no such file"),
+        (basic_inception, {"input_shape": (75, 75, 1)}, "needs 3 input channels"),
+        (basic_inception, {"input_shape": (64, 64, 3), "weights": None}, ">= 75"),
+        (basic_inception, {"task": "race", "weights": None}, "task must be one of"),
+        (basic_inception, {"weights": None, "imagenet_weights_file": "x.h5"}, "only used with weights='imagenet'"),
+        (basic_inception, {"imagenet_weights_file": "nowhere.h5"}, "does not exist"),
+        (modified_inception, {"weights": None, "dropout": 1.5}, "dropout"),
+        (modified_inception, {"weights": None, "dense_units": 0}, "dense_units"),
+        (modified_inception, {"weights": None, "trainable_base": "some"}, "trainable_base must be"),
+        (modified_inception, {"weights": None, "pooling": "min"}, "pooling must be one of"),
+    ],
+)
+def test_bad_arguments(builder, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        builder(**{"input_shape": SMALL, **kwargs})
+
+
+def test_imagenet_weights_go_to_keras_applications_unchanged(monkeypatch):
+    """weights='imagenet' is passed as is to keras.applications (which downloads and caches).
+
+    The spy records the call and builds the same base without weights, so nothing is
+    downloaded.
+    """
+    real = keras.applications.InceptionV3
+    calls = []
+
+    def spy(**kwargs):
+        calls.append(kwargs)
+        return real(**{**kwargs, "weights": None})
+
+    monkeypatch.setattr(keras.applications, "InceptionV3", spy)
+    model = basic_inception(weights="imagenet", input_shape=SMALL)
+    assert calls == [{"include_top": False, "weights": "imagenet", "input_shape": SMALL, "pooling": "avg"}]
+    assert model.count_params() == BASE_PARAMS + 2048 * 2 + 2
+
+
+def test_imagenet_weights_from_a_local_file(tmp_path):
+    """A local copy of the no-top ImageNet file goes through keras.applications' weights-path route.
+
+    ``keras.utils.get_file`` checks the md5 of a cached file and re-downloads on a mismatch,
+    so a test cannot plant a fake file in the Keras cache; the ``imagenet_weights_file``
+    argument takes a local copy instead (here: a headless Inception-v3 with known weights).
+    """
+    keras.utils.set_random_seed(11)
+    donor = keras.applications.InceptionV3(include_top=False, weights=None, input_shape=SMALL, pooling="avg")
+    path = tmp_path / "inception_v3_notop.weights.h5"
+    donor.save_weights(path)
+    keras.utils.set_random_seed(12)
+    model = modified_inception(task="age", weights="imagenet", input_shape=SMALL, imagenet_weights_file=path)
+    for expected, loaded in zip(donor.weights, model.get_layer("inception_v3").weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded), keras.ops.convert_to_numpy(expected))
+
+
+def test_whole_model_weights_file(tmp_path, small_modified):
+    path = tmp_path / "modified.weights.h5"
+    small_modified.save_weights(path)
+    loaded = modified_inception(task="multitask", weights=path, input_shape=SMALL)
+    assert_outputs_close(small_modified(images(2), training=False), loaded(images(2), training=False), atol=1e-4)
+
+
+def test_saving_round_trip(tmp_path):
+    model = basic_inception(task="multitask", weights=None, input_shape=SMALL)
+    restored = assert_saving_round_trip(model, images(2), tmp_path, atol=1e-4)
+    assert weight_count(restored.trainable_weights) == weight_count(model.trainable_weights)
+
+
+def test_staged_fine_tuning_reduces_the_loss_and_keeps_frozen_batch_norm(small_modified):
+    """Train only the top block a few steps: the loss drops, frozen BN statistics do not move."""
+    base = small_modified.get_layer("inception_v3")
+    batch_norms = [layer for layer in base.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    frozen_bn, top_bn = batch_norms[0], batch_norms[-1]  # in the stem; in mixed10
+    keras.utils.set_random_seed(6)
+    rng = np.random.default_rng(6)
+    x = images(8, seed=6)
+    y = {"gender": rng.integers(0, 2, 8), "age": rng.integers(0, 8, 8)}
+    loss = "sparse_categorical_crossentropy"
+    try:
+        set_trainable_blocks(small_modified, 1)
+        before = [keras.ops.convert_to_numpy(bn.moving_mean).copy() for bn in (frozen_bn, top_bn)]
+        small_modified.compile(optimizer=keras.optimizers.Adam(1e-3), loss={"gender": loss, "age": loss})
+        history = small_modified.fit(x, y, epochs=6, batch_size=8, verbose=0)
+        after = [keras.ops.convert_to_numpy(bn.moving_mean) for bn in (frozen_bn, top_bn)]
+    finally:
+        set_trainable_blocks(small_modified, True)
+    assert history.history["loss"][-1] < 0.8 * history.history["loss"][0], history.history["loss"]
+    np.testing.assert_array_equal(after[0], before[0])
+    assert not np.allclose(after[1], before[1])
