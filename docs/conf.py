@@ -31,6 +31,8 @@ myst_enable_extensions = ["colon_fence"]
 myst_heading_anchors = 3
 
 autodoc_member_order = "bysource"
+# Keras base-class docstrings are not written for Sphinx; document only our own.
+autodoc_inherit_docstrings = False
 autodoc_typehints = "description"
 autodoc_default_options = {"members": True, "show-inheritance": False}
 napoleon_google_docstring = True

@@ -14,10 +14,33 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["MaskedSparseCategoricalCrossentropy"]
+__all__ = ["MaskedSparseCategoricalCrossentropy", "class_indices"]
 
 _REDUCTIONS = ("mean_with_sample_weight", "sum_over_batch_size", "mean", "sum", "none", None)
 
+
+
+def class_indices(y_true: Any, owner: str = "labels") -> Any:
+    """Sparse labels of shape ``(N,)`` or ``(N, 1)`` as an int32 vector (−1 stays −1).
+
+    Args:
+        y_true: class indices.
+        owner: name used in the error message (the metric or loss being fed).
+
+    Returns:
+        An int32 tensor of shape ``(N,)``.
+
+    Raises:
+        ValueError: for any other shape.
+    """
+    y_true = ops.convert_to_tensor(y_true)
+    if len(y_true.shape) == 2 and y_true.shape[-1] == 1:
+        y_true = ops.squeeze(y_true, axis=-1)
+    if len(y_true.shape) != 1:
+        raise ValueError(
+            f"{owner}: labels must be class indices of shape (N,) or (N, 1), got shape {tuple(y_true.shape)}"
+        )
+    return ops.cast(y_true, "int32")
 
 @keras.saving.register_keras_serializable(package="adiencekit")
 class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
@@ -75,19 +98,8 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.from_logits = from_logits
 
-    @staticmethod
-    def _labels(y_true: Any) -> Any:
-        y_true = ops.convert_to_tensor(y_true)
-        if len(y_true.shape) == 2 and y_true.shape[-1] == 1:
-            y_true = ops.squeeze(y_true, axis=-1)
-        if len(y_true.shape) != 1:
-            raise ValueError(
-                f"labels must be class indices of shape (N,) or (N, 1), got shape {tuple(y_true.shape)}"
-            )
-        return ops.cast(y_true, "int32")
-
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
-        labelled = ops.cast(self._labels(y_true) >= 0, self.dtype)
+        labelled = ops.cast(class_indices(y_true) >= 0, self.dtype)
         if sample_weight is None:
             weight = labelled
         else:
@@ -95,7 +107,7 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         return super().__call__(y_true, y_pred, sample_weight=weight)
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
-        labels = self._labels(y_true)
+        labels = class_indices(y_true)
         if len(y_pred.shape) != 2:
             raise ValueError(
                 f"predictions must have shape (N, classes), got shape {tuple(y_pred.shape)}"

@@ -20,6 +20,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from adiencekit.losses import class_indices
+
 __all__ = [
     "MaskedSparseCategoricalAccuracy",
     "OneOffAccuracy",
@@ -50,16 +52,8 @@ class _MaskedClassAccuracy(keras.metrics.Metric):
         self.labelled = self.add_variable(shape=(), initializer="zeros", name="labelled")
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        y_true = ops.convert_to_tensor(y_true)
+        y_true = class_indices(y_true, self.name)
         y_pred = ops.convert_to_tensor(y_pred)
-        if len(y_true.shape) == 2 and y_true.shape[-1] == 1:
-            y_true = ops.squeeze(y_true, axis=-1)
-        if len(y_true.shape) != 1:
-            raise ValueError(
-                f"{self.name}: labels must be class indices of shape (N,) or (N, 1), "
-                f"got shape {tuple(y_true.shape)}"
-            )
-        y_true = ops.cast(y_true, "int32")
         if len(y_pred.shape) == 2 and not (y_pred.shape[-1] == 1 and "int" in str(y_pred.dtype)):
             num_classes = y_pred.shape[-1]
             predicted = ops.cast(ops.argmax(y_pred, axis=-1), "int32")

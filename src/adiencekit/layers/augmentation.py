@@ -25,7 +25,8 @@ __all__ = ["FaceAugmentation"]
 MAX_ROTATION_DEGREES = 180.0
 
 
-def _normalize_crop_size(crop_size: int | Sequence[int]) -> tuple[int, int]:
+def crop_pair(crop_size: int | Sequence[int]) -> tuple[int, int]:
+    """``crop_size`` (an int or a ``(height, width)`` pair) as a checked pair of ints."""
     if isinstance(crop_size, bool):
         raise TypeError(f"crop_size must be a positive int or a (height, width) pair, got {crop_size!r}")
     if isinstance(crop_size, int):
@@ -87,7 +88,7 @@ class FaceAugmentation(keras.layers.Pipeline):
         name: str | None = None,
         **kwargs: Any,
     ) -> None:
-        height, width = _normalize_crop_size(crop_size)
+        height, width = crop_pair(crop_size)
         if not isinstance(flip, bool):
             raise TypeError(f"flip must be True or False, got {flip!r}")
         if isinstance(rotation, bool) or not isinstance(rotation, (int, float)):

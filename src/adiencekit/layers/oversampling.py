@@ -17,6 +17,8 @@ from typing import Any
 import keras
 from keras import ops
 
+from adiencekit.layers.augmentation import crop_pair
+
 __all__ = ["CROP_ORDER", "TenCropModel", "TenCropPredictor", "center_crop", "ten_crop"]
 
 #: The order of the ten crops returned by :func:`ten_crop`.
@@ -32,18 +34,6 @@ CROP_ORDER = (
     "bottom_right_mirrored",
     "center_mirrored",
 )
-
-
-def _crop_pair(crop_size: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(crop_size, int) and not isinstance(crop_size, bool):
-        pair: tuple[Any, ...] = (crop_size, crop_size)
-    elif isinstance(crop_size, Sequence) and not isinstance(crop_size, str) and len(crop_size) == 2:
-        pair = tuple(crop_size)
-    else:
-        raise TypeError(f"crop_size must be a positive int or a (height, width) pair, got {crop_size!r}")
-    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair):
-        raise ValueError(f"crop_size values must be positive ints, got {crop_size!r}")
-    return int(pair[0]), int(pair[1])
 
 
 def _image_size(images: Any, crop: tuple[int, int], what: str) -> tuple[int, int]:
@@ -78,7 +68,7 @@ def center_crop(images: Any, crop_size: int | Sequence[int]) -> Any:
     >>> out.shape, bool((out == images[:, 1:5, 1:5]).all())
     ((2, 4, 4, 1), True)
     """
-    crop = _crop_pair(crop_size)
+    crop = crop_pair(crop_size)
     images = ops.convert_to_tensor(images)
     height, width = _image_size(images, crop, "center_crop")
     top, left = (height - crop[0]) // 2, (width - crop[1]) // 2
@@ -109,7 +99,7 @@ def ten_crop(images: Any, crop_size: int | Sequence[int], flatten: bool = False)
     >>> bool((crops[:, 9] == images[:, 1:4, 1:4][:, :, ::-1]).all())  # mirrored centre
     True
     """
-    crop = _crop_pair(crop_size)
+    crop = crop_pair(crop_size)
     if not isinstance(flatten, bool):
         raise TypeError(f"flatten must be True or False, got {flatten!r}")
     images = ops.convert_to_tensor(images)
@@ -178,7 +168,7 @@ class TenCropModel(keras.Model):
             crop_size = (input_shape[1], input_shape[2])
         super().__init__(name=name, **kwargs)
         self.classifier = model
-        self.crop_size = _crop_pair(crop_size)
+        self.crop_size = crop_pair(crop_size)
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         crops = ten_crop(inputs, self.crop_size, flatten=True)
