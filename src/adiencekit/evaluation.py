@@ -1,0 +1,384 @@
+"""Evaluate a model: exact and 1-off accuracy, per-class accuracy, confusion matrix.
+
+Multitask models are scored per head; labels of −1 (missing) are left out of that
+head's figures and counted. With ``tta=True`` each image is scored by Levi & Hassner's
+over-sampling: the average of ten crops (four corners and the centre, and their
+mirrors) of the full-size image.
+
+Example:
+
+>>> import numpy as np, keras
+>>> from adiencekit.evaluation import evaluate
+>>> inputs = keras.Input((8, 8, 3))
+>>> flat = keras.layers.Flatten()(inputs)
+>>> model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="gender")(flat))
+>>> images = np.random.default_rng(0).uniform(0, 255, (6, 8, 8, 3)).astype("float32")
+>>> result = evaluate(model, (images, np.array([0, 1, 0, 1, -1, 1])), task="gender")
+>>> result.n, result.heads["gender"].missing, len(result.confusion)
+(5, 1, 2)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from adiencekit.labels import AGE_GROUPS, GENDERS
+
+__all__ = [
+    "EvaluationResult",
+    "HeadEvaluation",
+    "class_names",
+    "evaluate",
+    "load_run_model",
+    "score_predictions",
+]
+
+TASKS = ("gender", "age", "multitask")
+
+
+def class_names(head: str) -> list[str]:
+    """Display names of a head's classes (``"female"``, ``"0-2"``, ...)."""
+    if head == "gender":
+        return list(GENDERS)
+    if head == "age":
+        return [group.name for group in AGE_GROUPS]
+    raise ValueError(f"head must be 'gender' or 'age', got {head!r}")
+
+
+@dataclass
+class HeadEvaluation:
+    """Scores of one output head.
+
+    Attributes:
+        head: ``"gender"`` or ``"age"``.
+        n: number of scored images (labels other than −1).
+        missing: number of images with a missing (−1) label, not scored.
+        exact: top-1 accuracy.
+        one_off: accuracy within one adjacent age group (age only, else ``None``).
+        per_class: accuracy per true class name (``None`` for classes with no image).
+        confusion: counts, rows = true class, columns = predicted class.
+        class_names: the class names, in class-id order.
+    """
+
+    head: str
+    n: int
+    missing: int
+    exact: float
+    one_off: float | None
+    per_class: dict[str, float | None]
+    confusion: list[list[int]]
+    class_names: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "head": self.head,
+            "n": self.n,
+            "missing": self.missing,
+            "exact": self.exact,
+            "one_off": self.one_off,
+            "per_class": dict(self.per_class),
+            "confusion": [list(row) for row in self.confusion],
+            "class_names": list(self.class_names),
+        }
+
+
+def score_predictions(head: str, labels: np.ndarray, probabilities: np.ndarray) -> HeadEvaluation:
+    """Score one head's class probabilities against integer labels (−1 = missing).
+
+    Args:
+        head: ``"gender"`` or ``"age"``.
+        labels: ``(N,)`` integer labels.
+        probabilities: ``(N, classes)`` scores.
+
+    Returns:
+        The :class:`HeadEvaluation`.
+    """
+    names = class_names(head)
+    labels = np.asarray(labels).astype("int64").reshape(-1)
+    probabilities = np.asarray(probabilities, dtype="float64")
+    if probabilities.ndim != 2 or probabilities.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"{head}: need (N, classes) probabilities for N labels; got {probabilities.shape} for {labels.shape[0]}"
+        )
+    if probabilities.shape[1] != len(names):
+        raise ValueError(f"{head}: the model gives {probabilities.shape[1]} classes, expected {len(names)}")
+    bad = labels[(labels < -1) | (labels >= len(names))]
+    if bad.size:
+        raise ValueError(f"{head}: labels must be -1 or 0..{len(names) - 1}, found {sorted(set(bad.tolist()))}")
+    valid = labels >= 0
+    true, predicted = labels[valid], probabilities[valid].argmax(axis=1)
+    n = int(valid.sum())
+    confusion = np.zeros((len(names), len(names)), dtype="int64")
+    np.add.at(confusion, (true, predicted), 1)
+    per_class: dict[str, float | None] = {}
+    for index, name in enumerate(names):
+        total = confusion[index].sum()
+        per_class[name] = float(confusion[index, index] / total) if total else None
+    exact = float((true == predicted).mean()) if n else float("nan")
+    one_off = None
+    if head == "age":
+        one_off = float((np.abs(true - predicted) <= 1).mean()) if n else float("nan")
+    return HeadEvaluation(
+        head=head,
+        n=n,
+        missing=int((~valid).sum()),
+        exact=exact,
+        one_off=one_off,
+        per_class=per_class,
+        confusion=confusion.tolist(),
+        class_names=names,
+    )
+
+
+@dataclass
+class EvaluationResult:
+    """Scores of a model on one dataset.
+
+    Attributes:
+        task: ``"gender"``, ``"age"`` or ``"multitask"``.
+        heads: one :class:`HeadEvaluation` per output head.
+        tta: whether ten-crop over-sampling was used.
+        images: number of images evaluated (scored or not).
+    """
+
+    task: str
+    heads: dict[str, HeadEvaluation]
+    tta: bool = False
+    images: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def _single(self) -> HeadEvaluation:
+        if len(self.heads) != 1:
+            raise AttributeError(
+                f"this {self.task} result has heads {sorted(self.heads)}; use result.heads[name]"
+            )
+        return next(iter(self.heads.values()))
+
+    @property
+    def exact(self) -> float:
+        """Exact accuracy of a single-task result."""
+        return self._single().exact
+
+    @property
+    def one_off(self) -> float | None:
+        """1-off accuracy of a single-task age result."""
+        return self._single().one_off
+
+    @property
+    def n(self) -> int:
+        """Scored images of a single-task result."""
+        return self._single().n
+
+    @property
+    def confusion(self) -> list[list[int]]:
+        """Confusion matrix of a single-task result."""
+        return self._single().confusion
+
+    @property
+    def per_class(self) -> dict[str, float | None]:
+        """Per-class accuracy of a single-task result."""
+        return self._single().per_class
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "task": self.task,
+            "tta": self.tta,
+            "images": self.images,
+            "heads": {name: head.as_dict() for name, head in self.heads.items()},
+            **self.extra,
+        }
+
+    def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
+        """JSON text of :meth:`as_dict`; also written to ``path`` when given."""
+        text = json.dumps(self.as_dict(), indent=2) + "\n"
+        if path is not None:
+            from adiencekit.training.callbacks import atomic_write_text
+
+            atomic_write_text(path, text)
+        return text
+
+    def to_markdown(self) -> str:
+        """A Markdown summary: one table of scores, then per-class accuracy per head."""
+        lines = ["| head | n | exact | 1-off |", "|---|---|---|---|"]
+        for name, head in self.heads.items():
+            one_off = "–" if head.one_off is None else f"{head.one_off:.3f}"
+            lines.append(f"| {name} | {head.n} | {head.exact:.3f} | {one_off} |")
+        for name, head in self.heads.items():
+            lines += ["", f"Per-class accuracy ({name}):", "", "| class | accuracy |", "|---|---|"]
+            for cls, value in head.per_class.items():
+                lines.append(f"| {cls} | {'–' if value is None else f'{value:.3f}'} |")
+        return "\n".join(lines) + "\n"
+
+
+def _head_names(task: str) -> list[str]:
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    return ["gender", "age"] if task == "multitask" else [task]
+
+
+def _model_crop(model: keras.Model) -> tuple[int, int]:
+    shape = model.input_shape
+    if isinstance(shape, list):
+        shape = shape[0]
+    height, width = shape[1], shape[2]
+    if height is None or width is None:
+        raise ValueError("ten-crop evaluation needs a model with a fixed input size")
+    return int(height), int(width)
+
+
+def _ten_crop_batch(images: np.ndarray, crop: tuple[int, int]) -> np.ndarray:
+    from adiencekit.data.pipeline import ten_crop
+
+    if crop[0] != crop[1]:
+        raise ValueError(f"ten-crop evaluation needs a square model input, got {crop}")
+    if images.shape[1] != images.shape[2] or images.shape[1] < crop[0]:
+        raise ValueError(
+            f"ten-crop evaluation needs square images at least {crop[0]} px, got {images.shape[1:3]}"
+        )
+    crops = [np.asarray(ten_crop(image, crop[0])) for image in images]
+    return np.concatenate(crops, axis=0)
+
+
+def _predict(model: keras.Model, images: np.ndarray, heads: list[str], tta: bool) -> dict[str, np.ndarray]:
+    if tta:
+        crops = _ten_crop_batch(images, _model_crop(model))
+        outputs = model(crops, training=False)
+    else:
+        outputs = model(images, training=False)
+    if isinstance(outputs, Mapping):
+        missing = [head for head in heads if head not in outputs]
+        if missing:
+            raise ValueError(f"model outputs {sorted(outputs)} lack the head(s) {missing}")
+        result = {head: keras.ops.convert_to_numpy(outputs[head]) for head in heads}
+    elif isinstance(outputs, (list, tuple)):
+        if len(outputs) != len(heads):
+            raise ValueError(f"model gives {len(outputs)} outputs, task needs {heads}")
+        result = dict(zip(heads, (keras.ops.convert_to_numpy(output) for output in outputs), strict=True))
+    else:
+        if len(heads) != 1:
+            raise ValueError(f"model gives one output, task needs {heads}")
+        result = {heads[0]: keras.ops.convert_to_numpy(outputs)}
+    if tta:
+        result = {head: value.reshape(images.shape[0], 10, -1).mean(axis=1) for head, value in result.items()}
+    return result
+
+
+def _batches(data: Any, task: str, tta: bool, batch_size: int, image_size: int, model: keras.Model) -> Iterable[Any]:
+    if hasattr(data, "pipeline") and hasattr(data, "frame"):
+        crop = _model_crop(model)
+        if tta:
+            return data.pipeline(training=False, image_size=image_size, crop_size=image_size, batch_size=batch_size)
+        return data.pipeline(training=False, image_size=image_size, crop_size=crop[0], batch_size=batch_size)
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray):
+        images, labels = data
+        count = images.shape[0]
+
+        def numpy_batches() -> Iterable[Any]:
+            for start in range(0, count, batch_size):
+                stop = start + batch_size
+                if isinstance(labels, Mapping):
+                    yield images[start:stop], {key: np.asarray(value)[start:stop] for key, value in labels.items()}
+                else:
+                    yield images[start:stop], np.asarray(labels)[start:stop]
+
+        return numpy_batches()
+    return data
+
+
+def evaluate(
+    model: keras.Model,
+    data: Any,
+    task: str,
+    tta: bool = False,
+    batch_size: int = 32,
+    image_size: int = 256,
+    steps: int | None = None,
+) -> EvaluationResult:
+    """Score ``model`` on a dataset.
+
+    Args:
+        model: a trained model (single output named after the task, or the two
+            multitask outputs ``gender`` and ``age``).
+        data: an ``adiencekit.data.Subset`` (its evaluation pipeline is built here), a
+            batched ``tf.data.Dataset`` / iterable of ``(images, labels)``, or a tuple
+            of NumPy arrays ``(images, labels)``; multitask labels are dicts with keys
+            ``gender`` and ``age``.
+        task: ``"gender"``, ``"age"`` or ``"multitask"``.
+        tta: average ten crops per image (Levi & Hassner over-sampling). The images
+            must then be larger than the model's input; a Subset is read at
+            ``image_size`` without cropping.
+        batch_size: batch size when the batches are built here.
+        image_size: size the images of a Subset are resized to.
+        steps: evaluate at most this many batches.
+
+    Returns:
+        The :class:`EvaluationResult`.
+
+    Raises:
+        ValueError: for an unknown task, mismatched outputs or labels, or no data.
+    """
+    heads = _head_names(task)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if steps is not None and (not isinstance(steps, int) or steps < 1):
+        raise ValueError(f"steps must be a positive integer or None, got {steps!r}")
+    labels: dict[str, list[np.ndarray]] = {head: [] for head in heads}
+    probabilities: dict[str, list[np.ndarray]] = {head: [] for head in heads}
+    images_seen = 0
+    for index, batch in enumerate(_batches(data, task, tta, batch_size, image_size, model)):
+        if steps is not None and index >= steps:
+            break
+        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+            raise ValueError("each batch must be an (images, labels) pair")
+        images, batch_labels = np.asarray(batch[0]), batch[1]
+        images_seen += images.shape[0]
+        predictions = _predict(model, images, heads, tta)
+        for head in heads:
+            if isinstance(batch_labels, Mapping):
+                if head not in batch_labels:
+                    raise ValueError(f"labels {sorted(batch_labels)} lack the {head!r} head")
+                head_labels = batch_labels[head]
+            elif len(heads) == 1:
+                head_labels = batch_labels
+            else:
+                raise ValueError("multitask evaluation needs labels as a dict with 'gender' and 'age'")
+            labels[head].append(np.asarray(head_labels).reshape(-1))
+            probabilities[head].append(predictions[head])
+    if images_seen == 0:
+        raise ValueError("evaluate: the dataset is empty")
+    results = {
+        head: score_predictions(head, np.concatenate(labels[head]), np.concatenate(probabilities[head]))
+        for head in heads
+    }
+    return EvaluationResult(task=task, heads=results, tta=tta, images=images_seen)
+
+
+def load_run_model(run_dir: str | os.PathLike[str]) -> keras.Model:
+    """Load the best model of a run folder (``best.keras``).
+
+    Args:
+        run_dir: a folder written by :func:`adiencekit.training.train`.
+
+    Returns:
+        The model.
+
+    Raises:
+        FileNotFoundError: when the folder holds no ``best.keras``.
+    """
+    path = Path(run_dir) / "best.keras"
+    if not path.is_file():
+        raise FileNotFoundError(f"no trained model in {Path(run_dir)}: {path} is missing (is the run finished?)")
+    import adiencekit.layers  # noqa: F401  (registers the custom layers)
+    import adiencekit.models  # noqa: F401
+
+    return keras.saving.load_model(path, compile=False)

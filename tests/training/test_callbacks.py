@@ -1,0 +1,124 @@
+"""Tests for adiencekit.training.callbacks."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from adiencekit.training.callbacks import (
+    AtomicBestCheckpoint,
+    HistoryRecorder,
+    ResumableEarlyStopping,
+    ThroughputLogger,
+    atomic_save_weights,
+    atomic_write_text,
+)
+
+
+def _model() -> keras.Model:
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    return model
+
+
+def _data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 3)).astype("float32")
+    return x, x.sum(axis=1, keepdims=True)
+
+
+class _Feed(keras.callbacks.Callback):
+    """Replaces val_loss by a scripted sequence, to drive monitors deterministically."""
+
+    def __init__(self, values: list[float]) -> None:
+        super().__init__()
+        self.values = values
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_loss"] = self.values[epoch]
+
+
+def test_throughput_logger_adds_images_per_second() -> None:
+    x, y = _data()
+    logger = ThroughputLogger(batch_size=5, samples_per_epoch=16)
+    history = _model().fit(x, y, batch_size=5, epochs=2, verbose=0, callbacks=[logger])
+    assert len(history.history["images_per_second"]) == 2
+    assert all(v > 0 for v in history.history["images_per_second"])
+    assert all(v > 0 for v in history.history["epoch_seconds"])
+
+
+def test_history_recorder_keeps_earlier_epochs_and_replaces_repeated_ones(tmp_path) -> None:
+    path = tmp_path / "history.json"
+    earlier = [{"epoch": 0, "loss": 9.0}, {"epoch": 1, "loss": 8.0}, {"epoch": 2, "loss": 7.0}]
+    atomic_write_text(path, json.dumps(earlier))
+    x, y = _data()
+    recorder = HistoryRecorder(path, tmp_path / "history.csv")
+    # Resume at epoch 2: the old epoch-2 row (written before a kill) is replaced.
+    _model().fit(x, y, epochs=4, initial_epoch=2, verbose=0, callbacks=[recorder])
+    rows = json.loads(path.read_text())
+    assert [r["epoch"] for r in rows] == [0, 1, 2, 3]
+    assert rows[0]["loss"] == 9.0 and rows[2]["loss"] != 7.0
+    csv_lines = (tmp_path / "history.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("epoch,loss") and len(csv_lines) == 5
+    assert recorder.as_dict()["epoch"] == [0, 1, 2, 3]
+
+
+def test_atomic_best_checkpoint_saves_only_improvements_and_survives_restart(tmp_path) -> None:
+    x, y = _data()
+    path = tmp_path / "best.weights.h5"
+    model = _model()
+    checkpoint = AtomicBestCheckpoint(path)
+    model.fit(x, y, epochs=3, verbose=0, callbacks=[_Feed([3.0, 1.0, 2.0]), checkpoint])
+    assert (checkpoint.best, checkpoint.best_epoch) == (1.0, 1)
+    assert json.loads((tmp_path / "best.weights.h5.json").read_text())["epoch"] == 1
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    # A new callback (a resumed run) remembers the best value: a worse epoch does not overwrite.
+    again = AtomicBestCheckpoint(path)
+    assert again.best == 1.0
+    before = path.read_bytes()
+    model.fit(x, y, epochs=4, initial_epoch=3, verbose=0, callbacks=[_Feed([0, 0, 0, 1.5]), again])
+    assert path.read_bytes() == before and again.best_epoch == 1
+
+
+def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch) -> None:
+    model = _model()
+    path = tmp_path / "best.weights.h5"
+    atomic_save_weights(model, path)
+    before = path.read_bytes()
+
+    def broken(filepath, overwrite=True):
+        with open(filepath, "wb") as handle:
+            handle.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(model, "save_weights", broken)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_save_weights(model, path)
+    assert path.read_bytes() == before
+    with pytest.raises(ValueError, match="must end in '.weights.h5'"):
+        atomic_save_weights(model, tmp_path / "best.h5")
+
+
+def test_atomic_best_checkpoint_needs_the_monitored_metric(tmp_path) -> None:
+    x, y = _data()
+    with pytest.raises(KeyError, match="monitors 'val_loss'"):
+        _model().fit(x, y, epochs=1, verbose=0, callbacks=[AtomicBestCheckpoint(tmp_path / "b.weights.h5")])
+
+
+def test_resumable_early_stopping_keeps_its_counters(tmp_path) -> None:
+    x, y = _data()
+    state = tmp_path / "es.json"
+    values = [1.0, 2.0, 2.0, 2.0, 2.0]
+    first = ResumableEarlyStopping(state, patience=3)
+    model = _model()
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[_Feed(values), first])
+    assert json.loads(state.read_text()) == {"wait": 1, "best": 1.0, "best_epoch": 0}
+    # Resumed run: two more bad epochs reach patience 3 (1 before + 2 now) and stop.
+    second = ResumableEarlyStopping(state, patience=3)
+    history = model.fit(x, y, epochs=5, initial_epoch=2, verbose=0, callbacks=[_Feed(values), second])
+    assert len(history.history["loss"]) == 2 and second.stopped_epoch == 3
+    with pytest.raises(ValueError, match="keeps no weights"):
+        ResumableEarlyStopping(state, restore_best_weights=True)
