@@ -77,7 +77,7 @@ def test_evaluate_multitask_masks_missing_labels_per_head() -> None:
 
 
 def test_evaluate_tta_averages_the_ten_crops() -> None:
-    from adiencekit.data.pipeline import ten_crop
+    from adiencekit.layers import ten_crop
 
     inputs = keras.Input((8, 8, 3))
     pooled = keras.layers.GlobalAveragePooling2D()(inputs)
@@ -87,9 +87,10 @@ def test_evaluate_tta_averages_the_ten_crops() -> None:
     labels = np.array([0, 1, 1])
     result = evaluate(model, (images, labels), "gender", tta=True)
     assert result.tta and result.n == 3
-    expected = np.stack([model.predict_on_batch(np.asarray(ten_crop(image, 8))).mean(0) for image in images])
+    crops = np.asarray(ten_crop(images, 8, flatten=True))
+    expected = model.predict_on_batch(crops).reshape(3, 10, 2).mean(1)
     assert result.exact == pytest.approx(float((expected.argmax(1) == labels).mean()))
-    with pytest.raises(ValueError, match="at least 8 px"):
+    with pytest.raises(ValueError, match=r"at least \(8, 8\) px"):
         evaluate(model, (images[:, :6, :6], labels), "gender", tta=True)
 
 

@@ -237,16 +237,11 @@ def _model_crop(model: keras.Model) -> tuple[int, int]:
 
 
 def _ten_crop_batch(images: np.ndarray, crop: tuple[int, int]) -> np.ndarray:
-    from adiencekit.data.pipeline import ten_crop
+    from adiencekit.layers.oversampling import ten_crop
 
-    if crop[0] != crop[1]:
-        raise ValueError(f"ten-crop evaluation needs a square model input, got {crop}")
-    if images.shape[1] != images.shape[2] or images.shape[1] < crop[0]:
-        raise ValueError(
-            f"ten-crop evaluation needs square images at least {crop[0]} px, got {images.shape[1:3]}"
-        )
-    crops = [np.asarray(ten_crop(image, crop[0])) for image in images]
-    return np.concatenate(crops, axis=0)
+    if images.shape[1] < crop[0] or images.shape[2] < crop[1]:
+        raise ValueError(f"ten-crop evaluation needs images of at least {crop} px, got {images.shape[1:3]}")
+    return np.asarray(ten_crop(images, crop, flatten=True))
 
 
 def _predict(model: keras.Model, images: np.ndarray, heads: list[str], tta: bool) -> dict[str, np.ndarray]:

@@ -19,8 +19,6 @@ from adiencekit.data.pipeline import (
     random_augment,
     resize,
     rotate,
-    ten_crop,
-    ten_crop_offsets,
 )
 
 
@@ -184,18 +182,6 @@ def test_rotation_reflects_borders_and_changes_pixels(tmp_path: Path) -> None:
     np.testing.assert_allclose(quarter, np.rot90(ramp), atol=1e-2)
     augmented = random_augment(ramp.astype(np.uint8), tf.constant([1, 2]), 24, rotation=15.0)
     assert augmented.shape == (24, 24, 3) and augmented.dtype == tf.float32
-
-
-def test_ten_crop(tmp_path: Path) -> None:
-    assert ten_crop_offsets(256, 227) == ((0, 0), (0, 29), (29, 0), (29, 29), (14, 14))
-    image = np.random.default_rng(0).integers(0, 256, (10, 10, 3)).astype(np.uint8)
-    crops = ten_crop(image, 8).numpy()
-    assert crops.shape == (10, 8, 8, 3)
-    np.testing.assert_array_equal(crops[1], image[0:8, 2:10])
-    np.testing.assert_array_equal(crops[4], image[1:9, 1:9])
-    np.testing.assert_array_equal(crops[5:], crops[:5, :, ::-1])
-    with pytest.raises(ValueError, match="square image"):
-        ten_crop(np.zeros((10, 12, 3)), 8)
 
 
 # ------------------------------------------------------------------------- decoding

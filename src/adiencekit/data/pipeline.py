@@ -64,8 +64,6 @@ __all__ = [
     "random_augment",
     "resize",
     "rotate",
-    "ten_crop",
-    "ten_crop_offsets",
 ]
 
 #: The DCT scaling ratios libjpeg supports for reduced-size decoding.
@@ -212,57 +210,6 @@ def center_crop(image: tf.Tensor, crop_size: int) -> tf.Tensor:
     top = (shape[0] - crop_size) // 2
     left = (shape[1] - crop_size) // 2
     return tf.image.crop_to_bounding_box(image, top, left, crop_size, crop_size)
-
-
-def ten_crop_offsets(image_size: int, crop_size: int) -> tuple[tuple[int, int], ...]:
-    """``(top, left)`` offsets of the four corner crops and the centre crop.
-
-    These are the five crops of Levi & Hassner's over-sampling; with their mirror
-    images they make the ten crops of :func:`ten_crop`.
-
-    Args:
-        image_size: side of the (square) image.
-        crop_size: side of the crops.
-
-    Returns:
-        Five ``(top, left)`` pairs: top-left, top-right, bottom-left, bottom-right, centre.
-
-    Example:
-
-    >>> from adiencekit.data.pipeline import ten_crop_offsets
-    >>> ten_crop_offsets(256, 227)
-    ((0, 0), (0, 29), (29, 0), (29, 29), (14, 14))
-    """
-    _check_sizes(image_size, crop_size)
-    far, mid = image_size - crop_size, (image_size - crop_size) // 2
-    return ((0, 0), (0, far), (far, 0), (far, far), (mid, mid))
-
-
-def ten_crop(image: tf.Tensor, crop_size: int) -> tf.Tensor:
-    """The ten over-sampling crops of a square image: 4 corners + centre, and their mirrors.
-
-    Args:
-        image: ``(size, size, channels)`` tensor with a static size.
-        crop_size: side of each crop.
-
-    Returns:
-        A tensor ``(10, crop_size, crop_size, channels)``: the five crops of
-        :func:`ten_crop_offsets`, then the same five flipped left-right.
-
-    Example:
-
-    >>> import numpy as np
-    >>> from adiencekit.data.pipeline import ten_crop
-    >>> ten_crop(np.zeros((64, 64, 3), np.uint8), 56).shape
-    TensorShape([10, 56, 56, 3])
-    """
-    image = tf.convert_to_tensor(image)
-    size = image.shape[0]
-    if size is None or image.shape[1] != size:
-        raise ValueError(f"ten_crop needs a square image with a static size, got shape {image.shape}")
-    crops = [image[top : top + crop_size, left : left + crop_size] for top, left in ten_crop_offsets(size, crop_size)]
-    stacked = tf.stack(crops)
-    return tf.concat([stacked, tf.reverse(stacked, axis=[2])], axis=0)
 
 
 def rotate(image: tf.Tensor, angle: tf.Tensor | float) -> tf.Tensor:
