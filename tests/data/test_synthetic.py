@@ -62,8 +62,8 @@ def test_default_tree_layout_and_header(default_tree: tuple[Path, float]) -> Non
         assert not text.endswith("\n"), "the real release has no newline after the last row"
         assert all(line.count("\t") == 11 for line in text.split("\n"))
     frame = _read_folds(root)
-    assert len(frame) == 5 * 4 * 30
-    assert frame.groupby("fold").user_id.nunique().tolist() == [4] * 5
+    assert len(frame) == 5 * 8 * 40
+    assert frame.groupby("fold").user_id.nunique().tolist() == [8] * 5
     assert frame.user_id.str.fullmatch(r"\d{8}@N\d{2}").all()
     assert frame.original_image.str.fullmatch(r"\d{10}_[0-9a-f]{10}_o\.jpg").all()
     assert not frame.duplicated(["user_id", "face_id", "original_image"]).any()

@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the generator's output changes; names the default cache folder.
-SYNTHETIC_VERSION = "synthetic-v1"
+SYNTHETIC_VERSION = "synthetic-v2"
 
 _NUM_FOLDS = 5
 # Raw labels written in place of a clean one for a few rows: (kind, column, value, fraction).
@@ -314,8 +314,8 @@ def _write_tree(
 def make_synthetic_adience(
     root: str | os.PathLike[str],
     *,
-    users_per_fold: int = 4,
-    images_per_user: int = 30,
+    users_per_fold: int = 8,
+    images_per_user: int = 40,
     image_sizes: tuple[int, ...] = (200, 320, 480),
     seed: int = 0,
     faces: str = "aligned",
@@ -372,14 +372,14 @@ def make_synthetic_adience(
 def default_synthetic_root() -> Path:
     """Where the default synthetic data set lives.
 
-    ``$ADIENCEKIT_HOME/synthetic-v1`` when the environment variable is set, else
-    ``~/.cache/adiencekit/synthetic-v1``.
+    ``$ADIENCEKIT_HOME/synthetic-v2`` when the environment variable is set, else
+    ``~/.cache/adiencekit/synthetic-v2``.
 
     Example:
 
     >>> from adiencekit.data.synthetic import default_synthetic_root
     >>> default_synthetic_root().name
-    'synthetic-v1'
+    'synthetic-v2'
     """
     home = os.environ.get("ADIENCEKIT_HOME")
     base = Path(home).expanduser() if home else Path.home() / ".cache" / "adiencekit"
