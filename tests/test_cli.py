@@ -149,3 +149,27 @@ def test_console_script_end_to_end(tmp_path: Path, synthetic_home: Path) -> None
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"Run folder: {run}" in done.stdout and "| gender |" in done.stdout
     assert TrainConfig.from_json(run / "config.json").model_kwargs["pooling"] == "avg"  # the quick preset
+
+
+def test_sweep_command_runs_the_report_sweep(capsys, tiny_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    code, stdout, _ = _run_in_process(
+        capsys, "sweep", "dense_units", "--data", str(tiny_root), "--epochs", "1", "--image-size", "36",
+        "--crop-size", "32", "--out", str(out), "--quiet",
+    )
+    assert code == 0
+    assert "| dense_units=128 |" in stdout and "| dense_units=512 |" in stdout and "test age 1-off" in stdout
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [
+        "dense_units=128", "dense_units=256", "dense_units=512"
+    ]
+    config = json.loads((out / "dense_units=256" / "config.json").read_text())
+    assert config["task"] == "age" and config["model_kwargs"]["dense_units"] == 256
+
+
+def test_sweep_command_user_errors(capsys, tmp_path: Path) -> None:
+    code, _, err = _run_in_process(capsys, "sweep", "width")
+    assert code == 2 and "invalid choice: 'width'" in err
+    code, _, err = _run_in_process(capsys, "sweep", "conv_depth", "--data", str(tmp_path / "nowhere"))
+    assert code == 2 and err.startswith("adiencekit: error: dataset folder not found")
+    code, _, err = _run_in_process(capsys, "sweep", "conv_depth", "--fold", "7")
+    assert code == 2 and "fold" in err

@@ -36,7 +36,7 @@ from typing import Any, NoReturn
 
 from adiencekit import __version__
 from adiencekit.training.config import AGE_POLICIES, FACES, TASKS, TrainConfig
-from adiencekit.training.presets import get_preset, list_presets
+from adiencekit.training.presets import SWEEPS, get_preset, list_presets
 
 __all__ = ["UsageError", "build_parser", "config_from_args", "main"]
 
@@ -98,6 +98,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--tta", action="store_true", help="Levi-Hassner 10-crop over-sampling")
     evaluate.add_argument("--batch-size", type=int, default=None, help="evaluation batch size")
 
+    sweep = commands.add_parser("sweep", help="the report's sweeps: conv_depth (3/4/5 blocks) or dense_units")
+    sweep.add_argument("name", choices=tuple(SWEEPS), help="which sweep")
+    sweep.add_argument("--data", default=None, help="'synthetic' (default), an Adience root, or utkface:PATH")
+    sweep.add_argument("--task", choices=TASKS, default=None, help="default: gender for conv_depth, age for dense_units")
+    sweep.add_argument("--fold", type=int, default=None, help="Adience test fold 0-4 (default 0)")
+    for option, text in (("--epochs", "maximum epochs"), ("--batch-size", "per-device batch size"),
+                         ("--image-size", "resize side before cropping"), ("--crop-size", "crop fed to the model")):
+        sweep.add_argument(option, type=int, default=None, help=text)
+    sweep.add_argument("--out", default=None, help="output folder (default: a new folder under ./runs)")
+    sweep.add_argument("--overwrite", action="store_true", help="retrain settings that are finished")
+    sweep.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
+    _data_options(sweep)
+
     commands.add_parser("models", help="list the model zoo and the training presets")
     return parser
 
@@ -108,6 +121,32 @@ def _check_data_spec(data: str) -> None:
     path = config.dataset_path
     if path is not None and not path.exists():
         raise UsageError(f"dataset folder not found: {path}")
+
+
+def option_changes(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
+    """The :class:`TrainConfig` fields that the individual command-line options set.
+
+    Args:
+        args: parsed arguments of ``train``, ``cv`` or ``sweep``.
+        config: the config the options apply to (for the image size a crop needs).
+
+    Returns:
+        ``{field: value}`` for each option given.
+    """
+    changes: dict[str, Any] = {}
+    if args.data is not None:
+        changes["data"] = args.data
+    for option, field_name in (
+        ("fold", "test_fold"), ("epochs", "epochs"), ("batch_size", "batch_size"),
+        ("image_size", "image_size"), ("crop_size", "crop_size"), ("faces", "faces"),
+        ("age_policy", "age_policy"),
+    ):
+        value = getattr(args, option, None)
+        if value is not None:
+            changes[field_name] = value
+    if changes.get("crop_size") is not None and "image_size" not in changes:
+        changes["image_size"] = max(config.image_size, changes["crop_size"])
+    return changes
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -138,21 +177,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             config = get_preset("quick", task=args.task)
         else:
             config = TrainConfig(task=args.task or "gender")
-        changes: dict[str, Any] = {}
-        if args.data is not None:
-            changes["data"] = args.data
+        changes = option_changes(args, config)
         if args.model is not None and args.model != config.model:
             changes.update(model=args.model, model_kwargs={})
-        for option, field_name in (
-            ("fold", "test_fold"), ("epochs", "epochs"), ("batch_size", "batch_size"),
-            ("image_size", "image_size"), ("crop_size", "crop_size"), ("faces", "faces"),
-            ("age_policy", "age_policy"),
-        ):
-            value = getattr(args, option, None)
-            if value is not None:
-                changes[field_name] = value
-        if changes.get("crop_size") is not None and "image_size" not in changes:
-            changes["image_size"] = max(config.image_size, changes["crop_size"])
         config = config.replace(**changes) if changes else config
     except KeyError as error:  # unknown preset
         raise UsageError(str(error.args[0])) from None
@@ -229,6 +256,24 @@ def _cmd_cv(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from adiencekit.training.sweeps import run_sweep, sweep_configs
+
+    try:
+        (_, first), *_ = sweep_configs(args.name, args.task)
+        changes = option_changes(args, first)
+        sweep_configs(args.name, args.task, **changes)  # validates the options
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    _check_data_spec(changes.get("data", first.data))
+    out = Path(args.out) if args.out else Path("runs") / f"sweep-{args.name}-{_dt.datetime.now():%Y%m%d-%H%M%S}"
+    print(f"Sweep folder: {out}")
+    result = run_sweep(args.name, out, task=args.task, overwrite=args.overwrite, verbose=_verbosity(args), **changes)
+    print(result.to_markdown())
+    print(f"Table: {out / 'sweep.md'}")
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from adiencekit.evaluation import evaluate, load_run_model
     from adiencekit.training.fit import load_split
@@ -274,7 +319,10 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"data": _cmd_data, "train": _cmd_train, "cv": _cmd_cv, "evaluate": _cmd_evaluate, "models": _cmd_models}
+_COMMANDS = {
+    "data": _cmd_data, "train": _cmd_train, "cv": _cmd_cv, "sweep": _cmd_sweep,
+    "evaluate": _cmd_evaluate, "models": _cmd_models,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

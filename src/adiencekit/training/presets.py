@@ -24,7 +24,7 @@ from typing import Any
 
 from adiencekit.training.config import TrainConfig
 
-__all__ = ["conv_depth_sweep", "dense_units_sweep", "get_preset", "list_presets"]
+__all__ = ["SWEEPS", "conv_depth_sweep", "dense_units_sweep", "get_preset", "list_presets"]
 
 
 def _levi_hassner(task: str) -> TrainConfig:
@@ -192,3 +192,10 @@ def dense_units_sweep(task: str = "age", units: tuple[int, ...] = (128, 256, 512
         One config per width.
     """
     return [_scratch(5, width)(task) for width in units]
+
+
+#: The report's sweeps: name -> (config factory, the model option it varies, the task it tuned).
+SWEEPS: dict[str, tuple[Callable[[str], list[TrainConfig]], str, str]] = {
+    "conv_depth": (conv_depth_sweep, "conv_layers", "gender"),
+    "dense_units": (dense_units_sweep, "dense_units", "age"),
+}
