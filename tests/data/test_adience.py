@@ -335,3 +335,10 @@ def test_split_argument_errors(synthetic_root):
         data.split(test_fold=7)
     with pytest.raises(ValueError, match="task must be one of"):
         next(data.cross_validation(task="race"))
+
+
+def test_home_relative_paths_are_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    make_synthetic_adience(tmp_path / "adience", users_per_fold=1, images_per_user=2, image_sizes=(48,))
+    dataset = AdienceDataset("~/adience", folds_dir="~/adience")
+    assert dataset.root == tmp_path / "adience" and len(dataset.frame) == 10

@@ -188,10 +188,10 @@ class AdienceDataset:
         for name, value in (("check_images", check_images), ("strict", strict), ("progress", progress)):
             if not isinstance(value, bool):
                 raise ValueError(f"{name} must be True or False, got {value!r}")
-        self.root = Path(root)
+        self.root = Path(root).expanduser()
         self.faces = faces
         self.age_policy = age_policy
-        self.folds_dir = Path(folds_dir) if folds_dir is not None else self.root
+        self.folds_dir = Path(folds_dir).expanduser() if folds_dir is not None else self.root
         self.check_images = check_images
         self.strict = strict
         self.folds: FoldTable = read_folds(self.folds_dir)

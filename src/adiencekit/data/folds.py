@@ -158,7 +158,7 @@ def fold_files(root: str | os.PathLike[str]) -> list[Path]:
     ...     print(str(error).splitlines()[0])
     Adience fold files not found in /no/such/adience (the folder does not exist).
     """
-    folder = Path(root)
+    folder = Path(root).expanduser()
     paths = [folder / name for name in FOLD_FILES]
     if not folder.is_dir():
         problem = "the folder does not exist" if not folder.exists() else "it is not a folder"
@@ -262,6 +262,7 @@ def read_folds(root: str | os.PathLike[str]) -> FoldTable:
     >>> sorted(table.frame["fold"].unique().tolist())
     [0, 1, 2, 3, 4]
     """
+    root = Path(root).expanduser()
     paths = fold_files(root)
     frames = [read_fold_file(path, fold) for fold, path in enumerate(paths)]
     report = CleaningReport(title=f"Adience fold files in {Path(root)}", groups=range(len(paths)))

@@ -111,7 +111,7 @@ class UTKFaceDataset:
         for name, value in (("check_images", check_images), ("strict", strict), ("progress", progress)):
             if not isinstance(value, bool):
                 raise ValueError(f"{name} must be True or False, got {value!r}")
-        self.root = Path(root)
+        self.root = Path(root).expanduser()
         self.check_images = check_images
         self.strict = strict
         image_dir = self.root / "images"
