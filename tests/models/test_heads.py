@@ -74,9 +74,9 @@ def test_multitask_head_returns_a_dict():
 
 def test_outputs_stay_float32_under_mixed_precision(mixed_precision):
     features = keras.Input((6,))
-    hidden = keras.layers.Dense(4)(features)
+    hidden = keras.layers.Dense(4, name="hidden")(features)
     model = keras.Model(features, classification_head(hidden, "multitask"))
-    assert keras.backend.standardize_dtype(model.get_layer("dense").compute_dtype) == "bfloat16"
+    assert keras.backend.standardize_dtype(model.get_layer("hidden").compute_dtype) == "bfloat16"
     outputs = model(np.ones((2, 6), "float32"))
     for name in ("gender", "age"):
         assert model.get_layer(name).compute_dtype == "float32"
