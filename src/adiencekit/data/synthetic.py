@@ -411,7 +411,7 @@ def ensure_synthetic_adience(root: str | os.PathLike[str] | None = None) -> Path
     >>> from adiencekit.data.synthetic import ensure_synthetic_adience
     >>> root = ensure_synthetic_adience(os.path.join(tempfile.mkdtemp(), "synthetic"))
     >>> ensure_synthetic_adience(root) == root, len(list(root.glob("aligned/*")))
-    (True, 20)
+    (True, 40)
     """
     root = Path(root) if root is not None else default_synthetic_root()
     if _is_complete(root):
