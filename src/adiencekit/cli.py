@@ -212,9 +212,9 @@ def _cmd_data(args: argparse.Namespace) -> int:
     from adiencekit.data import AdienceDataset
 
     if args.root is None:
-        from adiencekit.training.fit import _synthetic_root
+        from adiencekit.data import ensure_synthetic_adience
 
-        root = _synthetic_root()
+        root = ensure_synthetic_adience()
         print(f"Synthetic Adience-format set (no download needed): {root}")
     else:
         root = Path(args.root).expanduser()

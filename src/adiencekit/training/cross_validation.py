@@ -167,7 +167,7 @@ def cross_validate(
         ValueError: for a UTKFace dataset (it has no folds) or fold numbers outside 0-4.
     """
     from adiencekit.data import AdienceDataset
-    from adiencekit.training.fit import _synthetic_root, train
+    from adiencekit.training.fit import adience_root, train
 
     if config.dataset_kind == "utkface":
         raise ValueError("cross-validation follows the Adience folds; UTKFace has none (use train)")
@@ -175,9 +175,7 @@ def cross_validate(
     bad = [k for k in wanted if k not in range(NUM_FOLDS)]
     if bad or not wanted:
         raise ValueError(f"folds must be a non-empty subset of 0-4, got {list(folds)}")
-    root = _synthetic_root() if config.dataset_kind == "synthetic" else config.dataset_path
-    if root is None or not root.exists():
-        raise FileNotFoundError(f"Adience folder not found: {root}")
+    root = adience_root(config)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 

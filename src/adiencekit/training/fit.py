@@ -56,7 +56,7 @@ from adiencekit.training.callbacks import (
 from adiencekit.training.config import TrainConfig
 from adiencekit.training.devices import DeviceSetup, setup_devices
 
-__all__ = ["RunResult", "RunExistsError", "build_optimizer", "compile_model", "load_split", "train"]
+__all__ = ["RunResult", "RunExistsError", "adience_root", "build_optimizer", "compile_model", "load_split", "train"]
 
 #: Files and folders a run writes (removed by ``overwrite=True``, nothing else is).
 RUN_ARTIFACTS = (
@@ -102,16 +102,27 @@ class RunResult:
 
 
 # ----------------------------------------------------------------------------- data
-def _synthetic_root() -> Path:
-    import adiencekit.data as data
+def adience_root(config: TrainConfig) -> Path:
+    """The Adience folder that ``config.data`` names (the synthetic set is built on first use).
 
-    ensure = getattr(data, "ensure_synthetic_adience", None)
-    if ensure is not None:
-        return Path(ensure())
-    root = Path(data.default_synthetic_root())
-    if not root.exists():
-        data.make_synthetic_adience(root)
-    return root
+    Args:
+        config: a config whose ``data`` is ``"synthetic"`` or an Adience folder.
+
+    Returns:
+        The folder holding the fold files.
+
+    Raises:
+        FileNotFoundError: when the folder does not exist.
+    """
+    from adiencekit.data import ensure_synthetic_adience
+
+    root = ensure_synthetic_adience() if config.dataset_kind == "synthetic" else config.dataset_path
+    if root is None or not root.exists():
+        raise FileNotFoundError(
+            f"Adience folder not found: {root}; it must hold the fold files and the "
+            f"{config.faces}/ image folder (or use data='synthetic')"
+        )
+    return Path(root)
 
 
 def load_split(config: TrainConfig, *, progress: bool = False) -> Any:
@@ -140,13 +151,9 @@ def load_split(config: TrainConfig, *, progress: bool = False) -> Any:
         return UTKFaceDataset(path).split(
             task=config.task, val_fraction=config.val_fraction, test_fraction=config.test_fraction, seed=config.seed
         )
-    root = _synthetic_root() if kind == "synthetic" else config.dataset_path
-    if root is None or not root.exists():
-        raise FileNotFoundError(
-            f"Adience folder not found: {root}; it must hold the fold files and the "
-            f"{config.faces}/ image folder (or use data='synthetic')"
-        )
-    dataset = AdienceDataset(root, faces=config.faces, age_policy=config.age_policy, progress=progress)
+    dataset = AdienceDataset(
+        adience_root(config), faces=config.faces, age_policy=config.age_policy, progress=progress
+    )
     return dataset.split(
         test_fold=config.test_fold, task=config.task, val_fraction=config.val_fraction, seed=config.seed
     )
