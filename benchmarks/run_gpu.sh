@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# One-command GPU benchmark (training + inference of the zoo, KERAS_BACKEND=jax, no TensorFlow).
+#
+#   bash benchmarks/run_gpu.sh            # ~5-6 min on one H100; writes ONE JSON file to
+#                                         # benchmarks/results/gpu-gpu-h100-<date>.json (or $OUT/)
+#   bash benchmarks/run_gpu.sh --smoke    # ~1 min, tiny sizes (also works on a CPU)
+#
+# Needs python3 with JAX (CUDA) and NumPy. When Keras is missing it is installed from the
+# wheels in .whl/ at the repository root (keras, namex, optree; see benchmarks/README.md)
+# into /tmp/adiencekit-site; nothing is downloaded. Extra arguments go to gpu_suite.py.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PY="${PYTHON:-python3}"
+export KERAS_BACKEND=jax
+export TF_CPP_MIN_LOG_LEVEL=2
+export PYTHONUNBUFFERED=1
+
+if ! "$PY" -c "import keras" >/dev/null 2>&1; then
+  if ! compgen -G ".whl/*.whl" >/dev/null; then
+    echo "run_gpu.sh: keras is not installed and there are no wheels in $(pwd)/.whl;" >&2
+    echo "  download them first (see benchmarks/README.md, 'GPU run')." >&2
+    exit 2
+  fi
+  echo "run_gpu.sh: installing $(ls .whl/*.whl | xargs -n1 basename | tr '\n' ' ')into /tmp/adiencekit-site" >&2
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/adiencekit-site .whl/*.whl
+  export PYTHONPATH="/tmp/adiencekit-site${PYTHONPATH:+:$PYTHONPATH}"
+fi
+export PYTHONPATH="$(pwd)/src${PYTHONPATH:+:$PYTHONPATH}"
+
+"$PY" - <<'EOF'
+import importlib, sys
+missing = []
+for name in ("keras", "jax", "numpy", "optree", "namex", "h5py", "ml_dtypes", "rich", "absl", "typing_extensions", "packaging"):
+    try:
+        importlib.import_module(name)
+    except ImportError as err:
+        missing.append(f"{name} ({err})")
+if missing:
+    sys.exit("run_gpu.sh: missing Python packages: " + ", ".join(missing) + "; see benchmarks/README.md")
+import jax, keras
+print(f"run_gpu.sh: keras {keras.__version__} ({keras.backend.backend()}), jax {jax.__version__}, devices {jax.devices()}", file=sys.stderr)
+EOF
+
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >&2 || true
+# 360 s hard stop: gpu_suite.py budgets its measurements to 300 s by default.
+exec timeout 360 "$PY" benchmarks/gpu_suite.py "$@"
