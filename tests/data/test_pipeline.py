@@ -181,7 +181,10 @@ def test_rotation_reflects_borders_and_changes_pixels(tmp_path: Path) -> None:
     quarter = rotate(ramp, np.pi / 2).numpy()
     np.testing.assert_allclose(quarter, np.rot90(ramp), atol=1e-2)
     augmented = random_augment(ramp.astype(np.uint8), tf.constant([1, 2]), 24, rotation=15.0)
-    assert augmented.shape == (24, 24, 3) and augmented.dtype == tf.float32
+    assert augmented.shape == (24, 24, 3) and augmented.dtype == tf.uint8  # the dtype it was given
+    as_float = random_augment(ramp.astype(np.uint8).astype(np.float32), tf.constant([1, 2]), 24, rotation=15.0)
+    assert as_float.dtype == tf.float32
+    np.testing.assert_allclose(augmented.numpy(), as_float.numpy(), atol=0.5 + 1e-3)  # rounded only
 
 
 # ------------------------------------------------------------------------- decoding
