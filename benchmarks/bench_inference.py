@@ -253,17 +253,7 @@ def run_inference(
     }
 
 
-TABLE_COLUMNS = [
-    "model",
-    "task",
-    "input_size",
-    "batch1_model_ms",
-    "batch1_end_to_end_ms",
-    "baseline_ms",
-    "latency_speedup_vs_baseline",
-    "batch_images_per_s",
-    "throughput_ratio_vs_baseline",
-]
+TABLE_COLUMNS = common.INFERENCE_COLUMNS
 
 
 def main(argv: list[str] | None = None) -> int:

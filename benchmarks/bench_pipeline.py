@@ -321,16 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         skipped["utkface"] = f"not found at {utk} (see shared/data/README.md)"
         common.log(f"skipping UTKFace: {skipped['utkface']}")
 
-    columns = [
-        "dataset",
-        "images",
-        "adiencekit_first_images_per_s",
-        "keras_first_images_per_s",
-        "first_epoch_ratio",
-        "adiencekit_cached_images_per_s",
-        "keras_cached_images_per_s",
-        "cached_ratio",
-    ]
+    columns = common.PIPELINE_COLUMNS
     common.print_table(results, columns, title=f"Input pipeline, images/s (batch {cfg['batch_size']}, resize {cfg['image_size']}, crop {cfg['crop_size']})")
     for row in results:
         met = ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in row["targets_met"].items())

