@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from adiencekit.losses import MaskedSparseCategoricalCrossentropy
+from adiencekit.testing import two_head_model
 
 EPSILON = 1e-7  # Keras clips probabilities to [epsilon, 1 - epsilon] before the log
 
@@ -107,12 +108,7 @@ def test_matches_the_reference(data, weighted):
 def test_multitask_training_ignores_an_unlabelled_output():
     rng = np.random.default_rng(0)
     images = rng.normal(size=(16, 4)).astype("float32")
-    inputs = keras.Input((4,))
-    outputs = {
-        "gender": keras.layers.Dense(2, activation="softmax", name="gender")(inputs),
-        "age": keras.layers.Dense(8, activation="softmax", name="age")(inputs),
-    }
-    model = keras.Model(inputs, outputs)
+    model = two_head_model(4)
     model.compile(
         optimizer=keras.optimizers.SGD(0.5),
         loss={"gender": MaskedSparseCategoricalCrossentropy(), "age": MaskedSparseCategoricalCrossentropy()},

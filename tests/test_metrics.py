@@ -11,6 +11,7 @@ from hypothesis.extra import numpy as hnp
 
 from adiencekit.losses import MaskedSparseCategoricalCrossentropy
 from adiencekit.metrics import MaskedSparseCategoricalAccuracy, OneOffAccuracy, exact_accuracy, one_off_accuracy
+from adiencekit.testing import two_head_model
 
 
 def reference_accuracy(labels, scores, tolerance, weights=None):
@@ -134,12 +135,7 @@ def test_in_a_multitask_model_evaluate_matches_numpy():
     rng = np.random.default_rng(0)
     images = rng.normal(size=(20, 4)).astype("float32")
     labels = {"gender": rng.integers(-1, 2, 20).astype("int32"), "age": rng.integers(-1, 8, 20).astype("int32")}
-    inputs = keras.Input((4,))
-    outputs = {
-        "gender": keras.layers.Dense(2, activation="softmax", name="gender")(inputs),
-        "age": keras.layers.Dense(8, activation="softmax", name="age")(inputs),
-    }
-    model = keras.Model(inputs, outputs)
+    model = two_head_model(4)
     model.compile(
         loss={"gender": MaskedSparseCategoricalCrossentropy(), "age": MaskedSparseCategoricalCrossentropy()},
         metrics={

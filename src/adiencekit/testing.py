@@ -109,3 +109,54 @@ def assert_layer_config_round_trip(layer: keras.layers.Layer) -> keras.layers.La
     if rebuilt.get_config() != layer.get_config():
         raise AssertionError(f"config changed:\n{layer.get_config()}\n!=\n{rebuilt.get_config()}")
     return rebuilt
+
+
+def coordinate_images(count: int = 2, height: int = 12, width: int = 10) -> np.ndarray:
+    """Images whose pixels encode (row, column, image index), so every crop is traceable.
+
+    Channel 0 holds the row, channel 1 the column and channel 2 the image's index in the
+    batch; a crop or flip of such an image shows exactly where it came from.
+
+    Args:
+        count: images in the batch.
+        height: rows.
+        width: columns.
+
+    Returns:
+        float32 array ``(count, height, width, 3)``.
+
+    Example:
+
+    >>> images = coordinate_images(2, 4, 5)
+    >>> images.shape, images[1, 3, 2].tolist()
+    ((2, 4, 5, 3), [3.0, 2.0, 1.0])
+    """
+    rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
+    images = np.zeros((count, height, width, 3), "float32")
+    images[..., 0] = rows
+    images[..., 1] = cols
+    images[..., 2] = np.arange(count)[:, None, None]
+    return images
+
+
+def two_head_model(features: int = 4) -> keras.Model:
+    """A minimal gender + age model (one Dense softmax per head) on flat features.
+
+    Args:
+        features: size of the input vector.
+
+    Returns:
+        An uncompiled ``keras.Model`` with dict outputs ``gender`` (2) and ``age`` (8).
+
+    Example:
+
+    >>> model = two_head_model(3)
+    >>> sorted(model.output)
+    ['age', 'gender']
+    """
+    inputs = keras.Input((features,))
+    outputs = {
+        "gender": keras.layers.Dense(2, activation="softmax", name="gender")(inputs),
+        "age": keras.layers.Dense(8, activation="softmax", name="age")(inputs),
+    }
+    return keras.Model(inputs, outputs)

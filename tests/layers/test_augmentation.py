@@ -7,17 +7,7 @@ import numpy as np
 import pytest
 
 from adiencekit.layers import FaceAugmentation
-from adiencekit.testing import assert_layer_config_round_trip, assert_saving_round_trip
-
-
-def coordinate_images(count: int = 2, height: int = 12, width: int = 10) -> np.ndarray:
-    """Images whose pixels encode (row, column, image index), so every crop is traceable."""
-    rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
-    images = np.zeros((count, height, width, 3), "float32")
-    images[..., 0] = rows
-    images[..., 1] = cols
-    images[..., 2] = np.arange(count)[:, None, None]
-    return images
+from adiencekit.testing import assert_layer_config_round_trip, assert_saving_round_trip, coordinate_images
 
 
 def window_of(crop: np.ndarray, image: np.ndarray) -> tuple[int, int, bool]:

@@ -7,16 +7,7 @@ import numpy as np
 import pytest
 
 from adiencekit.layers import CROP_ORDER, TenCropModel, TenCropPredictor, center_crop, ten_crop
-from adiencekit.testing import assert_saving_round_trip
-
-
-def coordinate_images(count: int = 2, height: int = 7, width: int = 7) -> np.ndarray:
-    rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
-    images = np.zeros((count, height, width, 3), "float32")
-    images[..., 0] = rows
-    images[..., 1] = cols
-    images[..., 2] = np.arange(count)[:, None, None]
-    return images
+from adiencekit.testing import assert_saving_round_trip, coordinate_images
 
 
 def expected_crop(image: np.ndarray, top: int, left: int, size: tuple[int, int], mirrored: bool) -> np.ndarray:
@@ -46,7 +37,7 @@ def test_ten_crops_are_the_exact_windows(height, width, crop, offsets):
 
 
 def test_flatten_keeps_the_crops_of_one_image_together():
-    images = coordinate_images(count=3)
+    images = coordinate_images(count=3, height=7, width=7)
     stacked = np.asarray(ten_crop(images, 4))
     flat = np.asarray(ten_crop(images, 4, flatten=True))
     assert flat.shape == (30, 4, 4, 3)
@@ -62,7 +53,7 @@ def test_center_crop_is_the_fifth_crop():
 
 @pytest.mark.parametrize("function", [ten_crop, center_crop])
 def test_bad_crop_requests_are_refused(function):
-    images = coordinate_images()
+    images = coordinate_images(height=7, width=7)
     with pytest.raises(ValueError, match="larger than the images"):
         function(images, 8)
     with pytest.raises(ValueError, match=r"\(N, H, W, C\)"):
@@ -93,7 +84,7 @@ def multitask_classifier(size: int = 4) -> keras.Model:
 
 def test_ten_crop_model_averages_the_probabilities_of_the_ten_crops():
     classifier = pixel_classifier()
-    images = coordinate_images(count=3)
+    images = coordinate_images(count=3, height=7, width=7)
     tta = TenCropModel(classifier)
     assert tta.crop_size == (4, 4)
     crops = np.asarray(ten_crop(images, 4, flatten=True))
