@@ -59,6 +59,31 @@ def test_shapes_dtypes_and_range(tmp_path: Path, training: bool) -> None:
     assert ds.element_spec[0].shape.as_list() == [None, 32, 32, 3]
 
 
+@pytest.mark.parametrize("training", [True, False])
+def test_uint8_output_is_the_float32_output_uncast(tmp_path: Path, training: bool) -> None:
+    paths = _noise_images(tmp_path, 5)
+    kwargs = dict(training=training, image_size=40, crop_size=32, batch_size=2, seed=3, rotation=10.0)
+    as_float = _collect(build_pipeline(paths, [0, 1, 0, 1, 0], **kwargs))
+    as_uint8 = _collect(build_pipeline(paths, [0, 1, 0, 1, 0], output_dtype="uint8", **kwargs))
+    for (float_images, float_labels), (byte_images, byte_labels) in zip(as_float, as_uint8, strict=True):
+        assert byte_images.dtype == np.uint8
+        np.testing.assert_array_equal(byte_images.astype(np.float32), float_images)
+        np.testing.assert_array_equal(byte_labels, float_labels)
+    with pytest.raises(ValueError, match="output_dtype must be 'float32' or 'uint8', got 'float16'"):
+        build_pipeline(paths, None, training=False, output_dtype="float16")
+
+
+def test_a_zoo_model_takes_uint8_batches(tmp_path: Path) -> None:
+    from adiencekit.models import scratch_cnn
+
+    paths = _noise_images(tmp_path, 4)
+    model = scratch_cnn(task="gender", input_shape=(32, 32, 3), conv_layers=2, base_filters=4, dense_units=8)
+    (byte_images,) = _collect(build_pipeline(paths, None, training=False, image_size=40, crop_size=32,
+                                             batch_size=4, output_dtype="uint8"))
+    np.testing.assert_allclose(model.predict_on_batch(byte_images),
+                               model.predict_on_batch(byte_images.astype(np.float32)), atol=1e-6)
+
+
 def test_unbatched_images_only_and_drop_remainder(tmp_path: Path) -> None:
     paths = _noise_images(tmp_path, 5)
     unbatched = build_pipeline(paths, None, training=False, image_size=40, crop_size=40, batch_size=None)
