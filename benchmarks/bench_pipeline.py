@@ -326,17 +326,9 @@ def main(argv: list[str] | None = None) -> int:
     for row in results:
         met = ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in row["targets_met"].items())
         print(f"{row['dataset']}: {met}")
-    payload = {
-        "suite": SUITE,
-        "smoke": args.smoke,
-        **env,
-        "config": cfg,
-        "targets": TARGETS,
-        "results": results,
-        "skipped": skipped,
-    }
-    out = args.out or common.default_out_path(SUITE, env["device"], smoke=args.smoke)
-    print(f"wrote {common.write_json(payload, out)}")
+    common.save_results(
+        SUITE, args, env, {"config": cfg, "targets": TARGETS, "results": results, "skipped": skipped}
+    )
     return 0
 
 

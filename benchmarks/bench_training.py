@@ -442,9 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     common.print_table(result["rows"], TABLE_COLUMNS, title=f"Training throughput ({env['backend']}, {env['device']['name']})")
     if profile == "gpu":
         result["gpu_targets"] = gpu_target_check(result["rows"])
-    payload = {"suite": SUITE, "smoke": args.smoke, **env, **result}
-    out = args.out or common.default_out_path(SUITE, env["device"], smoke=args.smoke)
-    print(f"wrote {common.write_json(payload, out)}")
+    common.save_results(SUITE, args, env, result)
     return 0
 
 

@@ -374,6 +374,28 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def save_results(
+    suite: str, args: Any, env: Mapping[str, Any], results: Mapping[str, Any]
+) -> Path:
+    """Write one suite run (``suite``, ``smoke``, environment, results) and say where.
+
+    The file is ``args.out`` when given, else :func:`default_out_path`.
+
+    Args:
+        suite: the suite's name.
+        args: parsed command line with ``smoke`` and ``out``.
+        env: the captured environment (device, backend, versions, ...).
+        results: the suite's figures.
+
+    Returns:
+        The path written.
+    """
+    payload = {"suite": suite, "smoke": args.smoke, **env, **results}
+    path = write_json(payload, args.out or default_out_path(suite, env["device"], smoke=args.smoke))
+    print(f"wrote {path}")
+    return path
+
+
 def write_json(payload: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write ``payload`` as indented JSON (creating folders); returns the path.
 

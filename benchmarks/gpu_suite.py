@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
@@ -102,16 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"target {model} >= {check['target_images_per_s']:,.0f} train img/s: "
               f"{'met' if check['met'] else 'MISSED'} (best {best if best is None else round(best)})")
 
-    payload: dict[str, Any] = {
-        "suite": SUITE,
-        "smoke": args.smoke,
-        **env,
-        "training": training,
-        "inference": inference,
-        "wall_seconds": time.monotonic() - start,
-    }
-    out = args.out or common.default_out_path(SUITE, env["device"], smoke=args.smoke)
-    print(f"wrote {common.write_json(payload, out)}")
+    common.save_results(
+        SUITE, args, env,
+        {"training": training, "inference": inference, "wall_seconds": time.monotonic() - start},
+    )
     return 0
 
 

@@ -70,6 +70,19 @@ def test_data_parallel_needs_jax() -> None:
         setup_devices(TrainConfig(distribution="data_parallel"))
 
 
+def _run_training_script(tmp_path: Path, source: str, **env_vars: str) -> dict:
+    """Run a training script in a fresh process (device setup must precede TF/JAX start-up)."""
+    script = tmp_path / "train_script.py"
+    script.write_text(source)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+           "TF_CPP_MIN_LOG_LEVEL": "3", **env_vars}
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "config.json"), str(tmp_path / "run")],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
+
+
 _MIRRORED_SCRIPT = textwrap.dedent(
     """
     import json, sys
@@ -96,15 +109,7 @@ def test_mirrored_strategy_on_two_logical_cpus_trains(tmp_path: Path) -> None:
     config = tiny_config(root, distribution="mirrored", epochs=2, batch_size=8, steps_per_epoch=3,
                          validation_steps=2, test_steps=2, scale_lr_with_replicas=True, cache=False)
     config.to_json(tmp_path / "config.json")
-    script = tmp_path / "mirrored.py"
-    script.write_text(_MIRRORED_SCRIPT)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
-           "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, str(script), str(tmp_path / "config.json"), str(tmp_path / "run")],
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
-    result = json.loads(line[len("RESULT "):])
+    result = _run_training_script(tmp_path, _MIRRORED_SCRIPT)
     assert result["devices"]["distribution"] == "mirrored" and result["devices"]["replicas"] == 2
     assert result["global_batch"] == 16
     assert len(result["loss"]) == 2 and all(loss > 0 for loss in result["loss"])
@@ -132,16 +137,9 @@ def test_jax_data_parallel_on_two_host_devices_trains(tmp_path: Path) -> None:
     config = tiny_config(root, distribution="data_parallel", epochs=2, batch_size=8, steps_per_epoch=3,
                          validation_steps=2, test_steps=2, cache=False)
     config.to_json(tmp_path / "config.json")
-    script = tmp_path / "data_parallel.py"
-    script.write_text(_DATA_PARALLEL_SCRIPT)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
-           "KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
-           "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, str(script), str(tmp_path / "config.json"), str(tmp_path / "run")],
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
-    result = json.loads(line[len("RESULT "):])
+    result = _run_training_script(
+        tmp_path, _DATA_PARALLEL_SCRIPT, KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2"
+    )
     assert result["devices"]["backend"] == "jax" and result["devices"]["distribution"] == "data_parallel"
     assert result["devices"]["replicas"] == 2 and result["global_batch"] == 16
     assert result["devices"]["jit_compile"] == "auto"
