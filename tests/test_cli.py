@@ -59,7 +59,7 @@ def test_data_with_a_root(capsys, tiny_root: Path) -> None:
 
 def test_train_evaluate_and_refuse_to_overwrite(capsys, tiny_root: Path, tmp_path: Path) -> None:
     out_dir = tmp_path / "run"
-    argv = ["train", "--data", str(tiny_root), "--preset", "quick", "--task", "age", "--fold", "2", "--epochs", "2",
+    argv = ["train", "--data", str(tiny_root), "--recipe", "quick", "--task", "age", "--fold", "2", "--epochs", "2",
             "--batch-size", "16", "--image-size", "48", "--crop-size", "40", "--out", str(out_dir), "--quiet"]
     code, out, err = _run_in_process(capsys, *argv)
     assert code == 0, err
@@ -101,12 +101,12 @@ def test_cv_writes_the_summary_table(capsys, tiny_root: Path, tmp_path: Path) ->
     [
         (["train", "--fold", "7"], "test_fold must be an Adience fold 0-4, got 7"),
         (["train", "--fold", "x"], "invalid int value: 'x'"),
-        (["train", "--preset", "nope"], "unknown preset 'nope'"),
+        (["train", "--recipe", "nope"], "unknown recipe 'nope'"),
         (["train", "--model", "resnet9000"], "unknown model 'resnet9000'"),
         (["train", "--data", "/no/such/adience"], "dataset folder not found: /no/such/adience"),
         (["train", "--data", "utkface:/no/such/utk"], "dataset folder not found: /no/such/utk"),
         (["train", "--config", "/no/such/config.json"], "config file not found"),
-        (["train", "--config", "x.json", "--preset", "quick"], "either --config or --preset"),
+        (["train", "--config", "x.json", "--recipe", "quick"], "either --config or --recipe"),
         (["train", "--epochs", "0"], "epochs must be a positive integer, got 0"),
         (["cv", "--data", "utkface:/"], "UTKFace has none"),
         (["evaluate", "--run", "/no/such/run"], "run folder not found"),
@@ -148,7 +148,7 @@ def test_console_script_end_to_end(tmp_path: Path, synthetic_home: Path) -> None
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"Run folder: {run}" in done.stdout and "| gender |" in done.stdout
-    assert TrainConfig.from_json(run / "config.json").model_kwargs["pooling"] == "avg"  # the quick preset
+    assert TrainConfig.from_json(run / "config.json").model_kwargs["pooling"] == "avg"  # the quick recipe
 
 
 def test_sweep_command_runs_the_report_sweep(capsys, tiny_root: Path, tmp_path: Path) -> None:

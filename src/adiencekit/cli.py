@@ -4,16 +4,16 @@ Commands::
 
     adiencekit data      [--root PATH] [--faces aligned|faces] [--age-policy drop|map]
     adiencekit train     [--data PATH|synthetic|utkface:PATH] [--model NAME] [--task T]
-                         [--fold K] [--preset NAME] [--config FILE] [--epochs N]
+                         [--fold K] [--recipe NAME] [--config FILE] [--epochs N]
                          [--batch-size N] [--out DIR] [--overwrite]
     adiencekit cv        (as train, without --fold) — the 5-fold protocol + summary table
     adiencekit evaluate  --run DIR [--tta]
-    adiencekit models    list the model zoo and the training presets
+    adiencekit models    list the model zoo and the training recipes
     adiencekit --version
 
 With no ``--data``, ``train`` and ``cv`` use the embedded synthetic set and the
-``quick`` preset, so the whole flow runs in a couple of minutes on a CPU. User mistakes
-(a wrong path, an unknown model or preset, a bad fold, an unreadable config) print one
+``quick`` recipe, so the whole flow runs in a couple of minutes on a CPU. User mistakes
+(a wrong path, an unknown model or recipe, a bad fold, an unreadable config) print one
 line on stderr and exit with status 2.
 
 Example:
@@ -35,15 +35,16 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from adiencekit import __version__
+from adiencekit.errors import AdienceKitError
 from adiencekit.training.config import AGE_POLICIES, FACES, TASKS, TrainConfig
-from adiencekit.training.presets import SWEEPS, get_preset, list_presets
+from adiencekit.training.recipes import SWEEPS, get_recipe, list_recipes
 
 __all__ = ["UsageError", "build_parser", "config_from_args", "main"]
 
 USAGE_EXIT_CODE = 2
 
 
-class UsageError(Exception):
+class UsageError(AdienceKitError):
     """A mistake in the command line or its inputs; reported as one line, exit status 2."""
 
 
@@ -64,7 +65,7 @@ def _run_options(parser: argparse.ArgumentParser, *, fold: bool) -> None:
     parser.add_argument("--task", choices=TASKS, default=None, help="gender (default), age or multitask")
     if fold:
         parser.add_argument("--fold", type=int, default=None, help="Adience test fold 0-4 (default 0)")
-    parser.add_argument("--preset", default=None, help="training preset (see `adiencekit models`)")
+    parser.add_argument("--recipe", default=None, help="training recipe (see `adiencekit models`)")
     parser.add_argument("--config", default=None, help="a TrainConfig JSON file (e.g. a run's config.json)")
     parser.add_argument("--epochs", type=int, default=None, help="maximum epochs")
     parser.add_argument("--batch-size", type=int, default=None, help="per-device batch size")
@@ -111,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
     _data_options(sweep)
 
-    commands.add_parser("models", help="list the model zoo and the training presets")
+    commands.add_parser("models", help="list the model zoo and the training recipes")
     return parser
 
 
@@ -152,7 +153,7 @@ def option_changes(args: argparse.Namespace, config: TrainConfig) -> dict[str, A
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The TrainConfig a ``train``/``cv`` command line describes.
 
-    Order: ``--config`` file, else ``--preset``, else the ``quick`` preset for the
+    Order: ``--config`` file, else ``--recipe``, else the ``quick`` recipe for the
     synthetic set (or the library defaults for real data); then the individual options.
 
     Args:
@@ -162,26 +163,26 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         The validated config.
 
     Raises:
-        UsageError: for unreadable configs, unknown presets/models or invalid values.
+        UsageError: for unreadable configs, unknown recipes/models or invalid values.
     """
-    if args.config and args.preset:
-        raise UsageError("give either --config or --preset, not both")
+    if args.config and args.recipe:
+        raise UsageError("give either --config or --recipe, not both")
     try:
         if args.config:
             config = TrainConfig.from_json(args.config)
             if args.task:
                 config = config.replace(task=args.task)
-        elif args.preset:
-            config = get_preset(args.preset, task=args.task)
+        elif args.recipe:
+            config = get_recipe(args.recipe, task=args.task)
         elif args.data in (None, "synthetic"):
-            config = get_preset("quick", task=args.task)
+            config = get_recipe("quick", task=args.task)
         else:
             config = TrainConfig(task=args.task or "gender")
         changes = option_changes(args, config)
         if args.model is not None and args.model != config.model:
             changes.update(model=args.model, model_kwargs={})
         config = config.replace(**changes) if changes else config
-    except KeyError as error:  # unknown preset
+    except KeyError as error:  # unknown recipe
         raise UsageError(str(error.args[0])) from None
     except FileNotFoundError as error:
         raise UsageError(str(error)) from None
@@ -194,7 +195,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if config.model not in list_models():
         raise UsageError(f"unknown model {config.model!r}; available models: {', '.join(list_models())}")
     if "model" in changes and args.crop_size is None and args.image_size is None:
-        # Another model than the preset's: feed it its native size (e.g. 227 of 256).
+        # Another model than the recipe's: feed it its native size (e.g. 227 of 256).
         native = (model_defaults(config.model).get("input_shape") or (256,))[0] or 256
         config = config.replace(crop_size=None, image_size=max(256, int(native)))
     return config
@@ -313,8 +314,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
     for name in list_models():
         shape = model_defaults(name).get("input_shape")
         print(f"  {name:24s} input {tuple(shape) if shape else '?'}")
-    print("Presets (adiencekit train --preset NAME):")
-    for name, description in list_presets().items():
+    print("Recipes (adiencekit train --recipe NAME):")
+    for name, description in list_recipes().items():
         print(f"  {name:24s} {description}")
     return 0
 

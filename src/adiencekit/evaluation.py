@@ -202,7 +202,7 @@ class EvaluationResult:
         """JSON text of :meth:`as_dict`; also written to ``path`` when given."""
         text = json.dumps(self.as_dict(), indent=2) + "\n"
         if path is not None:
-            from adiencekit.training.callbacks import atomic_write_text
+            from adiencekit.fileio import atomic_write_text
 
             atomic_write_text(path, text)
         return text

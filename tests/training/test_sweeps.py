@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adiencekit.training.presets import SWEEPS
+from adiencekit.training.recipes import SWEEPS
 from adiencekit.training.sweeps import run_sweep, sweep_configs
 from ._helpers import make_tiny_tree
 

@@ -48,6 +48,8 @@ True
 
 from __future__ import annotations
 
+from adiencekit.errors import DataError
+
 import os
 import re
 import warnings
@@ -72,7 +74,7 @@ _AGE_NOTES = {"mapped number": "age mapped: number", "mapped range": "age mapped
 _AGE_MISSING = {"missing age": "missing age", "stray age": "stray age (policy 'drop')"}
 
 
-class InvalidRowError(ValueError):
+class InvalidRowError(DataError):
     """Raised under ``strict=True`` at the first row that would be skipped."""
 
 

@@ -37,6 +37,8 @@ Example:
 
 from __future__ import annotations
 
+from adiencekit.errors import DataError
+
 import csv
 import io
 import os
@@ -94,7 +96,7 @@ FOLD_FILES: tuple[str, ...] = tuple(f"fold_{k}_data.txt" for k in range(5))
 _LABEL_COLUMNS = ("age", "gender", "fold")
 
 
-class FoldFileError(ValueError):
+class FoldFileError(DataError):
     """A fold file that cannot be parsed; names the file and the 1-based line number.
 
     Attributes:

@@ -1,9 +1,9 @@
-"""Training: configs and presets, single runs, cross-validation, devices, callbacks.
+"""Training: configs and recipes, single runs, cross-validation, devices, callbacks.
 
 Example:
 
->>> from adiencekit.training import TrainConfig, get_preset
->>> get_preset("quick").model
+>>> from adiencekit.training import TrainConfig, get_recipe
+>>> get_recipe("quick").model
 'scratch_cnn'
 >>> TrainConfig().early_stopping_patience
 10
@@ -15,10 +15,10 @@ import importlib
 from typing import Any
 
 from adiencekit.training.config import TrainConfig
-from adiencekit.training.presets import conv_depth_sweep, dense_units_sweep, get_preset, list_presets
+from adiencekit.training.recipes import conv_depth_sweep, dense_units_sweep, get_recipe, list_recipes
 
 # ``train`` and ``cross_validate`` pull in TensorFlow (through adiencekit.data); they
-# are imported on first use so that configs and presets stay cheap to import.
+# are imported on first use so that configs and recipes stay cheap to import.
 _LAZY = {
     "train": "adiencekit.training.fit",
     "RunResult": "adiencekit.training.fit",
@@ -33,8 +33,8 @@ __all__ = [
     "TrainConfig",
     "conv_depth_sweep",
     "dense_units_sweep",
-    "get_preset",
-    "list_presets",
+    "get_recipe",
+    "list_recipes",
     *_LAZY,
 ]
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from adiencekit.training.callbacks import atomic_write_text
+from adiencekit.fileio import atomic_write_text
 from adiencekit.training.config import TrainConfig
 
 __all__ = ["CVResult", "cross_validate", "summarize_folds"]

@@ -44,6 +44,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from adiencekit.errors import RunFolderError
 from adiencekit.evaluation import EvaluationResult, class_names, evaluate
 from adiencekit.training.callbacks import (
     AtomicBestCheckpoint,
@@ -72,7 +73,7 @@ RUN_ARTIFACTS = (
 )
 
 
-class RunExistsError(FileExistsError):
+class RunExistsError(RunFolderError, FileExistsError):
     """The run folder holds a finished run, or an unfinished run of another config."""
 
 

@@ -33,9 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adiencekit.training.callbacks import HistoryRecorder, atomic_write_text
+from adiencekit.fileio import atomic_write_text
+from adiencekit.training.callbacks import HistoryRecorder
 from adiencekit.training.config import TrainConfig
-from adiencekit.training.presets import SWEEPS
+from adiencekit.training.recipes import SWEEPS
 
 __all__ = ["SWEEPS", "SweepResult", "run_sweep", "sweep_configs"]
 

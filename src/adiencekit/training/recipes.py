@@ -1,16 +1,16 @@
-"""Named training presets that reproduce the rows of the reference report.
+"""Named training recipes that reproduce the rows of the reference report.
 
 The report gives architectures and the Levi-Hassner optimiser; where it is silent (the
-optimiser of its own models) the presets use Adam at 1e-3 from scratch and 1e-4 for
-fine-tuning, which are the usual Keras defaults for those cases. Every preset keeps the
+optimiser of its own models) the recipes use Adam at 1e-3 from scratch and 1e-4 for
+fine-tuning, which are the usual Keras defaults for those cases. Every recipe keeps the
 report's early stopping on ``val_loss`` with patience 10.
 
 Example:
 
->>> from adiencekit.training import get_preset, list_presets
->>> "levi_hassner" in list_presets()
+>>> from adiencekit.training import get_recipe, list_recipes
+>>> "levi_hassner" in list_recipes()
 True
->>> config = get_preset("levi_hassner", task="age")
+>>> config = get_recipe("levi_hassner", task="age")
 >>> (config.batch_size, config.learning_rate, config.lr_step_iterations, config.crop_size)
 (50, 0.001, 10000, 227)
 >>> [c.model_kwargs["conv_layers"] for c in conv_depth_sweep()]
@@ -24,7 +24,7 @@ from typing import Any
 
 from adiencekit.training.config import TrainConfig
 
-__all__ = ["SWEEPS", "conv_depth_sweep", "dense_units_sweep", "get_preset", "list_presets"]
+__all__ = ["SWEEPS", "conv_depth_sweep", "dense_units_sweep", "get_recipe", "list_recipes"]
 
 
 def _levi_hassner(task: str) -> TrainConfig:
@@ -123,7 +123,7 @@ def _quick(task: str) -> TrainConfig:
     )
 
 
-_PRESETS: dict[str, tuple[Callable[[str], TrainConfig], str]] = {
+_RECIPES: dict[str, tuple[Callable[[str], TrainConfig], str]] = {
     "levi_hassner": (_levi_hassner, "Levi & Hassner 2015 CNN, SGD schedule of the paper, 227 crops of 256"),
     "inception_basic": (_inception_basic, "frozen Inception-v3 features + softmax (report row 2)"),
     "inception_modified": (_inception_modified, "fine-tuned Inception-v3 + Dense(128) (report's best row)"),
@@ -137,33 +137,33 @@ _PRESETS: dict[str, tuple[Callable[[str], TrainConfig], str]] = {
 _DEFAULT_TASK = {"scratch_5conv_age256": "age"}
 
 
-def list_presets() -> dict[str, str]:
-    """Preset names with a one-line description each.
+def list_recipes() -> dict[str, str]:
+    """Recipe names with a one-line description each.
 
     Returns:
         An ordered dict ``{name: description}``.
     """
-    return {name: description for name, (_, description) in _PRESETS.items()}
+    return {name: description for name, (_, description) in _RECIPES.items()}
 
 
-def get_preset(name: str, task: str | None = None, **overrides: Any) -> TrainConfig:
-    """The config of a named preset.
+def get_recipe(name: str, task: str | None = None, **overrides: Any) -> TrainConfig:
+    """The config of a named recipe.
 
     Args:
-        name: one of :func:`list_presets`.
+        name: one of :func:`list_recipes`.
         task: ``"gender"``, ``"age"`` or ``"multitask"``; defaults to the task the
-            report tuned the preset for (``"gender"`` for most).
+            report tuned the recipe for (``"gender"`` for most).
         **overrides: fields to change, as in :meth:`TrainConfig.replace`.
 
     Returns:
         The validated config.
 
     Raises:
-        KeyError: for an unknown preset name (the message lists the known ones).
+        KeyError: for an unknown recipe name (the message lists the known ones).
     """
-    if name not in _PRESETS:
-        raise KeyError(f"unknown preset {name!r}; available presets: {', '.join(_PRESETS)}")
-    build, _ = _PRESETS[name]
+    if name not in _RECIPES:
+        raise KeyError(f"unknown recipe {name!r}; available recipes: {', '.join(_RECIPES)}")
+    build, _ = _RECIPES[name]
     config = build(task or _DEFAULT_TASK.get(name, "gender"))
     return config.replace(**overrides) if overrides else config
 
