@@ -9,9 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from PIL import Image
 
 from adiencekit.data import AdienceDataset, InvalidRowError, Split, make_synthetic_adience
+from adiencekit.errors import ConfigError, DataError, DatasetNotFoundError
 from adiencekit.data import adience as adience_module
 from adiencekit.data.folds import FOLD_COLUMNS
 
@@ -100,7 +102,7 @@ def test_real_face_crops_load_and_the_rest_count_as_missing(real_faces_dataset):
 
 @pytest.mark.realdata
 def test_real_face_crops_make_a_pipeline_batch(real_faces_dataset):
-    split = real_faces_dataset.split(test_fold=0, task="multitask", val_fraction=0.0)
+    split = real_faces_dataset.split(test_fold=0, task="multitask", val_fraction=0.0, allow_empty=True)
     assert len(split.test) == 19 and len(split.train) == 0
     images, labels = next(iter(split.test.pipeline(image_size=64, crop_size=56, batch_size=8)))
     assert tuple(images.shape) == (8, 56, 56, 3) and images.dtype.name == "float32"
@@ -197,9 +199,11 @@ def test_faces_layout_and_folds_dir(tmp_path):
     first = data.frame.iloc[0]
     expected = tmp_path / "data" / "faces" / first.user_id / f"coarse_tilt_aligned_face.{first.face_id}.{first.original_image}"
     assert first.path == str(expected)
-    with pytest.warns(UserWarning, match="aligned.*does not exist"):
-        aligned = AdienceDataset(tmp_path / "data", faces="aligned", folds_dir=folds_dir)
-    assert len(aligned) == 0 and aligned.report().dropped("missing image") == len(rows)
+    # Only faces/ exists: asking for aligned/ is an error that names both and the fix.
+    with pytest.raises(DatasetNotFoundError, match=r"aligned.*faces='aligned'.*data/faces exists: pass faces='faces' "
+                       r"\(command line: --faces faces\)") as error:
+        AdienceDataset(tmp_path / "data", faces="aligned", folds_dir=folds_dir)
+    assert str(tmp_path / "data" / "aligned") in str(error.value)
 
 
 # -- bad rows ----------------------------------------------------------------------------

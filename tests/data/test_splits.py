@@ -190,7 +190,7 @@ def test_subset_labels_paths_and_class_counts():
     assert subset.labels.dtype == np.int32 and subset.labels.tolist() == [0, 1, 1]
     assert subset.class_counts() == {"female": 1, "male": 2}
     age_counts = Subset("val", frame, "age").class_counts()
-    assert age_counts["(0, 2)"] == 2 and age_counts["(60, 100)"] == 1 and len(age_counts) == 8
+    assert age_counts["0-2"] == 2 and age_counts["60-100"] == 1 and len(age_counts) == 8
     assert "images=3" in repr(subset)
 
 

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from PIL import Image
 
 from adiencekit.data import InvalidRowError, UTKFaceDataset
+from adiencekit.errors import ConfigError, DataError, DatasetNotFoundError
 from adiencekit.data import utkface as utkface_module
 from adiencekit.data.utkface import UTKFACE_URL, parse_utkface_name
 from adiencekit.labels import age_to_group
@@ -102,7 +104,7 @@ def test_labels_csv_is_cross_checked(tmp_path):
 
 
 def test_labels_csv_with_wrong_columns_is_an_error(tmp_path):
-    with pytest.raises(ValueError, match=r"labels\.csv: expected the columns"):
+    with pytest.raises(DataError, match=r"labels\.csv, line 1: expected the columns"):
         UTKFaceDataset(write_utk(tmp_path, GOOD, csv="name,years\nx,1\n"))
 
 

@@ -1,7 +1,11 @@
 """The data layer: Adience fold files, cleaning, subject-exclusive splits and pipelines.
 
-Built on ``tf.data``; importing :mod:`adiencekit.data.pipeline` needs TensorFlow.
+Built on ``tf.data``; only :mod:`adiencekit.data.pipeline` (``build_pipeline`` and
+``Subset.pipeline``) needs TensorFlow, and every name here is imported on first use, so
+``import adiencekit.data`` stays light.
 
+- :func:`open_dataset` turns a spec (``"synthetic"``, an Adience root, ``"utkface:PATH"``)
+  into a dataset; every dataset satisfies the :class:`FaceDataset` protocol.
 - :func:`read_folds` reads the five fold files of either Adience release.
 - :class:`AdienceDataset` parses labels, checks images, reports every dropped row
   (:class:`CleaningReport`) and makes subject-exclusive splits (:class:`Split` of
@@ -23,29 +27,54 @@ True
 
 from __future__ import annotations
 
-from adiencekit.data.adience import AdienceDataset, InvalidRowError
-from adiencekit.data.folds import FoldFileError, FoldTable, read_folds
-from adiencekit.data.images import ImageInfo, scan_images
-from adiencekit.data.pipeline import build_pipeline
-from adiencekit.data.report import CleaningReport
-from adiencekit.data.splits import Split, Subset
-from adiencekit.data.synthetic import default_synthetic_root, ensure_synthetic_adience, make_synthetic_adience
-from adiencekit.data.utkface import UTKFaceDataset
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "AdienceDataset",
-    "CleaningReport",
-    "FoldFileError",
-    "FoldTable",
-    "ImageInfo",
-    "InvalidRowError",
-    "Split",
-    "Subset",
-    "UTKFaceDataset",
-    "build_pipeline",
-    "default_synthetic_root",
-    "ensure_synthetic_adience",
-    "make_synthetic_adience",
-    "read_folds",
-    "scan_images",
-]
+if TYPE_CHECKING:  # pragma: no cover
+    from adiencekit.data.adience import AdienceDataset, InvalidRowError
+    from adiencekit.data.datasets import FaceDataset, dataset_defaults, open_dataset, parse_dataset_spec
+    from adiencekit.data.folds import FoldFileError, FoldTable, read_folds
+    from adiencekit.data.images import ImageInfo, scan_images
+    from adiencekit.data.pipeline import build_pipeline
+    from adiencekit.data.report import CleaningReport
+    from adiencekit.data.splits import Split, Subset
+    from adiencekit.data.synthetic import default_synthetic_root, ensure_synthetic_adience, make_synthetic_adience
+    from adiencekit.data.utkface import UTKFaceDataset, read_labels_csv
+
+_WHERE: dict[str, str] = {
+    "AdienceDataset": "adience",
+    "InvalidRowError": "adience",
+    "FaceDataset": "datasets",
+    "dataset_defaults": "datasets",
+    "open_dataset": "datasets",
+    "parse_dataset_spec": "datasets",
+    "FoldFileError": "folds",
+    "FoldTable": "folds",
+    "read_folds": "folds",
+    "ImageInfo": "images",
+    "scan_images": "images",
+    "build_pipeline": "pipeline",
+    "CleaningReport": "report",
+    "Split": "splits",
+    "Subset": "splits",
+    "default_synthetic_root": "synthetic",
+    "ensure_synthetic_adience": "synthetic",
+    "make_synthetic_adience": "synthetic",
+    "UTKFaceDataset": "utkface",
+    "read_labels_csv": "utkface",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'adiencekit.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"adiencekit.data.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -13,8 +13,11 @@ Image layout (as in the Adience download)::
 Checks, in order; a row is dropped for the first one it fails ("skipped", counted by
 reason per fold; with ``strict=True`` the first skip raises :class:`InvalidRowError`):
 
+0. ``"user in several folds"`` -- all rows of a ``user_id`` found in more than one fold
+   file (see :func:`~adiencekit.data.read_folds`; ``cross_fold_users="raise"`` or
+   ``strict=True`` refuse such files with a :class:`~adiencekit.errors.DataError`).
 1. ``"invalid id"`` -- empty ``user_id``/``original_image``, or ``face_id`` not a whole
-   number.
+   number (ASCII digits) below 2**63.
 2. ``"unsafe path"`` -- a ``user_id`` or ``original_image`` that would leave the image
    folder (``..``, ``.``, an absolute path, ``/`` or ``\\``, a drive ``:``, a NUL byte).
 3. ``"unknown gender"`` / ``"unknown age"`` -- a value :mod:`adiencekit.labels` cannot
@@ -28,6 +31,12 @@ reason per fold; with ``strict=True`` the first skip raises :class:`InvalidRowEr
 
 Exact duplicate rows (removed by :func:`~adiencekit.data.read_folds`, first copy kept)
 lose no data and do not count as skips under ``strict``; conflicting duplicates do.
+
+Errors (all :mod:`adiencekit.errors` types, naming the path and the fix): a missing fold
+file or image folder raises :class:`~adiencekit.errors.DatasetNotFoundError` (the message
+says which image folders exist, e.g. suggests ``faces="faces"`` when only ``faces/`` is
+there); rows that leave **no** usable image raise :class:`~adiencekit.errors.DataError`.
+A partly missing image set is a counted skip.
 
 ``check_images=False`` replaces step 4 by a cheap ``stat`` of each path: missing and
 zero-byte files are still skipped, but nothing is opened, so truncated or corrupt files
@@ -48,8 +57,6 @@ True
 
 from __future__ import annotations
 
-from adiencekit.errors import DataError
-
 import os
 import re
 import warnings
@@ -60,9 +67,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from adiencekit.data.folds import ADIENCE_URL, FACE_LAYOUTS, FoldTable, read_folds
-from adiencekit.data.report import CleaningReport
-from adiencekit.data.splits import Split, check_task, random_image_split, subject_exclusive_split
+from adiencekit.data.folds import (
+    ADIENCE_URL,
+    CROSS_FOLD_USER_POLICIES,
+    FACE_LAYOUTS,
+    FoldTable,
+    read_folds,
+)
+from adiencekit.data.report import CleaningReport, count_noun
+from adiencekit.data.splits import (
+    AGE_CLASS_NAMES,
+    Split,
+    check_not_empty,
+    check_task,
+    random_image_split,
+    subject_exclusive_split,
+)
+from adiencekit.errors import ConfigError, DataError, DatasetNotFoundError
 from adiencekit.labels import AGE_GROUPS, AGE_POLICIES, GENDERS, MISSING, parse_age, parse_gender
 
 __all__ = ["FACE_LAYOUTS", "AdienceDataset", "InvalidRowError", "image_notes", "label_fold_table", "unsafe_component"]
@@ -72,6 +93,28 @@ _JPEG_SUFFIXES = frozenset({".jpg", ".jpeg"})
 _AGE_NOTES = {"mapped number": "age mapped: number", "mapped range": "age mapped: stray range",
               "typo fixed": "age typo fixed: (25, 23) -> (25, 32)"}
 _AGE_MISSING = {"missing age": "missing age", "stray age": "stray age (policy 'drop')"}
+_MAX_FACE_ID = 2**63 - 1
+
+
+def _layout_hint(root: Path, faces: str) -> str:
+    """What is in ``root`` instead, and how to get the images (for error messages)."""
+    others = [name for name in FACE_LAYOUTS if name != faces and (root / FACE_LAYOUTS[name][0]).is_dir()]
+    if others:
+        other = others[0]
+        return (
+            f"The folder {root / FACE_LAYOUTS[other][0]} exists: pass faces={other!r} "
+            f"(command line: --faces {other})."
+        )
+    if not root.is_dir():
+        return (
+            f"The folder {root} does not exist. Adience is a manual download ({ADIENCE_URL}): extract "
+            f"{FACE_LAYOUTS[faces][0]}.tar.gz there."
+        )
+    return (
+        f"Neither {' nor '.join(os.fspath(root / folder) for folder, _ in FACE_LAYOUTS.values())} holds the "
+        f"images; extract the {FACE_LAYOUTS[faces][0]}.tar.gz archive of the Adience download ({ADIENCE_URL}) "
+        f"into {root}."
+    )
 
 
 class InvalidRowError(DataError):
@@ -148,6 +191,9 @@ class AdienceDataset:
         strict: raise :class:`InvalidRowError` at the first skipped row instead of
             counting it.
         progress: show a progress bar while checking images.
+        cross_fold_users: a ``user_id`` in several fold files: ``"drop"`` all its rows
+            (default; counted, and listed in ``report().details("user in several folds")``)
+            or ``"raise"`` a :class:`~adiencekit.errors.DataError`.
 
     Attributes:
         frame: the clean rows: ``user_id``, ``original_image``, ``face_id`` (int), ``fold``,
@@ -156,9 +202,11 @@ class AdienceDataset:
         folds: the :class:`~adiencekit.data.folds.FoldTable` as read.
 
     Raises:
-        FileNotFoundError: when the fold files are missing (names them, and the download
-            page).
-        ValueError: for a bad argument.
+        DatasetNotFoundError: when the fold files or the image folder are missing (names
+            them, the folders that do exist, and the download page).
+        DataError: when no row is left with a usable image, or a fold file is malformed
+            (:class:`~adiencekit.data.FoldFileError`).
+        ConfigError: for a bad argument.
         InvalidRowError: under ``strict=True``.
 
     Example:
@@ -182,21 +230,25 @@ class AdienceDataset:
         check_images: bool = True,
         strict: bool = False,
         progress: bool = False,
+        cross_fold_users: str = "drop",
     ) -> None:
         if faces not in FACE_LAYOUTS:
-            raise ValueError(f"faces must be one of {tuple(FACE_LAYOUTS)}, got {faces!r}")
+            raise ConfigError(f"faces must be one of {tuple(FACE_LAYOUTS)}, got {faces!r}")
         if age_policy not in AGE_POLICIES:
-            raise ValueError(f"age_policy must be one of {AGE_POLICIES}, got {age_policy!r}")
+            raise ConfigError(f"age_policy must be one of {AGE_POLICIES}, got {age_policy!r}")
+        if cross_fold_users not in CROSS_FOLD_USER_POLICIES:
+            raise ConfigError(f"cross_fold_users must be one of {CROSS_FOLD_USER_POLICIES}, got {cross_fold_users!r}")
         for name, value in (("check_images", check_images), ("strict", strict), ("progress", progress)):
             if not isinstance(value, bool):
-                raise ValueError(f"{name} must be True or False, got {value!r}")
+                raise ConfigError(f"{name} must be True or False, got {value!r}")
         self.root = Path(root).expanduser()
         self.faces = faces
         self.age_policy = age_policy
         self.folds_dir = Path(folds_dir).expanduser() if folds_dir is not None else self.root
         self.check_images = check_images
         self.strict = strict
-        self.folds: FoldTable = read_folds(self.folds_dir)
+        self.cross_fold_users = "raise" if strict else cross_fold_users
+        self.folds: FoldTable = read_folds(self.folds_dir, cross_fold_users=self.cross_fold_users)
         if strict and len(self.folds.conflicts):
             first = self.folds.conflicts.iloc[0]
             raise InvalidRowError(
@@ -206,17 +258,28 @@ class AdienceDataset:
             )
         image_dir = self.root / FACE_LAYOUTS[faces][0]
         if not image_dir.is_dir():
-            warnings.warn(
-                f"image folder {image_dir} does not exist, so every image will count as missing; "
-                f"extract the {faces}.tar.gz archive of the Adience download ({ADIENCE_URL}) into {self.root}",
-                UserWarning,
-                stacklevel=2,
+            raise DatasetNotFoundError(
+                f"Adience image folder not found: {image_dir} (faces={faces!r}). {_layout_hint(self.root, faces)}"
             )
         cleaner = _Cleaner(self.folds, faces, age_policy, strict, self.root)
         frame = cleaner.parse_rows()
         frame = cleaner.check_image_files(frame, check_images, progress)
         self.frame = cleaner.finish(frame)
         self._report = cleaner.report
+        if not len(self.frame):
+            dropped = ", ".join(
+                f"{reason} {cleaner.report.dropped(reason)}" for reason in cleaner.report.dropped_reasons
+            )
+            raise DataError(
+                f"no usable image: all {cleaner.report.input()} rows of the fold files in {self.folds_dir} were "
+                f"dropped ({dropped or 'no rows'}); images are looked up as {image_dir}/<user_id>/"
+                f"{FACE_LAYOUTS[faces][1]}.<face_id>.<original_image>. {_layout_hint(self.root, faces)}"
+            )
+
+    #: Square size images are resized to before cropping (the Adience protocol: 256).
+    default_image_size: int = 256
+    #: Adience tests on one of its five folds; fold 0 unless told otherwise.
+    default_test_fold: int | None = 0
 
     # -- reading -----------------------------------------------------------------------
     def report(self) -> CleaningReport:
@@ -239,9 +302,10 @@ class AdienceDataset:
             "users": int(frame["user_id"].nunique()),
             "images_per_fold": {int(k): int(v) for k, v in frame.groupby("fold").size().items()},
             "gender_counts": _counts(frame["gender"], GENDERS),
-            "age_counts": _counts(frame["age"], [group.label for group in AGE_GROUPS]),
+            "age_counts": _counts(frame["age"], AGE_CLASS_NAMES),
             "dropped": {reason: self._report.dropped(reason) for reason in self._report.dropped_reasons},
-            "users_in_several_folds": self.folds.users_in_several_folds,
+            "users_in_several_folds": list(self.folds.users_in_several_folds),
+            "default_image_size": self.default_image_size,
         }
 
     def summary(self) -> str:
@@ -262,9 +326,14 @@ class AdienceDataset:
         total = table.sum()
         total["users"] = frame["user_id"].nunique()
         table.loc["total"] = total
+        leaking = self.folds.users_in_several_folds
+        dropped_users = (
+            f"; dropped {count_noun(len(leaking), 'user')} found in several folds" if leaking else ""
+        )
         return (
-            f"Adience ({self.faces}, age policy {self.age_policy!r}): {len(frame)} images of "
-            f"{frame['user_id'].nunique()} users; '?' = label missing\n{table.to_string()}"
+            f"Adience ({self.faces}, age policy {self.age_policy!r}): {count_noun(len(frame), 'image')} of "
+            f"{count_noun(int(frame['user_id'].nunique()), 'user')}{dropped_users}; '?' = label missing\n"
+            f"{table.to_string()}"
         )
 
     def __len__(self) -> int:
@@ -277,19 +346,54 @@ class AdienceDataset:
         )
 
     # -- splits ------------------------------------------------------------------------
-    def split(self, test_fold: int = 0, task: str = "gender", val_fraction: float = 0.1, seed: int | None = 0) -> Split:
+    def split(
+        self,
+        test_fold: int | None = 0,
+        task: str = "gender",
+        val_fraction: float = 0.1,
+        seed: int | None = 0,
+        *,
+        test_fraction: float | None = None,
+        allow_empty: bool = False,
+    ) -> Split:
         """The standard protocol: fold ``test_fold`` tests, the others train; validation by user.
+
+        Pass the arguments by keyword: they are the keywords of
+        :class:`~adiencekit.data.FaceDataset` (``UTKFaceDataset.split`` takes the same).
 
         Args:
             test_fold: the test fold, 0..4.
             task: ``"gender"``, ``"age"`` or ``"multitask"``.
             val_fraction: share of the training images to hold out as whole users.
             seed: seed for choosing the validation users.
+            test_fraction: must be ``None``: the Adience test set is a whole fold.
+            allow_empty: return a split with an empty part instead of raising (e.g. to
+                evaluate on a test fold alone).
 
         Returns:
             A subject-exclusive :class:`~adiencekit.data.Split`.
+
+        Raises:
+            ConfigError: for a ``test_fold`` that is not a fold number, a ``test_fraction``,
+                an unknown task or a fraction outside ``[0, 1)``.
+            DataError: when the train or test set (or the validation set, with
+                ``val_fraction > 0``) of this split would be empty.
         """
-        return subject_exclusive_split(self.frame, test_fold, task, val_fraction, seed)
+        if test_fraction is not None:
+            raise ConfigError(
+                f"test_fraction={test_fraction!r} does not apply to Adience, whose test set is a whole fold; "
+                "pass test_fold=0..4 and test_fraction=None"
+            )
+        if test_fold is None:
+            raise ConfigError("Adience splits need a test fold: pass test_fold=0..4 (got None)")
+        split = subject_exclusive_split(self.frame, test_fold, task, val_fraction, seed)
+        if allow_empty:
+            return split
+        return check_not_empty(
+            split, val_fraction,
+            f"Adience test fold {test_fold} ({count_noun(len(self.frame), 'usable image')} in {self.root}); "
+            "use more data, another test_fold, a smaller val_fraction or another task",
+        )
 
     def cross_validation(self, task: str = "gender", val_fraction: float = 0.1, seed: int | None = 0) -> Iterator[Split]:
         """Yield the five splits of the 5-fold protocol, test fold 0 first.
@@ -374,9 +478,16 @@ class _Cleaner:
         )
 
     def parse_row(self, row: Any) -> dict[str, Any] | None:
-        if not row.user_id or not row.original_image or not re.fullmatch(r"\d+", row.face_id.strip()):
+        face_id = row.face_id.strip()
+        if (
+            not row.user_id
+            or not row.original_image
+            or not re.fullmatch(r"[0-9]+", face_id)
+            or int(face_id) > _MAX_FACE_ID
+        ):
             self.skip(row, "invalid id", f"user_id={row.user_id!r}, original_image={row.original_image!r}, "
-                      f"face_id={row.face_id!r} (face_id must be a whole number, the others non-empty)")
+                      f"face_id={row.face_id[:40]!r} (face_id must be a whole number below 2**63, the others "
+                      "non-empty)")
             return None
         for column in ("user_id", "original_image"):
             problem = unsafe_component(getattr(row, column))
@@ -392,7 +503,6 @@ class _Cleaner:
             self.skip(row, "unknown age", str(parsed_age))
             return None
         age, reason = parsed_age
-        face_id = row.face_id.strip()
         path = self.root / self.folder / row.user_id / f"{self.prefix}.{face_id}.{row.original_image}"
         return {
             "user_id": row.user_id, "original_image": row.original_image, "face_id": int(face_id),
@@ -485,9 +595,9 @@ def label_fold_table(
     True
     """
     if faces not in FACE_LAYOUTS:
-        raise ValueError(f"faces must be one of {tuple(FACE_LAYOUTS)}, got {faces!r}")
+        raise ConfigError(f"faces must be one of {tuple(FACE_LAYOUTS)}, got {faces!r}")
     if age_policy not in AGE_POLICIES:
-        raise ValueError(f"age_policy must be one of {AGE_POLICIES}, got {age_policy!r}")
+        raise ConfigError(f"age_policy must be one of {AGE_POLICIES}, got {age_policy!r}")
     cleaner = _Cleaner(table, faces, age_policy, strict, Path(root) if root is not None else table.root)
     frame = cleaner.finish(cleaner.parse_rows())
     return frame, cleaner.report

@@ -11,6 +11,9 @@ for a dataset without folds):
 * ``notes`` -- rows kept with a remark (an age mapped under the ``"map"`` policy, a
   typo fixed, an image that the pipeline converts: ``"converted: grayscale"``, ...).
 
+* ``details`` -- for some reasons, the items concerned (e.g. the user ids dropped as
+  ``"user in several folds"``, the file names of conflicting ``labels.csv`` rows).
+
 ``kept = input - sum(dropped)`` for every group; :meth:`CleaningReport.check` verifies it
 against the number of rows actually kept.
 
@@ -41,9 +44,21 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from typing import Any
 
-__all__ = ["CleaningReport"]
+__all__ = ["CleaningReport", "count_noun"]
 
 Group = Hashable
+
+
+def count_noun(count: int, singular: str, plural: str | None = None) -> str:
+    """``count`` followed by the noun in the right number: ``"1 user"``, ``"19 images"``.
+
+    Example:
+
+    >>> from adiencekit.data.report import count_noun
+    >>> count_noun(1, "user"), count_noun(19, "image"), count_noun(0, "person", "people")
+    ('1 user', '19 images', '0 people')
+    """
+    return f"{count} {singular if count == 1 else (plural or singular + 's')}"
 
 
 class CleaningReport:
@@ -71,6 +86,7 @@ class CleaningReport:
         self._dropped: dict[str, dict[Group, int]] = {}
         self._missing: dict[str, dict[Group, int]] = {}
         self._notes: dict[str, dict[Group, int]] = {}
+        self._details: dict[str, list[str]] = {}
         for group in groups:
             self._add_group(group)
 
@@ -111,7 +127,30 @@ class CleaningReport:
         """Record ``count`` kept rows of ``group`` with a remark such as a conversion."""
         self._add(self._notes, reason, group, count)
 
+    def add_details(self, reason: str, items: Iterable[Any]) -> None:
+        """List the items (user ids, file names) behind ``reason``, in addition to its counts.
+
+        Example:
+
+        >>> from adiencekit.data.report import CleaningReport
+        >>> report = CleaningReport(groups=[0])
+        >>> report.add_details("user in several folds", ["u7", "u2", "u7"])
+        >>> report.details("user in several folds")
+        ['u2', 'u7']
+        """
+        if not isinstance(reason, str) or not reason:
+            raise ValueError(f"reason must be a non-empty string, got {reason!r}")
+        listed = self._details.setdefault(reason, [])
+        for item in map(str, items):
+            if item not in listed:
+                listed.append(item)
+        listed.sort()
+
     # -- reading -----------------------------------------------------------------------
+    def details(self, reason: str) -> list[str]:
+        """The items listed for ``reason`` (empty when none were listed)."""
+        return list(self._details.get(reason, []))
+
     @property
     def groups(self) -> list[Group]:
         """The groups (folds), in display order."""
@@ -180,6 +219,8 @@ class CleaningReport:
             for reason, row in source.items():
                 for group, count in row.items():
                     add(reason, group, count)
+        for reason, items in other._details.items():
+            self.add_details(reason, items)
         return self
 
     def _table(self, table: dict[str, dict[Group, int]]) -> dict[str, dict[Group, int]]:
@@ -189,8 +230,10 @@ class CleaningReport:
         """All counts as plain dicts (groups as keys), plus the totals.
 
         Returns:
-            ``{"title", "groups", "input", "dropped", "kept", "missing", "notes", "totals"}``;
-            ``dropped``/``missing``/``notes`` map reason -> group -> count.
+            ``{"title", "groups", "input", "dropped", "kept", "missing", "notes", "details",
+            "totals"}``; ``dropped``/``missing``/``notes`` map reason -> group -> count,
+            ``details`` maps reason -> listed items, and ``totals["dropped_by_reason"]``
+            gives each reason's total (e.g. ``"user in several folds"``) for run metrics.
         """
         return {
             "title": self.title,
@@ -200,9 +243,11 @@ class CleaningReport:
             "kept": {g: self.kept(g) for g in self._groups},
             "missing": self._table(self._missing),
             "notes": self._table(self._notes),
+            "details": {reason: list(items) for reason, items in self._details.items() if items},
             "totals": {
                 "input": self.input(),
                 "dropped": self.dropped_total(),
+                "dropped_by_reason": {reason: sum(row.values()) for reason, row in self._dropped.items()},
                 "kept": self.kept(),
                 "missing": {reason: sum(row.values()) for reason, row in self._missing.items()},
                 "notes": {reason: sum(row.values()) for reason, row in self._notes.items()},
@@ -238,6 +283,10 @@ class CleaningReport:
             else:
                 cells = [*vals, sum(vals)]
                 out.append(name.ljust(width) + "  " + "  ".join(str(v).rjust(w) for v, w in zip(cells, widths)))
+        for reason, items in self._details.items():
+            if items:
+                shown = ", ".join(items[:20]) + (f", ... ({len(items) - 20} more)" if len(items) > 20 else "")
+                out.append(f"{reason}: {shown}")
         return "\n".join(out)
 
     def __repr__(self) -> str:

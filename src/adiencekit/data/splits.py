@@ -40,13 +40,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from adiencekit.errors import ConfigError, DataError
 from adiencekit.labels import AGE_GROUPS, GENDERS, MISSING
 
 __all__ = [
+    "AGE_CLASS_NAMES",
     "TASKS",
     "Split",
     "Subset",
     "carve_groups",
+    "check_not_empty",
     "check_task",
     "labelled_mask",
     "random_image_split",
@@ -56,17 +59,59 @@ __all__ = [
 #: The tasks a split can be made for.
 TASKS: tuple[str, ...] = ("gender", "age", "multitask")
 
+#: Display names of the age classes (``"0-2"``, ... ``"60-100"``), as evaluation spells
+#: them: :attr:`adiencekit.labels.AgeGroup.name` of each of :data:`adiencekit.labels.AGE_GROUPS`.
+AGE_CLASS_NAMES: tuple[str, ...] = tuple(group.name for group in AGE_GROUPS)
+
 _CLASS_NAMES: dict[str, tuple[str, ...]] = {
     "gender": GENDERS,
-    "age": tuple(group.label for group in AGE_GROUPS),
+    "age": AGE_CLASS_NAMES,
 }
 
 
 def check_task(task: str) -> str:
-    """Return ``task`` if it is one of :data:`TASKS`, else raise ``ValueError``."""
+    """Return ``task`` if it is one of :data:`TASKS`, else raise :class:`~adiencekit.errors.ConfigError`."""
     if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+        raise ConfigError(f"task must be one of {TASKS}, got {task!r}")
     return task
+
+
+def check_not_empty(split: Split, val_fraction: float, what: str) -> Split:
+    """Raise a :class:`~adiencekit.errors.DataError` when a part of ``split`` is empty.
+
+    The training and test sets must hold images; the validation set too when
+    ``val_fraction > 0``.
+
+    Args:
+        split: the split to check.
+        val_fraction: the validation share it was made with.
+        what: the split's description and what to change, for the message.
+
+    Returns:
+        ``split`` unchanged.
+
+    Example:
+
+    >>> import pandas as pd
+    >>> from adiencekit.data.splits import check_not_empty, random_image_split
+    >>> frame = pd.DataFrame({"path": ["a.jpg"], "gender": [-1], "age": [2]})
+    >>> try:
+    ...     check_not_empty(random_image_split(frame, "gender", 0, 0), 0, "demo")
+    ... except ValueError as error:
+    ...     print(error)
+    the train set of this gender split is empty (demo; 1 row left out for lack of a gender label)
+    """
+    for subset in split:
+        if len(subset) or (subset.name == "val" and not val_fraction):
+            continue
+        left_out = sum(split.unlabelled.values())
+        label = "any label" if split.task == "multitask" else f"a {split.task} label"
+        rows = "row" if left_out == 1 else "rows"
+        raise DataError(
+            f"the {subset.name} set of this {split.task} split is empty ({what}; "
+            f"{left_out} {rows} left out for lack of {label})"
+        )
+    return split
 
 
 def labelled_mask(frame: pd.DataFrame, task: str) -> pd.Series:
@@ -88,7 +133,7 @@ def labelled_mask(frame: pd.DataFrame, task: str) -> pd.Series:
 
 def _check_fraction(name: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+        raise ConfigError(f"{name} must be a number in [0, 1), got {value!r}")
     return float(value)
 
 
@@ -201,10 +246,10 @@ class Subset:
                 (``shuffle``, ``flip``, ``deterministic``, ``drop_remainder``).
 
         Raises:
-            ValueError: if the subset is empty.
+            DataError: if the subset is empty.
         """
         if not len(self):
-            raise ValueError(f"subset {self.name!r} is empty; there is nothing to build a pipeline from")
+            raise DataError(f"subset {self.name!r} is empty; there is nothing to build a pipeline from")
         from adiencekit.data.pipeline import build_pipeline
 
         return build_pipeline(
@@ -306,7 +351,7 @@ def carve_groups(
         return frame, frame.iloc[:0]
     sizes = frame.groupby(group, sort=True).size()
     if len(sizes) < 2:
-        raise ValueError(
+        raise DataError(
             f"cannot carve a validation set by {group}: the training pool has {len(sizes)} "
             f"distinct {group} value(s) and at least 2 are needed (or pass val_fraction=0)"
         )
@@ -345,7 +390,7 @@ def subject_exclusive_split(
     check_task(task)
     folds = sorted(int(f) for f in frame["fold"].unique())
     if isinstance(test_fold, bool) or not isinstance(test_fold, (int, np.integer)) or int(test_fold) not in folds:
-        raise ValueError(f"test_fold must be one of the folds {folds}, got {test_fold!r}")
+        raise ConfigError(f"test_fold must be one of the folds {folds} (an int), got {test_fold!r}")
     unlabelled: dict[str, int] = {}
     is_test = frame["fold"] == int(test_fold)
     pool = frame[~is_test]
@@ -397,7 +442,7 @@ def random_image_split(
     val_fraction = _check_fraction("val_fraction", val_fraction)
     test_fraction = _check_fraction("test_fraction", test_fraction)
     if val_fraction + test_fraction >= 1:
-        raise ValueError(
+        raise ConfigError(
             f"val_fraction + test_fraction must be below 1, got {val_fraction} + {test_fraction}"
         )
     usable = labelled_mask(frame, task)

@@ -12,10 +12,19 @@ splits can only be random by image (and may put one person on both sides).
 Skips, counted by reason in :meth:`UTKFaceDataset.report` (``strict=True`` raises at the
 first): ``"not a .jpg file"`` (any other entry in ``images/``), ``"malformed name"``
 (not ``age_gender_race_date...jpg`` with gender 0/1, race 0-4 and age 0-130),
-``"labels.csv disagrees"`` (the CSV gives other labels for that file), ``"missing image"`` /
+``"labels.csv disagrees"`` (the CSV gives other labels for that file),
+``"labels.csv conflicting rows"`` (two or more CSV rows for that file give different
+labels; the file names are listed in ``report().details(...)``), ``"missing image"`` /
 ``"bad image: <kind>"`` (from :func:`adiencekit.data.images.scan_images`, when
 ``check_images=True``). Rows of ``labels.csv`` whose file is absent are counted as the
-note ``"labels.csv row without image"``.
+note ``"labels.csv row without image"``, repeated identical rows as
+``"labels.csv duplicate row"``.
+
+``labels.csv`` is read by :func:`read_labels_csv`: a file that cannot be read, is not
+UTF-8, is empty, lacks the columns ``filename,age,gender,race`` or has a row with another
+number of fields raises :class:`~adiencekit.errors.DataError` naming the file and line.
+A missing ``images/`` folder raises :class:`~adiencekit.errors.DatasetNotFoundError`, and an
+``images/`` folder without one usable image a :class:`~adiencekit.errors.DataError`.
 
 Example:
 
@@ -35,12 +44,17 @@ Example:
 >>> split = data.split(task="gender", val_fraction=0.25, test_fraction=0.25, seed=0)
 >>> [len(s) for s in split]
 [4, 2, 2]
+>>> data.default_image_size
+200
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +62,16 @@ import numpy as np
 import pandas as pd
 
 from adiencekit.data.adience import InvalidRowError, image_notes
-from adiencekit.data.report import CleaningReport
-from adiencekit.data.splits import Split, random_image_split
-from adiencekit.labels import AGE_GROUPS, GENDERS, age_to_group
+from adiencekit.data.report import CleaningReport, count_noun
+from adiencekit.data.splits import AGE_CLASS_NAMES, Split, check_not_empty, random_image_split
+from adiencekit.errors import ConfigError, DataError, DatasetNotFoundError
+from adiencekit.labels import GENDERS, age_to_group
 
-__all__ = ["UTKFACE_URL", "UTKFaceDataset", "parse_utkface_name"]
+__all__ = ["LABELS_COLUMNS", "UTKFACE_URL", "LabelsCSV", "UTKFaceDataset", "parse_utkface_name", "read_labels_csv"]
+
+#: The first columns of ``labels.csv``, in order (more columns may follow).
+LABELS_COLUMNS: tuple[str, ...] = ("filename", "age", "gender", "race")
+_CSV_GROUP = "labels.csv"
 
 #: The UTKFace home page (non-commercial research use only).
 UTKFACE_URL = "https://susanqq.github.io/UTKFace/"
@@ -85,6 +104,128 @@ def parse_utkface_name(name: str) -> dict[str, int] | None:
     return {"age_years": age, "gender": 1 - gender, "race": race}
 
 
+@dataclass
+class LabelsCSV:
+    """A UTKFace ``labels.csv`` as read by :func:`read_labels_csv`.
+
+    Attributes:
+        path: the file.
+        labels: file name -> ``(age, gender, race)`` as written (stripped), one entry per
+            file whose rows all agree.
+        conflicts: file name -> ``[(line, (age, gender, race)), ...]`` for files whose rows
+            disagree (every row of such a file is dropped).
+        report: the rows: ``input`` = data rows, dropped ``"duplicate row"`` (an identical
+            repeat; the first copy is kept), ``"conflicting rows"`` (all rows of a file
+            whose rows disagree; the file names are in ``report.details``) and ``"empty
+            filename"``; kept = ``len(labels)``.
+    """
+
+    path: Path
+    labels: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    conflicts: dict[str, list[tuple[int, tuple[str, str, str]]]] = field(default_factory=dict)
+    report: CleaningReport = field(default_factory=CleaningReport)
+
+
+def read_labels_csv(path: str | os.PathLike[str]) -> LabelsCSV:
+    """Read a UTKFace ``labels.csv`` (``filename,age,gender,race``, comma-separated, UTF-8).
+
+    Blank lines are ignored; every other line is a row and is either kept or counted in
+    ``report`` under a reason, so ``report.kept() + report.dropped_total()`` is the number
+    of rows.
+
+    Args:
+        path: the file (``~`` is expanded).
+
+    Returns:
+        A :class:`LabelsCSV`.
+
+    Raises:
+        DataError: naming the file (and the line) for a file that cannot be read, is not
+            UTF-8, is empty, has no ``filename,age,gender,race`` header, is not valid CSV,
+            or has a row with a different number of fields than the header.
+
+    Example:
+
+    >>> import tempfile, pathlib
+    >>> from adiencekit.data.utkface import read_labels_csv
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "labels.csv"
+    >>> _ = path.write_text("filename,age,gender,race\\na.jpg,3,0,1\\na.jpg,3,0,1\\nb.jpg,5,1,0\\nb.jpg,6,1,0\\n")
+    >>> table = read_labels_csv(path)
+    >>> table.labels, sorted(table.conflicts), table.report.dropped("duplicate row")
+    ({'a.jpg': ('3', '0', '1')}, ['b.jpg'], 1)
+    >>> _ = path.write_text("filename,age,gender,race\\na.jpg,3,0,1,x,y\\n")
+    >>> try:
+    ...     read_labels_csv(path)
+    ... except ValueError as error:
+    ...     print(str(error).split(": ", 1)[1])
+    expected 4 comma-separated fields (filename, age, gender, race), got 6: 'a.jpg,3,0,1,x,y'
+    """
+    csv_path = Path(path).expanduser()
+    try:
+        data = csv_path.read_bytes()
+    except OSError as error:
+        raise DataError(f"{csv_path}: cannot read the file ({error.strerror or error})") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise DataError(
+            f"{csv_path}, line {line}: not UTF-8 text (byte {data[error.start]:#04x} at offset {error.start}); "
+            "save labels.csv as UTF-8"
+        ) from None
+    expected_header = ",".join(LABELS_COLUMNS)
+    if not text.strip():
+        raise DataError(f"{csv_path}: the file is empty; expected the header {expected_header!r} and one row per image")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows: list[tuple[int, list[str]]] = []
+    header: list[str] | None = None
+    try:
+        for fields in reader:
+            if not fields:
+                continue
+            if header is None:
+                header = [name.strip() for name in fields]
+                header_line = reader.line_num
+                continue
+            rows.append((reader.line_num, fields))
+    except csv.Error as error:
+        raise DataError(f"{csv_path}, line {reader.line_num}: not valid CSV ({error})") from None
+    assert header is not None  # the text is not blank, so csv yields a row
+    if tuple(header[: len(LABELS_COLUMNS)]) != LABELS_COLUMNS:
+        raise DataError(
+            f"{csv_path}, line {header_line}: expected the columns {list(LABELS_COLUMNS)} first, "
+            f"got {header[:10]}"
+        )
+    report = CleaningReport(title=f"labels.csv rows ({csv_path})", groups=[_CSV_GROUP])
+    report.add_input(_CSV_GROUP, len(rows))
+    for reason in ("empty filename", "duplicate row", "conflicting rows"):
+        report.add_dropped(reason, _CSV_GROUP, 0)
+    by_file: dict[str, list[tuple[int, tuple[str, str, str]]]] = {}
+    for line, fields in rows:
+        if len(fields) != len(header):
+            shown = ",".join(fields)[:120]
+            raise DataError(
+                f"{csv_path}, line {line}: expected {len(header)} comma-separated fields "
+                f"({', '.join(header[:10])}), got {len(fields)}: {shown!r}"
+            )
+        name = fields[0].strip()
+        if not name:
+            report.add_dropped("empty filename", _CSV_GROUP)
+            continue
+        by_file.setdefault(name, []).append((line, (fields[1].strip(), fields[2].strip(), fields[3].strip())))
+    table = LabelsCSV(path=csv_path, report=report)
+    for name, entries in by_file.items():
+        if len({labels for _, labels in entries}) == 1:
+            table.labels[name] = entries[0][1]
+            report.add_dropped("duplicate row", _CSV_GROUP, len(entries) - 1)
+        else:
+            table.conflicts[name] = entries
+            report.add_dropped("conflicting rows", _CSV_GROUP, len(entries))
+    report.add_details("conflicting rows", table.conflicts)
+    report.check({_CSV_GROUP: len(table.labels)})
+    return table
+
+
 class UTKFaceDataset:
     """UTKFace face crops with exact ages mapped to the Adience age groups.
 
@@ -102,21 +243,31 @@ class UTKFaceDataset:
             (0 female, 1 male), ``race``, sorted by file name.
 
     Raises:
-        FileNotFoundError: when ``root/images`` does not exist (names it and the source).
+        DatasetNotFoundError: when ``root/images`` does not exist (names it and the source).
+        DataError: for a malformed ``labels.csv`` (names the file and line), or when
+            ``images/`` holds no usable image.
+        ConfigError: for a bad argument.
     """
+
+    #: UTKFace crops are 200 x 200: pipelines resize to this size, not to Adience's 256.
+    default_image_size: int = 200
+    #: UTKFace has no folds: splits are random by image with ``test_fraction``.
+    default_test_fold: int | None = None
 
     def __init__(
         self, root: str | os.PathLike[str], check_images: bool = True, strict: bool = False, progress: bool = False
     ) -> None:
         for name, value in (("check_images", check_images), ("strict", strict), ("progress", progress)):
             if not isinstance(value, bool):
-                raise ValueError(f"{name} must be True or False, got {value!r}")
+                raise ConfigError(f"{name} must be True or False, got {value!r}")
         self.root = Path(root).expanduser()
         self.check_images = check_images
         self.strict = strict
+        #: The parsed ``labels.csv`` (``None`` when the file is absent).
+        self.labels_csv: LabelsCSV | None = None
         image_dir = self.root / "images"
         if not image_dir.is_dir():
-            raise FileNotFoundError(
+            raise DatasetNotFoundError(
                 f"UTKFace images not found: expected the folder {image_dir} holding files named "
                 f"<age>_<gender>_<race>_<date>.jpg.chip.jpg. Download UTKFace from {UTKFACE_URL} "
                 "(non-commercial research use), put the crops in images/ under the folder you pass as root."
@@ -132,6 +283,13 @@ class UTKFaceDataset:
             frame[column] = frame[column].astype(np.int32)
         self.frame = frame.reset_index(drop=True)
         self._report.check({_GROUP: len(self.frame)})
+        if not len(self.frame):
+            dropped = ", ".join(f"{reason} {self._report.dropped(reason)}" for reason in self._report.dropped_reasons)
+            raise DataError(
+                f"no usable image in {image_dir}: {count_noun(self._report.input(), 'entry', 'entries')} "
+                f"({'dropped: ' + dropped if dropped else 'the folder is empty'}); UTKFace files are named "
+                "<age>_<gender 0|1>_<race 0-4>_<date>.jpg.chip.jpg"
+            )
 
     def _skip(self, reason: str, detail: str) -> None:
         if self.strict:
@@ -164,25 +322,35 @@ class UTKFaceDataset:
         csv_path = self.root / "labels.csv"
         if not csv_path.is_file():
             return frame
-        table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
-        needed = ["filename", "age", "gender", "race"]
-        if list(table.columns[:4]) != needed:
-            raise ValueError(f"{csv_path}: expected the columns {needed}, got {list(table.columns)}")
+        table = read_labels_csv(csv_path)
+        self.labels_csv = table
+        self._report.add_dropped("labels.csv conflicting rows", _GROUP, 0)
         self._report.add_dropped("labels.csv disagrees", _GROUP, 0)
-        table = table.drop_duplicates("filename").set_index("filename")
         keep = np.ones(len(frame), dtype=bool)
+        conflicting = []
         for i, row in enumerate(frame.itertuples(index=False)):
-            if row.filename not in table.index:
+            if row.filename in table.conflicts:
+                lines = ", ".join(f"line {line}: {labels}" for line, labels in table.conflicts[row.filename][:5])
+                self._skip("labels.csv conflicting rows", f"{csv_path} gives {row.filename} different labels ({lines})")
+                conflicting.append(row.filename)
+                keep[i] = False
                 continue
-            listed = table.loc[row.filename]
+            listed = table.labels.get(row.filename)
+            if listed is None:
+                continue
             expected = (str(row.age_years), str(1 - row.gender), str(row.race))
-            if (listed["age"].strip(), listed["gender"].strip(), listed["race"].strip()) != expected:
-                self._skip("labels.csv disagrees", f"{row.filename}: csv says {tuple(listed[needed[1:]])}, "
+            if listed != expected:
+                self._skip("labels.csv disagrees", f"{row.filename}: csv says {listed}, "
                            f"the name says (age, gender, race) = {expected}")
                 keep[i] = False
-        orphans = int((~table.index.isin(frame["filename"])).sum())
+        self._report.add_details("labels.csv conflicting rows", conflicting)
+        present = set(frame["filename"])
+        orphans = sum(name not in present for name in [*table.labels, *table.conflicts])
         if orphans:
             self._report.add_note("labels.csv row without image", _GROUP, orphans)
+        duplicates = table.report.dropped("duplicate row")
+        if duplicates:
+            self._report.add_note("labels.csv duplicate row", _GROUP, duplicates)
         return frame[keep]
 
     def _check_images(self, frame: pd.DataFrame, progress: bool) -> pd.DataFrame:
@@ -218,8 +386,9 @@ class UTKFaceDataset:
             "files_read": self._report.input(),
             "dropped": {reason: self._report.dropped(reason) for reason in self._report.dropped_reasons},
             "gender_counts": gender,
-            "age_counts": {g.label: int((frame["age"] == g.index).sum()) for g in AGE_GROUPS},
+            "age_counts": {name: int((frame["age"] == index).sum()) for index, name in enumerate(AGE_CLASS_NAMES)},
             "age_years_range": [int(frame["age_years"].min()), int(frame["age_years"].max())] if len(frame) else None,
+            "default_image_size": self.default_image_size,
         }
 
     def summary(self) -> str:
@@ -227,7 +396,9 @@ class UTKFaceDataset:
         info = self.info
         genders = ", ".join(f"{k} {v}" for k, v in info["gender_counts"].items())
         ages = ", ".join(f"{k} {v}" for k, v in info["age_counts"].items())
-        return f"UTKFace: {info['images']} images (no identities)\n  gender: {genders}\n  age: {ages}"
+        return (
+            f"UTKFace: {count_noun(info['images'], 'image')} (no identities)\n  gender: {genders}\n  age: {ages}"
+        )
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -236,17 +407,47 @@ class UTKFaceDataset:
         return f"UTKFaceDataset(root={os.fspath(self.root)!r}, images={len(self.frame)})"
 
     def split(
-        self, task: str = "gender", val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int | None = 0
+        self,
+        task: str = "gender",
+        val_fraction: float = 0.1,
+        test_fraction: float | None = 0.2,
+        seed: int | None = 0,
+        *,
+        test_fold: int | None = None,
+        allow_empty: bool = False,
     ) -> Split:
         """Random split by image (UTKFace has no identities to split by).
+
+        Pass the arguments by keyword: they are the keywords of
+        :class:`~adiencekit.data.FaceDataset` (``AdienceDataset.split`` takes the same).
 
         Args:
             task: ``"gender"``, ``"age"`` or ``"multitask"``.
             val_fraction: share of images for validation.
-            test_fraction: share of images for testing.
+            test_fraction: share of images for testing (``None``: 0.2).
             seed: shuffle seed.
+            test_fold: must be ``None``: UTKFace has no folds.
+            allow_empty: return a split with an empty part instead of raising.
 
         Returns:
             A :class:`~adiencekit.data.Split` with ``test_fold=None``.
+
+        Raises:
+            ConfigError: for a ``test_fold``, an unknown task or bad fractions.
+            DataError: when a part of the split would be empty.
         """
-        return random_image_split(self.frame, task, val_fraction, test_fraction, seed)
+        if test_fold is not None:
+            raise ConfigError(
+                f"UTKFace has no folds, so test_fold must be None (got {test_fold!r}); its test set is a random "
+                "share of the images: set test_fraction instead"
+            )
+        if test_fraction is None:
+            test_fraction = 0.2
+        split = random_image_split(self.frame, task, val_fraction, test_fraction, seed)
+        if allow_empty:
+            return split
+        return check_not_empty(
+            split, val_fraction,
+            f"UTKFace, {count_noun(len(self.frame), 'usable image')} in {self.root}; use more images or "
+            "other val_fraction/test_fraction",
+        )

@@ -1,5 +1,21 @@
 """``TrainConfig``: everything that defines a training run, saved as JSON in its folder.
 
+Checked in two steps, both before a run folder is written:
+
+* on construction (cheap, no Keras import): every field's type and range, and the
+  dataset-dependent fields against the dataset that ``data`` names;
+* :meth:`TrainConfig.validate` (imports the model registry): the model name,
+  ``model_kwargs`` against the builder's signature, and the crop size against the
+  model's native input size. Training calls it first.
+
+Dataset-dependent fields record what the run uses. Left unset (``None``), they take the
+dataset's native value (:func:`adiencekit.data.dataset_defaults`): Adience (and the
+synthetic set) ``faces="aligned"``, ``age_policy="drop"``, ``test_fold=0``,
+``image_size=256``, ``test_fraction=None``; UTKFace ``faces=None``, ``age_policy=None``,
+``test_fold=None`` (it has no folds), ``image_size=200`` (its native size),
+``test_fraction=0.2``. A value that does not apply to the dataset (a ``test_fold`` for
+UTKFace, a ``test_fraction`` for Adience) is a :class:`~adiencekit.errors.ConfigError`.
+
 Example:
 
 >>> from adiencekit.training import TrainConfig
@@ -8,38 +24,49 @@ Example:
 5
 >>> TrainConfig.from_json(config.to_json()) == config
 True
+>>> utk = config.replace(data="utkface:/data/utkface")
+>>> utk.faces, utk.test_fold, utk.image_size, utk.test_fraction
+(None, None, 200, 0.2)
 >>> TrainConfig(task="race")
 Traceback (most recent call last):
 ...
-ValueError: TrainConfig.task must be one of ('gender', 'age', 'multitask'), got 'race'
+adiencekit.errors.ConfigError: TrainConfig.task must be one of ('gender', 'age', 'multitask'), got 'race'
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import inspect
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adiencekit.data.datasets import SYNTHETIC, UTKFACE_PREFIX, dataset_defaults, parse_dataset_spec
+from adiencekit.errors import ConfigError, DatasetNotFoundError
+from adiencekit.labels import AGE_POLICIES
+
+__all__ = ["DATASET_FIELDS", "SYNTHETIC", "UTKFACE_PREFIX", "TrainConfig"]
+
 TASKS = ("gender", "age", "multitask")
 FACES = ("aligned", "faces")
-AGE_POLICIES = ("drop", "map")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 LR_SCHEDULES = ("constant", "step", "cosine")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 DISTRIBUTIONS = ("auto", "none", "mirrored", "data_parallel")
 
-#: Dataset specs that are not a folder: the embedded synthetic set.
-SYNTHETIC = "synthetic"
-#: Prefix of a UTKFace dataset spec, ``"utkface:/path/to/utkface"``.
-UTKFACE_PREFIX = "utkface:"
+#: Fields whose unset value (``None``) is the dataset's native one.
+DATASET_FIELDS: tuple[str, ...] = ("faces", "age_policy", "test_fold", "test_fraction", "image_size")
+
+#: Builder arguments that TrainConfig sets itself.
+_RESERVED_MODEL_KWARGS = ("task", "name")
 
 
 def _choice(name: str, value: Any, allowed: tuple[Any, ...]) -> None:
     if value not in allowed:
-        raise ValueError(f"TrainConfig.{name} must be one of {allowed}, got {value!r}")
+        raise ConfigError(f"TrainConfig.{name} must be one of {allowed}, got {value!r}")
 
 
 def _positive_int(name: str, value: Any, *, allow_none: bool = False) -> None:
@@ -47,7 +74,7 @@ def _positive_int(name: str, value: Any, *, allow_none: bool = False) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         allowed = "a positive integer" + (" or None" if allow_none else "")
-        raise ValueError(f"TrainConfig.{name} must be {allowed}, got {value!r}")
+        raise ConfigError(f"TrainConfig.{name} must be {allowed}, got {value!r}")
 
 
 def _number(name: str, value: Any, low: float, high: float, *, low_open: bool = False) -> None:
@@ -56,7 +83,7 @@ def _number(name: str, value: Any, low: float, high: float, *, low_open: bool = 
         ok = (value > low if low_open else value >= low) and value <= high
     if not ok:
         bracket = "(" if low_open else "["
-        raise ValueError(f"TrainConfig.{name} must be a number in {bracket}{low}, {high}], got {value!r}")
+        raise ConfigError(f"TrainConfig.{name} must be a number in {bracket}{low}, {high}], got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -71,13 +98,18 @@ class TrainConfig:
         model_kwargs: extra keyword arguments for the model builder (e.g. ``conv_layers``).
         task: ``"gender"``, ``"age"`` or ``"multitask"``.
         data: ``"synthetic"`` (the embedded set), a path to an Adience root, or
-            ``"utkface:PATH"``.
-        faces: Adience image folder, ``"aligned"`` or ``"faces"``.
-        age_policy: stray age labels, ``"drop"`` or ``"map"``.
-        test_fold: Adience fold (0-4) held out as the test set.
+            ``"utkface:PATH"`` (``~`` is expanded).
+        faces: Adience image folder, ``"aligned"`` (default) or ``"faces"``; ``None``
+            for UTKFace.
+        age_policy: Adience stray age labels, ``"drop"`` (default) or ``"map"``;
+            ``None`` for UTKFace (exact ages).
+        test_fold: Adience fold (0-4, default 0) held out as the test set; ``None`` for
+            UTKFace.
         val_fraction: share of the training *users* kept for validation.
-        test_fraction: share held out as test set where there are no folds (UTKFace).
-        image_size: images are resized to this square size before cropping.
+        test_fraction: share held out as test set where there are no folds (UTKFace,
+            default 0.2); ``None`` for Adience.
+        image_size: images are resized to this square size before cropping; unset, the
+            dataset's native size (Adience 256, UTKFace 200).
         crop_size: square crop fed to the model; ``None`` uses the model's native size.
         batch_size: per-replica batch size.
         optimizer: ``"sgd"``, ``"adam"``, ``"adamw"`` or ``"rmsprop"``.
@@ -110,12 +142,12 @@ class TrainConfig:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     task: str = "gender"
     data: str = SYNTHETIC
-    faces: str = "aligned"
-    age_policy: str = "drop"
-    test_fold: int = 0
+    faces: str | None = None
+    age_policy: str | None = None
+    test_fold: int | None = None
     val_fraction: float = 0.1
-    test_fraction: float = 0.2
-    image_size: int = 256
+    test_fraction: float | None = None
+    image_size: int | None = None
     crop_size: int | None = None
     batch_size: int = 32
     optimizer: str = "adam"
@@ -141,29 +173,25 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model:
-            raise ValueError(f"TrainConfig.model must be a model name, got {self.model!r}")
+            raise ConfigError(f"TrainConfig.model must be a model name, got {self.model!r}")
         if not isinstance(self.model_kwargs, dict):
-            raise ValueError(f"TrainConfig.model_kwargs must be a dict, got {type(self.model_kwargs).__name__}")
-        for reserved in ("task", "name"):
+            raise ConfigError(f"TrainConfig.model_kwargs must be a dict, got {type(self.model_kwargs).__name__}")
+        for reserved in _RESERVED_MODEL_KWARGS:
             if reserved in self.model_kwargs:
-                raise ValueError(
+                raise ConfigError(
                     f"TrainConfig.model_kwargs must not set {reserved!r}; use TrainConfig.{reserved} instead"
                     if reserved == "task"
                     else f"TrainConfig.model_kwargs must not set {reserved!r}"
                 )
         _choice("task", self.task, TASKS)
         if not isinstance(self.data, str) or not self.data:
-            raise ValueError(
+            raise ConfigError(
                 f"TrainConfig.data must be 'synthetic', a path to an Adience root or 'utkface:PATH', got {self.data!r}"
             )
-        if self.data.startswith(UTKFACE_PREFIX) and not self.data[len(UTKFACE_PREFIX):]:
-            raise ValueError("TrainConfig.data 'utkface:' needs a path, e.g. 'utkface:/data/utkface'")
-        _choice("faces", self.faces, FACES)
-        _choice("age_policy", self.age_policy, AGE_POLICIES)
-        if isinstance(self.test_fold, bool) or self.test_fold not in range(5):
-            raise ValueError(f"TrainConfig.test_fold must be an Adience fold 0-4, got {self.test_fold!r}")
+        if self.data.startswith(UTKFACE_PREFIX) and not self.data[len(UTKFACE_PREFIX):].strip():
+            raise ConfigError("TrainConfig.data 'utkface:' needs a path, e.g. 'utkface:/data/utkface'")
+        self._resolve_dataset_fields()
         _number("val_fraction", self.val_fraction, 0.0, 0.9, low_open=True)
-        _number("test_fraction", self.test_fraction, 0.0, 0.9, low_open=True)
         _positive_int("image_size", self.image_size)
         _positive_int("crop_size", self.crop_size, allow_none=True)
         if self.crop_size is not None and self.crop_size > self.image_size:
@@ -199,25 +227,111 @@ class TrainConfig:
         _positive_int("validation_steps", self.validation_steps, allow_none=True)
         _positive_int("test_steps", self.test_steps, allow_none=True)
 
+    def _resolve_dataset_fields(self) -> None:
+        """Fill unset dataset fields with the dataset's native values; refuse the ones that do not apply."""
+        kind = self.dataset_kind
+        native = dataset_defaults(self.data)
+        for name in DATASET_FIELDS:
+            value = getattr(self, name)
+            if value is None:
+                object.__setattr__(self, name, native[name])
+            elif native[name] is None:
+                raise ConfigError(
+                    f"TrainConfig.{name}={value!r} does not apply to {kind} data ({self.data}): "
+                    + _NOT_APPLICABLE[(kind, name)]
+                )
+        if self.faces is not None:
+            _choice("faces", self.faces, FACES)
+        if self.age_policy is not None:
+            _choice("age_policy", self.age_policy, AGE_POLICIES)
+        if self.test_fold is not None and (isinstance(self.test_fold, bool) or self.test_fold not in range(5)):
+            raise ConfigError(f"TrainConfig.test_fold must be an Adience fold 0-4, got {self.test_fold!r}")
+        if self.test_fraction is not None:
+            _number("test_fraction", self.test_fraction, 0.0, 0.9, low_open=True)
+
     # -- dataset spec ---------------------------------------------------------------
     @property
     def dataset_kind(self) -> str:
         """``"synthetic"``, ``"utkface"`` or ``"adience"``, from :attr:`data`."""
-        if self.data == SYNTHETIC:
-            return "synthetic"
-        if self.data.startswith(UTKFACE_PREFIX):
-            return "utkface"
-        return "adience"
+        return parse_dataset_spec(self.data)[0]
 
     @property
     def dataset_path(self) -> Path | None:
-        """The dataset folder, or ``None`` for the synthetic set."""
-        kind = self.dataset_kind
-        if kind == "synthetic":
-            return None
-        if kind == "utkface":
-            return Path(self.data[len(UTKFACE_PREFIX):]).expanduser()
-        return Path(self.data).expanduser()
+        """The dataset folder (``~`` expanded), or ``None`` for the synthetic set."""
+        return parse_dataset_spec(self.data)[1]
+
+    # -- full validation (imports the model registry) ----------------------------------
+    def validate(self, *, check_data: bool = True) -> TrainConfig:
+        """Check what construction cannot without importing Keras; training calls this first.
+
+        Checks the model name, every ``model_kwargs`` key against the registered builder's
+        signature (``inspect.signature``), the crop size against the model's native input
+        size, and (``check_data``) that the dataset folder exists.
+
+        Args:
+            check_data: also check that the dataset folder exists.
+
+        Returns:
+            ``self``, so that ``config = TrainConfig(...).validate()`` works.
+
+        Raises:
+            ConfigError: naming the bad model, key or size and what is allowed.
+            DatasetNotFoundError: when ``data`` names a folder that does not exist.
+
+        Example:
+
+        >>> from adiencekit.training import TrainConfig
+        >>> TrainConfig(model="scratch_cnn", model_kwargs={"conv_layer": 4}).validate()
+        Traceback (most recent call last):
+        ...
+        adiencekit.errors.ConfigError: TrainConfig.model_kwargs: model 'scratch_cnn' does not take ['conv_layer'] (did you mean 'conv_layers'?); it takes ['base_filters', 'batch_norm', 'classes', 'classifier_activation', 'conv_layers', 'dense_units', 'dropout', 'include_top', 'input_shape', 'pooling', 'weights']
+        """
+        parameters = _builder_parameters(self.model)
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+        allowed = sorted(
+            name for name, p in parameters.items()
+            if name not in _RESERVED_MODEL_KWARGS and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        )
+        unknown = sorted(set(self.model_kwargs) - set(allowed))
+        if unknown and not takes_any:
+            hints = [difflib.get_close_matches(key, allowed, n=1) for key in unknown]
+            hint = "; ".join(f"did you mean {match[0]!r}?" for match in hints if match)
+            raise ConfigError(
+                f"TrainConfig.model_kwargs: model {self.model!r} does not take {unknown}"
+                f"{f' ({hint})' if hint else ''}; it takes {allowed}"
+            )
+        self.native_crop_size()
+        if check_data and self.dataset_kind != "synthetic":
+            path = self.dataset_path
+            assert path is not None
+            if not path.is_dir():
+                raise DatasetNotFoundError(
+                    f"TrainConfig.data names {path}, which is not a folder; pass an Adience root (fold files + "
+                    "aligned/ or faces/), 'utkface:PATH' (a folder with images/) or 'synthetic'"
+                )
+        return self
+
+    def native_crop_size(self) -> int:
+        """The crop fed to the model: :attr:`crop_size`, or the model's native input size.
+
+        Raises:
+            ConfigError: when the model has no native size and ``crop_size`` is unset, or
+                its native size exceeds :attr:`image_size`.
+        """
+        if self.crop_size is not None:
+            return self.crop_size
+        shape = self.model_kwargs.get("input_shape")
+        if shape is None:
+            parameter = _builder_parameters(self.model).get("input_shape")
+            shape = None if parameter is None or parameter.default is inspect.Parameter.empty else parameter.default
+        if not shape or shape[0] is None:
+            raise ConfigError(f"model {self.model!r} has no native input size; set TrainConfig.crop_size")
+        if self.image_size < shape[0]:
+            raise ConfigError(
+                f"model {self.model!r} takes {shape[0]} px crops but TrainConfig.image_size is {self.image_size}; "
+                "raise image_size or set crop_size"
+            )
+        return int(shape[0])
 
     # -- (de)serialisation -----------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -235,14 +349,24 @@ class TrainConfig:
             The validated config.
 
         Raises:
-            ValueError: for unknown keys or invalid values.
+            ConfigError: for unknown keys or invalid values.
+
+        Files written before dataset-dependent fields could be unset recorded Adience's
+        values for every dataset (``faces: "aligned"``, ``test_fold: 0`` for UTKFace;
+        ``test_fraction: 0.2`` for Adience); those never-used values are read as unset.
         """
         if not isinstance(values, dict):
-            raise ValueError(f"a TrainConfig must be a JSON object, got {type(values).__name__}")
+            raise ConfigError(f"a TrainConfig must be a JSON object, got {type(values).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"unknown TrainConfig field(s) {unknown}; allowed: {sorted(known)}")
+            raise ConfigError(f"unknown TrainConfig field(s) {unknown}; allowed: {sorted(known)}")
+        values = dict(values)
+        data = values.get("data", SYNTHETIC)
+        kind = parse_dataset_spec(data)[0] if isinstance(data, str) and data.strip() else None
+        for (legacy_kind, name), legacy in _LEGACY_VALUES.items():
+            if kind == legacy_kind and name in values and (legacy is None or values[name] in legacy):
+                values[name] = None
         return cls(**values)
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
@@ -256,10 +380,9 @@ class TrainConfig:
         """
         text = json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
         if path is not None:
-            target = Path(path)
-            tmp = target.with_name(target.name + ".tmp")
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, target)
+            from adiencekit.fileio import atomic_write_text
+
+            atomic_write_text(Path(path).expanduser(), text)
         return text
 
     @classmethod
@@ -273,24 +396,31 @@ class TrainConfig:
             The validated config.
 
         Raises:
-            FileNotFoundError: when the file does not exist.
-            ValueError: when the JSON is malformed or holds invalid values.
+            DatasetNotFoundError: (a ``FileNotFoundError``) when the file does not exist.
+            ConfigError: when the JSON is malformed or holds invalid values.
         """
         if isinstance(source, str) and source.lstrip().startswith("{"):
             text, origin = source, "JSON text"
         else:
-            path = Path(source)
+            path = Path(source).expanduser()
             if not path.is_file():
-                raise FileNotFoundError(f"config file not found: {path}")
-            text, origin = path.read_text(encoding="utf-8"), str(path)
+                raise DatasetNotFoundError(f"config file not found: {path}")
+            try:
+                text, origin = path.read_text(encoding="utf-8"), str(path)
+            except (OSError, UnicodeDecodeError) as error:
+                raise ConfigError(f"cannot read TrainConfig from {path}: {error}") from None
         try:
             values = json.loads(text)
         except json.JSONDecodeError as error:
-            raise ValueError(f"cannot parse TrainConfig from {origin}: {error}") from None
+            raise ConfigError(f"cannot parse TrainConfig from {origin}: {error}") from None
         return cls.from_dict(values)
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed (validated again).
+
+        When ``data`` changes to another kind of dataset, the dataset fields (see
+        :data:`DATASET_FIELDS`) that hold the old dataset's native value and are not in
+        ``changes`` are reset to the new dataset's native value.
 
         Args:
             **changes: field names to new values.
@@ -301,5 +431,46 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(changes) - known)
         if unknown:
-            raise ValueError(f"unknown TrainConfig field(s) {unknown}; allowed: {sorted(known)}")
+            raise ConfigError(f"unknown TrainConfig field(s) {unknown}; allowed: {sorted(known)}")
+        new_data = changes.get("data", self.data)
+        if new_data != self.data and isinstance(new_data, str) and new_data.strip():
+            old_native = dataset_defaults(self.data)
+            if parse_dataset_spec(new_data)[0] != self.dataset_kind:
+                for name in DATASET_FIELDS:
+                    if name not in changes and getattr(self, name) == old_native[name]:
+                        changes[name] = None
         return dataclasses.replace(self, **changes)
+
+
+_NOT_APPLICABLE: dict[tuple[str, str], str] = {
+    ("utkface", "faces"): "UTKFace has one image folder (images/); leave faces unset (None)",
+    ("utkface", "age_policy"): "UTKFace has exact ages; leave age_policy unset (None)",
+    ("utkface", "test_fold"): "UTKFace has no folds; leave test_fold unset and set test_fraction instead",
+    ("adience", "test_fraction"): "the Adience test set is a whole fold; leave test_fraction unset and set test_fold",
+    ("synthetic", "test_fraction"): "the synthetic set has Adience folds; leave test_fraction unset and set test_fold",
+}
+
+#: Values that files written before unset dataset fields recorded without using them
+#: (``None``: any value; Adience runs never used ``test_fraction``).
+_LEGACY_VALUES: dict[tuple[str, str], tuple[Any, ...] | None] = {
+    ("utkface", "faces"): ("aligned", "faces"),
+    ("utkface", "age_policy"): ("drop", "map"),
+    ("utkface", "test_fold"): (0,),
+    ("adience", "test_fraction"): None,
+    ("synthetic", "test_fraction"): None,
+}
+
+
+def _builder_parameters(model: str) -> dict[str, inspect.Parameter]:
+    """The parameters of the registered builder of ``model`` (imports the model zoo)."""
+    from adiencekit.models import create_model, list_models
+    from adiencekit.models import registry
+
+    names = list_models()
+    if model not in names:
+        close = difflib.get_close_matches(model, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"TrainConfig.model: unknown model {model!r}{hint}; available models: {', '.join(names)}")
+    get_builder = getattr(registry, "get_builder", None) or getattr(registry, "_get_builder", None)
+    builder = get_builder(model) if get_builder is not None else create_model
+    return dict(inspect.signature(builder).parameters)
