@@ -77,3 +77,100 @@ def test_from_json_errors(tmp_path) -> None:
         TrainConfig.from_json('{"colour": 1}')
     with pytest.raises(ValueError, match="must be a JSON object"):
         TrainConfig.from_dict([1, 2])  # type: ignore[arg-type]
+
+
+# -- dataset fields record what is used (issue 9) ------------------------------------------
+def test_utkface_config_records_no_fold_no_faces_and_its_native_size() -> None:
+    config = TrainConfig(data="utkface:/data/utk")
+    assert (config.faces, config.age_policy, config.test_fold) == (None, None, None)
+    assert (config.image_size, config.test_fraction) == (200, 0.2)
+    saved = json.loads(config.to_json())
+    assert saved["faces"] is None and saved["test_fold"] is None and saved["image_size"] == 200
+    adience = TrainConfig()
+    assert (adience.faces, adience.age_policy, adience.test_fold, adience.image_size, adience.test_fraction) == (
+        "aligned", "drop", 0, 256, None)
+
+
+def test_switching_data_resolves_unset_fields_again_and_keeps_explicit_ones() -> None:
+    utk = TrainConfig(task="age").replace(data="utkface:/u")
+    assert (utk.image_size, utk.test_fold, utk.faces) == (200, None, None)
+    back = utk.replace(data="synthetic")
+    assert (back.image_size, back.test_fold, back.faces, back.test_fraction) == (256, 0, "aligned", None)
+    explicit = TrainConfig(image_size=128).replace(data="utkface:/u")
+    assert explicit.image_size == 128
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"data": "utkface:/u", "test_fold": 2}, "test_fold=2 does not apply to utkface data.*set test_fraction"),
+    ({"data": "utkface:/u", "faces": "faces"}, "faces='faces' does not apply to utkface"),
+    ({"data": "utkface:/u", "age_policy": "map"}, "age_policy='map' does not apply"),
+    ({"test_fraction": 0.3}, "test_fraction=0.3 does not apply to synthetic data"),
+    ({"data": "/adience", "test_fraction": 0.3}, "test_fraction=0.3 does not apply to adience data"),
+])
+def test_settings_that_do_not_apply_to_the_dataset_are_config_errors(changes: dict, message: str) -> None:
+    from adiencekit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**changes)
+
+
+def test_legacy_flat_config_files_still_load(tmp_path) -> None:
+    """config.json files written before dataset fields could be unset."""
+    legacy = TrainConfig().to_dict()
+    legacy.update(faces="aligned", age_policy="drop", test_fold=0, test_fraction=0.2, image_size=256)
+    assert TrainConfig.from_dict(legacy) == TrainConfig()
+    utk = dict(legacy, data="utkface:/u")
+    loaded = TrainConfig.from_dict(utk)
+    assert (loaded.faces, loaded.test_fold, loaded.age_policy, loaded.image_size) == (None, None, None, 256)
+    (tmp_path / "config.json").write_text(json.dumps(utk))
+    assert TrainConfig.from_json(tmp_path / "config.json") == loaded
+    with pytest.raises(ValueError, match="test_fold=3 does not apply"):
+        TrainConfig.from_dict(dict(utk, test_fold=3))
+
+
+def test_paths_expand_tilde(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = TrainConfig(data="~/adience")
+    assert config.dataset_path == tmp_path / "adience"
+    assert TrainConfig(data="utkface:~/utk").dataset_path == tmp_path / "utk"
+    config.to_json("~/config.json")
+    assert TrainConfig.from_json("~/config.json") == config
+
+
+# -- validate(): everything checked before anything is written (issue 8) ---------------------
+def test_validate_names_a_model_kwargs_typo_and_the_allowed_keys() -> None:
+    from adiencekit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"model 'scratch_cnn' does not take \['conv_layer'\] \(did you mean "
+                                          r"'conv_layers'\?\); it takes \[.*'conv_layers'.*\]"):
+        TrainConfig(model_kwargs={"conv_layer": 4}).validate(check_data=False)
+    assert TrainConfig(model_kwargs={"conv_layers": 4}, crop_size=64).validate(check_data=False).crop_size == 64
+
+
+def test_validate_checks_model_name_crop_and_data_folder(tmp_path) -> None:
+    from adiencekit.errors import ConfigError, DatasetNotFoundError
+
+    with pytest.raises(ConfigError, match=r"unknown model 'levi_hasner' \(did you mean 'levi_hassner'\?\)"):
+        TrainConfig(model="levi_hasner").validate()
+    with pytest.raises(ConfigError, match="takes 299 px crops but TrainConfig.image_size is 256"):
+        TrainConfig(model="basic_inception", image_size=256).validate()
+    assert TrainConfig(model="levi_hassner").resolved_crop_size() == 227
+    # Unset sizes on UTKFace: the whole 200 px image, never scaled up to the model's 256.
+    assert TrainConfig(data="utkface:/u").resolved_crop_size() == 200
+    with pytest.raises(DatasetNotFoundError, match=r"nowhere, which is not a folder"):
+        TrainConfig(data=str(tmp_path / "nowhere")).validate()
+    with pytest.raises(DatasetNotFoundError, match="not a folder"):
+        TrainConfig(data=f"utkface:{tmp_path / 'nowhere'}").validate()
+    assert TrainConfig(data=str(tmp_path)).validate() is not None
+
+
+def test_errors_are_config_errors() -> None:
+    from adiencekit.errors import ConfigError
+
+    for bad in ({"task": "race"}, {"batch_size": 0}, {"data": ""}):
+        with pytest.raises(ConfigError):
+            TrainConfig(**bad)
+    with pytest.raises(ConfigError, match="unknown TrainConfig field"):
+        TrainConfig().replace(epoch=3)
+    with pytest.raises(ConfigError, match="cannot parse"):
+        TrainConfig.from_json("{not json")

@@ -51,3 +51,65 @@ def test_overrides_and_unknown_names() -> None:
     assert get_recipe("quick", task="age", epochs=2).epochs == 2
     with pytest.raises(KeyError, match="unknown recipe 'nope'; available recipes: levi_hassner"):
         get_recipe("nope")
+
+
+# -- recipes state only what differs from their base (issue 10) ------------------------------
+def described_fields(name: str | None) -> set[str]:
+    """The fields a recipe sets, its bases' included."""
+    from adiencekit.training.recipes import REPORT_BASE, describe_recipe
+
+    if name is None:
+        return {"task"}
+    if name == "report":
+        return set(REPORT_BASE) | {"task"}
+    described = describe_recipe(name)
+    return set(described["changes"]) | described_fields(described["base"])
+
+
+def test_each_recipe_states_only_what_differs_from_its_base() -> None:
+    from adiencekit.training.recipes import REPORT_BASE, describe_recipe
+
+    import dataclasses
+
+    defaults = {f.name: {} if f.name == "model_kwargs" else f.default for f in dataclasses.fields(TrainConfig)}
+    for name in list_recipes():
+        described = describe_recipe(name)
+        base = described["base"]
+        if base is None:
+            base_values = defaults
+        elif base == "report":
+            base_values = {**defaults, **REPORT_BASE}
+        else:
+            base_values = {**defaults, **{k: v for k, v in get_recipe(base).to_dict().items()
+                                          if k in described_fields(base)}}
+        for key, value in described["changes"].items():
+            if key == "model_kwargs" and base_values.get("model") == get_recipe(name).model:
+                for sub, sub_value in value.items():
+                    assert base_values["model_kwargs"].get(sub) != sub_value, (name, key, sub)
+            else:
+                assert base_values[key] != value, (name, key, value)
+    for key, value in REPORT_BASE.items():
+        assert defaults[key] != value, key
+
+
+def test_every_recipe_passes_full_validation() -> None:
+    for name in list_recipes():
+        for task in ("gender", "age", "multitask"):
+            assert get_recipe(name, task=task).validate(check_data=False) is not None
+
+
+def test_unknown_recipe_is_a_config_error_and_a_key_error() -> None:
+    from adiencekit.errors import ConfigError
+
+    with pytest.raises(ConfigError) as error:
+        get_recipe("levi")
+    assert isinstance(error.value, KeyError) and str(error.value).startswith("unknown recipe 'levi'")
+
+
+def test_a_recipe_on_utkface_uses_its_native_image_size_unless_the_recipe_needs_more() -> None:
+    quick = get_recipe("quick", data="utkface:/data/utk")
+    assert (quick.image_size, quick.faces, quick.test_fold) == (72, None, None)  # the recipe states 72
+    levi = get_recipe("levi_hassner", data="utkface:/data/utk")
+    assert (levi.image_size, levi.crop_size, levi.test_fraction) == (256, 227, 0.2)  # 227 crops need 256
+    basic = TrainConfig(data="utkface:/data/utk")
+    assert basic.image_size == 200

@@ -231,9 +231,11 @@ class TrainConfig:
         """Fill unset dataset fields with the dataset's native values; refuse the ones that do not apply."""
         kind = self.dataset_kind
         native = dataset_defaults(self.data)
+        unset = []
         for name in DATASET_FIELDS:
             value = getattr(self, name)
             if value is None:
+                unset.append(name)
                 object.__setattr__(self, name, native[name])
             elif native[name] is None:
                 raise ConfigError(
@@ -248,6 +250,8 @@ class TrainConfig:
             raise ConfigError(f"TrainConfig.test_fold must be an Adience fold 0-4, got {self.test_fold!r}")
         if self.test_fraction is not None:
             _number("test_fraction", self.test_fraction, 0.0, 0.9, low_open=True)
+        # Not a field: which dataset fields took the dataset's value (replace() re-resolves them).
+        object.__setattr__(self, "_unset", frozenset(unset))
 
     # -- dataset spec ---------------------------------------------------------------
     @property
@@ -300,7 +304,7 @@ class TrainConfig:
                 f"TrainConfig.model_kwargs: model {self.model!r} does not take {unknown}"
                 f"{f' ({hint})' if hint else ''}; it takes {allowed}"
             )
-        self.native_crop_size()
+        self.resolved_crop_size()
         if check_data and self.dataset_kind != "synthetic":
             path = self.dataset_path
             assert path is not None
@@ -311,12 +315,24 @@ class TrainConfig:
                 )
         return self
 
-    def native_crop_size(self) -> int:
+    def resolved_crop_size(self) -> int:
         """The crop fed to the model: :attr:`crop_size`, or the model's native input size.
+
+        On UTKFace (fixed 200 px crops), with ``crop_size`` and ``image_size`` both unset
+        and a model whose native input is larger (the scratch CNN's 256), the crop is the
+        whole 200 px image: the images are not scaled up.
 
         Raises:
             ConfigError: when the model has no native size and ``crop_size`` is unset, or
-                its native size exceeds :attr:`image_size`.
+                its native size exceeds an ``image_size`` that was set explicitly.
+
+        Example:
+
+        >>> from adiencekit.training import TrainConfig
+        >>> TrainConfig(model="levi_hassner").resolved_crop_size()
+        227
+        >>> TrainConfig(data="utkface:/data/utk").resolved_crop_size()
+        200
         """
         if self.crop_size is not None:
             return self.crop_size
@@ -326,6 +342,8 @@ class TrainConfig:
             shape = None if parameter is None or parameter.default is inspect.Parameter.empty else parameter.default
         if not shape or shape[0] is None:
             raise ConfigError(f"model {self.model!r} has no native input size; set TrainConfig.crop_size")
+        if self.image_size < shape[0] and self.dataset_kind == "utkface" and "image_size" in getattr(self, "_unset", ()):
+            return int(self.image_size)
         if self.image_size < shape[0]:
             raise ConfigError(
                 f"model {self.model!r} takes {shape[0]} px crops but TrainConfig.image_size is {self.image_size}; "
@@ -418,9 +436,9 @@ class TrainConfig:
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed (validated again).
 
-        When ``data`` changes to another kind of dataset, the dataset fields (see
-        :data:`DATASET_FIELDS`) that hold the old dataset's native value and are not in
-        ``changes`` are reset to the new dataset's native value.
+        When ``data`` changes, the dataset fields (see :data:`DATASET_FIELDS`) that were
+        left unset (so hold the old dataset's native value) and are not in ``changes``
+        take the new dataset's native value; fields set explicitly are kept.
 
         Args:
             **changes: field names to new values.
@@ -432,13 +450,9 @@ class TrainConfig:
         unknown = sorted(set(changes) - known)
         if unknown:
             raise ConfigError(f"unknown TrainConfig field(s) {unknown}; allowed: {sorted(known)}")
-        new_data = changes.get("data", self.data)
-        if new_data != self.data and isinstance(new_data, str) and new_data.strip():
-            old_native = dataset_defaults(self.data)
-            if parse_dataset_spec(new_data)[0] != self.dataset_kind:
-                for name in DATASET_FIELDS:
-                    if name not in changes and getattr(self, name) == old_native[name]:
-                        changes[name] = None
+        if changes.get("data", self.data) != self.data:
+            for name in getattr(self, "_unset", ()):
+                changes.setdefault(name, None)
         return dataclasses.replace(self, **changes)
 
 

@@ -1,13 +1,18 @@
 """Named training recipes that reproduce the rows of the reference report.
 
-The report gives architectures and the Levi-Hassner optimiser; where it is silent (the
-optimiser of its own models) the recipes use Adam at 1e-3 from scratch and 1e-4 for
-fine-tuning, which are the usual Keras defaults for those cases. Every recipe keeps the
-report's early stopping on ``val_loss`` with patience 10.
+Each recipe states only what differs from its base: another recipe, or
+:data:`REPORT_BASE` (the settings the report's own models share), or the
+:class:`~adiencekit.training.TrainConfig` defaults. The report gives architectures and
+the Levi-Hassner optimiser; where it is silent (the optimiser of its own models) the
+recipes use Adam at 1e-3 from scratch and 1e-4 for fine-tuning, which are the usual Keras
+defaults for those cases. Every recipe keeps the report's early stopping on ``val_loss``
+with patience 10 (the TrainConfig default). Dataset-dependent settings a recipe leaves
+unset (``image_size``, ``test_fold``, ...) take the dataset's native values.
 
 Example:
 
 >>> from adiencekit.training import get_recipe, list_recipes
+>>> from adiencekit.training.recipes import conv_depth_sweep, describe_recipe
 >>> "levi_hassner" in list_recipes()
 True
 >>> config = get_recipe("levi_hassner", task="age")
@@ -15,126 +20,135 @@ True
 (50, 0.001, 10000, 227)
 >>> [c.model_kwargs["conv_layers"] for c in conv_depth_sweep()]
 [3, 4, 5]
+>>> describe_recipe("scratch_5conv")
+{'base': 'scratch_3conv', 'changes': {'model_kwargs': {'conv_layers': 5}}}
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from adiencekit.errors import ConfigError
 from adiencekit.training.config import TrainConfig
 
-__all__ = ["SWEEPS", "conv_depth_sweep", "dense_units_sweep", "get_recipe", "list_recipes"]
+__all__ = [
+    "REPORT_BASE",
+    "SWEEPS",
+    "Recipe",
+    "UnknownRecipeError",
+    "conv_depth_sweep",
+    "dense_units_sweep",
+    "describe_recipe",
+    "get_recipe",
+    "list_recipes",
+]
+
+#: What the report's own models (Inception and the scratch CNNs) share, over the
+#: TrainConfig defaults: 50 epochs and random rotations of up to 10 degrees.
+REPORT_BASE: dict[str, Any] = {"epochs": 50, "rotation": 10.0}
 
 
-def _levi_hassner(task: str) -> TrainConfig:
-    # Levi & Hassner (CVPR-W 2015): SGD, batch 50, lr 1e-3 -> 1e-4 after 10k
-    # iterations, momentum 0.9, weight decay 5e-4; random 227 crops of 256 images
-    # and mirrors.
-    return TrainConfig(
-        model="levi_hassner",
-        task=task,
-        image_size=256,
-        crop_size=227,
-        batch_size=50,
-        optimizer="sgd",
-        learning_rate=1e-3,
-        momentum=0.9,
-        weight_decay=5e-4,
-        lr_schedule="step",
-        lr_step_iterations=10_000,
-        lr_step_factor=0.1,
-        epochs=100,
-        flip=True,
-    )
+class UnknownRecipeError(ConfigError, KeyError):
+    """An unknown recipe name (a :class:`~adiencekit.errors.ConfigError` and a ``KeyError``)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
-def _inception_basic(task: str) -> TrainConfig:
+@dataclass(frozen=True)
+class Recipe:
+    """A named recipe: its base and what it changes.
+
+    Attributes:
+        description: one line for listings.
+        changes: the TrainConfig fields that differ from the base; ``model_kwargs`` are
+            merged key by key into the base's.
+        base: another recipe's name, ``"report"`` (:data:`REPORT_BASE`) or ``None``
+            (the TrainConfig defaults).
+        default_task: the task the report tuned the recipe for.
+    """
+
+    description: str
+    changes: Mapping[str, Any] = field(default_factory=dict)
+    base: str | None = None
+    default_task: str = "gender"
+
+
+_RECIPES: dict[str, Recipe] = {
+    # Levi & Hassner (CVPR-W 2015): SGD, batch 50, lr 1e-3 -> 1e-4 after 10k iterations,
+    # momentum 0.9, weight decay 5e-4; random 227 crops of 256 images and mirrors. The
+    # learning rate, momentum, step size/factor and flips are the TrainConfig defaults.
+    "levi_hassner": Recipe(
+        "Levi & Hassner 2015 CNN, SGD schedule of the paper, 227 crops of 256",
+        {"model": "levi_hassner", "image_size": 256, "crop_size": 227, "batch_size": 50, "optimizer": "sgd",
+         "weight_decay": 5e-4, "lr_schedule": "step", "epochs": 100},
+    ),
     # Frozen Inception-v3 feature vector with a new softmax layer (4,098 trainable
     # parameters for gender).
-    return TrainConfig(
-        model="basic_inception",
-        task=task,
-        image_size=299,
-        crop_size=299,
-        batch_size=32,
-        optimizer="adam",
-        learning_rate=1e-3,
-        epochs=50,
-        flip=True,
-        rotation=10.0,
-    )
-
-
-def _inception_modified(task: str) -> TrainConfig:
+    "inception_basic": Recipe(
+        "frozen Inception-v3 features + softmax (report row 2)",
+        {"model": "basic_inception", "image_size": 299, "crop_size": 299},
+        base="report",
+    ),
     # Fine-tuned Inception-v3 -> Dropout(0.2) -> Dense(128) -> Dropout(0.2) -> softmax.
-    return TrainConfig(
-        model="modified_inception",
-        model_kwargs={"dropout": 0.2, "dense_units": 128, "trainable_base": True},
-        task=task,
-        image_size=299,
-        crop_size=299,
-        batch_size=32,
-        optimizer="adam",
-        learning_rate=1e-4,
-        epochs=50,
-        flip=True,
-        rotation=10.0,
-    )
-
-
-def _scratch(conv_layers: int, dense_units: int) -> Callable[[str], TrainConfig]:
-    def build(task: str) -> TrainConfig:
-        return TrainConfig(
-            model="scratch_cnn",
-            model_kwargs={"conv_layers": conv_layers, "dense_units": dense_units},
-            task=task,
-            image_size=256,
-            crop_size=256,
-            batch_size=32,
-            optimizer="adam",
-            learning_rate=1e-3,
-            epochs=50,
-            flip=True,
-            rotation=10.0,
-        )
-
-    return build
-
-
-def _quick(task: str) -> TrainConfig:
+    "inception_modified": Recipe(
+        "fine-tuned Inception-v3 + Dense(128) (report's best row)",
+        {"model": "modified_inception", "model_kwargs": {"dropout": 0.2, "dense_units": 128, "trainable_base": True},
+         "learning_rate": 1e-4},
+        base="inception_basic",
+    ),
+    "scratch_3conv": Recipe(
+        "3-conv CNN from scratch, Dense(128), 256 px (report row 4)",
+        {"model_kwargs": {"conv_layers": 3, "dense_units": 128}, "image_size": 256, "crop_size": 256},
+        base="report",
+    ),
+    "scratch_5conv": Recipe(
+        "5-conv CNN from scratch, Dense(128), 256 px (tuned gender)",
+        {"model_kwargs": {"conv_layers": 5}},
+        base="scratch_3conv",
+    ),
+    "scratch_5conv_age256": Recipe(
+        "5-conv CNN from scratch, Dense(256), 256 px (tuned age)",
+        {"model_kwargs": {"dense_units": 256}},
+        base="scratch_5conv",
+        default_task="age",
+    ),
     # The synthetic default: a small scratch CNN (global average pooling keeps it from
-    # memorising the few synthetic people) on 64 px crops; about a minute on a laptop
-    # CPU, well above chance for gender and age.
-    return TrainConfig(
-        model="scratch_cnn",
-        model_kwargs={"conv_layers": 4, "base_filters": 16, "dense_units": 64, "pooling": "avg"},
-        task=task,
-        data="synthetic",
-        image_size=72,
-        crop_size=64,
-        batch_size=32,
-        optimizer="adam",
-        learning_rate=2e-3,
-        epochs=15,
-        early_stopping_patience=6,
-        flip=True,
-        cache=True,
-    )
-
-
-_RECIPES: dict[str, tuple[Callable[[str], TrainConfig], str]] = {
-    "levi_hassner": (_levi_hassner, "Levi & Hassner 2015 CNN, SGD schedule of the paper, 227 crops of 256"),
-    "inception_basic": (_inception_basic, "frozen Inception-v3 features + softmax (report row 2)"),
-    "inception_modified": (_inception_modified, "fine-tuned Inception-v3 + Dense(128) (report's best row)"),
-    "scratch_3conv": (_scratch(3, 128), "3-conv CNN from scratch, Dense(128), 256 px (report row 4)"),
-    "scratch_5conv": (_scratch(5, 128), "5-conv CNN from scratch, Dense(128), 256 px (tuned gender)"),
-    "scratch_5conv_age256": (_scratch(5, 256), "5-conv CNN from scratch, Dense(256), 256 px (tuned age)"),
-    "quick": (_quick, "small CNN on the synthetic set, 64 px, about a minute on a CPU"),
+    # memorising the few synthetic people) on 64 px crops, well above chance for gender
+    # and age on a laptop CPU.
+    "quick": Recipe(
+        "small CNN on the synthetic set, 64 px crops",
+        {"model_kwargs": {"conv_layers": 4, "base_filters": 16, "dense_units": 64, "pooling": "avg"},
+         "image_size": 72, "crop_size": 64, "learning_rate": 2e-3, "epochs": 15,
+         "early_stopping_patience": 6, "cache": True},
+    ),
 }
 
-#: Task each report row was tuned for, used when the caller gives none.
-_DEFAULT_TASK = {"scratch_5conv_age256": "age"}
+
+def _check_name(name: str) -> Recipe:
+    if name not in _RECIPES:
+        raise UnknownRecipeError(f"unknown recipe {name!r}; available recipes: {', '.join(_RECIPES)}")
+    return _RECIPES[name]
+
+
+def _values(name: str | None) -> dict[str, Any]:
+    """The field values a recipe (or base) sets, its bases' included (model_kwargs merged)."""
+    if name is None:
+        return {}
+    if name == "report":
+        return dict(REPORT_BASE)
+    recipe = _check_name(name)
+    values = _values(recipe.base)
+    for key, value in recipe.changes.items():
+        if key == "model_kwargs":
+            model_changed = "model" in recipe.changes and recipe.changes["model"] != values.get("model")
+            base_kwargs = {} if model_changed else dict(values.get("model_kwargs", {}))
+            values["model_kwargs"] = {**base_kwargs, **value}
+        else:
+            values[key] = value
+    return values
 
 
 def list_recipes() -> dict[str, str]:
@@ -143,7 +157,17 @@ def list_recipes() -> dict[str, str]:
     Returns:
         An ordered dict ``{name: description}``.
     """
-    return {name: description for name, (_, description) in _RECIPES.items()}
+    return {name: recipe.description for name, recipe in _RECIPES.items()}
+
+
+def describe_recipe(name: str) -> dict[str, Any]:
+    """A recipe's base and the changes it states (not its resolved config).
+
+    Raises:
+        UnknownRecipeError: for an unknown name (the message lists the known ones).
+    """
+    recipe = _check_name(name)
+    return {"base": recipe.base, "changes": {key: value for key, value in recipe.changes.items()}}
 
 
 def get_recipe(name: str, task: str | None = None, **overrides: Any) -> TrainConfig:
@@ -159,12 +183,11 @@ def get_recipe(name: str, task: str | None = None, **overrides: Any) -> TrainCon
         The validated config.
 
     Raises:
-        KeyError: for an unknown recipe name (the message lists the known ones).
+        UnknownRecipeError: (a ``KeyError`` and a :class:`~adiencekit.errors.ConfigError`)
+            for an unknown recipe name; the message lists the known ones.
     """
-    if name not in _RECIPES:
-        raise KeyError(f"unknown recipe {name!r}; available recipes: {', '.join(_RECIPES)}")
-    build, _ = _RECIPES[name]
-    config = build(task or _DEFAULT_TASK.get(name, "gender"))
+    recipe = _check_name(name)
+    config = TrainConfig(task=task or recipe.default_task, **_values(name))
     return config.replace(**overrides) if overrides else config
 
 
@@ -178,7 +201,8 @@ def conv_depth_sweep(task: str = "gender", depths: tuple[int, ...] = (3, 4, 5)) 
     Returns:
         One config per depth.
     """
-    return [_scratch(depth, 128)(task) for depth in depths]
+    return [get_recipe("scratch_3conv", task, model_kwargs={"conv_layers": depth, "dense_units": 128})
+            for depth in depths]
 
 
 def dense_units_sweep(task: str = "age", units: tuple[int, ...] = (128, 256, 512)) -> list[TrainConfig]:
@@ -191,7 +215,8 @@ def dense_units_sweep(task: str = "age", units: tuple[int, ...] = (128, 256, 512
     Returns:
         One config per width.
     """
-    return [_scratch(5, width)(task) for width in units]
+    return [get_recipe("scratch_5conv", task, model_kwargs={"conv_layers": 5, "dense_units": width})
+            for width in units]
 
 
 #: The report's sweeps: name -> (config factory, the model option it varies, the task it tuned).
