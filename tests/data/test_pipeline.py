@@ -370,3 +370,18 @@ def test_undecodable_file_fails_loudly_without_check(tmp_path: Path) -> None:
 
 def test_empty_path_list_gives_an_empty_dataset() -> None:
     assert _collect(build_pipeline([], [], training=True, image_size=32, crop_size=28, seed=0)) == []
+
+
+def test_file_cache_path_expands_tilde_and_an_unusable_folder_is_a_config_error(tmp_path: Path, monkeypatch) -> None:
+    from adiencekit.errors import ConfigError
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    folder = tmp_path / "images"
+    folder.mkdir()
+    paths = _noise_images(folder, 2)
+    kwargs = dict(training=False, image_size=40, crop_size=32, batch_size=None)
+    _collect(build_pipeline(paths, [0, 1], cache="~/cache/eval", **kwargs))
+    assert list((tmp_path / "cache").glob("eval*")) and not Path("~").exists()
+    (tmp_path / "blocker").write_text("a file where the cache folder should be")
+    with pytest.raises(ConfigError, match=r"cannot create the cache folder .*blocker.*cache=True"):
+        build_pipeline(paths, [0, 1], cache=str(tmp_path / "blocker" / "eval"), **kwargs)

@@ -233,3 +233,14 @@ def test_learnable_by_a_small_cnn_on_held_out_users(default_tree: tuple[Path, fl
     assert gender_accuracy > 0.85, gender_accuracy
     assert age_accuracy > 0.30, age_accuracy
     assert one_off > 0.70, one_off
+
+
+def test_paths_expand_tilde_and_an_unwritable_home_is_a_dataset_error(tmp_path, monkeypatch):
+    from adiencekit.errors import DatasetNotFoundError
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    root = make_synthetic_adience("~/tiny", users_per_fold=1, images_per_user=2, image_sizes=(32,))
+    assert root == tmp_path / "tiny" and (root / "fold_0_data.txt").is_file()
+    (tmp_path / "blocker").write_text("a file where the data folder should be")
+    with pytest.raises(DatasetNotFoundError, match=r"cannot build the synthetic data set in .*blocker.*ADIENCEKIT_HOME"):
+        ensure_synthetic_adience(tmp_path / "blocker" / "synthetic")

@@ -388,6 +388,23 @@ def _check_images_exist(paths: Sequence[str]) -> None:
 
 
 # --------------------------------------------------------------------------- pipeline
+def _check_cache_folder(folder: Path) -> None:
+    """Create the file cache's folder, or raise a ConfigError saying why it cannot be used."""
+    from adiencekit.errors import ConfigError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot create the cache folder {folder}: {error.strerror or error}; pass another cache path, "
+            "cache=True (memory) or cache=False"
+        ) from None
+    if not os.access(folder, os.W_OK):
+        raise ConfigError(
+            f"the cache folder {folder} is not writable; pass another cache path, cache=True (memory) or cache=False"
+        )
+
+
 def build_pipeline(
     paths: Sequence[str | os.PathLike[str]],
     labels: Sequence[int] | np.ndarray | Mapping[str, Sequence[int] | np.ndarray] | None = None,
@@ -487,7 +504,7 @@ def build_pipeline(
     shuffle = training if shuffle is None else bool(shuffle)
     if deterministic is None and seed is not None:
         deterministic = True
-    file_cache = None if isinstance(cache, bool) else os.fspath(cache)
+    file_cache = None if isinstance(cache, bool) else os.path.expanduser(os.fspath(cache))
 
     path_tensor = tf.constant(path_list, dtype=tf.string, shape=[count])
     if label_arrays is None:
@@ -527,7 +544,7 @@ def build_pipeline(
 
     ds = ds.map(_load, num_parallel_calls=_AUTOTUNE, deterministic=deterministic)
     if file_cache is not None:
-        Path(file_cache).parent.mkdir(parents=True, exist_ok=True)
+        _check_cache_folder(Path(file_cache).parent)
         ds = ds.cache(file_cache)
     elif cache:
         ds = ds.cache()

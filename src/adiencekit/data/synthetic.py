@@ -353,7 +353,7 @@ def make_synthetic_adience(
     _check_args(users_per_fold, images_per_user, image_sizes, faces)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    root = Path(root)
+    root = Path(root).expanduser()
     existing = [root / f"fold_{k}_data.txt" for k in range(_NUM_FOLDS)] + [root / name for name in FACE_LAYOUTS]
     present = [path for path in existing if path.exists()]
     if present:
@@ -405,6 +405,11 @@ def ensure_synthetic_adience(root: str | os.PathLike[str] | None = None) -> Path
     Returns:
         The folder holding ``fold_{0..4}_data.txt`` and ``aligned/``.
 
+    Raises:
+        DatasetNotFoundError: when the set is absent and cannot be written there (a
+            read-only or full disk); the message names the folder and ``ADIENCEKIT_HOME``.
+        FileExistsError: when ``root`` holds something else.
+
     Example:
 
     >>> import os, tempfile
@@ -413,16 +418,17 @@ def ensure_synthetic_adience(root: str | os.PathLike[str] | None = None) -> Path
     >>> ensure_synthetic_adience(root) == root, len(list(root.glob("aligned/*")))
     (True, 40)
     """
-    root = Path(root) if root is not None else default_synthetic_root()
+    root = Path(root).expanduser() if root is not None else default_synthetic_root()
     if _is_complete(root):
         return root
     if root.exists() and any(root.iterdir()):
         raise FileExistsError(
             f"{root} exists but does not hold a complete synthetic data set; remove it and try again"
         )
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}-", dir=root.parent))
+    staging: Path | None = None
     try:
+        root.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{root.name}-", dir=root.parent))
         make_synthetic_adience(staging)
         if root.exists():
             root.rmdir()  # an empty folder left by someone else
@@ -431,8 +437,15 @@ def ensure_synthetic_adience(root: str | os.PathLike[str] | None = None) -> Path
         except OSError:
             if not _is_complete(root):  # lost a race to a broken writer
                 raise
+    except OSError as error:
+        from adiencekit.errors import DatasetNotFoundError
+
+        raise DatasetNotFoundError(
+            f"cannot build the synthetic data set in {root}: {error.strerror or error}; set the environment "
+            "variable ADIENCEKIT_HOME to a writable folder with ~10 MB free"
+        ) from error
     finally:
-        if staging.exists():
+        if staging is not None and staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return root
 
