@@ -293,3 +293,37 @@ def test_read_labels_csv_expands_tilde(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "labels.csv").write_text("filename,age,gender,race\na.jpg,1,0,0\n")
     assert read_labels_csv("~/labels.csv").labels == {"a.jpg": ("1", "0", "0")}
+
+
+# -- real data (skips when ../shared/data is absent) ----------------------------------------
+@pytest.mark.realdata
+@pytest.mark.parametrize("release", ["current", "2015"])
+def test_real_releases_have_no_user_in_two_folds(release, adience_folds_dir, adience_folds_2015_dir):
+    table = read_folds(adience_folds_dir if release == "current" else adience_folds_2015_dir)
+    assert table.users_in_several_folds == [] and table.report.dropped("user in several folds") == 0
+
+
+@pytest.mark.realdata
+def test_real_folds_with_one_user_copied_into_another_fold_drop_that_user(adience_folds_dir, tmp_path):
+    for k in range(5):
+        (tmp_path / f"fold_{k}_data.txt").write_bytes((adience_folds_dir / f"fold_{k}_data.txt").read_bytes())
+    fold0 = (tmp_path / "fold_0_data.txt").read_text().split("\n")
+    user = fold0[1].split("\t")[0]
+    user_rows = sum(1 for line in fold0[1:] if line.split("\t")[0] == user)
+    moved = fold0[1].split("\t")
+    moved[1] = "copied_" + moved[1]
+    with (tmp_path / "fold_3_data.txt").open("a") as handle:
+        handle.write("\n" + "\t".join(moved))
+    table = read_folds(tmp_path)
+    assert table.users_in_several_folds == [user]
+    assert table.report.dropped("user in several folds", 0) == user_rows
+    assert table.report.dropped("user in several folds", 3) == 1
+    assert len(table.frame) == 19370 + 1 - user_rows - 1
+    with pytest.raises(DataError, match=user):
+        read_folds(tmp_path, cross_fold_users="raise")
+
+
+@pytest.mark.realdata
+def test_real_utkface_labels_csv_reads_cleanly(utkface_dir):
+    table = read_labels_csv(utkface_dir / "labels.csv")
+    assert len(table.labels) == 8574 and table.report.dropped_total() == 0 and not table.conflicts

@@ -174,3 +174,14 @@ def test_errors_are_config_errors() -> None:
         TrainConfig().replace(epoch=3)
     with pytest.raises(ConfigError, match="cannot parse"):
         TrainConfig.from_json("{not json")
+
+
+def test_every_field_is_in_exactly_one_group() -> None:
+    import dataclasses
+
+    from adiencekit.training.config import FIELD_GROUPS
+
+    grouped = [name for names in FIELD_GROUPS.values() for name in names]
+    assert sorted(grouped) == sorted(f.name for f in dataclasses.fields(TrainConfig))
+    config = TrainConfig(task="age", epochs=3)
+    assert config.grouped()["optimisation"]["epochs"] == 3 and config.grouped()["data"]["task"] == "age"

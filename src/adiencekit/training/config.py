@@ -48,7 +48,7 @@ from adiencekit.data.datasets import SYNTHETIC, UTKFACE_PREFIX, dataset_defaults
 from adiencekit.errors import ConfigError, DatasetNotFoundError
 from adiencekit.labels import AGE_POLICIES
 
-__all__ = ["DATASET_FIELDS", "SYNTHETIC", "UTKFACE_PREFIX", "TrainConfig"]
+__all__ = ["DATASET_FIELDS", "FIELD_GROUPS", "SYNTHETIC", "UTKFACE_PREFIX", "TrainConfig"]
 
 TASKS = ("gender", "age", "multitask")
 FACES = ("aligned", "faces")
@@ -59,6 +59,17 @@ DISTRIBUTIONS = ("auto", "none", "mirrored", "data_parallel")
 
 #: Fields whose unset value (``None``) is the dataset's native one.
 DATASET_FIELDS: tuple[str, ...] = ("faces", "age_policy", "test_fold", "test_fraction", "image_size")
+
+#: The fields of a TrainConfig by concern (the JSON file stays flat; see :meth:`TrainConfig.grouped`).
+FIELD_GROUPS: dict[str, tuple[str, ...]] = {
+    "data": ("task", "data", "faces", "age_policy", "test_fold", "val_fraction", "test_fraction", "image_size",
+             "crop_size", "flip", "rotation", "cache"),
+    "model": ("model", "model_kwargs"),
+    "optimisation": ("batch_size", "optimizer", "learning_rate", "momentum", "weight_decay", "lr_schedule",
+                     "lr_step_iterations", "lr_step_factor", "scale_lr_with_replicas", "epochs",
+                     "early_stopping_patience", "seed"),
+    "runtime": ("precision", "jit_compile", "distribution", "steps_per_epoch", "validation_steps", "test_steps"),
+}
 
 #: Builder arguments that TrainConfig sets itself.
 _RESERVED_MODEL_KWARGS = ("task", "name")
@@ -355,6 +366,18 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field."""
         return dataclasses.asdict(self)
+
+    def grouped(self) -> dict[str, dict[str, Any]]:
+        """The fields by concern (:data:`FIELD_GROUPS`): data, model, optimisation, runtime.
+
+        Example:
+
+        >>> from adiencekit.training import TrainConfig
+        >>> sorted(TrainConfig().grouped()), TrainConfig().grouped()["model"]
+        (['data', 'model', 'optimisation', 'runtime'], {'model': 'scratch_cnn', 'model_kwargs': {}})
+        """
+        values = self.to_dict()
+        return {group: {name: values[name] for name in names} for group, names in FIELD_GROUPS.items()}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
