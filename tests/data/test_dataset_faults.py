@@ -275,7 +275,11 @@ def test_open_dataset_expands_tilde_and_checks_settings(tmp_path, monkeypatch):
 
 
 def test_open_dataset_synthetic_uses_the_embedded_set(tmp_path, monkeypatch):
+    from adiencekit.data import default_synthetic_root, make_synthetic_adience
+
     monkeypatch.setenv("ADIENCEKIT_HOME", str(tmp_path))
+    # A small tree where the embedded set lives (building the full one takes ~20 s).
+    make_synthetic_adience(default_synthetic_root(), users_per_fold=2, images_per_user=3, image_sizes=(32,))
     data = open_dataset("synthetic")
     assert isinstance(data, AdienceDataset) and len(data) > 0 and str(data.root).startswith(str(tmp_path))
 
