@@ -81,6 +81,7 @@ def test_user_in_two_folds_is_dropped_from_every_fold_counted_and_listed(tmp_pat
     for fold in range(5):
         split = data.split(test_fold=fold, task="gender", val_fraction=0.2, seed=0)
         assert not set(split.train.frame.user_id) & set(split.test.frame.user_id)
+        assert split.report is report  # a trainer given only the split can record the drops
     assert report.kept() + report.dropped_total() == report.input()
 
 
@@ -245,7 +246,7 @@ def test_both_datasets_satisfy_the_protocol_with_native_defaults(tmp_path):
         assert data.default_image_size == size and data.default_test_fold == fold
         assert data.info["default_image_size"] == size
         split = data.split(task="age", test_fold=fold, val_fraction=0.2, test_fraction=None, seed=1)
-        assert len(split.train) and len(split.test)
+        assert len(split.train) and len(split.test) and split.report is data.report()
         assert isinstance(data.summary(), str) and data.report().kept() == len(data)
     assert list(adience.info["age_counts"])[:2] == ["0-2", "4-6"]
     assert list(utk.info["age_counts"])[:2] == ["0-2", "4-6"]

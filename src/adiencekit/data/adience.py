@@ -387,6 +387,7 @@ class AdienceDataset:
         if test_fold is None:
             raise ConfigError("Adience splits need a test fold: pass test_fold=0..4 (got None)")
         split = subject_exclusive_split(self.frame, test_fold, task, val_fraction, seed)
+        split.report = self._report
         if allow_empty:
             return split
         return check_not_empty(
@@ -428,7 +429,9 @@ class AdienceDataset:
             UserWarning,
             stacklevel=2,
         )
-        return random_image_split(self.frame, task, val_fraction, test_fraction, seed)
+        split = random_image_split(self.frame, task, val_fraction, test_fraction, seed)
+        split.report = self._report
+        return split
 
 
 class _Cleaner:

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from adiencekit.data.report import CleaningReport
 from adiencekit.errors import ConfigError, DataError
 from adiencekit.labels import AGE_GROUPS, GENDERS, MISSING
 
@@ -283,6 +284,9 @@ class Split:
         unlabelled: rows left out because they lack the task's label: under ``"train"``
             for the whole training pool (train and validation), under ``"test"`` for the
             test fold; a random split counts them all under ``"all"``.
+        report: the cleaning report of the dataset the split was made from (set by the
+            datasets' ``split()``; ``None`` for a split built from a bare frame), so that a
+            trainer given only the split can record what was dropped.
     """
 
     train: Subset
@@ -291,6 +295,7 @@ class Split:
     test_fold: int | None = None
     protocol: str = "subject-exclusive"
     unlabelled: Mapping[str, int] = field(default_factory=dict)
+    report: CleaningReport | None = field(default=None, repr=False, compare=False)
 
     @property
     def task(self) -> str:

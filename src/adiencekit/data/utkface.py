@@ -444,6 +444,7 @@ class UTKFaceDataset:
         if test_fraction is None:
             test_fraction = 0.2
         split = random_image_split(self.frame, task, val_fraction, test_fraction, seed)
+        split.report = self._report
         if allow_empty:
             return split
         return check_not_empty(
