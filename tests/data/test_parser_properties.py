@@ -146,3 +146,41 @@ def test_utkface_with_any_labels_csv_raises_data_error_or_accounts_for_every_fil
         return
     report = dataset.report()
     assert report.input() == 3 and len(dataset) + report.dropped_total() == 3
+
+
+_ADIENCE_ROW = st.tuples(
+    st.integers(0, 4),
+    st.sampled_from(["a", "b", "c", "..", "", "d/e"]),
+    st.sampled_from(["x.jpg", "y.jpg", ""]),
+    st.sampled_from(["1", "2", "99999999999999999999999", "x", "٣", ""]),
+    st.sampled_from(["(25, 32)", "None", "35", "(1, 2)", "(25, 23)", "old"]),
+    st.sampled_from(["f", "m", "u", "", "x"]),
+)
+
+
+@pytest.fixture(scope="module")
+def adience_images(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("adience")
+    for user, image, face in (("a", "x.jpg", "1"), ("b", "y.jpg", "2"), ("c", "x.jpg", "1")):
+        path = root / "aligned" / user / f"landmark_aligned_face.{face}.{image}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(_jpeg())
+    return root
+
+
+@SETTINGS
+@given(rows=st.lists(_ADIENCE_ROW, max_size=12), policy=st.sampled_from(["drop", "map"]))
+def test_adience_dataset_on_any_rows_raises_a_data_error_or_accounts_for_every_row(adience_images, rows, policy):
+    from adiencekit.data import AdienceDataset
+
+    for fold in range(5):
+        lines = [HEADER] + ["\t".join(r[1:]) + "\t0\t0\t10\t10\t0\t0\t50" for r in rows if r[0] == fold]
+        (adience_images / f"fold_{fold}_data.txt").write_text("\n".join(lines), encoding="utf-8")
+    try:
+        data = AdienceDataset(adience_images, age_policy=policy, check_images=False)
+    except DataError as error:
+        assert "no usable image" in str(error)
+        return
+    report = data.report()
+    assert report.input() == len(rows) and report.kept() == len(data.frame) > 0
+    assert data.frame.groupby("user_id")["fold"].nunique().le(1).all()
