@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from adiencekit.data import AdienceDataset, InvalidRowError, Split, make_synthetic_adience
-from adiencekit.errors import ConfigError, DataError, DatasetNotFoundError
+from adiencekit.errors import DatasetNotFoundError
 from adiencekit.data import adience as adience_module
 from adiencekit.data.folds import FOLD_COLUMNS
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from adiencekit.data import InvalidRowError, UTKFaceDataset
-from adiencekit.errors import ConfigError, DataError, DatasetNotFoundError
+from adiencekit.errors import DataError
 from adiencekit.data import utkface as utkface_module
 from adiencekit.data.utkface import UTKFACE_URL, parse_utkface_name
 from adiencekit.labels import age_to_group
