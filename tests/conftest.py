@@ -38,6 +38,12 @@ OPTIONAL_PACKAGES = {
     "tensorflow_hub": "pip install tensorflow-hub",
 }
 
+#: Doctests that train or build the whole synthetic set (node id suffixes): slow too.
+SLOW_DOCTESTS = (
+    "src/adiencekit/data/synthetic.py::adiencekit.data.synthetic.ensure_synthetic_adience",
+    "src/adiencekit/training/fit.py::adiencekit.training.fit",
+)
+
 _SLOW_LEFT_OUT = pytest.StashKey[int]()
 _SLOW_HINT = "run them with `python -m pytest -m slow` (or add --run-slow)"
 
@@ -52,8 +58,11 @@ def _named_explicitly(config: pytest.Config, item: pytest.Item) -> bool:
                (a.replace(os.sep, "/") for a in config.args))
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m selects by marker
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
+        if item.nodeid.replace(os.sep, "/").endswith(SLOW_DOCTESTS):
+            item.add_marker(pytest.mark.slow)
         marker = item.get_closest_marker("requires")
         if marker is not None:
             missing = [name for name in marker.args if importlib.util.find_spec(name) is None]

@@ -93,6 +93,7 @@ def test_train_evaluate_and_refuse_to_overwrite(capsys, tiny_root: Path, tmp_pat
     assert tta["tta"] is True and tta["heads"]["age"]["n"] == saved["heads"]["age"]["n"]
 
 
+@pytest.mark.slow
 def test_cv_writes_the_summary_table(capsys, tiny_root: Path, tmp_path: Path) -> None:
     config_path = tmp_path / "quick.json"
     TrainConfig(data=str(tiny_root), model_kwargs={"conv_layers": 2, "base_filters": 4, "dense_units": 8,
@@ -143,6 +144,7 @@ def test_unreadable_config_and_non_run_folder(capsys, tmp_path: Path) -> None:
     assert code == 2 and "is not a run folder" in err
 
 
+@pytest.mark.slow
 def test_console_script_end_to_end(tmp_path: Path, synthetic_home: Path) -> None:
     """A real `adiencekit` process: the new-user flow on the synthetic set, and an error."""
     script = shutil.which("adiencekit")
@@ -160,6 +162,7 @@ def test_console_script_end_to_end(tmp_path: Path, synthetic_home: Path) -> None
     assert TrainConfig.from_json(run / "config.json").model_kwargs["pooling"] == "avg"  # the quick recipe
 
 
+@pytest.mark.slow
 def test_sweep_command_runs_the_report_sweep(capsys, tiny_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     code, stdout, _ = _run_in_process(
