@@ -53,9 +53,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-slow", action="store_true", help="also run tests marked slow (left out by default)")
 
 
-def _named_explicitly(config: pytest.Config, item: pytest.Item) -> bool:
-    return any("::" in arg and item.nodeid.startswith(arg.split("[")[0].replace(os.sep, "/")) for arg in
-               (a.replace(os.sep, "/") for a in config.args))
+def _explicit_node_ids(config: pytest.Config) -> list[str]:
+    """Node ids given on the command line (``path::name``), relative to the rootdir."""
+    ids = []
+    for arg in config.args:
+        if "::" not in arg:
+            continue
+        path, rest = arg.split("::", 1)
+        try:
+            path = Path(path).resolve().relative_to(config.rootpath).as_posix()
+        except ValueError:
+            pass
+        ids.append(f"{path}::{rest.split('[')[0]}")
+    return ids
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m selects by marker
@@ -76,9 +86,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(skip_gpu)
     if config.getoption("--run-slow") or "slow" in (config.getoption("markexpr") or ""):
         return
+    named = _explicit_node_ids(config)
     keep, slow = [], []
     for item in items:
-        (slow if "slow" in item.keywords and not _named_explicitly(config, item) else keep).append(item)
+        explicit = any(item.nodeid.startswith(node_id) for node_id in named)
+        (slow if "slow" in item.keywords and not explicit else keep).append(item)
     if slow:
         config.hook.pytest_deselected(items=slow)
         items[:] = keep
