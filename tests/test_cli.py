@@ -360,7 +360,7 @@ def _fails_with(monkeypatch, error: BaseException) -> None:
         (OSError(errno.ENOSPC, "No space left on device", "/runs/x/best.keras"),
          "No space left on device: /runs/x/best.keras (free some disk space"),
         (OSError(errno.EROFS, "Read-only file system", "/mnt/ro/run"),
-         "Read-only file system: /mnt/ro/run (choose a writable --out folder)"),
+         "Read-only file system: /mnt/ro/run (choose a writable folder: --out for runs"),
         (PermissionError(errno.EACCES, "Permission denied", "/data/cache"), "Permission denied: /data/cache"),
         (FileNotFoundError(errno.ENOENT, "No such file or directory", "/x/fold_0_data.txt"),
          "No such file or directory: /x/fold_0_data.txt"),

@@ -14,7 +14,7 @@ Example:
 >>> import errno
 >>> from adiencekit.cli._errors import one_line
 >>> one_line(OSError(errno.EROFS, "Read-only file system", "/mnt/ro/run"))
-'Read-only file system: /mnt/ro/run (choose a writable --out folder)'
+'Read-only file system: /mnt/ro/run (choose a writable folder: --out for runs, ADIENCEKIT_HOME for the synthetic-data cache)'
 >>> one_line(ZeroDivisionError("a bug")) is None
 True
 """
@@ -32,12 +32,13 @@ from adiencekit.errors import AdienceKitError
 
 __all__ = ["one_line"]
 
+_ELSEWHERE = "--out for runs, ADIENCEKIT_HOME for the synthetic-data cache"
 _HINTS = {
-    errno.ENOSPC: "free some disk space or choose another --out folder",
-    errno.EDQUOT: "free some disk space or choose another --out folder",
-    errno.EROFS: "choose a writable --out folder",
-    errno.EACCES: "check the permissions or choose another folder",
-    errno.EPERM: "check the permissions or choose another folder",
+    errno.ENOSPC: f"free some disk space or write elsewhere: {_ELSEWHERE}",
+    errno.EDQUOT: f"free some disk space or write elsewhere: {_ELSEWHERE}",
+    errno.EROFS: f"choose a writable folder: {_ELSEWHERE}",
+    errno.EACCES: f"check the permissions or choose another folder: {_ELSEWHERE}",
+    errno.EPERM: f"check the permissions or choose another folder: {_ELSEWHERE}",
 }
 
 #: Local variable names that hold the file being read, innermost frame first.
