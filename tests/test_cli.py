@@ -423,3 +423,16 @@ def test_out_below_a_file_is_one_line(capsys, monkeypatch, tmp_path: Path, synth
     blocker.write_text("")
     code, _, err = _run_in_process(capsys, "train", "--epochs", "1", "--out", str(blocker / "run"))
     assert code == 2 and err.count("\n") == 1 and str(blocker / "run") in err, err
+
+
+def test_zero_usable_images_is_an_error_that_suggests_the_other_folder(capsys, tiny_root: Path, tmp_path: Path) -> None:
+    root = tmp_path / "faces-only"
+    shutil.copytree(tiny_root, root)
+    (root / "aligned").rename(root / "faces")
+    code, out, err = _run_in_process(capsys, "data", "--root", str(root))
+    assert code == 2, out
+    lines = err.strip().splitlines()
+    assert lines[-1] == (f"adiencekit: error: 0 usable images: {root / 'aligned'} does not exist; "
+                         f"{root / 'faces'} exists: try --faces faces")
+    # The library's warning is one line too: no Python source line under it.
+    assert lines[0].startswith("adiencekit: warning: image folder") and len(lines) == 2

@@ -202,10 +202,26 @@ def _cmd_data(args: argparse.Namespace) -> int:
             print(f"Fold files: {args.folds_dir}")
         dataset = AdienceDataset(folder, faces=args.faces or "aligned", age_policy=args.age_policy or "drop",
                                  folds_dir=args.folds_dir, progress=_progress_bars())
+    if len(dataset.frame) == 0:
+        raise UsageError(_no_images_message(root, args.faces or "aligned"))
     print(dataset.summary())
     print()
     print(dataset.report())
     return 0
+
+
+def _no_images_message(root: str | None, faces: str) -> str:
+    """Zero usable images: say which image folders exist and which --faces would read them."""
+    if root is None or root.startswith(UTKFACE_PREFIX):
+        folder = Path(root[len(UTKFACE_PREFIX):]) / "images" if root else None
+        return f"no usable image in {folder}; the cleaning report (without --quiet) says why"
+    from adiencekit.data.folds import FACE_LAYOUTS
+
+    wanted = Path(root) / FACE_LAYOUTS[faces][0]
+    others = [name for name, (sub, _) in FACE_LAYOUTS.items() if name != faces and (Path(root) / sub).is_dir()]
+    hint = f"; {Path(root) / FACE_LAYOUTS[others[0]][0]} exists: try --faces {others[0]}" if others else ""
+    state = "does not exist" if not wanted.is_dir() else "holds none of the images the fold files name"
+    return f"0 usable images: {wanted} {state}{hint}"
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -339,6 +355,12 @@ def _fail(message: str, code: int = USAGE_EXIT_CODE) -> int:
     return code
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    """Library warnings as ``adiencekit: warning: ...`` lines, without Python's source line."""
+    text = str(message).strip().splitlines()
+    print(f"adiencekit: warning: {text[0] if text else category.__name__}", file=file or sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``adiencekit`` command line.
 
@@ -350,10 +372,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         stderr), 130 when interrupted. Other exceptions are bugs and propagate with their
         traceback.
     """
+    import warnings
+
+    shown = warnings.showwarning
     try:
         args = build_parser().parse_args(argv)
         if not args.verbose:
             quiet_environment()
+            warnings.showwarning = _one_line_warning
         if args.command not in _LIGHT_COMMANDS:
             import_backend(verbose=args.verbose)
         return _COMMANDS[args.command](args)
@@ -366,6 +392,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if message is None:
             raise  # a bug: keep the traceback
         return _fail(message)
+    finally:
+        warnings.showwarning = shown
 
 
 if __name__ == "__main__":
