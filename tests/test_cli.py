@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from adiencekit import __version__
-from adiencekit.cli import main
+from adiencekit import cli as cli_module
+from adiencekit.cli import build_parser, config_from_args, main
+from adiencekit.cli._quiet import native_stderr_captured
+from adiencekit.errors import ConfigError, DataError, ModelFileError
 from adiencekit.training import TrainConfig
+
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +83,7 @@ def test_train_evaluate_and_refuse_to_overwrite(capsys, tiny_root: Path, tmp_pat
 
     code, out, err = _run_in_process(capsys, "evaluate", "--run", str(out_dir))
     assert code == 0, err
+    assert "Loading" in out and "Evaluating" in out and "test images" in out  # progress, stage by stage
     saved = json.loads((out_dir / "evaluation.json").read_text())
     metrics = json.loads((out_dir / "metrics.json").read_text())
     assert saved["heads"]["age"]["exact"] == pytest.approx(metrics["test"]["heads"]["age"]["exact"])
@@ -84,6 +93,7 @@ def test_train_evaluate_and_refuse_to_overwrite(capsys, tiny_root: Path, tmp_pat
     assert tta["tta"] is True and tta["heads"]["age"]["n"] == saved["heads"]["age"]["n"]
 
 
+@pytest.mark.slow
 def test_cv_writes_the_summary_table(capsys, tiny_root: Path, tmp_path: Path) -> None:
     config_path = tmp_path / "quick.json"
     TrainConfig(data=str(tiny_root), model_kwargs={"conv_layers": 2, "base_filters": 4, "dense_units": 8,
@@ -134,6 +144,7 @@ def test_unreadable_config_and_non_run_folder(capsys, tmp_path: Path) -> None:
     assert code == 2 and "is not a run folder" in err
 
 
+@pytest.mark.slow
 def test_console_script_end_to_end(tmp_path: Path, synthetic_home: Path) -> None:
     """A real `adiencekit` process: the new-user flow on the synthetic set, and an error."""
     script = shutil.which("adiencekit")
@@ -151,6 +162,7 @@ def test_console_script_end_to_end(tmp_path: Path, synthetic_home: Path) -> None
     assert TrainConfig.from_json(run / "config.json").model_kwargs["pooling"] == "avg"  # the quick recipe
 
 
+@pytest.mark.slow
 def test_sweep_command_runs_the_report_sweep(capsys, tiny_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     code, stdout, _ = _run_in_process(
@@ -173,3 +185,254 @@ def test_sweep_command_user_errors(capsys, tmp_path: Path) -> None:
     assert code == 2 and err.startswith("adiencekit: error: dataset folder not found")
     code, _, err = _run_in_process(capsys, "sweep", "conv_depth", "--fold", "7")
     assert code == 2 and "fold" in err
+
+
+# --------------------------------------------------------------------------- fast paths
+def test_models_help_and_version_do_not_import_keras() -> None:
+    """`models`, `--help` and `--version` stay instant: no Keras, no TensorFlow."""
+    script = (
+        "import sys\n"
+        "from adiencekit.cli import main\n"
+        "for argv in (['models'], ['--help'], ['--version'], ['train', '--help']):\n"
+        "    assert main(argv) == 0, argv\n"
+        "heavy = sorted(m for m in ('keras', 'tensorflow', 'jax') if m in sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "levi_hassner" in done.stdout and "usage: adiencekit train" in done.stdout
+
+
+def test_the_static_model_table_matches_the_registry() -> None:
+    from adiencekit.cli._catalog import MODELS
+    from adiencekit.models import list_models, model_defaults
+
+    assert list(MODELS) == list_models()
+    assert {name: tuple(model_defaults(name)["input_shape"]) for name in list_models()} == MODELS
+
+
+def test_native_stderr_is_hidden_and_replayed_on_failure(capfd: pytest.CaptureFixture[str]) -> None:
+    with native_stderr_captured():
+        os.write(2, b"C++ start-up noise\n")
+    assert "noise" not in capfd.readouterr().err
+    with pytest.raises(ImportError), native_stderr_captured():
+        os.write(2, b"why the import failed\n")
+        raise ImportError("no backend")
+    assert "why the import failed" in capfd.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_real_command_prints_no_tensorflow_noise(tiny_root: Path) -> None:
+    """A fresh process: TensorFlow's start-up block must not reach stderr (it did, twice)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY")}
+    env["PYTHONPATH"] = os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])
+    done = subprocess.run([sys.executable, "-m", "adiencekit.cli", "data", "--root", str(tiny_root)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr == "", done.stderr[-2000:]
+    assert "cleaning report" in done.stdout.lower()
+
+
+def test_verbosity_follows_the_terminal() -> None:
+    class Stream(io.StringIO):
+        def __init__(self, tty: bool) -> None:
+            super().__init__()
+            self.tty = tty
+
+        def isatty(self) -> bool:
+            return self.tty
+
+    args = build_parser().parse_args(["train"])
+    assert cli_module._verbosity(args, Stream(True)) == "auto"  # progress bars on a terminal
+    assert cli_module._verbosity(args, Stream(False)) == 2  # a log file: one line per epoch
+    args = build_parser().parse_args(["train", "--quiet"])
+    assert cli_module._verbosity(args, Stream(True)) == 2
+
+
+def test_verbose_is_accepted_before_and_after_the_command() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["--verbose", "models"]).verbose is True
+    assert parser.parse_args(["models", "--verbose"]).verbose is True
+    assert parser.parse_args(["models"]).verbose is False
+
+
+# --------------------------------------------------------------------------- options
+def test_tilde_is_expanded_in_every_path_option(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    parser = build_parser()
+    args = parser.parse_args(["train", "--out", "~/runs/x", "--config", "~/c.json", "--data", "utkface:~/utk",
+                              "--folds-dir", "~/folds"])
+    assert (args.out, args.config, args.data, args.folds_dir) == (
+        f"{tmp_path}/runs/x", f"{tmp_path}/c.json", f"utkface:{tmp_path}/utk", f"{tmp_path}/folds")
+    assert parser.parse_args(["data", "--root", "~/adience"]).root == f"{tmp_path}/adience"
+    assert parser.parse_args(["evaluate", "--run", "~/runs/x"]).run == f"{tmp_path}/runs/x"
+    assert parser.parse_args(["cv", "--data", "~/a"]).data == f"{tmp_path}/a"
+    assert parser.parse_args(["sweep", "conv_depth", "--out", "~/s"]).out == f"{tmp_path}/s"
+
+
+def test_train_out_with_tilde_writes_under_home(capsys, monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    seen = {}
+
+    def fake_train(config, out, **kwargs):
+        seen["out"] = Path(out)
+
+    monkeypatch.setattr("adiencekit.training.fit.train", fake_train)
+    code, out, err = _run_in_process(capsys, "train", "--out", "~/runs/x")
+    assert code == 0, err
+    assert seen["out"] == tmp_path / "home" / "runs" / "x" and not (tmp_path / "~").exists()
+
+
+def test_common_training_options_set_the_config() -> None:
+    args = build_parser().parse_args(["train", "--learning-rate", "0.01", "--val-fraction", "0.2", "--seed", "3"])
+    config = config_from_args(args)
+    assert (config.learning_rate, config.val_fraction, config.seed) == (0.01, 0.2, 3)
+    args = build_parser().parse_args(["sweep", "dense_units", "--learning-rate", "0.5", "--seed", "9"])
+    assert cli_module.option_changes(args, TrainConfig()) == {"learning_rate": 0.5, "seed": 9}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--val-fraction", "0"], "val_fraction"),
+        (["train", "--learning-rate", "-1"], "learning_rate"),
+        (["train", "--seed", "-2"], "seed must be a non-negative integer"),
+        (["train", "--learning-rate", "fast"], "invalid float value: 'fast'"),
+        (["data", "--folds-dir", "/no/such/folds"], "folds folder not found: /no/such/folds"),
+        (["data", "--root", "utkface:/no/such/utk"], "dataset folder not found: /no/such/utk"),
+        (["data", "--root", "utkface:/", "--faces", "faces"], "--faces apply to Adience only"),
+    ],
+)
+def test_new_option_mistakes_give_one_line(capsys, argv: list[str], message: str) -> None:
+    code, _, err = _run_in_process(capsys, *argv)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
+
+
+def test_train_folds_dir_reaches_the_config_or_is_refused_clearly(capsys, tmp_path: Path) -> None:
+    args = build_parser().parse_args(["train", "--folds-dir", str(tmp_path)])
+    if "folds_dir" in TrainConfig.__dataclass_fields__:
+        assert str(config_from_args(args).folds_dir) == str(tmp_path)
+    else:  # until TrainConfig has the field, the option says so in one line
+        code, _, err = _run_in_process(capsys, "train", "--folds-dir", str(tmp_path))
+        assert code == 2 and "--folds-dir" in err and len(err.strip().splitlines()) == 1
+
+
+def test_data_reads_fold_files_from_another_folder(capsys, tiny_root: Path, tmp_path: Path) -> None:
+    images = tmp_path / "images-only"
+    shutil.copytree(tiny_root, images)
+    folds = tmp_path / "folds"
+    folds.mkdir()
+    for fold_file in images.glob("fold_*_data.txt"):
+        fold_file.rename(folds / fold_file.name)
+    code, _, err = _run_in_process(capsys, "data", "--root", str(images))
+    assert code == 2 and "fold" in err.lower()  # no fold files beside the images: one line
+    code, out, err = _run_in_process(capsys, "data", "--root", str(images), "--folds-dir", str(folds))
+    assert code == 0, err
+    assert f"Fold files: {folds}" in out and "cleaning report" in out.lower()
+
+
+def test_data_accepts_utkface(capsys, tmp_path: Path) -> None:
+    from PIL import Image
+
+    (tmp_path / "images").mkdir()
+    for name in ("1_0_0_20170110.jpg.chip.jpg", "35_1_2_20170111.jpg.chip.jpg"):
+        Image.new("RGB", (16, 16), (90, 80, 70)).save(tmp_path / "images" / name)
+    code, out, err = _run_in_process(capsys, "data", "--root", f"utkface:{tmp_path}")
+    assert code == 0, err
+    assert f"UTKFace folder: {tmp_path}" in out and "UTKFace" in out
+
+
+# --------------------------------------------------------------------------- errors: one line, exit 2
+def _fails_with(monkeypatch, error: BaseException) -> None:
+    def fail(args):
+        raise error
+
+    monkeypatch.setitem(cli_module._COMMANDS, "models", fail)
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (DataError("fold_0_data.txt line 3: 11 fields, expected 12"), "fold_0_data.txt line 3: 11 fields"),
+        (ConfigError("model_kwargs: unknown argument 'dense_unit'\nmore detail"), "unknown argument 'dense_unit'"),
+        (OSError(errno.ENOSPC, "No space left on device", "/runs/x/best.keras"),
+         "No space left on device: /runs/x/best.keras (free some disk space"),
+        (OSError(errno.EROFS, "Read-only file system", "/mnt/ro/run"),
+         "Read-only file system: /mnt/ro/run (choose a writable folder: --out for runs"),
+        (PermissionError(errno.EACCES, "Permission denied", "/data/cache"), "Permission denied: /data/cache"),
+        (FileNotFoundError(errno.ENOENT, "No such file or directory", "/x/fold_0_data.txt"),
+         "No such file or directory: /x/fold_0_data.txt"),
+        (OSError("Unable to synchronously open file (truncated file)"), "Unable to synchronously open file"),
+        (json.JSONDecodeError("Expecting value", "{", 1), "not valid JSON: Expecting value (line 1, column 2)"),
+        (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), "not UTF-8 text (invalid start byte"),
+    ],
+)
+def test_user_and_environment_errors_are_one_line(capsys, monkeypatch, error, message) -> None:
+    _fails_with(monkeypatch, error)
+    code, _, err = _run_in_process(capsys, "models")
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("adiencekit: error: ") and message in err, err
+
+
+def test_a_bug_keeps_its_traceback_and_ctrl_c_is_one_line(capsys, monkeypatch) -> None:
+    _fails_with(monkeypatch, ZeroDivisionError("a real bug"))
+    with pytest.raises(ZeroDivisionError, match="a real bug"):
+        main(["models"])
+    _fails_with(monkeypatch, KeyboardInterrupt())
+    code, _, err = _run_in_process(capsys, "models")
+    assert code == 130 and err == "adiencekit: error: interrupted\n"
+
+
+def test_malformed_labels_csv_is_one_line_naming_the_file(capsys, tmp_path: Path) -> None:
+    from PIL import Image
+
+    (tmp_path / "images").mkdir()
+    Image.new("RGB", (16, 16)).save(tmp_path / "images" / "1_0_0_20170110.jpg.chip.jpg")
+    labels = tmp_path / "labels.csv"
+    for content in (b"filename,age,gender,race\nx,1,0,0\ny,1,2,3,4,5,6\n", b"filename,age\n\xff\xfe,1\n", b""):
+        labels.write_bytes(content)
+        code, _, err = _run_in_process(capsys, "data", "--root", f"utkface:{tmp_path}")
+        assert code == 2 and len(err.strip().splitlines()) == 1 and "labels.csv" in err, err
+        assert "Traceback" not in err
+
+
+def test_unparsable_config_names_the_file(capsys, tmp_path: Path) -> None:
+    bad = tmp_path / "broken.json"
+    bad.write_text('{"epochs": 3,')
+    code, _, err = _run_in_process(capsys, "train", "--config", str(bad))
+    assert code == 2 and "broken.json" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_damaged_best_keras_is_one_line(capsys, tiny_root: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    TrainConfig(data=str(tiny_root), image_size=40, crop_size=32).to_json(run / "config.json")
+    for content in (b"PK\x03\x04 truncated zip", b"", b"not a model at all"):
+        (run / "best.keras").write_bytes(content)
+        code, _, err = _run_in_process(capsys, "evaluate", "--run", str(run))
+        assert code == 2, err
+        assert err.count("\n") == 1 and f"cannot load {run / 'best.keras'}" in err and "--overwrite" in err, err
+    assert issubclass(ModelFileError, OSError)
+
+
+def test_out_below_a_file_is_one_line(capsys, monkeypatch, tmp_path: Path, synthetic_home: Path) -> None:
+    monkeypatch.setenv("ADIENCEKIT_HOME", str(synthetic_home))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, _, err = _run_in_process(capsys, "train", "--epochs", "1", "--out", str(blocker / "run"))
+    assert code == 2 and err.count("\n") == 1 and str(blocker / "run") in err, err
+
+
+def test_zero_usable_images_is_an_error_that_suggests_the_other_folder(capsys, tiny_root: Path, tmp_path: Path) -> None:
+    root = tmp_path / "faces-only"
+    shutil.copytree(tiny_root, root)
+    (root / "aligned").rename(root / "faces")
+    code, out, err = _run_in_process(capsys, "data", "--root", str(root))
+    assert code == 2, out
+    lines = err.strip().splitlines()
+    assert lines[-1] == (f"adiencekit: error: 0 usable images: {root / 'aligned'} does not exist; "
+                         f"{root / 'faces'} exists: try --faces faces")
+    # The library's warning is one line too: no Python source line under it.
+    assert lines[0].startswith("adiencekit: warning: image folder") and len(lines) == 2

@@ -50,3 +50,67 @@ def test_cv_summary(tmp_path) -> None:
     _is_png(plot_cv_summary(scores, tmp_path / "cv.png"))
     with pytest.raises(ValueError, match="at least one metric"):
         plot_cv_summary({}, tmp_path / "cv2.png")
+
+
+def test_a_one_epoch_history_draws_its_points_at_epoch_1(tmp_path) -> None:
+    from adiencekit.plots import _history_figure
+
+    figure = _history_figure([{"epoch": 1, "loss": 0.7, "val_loss": 0.6, "accuracy": 0.6, "val_accuracy": 0.65}])
+    lines = [line for axes in figure.axes for line in axes.lines]
+    assert len(lines) == 4
+    for line in lines:
+        assert line.get_marker() == "o" and list(line.get_xdata()) == [1]  # a visible point, 1-based
+    _is_png(plot_history({"loss": [0.7], "val_loss": [0.6]}, tmp_path / "one.png"))
+
+
+@pytest.mark.parametrize(
+    ("epochs", "expected"), [([0, 1, 2], [1, 2, 3]), ([1, 2, 3], [1, 2, 3]), (None, [1, 2, 3])]
+)
+def test_history_epochs_are_1_based(epochs, expected) -> None:
+    from adiencekit.plots import _history_figure, history_epochs
+
+    columns = {"loss": [0.9, 0.5, 0.3]}
+    if epochs is not None:
+        columns["epoch"] = epochs
+    assert history_epochs(columns) == expected
+    (line,) = _history_figure(columns).axes[1].lines
+    assert list(line.get_xdata()) == expected
+
+
+def test_cv_summary_legend_and_labels_stay_off_the_bars() -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from adiencekit.plots import _cv_summary_figure
+
+    scores = {"gender exact": [0.99, 1.0, 0.97, 0.995, 0.98], "age exact": [0.6, 0.72, 0.55, 0.7, 0.66],
+              "age 1-off": [0.97, 0.99, 0.95, 0.98, 1.0]}
+    figure = _cv_summary_figure(scores, "cv")
+    canvas = FigureCanvasAgg(figure)
+    figure.tight_layout()
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    (axes,) = figure.axes
+    legend = axes.get_legend().get_window_extent(renderer)
+    bars = [patch.get_window_extent(renderer) for patch in axes.patches if patch.get_height() > 0.2]
+    assert len(bars) == 15
+    assert not any(legend.overlaps(bar) for bar in bars)
+    assert axes.get_ylim()[1] > 1.05  # headroom above a 1.0 bar
+    assert not axes.texts  # no value label drawn over the last fold's bars
+    labels = [text.get_text() for text in axes.get_legend().get_texts()]
+    assert "gender exact: 0.987 ± 0.011" in labels
+
+
+def test_pick_examples_spans_classes_and_shows_mistakes() -> None:
+    from adiencekit.plots import pick_examples
+
+    true = ["10"] * 15 + ["101"] + ["30"] * 20
+    pred = list(true)
+    pred[20] = "10"  # one mistake among the 30-year-olds
+    picked = pick_examples(true, pred, count=6, seed=1)
+    assert len(picked) == len(set(picked)) == 6
+    assert {true[i] for i in picked} == {"10", "101", "30"}  # not fifteen 10-year-olds
+    assert 20 in picked
+    assert picked == pick_examples(true, pred, count=6, seed=1)  # seeded
+    assert pick_examples(true, pred, count=100) and len(pick_examples(true, pred, count=100)) == 36
+    with pytest.raises(ValueError, match="3 true, 2 predicted"):
+        pick_examples(["a", "b", "c"], ["a", "b"])

@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-__all__ = ["plot_confusion_matrix", "plot_cv_summary", "plot_history", "plot_predictions"]
+__all__ = ["history_epochs", "pick_examples", "plot_confusion_matrix", "plot_cv_summary", "plot_history", "plot_predictions"]
 
 
 def _save(figure: Figure, path: str | os.PathLike[str]) -> Path:
@@ -38,8 +39,37 @@ def _save(figure: Figure, path: str | os.PathLike[str]) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(figure)
     figure.tight_layout()
-    figure.savefig(target, dpi=100)
+    # "tight" keeps legends placed outside the axes inside the image.
+    figure.savefig(target, dpi=100, bbox_inches="tight")
     return target
+
+
+def history_epochs(columns: Mapping[str, Sequence[Any]]) -> list[int]:
+    """The 1-based epoch numbers of a history's rows.
+
+    The rule: epochs are shown 1-based, as on the console. A history with an ``epoch``
+    column is plotted as given, except that a column holding a 0 is taken as 0-based
+    and shifted by one; without the column, rows are epochs 1, 2, ...
+
+    Args:
+        columns: ``{metric: [value per epoch]}``, with or without ``epoch``.
+
+    Returns:
+        One epoch number per row.
+
+    Example:
+
+    >>> history_epochs({"epoch": [0, 1, 2], "loss": [3, 2, 1]})
+    [1, 2, 3]
+    >>> history_epochs({"epoch": [1, 2], "loss": [2, 1]})
+    [1, 2]
+    >>> history_epochs({"loss": [0.5]})
+    [1]
+    """
+    if "epoch" not in columns:
+        return list(range(1, len(columns["loss"]) + 1))
+    epochs = [int(value) for value in columns["epoch"]]
+    return [epoch + 1 for epoch in epochs] if epochs and min(epochs) == 0 else epochs
 
 
 def _history_columns(history: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
@@ -68,7 +98,8 @@ def plot_history(
     """Training and validation accuracy (top) and loss (bottom) against the epoch.
 
     This is the figure of the reference report, one line pair per metric; multitask
-    runs get one accuracy pair per head.
+    runs get one accuracy pair per head. Every value is drawn with a marker, so a
+    1-epoch run shows its points; epochs are 1-based (see :func:`history_epochs`).
 
     Args:
         history: ``{metric: [value per epoch]}`` (``History.history``) or a list of
@@ -82,29 +113,39 @@ def plot_history(
     Raises:
         ValueError: when the history has no ``loss`` column.
     """
+    return _save(_history_figure(history, title), path)
+
+
+def _history_figure(
+    history: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]], title: str | None = None
+) -> Figure:
     columns = _history_columns(history)
     if "loss" not in columns:
         raise ValueError(f"history has no 'loss' column; got columns {sorted(columns)}")
-    epochs = columns.get("epoch") or list(range(len(columns["loss"])))
+    epochs = history_epochs(columns)
+    style = {"marker": "o", "markersize": 4}
     figure = Figure(figsize=(7, 7))
     top, bottom = figure.subplots(2, 1, sharex=True)
     for key in _accuracy_keys(columns):
-        top.plot(epochs, columns[key], label=f"training {key}")
-        top.plot(epochs, columns[f"val_{key}"], label=f"validation {key}")
+        top.plot(epochs, columns[key], label=f"training {key}", **style)
+        top.plot(epochs, columns[f"val_{key}"], label=f"validation {key}", **style)
     top.set_title("Training and Validation Accuracy")
     top.set_ylabel("accuracy")
     if top.lines:
-        top.legend(loc="lower right", fontsize="small")
-    bottom.plot(epochs, columns["loss"], label="training loss")
+        top.legend(loc="best", fontsize="small")
+    bottom.plot(epochs, columns["loss"], label="training loss", **style)
     if "val_loss" in columns:
-        bottom.plot(epochs, columns["val_loss"], label="validation loss")
+        bottom.plot(epochs, columns["val_loss"], label="validation loss", **style)
     bottom.set_title("Training and Validation Loss")
     bottom.set_ylabel("cross entropy")
     bottom.set_xlabel("epoch")
-    bottom.legend(loc="upper right", fontsize="small")
+    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(epochs) == 1:  # one point: give it room instead of a zero-width axis
+        bottom.set_xlim(epochs[0] - 0.5, epochs[0] + 0.5)
+    bottom.legend(loc="best", fontsize="small")
     if title:
         figure.suptitle(title)
-    return _save(figure, path)
+    return figure
 
 
 def plot_confusion_matrix(
@@ -149,6 +190,56 @@ def plot_confusion_matrix(
                 color="white" if value > threshold else "black", fontsize="small",
             )
     return _save(figure, path)
+
+
+def pick_examples(
+    true_labels: Sequence[Any], predicted_labels: Sequence[Any], count: int = 16, seed: int = 0
+) -> list[int]:
+    """Indices of a seeded sample for :func:`plot_predictions`: every class, mistakes included.
+
+    The first ``count`` files of a test set are often one person or one age; this takes
+    the classes in turn (round robin over the true labels, in sorted order), and within
+    each class puts one mistake first when there is one, the rest in seeded random order.
+
+    Args:
+        true_labels: one true label per example.
+        predicted_labels: one predicted label per example.
+        count: how many indices to return (fewer when there are fewer examples).
+        seed: the sample's seed.
+
+    Returns:
+        Up to ``count`` distinct indices.
+
+    Example:
+
+    >>> true = ["f"] * 10 + ["m"] * 2
+    >>> pred = ["f"] * 9 + ["m"] + ["m", "f"]
+    >>> picked = pick_examples(true, pred, count=4, seed=0)
+    >>> sorted({true[i] for i in picked}), any(true[i] != pred[i] for i in picked)
+    (['f', 'm'], True)
+    """
+    if len(true_labels) != len(predicted_labels):
+        raise ValueError(
+            f"need one predicted label per true label: {len(true_labels)} true, {len(predicted_labels)} predicted"
+        )
+    if not isinstance(count, int) or count < 1:
+        raise ValueError(f"count must be a positive integer, got {count!r}")
+    rng = np.random.default_rng(seed)
+    queues: dict[str, list[int]] = {}
+    for index in rng.permutation(len(true_labels)).tolist():
+        queues.setdefault(str(true_labels[index]), []).append(index)
+    for key, queue in queues.items():
+        wrong = [i for i in queue if true_labels[i] != predicted_labels[i]]
+        if wrong:
+            queue.remove(wrong[0])
+            queue.insert(0, wrong[0])
+    picked: list[int] = []
+    ordered = [queues[key] for key in sorted(queues)]
+    while len(picked) < count and any(ordered):
+        for queue in ordered:
+            if queue and len(picked) < count:
+                picked.append(queue.pop(0))
+    return picked
 
 
 def plot_predictions(
@@ -212,6 +303,9 @@ def plot_cv_summary(
 ) -> Path:
     """Bar chart of per-fold scores with the mean ± std drawn as a line and band.
 
+    The legend (one entry per metric, with its mean ± std) sits above the plot, clear
+    of the bars, and the y axis leaves headroom above 1.0.
+
     Args:
         fold_scores: ``{metric name: [score per fold]}`` in [0, 1], e.g.
             ``{"gender exact": [...], "age 1-off": [...]}``.
@@ -221,6 +315,10 @@ def plot_cv_summary(
     Returns:
         The written path.
     """
+    return _save(_cv_summary_figure(fold_scores, title), path)
+
+
+def _cv_summary_figure(fold_scores: Mapping[str, Sequence[float]], title: str) -> Figure:
     if not fold_scores:
         raise ValueError("plot_cv_summary needs at least one metric")
     names = list(fold_scores)
@@ -232,15 +330,17 @@ def plot_cv_summary(
     for index, name in enumerate(names):
         values = np.asarray(fold_scores[name], dtype="float64")
         offset = (index - (len(names) - 1) / 2) * width
-        bars = axes.bar(positions[: len(values)] + offset, values, width, label=name)
         mean, std = float(values.mean()), float(values.std())
+        bars = axes.bar(positions[: len(values)] + offset, values, width, label=f"{name}: {mean:.3f} ± {std:.3f}")
         color = bars.patches[0].get_facecolor() if bars.patches else None
         axes.axhline(mean, color=color, linestyle="--", linewidth=1)
         axes.axhspan(mean - std, mean + std, color=color, alpha=0.1)
-        axes.text(folds - 0.5, mean, f" {name}: {mean:.3f} ± {std:.3f}", va="bottom", ha="right", fontsize="small")
     axes.set_xticks(positions, labels=[f"fold {k}" for k in range(folds)])
-    axes.set_ylim(0, 1.05)
+    axes.set_xlim(-0.6, folds - 0.4)
+    axes.set_ylim(0, 1.1)
     axes.set_ylabel("accuracy")
-    axes.set_title(title)
-    axes.legend(loc="lower left", fontsize="small")
-    return _save(figure, path)
+    figure.suptitle(title)
+    # Above the axes, never over the bars; mean ± std (dashed line and band) per metric.
+    axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=min(len(names), 2), fontsize="small",
+                frameon=False, title="metric: mean ± std over folds (dashed line, band)", title_fontsize="small")
+    return figure

@@ -204,6 +204,7 @@ def test_saving_round_trip(tmp_path):
     assert weight_count(restored.trainable_weights) == weight_count(model.trainable_weights)
 
 
+@pytest.mark.slow
 def test_staged_fine_tuning_reduces_the_loss_and_keeps_frozen_batch_norm(small_modified):
     """Train only the top block a few steps: the loss drops, frozen BN statistics do not move."""
     base = small_modified.get_layer("inception_v3")

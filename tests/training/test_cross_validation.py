@@ -13,6 +13,7 @@ from adiencekit.training.cross_validation import summarize_folds
 from ._helpers import make_tiny_tree, tiny_config
 
 
+@pytest.mark.slow
 def test_five_folds_table_chart_and_per_fold_resume(tmp_path: Path) -> None:
     root = make_tiny_tree(tmp_path / "data")
     config = tiny_config(root, task="age", epochs=1, steps_per_epoch=2, validation_steps=1, cache=False)

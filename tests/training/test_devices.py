@@ -103,6 +103,7 @@ _MIRRORED_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="MirroredStrategy is TensorFlow's")
 def test_mirrored_strategy_on_two_logical_cpus_trains(tmp_path: Path) -> None:
     root = make_tiny_tree(tmp_path / "data")
@@ -131,6 +132,7 @@ _DATA_PARALLEL_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_jax_data_parallel_on_two_host_devices_trains(tmp_path: Path) -> None:
     pytest.importorskip("jax")
     root = make_tiny_tree(tmp_path / "data")

@@ -33,6 +33,7 @@ def gender_run(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory):
     return train(config, tmp_path_factory.mktemp("runs") / "gender", verbose=0)
 
 
+@pytest.mark.slow
 def test_gender_run_beats_chance_and_writes_every_artifact(gender_run) -> None:
     run = gender_run.run_dir
     for name in ("config.json", "best.weights.h5", "best.keras", "history.json", "history.csv", "metrics.json",
@@ -52,12 +53,14 @@ def test_gender_run_beats_chance_and_writes_every_artifact(gender_run) -> None:
     assert metrics["best_epoch"] == min(history, key=lambda r: r["val_loss"])["epoch"]
 
 
+@pytest.mark.slow
 def test_best_keras_holds_the_best_weights(gender_run) -> None:
     restored = keras.saving.load_model(gender_run.run_dir / "best.keras", compile=False)
     images = np.random.default_rng(0).uniform(0, 255, (4, 40, 40, 3)).astype("float32")
     np.testing.assert_allclose(restored.predict_on_batch(images), gender_run.model.predict_on_batch(images), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_finished_run_is_never_overwritten_silently(gender_run) -> None:
     before = (gender_run.run_dir / "metrics.json").read_bytes()
     with pytest.raises(RunExistsError, match="holds a finished run"):
@@ -65,6 +68,7 @@ def test_finished_run_is_never_overwritten_silently(gender_run) -> None:
     assert (gender_run.run_dir / "metrics.json").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_age_run_beats_chance(tiny_root: Path, tmp_path: Path) -> None:
     kwargs = {"conv_layers": 4, "base_filters": 16, "dense_units": 64, "pooling": "avg", "batch_norm": True}
     config = tiny_config(tiny_root, task="age", epochs=20, model_kwargs=kwargs)
@@ -81,6 +85,7 @@ def test_age_run_beats_chance(tiny_root: Path, tmp_path: Path) -> None:
     assert "val_one_off" in result.history[-1]
 
 
+@pytest.mark.slow
 def test_multitask_with_mixed_bfloat16_trains(tiny_root: Path, tmp_path: Path) -> None:
     previous = keras.config.dtype_policy().name
     config = tiny_config(tiny_root, task="multitask", precision="mixed_bfloat16", epochs=1, steps_per_epoch=3)
@@ -95,6 +100,7 @@ def test_multitask_with_mixed_bfloat16_trains(tiny_root: Path, tmp_path: Path) -
     assert (result.run_dir / "plots" / "confusion_age.png").is_file()
 
 
+@pytest.mark.slow
 def test_mixed_float16_wraps_the_optimizer_in_loss_scaling(tiny_root: Path, tmp_path: Path) -> None:
     config = tiny_config(tiny_root, precision="mixed_float16", epochs=1, steps_per_epoch=2, validation_steps=1,
                          test_steps=1, cache=False)
@@ -114,6 +120,7 @@ def test_unfinished_run_of_another_config_is_refused(tiny_root: Path, tmp_path: 
         train(tiny_config(tiny_root, epochs=3), run, resume=False, verbose=0)
 
 
+@pytest.mark.slow
 def test_overwrite_replaces_a_finished_run_and_keeps_foreign_files(tiny_root: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()
@@ -143,6 +150,7 @@ _KILL_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_resume_after_a_real_sigkill_loses_no_finished_epoch(tiny_root: Path, tmp_path: Path) -> None:
     config_path = tmp_path / "config.json"
     tiny_config(tiny_root, epochs=4, steps_per_epoch=3, validation_steps=2, test_steps=2).to_json(config_path)
@@ -187,6 +195,7 @@ def test_missing_dataset_is_a_clear_error(tmp_path: Path) -> None:
     assert not (tmp_path / "run").exists()  # nothing written for a run that cannot start
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_real_utkface_multitask_beats_the_majority_baseline(utkface_dir: Path, tmp_path: Path) -> None:
     """1,600 real UTKFace faces (random sample), 32 px crops, 12 epochs: about 25 s."""

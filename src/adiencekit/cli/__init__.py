@@ -1,0 +1,400 @@
+"""The ``adiencekit`` command line.
+
+Commands::
+
+    adiencekit [--verbose] COMMAND ...
+    adiencekit data      [--root PATH|utkface:PATH] [--folds-dir DIR] [--faces aligned|faces]
+                         [--age-policy drop|map]
+    adiencekit train     [--data PATH|synthetic|utkface:PATH] [--folds-dir DIR] [--model NAME]
+                         [--task T] [--fold K] [--recipe NAME] [--config FILE] [--epochs N]
+                         [--batch-size N] [--learning-rate LR] [--val-fraction F] [--seed N]
+                         [--out DIR] [--overwrite] [--quiet]
+    adiencekit cv        (as train, without --fold) — the 5-fold protocol + summary table
+    adiencekit sweep     conv_depth|dense_units (options as train)
+    adiencekit evaluate  --run DIR [--tta]
+    adiencekit models    list the model zoo and the training recipes
+    adiencekit --version
+
+With no ``--data``, ``train`` and ``cv`` use the embedded synthetic set and the
+``quick`` recipe, so the whole flow runs in a minute or two on a CPU. ``~`` is expanded
+in every path option. User and environment mistakes (a wrong path, an unknown model or
+recipe, a bad fold, an unreadable config or data file, a read-only or full disk) print
+one line on stderr and exit with status 2; anything else is a bug and shows its
+traceback. TensorFlow's start-up messages are hidden unless ``--verbose`` is given.
+
+Example:
+
+>>> from adiencekit.cli import main
+>>> main(["train", "--fold", "7"])
+2
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import inspect
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from adiencekit.cli._errors import one_line
+from adiencekit.cli._parser import UTKFACE_PREFIX, UsageError, build_parser
+from adiencekit.cli._quiet import import_backend, quiet_environment
+from adiencekit.errors import AdienceKitError, ModelFileError
+from adiencekit.training.config import TrainConfig
+from adiencekit.training.recipes import get_recipe, list_recipes
+
+__all__ = ["UsageError", "build_parser", "config_from_args", "main", "option_changes"]
+
+USAGE_EXIT_CODE = 2
+INTERRUPTED_EXIT_CODE = 130
+
+
+# --------------------------------------------------------------------------- config
+def _check_data_spec(data: str) -> None:
+    config = TrainConfig(data=data)
+    path = config.dataset_path
+    if path is not None and not path.exists():
+        raise UsageError(f"dataset folder not found: {path}")
+
+
+_FIELD_OPTIONS = (
+    ("fold", "test_fold"), ("epochs", "epochs"), ("batch_size", "batch_size"), ("image_size", "image_size"),
+    ("crop_size", "crop_size"), ("faces", "faces"), ("age_policy", "age_policy"),
+    ("learning_rate", "learning_rate"), ("val_fraction", "val_fraction"), ("seed", "seed"),
+    ("folds_dir", "folds_dir"),
+)
+
+
+def option_changes(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
+    """The :class:`TrainConfig` fields that the individual command-line options set.
+
+    Args:
+        args: parsed arguments of ``train``, ``cv`` or ``sweep``.
+        config: the config the options apply to (for the image size a crop needs).
+
+    Returns:
+        ``{field: value}`` for each option given.
+
+    Raises:
+        UsageError: for ``--folds-dir`` when this version's TrainConfig has no
+            ``folds_dir`` field.
+    """
+    changes: dict[str, Any] = {}
+    if args.data is not None:
+        changes["data"] = args.data
+    for option, field_name in _FIELD_OPTIONS:
+        value = getattr(args, option, None)
+        if value is not None:
+            changes[field_name] = value
+    if "folds_dir" in changes and not hasattr(config, "folds_dir"):
+        raise UsageError("--folds-dir is not supported by this version's TrainConfig for train/cv/sweep; "
+                         "put the fold files beside the images")
+    if changes.get("crop_size") is not None and "image_size" not in changes:
+        changes["image_size"] = max(config.image_size, changes["crop_size"])
+    return changes
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig a ``train``/``cv`` command line describes.
+
+    Order: ``--config`` file, else ``--recipe``, else the ``quick`` recipe for the
+    synthetic set (or the library defaults for real data); then the individual options.
+
+    Args:
+        args: parsed arguments of ``train`` or ``cv``.
+
+    Returns:
+        The validated config.
+
+    Raises:
+        UsageError: for unreadable configs, unknown recipes/models or invalid values.
+    """
+    if args.config and args.recipe:
+        raise UsageError("give either --config or --recipe, not both")
+    try:
+        if args.config:
+            config = TrainConfig.from_json(args.config)
+            if args.task:
+                config = config.replace(task=args.task)
+        elif args.recipe:
+            config = get_recipe(args.recipe, task=args.task)
+        elif args.data in (None, "synthetic"):
+            config = get_recipe("quick", task=args.task)
+        else:
+            config = TrainConfig(task=args.task or "gender")
+        changes = option_changes(args, config)
+        if args.model is not None and args.model != config.model:
+            changes.update(model=args.model, model_kwargs={})
+        config = config.replace(**changes) if changes else config
+    except AdienceKitError:
+        raise
+    except KeyError as error:  # unknown recipe
+        raise UsageError(str(error.args[0])) from None
+    except FileNotFoundError as error:
+        raise UsageError(str(error)) from None
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    _check_data_spec(config.data)
+    from adiencekit.models import list_models, model_defaults  # imports Keras: checked last
+
+    if config.model not in list_models():
+        raise UsageError(f"unknown model {config.model!r}; available models: {', '.join(list_models())}")
+    if "model" in changes and args.crop_size is None and args.image_size is None:
+        # Another model than the recipe's: feed it its native size (e.g. 227 of 256).
+        native = (model_defaults(config.model).get("input_shape") or (256,))[0] or 256
+        config = config.replace(crop_size=None, image_size=max(256, int(native)))
+    return config
+
+
+def _default_out(kind: str, config: TrainConfig) -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{kind}-{config.model}-{config.task}-{stamp}"
+
+
+def _verbosity(args: argparse.Namespace, stream: Any = None) -> int | str:
+    """Keras ``fit`` verbosity: progress bars on a terminal, one line per epoch otherwise."""
+    stream = sys.stdout if stream is None else stream
+    if args.quiet:
+        return 2
+    isatty = getattr(stream, "isatty", None)
+    return "auto" if callable(isatty) and isatty() else 2
+
+
+def _progress_bars() -> bool:
+    """Progress bars (tqdm, on stderr) only on a terminal, never into a log file."""
+    return bool(getattr(sys.stderr, "isatty", None) and sys.stderr.isatty())
+
+
+# --------------------------------------------------------------------------- commands
+def _cmd_data(args: argparse.Namespace) -> int:
+    root = args.root
+    if root is not None and root.startswith(UTKFACE_PREFIX):
+        given = [option for option, value in (("--faces", args.faces), ("--age-policy", args.age_policy),
+                                              ("--folds-dir", args.folds_dir)) if value is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)} apply to Adience only, not to utkface:PATH")
+        path = Path(root[len(UTKFACE_PREFIX):])
+        if not path.exists():
+            raise UsageError(f"dataset folder not found: {path}")
+        from adiencekit.data import UTKFaceDataset
+
+        print(f"UTKFace folder: {path}")
+        dataset: Any = UTKFaceDataset(path, progress=_progress_bars())
+    else:
+        for name, value in (("dataset folder", root), ("folds folder", args.folds_dir)):
+            if value is not None and not Path(value).exists():
+                raise UsageError(f"{name} not found: {value}")
+        from adiencekit.data import AdienceDataset
+
+        if root is None:
+            from adiencekit.data import ensure_synthetic_adience
+
+            folder = ensure_synthetic_adience()
+            print(f"Synthetic Adience-format set (no download needed): {folder}")
+        else:
+            folder = Path(root)
+            print(f"Adience folder: {folder}")
+        if args.folds_dir is not None:
+            print(f"Fold files: {args.folds_dir}")
+        dataset = AdienceDataset(folder, faces=args.faces or "aligned", age_policy=args.age_policy or "drop",
+                                 folds_dir=args.folds_dir, progress=_progress_bars())
+    if len(dataset.frame) == 0:
+        raise UsageError(_no_images_message(root, args.faces or "aligned"))
+    print(dataset.summary())
+    print()
+    print(dataset.report())
+    return 0
+
+
+def _no_images_message(root: str | None, faces: str) -> str:
+    """Zero usable images: say which image folders exist and which --faces would read them."""
+    if root is None or root.startswith(UTKFACE_PREFIX):
+        folder = Path(root[len(UTKFACE_PREFIX):]) / "images" if root else None
+        return f"no usable image in {folder}; the cleaning report (without --quiet) says why"
+    from adiencekit.data.folds import FACE_LAYOUTS
+
+    wanted = Path(root) / FACE_LAYOUTS[faces][0]
+    others = [name for name, (sub, _) in FACE_LAYOUTS.items() if name != faces and (Path(root) / sub).is_dir()]
+    hint = f"; {Path(root) / FACE_LAYOUTS[others[0]][0]} exists: try --faces {others[0]}" if others else ""
+    state = "does not exist" if not wanted.is_dir() else "holds none of the images the fold files name"
+    return f"0 usable images: {wanted} {state}{hint}"
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    from adiencekit.training.fit import train
+
+    out = Path(args.out) if args.out else _default_out("train", config)
+    print(f"Run folder: {out}")
+    train(config, out, overwrite=args.overwrite, verbose=_verbosity(args))  # prints the test metrics
+    return 0
+
+
+def _cmd_cv(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    from adiencekit.training.cross_validation import cross_validate
+
+    if config.dataset_kind == "utkface":
+        raise UsageError("cv follows the Adience folds; UTKFace has none (use `adiencekit train`)")
+    out = Path(args.out) if args.out else _default_out("cv", config)
+    print(f"Cross-validation folder: {out}")
+    result = cross_validate(config, out, overwrite=args.overwrite, verbose=_verbosity(args))
+    print(result.to_markdown())
+    print(f"Table: {out / 'cv.md'}")
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from adiencekit.training.sweeps import run_sweep, sweep_configs
+
+    try:
+        (_, first), *_ = sweep_configs(args.name, args.task)
+        changes = option_changes(args, first)
+        sweep_configs(args.name, args.task, **changes)  # validates the options
+    except AdienceKitError:
+        raise
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    _check_data_spec(changes.get("data", first.data))
+    out = Path(args.out) if args.out else Path("runs") / f"sweep-{args.name}-{_dt.datetime.now():%Y%m%d-%H%M%S}"
+    print(f"Sweep folder: {out}")
+    result = run_sweep(args.name, out, task=args.task, overwrite=args.overwrite, verbose=_verbosity(args), **changes)
+    print(result.to_markdown())
+    print(f"Table: {out / 'sweep.md'}")
+    return 0
+
+
+def _load_model(run: Path) -> Any:
+    """``best.keras`` of a run; a damaged file is a :class:`ModelFileError`, not a traceback."""
+    from adiencekit.evaluation import load_run_model
+
+    path = run / "best.keras"
+    try:
+        return load_run_model(run)
+    except AdienceKitError:
+        raise
+    except Exception as error:  # keras raises many types for a truncated or foreign zip
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelFileError(
+            f"cannot load {path}: {reason[:200]} — the file is damaged or not a Keras model; "
+            f"train again with `adiencekit train --config {run / 'config.json'} --out {run} --overwrite`"
+        ) from error
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from adiencekit.evaluation import evaluate
+    from adiencekit.training.fit import load_split
+
+    run = Path(args.run)
+    if not run.is_dir():
+        raise UsageError(f"run folder not found: {run}")
+    config_path = run / "config.json"
+    if not config_path.is_file():
+        raise UsageError(f"{run} is not a run folder: {config_path} is missing")
+    if not (run / "best.keras").is_file():
+        raise UsageError(f"{run} holds no trained model (best.keras is missing; is the run finished?)")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise UsageError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    try:
+        config = TrainConfig.from_json(config_path)
+    except AdienceKitError:
+        raise
+    except ValueError as error:
+        raise UsageError(f"cannot read {config_path}: {error}") from None
+    _check_data_spec(config.data)
+    started = time.perf_counter()
+    print(f"Loading {run / 'best.keras'} ...", flush=True)
+    model = _load_model(run)
+    print(f"Reading the test set of {config.data} (fold {config.test_fold}) ...", flush=True)
+    split = load_split(config)
+    count = len(split.test) if hasattr(split.test, "__len__") else None
+    what = f"{count} test images" if count is not None else "the test images"
+    print(f"Evaluating {what}{' with 10-crop over-sampling' if args.tta else ''} ...", flush=True)
+    options: dict[str, Any] = {}
+    parameters = inspect.signature(evaluate).parameters
+    if "verbose" in parameters:  # progress inside evaluate, where the library offers it
+        options["verbose"] = _verbosity(args)
+    result = evaluate(
+        model, split.test, config.task, tta=args.tta,
+        batch_size=args.batch_size or config.batch_size, image_size=config.image_size, **options,
+    )
+    name = "evaluation_tta.json" if args.tta else "evaluation.json"
+    result.to_json(run / name)
+    print(result.to_markdown())
+    print(f"Written: {run / name} ({time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from adiencekit.cli._catalog import MODELS  # a static table: listing needs no Keras import
+
+    print("Models:")
+    for name, shape in MODELS.items():
+        print(f"  {name:24s} input {shape}")
+    print("Recipes (adiencekit train --recipe NAME):")
+    for name, description in list_recipes().items():
+        print(f"  {name:24s} {description}")
+    return 0
+
+
+_COMMANDS = {
+    "data": _cmd_data, "train": _cmd_train, "cv": _cmd_cv, "sweep": _cmd_sweep,
+    "evaluate": _cmd_evaluate, "models": _cmd_models,
+}
+
+#: Commands that need neither TensorFlow nor Keras.
+_LIGHT_COMMANDS = frozenset({"models"})
+
+
+def _fail(message: str, code: int = USAGE_EXIT_CODE) -> int:
+    print(f"adiencekit: error: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    """Library warnings as ``adiencekit: warning: ...`` lines, without Python's source line."""
+    text = str(message).strip().splitlines()
+    print(f"adiencekit: warning: {text[0] if text else category.__name__}", file=file or sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``adiencekit`` command line.
+
+    Args:
+        argv: arguments without the program name (default ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 on success, 2 for user and environment mistakes (one line on
+        stderr), 130 when interrupted. Other exceptions are bugs and propagate with their
+        traceback.
+    """
+    import warnings
+
+    shown = warnings.showwarning
+    try:
+        args = build_parser().parse_args(argv)
+        if not args.verbose:
+            quiet_environment()
+            warnings.showwarning = _one_line_warning
+        if args.command not in _LIGHT_COMMANDS:
+            import_backend(verbose=args.verbose)
+        return _COMMANDS[args.command](args)
+    except SystemExit as exit_:  # --help, --version
+        return int(exit_.code or 0)
+    except KeyboardInterrupt:
+        return _fail("interrupted", INTERRUPTED_EXIT_CODE)
+    except Exception as error:
+        message = one_line(error)
+        if message is None:
+            raise  # a bug: keep the traceback
+        return _fail(message)
+    finally:
+        warnings.showwarning = shown
+
+
+if __name__ == "__main__":
+    sys.exit(main())

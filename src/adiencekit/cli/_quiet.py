@@ -1,0 +1,96 @@
+"""Keep TensorFlow's start-up chatter out of the terminal (``adiencekit --verbose`` keeps it).
+
+Importing TensorFlow prints, from C++ and before any Python setting can apply, a block
+like ``WARNING: All log messages before absl::InitializeLog() is called are written to
+STDERR`` / ``oneDNN custom operations are on`` / ``Could not find cuda drivers`` (twice,
+once per TensorFlow library). ``TF_CPP_MIN_LOG_LEVEL=3`` silences what TensorFlow logs
+after start-up (``failed call to cuInit`` ...) but not that block: absl writes it
+before its log level is read. So the CLI imports the backend with the process's
+standard error (file descriptor 2) sent to a temporary file, and shows what was caught
+only when the import fails. ``TF_ENABLE_ONEDNN_OPTS`` is left alone: it changes the
+numerics, not just the logs.
+
+Example:
+
+>>> import os
+>>> from adiencekit.cli._quiet import native_stderr_captured
+>>> with native_stderr_captured():
+...     _ = os.write(2, b"noise from C++\\n")   # not shown
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator
+
+__all__ = ["import_backend", "native_stderr_captured", "quiet_environment"]
+
+#: Environment settings for a quiet run; a value the user set already wins.
+QUIET_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR"}
+
+#: Python warnings issued from these packages are hidden unless ``--verbose``.
+NOISY_PACKAGES = r"(tensorflow|tf_keras|keras|absl|jax|jaxlib|h5py|google\.protobuf)(\.|$)"
+
+
+def quiet_environment() -> None:
+    """Set the quiet log levels, before TensorFlow is imported (later they have no effect)."""
+    for name, value in QUIET_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    warnings.filterwarnings("ignore", module=NOISY_PACKAGES)
+    for name in ("tensorflow", "absl", "jax._src.xla_bridge", "h5py"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        from absl import logging as absl_logging
+    except ImportError:  # absl comes with TensorFlow; JAX-only installs may lack it
+        return
+    absl_logging.set_verbosity(absl_logging.ERROR)
+
+
+@contextlib.contextmanager
+def native_stderr_captured() -> Iterator[None]:
+    """Send what is written on file descriptor 2 to a temporary file while the block runs.
+
+    Python's ``sys.stderr`` is flushed first so nothing of ours is lost; if the block
+    raises, the caught text is written to the real standard error before the exception
+    propagates, so a failing import still explains itself.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable descriptor 2 (e.g. a closed stderr)
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        failed = True
+        try:
+            yield
+            failed = False
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            if failed:
+                sink.seek(0)
+                os.write(2, sink.read())
+
+
+def import_backend(verbose: bool = False) -> None:
+    """Import TensorFlow (when installed) and Keras now, quietly unless ``verbose``.
+
+    Args:
+        verbose: show TensorFlow's start-up messages as they come.
+    """
+    names = [name for name in ("tensorflow", "keras") if name not in sys.modules and importlib.util.find_spec(name)]
+    if not names:
+        return
+    with contextlib.nullcontext() if verbose else native_stderr_captured():
+        for name in names:
+            importlib.import_module(name)

@@ -1,0 +1,100 @@
+"""The docs cannot drift: their commands parse, their Python runs, their claims hold.
+
+* Every ``adiencekit ...`` command shown in README.md and docs/*.md parses with the
+  real argument parser (a renamed option fails here, not for a reader).
+* Every Python block of README.md, docs/index.md and docs/quickstart.md compiles; the quickstart's blocks run,
+  in order, in a fresh folder (slow: they train a small model).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adiencekit.cli import UsageError, build_parser
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+#: Pages whose ``python`` blocks are real code (architecture.md sketches signatures).
+CODE_PAGES = [ROOT / "README.md", ROOT / "docs" / "index.md", ROOT / "docs" / "quickstart.md"]
+FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```", re.M | re.S)
+
+
+def _blocks(page: Path, language: str) -> list[str]:
+    return [body for lang, body in FENCE.findall(page.read_text(encoding="utf-8")) if lang == language]
+
+
+def _commands(page: Path) -> list[list[str]]:
+    commands = []
+    for block in _blocks(page, "bash"):
+        for line in block.splitlines():
+            line = line.split(" #", 1)[0].strip()
+            for part in line.split("&&"):
+                words = shlex.split(part)
+                if words[:1] == ["adiencekit"]:
+                    commands.append(words[1:])
+    return commands
+
+
+def test_the_pages_show_commands_and_code() -> None:
+    assert _commands(ROOT / "README.md") and _commands(ROOT / "docs" / "quickstart.md")
+    assert len(_blocks(ROOT / "docs" / "quickstart.md", "python")) >= 3
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_every_command_shown_parses(page: Path) -> None:
+    parser = build_parser()
+    for argv in _commands(page):
+        try:
+            parser.parse_args(argv)
+        except UsageError as error:
+            pytest.fail(f"{page.name}: `adiencekit {shlex.join(argv)}` does not parse: {error}")
+        except SystemExit as exit_:  # --help / --version shown on a page
+            assert exit_.code == 0
+
+
+@pytest.mark.parametrize("page", CODE_PAGES, ids=lambda page: page.name)
+def test_every_python_block_compiles(page: Path) -> None:
+    for index, block in enumerate(_blocks(page, "python")):
+        compile(block, f"{page.name} python block {index + 1}", "exec")
+
+
+def test_index_claims_only_tested_backends() -> None:
+    text = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    assert "PyTorch" not in text and "torch" not in text.lower()
+
+
+@pytest.mark.slow
+def test_quickstart_python_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quickstart's Python, block by block in one namespace, as a reader would paste it.
+
+    A block that loads a model "elsewhere" (``keras.saving.load_model``) runs in a fresh
+    interpreter, where nothing but ``import adiencekit`` can have registered the classes.
+    """
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ADIENCEKIT_HOME", str(tmp_path / "home"))
+    namespace: dict[str, object] = {"__name__": "__quickstart__"}
+    elsewhere = []
+    for index, block in enumerate(_blocks(ROOT / "docs" / "quickstart.md", "python")):
+        if "keras.saving.load_model" in block:
+            elsewhere.append(block)
+            continue
+        exec(compile(block, f"quickstart.md python block {index + 1}", "exec"), namespace)
+    assert (tmp_path / "runs" / "quick-multitask" / "best.keras").is_file()
+    assert elsewhere, "the quickstart shows how to load a run's model elsewhere"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    for block in elsewhere:
+        done = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=300)
+        if done.returncode and "Could not locate class" in done.stderr:
+            # `import adiencekit` registering the custom objects comes with issue 8's
+            # reliability work; until that is merged this block cannot load the model.
+            pytest.xfail("keras.saving.load_model after `import adiencekit` needs the issue-8 registration")
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "['age', 'gender']" in done.stdout
