@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from adiencekit.errors import ConfigError
 
@@ -118,6 +119,9 @@ def export_model(
         shutil.rmtree(target) if target.is_dir() else target.unlink()
     target.parent.mkdir(parents=True, exist_ok=True)
     wrapped = named_outputs(loaded)
+    if not getattr(wrapped, "_called", True):  # Keras's ONNX exporter wants a model that has run once
+        shape = [1] + [dim or 64 for dim in wrapped.inputs[0].shape[1:]]
+        wrapped(np.zeros(shape, "float32"), training=False)
     quiet = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
     try:
         with quiet:
