@@ -36,6 +36,7 @@ def faces(adience_faces_dir: Path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, model) -> dict[str, Path]:
+    pytest.importorskip("tf2onnx", reason="ONNX export needs tf2onnx (the export extra)")
     root = tmp_path_factory.mktemp("exports")
     return {fmt: export_model(model, root / f"model_{fmt}", format=fmt) for fmt in EXPORT_FORMATS}
 
@@ -91,6 +92,7 @@ def test_export_parity_on_real_faces(fmt, model, faces, exported) -> None:
 
 
 def test_single_task_output_is_named_after_the_task(tmp_path: Path) -> None:
+    pytest.importorskip("tf2onnx", reason="ONNX export needs tf2onnx (the export extra)")
     model = create_model("scratch_cnn", task="age", input_shape=(32, 32, 3), conv_layers=2, base_filters=4,
                          dense_units=8)
     assert list(named_outputs(model).output) == ["age"]

@@ -110,7 +110,7 @@ def test_faces_in_a_very_large_photo_are_found_and_mapped_to_the_original(utk_fi
 @pytest.mark.slow
 @pytest.mark.realdata
 def test_detection_rate_on_twenty_composed_photos(utk_files, detector) -> None:
-    """The issue's target: at least 95% of the placed faces found (measured: 100/100)."""
+    """The issue's target: at least 95% of the placed faces found."""
     placed_total = found_total = extra = 0
     start = time.perf_counter()
     for seed in range(20):

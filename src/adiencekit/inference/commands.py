@@ -64,8 +64,8 @@ def add_predict_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--json", default=None, metavar="FILE", help="write the results as JSON to FILE ('-': stdout)")
     parser.add_argument("--annotate", default=None, metavar="DIR", help="write copies with boxes and labels to DIR")
     parser.add_argument("--no-detect", action="store_true", help="each image is one face crop (no detection)")
-    parser.add_argument("--min-face", type=_non_negative, default=20.0, metavar="PX",
-                        help="ignore faces smaller than PX pixels (default 20)")
+    parser.add_argument("--min-face", type=_non_negative, default=40.0, metavar="PX",
+                        help="ignore faces smaller than PX pixels (default 40; larger is faster)")
     parser.add_argument("--tta", action="store_true", help="average each face with its mirror image")
     parser.add_argument("--batch-size", type=_positive_int, default=32, metavar="N", help="faces per model call (default 32)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no per-file warnings")

@@ -86,11 +86,17 @@ class FaceDetector(abc.ABC):
         min_score: drop detections scoring below this.
 
     Attributes:
+        native_min_face: the smallest face the detector finds at full size (class
+            attribute; ``None``: unknown). When ``min_face`` is larger, the photo is
+            shrunk by ``native_min_face / min_face`` before detection: the faces asked
+            for are still found, and the search is several times faster.
         last_downscale: factor of the last :meth:`detect` call (1.0 = full size).
         last_too_small: faces dropped by ``min_face`` in the last call.
     """
 
-    def __init__(self, *, min_face: float = 20, max_side: int | None = 1280, min_score: float = 0.0) -> None:
+    native_min_face: float | None = None
+
+    def __init__(self, *, min_face: float = 40, max_side: int | None = 1280, min_score: float = 0.0) -> None:
         if isinstance(min_face, bool) or not isinstance(min_face, (int, float)) or min_face < 0:
             raise ConfigError(f"min_face must be a number of pixels >= 0, got {min_face!r}")
         self.min_face = float(min_face)
@@ -118,9 +124,12 @@ class FaceDetector(abc.ABC):
         image = as_rgb_array(image)
         height, width = image.shape[:2]
         factor = 1.0
-        small = image
         if self.max_side is not None and max(height, width) > self.max_side:
             factor = self.max_side / max(height, width)
+        if self.native_min_face is not None and self.min_face > self.native_min_face:
+            factor = min(factor, self.native_min_face / self.min_face)
+        small = image
+        if factor < 1.0:
             size = (max(1, round(width * factor)), max(1, round(height * factor)))
             small = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
             # The effective factor per axis after rounding the size.
@@ -138,9 +147,13 @@ class FaceDetector(abc.ABC):
 class MTCNNDetector(FaceDetector):
     """MTCNN (Zhang et al. 2016) from the ``mtcnn`` package: boxes, scores, five landmarks.
 
+    Its image pyramid starts at faces of 20 px (:attr:`native_min_face`); a larger
+    ``min_face`` shrinks the photo first, which makes detection several times faster
+    (the faces are still cut out of the full-size photo).
+
     Args:
-        min_face: see :class:`FaceDetector`; also sets MTCNN's own smallest pyramid
-            face (never below 12 px of the detection copy).
+        min_face: see :class:`FaceDetector`; below 20 it also lowers MTCNN's own
+            smallest pyramid face (never below 12 px).
         max_side: see :class:`FaceDetector`.
         min_score: see :class:`FaceDetector`.
         thresholds: MTCNN's three stage thresholds (P-, R-, O-net).
@@ -152,10 +165,12 @@ class MTCNNDetector(FaceDetector):
         device: TensorFlow device the networks run on.
     """
 
+    native_min_face = 20.0
+
     def __init__(
         self,
         *,
-        min_face: float = 20,
+        min_face: float = 40,
         max_side: int | None = 1280,
         min_score: float = 0.0,
         thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8),
@@ -187,8 +202,10 @@ class MTCNNDetector(FaceDetector):
         return found
 
     def _run(self, image: np.ndarray, thresholds: tuple[float, ...]) -> list[Detection]:
-        # min_face is in original pixels; MTCNN's is in the detection copy's.
-        pyramid_min = max(12, int(math.floor(self.min_face * self.last_downscale)))
+        # min_face is in original pixels; MTCNN's is in the detection copy's. mtcnn 1.0
+        # sizes its pyramid for a smallest face of 20 px and fails silently (no faces)
+        # above that, so larger min_face values shrink the photo instead (base class).
+        pyramid_min = min(self.native_min_face, max(12, int(math.floor(self.min_face * self.last_downscale))))
         rows = self._mtcnn.detect_faces(
             image,
             output_type="numpy",

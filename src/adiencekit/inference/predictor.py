@@ -270,7 +270,7 @@ class Predictor:
         *,
         detector: str | FaceDetector | None = "mtcnn",
         crop: CropSpec | dict[str, Any] | None = None,
-        min_face: float = 20,
+        min_face: float = 40,
         batch_size: int = 32,
         tta: bool = False,
     ) -> None:
