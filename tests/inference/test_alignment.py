@@ -158,3 +158,44 @@ def test_align_faces_in_folder_counts_everything(tmp_path: Path, utk_files, dete
     again = align_faces_in_folder(src, tmp_path / "dst", spec, detector=detector)
     assert again.written == 0 and again.skipped_existing == 3
     assert "3 kept" in again.summary()
+
+
+def test_shift_moves_the_face_vertically_only() -> None:
+    up = template_points(CropSpec(size=100, shift=-0.1))
+    level = template_points(CropSpec(size=100, shift=0.0))
+    np.testing.assert_allclose(up[:, 0], level[:, 0])
+    np.testing.assert_allclose(level[:, 1] - up[:, 1], 0.1 / 1.5 * 100)
+    with pytest.raises(ConfigError, match="shift"):
+        CropSpec(shift=0.8)
+
+
+def _framing(files, detector) -> tuple[float, float]:
+    """Median eye distance and eye height of the faces in ``files``, as fractions of the crop."""
+    from adiencekit.inference.images import read_image
+
+    distances, heights = [], []
+    for path in files:
+        image = read_image(path)
+        found = detector.detect(image)
+        if not found:
+            continue
+        (lx, ly), (rx, ry) = found[0].landmarks[:2]
+        distances.append(np.hypot(rx - lx, ry - ly) / image.shape[1])
+        heights.append((ly + ry) / 2 / image.shape[0])
+    return float(np.median(distances)), float(np.median(heights))
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("dataset", ["adience", "utkface"])
+def test_crop_presets_frame_faces_like_their_dataset(dataset, adience_faces_dir, utk_files, detector) -> None:
+    """ADIENCE_CROP / UTKFACE_CROP put the eyes where the dataset's own crops have them."""
+    from adiencekit.inference.alignment import ADIENCE_CROP, UTKFACE_CROP
+
+    if dataset == "adience":
+        files, spec = sorted(adience_faces_dir.rglob("*.jpg")), ADIENCE_CROP
+    else:
+        files, spec = utk_files[::400][:20], UTKFACE_CROP
+    distance, height = _framing(files, detector)
+    points = template_points(spec) / spec.size
+    assert abs(np.hypot(*(points[1] - points[0])) - distance) < 0.03, distance
+    assert abs(points[:2, 1].mean() - height) < 0.03, height

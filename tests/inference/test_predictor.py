@@ -79,10 +79,16 @@ def test_model_from_keras_file_and_run_folder(tmp_path: Path, small_model) -> No
     (run / "config.json").write_text(TrainConfig(task="multitask", image_size=72, crop_size=64).to_json())
     small_model.save(run / "best.keras")
     predictor = Predictor(run, detector=None)
-    assert predictor.crop == CropSpec(size=72) and predictor.image_size == 72
+    assert predictor.crop == CropSpec(size=72) and predictor.image_size == 72  # Adience framing
     big = np.random.default_rng(2).integers(0, 256, (2, 72, 72, 3), dtype=np.uint8)
     centre = Predictor(small_model, detector=None).predict_crops(big[:, 4:68, 4:68])
     np.testing.assert_allclose(predictor.predict_crops(big)["age"], centre["age"], atol=1e-6)
+    # A run trained on UTKFace crops gets UTKFace's tighter framing.
+    from adiencekit.inference.alignment import UTKFACE_CROP
+
+    (run / "config.json").write_text(TrainConfig(task="multitask", data=f"utkface:{tmp_path}", image_size=72,
+                                                 crop_size=64).to_json())
+    assert Predictor(run, detector=None).crop == UTKFACE_CROP.replace(size=72)
 
 
 def test_bad_model_sources(tmp_path: Path) -> None:

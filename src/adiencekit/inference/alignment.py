@@ -9,9 +9,10 @@ transform. :class:`CropSpec` says how much border to keep around the template sq
 (``margin``, a fraction of its side on each side) and the output side (``size``).
 
 The defaults frame a face about as the Adience ``faces``/``aligned`` crops do: measured
-with MTCNN on the 19 real Adience crops, the eyes are 0.21 of the crop's width apart (the
-template with ``margin=0.25`` gives 0.21). UTKFace's crops are tighter (0.38; about
-``margin=-0.09``).
+with MTCNN on the 19 real Adience crops, the eyes are 0.21 of the crop's width apart and
+0.40 of its height from the top (median); ``margin=0.25, shift=-0.11`` puts the
+template's eyes 0.21 apart at 0.40. UTKFace's crops are tighter, with the eyes higher
+(0.38 apart at 0.29, measured on UTKFace crops): :data:`UTKFACE_CROP`.
 
 The same function prepares training data (:func:`align_faces_in_folder`), so that a
 model trained on its crops sees the same kind of crop at inference.
@@ -20,9 +21,9 @@ Example:
 
 >>> import numpy as np
 >>> from adiencekit.inference.alignment import CropSpec, template_points
->>> spec = CropSpec(margin=0.25, size=100)
+>>> spec = CropSpec(margin=0.25, shift=-0.11, size=100)
 >>> template_points(spec)[:2].round(1).tolist()  # the two eyes in the output crop
-[[39.5, 47.4], [60.4, 47.3]]
+[[39.5, 40.1], [60.4, 40.0]]
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "CROP_STYLES",
     "TEMPLATE",
+    "ADIENCE_CROP",
+    "UTKFACE_CROP",
     "AlignReport",
     "CropSpec",
     "align_face",
@@ -86,12 +89,15 @@ class CropSpec:
             square for ``"aligned"``, of the box's longer side for ``"box"``. Negative
             values crop tighter (down to -0.4).
         size: side of the square output crop in pixels.
+        shift: moves the face down (positive) or up (negative) in the crop, as a
+            fraction of the face square (in ``[-0.5, 0.5]``); negative values keep more
+            of the chin and neck, as photo crops usually do.
 
     Example:
 
     >>> from adiencekit.inference.alignment import CropSpec
     >>> CropSpec.from_dict({"style": "aligned", "margin": 0.1, "size": 64})
-    CropSpec(style='aligned', margin=0.1, size=64)
+    CropSpec(style='aligned', margin=0.1, size=64, shift=-0.11)
     >>> CropSpec(size=0)
     Traceback (most recent call last):
     ...
@@ -101,6 +107,7 @@ class CropSpec:
     style: str = "aligned"
     margin: float = 0.25
     size: int = 256
+    shift: float = -0.11
 
     def __post_init__(self) -> None:
         if self.style not in CROP_STYLES:
@@ -109,23 +116,35 @@ class CropSpec:
             raise ConfigError(f"CropSpec.margin must be a number in [-0.4, 2], got {self.margin!r}")
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 8:
             raise ConfigError(f"CropSpec.size must be an int >= 8, got {self.size!r}")
+        if isinstance(self.shift, bool) or not isinstance(self.shift, (int, float)) or not -0.5 <= self.shift <= 0.5:
+            raise ConfigError(f"CropSpec.shift must be a number in [-0.5, 0.5], got {self.shift!r}")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> CropSpec:
-        """Build from a preset's ``crop`` dict (``style``, ``margin``, ``size``; all optional)."""
-        unknown = sorted(set(values) - {"style", "margin", "size"})
+        """Build from a preset's ``crop`` dict (``style``, ``margin``, ``size``, ``shift``; all optional)."""
+        unknown = sorted(set(values) - {"style", "margin", "size", "shift"})
         if unknown:
-            raise ConfigError(f"unknown crop settings {unknown}; allowed: style, margin, size")
+            raise ConfigError(f"unknown crop settings {unknown}; allowed: style, margin, size, shift")
         return cls(**dict(values))
+
+    def replace(self, **changes: Any) -> CropSpec:
+        """A copy with some fields changed."""
+        return CropSpec(**{**self.to_dict(), **changes})
 
     def to_dict(self) -> dict[str, Any]:
         """The ``crop`` dict of a preset."""
         return asdict(self)
 
 
+#: Framing of the Adience ``faces``/``aligned`` crops (the :class:`CropSpec` defaults).
+ADIENCE_CROP = CropSpec()
+#: Framing of UTKFace's aligned-and-cropped faces (tighter, eyes higher).
+UTKFACE_CROP = CropSpec(margin=-0.09, shift=-0.14)
+
+
 def template_points(spec: CropSpec) -> np.ndarray:
     """Where :data:`TEMPLATE`'s five points land in a crop of ``spec`` (pixel units, ``(5, 2)``)."""
-    return (TEMPLATE + spec.margin) / (1.0 + 2.0 * spec.margin) * spec.size
+    return (TEMPLATE + [0.0, spec.shift] + spec.margin) / (1.0 + 2.0 * spec.margin) * spec.size
 
 
 def similarity_transform(src: Any, dst: Any) -> np.ndarray:
@@ -227,7 +246,7 @@ def align_face(image: np.ndarray, landmarks: Any, spec: CropSpec = CropSpec()) -
 
     >>> import numpy as np
     >>> from adiencekit.inference.alignment import CropSpec, align_face, template_points
-    >>> spec = CropSpec(margin=0.0, size=112)
+    >>> spec = CropSpec(margin=0.0, size=112, shift=0.0)
     >>> image = np.zeros((300, 300, 3), np.uint8)
     >>> points = template_points(spec) * 2 + 40      # a face twice the template's size
     >>> for x, y in points.round().astype(int):
@@ -246,6 +265,9 @@ def align_face(image: np.ndarray, landmarks: Any, spec: CropSpec = CropSpec()) -
 def crop_box(image: np.ndarray, box: Any, spec: CropSpec = CropSpec(style="box")) -> np.ndarray:
     """Cut out the square around a detector box (no rotation), ``spec.margin`` of its side added.
 
+    ``spec.shift`` moves the face down (positive) or up in the crop by that fraction of
+    the box's longer side.
+
     Args:
         image: ``(H, W, 3)`` ``uint8`` RGB photo.
         box: ``[x, y, w, h]`` in pixels.
@@ -259,7 +281,7 @@ def crop_box(image: np.ndarray, box: Any, spec: CropSpec = CropSpec(style="box")
     >>> import numpy as np
     >>> from adiencekit.inference.alignment import CropSpec, crop_box
     >>> image = np.zeros((100, 100, 3), np.uint8); image[40:60, 40:60] = 255
-    >>> crop = crop_box(image, [40, 40, 20, 20], CropSpec(style="box", margin=0.5, size=40))
+    >>> crop = crop_box(image, [40, 40, 20, 20], CropSpec(style="box", margin=0.5, size=40, shift=0.0))
     >>> int(crop[20, 20, 0]), int(crop[2, 2, 0])
     (255, 0)
     """
@@ -268,7 +290,7 @@ def crop_box(image: np.ndarray, box: Any, spec: CropSpec = CropSpec(style="box")
         raise ValueError(f"box must have a positive width and height, got {list(box)}")
     side = max(w, h) * (1.0 + 2.0 * spec.margin)
     scale = spec.size / side
-    centre = np.array([x + w / 2.0 - 0.5, y + h / 2.0 - 0.5])  # box edges -> pixel-centre coords
+    centre = np.array([x + w / 2.0 - 0.5, y + h / 2.0 - 0.5 - spec.shift * max(w, h)])  # pixel-centre coords
     matrix = np.array([[scale, 0.0, 0.0], [0.0, scale, 0.0]])
     matrix[:, 2] = (spec.size - 1) / 2.0 - scale * centre
     return _warp(image, matrix, spec.size)

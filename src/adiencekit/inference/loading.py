@@ -38,7 +38,8 @@ class LoadedModel:
     Attributes:
         model: the Keras model (RGB ``[0, 255]`` in, probabilities out).
         crop: the crop the model was trained on, or ``None`` when unknown (the
-            :class:`~adiencekit.inference.Predictor` default applies).
+            :class:`~adiencekit.inference.Predictor` default applies). For a run folder:
+            the framing of its dataset (UTKFace or Adience) at the run's ``image_size``.
         image_size: side the crop is resized to before the model's centre crop (a run's
             ``image_size``), or ``None`` to resize straight to the model's input.
         source: what was loaded, for messages.
@@ -79,9 +80,13 @@ def _from_run_folder(path: Path) -> LoadedModel:
     except (OSError, ValueError) as error:
         raise ModelFileError(f"{path / 'config.json'}: cannot read the run's config ({error})") from None
     model = _load_keras_file(model_file)
-    # Adience `aligned`/`faces` images are whole crops resized to image_size; the model
-    # then sees the centre crop. A detected face is cut out at image_size the same way.
-    crop = CropSpec(size=config.image_size)
+    # Dataset images are whole face crops resized to image_size; the model then sees the
+    # centre crop. A detected face is cut out at image_size, framed like that dataset.
+    from adiencekit.inference.alignment import ADIENCE_CROP, UTKFACE_CROP
+    from adiencekit.training.config import UTKFACE_PREFIX
+
+    framing = UTKFACE_CROP if str(config.data).startswith(UTKFACE_PREFIX) else ADIENCE_CROP
+    crop = framing.replace(size=config.image_size)
     return LoadedModel(model=model, crop=crop, image_size=config.image_size, source=str(path))
 
 
