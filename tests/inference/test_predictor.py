@@ -102,6 +102,11 @@ def test_bad_model_sources(tmp_path: Path) -> None:
     (tmp_path / "weights.h5").write_bytes(b"")
     with pytest.raises(ModelFileError, match=r"expected a \.keras"):
         Predictor(tmp_path / "weights.h5", detector=None)
+    try:  # a preset name goes to adiencekit.models' presets (once that layer has them)
+        from adiencekit.models import AgeGenderClassifier  # noqa: F401
+    except ImportError:
+        with pytest.raises(ModelFileError, match="presets are not available"):
+            Predictor("utkface-small", detector=None)
 
 
 def test_argument_checks(small_model) -> None:

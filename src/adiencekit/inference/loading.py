@@ -17,8 +17,8 @@ adiencekit.errors.ModelFileError: no/such/model.keras: no such file or folder; -
 
 from __future__ import annotations
 
-import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ import keras
 from adiencekit.errors import ModelFileError
 from adiencekit.inference.alignment import CropSpec
 
-__all__ = ["LoadedModel", "load_model_source", "model_input_size"]
+__all__ = ["LoadedModel", "crop_from_metadata", "load_model_source", "model_input_size"]
 
 
 @dataclass
@@ -90,11 +90,44 @@ def _from_run_folder(path: Path) -> LoadedModel:
     return LoadedModel(model=model, crop=crop, image_size=config.image_size, source=str(path))
 
 
-def _from_preset(name_or_path: str | os.PathLike[str]) -> LoadedModel:
-    """Load a preset (a name or a folder holding ``preset.json``).
+def crop_from_metadata(metadata: Mapping[str, Any]) -> CropSpec | None:
+    """The :class:`CropSpec` of a preset's metadata (``preset.json``), or ``None`` without one.
 
-    Presets belong to :mod:`adiencekit.models` (``AgeGenderClassifier.from_preset``);
-    this is the single hook inference uses.
+    ``crop["style"] == "center"`` marks a model trained on a dataset's own crops
+    (resized, centre crop): faces are then framed like that dataset
+    (:data:`~adiencekit.inference.alignment.UTKFACE_CROP` for ``utkface:`` training
+    data, else :data:`~adiencekit.inference.alignment.ADIENCE_CROP`) at ``crop["size"]``.
+    Other styles map onto :class:`CropSpec` field by field.
+
+    Example:
+
+    >>> from adiencekit.inference.loading import crop_from_metadata
+    >>> crop_from_metadata({"crop": {"style": "aligned", "margin": 0.2, "size": 96}})
+    CropSpec(style='aligned', margin=0.2, size=96, shift=-0.11)
+    >>> crop_from_metadata({"crop": {"style": "center", "margin": 0.0, "size": 72},
+    ...                     "training_data": {"data": "utkface:/data/utkface"}})
+    CropSpec(style='aligned', margin=-0.09, size=72, shift=-0.14)
+    """
+    from adiencekit.inference.alignment import ADIENCE_CROP, UTKFACE_CROP
+    from adiencekit.training.config import UTKFACE_PREFIX
+
+    crop = metadata.get("crop")
+    if crop is None:
+        return None
+    if not isinstance(crop, Mapping):
+        raise ModelFileError(f"preset crop must be a dict with style, margin and size, got {crop!r}")
+    if crop.get("style") == "center":
+        data = str((metadata.get("training_data") or {}).get("data") or "")
+        framing = UTKFACE_CROP if data.startswith(UTKFACE_PREFIX) else ADIENCE_CROP
+        return framing.replace(size=int(crop.get("size", framing.size)))
+    return CropSpec.from_dict(crop)
+
+
+def _from_preset(name_or_path: str | os.PathLike[str]) -> LoadedModel:
+    """Load a preset (a name, a folder holding ``preset.json``, a URL).
+
+    Presets belong to :mod:`adiencekit.models` (``AgeGenderClassifier.from_preset``,
+    which records ``preset_metadata``); this is the single hook inference uses.
     """
     try:
         from adiencekit.models import AgeGenderClassifier  # type: ignore[attr-defined]
@@ -103,13 +136,13 @@ def _from_preset(name_or_path: str | os.PathLike[str]) -> LoadedModel:
             f"{name_or_path}: presets are not available in this version; pass a .keras file or a run folder"
         ) from None
     model = AgeGenderClassifier.from_preset(str(name_or_path))  # pragma: no cover - wired at merge
-    path = Path(name_or_path)
-    crop = None
-    if (path / "preset.json").is_file():  # pragma: no cover - wired at merge
-        metadata = json.loads((path / "preset.json").read_text(encoding="utf-8"))
-        if isinstance(metadata.get("crop"), dict):
-            crop = CropSpec.from_dict(metadata["crop"])
-    return LoadedModel(model=model, crop=crop, source=str(name_or_path))  # pragma: no cover
+    metadata = getattr(model, "preset_metadata", None) or {}  # pragma: no cover
+    return LoadedModel(  # pragma: no cover
+        model=model,
+        crop=crop_from_metadata(metadata),
+        image_size=metadata.get("image_size"),
+        source=str(name_or_path),
+    )
 
 
 def load_model_source(source: Any) -> LoadedModel:
@@ -133,6 +166,8 @@ def load_model_source(source: Any) -> LoadedModel:
         return LoadedModel(model=source, source=source.name)
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"model must be a keras.Model, a path or a preset name, got {type(source).__name__}")
+    if "://" in str(source):  # a preset archive URL
+        return _from_preset(str(source))
     path = Path(source)
     if path.is_dir():
         if (path / "config.json").is_file() and (path / "best.keras").exists():
