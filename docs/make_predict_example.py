@@ -1,12 +1,13 @@
 """Make docs/_static/predict_example.png: a composed UTKFace group photo, annotated.
 
-    PYTHONPATH=src python docs/make_predict_example.py RUN_FOLDER
+    PYTHONPATH=src python docs/make_predict_example.py RUN_FOLDER [PHOTO_OUT]
 
 RUN_FOLDER is a multitask run trained on UTKFace, e.g.
 ``adiencekit train --data utkface:../shared/data/utkface --recipe quick --task multitask
 --epochs 25 --out runs/utk``. The faces are taken from that run's own *test* split (the
-model never saw them), spread over ages and both genders, and pasted on a noisy canvas
-with adiencekit.inference.compose. Prints the table ``adiencekit predict`` would print.
+model never saw them), spread over ages and both genders, and pasted on a plain gradient canvas
+with adiencekit.inference.compose. Prints the table ``adiencekit predict`` would print;
+PHOTO_OUT, when given, receives the photo without annotations.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from adiencekit.training.fit import load_split
 OUT = Path(__file__).resolve().parent / "_static" / "predict_example.png"
 
 
-def main(run: str) -> None:
+def main(run: str, photo_out: str | None = None) -> None:
     config = TrainConfig.from_json(Path(run) / "config.json")
     test = load_split(config).test
     frame = test.frame.reset_index(drop=True)
@@ -36,7 +37,9 @@ def main(run: str) -> None:
         rows = frame[(frame["age_years"] >= low) & (frame["age_years"] <= high) & (frame["gender"] == gender)]
         picks.append(str(rows["path"].iloc[len(rows) // 2]))
     faces = [read_image(p) for p in picks]
-    photo, _ = compose_photo(faces, canvas=(1000, 620), sizes=(150, 220), background="noise", seed=7)
+    photo, _ = compose_photo(faces, canvas=(1000, 620), sizes=(150, 220), background="gradient", seed=7)
+    if photo_out:
+        Image.fromarray(photo).save(photo_out, quality=95)
     result = Predictor(run).predict(photo)
     result.path = "group.jpg"
     print(format_table([result]))
@@ -49,4 +52,4 @@ def main(run: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])
