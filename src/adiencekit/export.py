@@ -68,7 +68,8 @@ def named_outputs(model: keras.Model) -> keras.Model:
                 f"expected a 'gender' (2) and/or an 'age' (8) output"
             )
         heads.append(head)
-    return keras.Model(model.inputs, dict(zip(heads, outputs)), name=f"{model.name}_named")
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.Model(inputs, dict(zip(heads, outputs)), name=f"{model.name}_named")
 
 
 def export_model(
