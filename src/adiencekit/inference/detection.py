@@ -193,6 +193,7 @@ class MTCNNDetector(FaceDetector):
         self.retry = bool(retry)
         self.retry_thresholds = tuple(float(t) for t in retry_thresholds)
         self._mtcnn = MTCNN(device=device)
+        _compile_stages(self._mtcnn)
 
     def _detect(self, image: np.ndarray) -> list[Detection]:
         found = self._run(image, self.thresholds)
@@ -226,6 +227,21 @@ class MTCNNDetector(FaceDetector):
             for row in rows
             if row[3] > 0 and row[4] > 0
         ]
+
+
+def _compile_stages(mtcnn: Any) -> None:
+    """Run the three MTCNN networks as ``tf.function`` graphs instead of eagerly.
+
+    mtcnn 1.0 calls its Keras networks eagerly, once per pyramid scale; as graphs (traced
+    with relaxed shapes, so photos of new sizes do not retrace) detection takes less than
+    half the time on a CPU. Left as it is if the package's layout is not the expected one.
+    """
+    import tensorflow as tf
+
+    for stage in getattr(mtcnn, "stages", []):
+        network = getattr(stage, "_model", None)
+        if network is not None and callable(network) and not isinstance(network, tf.types.experimental.GenericFunction):
+            stage._model = tf.function(network.__call__, reduce_retracing=True)
 
 
 #: Detector names accepted by :func:`get_detector`.
