@@ -66,6 +66,15 @@ def test_predict_json_to_stdout_and_file(photos: Path, model_file: Path, tmp_pat
     assert json.loads(target.read_text())["summary"]["faces"] == 1
 
 
+def test_progress_bar_from_five_files(tmp_path: Path, model_file: Path, capsys) -> None:
+    for index in range(5):
+        Image.new("RGB", (40, 40), (index * 40, 0, 0)).save(tmp_path / f"{index}.png")
+    assert run_predict(_parse(["predict", str(tmp_path), "--model", str(model_file), "--no-detect"])) == 0
+    assert "predict:" in capsys.readouterr().err  # the tqdm bar
+    assert run_predict(_parse(["predict", str(tmp_path), "--model", str(model_file), "--no-detect", "--quiet"])) == 0
+    assert "predict:" not in capsys.readouterr().err
+
+
 def test_predict_nothing_readable_exits_2(tmp_path: Path, model_file: Path, capsys) -> None:
     (tmp_path / "bad.jpg").write_bytes(b"x")
     status = run_predict(_parse(["predict", str(tmp_path / "bad.jpg"), str(tmp_path / "gone.png"),
