@@ -33,12 +33,14 @@ import io
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
 
 from adiencekit.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
 
 __all__ = ["EXPORT_FORMATS", "export_model", "named_outputs"]
 
@@ -54,6 +56,8 @@ def named_outputs(model: keras.Model) -> keras.Model:
     A multitask model built by :mod:`adiencekit.models` already returns such a dict and
     is returned as is; a single-output model is wrapped.
     """
+    import keras
+
     names = list(getattr(model, "output_names", None) or [])
     if isinstance(model.output, dict) and set(model.output) <= {"gender", "age"}:
         return model

@@ -12,26 +12,48 @@ The pieces, each usable alone:
 - :mod:`~adiencekit.inference.commands`: the ``predict`` and ``export`` commands.
 """
 
-from adiencekit.inference.alignment import (
-    AlignReport,
-    CropSpec,
-    align_face,
-    align_faces_in_folder,
-    crop_box,
-    similarity_transform,
-)
-from adiencekit.inference.annotate import annotate_image
-from adiencekit.inference.detection import Detection, FaceDetector, MTCNNDetector
-from adiencekit.inference.images import ImageReadError, read_image
-from adiencekit.inference.loading import LoadedModel, load_model_source
-from adiencekit.inference.predictor import (
-    FacePrediction,
-    HeadPrediction,
-    ImageResult,
-    PredictionSummary,
-    Predictor,
-    summarize,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: Public name -> the submodule that defines it (imported on first use, so that the
+#: command line can build its parser without loading TensorFlow).
+_EXPORTS = {
+    "AlignReport": "alignment",
+    "CropSpec": "alignment",
+    "align_face": "alignment",
+    "align_faces_in_folder": "alignment",
+    "crop_box": "alignment",
+    "similarity_transform": "alignment",
+    "annotate_image": "annotate",
+    "Detection": "detection",
+    "FaceDetector": "detection",
+    "MTCNNDetector": "detection",
+    "ImageReadError": "images",
+    "read_image": "images",
+    "LoadedModel": "loading",
+    "load_model_source": "loading",
+    "FacePrediction": "predictor",
+    "HeadPrediction": "predictor",
+    "ImageResult": "predictor",
+    "PredictionSummary": "predictor",
+    "Predictor": "predictor",
+    "summarize": "predictor",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"adiencekit.inference.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'adiencekit.inference' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_EXPORTS))
+
 
 __all__ = [
     "AlignReport",
