@@ -93,6 +93,12 @@ def _error(message: str) -> int:
     return 2
 
 
+def _nothing_read(count: int, first_error: str | None) -> str:
+    subject = "the one file given" if count == 1 else f"none of the {count} files"
+    verb = "could not be read" if count == 1 else "could be read"
+    return f"{subject} {verb} ({first_error})" if count == 1 else f"{subject} {verb} (first: {first_error})"
+
+
 def format_table(results: list[Any]) -> str:
     """A fixed-width table: one row per face, a row for photos without a face.
 
@@ -183,7 +189,7 @@ def run_predict(args: argparse.Namespace) -> int:
                 picture.save(annotate_dir / _annotated_name(result.path, index, used))
         summary = summarize(results)
         if summary.read == 0:
-            return _error(f"none of the {summary.images} files could be read (first: {results[0].error})")
+            return _error(_nothing_read(summary.images, results[0].error))
         if args.json is not None:
             payload = {
                 "schema_version": 1,
