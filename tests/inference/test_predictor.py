@@ -196,3 +196,18 @@ def test_no_face_photo_is_counted(small_model, detector) -> None:
     results = Predictor(small_model, detector=detector).predict([_grey(shape=(200, 300, 3))])
     assert results[0].ok and results[0].faces == []
     assert summarize(results).no_face == 1
+
+
+@pytest.mark.realdata
+def test_exif_rotated_photo_gives_boxes_on_the_upright_photo(tmp_path: Path, group_photos, small_model,
+                                                               detector) -> None:
+    """A phone photo stored sideways with an EXIF orientation tag is labelled upright."""
+    photo, placed, _ = group_photos[0]
+    stored = Image.fromarray(photo).transpose(Image.Transpose.ROTATE_90)  # as the sensor wrote it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    path = tmp_path / "phone.jpg"
+    stored.save(path, exif=exif, quality=95)
+    result = Predictor(small_model, detector=detector).predict(path)
+    assert result.size == (photo.shape[1], photo.shape[0])
+    assert sorted(match_faces(placed, [f.box for f in result.faces])) == [0, 1, 2]
