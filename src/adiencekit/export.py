@@ -1,0 +1,138 @@
+"""Export a trained model for serving: TensorFlow SavedModel, TFLite (LiteRT) or ONNX.
+
+:func:`export_model` uses Keras's own exporters (``model.export``: ``tf_saved_model``,
+``litert`` — ``tf.lite.TFLiteConverter`` under the hood — and ``onnx`` — ``tf2onnx``
+on the TensorFlow backend); no graph code is written here. What the exported artefact
+holds:
+
+- the whole model, preprocessing included: it takes ``float32`` RGB images in
+  ``[0, 255]`` of shape ``(batch, size, size, 3)``, named ``image``;
+- a dynamic batch size;
+- one output per head, named ``gender`` (2 probabilities: female, male) and/or ``age``
+  (8 probabilities, the Adience groups in order).
+
+A single-task model is wrapped so that its one output is named after its task too.
+
+Example:
+
+>>> import tempfile
+>>> from adiencekit.export import export_model
+>>> from adiencekit.models import create_model
+>>> model = create_model("scratch_cnn", task="gender", input_shape=(32, 32, 3),
+...                      conv_layers=2, base_filters=4, dense_units=8)
+>>> path = export_model(model, f"{tempfile.mkdtemp()}/gender", format="saved_model")
+>>> import tensorflow as tf
+>>> sorted(tf.saved_model.load(str(path)).signatures["serving_default"].structured_outputs)
+['gender']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from adiencekit.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+
+__all__ = ["EXPORT_FORMATS", "export_model", "named_outputs"]
+
+#: Formats of :func:`export_model` and the Keras exporter each uses.
+EXPORT_FORMATS: dict[str, str] = {"saved_model": "tf_saved_model", "tflite": "litert", "onnx": "onnx"}
+
+_HEAD_BY_CLASSES = {2: "gender", 8: "age"}
+
+
+def named_outputs(model: keras.Model) -> keras.Model:
+    """``model`` with its outputs as a dict keyed ``gender``/``age`` (the same layers and weights).
+
+    A multitask model built by :mod:`adiencekit.models` already returns such a dict and
+    is returned as is; a single-output model is wrapped.
+    """
+    import keras
+
+    names = list(getattr(model, "output_names", None) or [])
+    if isinstance(model.output, dict) and set(model.output) <= {"gender", "age"}:
+        return model
+    outputs = list(model.outputs)
+    heads = []
+    for index, tensor in enumerate(outputs):
+        name = names[index] if index < len(names) else ""
+        head = name if name in ("gender", "age") else _HEAD_BY_CLASSES.get(int(tensor.shape[-1]))
+        if head is None or head in heads:
+            raise ConfigError(
+                f"cannot name output {index} ({name!r}, {tensor.shape[-1]} classes) of model {model.name!r}; "
+                f"expected a 'gender' (2) and/or an 'age' (8) output"
+            )
+        heads.append(head)
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.Model(inputs, dict(zip(heads, outputs)), name=f"{model.name}_named")
+
+
+def export_model(
+    model: Any,
+    path: str | os.PathLike[str],
+    format: str = "saved_model",
+    *,
+    overwrite: bool = False,
+    verbose: bool = False,
+) -> Path:
+    """Write ``model`` to ``path`` in ``format``.
+
+    Args:
+        model: a ``keras.Model``, a ``.keras`` file, a training run folder or a preset
+            (anything :class:`~adiencekit.inference.Predictor` takes).
+        path: output: a folder for ``saved_model``; a file for ``tflite``/``onnx``
+            (``.tflite``/``.onnx`` is appended when missing).
+        format: ``"saved_model"``, ``"tflite"`` or ``"onnx"``.
+        overwrite: replace an existing output (default: refuse).
+        verbose: let Keras and the converters print their progress.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ConfigError: unknown format, a model that is not float32 (ONNX/TFLite export
+            needs a float32 dtype policy), an existing output without ``overwrite``,
+            a converter package that is not installed.
+        ModelFileError: the model cannot be loaded.
+    """
+    if format not in EXPORT_FORMATS:
+        raise ConfigError(f"format must be one of {sorted(EXPORT_FORMATS)}, got {format!r}")
+    from adiencekit.inference.loading import load_model_source
+
+    loaded = load_model_source(model).model
+    if loaded.dtype_policy.name != "float32":
+        raise ConfigError(
+            f"model {loaded.name!r} uses dtype policy {loaded.dtype_policy.name!r}; export needs a float32 model "
+            f"(rebuild it under keras.config.set_dtype_policy('float32') and load its weights)"
+        )
+    target = Path(path)
+    suffix = {"tflite": ".tflite", "onnx": ".onnx"}.get(format)
+    if suffix and target.suffix != suffix:
+        target = target.with_name(target.name + suffix)
+    if target.exists():
+        if not overwrite:
+            raise ConfigError(f"{target} exists; pass overwrite=True (--overwrite) to replace it")
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    wrapped = named_outputs(loaded)
+    if not getattr(wrapped, "_called", True):  # Keras's ONNX exporter wants a model that has run once
+        shape = [1] + [dim or 64 for dim in wrapped.inputs[0].shape[1:]]
+        wrapped(np.zeros(shape, "float32"), training=False)
+    quiet = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
+    try:
+        with quiet:
+            wrapped.export(str(target), format=EXPORT_FORMATS[format], verbose=verbose)
+    except ImportError as error:
+        raise ConfigError(
+            f"exporting to {format} needs an extra package ({error}); pip install 'adiencekit[export]'"
+        ) from None
+    return target

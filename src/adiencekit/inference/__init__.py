@@ -1,0 +1,79 @@
+"""From photos to labelled faces: reading, detection, alignment, prediction, annotation.
+
+The pieces, each usable alone:
+
+- :mod:`~adiencekit.inference.images`: read any photo as upright RGB ``uint8``.
+- :mod:`~adiencekit.inference.detection`: the :class:`FaceDetector` interface and
+  :class:`MTCNNDetector`.
+- :mod:`~adiencekit.inference.alignment`: :class:`CropSpec`, :func:`align_face` (five
+  landmarks onto a template) and :func:`align_faces_in_folder` (training data).
+- :mod:`~adiencekit.inference.predictor`: :class:`Predictor`.
+- :mod:`~adiencekit.inference.annotate`: draw boxes and labels.
+- :mod:`~adiencekit.inference.commands`: the ``predict`` and ``export`` commands.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: Public name -> the submodule that defines it (imported on first use, so that the
+#: command line can build its parser without loading TensorFlow).
+_EXPORTS = {
+    "AlignReport": "alignment",
+    "CropSpec": "alignment",
+    "align_face": "alignment",
+    "align_faces_in_folder": "alignment",
+    "crop_box": "alignment",
+    "similarity_transform": "alignment",
+    "annotate_image": "annotate",
+    "Detection": "detection",
+    "FaceDetector": "detection",
+    "MTCNNDetector": "detection",
+    "ImageReadError": "images",
+    "read_image": "images",
+    "LoadedModel": "loading",
+    "load_model_source": "loading",
+    "FacePrediction": "predictor",
+    "HeadPrediction": "predictor",
+    "ImageResult": "predictor",
+    "PredictionSummary": "predictor",
+    "Predictor": "predictor",
+    "summarize": "predictor",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"adiencekit.inference.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'adiencekit.inference' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_EXPORTS))
+
+
+__all__ = [
+    "AlignReport",
+    "CropSpec",
+    "Detection",
+    "FaceDetector",
+    "FacePrediction",
+    "HeadPrediction",
+    "ImageReadError",
+    "ImageResult",
+    "LoadedModel",
+    "MTCNNDetector",
+    "PredictionSummary",
+    "Predictor",
+    "align_face",
+    "align_faces_in_folder",
+    "annotate_image",
+    "crop_box",
+    "load_model_source",
+    "read_image",
+    "similarity_transform",
+    "summarize",
+]

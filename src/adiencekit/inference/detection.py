@@ -1,0 +1,257 @@
+"""Face detectors behind one small interface, and MTCNN as the first implementation.
+
+A :class:`FaceDetector` turns an RGB photo into :class:`Detection` objects (box, score,
+five landmarks). The base class does what every detector needs the same way: very large
+photos are detected on a downscaled copy (``max_side``) and the boxes and landmarks
+mapped back to the original's pixels; faces smaller than ``min_face`` pixels (the box's
+shorter side, in the original) are dropped and counted. A new detector implements only
+:meth:`FaceDetector._detect` on an image no larger than ``max_side``.
+
+:class:`MTCNNDetector` wraps the ``mtcnn`` package (MIT licence; its weights ship inside
+the wheel, so it works offline): ``pip install "adiencekit[photos]"``.
+
+Example:
+
+>>> import numpy as np
+>>> from adiencekit.inference.detection import Detection, FaceDetector
+>>> class Centre(FaceDetector):
+...     '''A toy detector: one face in the middle of every image.'''
+...     def _detect(self, image):
+...         h, w = image.shape[:2]
+...         return [Detection(box=(w / 4, h / 4, w / 2, h / 2), score=1.0)]
+>>> detector = Centre(max_side=500)
+>>> [round(v) for v in detector.detect(np.zeros((2000, 1000, 3), np.uint8))[0].box]
+[250, 500, 500, 1000]
+>>> detector.last_downscale
+0.25
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from adiencekit.errors import ConfigError
+from adiencekit.inference.images import as_rgb_array
+
+__all__ = ["DETECTORS", "LANDMARK_NAMES", "Detection", "FaceDetector", "MTCNNDetector", "get_detector"]
+
+#: Order of the five landmarks (left/right as the viewer sees the image).
+LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+
+
+@dataclass
+class Detection:
+    """One face found by a detector.
+
+    Attributes:
+        box: ``(x, y, w, h)`` in pixels of the photo.
+        score: the detector's confidence in [0, 1].
+        landmarks: ``(5, 2)`` ``(x, y)`` pixels in :data:`LANDMARK_NAMES` order, or
+            ``None`` for a detector without landmarks.
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: np.ndarray | None = field(default=None)
+
+    def scaled(self, factor: float) -> Detection:
+        """The same detection with all coordinates multiplied by ``factor``."""
+        box = tuple(float(v) * factor for v in self.box)
+        landmarks = None if self.landmarks is None else np.asarray(self.landmarks, np.float64) * factor
+        return Detection(box=box, score=self.score, landmarks=landmarks)  # type: ignore[arg-type]
+
+
+def _check_positive(value: Any, name: str, allow_none: bool = False) -> Any:
+    if value is None and allow_none:
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"{name} must be a positive number, got {value!r}")
+    return value
+
+
+class FaceDetector(abc.ABC):
+    """Base class of face detectors.
+
+    Args:
+        min_face: drop faces whose box's shorter side is below this many pixels of the
+            original photo (``0`` keeps all).
+        max_side: detect on a copy whose longer side is at most this many pixels
+            (``None``: always full size). Boxes and landmarks are mapped back.
+        min_score: drop detections scoring below this.
+
+    Attributes:
+        native_min_face: the smallest face the detector finds at full size (class
+            attribute; ``None``: unknown). When ``min_face`` is larger, the photo is
+            shrunk by ``native_min_face / min_face`` before detection: the faces asked
+            for are still found, and the search is several times faster.
+        last_downscale: factor of the last :meth:`detect` call (1.0 = full size).
+        last_too_small: faces dropped by ``min_face`` in the last call.
+    """
+
+    native_min_face: float | None = None
+
+    def __init__(self, *, min_face: float = 40, max_side: int | None = 1280, min_score: float = 0.0) -> None:
+        if isinstance(min_face, bool) or not isinstance(min_face, (int, float)) or min_face < 0:
+            raise ConfigError(f"min_face must be a number of pixels >= 0, got {min_face!r}")
+        self.min_face = float(min_face)
+        self.max_side = _check_positive(max_side, "max_side", allow_none=True)
+        if not 0.0 <= min_score <= 1.0:
+            raise ConfigError(f"min_score must be in [0, 1], got {min_score!r}")
+        self.min_score = float(min_score)
+        self.last_downscale = 1.0
+        self.last_too_small = 0
+
+    @abc.abstractmethod
+    def _detect(self, image: np.ndarray) -> list[Detection]:
+        """Detect faces in an ``(H, W, 3)`` ``uint8`` image no larger than ``max_side``."""
+
+    def detect(self, image: Any) -> list[Detection]:
+        """Faces in one photo, in the photo's pixel coordinates, highest score first.
+
+        Args:
+            image: ``(H, W, 3)`` ``uint8`` RGB (see
+                :func:`~adiencekit.inference.images.as_rgb_array` for other forms).
+
+        Returns:
+            The detections kept after the ``min_face`` and ``min_score`` filters.
+        """
+        image = as_rgb_array(image)
+        height, width = image.shape[:2]
+        factor = 1.0
+        if self.max_side is not None and max(height, width) > self.max_side:
+            factor = self.max_side / max(height, width)
+        if self.native_min_face is not None and self.min_face > self.native_min_face:
+            factor = min(factor, self.native_min_face / self.min_face)
+        small = image
+        if factor < 1.0:
+            size = (max(1, round(width * factor)), max(1, round(height * factor)))
+            small = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
+            # The effective factor per axis after rounding the size.
+            factor = small.shape[1] / width
+        self.last_downscale = factor
+        found = self._detect(small)
+        if factor != 1.0:
+            found = [d.scaled(1.0 / factor) for d in found]
+        kept = [d for d in found if d.score >= self.min_score]
+        big_enough = [d for d in kept if min(d.box[2], d.box[3]) >= self.min_face]
+        self.last_too_small = len(kept) - len(big_enough)
+        return sorted(big_enough, key=lambda d: d.score, reverse=True)
+
+
+class MTCNNDetector(FaceDetector):
+    """MTCNN (Zhang et al. 2016) from the ``mtcnn`` package: boxes, scores, five landmarks.
+
+    Its image pyramid starts at faces of 20 px (:attr:`native_min_face`); a larger
+    ``min_face`` shrinks the photo first, which makes detection several times faster
+    (the faces are still cut out of the full-size photo).
+
+    Args:
+        min_face: see :class:`FaceDetector`; below 20 it also lowers MTCNN's own
+            smallest pyramid face (never below 12 px).
+        max_side: see :class:`FaceDetector`.
+        min_score: see :class:`FaceDetector`.
+        thresholds: MTCNN's three stage thresholds (P-, R-, O-net).
+        retry: when nothing is found, look again once on a contrast-stretched copy
+            (``ImageOps.autocontrast``, 1% cut) with ``retry_thresholds``: dim,
+            washed-out photos (2 of the 19 real Adience crops) are then found. Costs
+            time only on photos without a face.
+        retry_thresholds: the thresholds of that second look.
+        device: TensorFlow device the networks run on.
+    """
+
+    native_min_face = 20.0
+
+    def __init__(
+        self,
+        *,
+        min_face: float = 40,
+        max_side: int | None = 1280,
+        min_score: float = 0.0,
+        thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8),
+        retry: bool = True,
+        retry_thresholds: tuple[float, float, float] = (0.5, 0.6, 0.7),
+        device: str = "CPU:0",
+    ) -> None:
+        super().__init__(min_face=min_face, max_side=max_side, min_score=min_score)
+        try:
+            from mtcnn import MTCNN
+        except ImportError as error:  # pragma: no cover - depends on the environment
+            raise ConfigError(
+                f"face detection needs the 'mtcnn' package ({error}); install it with "
+                f"pip install 'adiencekit[photos]'"
+            ) from None
+        for name, values in (("thresholds", thresholds), ("retry_thresholds", retry_thresholds)):
+            if len(values) != 3 or not all(0.0 < t < 1.0 for t in values):
+                raise ConfigError(f"{name} must be three numbers in (0, 1), got {values!r}")
+        self.thresholds = tuple(float(t) for t in thresholds)
+        self.retry = bool(retry)
+        self.retry_thresholds = tuple(float(t) for t in retry_thresholds)
+        self._mtcnn = MTCNN(device=device)
+        _compile_stages(self._mtcnn)
+
+    def _detect(self, image: np.ndarray) -> list[Detection]:
+        found = self._run(image, self.thresholds)
+        if not found and self.retry:
+            stretched = np.asarray(ImageOps.autocontrast(Image.fromarray(image), cutoff=1))
+            found = self._run(stretched, self.retry_thresholds)
+        return found
+
+    def _run(self, image: np.ndarray, thresholds: tuple[float, ...]) -> list[Detection]:
+        # min_face is in original pixels; MTCNN's is in the detection copy's. mtcnn 1.0
+        # sizes its pyramid for a smallest face of 20 px and fails silently (no faces)
+        # above that, so larger min_face values shrink the photo instead (base class).
+        pyramid_min = min(self.native_min_face, max(12, int(math.floor(self.min_face * self.last_downscale))))
+        rows = self._mtcnn.detect_faces(
+            image,
+            output_type="numpy",
+            box_format="xywh",
+            min_face_size=pyramid_min,
+            threshold_pnet=thresholds[0],
+            threshold_rnet=thresholds[1],
+            threshold_onet=thresholds[2],
+        )
+        rows = np.asarray(rows, dtype=np.float64).reshape(-1, 16)
+        # Row layout (mtcnn 1.0): image id, x, y, w, h, score, five landmark x, five y.
+        return [
+            Detection(
+                box=(row[1], row[2], row[3], row[4]),
+                score=float(row[5]),
+                landmarks=np.stack([row[6:11], row[11:16]], axis=1),
+            )
+            for row in rows
+            if row[3] > 0 and row[4] > 0
+        ]
+
+
+def _compile_stages(mtcnn: Any) -> None:
+    """Run the three MTCNN networks as ``tf.function`` graphs instead of eagerly.
+
+    mtcnn 1.0 calls its Keras networks eagerly, once per pyramid scale; as graphs (traced
+    with relaxed shapes, so photos of new sizes do not retrace) detection takes less than
+    half the time on a CPU. Left as it is if the package's layout is not the expected one.
+    """
+    import tensorflow as tf
+
+    for stage in getattr(mtcnn, "stages", []):
+        network = getattr(stage, "_model", None)
+        if network is not None and callable(network) and not isinstance(network, tf.types.experimental.GenericFunction):
+            stage._model = tf.function(network.__call__, reduce_retracing=True)
+
+
+#: Detector names accepted by :func:`get_detector`.
+DETECTORS = {"mtcnn": MTCNNDetector}
+
+
+def get_detector(detector: str | FaceDetector, **kwargs: Any) -> FaceDetector:
+    """A detector instance from a name in :data:`DETECTORS` (``kwargs`` go to it) or as is."""
+    if isinstance(detector, FaceDetector):
+        return detector
+    if detector not in DETECTORS:
+        raise ConfigError(f"unknown detector {detector!r}; available: {sorted(DETECTORS)}")
+    return DETECTORS[detector](**kwargs)

@@ -1,0 +1,189 @@
+"""One place that turns ``--model`` (a model, a ``.keras`` file, a run folder, a preset) into a model.
+
+:func:`load_model_source` returns a :class:`LoadedModel`: the Keras model plus what
+inference must know to feed it crops like the ones it was trained on: the crop
+(:class:`~adiencekit.inference.alignment.CropSpec`; a preset records it in its
+``crop`` metadata) and, for a training run, the ``image_size`` the faces were resized
+to before the centre ``crop_size`` crop.
+
+Example:
+
+>>> from adiencekit.inference.loading import load_model_source
+>>> load_model_source("no/such/model.keras")
+Traceback (most recent call last):
+...
+adiencekit.errors.ModelFileError: no/such/model.keras: no such file or folder; --model takes a .keras file, a training run folder (config.json + best.keras) or a preset
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from adiencekit.errors import ModelFileError
+from adiencekit.inference.alignment import CropSpec
+
+__all__ = ["LoadedModel", "crop_from_metadata", "load_model_source", "model_input_size"]
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference and how to crop faces for it.
+
+    Attributes:
+        model: the Keras model (RGB ``[0, 255]`` in, probabilities out).
+        crop: the crop the model was trained on, or ``None`` when unknown (the
+            :class:`~adiencekit.inference.Predictor` default applies). For a run folder:
+            the framing of its dataset (UTKFace or Adience) at the run's ``image_size``.
+        image_size: side the crop is resized to before the model's centre crop (a run's
+            ``image_size``), or ``None`` to resize straight to the model's input.
+        source: what was loaded, for messages.
+    """
+
+    model: keras.Model
+    crop: CropSpec | None = None
+    image_size: int | None = None
+    source: str = "<model>"
+
+
+def model_input_size(model: keras.Model) -> int | None:
+    """The model's square input side, or ``None`` when it takes any size."""
+    shape = model.inputs[0].shape if getattr(model, "inputs", None) else None
+    if shape is None or len(shape) != 4 or shape[1] is None or shape[2] is None:
+        return None
+    if shape[1] != shape[2]:
+        raise ModelFileError(f"model {model.name!r} takes {shape[1]}x{shape[2]} inputs; only square inputs are supported")
+    return int(shape[1])
+
+
+def _load_keras_file(path: Path) -> keras.Model:
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as error:  # Keras raises ValueError, OSError, zipfile errors, ...
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ModelFileError(f"{path}: cannot load the model ({first})") from None
+
+
+def _from_run_folder(path: Path) -> LoadedModel:
+    from adiencekit.training.config import TrainConfig
+
+    model_file = path / "best.keras"
+    if not model_file.is_file():
+        raise ModelFileError(f"{path}: the run folder has no best.keras (is the run finished?)")
+    try:
+        config = TrainConfig.from_json(path / "config.json")
+    except (OSError, ValueError) as error:
+        raise ModelFileError(f"{path / 'config.json'}: cannot read the run's config ({error})") from None
+    model = _load_keras_file(model_file)
+    # Dataset images are whole face crops resized to image_size; the model then sees the
+    # centre crop. A detected face is cut out at image_size, framed like that dataset.
+    from adiencekit.inference.alignment import ADIENCE_CROP, UTKFACE_CROP
+    from adiencekit.training.config import UTKFACE_PREFIX
+
+    framing = UTKFACE_CROP if str(config.data).startswith(UTKFACE_PREFIX) else ADIENCE_CROP
+    crop = framing.replace(size=config.image_size)
+    return LoadedModel(model=model, crop=crop, image_size=config.image_size, source=str(path))
+
+
+def crop_from_metadata(metadata: Mapping[str, Any]) -> CropSpec | None:
+    """The :class:`CropSpec` of a preset's metadata (``preset.json``), or ``None`` without one.
+
+    ``crop["style"] == "center"`` marks a model trained on a dataset's own crops
+    (resized, centre crop): faces are then framed like that dataset
+    (:data:`~adiencekit.inference.alignment.UTKFACE_CROP` for ``utkface:`` training
+    data, else :data:`~adiencekit.inference.alignment.ADIENCE_CROP`) at ``crop["size"]``.
+    Other styles map onto :class:`CropSpec` field by field.
+
+    Example:
+
+    >>> from adiencekit.inference.loading import crop_from_metadata
+    >>> crop_from_metadata({"crop": {"style": "aligned", "margin": 0.2, "size": 96}})
+    CropSpec(style='aligned', margin=0.2, size=96, shift=-0.11)
+    >>> crop_from_metadata({"crop": {"style": "center", "margin": 0.0, "size": 72},
+    ...                     "training_data": {"data": "utkface:/data/utkface"}})
+    CropSpec(style='aligned', margin=-0.09, size=72, shift=-0.14)
+    """
+    from adiencekit.inference.alignment import ADIENCE_CROP, UTKFACE_CROP
+    from adiencekit.training.config import UTKFACE_PREFIX
+
+    crop = metadata.get("crop")
+    if crop is None:
+        return None
+    if not isinstance(crop, Mapping):
+        raise ModelFileError(f"preset crop must be a dict with style, margin and size, got {crop!r}")
+    if crop.get("style") == "center":
+        data = str((metadata.get("training_data") or {}).get("data") or "")
+        framing = UTKFACE_CROP if data.startswith(UTKFACE_PREFIX) else ADIENCE_CROP
+        return framing.replace(size=int(crop.get("size", framing.size)))
+    return CropSpec.from_dict(crop)
+
+
+def _from_preset(name_or_path: str | os.PathLike[str]) -> LoadedModel:
+    """Load a preset (a name, a folder holding ``preset.json``, a URL).
+
+    Presets belong to :mod:`adiencekit.models` (``AgeGenderClassifier.from_preset``,
+    which records ``preset_metadata``); this is the single hook inference uses.
+    """
+    try:
+        from adiencekit.models import AgeGenderClassifier  # type: ignore[attr-defined]
+    except ImportError:
+        raise ModelFileError(
+            f"{name_or_path}: presets are not available in this version; pass a .keras file or a run folder"
+        ) from None
+    model = AgeGenderClassifier.from_preset(str(name_or_path))  # pragma: no cover - wired at merge
+    metadata = getattr(model, "preset_metadata", None) or {}  # pragma: no cover
+    return LoadedModel(  # pragma: no cover
+        model=model,
+        crop=crop_from_metadata(metadata),
+        image_size=metadata.get("image_size"),
+        source=str(name_or_path),
+    )
+
+
+def load_model_source(source: Any) -> LoadedModel:
+    """Resolve ``source`` into a :class:`LoadedModel`.
+
+    Args:
+        source: a ``keras.Model``; a :class:`LoadedModel` (returned as is); a ``.keras``
+            file; a training run folder (``config.json`` + ``best.keras``, see
+            :func:`adiencekit.training.train`); a preset folder (``preset.json``) or
+            preset name.
+
+    Returns:
+        The model and its crop settings.
+
+    Raises:
+        ModelFileError: the path does not exist or holds no loadable model.
+    """
+    if isinstance(source, LoadedModel):
+        return source
+    if isinstance(source, keras.Model):
+        return LoadedModel(model=source, source=source.name)
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"model must be a keras.Model, a path or a preset name, got {type(source).__name__}")
+    if "://" in str(source):  # a preset archive URL
+        return _from_preset(str(source))
+    path = Path(source)
+    if path.is_dir():
+        if (path / "config.json").is_file() and (path / "best.keras").exists():
+            return _from_run_folder(path)
+        if (path / "preset.json").is_file():
+            return _from_preset(path)
+        raise ModelFileError(
+            f"{path}: neither a training run folder (config.json + best.keras) nor a preset folder (preset.json)"
+        )
+    if path.is_file():
+        if path.suffix != ".keras":
+            raise ModelFileError(f"{path}: expected a .keras model file, got {path.suffix or 'no suffix'}")
+        return LoadedModel(model=_load_keras_file(path), source=str(path))
+    if path.suffix or os.sep in str(source) or "/" in str(source):
+        raise ModelFileError(
+            f"{source}: no such file or folder; --model takes a .keras file, a training run folder "
+            f"(config.json + best.keras) or a preset"
+        )
+    return _from_preset(str(source))

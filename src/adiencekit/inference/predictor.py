@@ -1,0 +1,447 @@
+"""``Predictor``: photos in, labelled faces out.
+
+For each photo the predictor reads the file (:func:`~adiencekit.inference.images.read_image`),
+finds the faces (a :class:`~adiencekit.inference.detection.FaceDetector`, MTCNN by
+default), cuts each face out the way the model was trained
+(:func:`~adiencekit.inference.alignment.crop_face`), and runs the model on the faces of
+several photos at once (``batch_size`` faces per call). Each face gets, per head of the
+model, the label, its probability and the full distribution (age: the eight Adience
+groups in order, named ``"0-2"`` ... ``"60-100"``).
+
+A photo that cannot be read gives an :class:`ImageResult` with ``error`` set (the batch
+goes on); a photo without a face gives an empty ``faces`` list. :func:`summarize` counts
+both.
+
+Example:
+
+>>> import numpy as np
+>>> from adiencekit.inference import Predictor
+>>> from adiencekit.models import create_model
+>>> model = create_model("scratch_cnn", task="multitask", input_shape=(32, 32, 3),
+...                      conv_layers=2, base_filters=4, dense_units=8)
+>>> predictor = Predictor(model, detector=None)
+>>> result = predictor.predict(np.full((50, 40, 3), 128, np.uint8), detect=False)
+>>> face = result.faces[0]
+>>> face.box, sorted(face.heads), len(face.age.probabilities)
+((0.0, 0.0, 40.0, 50.0), ['age', 'gender'], 8)
+>>> face.gender.label in ("female", "male")
+True
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+from PIL import Image
+
+from adiencekit.errors import ConfigError
+from adiencekit.inference.alignment import CropSpec, crop_face
+from adiencekit.inference.detection import LANDMARK_NAMES, Detection, FaceDetector, get_detector
+from adiencekit.inference.images import ImageReadError, as_rgb_array, expand_image_paths, read_image
+from adiencekit.inference.loading import LoadedModel, load_model_source, model_input_size
+from adiencekit.labels import AGE_GROUPS, GENDERS
+
+__all__ = [
+    "HEAD_CLASSES",
+    "FacePrediction",
+    "HeadPrediction",
+    "ImageResult",
+    "PredictionSummary",
+    "Predictor",
+    "summarize",
+]
+
+#: Class names of each head, in the model's output order.
+HEAD_CLASSES: dict[str, tuple[str, ...]] = {
+    "gender": tuple(GENDERS),
+    "age": tuple(group.name for group in AGE_GROUPS),
+}
+
+
+@dataclass
+class HeadPrediction:
+    """One head's answer for one face.
+
+    Attributes:
+        label: the most probable class (``"female"``, ``"25-32"``, ...).
+        probability: its probability.
+        probabilities: every class and its probability, in class order.
+    """
+
+    label: str
+    probability: float
+    probabilities: dict[str, float]
+
+
+@dataclass
+class FacePrediction:
+    """One face: where it is and what the model says.
+
+    Attributes:
+        box: ``(x, y, w, h)`` in pixels of the photo (the whole photo with ``detect=False``).
+        score: the detector's confidence (``None`` with ``detect=False``).
+        landmarks: ``(5, 2)`` landmarks in :data:`~adiencekit.inference.detection.LANDMARK_NAMES`
+            order, or ``None``.
+        heads: ``{"gender": HeadPrediction, "age": HeadPrediction}`` (the model's heads).
+    """
+
+    box: tuple[float, float, float, float]
+    score: float | None
+    landmarks: np.ndarray | None
+    heads: dict[str, HeadPrediction] = field(default_factory=dict)
+
+    @property
+    def gender(self) -> HeadPrediction | None:
+        """The gender head's answer, or ``None`` for an age-only model."""
+        return self.heads.get("gender")
+
+    @property
+    def age(self) -> HeadPrediction | None:
+        """The age head's answer, or ``None`` for a gender-only model."""
+        return self.heads.get("age")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The face in the documented JSON schema (see ``docs/predict.md``)."""
+        out: dict[str, Any] = {
+            "box": [round(float(v), 1) for v in self.box],
+            "score": None if self.score is None else round(float(self.score), 4),
+            "landmarks": None
+            if self.landmarks is None
+            else {name: [round(float(x), 1), round(float(y), 1)] for name, (x, y) in zip(LANDMARK_NAMES, self.landmarks)},
+        }
+        if self.gender is not None:
+            out["gender"] = self.gender.label
+            out["gender_probability"] = round(self.gender.probability, 4)
+            out["gender_probabilities"] = {k: round(v, 4) for k, v in self.gender.probabilities.items()}
+        if self.age is not None:
+            out["age_group"] = self.age.label
+            out["age_probability"] = round(self.age.probability, 4)
+            out["age_probabilities"] = {k: round(v, 4) for k, v in self.age.probabilities.items()}
+        return out
+
+
+@dataclass
+class ImageResult:
+    """The faces of one photo, or why there are none.
+
+    Attributes:
+        path: the file, or ``None`` for an in-memory image.
+        faces: the faces found, highest detector score first (empty: no face).
+        size: ``(width, height)`` of the upright photo, ``None`` when unreadable.
+        error: one line saying why the photo could not be read, else ``None``.
+        too_small: faces the detector found but dropped by ``min_face``.
+    """
+
+    path: str | None
+    faces: list[FacePrediction] = field(default_factory=list)
+    size: tuple[int, int] | None = None
+    error: str | None = None
+    too_small: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Whether the photo was read."""
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The photo in the documented JSON schema."""
+        return {
+            "path": self.path,
+            "size": None if self.size is None else list(self.size),
+            "error": self.error,
+            "faces": [face.to_dict() for face in self.faces],
+        }
+
+
+@dataclass
+class PredictionSummary:
+    """Counts over a batch of :class:`ImageResult`.
+
+    Attributes:
+        images: photos given.
+        read: photos read.
+        unreadable: photos that could not be read.
+        no_face: photos read in which no face was found.
+        faces: faces labelled.
+        too_small: faces dropped by ``min_face``.
+    """
+
+    images: int
+    read: int
+    unreadable: int
+    no_face: int
+    faces: int
+    too_small: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.images} images: {self.faces} faces, {self.no_face} without a face, "
+            f"{self.unreadable} unreadable" + (f", {self.too_small} faces below --min-face" if self.too_small else "")
+        )
+
+
+def summarize(results: Iterable[ImageResult]) -> PredictionSummary:
+    """Count photos, faces, photos without a face and unreadable files.
+
+    Example:
+
+    >>> from adiencekit.inference.predictor import ImageResult, summarize
+    >>> print(summarize([ImageResult("a.jpg", size=(9, 9)), ImageResult("b.jpg", error="b.jpg: broken")]))
+    2 images: 0 faces, 1 without a face, 1 unreadable
+    """
+    results = list(results)
+    read = [r for r in results if r.ok]
+    return PredictionSummary(
+        images=len(results),
+        read=len(read),
+        unreadable=len(results) - len(read),
+        no_face=sum(1 for r in read if not r.faces),
+        faces=sum(len(r.faces) for r in read),
+        too_small=sum(r.too_small for r in read),
+    )
+
+
+def _output_heads(model: keras.Model) -> list[str]:
+    names = list(getattr(model, "output_names", None) or [])
+    shapes = [tuple(t.shape) for t in model.outputs]
+    heads = []
+    for index, shape in enumerate(shapes):
+        name = names[index] if index < len(names) else ""
+        if name in HEAD_CLASSES:
+            heads.append(name)
+        elif shape[-1] == len(HEAD_CLASSES["gender"]):
+            heads.append("gender")
+        elif shape[-1] == len(HEAD_CLASSES["age"]):
+            heads.append("age")
+        else:
+            raise ConfigError(
+                f"model output {name or index!r} has {shape[-1]} classes; expected 'gender' (2) or 'age' (8) outputs"
+            )
+    return heads
+
+
+def _as_probabilities(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    sums = values.sum(axis=-1)
+    if np.all(values >= -1e-6) and np.allclose(sums, 1.0, atol=1e-3):
+        return values
+    shifted = np.exp(values - values.max(axis=-1, keepdims=True))  # logits -> softmax
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def _resize_square(images: np.ndarray, size: int) -> np.ndarray:
+    if images.shape[1] == size and images.shape[2] == size:
+        return images
+    return np.stack(
+        [np.asarray(Image.fromarray(i).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)) for i in images]
+    )
+
+
+class Predictor:
+    """Detect, align and label the faces in photos with an age/gender model.
+
+    Args:
+        model: a ``keras.Model``, a ``.keras`` file, a training run folder or a preset
+            (see :func:`~adiencekit.inference.loading.load_model_source`). The model takes
+            RGB ``[0, 255]`` images and has a ``gender`` and/or an ``age`` output.
+        detector: ``"mtcnn"``, a :class:`~adiencekit.inference.detection.FaceDetector`,
+            or ``None`` (only ``detect=False`` then works).
+        crop: how faces are cut out: a :class:`CropSpec` or its dict; default: the
+            model's own (preset or run folder), else ``CropSpec(size=<model input>)``.
+        min_face: smallest face in pixels (shorter box side) when ``detector`` is a name.
+        batch_size: faces per model call (faces of several photos share a call).
+        tta: also run the horizontally flipped faces and average the probabilities.
+
+    Attributes:
+        heads: the model's heads, e.g. ``["gender", "age"]``.
+        crop: the :class:`CropSpec` in use.
+        input_size: the model's input side (``None``: any; the crop is fed as is).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        detector: str | FaceDetector | None = "mtcnn",
+        crop: CropSpec | dict[str, Any] | None = None,
+        min_face: float = 40,
+        batch_size: int = 32,
+        tta: bool = False,
+    ) -> None:
+        loaded = load_model_source(model)
+        self.model: keras.Model = loaded.model
+        self.source = loaded.source
+        self.heads = _output_heads(self.model)
+        self.input_size = model_input_size(self.model)
+        if isinstance(crop, dict):
+            crop = CropSpec.from_dict(crop)
+        if crop is None:
+            crop = loaded.crop if loaded.crop is not None else CropSpec(size=self.input_size or 256)
+        self.crop: CropSpec = crop
+        self.image_size = loaded.image_size
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive int, got {batch_size!r}")
+        self.batch_size = batch_size
+        self.tta = bool(tta)
+        self.detector = None if detector is None else get_detector(detector, min_face=min_face)
+
+    # ------------------------------------------------------------------ model
+    def _model_inputs(self, crops: np.ndarray) -> np.ndarray:
+        """Crops (``crop.size`` square) -> the model's input: resize, then centre crop."""
+        if self.input_size is None:
+            return crops
+        if self.image_size is not None and self.image_size >= self.input_size:
+            resized = _resize_square(crops, self.image_size)
+            offset = (self.image_size - self.input_size) // 2
+            return resized[:, offset : offset + self.input_size, offset : offset + self.input_size]
+        return _resize_square(crops, self.input_size)
+
+    def predict_crops(self, crops: Any) -> dict[str, np.ndarray]:
+        """Class probabilities of face crops.
+
+        Args:
+            crops: ``(N, S, S, 3)`` ``uint8`` face crops in the predictor's crop style.
+
+        Returns:
+            ``{head: (N, classes) float64}`` probabilities.
+        """
+        crops = np.asarray(crops)
+        if crops.ndim != 4 or crops.shape[-1] != 3:
+            raise ValueError(f"crops must be (N, S, S, 3), got shape {crops.shape}")
+        out: dict[str, list[np.ndarray]] = {head: [] for head in self.heads}
+        for start in range(0, len(crops), self.batch_size):
+            batch = self._model_inputs(crops[start : start + self.batch_size]).astype(np.float32)
+            variants = [batch, batch[:, :, ::-1]] if self.tta else [batch]
+            summed: dict[str, np.ndarray] = {}
+            for variant in variants:
+                for head, values in self._call(variant).items():
+                    summed[head] = summed.get(head, 0.0) + _as_probabilities(values)
+            for head in self.heads:
+                out[head].append(summed[head] / len(variants))
+        return {
+            head: np.concatenate(parts) if parts else np.zeros((0, len(HEAD_CLASSES[head])))
+            for head, parts in out.items()
+        }
+
+    def _call(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        # predict_on_batch runs the compiled predict step (a tf.function with relaxed
+        # shapes on TensorFlow, jit on JAX): about 8x faster per face than an eager call
+        # for the small batches of one photo.
+        outputs = self.model.predict_on_batch(batch)
+        if isinstance(outputs, dict):
+            return {head: keras.ops.convert_to_numpy(outputs[head]) for head in self.heads}
+        if isinstance(outputs, (list, tuple)):
+            return {head: keras.ops.convert_to_numpy(v) for head, v in zip(self.heads, outputs)}
+        return {self.heads[0]: keras.ops.convert_to_numpy(outputs)}
+
+    # ------------------------------------------------------------------ photos
+    def _faces_of(self, image: np.ndarray, detect: bool) -> tuple[list[Detection], list[np.ndarray], int]:
+        if not detect:
+            height, width = image.shape[:2]
+            crop = _resize_square(image[None], self.crop.size)[0]
+            return [Detection(box=(0.0, 0.0, float(width), float(height)), score=float("nan"))], [crop], 0
+        if self.detector is None:
+            raise ConfigError("this Predictor has no detector; pass detector='mtcnn' or predict(..., detect=False)")
+        detections = self.detector.detect(image)
+        crops = [crop_face(image, d, self.crop) for d in detections]
+        return detections, crops, self.detector.last_too_small
+
+    def _label(self, pending: list[tuple[ImageResult, list[Detection], list[np.ndarray], bool]]) -> None:
+        crops = [c for _, _, image_crops, _ in pending for c in image_crops]
+        if not crops:
+            return
+        probabilities = self.predict_crops(np.stack(crops))
+        row = 0
+        for result, detections, _, detect in pending:
+            for detection in detections:
+                heads = {}
+                for head in self.heads:
+                    p = probabilities[head][row]
+                    best = int(np.argmax(p))
+                    names = HEAD_CLASSES[head]
+                    heads[head] = HeadPrediction(
+                        label=names[best], probability=float(p[best]), probabilities=dict(zip(names, map(float, p)))
+                    )
+                result.faces.append(
+                    FacePrediction(
+                        box=tuple(float(v) for v in detection.box),  # type: ignore[arg-type]
+                        score=detection.score if detect else None,
+                        landmarks=detection.landmarks,
+                        heads=heads,
+                    )
+                )
+                row += 1
+
+    def iter_predict(
+        self, inputs: Sequence[Any], *, detect: bool = True, progress: bool = False
+    ) -> Iterable[ImageResult]:
+        """Yield one :class:`ImageResult` per input, in order, faces batched across photos.
+
+        Args:
+            inputs: paths and/or ``(H, W, 3)`` ``uint8`` arrays (folders are expanded by
+                :meth:`predict`, not here).
+            detect: find faces; ``False`` treats each image as one face crop.
+            progress: show a progress bar (tqdm) on stderr.
+        """
+        iterator: Iterable[Any] = inputs
+        if progress:
+            from tqdm import tqdm
+
+            iterator = tqdm(inputs, unit="image", desc="predict", leave=False)
+        pending: list[tuple[ImageResult, list[Detection], list[np.ndarray], bool]] = []
+        waiting = 0
+        for item in iterator:
+            if isinstance(item, (str, os.PathLike)):
+                result = ImageResult(path=str(item))
+                try:
+                    image = read_image(item)
+                except ImageReadError as error:
+                    result.error = str(error)
+                    pending.append((result, [], [], detect))
+                    continue
+            else:
+                result = ImageResult(path=None)
+                image = as_rgb_array(item)
+            result.size = (int(image.shape[1]), int(image.shape[0]))
+            detections, crops, result.too_small = self._faces_of(image, detect)
+            pending.append((result, detections, crops, detect))
+            waiting += len(crops)
+            if waiting >= self.batch_size:
+                self._label(pending)
+                yield from (entry[0] for entry in pending)
+                pending, waiting = [], 0
+        self._label(pending)
+        yield from (entry[0] for entry in pending)
+
+    def predict(self, x: Any, *, detect: bool = True, progress: bool = False) -> ImageResult | list[ImageResult]:
+        """Label the faces of one photo or many.
+
+        Args:
+            x: a path to an image, a ``(H, W, 3)`` ``uint8`` RGB array (one result), or a
+                folder (its images, recursively), a list of paths/arrays (one result each).
+            detect: find faces with the detector; ``False`` treats each image as one face
+                crop (for datasets of crops).
+            progress: show a progress bar.
+
+        Returns:
+            An :class:`ImageResult` for a single path or array, else a list of them.
+        """
+        if isinstance(x, np.ndarray) or isinstance(x, Image.Image):
+            return next(iter(self.iter_predict([x], detect=detect, progress=progress)))
+        if isinstance(x, (str, os.PathLike)):
+            if Path(x).is_dir():
+                return list(self.iter_predict(expand_image_paths(x), detect=detect, progress=progress))
+            return next(iter(self.iter_predict([x], detect=detect, progress=progress)))
+        items: list[Any] = []
+        for entry in x:
+            if isinstance(entry, (str, os.PathLike)) and Path(entry).is_dir():
+                items.extend(expand_image_paths(entry))
+            else:
+                items.append(entry)
+        return list(self.iter_predict(items, detect=detect, progress=progress))

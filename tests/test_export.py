@@ -1,0 +1,132 @@
+"""Export parity: each exported format, run in its own runtime, agrees with Keras on real faces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from adiencekit.errors import ConfigError
+from adiencekit.export import EXPORT_FORMATS, export_model, named_outputs
+from adiencekit.models import create_model
+
+#: float32 exports must match Keras to this (max abs difference of probabilities).
+TOLERANCE = 1e-4
+
+
+@pytest.fixture(scope="module")
+def model() -> keras.Model:
+    keras.utils.set_random_seed(1)
+    return create_model("scratch_cnn", task="multitask", input_shape=(64, 64, 3), conv_layers=3,
+                        base_filters=8, dense_units=16, batch_norm=True)
+
+
+@pytest.fixture(scope="module")
+def faces(adience_faces_dir: Path) -> np.ndarray:
+    """The 19 real Adience crops, resized to 64 px, as float32 RGB 0-255."""
+    files = sorted(adience_faces_dir.rglob("*.jpg"))
+    if not files:
+        pytest.skip(f"no Adience crops under {adience_faces_dir}")
+    return np.stack([np.asarray(Image.open(f).convert("RGB").resize((64, 64), Image.Resampling.BILINEAR))
+                     for f in files]).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, model) -> dict[str, Path]:
+    pytest.importorskip("tf2onnx", reason="ONNX export needs tf2onnx (the export extra)")
+    root = tmp_path_factory.mktemp("exports")
+    return {fmt: export_model(model, root / f"model_{fmt}", format=fmt) for fmt in EXPORT_FORMATS}
+
+
+def _keras(model, x):
+    out = model(x, training=False)
+    return {k: keras.ops.convert_to_numpy(v) for k, v in out.items()}
+
+
+def _run_saved_model(path: Path, x: np.ndarray) -> dict[str, np.ndarray]:
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(path))
+    out = loaded.signatures["serving_default"](image=tf.constant(x))
+    return {k: v.numpy() for k, v in out.items()}
+
+
+def _run_tflite(path: Path, x: np.ndarray) -> dict[str, np.ndarray]:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # the LiteRT wheel is not installed: TensorFlow's own interpreter
+        import tensorflow as tf
+
+        Interpreter = tf.lite.Interpreter
+    interpreter = Interpreter(model_path=str(path))
+    runner = interpreter.get_signature_runner("serving_default")
+    return {k: np.asarray(v) for k, v in runner(image=x).items()}
+
+
+def _run_onnx(path: Path, x: np.ndarray) -> dict[str, np.ndarray]:
+    ort = pytest.importorskip("onnxruntime")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(None, {session.get_inputs()[0].name: x})))
+
+
+RUNTIMES = {"saved_model": _run_saved_model, "tflite": _run_tflite, "onnx": _run_onnx}
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("fmt", list(EXPORT_FORMATS))
+def test_export_parity_on_real_faces(fmt, model, faces, exported) -> None:
+    expected = _keras(model, faces)
+    for batch in (faces, faces[:1], faces[3:8]):  # the batch size is dynamic
+        got = RUNTIMES[fmt](exported[fmt], batch)
+        assert sorted(got) == ["age", "gender"], f"{fmt} outputs are named {sorted(got)}"
+        reference = _keras(model, batch)
+        for head in ("gender", "age"):
+            assert got[head].shape == reference[head].shape
+            difference = float(np.abs(got[head] - reference[head]).max())
+            assert difference <= TOLERANCE, f"{fmt} {head}: max abs difference {difference:.2e}"
+    assert expected["age"].shape == (19, 8)
+
+
+def test_single_task_output_is_named_after_the_task(tmp_path: Path) -> None:
+    pytest.importorskip("tf2onnx", reason="ONNX export needs tf2onnx (the export extra)")
+    model = create_model("scratch_cnn", task="age", input_shape=(32, 32, 3), conv_layers=2, base_filters=4,
+                         dense_units=8)
+    assert list(named_outputs(model).output) == ["age"]
+    path = export_model(model, tmp_path / "age.onnx", format="onnx")
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
+    got = _run_onnx(path, x)
+    np.testing.assert_allclose(got["age"], keras.ops.convert_to_numpy(model(x)), atol=TOLERANCE)
+
+
+def test_export_from_a_keras_file_and_suffixes(tmp_path: Path) -> None:
+    model = create_model("scratch_cnn", task="gender", input_shape=(32, 32, 3), conv_layers=2, base_filters=4,
+                         dense_units=8)
+    model.save(tmp_path / "m.keras")
+    path = export_model(tmp_path / "m.keras", tmp_path / "out", format="tflite")
+    assert path.name == "out.tflite" and path.stat().st_size > 1000
+    x = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(_run_tflite(path, x)["gender"], keras.ops.convert_to_numpy(model(x)), atol=TOLERANCE)
+
+
+def test_export_refuses_bad_requests(tmp_path: Path) -> None:
+    model = create_model("scratch_cnn", task="gender", input_shape=(32, 32, 3), conv_layers=2, base_filters=4,
+                         dense_units=8)
+    with pytest.raises(ConfigError, match="format must be one of"):
+        export_model(model, tmp_path / "x", format="caffe")
+    export_model(model, tmp_path / "sm", format="saved_model")
+    with pytest.raises(ConfigError, match="exists"):
+        export_model(model, tmp_path / "sm", format="saved_model")
+    export_model(model, tmp_path / "sm", format="saved_model", overwrite=True)
+    previous = keras.config.dtype_policy()
+    try:
+        keras.config.set_dtype_policy("mixed_float16")
+        mixed = create_model("scratch_cnn", task="gender", input_shape=(32, 32, 3), conv_layers=2,
+                             base_filters=4, dense_units=8)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    with pytest.raises(ConfigError, match="float32"):
+        export_model(mixed, tmp_path / "mixed", format="onnx")
