@@ -234,7 +234,7 @@ def prepare_run_dir(config: TrainConfig, run_dir: Path, *, resume: bool, overwri
             )
     make_dirs(run_dir)
     _remove_temporaries(run_dir)
-    config.to_json(config_path)
+    atomic_write_text(config_path, config.to_json())
     return recorded_epoch(run_dir / "backup")
 
 

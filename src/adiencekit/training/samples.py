@@ -25,6 +25,7 @@ import keras
 import numpy as np
 
 from adiencekit.evaluation import EvaluationResult, class_names
+from adiencekit.fileio import disk_errors
 
 __all__ = ["class_round_robin", "pick_samples", "sample_predictions", "write_plots"]
 
@@ -136,15 +137,20 @@ def sample_predictions(
 
 
 def write_plots(run_dir: Path, history: list[dict[str, Any]], evaluation: EvaluationResult, samples: Any) -> None:
-    """``plots/curves.png``, ``plots/confusion_<head>.png`` and ``plots/predictions.png``."""
+    """``plots/curves.png``, ``plots/confusion_<head>.png`` and ``plots/predictions.png``.
+
+    Raises:
+        RunFolderError: when the disk is full, read-only or forbidden.
+    """
     from adiencekit.plots import plot_confusion_matrix, plot_history, plot_predictions
 
     plots = run_dir / "plots"
-    if history:
-        plot_history(history, plots / "curves.png", title=run_dir.name)
-    for name, head in evaluation.heads.items():
-        plot_confusion_matrix(head.confusion, head.class_names, plots / f"confusion_{name}.png",
-                              title=f"{name} (test, n={head.n})")
-    if samples is not None:
-        images, captions_true, captions_pred = samples
-        plot_predictions(images, captions_true, captions_pred, plots / "predictions.png", title="test faces")
+    with disk_errors(plots):
+        if history:
+            plot_history(history, plots / "curves.png", title=run_dir.name)
+        for name, head in evaluation.heads.items():
+            plot_confusion_matrix(head.confusion, head.class_names, plots / f"confusion_{name}.png",
+                                  title=f"{name} (test, n={head.n})")
+        if samples is not None:
+            images, captions_true, captions_pred = samples
+            plot_predictions(images, captions_true, captions_pred, plots / "predictions.png", title="test faces")
