@@ -139,9 +139,12 @@ def test_kill_at_random_moments_then_rerun_finishes(
     number = int(rng.integers(1, len(write_log) + 1))
     script, config_path = _script(tmp_path, small_root)
     run = tmp_path / "run"
-    if case == 3:  # a random point in time, wherever the run is
+    if case == 3:  # a random point in time once the run holds its folder, wherever it is then
         process = _start(script, config_path, run)
-        time.sleep(float(rng.uniform(4.0, 14.0)))
+        deadline = time.monotonic() + 240
+        while not (run / "run.lock").exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(float(rng.uniform(0.5, 4.0)))
         process.kill()
         process.wait()
     elif case == 2:  # the process kills itself between writing and renaming
