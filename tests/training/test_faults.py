@@ -114,6 +114,7 @@ def _rerun_and_check(script: Path, config_path: Path, run: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- kill -9
+@pytest.mark.slow
 def test_kill_during_the_first_epoch_backup_write_resumes_cleanly(
     small_root: Path, write_log: list[str], tmp_path: Path
 ) -> None:
@@ -161,6 +162,7 @@ def test_kill_at_random_moments_then_rerun_finishes(
 
 
 # ----------------------------------------------------------------------------- two trainers
+@pytest.mark.slow
 def test_second_trainer_fails_at_once_and_a_killed_holder_is_taken_over(
     small_root: Path, tmp_path: Path, capsys
 ) -> None:
@@ -332,7 +334,9 @@ def _interrupted_run(small_root: Path, run: Path, epochs_done: int = 2):
     return config
 
 
-@pytest.mark.parametrize("damage", ["empty", "truncated", "garbage"])
+@pytest.mark.parametrize(
+    "damage", ["empty", pytest.param("truncated", marks=pytest.mark.slow), pytest.param("garbage", marks=pytest.mark.slow)]
+)
 def test_damaged_training_metadata_falls_back_to_the_previous_copy(
     small_root: Path, tmp_path: Path, capsys, damage: str
 ) -> None:
@@ -358,6 +362,7 @@ def test_truncated_backup_weights_fall_back_to_the_previous_epoch(small_root: Pa
     assert result.resumed_from_epoch == 1 and len(result.history) == EPOCHS
 
 
+@pytest.mark.slow
 def test_truncated_keras_style_backup_is_discarded_and_training_restarts(
     small_root: Path, tmp_path: Path, capsys
 ) -> None:

@@ -77,6 +77,7 @@ def test_model_loads_when_keras_is_imported_before_adiencekit(saved_model: Path)
     assert "MaskedSparseCategoricalCrossentropy" in result.stdout
 
 
+@pytest.mark.slow
 def test_without_adiencekit_the_model_does_not_load(saved_model: Path) -> None:
     """The control case: the fix, not luck, makes the two tests above pass."""
     result = _run(f"""
@@ -86,6 +87,7 @@ def test_without_adiencekit_the_model_does_not_load(saved_model: Path) -> None:
     assert result.returncode != 0 and "Could not locate class" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs jax (pip install jax) for KERAS_BACKEND=jax")
 def test_registration_under_jax_never_imports_tensorflow(saved_model: Path) -> None:
     result = _run(f"""
