@@ -170,6 +170,21 @@ def run_folder_error(error: OSError, path: str | os.PathLike[str], action: str =
     )
 
 
+#: How libraries that drop ``errno`` (HDF5 through h5py) still name the disk errors.
+_ERRNO_TEXT = {
+    errno.ENOSPC: ("errno = 28", "No space left on device"),
+    errno.EROFS: ("errno = 30", "Read-only file system"),
+    errno.EACCES: ("errno = 13", "Permission denied"),
+}
+
+
+def _disk_errno(error: OSError) -> int | None:
+    if error.errno in DISK_ERRNOS:
+        return error.errno
+    text = str(error)
+    return next((code for code, marks in _ERRNO_TEXT.items() if any(mark in text for mark in marks)), None)
+
+
 @contextlib.contextmanager
 def disk_errors(path: str | os.PathLike[str], action: str = "write") -> Iterator[None]:
     """Turn a disk error (``DISK_ERRNOS``) raised inside the block into a :class:`RunFolderError`."""
@@ -178,7 +193,10 @@ def disk_errors(path: str | os.PathLike[str], action: str = "write") -> Iterator
     except RunFolderError:
         raise
     except OSError as error:
-        if error.errno in DISK_ERRNOS:
+        code = _disk_errno(error)
+        if code is not None:
+            if error.errno != code:
+                error = OSError(code, os.strerror(code), os.fspath(path))
             raise run_folder_error(error, path, action) from None
         raise
 

@@ -377,3 +377,17 @@ def test_truncated_keras_style_backup_is_discarded_and_training_restarts(
     err = capsys.readouterr().err
     assert "latest.weights.h5 is damaged" in err and "discarded it, training restarts from epoch 1" in err
     assert result.resumed_from_epoch == 0 and len(result.history) == EPOCHS
+
+
+def test_hdf5_style_disk_errors_without_errno_are_recognised(tmp_path: Path, monkeypatch) -> None:
+    """h5py reports a full disk as an OSError whose errno is None, the code only in its text."""
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+
+    def full(filepath, overwrite=True):
+        raise OSError("Unable to synchronously create file (unable to open file: name = 'x', errno = 28, "
+                      "error message = 'No space left on device', flags = 13, o_flags = 242)")
+
+    monkeypatch.setattr(model, "save_weights", full)
+    with pytest.raises(RunFolderError, match="cannot write best.weights.h5: No space left on device") as caught:
+        fileio.atomic_save_weights(model, tmp_path / "best.weights.h5")
+    assert caught.value.errno == errno.ENOSPC and not list(tmp_path.iterdir())
