@@ -67,16 +67,62 @@ def register_serializables() -> None:
         importlib.import_module(name)
 
 
-def _register_quietly() -> None:
-    try:
-        register_serializables()
-    except Exception as error:  # never break ``import keras`` because of us
-        warnings.warn(
-            f"adiencekit could not register its Keras classes ({type(error).__name__}: {error}); "
-            "saved models may need `import adiencekit.layers, adiencekit.losses, adiencekit.metrics`",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+def _initializing(name: str) -> bool:
+    module = sys.modules.get(name)
+    return module is not None and bool(getattr(getattr(module, "__spec__", None), "_initializing", False))
+
+
+_PENDING: list[str] = []
+
+
+def _register_quietly(names: Sequence[str] = SERIALIZABLE_MODULES) -> None:
+    """Import each registering module, never breaking ``import keras``.
+
+    When Keras is first imported from inside one of these modules (``import
+    adiencekit.losses`` before Keras), a module that needs the half-imported one cannot
+    be imported yet; it is retried as soon as an ``adiencekit`` submodule finishes
+    importing (:class:`_Package`).
+    """
+    for name in names:
+        if _initializing(name):
+            continue  # being imported right now: it registers its classes when it finishes
+        try:
+            importlib.import_module(name)
+        except ImportError as error:
+            if "partially initialized" in str(error):
+                if name not in _PENDING:
+                    _PENDING.append(name)
+                continue
+            _warn(error)
+        except Exception as error:  # never break ``import keras`` because of us
+            _warn(error)
+        else:
+            if name in _PENDING:
+                _PENDING.remove(name)
+
+
+def _initializing(name: str) -> bool:
+    module = sys.modules.get(name)
+    return module is not None and bool(getattr(getattr(module, "__spec__", None), "_initializing", False))
+
+
+def _warn(error: BaseException) -> None:
+    warnings.warn(
+        f"adiencekit could not register its Keras classes ({type(error).__name__}: {error}); "
+        "saved models may need `import adiencekit.layers, adiencekit.losses, adiencekit.metrics`",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+class _Package(ModuleType):
+    """The ``adiencekit`` package's module type: Python sets ``adiencekit.<child>`` right
+    after a submodule finishes importing, the moment to retry pending registrations."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if _PENDING and isinstance(value, ModuleType):
+            _register_quietly(list(_PENDING))
 
 
 class _RegisterAfterLoad(importlib.abc.Loader):
@@ -120,6 +166,7 @@ def _remove_hook() -> None:
 
 
 def _install() -> None:
+    sys.modules[__name__].__class__ = _Package
     if "keras" in sys.modules:
         _register_quietly()
     elif not any(isinstance(finder, _KerasImportHook) for finder in sys.meta_path):

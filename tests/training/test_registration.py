@@ -99,3 +99,26 @@ def test_registration_under_jax_never_imports_tensorflow(saved_model: Path) -> N
     """, KERAS_BACKEND="jax")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "ok MaskedSparseCategoricalCrossentropy" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "adiencekit.losses",  # Keras is first imported from inside the module the metrics need
+        pytest.param("adiencekit.metrics", marks=pytest.mark.slow),
+        pytest.param("adiencekit.layers", marks=pytest.mark.slow),
+        pytest.param("adiencekit.models", marks=pytest.mark.slow),
+        pytest.param("adiencekit.training.fit", marks=pytest.mark.slow),
+    ],
+)
+def test_model_loads_whichever_adiencekit_module_imports_keras_first(saved_model: Path, first: str) -> None:
+    result = _run(f"""
+        import sys, warnings
+        warnings.simplefilter("error")  # no registration warning either
+        import {first}
+        import keras
+        model = keras.saving.load_model({str(saved_model)!r})
+        print("ok", type(model.loss).__name__)
+    """)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "ok MaskedSparseCategoricalCrossentropy" in result.stdout
