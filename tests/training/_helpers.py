@@ -32,3 +32,27 @@ def tiny_config(root: Path, **changes: Any) -> TrainConfig:
     }
     values.update(changes)
     return TrainConfig(**values)
+
+
+def make_small_tree(root: Path) -> Path:
+    """The smallest usable tree: 5 folds x 2 users x 4 images of 48 px (40 images)."""
+    from adiencekit.data import make_synthetic_adience
+
+    return make_synthetic_adience(root, users_per_fold=2, images_per_user=4, image_sizes=(48,), seed=0)
+
+
+def fast_config(root: Path, **changes: Any) -> TrainConfig:
+    """A 4-filter scratch CNN on 32 px crops, 3 short epochs: a few seconds per run."""
+    values: dict[str, Any] = {
+        "data": str(root),
+        "model": "scratch_cnn",
+        "model_kwargs": {"base_filters": 4, "dense_units": 8},
+        "image_size": 40,
+        "crop_size": 32,
+        "batch_size": 8,
+        "val_fraction": 0.25,
+        "epochs": 3,
+        "early_stopping_patience": None,
+    }
+    values.update(changes)
+    return TrainConfig(**values)

@@ -52,18 +52,19 @@ def test_throughput_logger_adds_images_per_second() -> None:
 
 def test_history_recorder_keeps_earlier_epochs_and_replaces_repeated_ones(tmp_path) -> None:
     path = tmp_path / "history.json"
-    earlier = [{"epoch": 0, "loss": 9.0}, {"epoch": 1, "loss": 8.0}, {"epoch": 2, "loss": 7.0}]
+    earlier = [{"epoch": 1, "loss": 9.0}, {"epoch": 2, "loss": 8.0}, {"epoch": 3, "loss": 7.0}]
     atomic_write_text(path, json.dumps(earlier))
     x, y = _data()
     recorder = HistoryRecorder(path, tmp_path / "history.csv")
-    # Resume at epoch 2: the old epoch-2 row (written before a kill) is replaced.
+    # Resume after 2 epochs: the old epoch-3 row (written before a kill) is replaced.
+    # Epochs are 1-based in the file, as on the console.
     _model().fit(x, y, epochs=4, initial_epoch=2, verbose=0, callbacks=[recorder])
     rows = json.loads(path.read_text())
-    assert [r["epoch"] for r in rows] == [0, 1, 2, 3]
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
     assert rows[0]["loss"] == 9.0 and rows[2]["loss"] != 7.0
     csv_lines = (tmp_path / "history.csv").read_text().splitlines()
     assert csv_lines[0].startswith("epoch,loss") and len(csv_lines) == 5
-    assert recorder.as_dict()["epoch"] == [0, 1, 2, 3]
+    assert recorder.as_dict()["epoch"] == [1, 2, 3, 4]
 
 
 def test_atomic_best_checkpoint_saves_only_improvements_and_survives_restart(tmp_path) -> None:
@@ -72,15 +73,15 @@ def test_atomic_best_checkpoint_saves_only_improvements_and_survives_restart(tmp
     model = _model()
     checkpoint = AtomicBestCheckpoint(path)
     model.fit(x, y, epochs=3, verbose=0, callbacks=[_Feed([3.0, 1.0, 2.0]), checkpoint])
-    assert (checkpoint.best, checkpoint.best_epoch) == (1.0, 1)
-    assert json.loads((tmp_path / "best.weights.h5.json").read_text())["epoch"] == 1
+    assert (checkpoint.best, checkpoint.best_epoch) == (1.0, 2)  # the second epoch, 1-based
+    assert json.loads((tmp_path / "best.weights.h5.json").read_text())["epoch"] == 2
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     # A new callback (a resumed run) remembers the best value: a worse epoch does not overwrite.
     again = AtomicBestCheckpoint(path)
     assert again.best == 1.0
     before = path.read_bytes()
     model.fit(x, y, epochs=4, initial_epoch=3, verbose=0, callbacks=[_Feed([0, 0, 0, 1.5]), again])
-    assert path.read_bytes() == before and again.best_epoch == 1
+    assert path.read_bytes() == before and again.best_epoch == 2
 
 
 def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch) -> None:

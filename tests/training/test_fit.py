@@ -36,12 +36,15 @@ def gender_run(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory):
 @pytest.mark.slow
 def test_gender_run_beats_chance_and_writes_every_artifact(gender_run) -> None:
     run = gender_run.run_dir
-    for name in ("config.json", "best.weights.h5", "best.keras", "history.json", "history.csv", "metrics.json",
+    for name in ("config.json", "best.keras", "history.json", "history.csv", "metrics.json", "data_report.txt",
                  "plots/curves.png", "plots/confusion_gender.png", "plots/predictions.png"):
         assert (run / name).is_file(), name
-    assert not (run / "backup").exists()
+    # One copy of the best weights (best.keras); no resume state, no lock once finished.
+    for name in ("backup", "best.weights.h5", "best.weights.h5.json", "run.lock"):
+        assert not (run / name).exists(), name
+    assert list((run / "tensorboard").rglob("events.out.tfevents.*"))
     history = json.loads((run / "history.json").read_text())
-    assert [row["epoch"] for row in history] == list(range(10))
+    assert [row["epoch"] for row in history] == list(range(1, 11))  # 1-based, as on the console
     assert all(row["images_per_second"] > 0 for row in history)
     metrics = json.loads((run / "metrics.json").read_text())
     test = metrics["test"]["heads"]["gender"]
@@ -128,7 +131,7 @@ def test_overwrite_replaces_a_finished_run_and_keeps_foreign_files(tiny_root: Pa
     train(tiny_config(tiny_root, epochs=1, steps_per_epoch=2, validation_steps=1, test_steps=1), run, verbose=0)
     config = tiny_config(tiny_root, epochs=2, steps_per_epoch=2, validation_steps=1, test_steps=1)
     result = train(config, run, overwrite=True, verbose=0)
-    assert [row["epoch"] for row in result.history] == [0, 1]
+    assert [row["epoch"] for row in result.history] == [1, 2]
     assert (run / "notes.txt").read_text() == "mine"
 
 
@@ -164,7 +167,7 @@ def test_resume_after_a_real_sigkill_loses_no_finished_epoch(tiny_root: Path, tm
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert "finished epoch 1" in killed.stdout and not (run / "metrics.json").exists()
     before = json.loads((run / "history.json").read_text())
-    assert [row["epoch"] for row in before] == [0, 1]
+    assert [row["epoch"] for row in before] == [1, 2]
     assert json.loads((run / "backup" / "training_metadata.json").read_text())["epoch"] == 2
 
     resumed = subprocess.run([sys.executable, str(script), str(config_path), str(run)], env=env,
@@ -173,7 +176,7 @@ def test_resume_after_a_real_sigkill_loses_no_finished_epoch(tiny_root: Path, tm
     assert "resumed_from 2" in resumed.stdout
     assert "finished epoch 0" not in resumed.stdout and "finished epoch 2" in resumed.stdout
     after = json.loads((run / "history.json").read_text())
-    assert [row["epoch"] for row in after] == [0, 1, 2, 3]
+    assert [row["epoch"] for row in after] == [1, 2, 3, 4]
     assert after[:2] == before  # the finished epochs are kept exactly
     assert (run / "metrics.json").is_file() and not (run / "backup").exists()
 

@@ -36,7 +36,7 @@ def test_run_sweep_writes_one_run_per_setting_and_the_table(tmp_path: Path) -> N
     assert [row["setting"] for row in result.rows] == ["conv_layers=3", "conv_layers=4", "conv_layers=5"]
     for row in result.rows:
         assert (Path(row["run_dir"]) / "metrics.json").is_file()
-        assert row["best_epoch"] in (0, 1)
+        assert row["best_epoch"] in (1, 2)  # 1-based
         assert row["val_loss"] > 0 and 0.0 <= row["val_accuracy"] <= 1.0
         assert 0.0 <= row["test"]["gender"]["exact"] <= 1.0
     saved = json.loads((out / "sweep.json").read_text())

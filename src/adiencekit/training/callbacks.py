@@ -1,11 +1,16 @@
-"""Training callbacks: throughput, atomic best checkpoint, resumable history and stopping.
+"""Training callbacks: throughput, divergence guard, atomic best checkpoint, resumable history.
 
 Keras' ``ModelCheckpoint`` writes straight into the target file, so a run killed while
 writing leaves a truncated checkpoint. :class:`AtomicBestCheckpoint` writes to a
 temporary file in the same folder and moves it over the target with ``os.replace``.
 ``BackupAndRestore`` restores weights, optimizer and epoch after a kill, but not the
 history of earlier epochs nor the early-stopping counters: :class:`HistoryRecorder` and
-:class:`ResumableEarlyStopping` persist those after every epoch.
+:class:`ResumableEarlyStopping` persist those after every epoch (the backup itself is
+:class:`adiencekit.training.backup.RunBackup`). :class:`DivergenceGuard` stops training
+at the first non-finite loss, and the best checkpoint never saves non-finite weights.
+
+Epochs are counted from 1 in every file (``history.json``, the best checkpoint's
+record), as on the console.
 
 Example:
 
@@ -20,7 +25,7 @@ Example:
 ...                   callbacks=[ThroughputLogger(batch_size=4, samples_per_epoch=8), recorder])
 ...     history = json.loads((Path(tmp) / "history.json").read_text())
 >>> [row["epoch"] for row in history], "images_per_second" in history[0]
-([0, 1], True)
+([1, 2], True)
 """
 
 from __future__ import annotations
@@ -37,10 +42,13 @@ from typing import Any
 import keras
 import numpy as np
 
+from adiencekit.errors import TrainingDivergedError
 from adiencekit.fileio import atomic_save_model, atomic_save_weights, atomic_write_text
 
 __all__ = [
     "AtomicBestCheckpoint",
+    "DivergenceGuard",
+    "weights_are_finite",
     "HistoryRecorder",
     "ResumableEarlyStopping",
     "ThroughputLogger",
@@ -58,6 +66,60 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def weights_are_finite(model: keras.Model) -> bool:
+    """Whether every weight of ``model`` is finite (no NaN, no Inf)."""
+    for variable in model.weights:
+        value = keras.ops.convert_to_numpy(variable)
+        if np.issubdtype(value.dtype, np.floating) and not np.isfinite(value).all():
+            return False
+    return True
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stops training at the first non-finite loss by raising :class:`TrainingDivergedError`.
+
+    Checks the running ``loss`` after every training batch and ``loss``/``val_loss`` at
+    the end of every epoch. Place it first, so that nothing is recorded or saved for the
+    diverged epoch. The error carries ``epoch`` (1-based), ``batch`` (``None`` at epoch
+    end), ``metric`` and ``value``.
+
+    Example:
+
+    >>> import numpy as np, keras
+    >>> from adiencekit.errors import TrainingDivergedError
+    >>> from adiencekit.training.callbacks import DivergenceGuard
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    >>> model.compile(keras.optimizers.SGD(1e12), "mse")
+    >>> try:
+    ...     model.fit(np.full((64, 3), 1e3), np.ones((64, 1)), epochs=5, batch_size=8, verbose=0,
+    ...               callbacks=[DivergenceGuard()])
+    ... except TrainingDivergedError as error:
+    ...     print(error.epoch, error.metric)
+    1 loss
+    """
+
+    def _check(self, epoch: int, batch: int | None, logs: dict[str, Any] | None, keys: tuple[str, ...]) -> None:
+        for key in keys:
+            value = (logs or {}).get(key)
+            if value is None:
+                continue
+            number = float(np.asarray(value))
+            if not math.isfinite(number):
+                where = f"epoch {epoch + 1}" + ("" if batch is None else f", batch {batch + 1}")
+                error = TrainingDivergedError(f"training diverged: {key} is {number} at {where}")
+                error.epoch, error.batch, error.metric, error.value = epoch + 1, batch, key, number
+                raise error
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._check(getattr(self, "_epoch", 0), batch, logs, ("loss",))
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._check(epoch, None, logs, ("loss", "val_loss"))
 
 
 class ThroughputLogger(keras.callbacks.Callback):
@@ -99,7 +161,8 @@ class HistoryRecorder(keras.callbacks.Callback):
     """Keeps ``history.json`` (and ``history.csv``) up to date after every epoch.
 
     Epochs already in the file from an earlier, interrupted run are kept; an epoch that
-    is trained again replaces its old row, so the history has one row per completed epoch.
+    is trained again replaces its old row (and any later ones), so the history has one
+    row per completed epoch. Epochs are numbered from 1, as on the console.
 
     Args:
         json_path: the ``history.json`` file.
@@ -124,9 +187,10 @@ class HistoryRecorder(keras.callbacks.Callback):
         return rows
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        row = {"epoch": int(epoch)}
+        number = int(epoch) + 1
+        row = {"epoch": number}
         row.update({key: _jsonable(value) for key, value in (logs or {}).items()})
-        self.rows = [r for r in self.rows if r["epoch"] < epoch] + [row]
+        self.rows = [r for r in self.rows if r["epoch"] < number] + [row]
         self.write()
 
     def write(self) -> None:
@@ -154,8 +218,9 @@ class HistoryRecorder(keras.callbacks.Callback):
 class AtomicBestCheckpoint(keras.callbacks.Callback):
     """Saves the weights whenever ``monitor`` improves, atomically.
 
-    The best value and epoch are kept in a JSON file next to the weights so that a
-    resumed run only overwrites the checkpoint when it truly improves on it.
+    The best value and epoch (1-based) are kept in a JSON file next to the weights so
+    that a resumed run only overwrites the checkpoint when it truly improves on it.
+    Non-finite values and weights holding NaN or Inf are never saved.
 
     Args:
         path: target ``.weights.h5`` file.
@@ -186,8 +251,11 @@ class AtomicBestCheckpoint(keras.callbacks.Callback):
 
     def _load_state(self) -> None:
         if self.state_path.is_file() and self.path.is_file():
-            state = json.loads(self.state_path.read_text(encoding="utf-8"))
-            self.best, self.best_epoch = state["best"], state["epoch"]
+            try:
+                state = json.loads(self.state_path.read_text(encoding="utf-8"))
+                self.best, self.best_epoch = float(state["best"]), int(state["epoch"])
+            except (ValueError, KeyError, TypeError):
+                self.best, self.best_epoch = None, None  # unreadable: the next epoch saves afresh
 
     def _improves(self, value: float) -> bool:
         if self.best is None:
@@ -202,12 +270,12 @@ class AtomicBestCheckpoint(keras.callbacks.Callback):
                 f"{sorted(logs or {})}; give the run validation data"
             )
         value = float(value)
-        if math.isfinite(value) and self._improves(value):
+        if math.isfinite(value) and self._improves(value) and weights_are_finite(self.model):
             atomic_save_weights(self.model, self.path)
-            self.best, self.best_epoch = value, int(epoch)
+            self.best, self.best_epoch = value, int(epoch) + 1
             atomic_write_text(
                 self.state_path,
-                json.dumps({"monitor": self.monitor, "best": value, "epoch": int(epoch)}) + "\n",
+                json.dumps({"monitor": self.monitor, "best": value, "epoch": self.best_epoch}) + "\n",
             )
 
 
@@ -232,8 +300,14 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         super().on_train_begin(logs)
         if self.state_path.is_file():
-            state = json.loads(self.state_path.read_text(encoding="utf-8"))
-            self.wait, self.best, self.best_epoch = state["wait"], state["best"], state["best_epoch"]
+            try:
+                state = json.loads(self.state_path.read_text(encoding="utf-8"))
+                wait, best, best_epoch = int(state["wait"]), state["best"], int(state["best_epoch"])
+                self.wait, self.best_epoch = wait, best_epoch
+                if best is not None:
+                    self.best = float(best)
+            except (ValueError, KeyError, TypeError):
+                pass  # unreadable counters: start counting again
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         super().on_epoch_end(epoch, logs)

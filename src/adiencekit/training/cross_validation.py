@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from adiencekit.fileio import atomic_write_text
+from adiencekit.fileio import atomic_write_text, make_dirs
 from adiencekit.training.config import TrainConfig
 
 __all__ = ["CVResult", "cross_validate", "summarize_folds"]
@@ -155,7 +155,7 @@ def cross_validate(
     Args:
         config: the base config; its ``data`` must be an Adience tree (or
             ``"synthetic"``); ``test_fold`` is set per fold.
-        out_dir: the cross-validation folder.
+        out_dir: the cross-validation folder (``~`` is expanded).
         folds: which folds to run (default all five).
         overwrite: retrain folds that are already finished.
         verbose: Keras ``fit`` verbosity.
@@ -168,6 +168,7 @@ def cross_validate(
     """
     from adiencekit.data import AdienceDataset
     from adiencekit.training.fit import adience_root, train
+    from adiencekit.training.run_folder import is_finished
 
     if config.dataset_kind == "utkface":
         raise ValueError("cross-validation follows the Adience folds; UTKFace has none (use train)")
@@ -176,10 +177,9 @@ def cross_validate(
     if bad or not wanted:
         raise ValueError(f"folds must be a non-empty subset of 0-4, got {list(folds)}")
     root = adience_root(config)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-
+    out = Path(out_dir).expanduser()
     dataset = AdienceDataset(root, faces=config.faces, age_policy=config.age_policy)
+    make_dirs(out)
     results: list[dict[str, Any]] = []
     splits = dataset.cross_validation(task=config.task, val_fraction=config.val_fraction, seed=config.seed)
     for index, split in enumerate(splits):
@@ -189,12 +189,14 @@ def cross_validate(
         run_dir = out / f"fold_{fold}"
         fold_config = config.replace(test_fold=fold)
         metrics_path = run_dir / "metrics.json"
-        if metrics_path.is_file() and not overwrite:
+        if is_finished(run_dir) and not overwrite:
             test = json.loads(metrics_path.read_text(encoding="utf-8"))["test"]
             if verbose:
                 print(f"adiencekit: fold {fold} already finished in {run_dir}; reusing its metrics")
         else:
-            test = train(fold_config, run_dir, split=split, overwrite=overwrite, verbose=verbose).evaluation.as_dict()
+            test = train(
+                fold_config, run_dir, split=split, overwrite=overwrite, verbose=verbose, data_report=dataset.report()
+            ).evaluation.as_dict()
         results.append(_fold_scores(fold, run_dir, test))
 
     result = CVResult(out, config, results, summarize_folds(results))

@@ -4,16 +4,32 @@ The run folder is the unit of output::
 
     run_dir/
       config.json        the TrainConfig
-      best.weights.h5    best val_loss weights (written atomically during training)
-      best.keras         the whole model with the best weights (after training)
-      history.json/.csv  one row per completed epoch (kept across resumes)
+      best.keras         the model with the best val_loss weights (the one copy kept)
+      history.json/.csv  one row per completed epoch, numbered from 1 (kept across resumes)
       metrics.json       test-set evaluation of the best model; marks the run finished
+      data_report.txt    the dataset's cleaning report (rows read, dropped by reason)
       plots/             curves.png, confusion_<head>.png, predictions.png
-      backup/            BackupAndRestore state while the run is unfinished
+      tensorboard/       TensorBoard logs (``tensorboard --logdir run_dir/tensorboard``)
+    while the run is unfinished, also:
+      run.lock           the training process that holds the folder
+      best.weights.h5    best val_loss weights so far (+ .json record)
+      backup/            per-epoch weights and optimizer state (see training.backup)
+    after a divergence:
+      failed.json        what diverged, when, and what to change
 
-A killed run started again with the same folder and config resumes after its last
-completed epoch (``keras.callbacks.BackupAndRestore``). A finished run is never
-overwritten silently: :func:`train` raises unless ``overwrite=True``.
+Everything that can be checked (the config, the dataset and its split, building the
+model with its ``model_kwargs``) is checked before the folder is created or written. A
+killed run started again with the same folder and config resumes after its last
+completed epoch, recovering from a damaged backup; a finished or failed run is never
+overwritten silently: :func:`train` raises unless ``overwrite=True``. Only one process
+trains in a folder at a time (``run.lock``). A non-finite loss stops the run with
+:class:`~adiencekit.errors.TrainingDivergedError` and ``failed.json``; a full or
+read-only disk ends in a one-line :class:`~adiencekit.errors.RunFolderError` with the
+folder left resumable.
+
+The pieces live in their own modules: :mod:`~adiencekit.training.data_loading`,
+:mod:`~adiencekit.training.model_setup`, :mod:`~adiencekit.training.run_folder`,
+:mod:`~adiencekit.training.backup` and :mod:`~adiencekit.training.samples`.
 
 Example:
 
@@ -26,16 +42,19 @@ Example:
 ...                      image_size=40, crop_size=32, batch_size=8, epochs=1)
 >>> result = train(config, f"{tmp}/run", verbose=0)
 >>> sorted(p.name for p in result.run_dir.iterdir())  # doctest: +NORMALIZE_WHITESPACE
-['best.keras', 'best.weights.h5', 'best.weights.h5.json', 'config.json', 'history.csv',
- 'history.json', 'metrics.json', 'plots']
+['best.keras', 'config.json', 'data_report.txt', 'history.csv', 'history.json', 'metrics.json',
+ 'plots', 'tensorboard']
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
 import math
 import os
 import shutil
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,37 +63,45 @@ from typing import Any
 import keras
 import numpy as np
 
-from adiencekit.errors import RunFolderError
-from adiencekit.evaluation import EvaluationResult, class_names, evaluate
+from adiencekit.errors import ConfigError, TrainingDivergedError
+from adiencekit.evaluation import EvaluationResult, evaluate
+from adiencekit.fileio import atomic_write_text
+from adiencekit.training.backup import RunBackup, restore_backup
 from adiencekit.training.callbacks import (
     AtomicBestCheckpoint,
+    DivergenceGuard,
     HistoryRecorder,
     ResumableEarlyStopping,
     ThroughputLogger,
     atomic_save_model,
-    atomic_write_text,
 )
 from adiencekit.training.config import TrainConfig
+from adiencekit.training.data_loading import adience_root, check_split, data_counts, load_dataset, load_split, split_dataset
 from adiencekit.training.devices import DeviceSetup, setup_devices
-
-__all__ = ["RunResult", "RunExistsError", "adience_root", "build_optimizer", "compile_model", "load_split", "train"]
-
-#: Files and folders a run writes (removed by ``overwrite=True``, nothing else is).
-RUN_ARTIFACTS = (
-    "config.json",
-    "best.weights.h5",
-    "best.weights.h5.json",
-    "best.keras",
-    "history.json",
-    "history.csv",
-    "metrics.json",
-    "plots",
-    "backup",
+from adiencekit.training.model_setup import _create_model, build_optimizer, compile_model, crop_size_for
+from adiencekit.training.run_folder import (
+    RUN_ARTIFACTS,
+    RunExistsError,
+    RunLock,
+    mark_failed,
+    prepare_run_dir,
 )
+from adiencekit.training.samples import sample_predictions, write_plots
 
-
-class RunExistsError(RunFolderError, FileExistsError):
-    """The run folder holds a finished run, or an unfinished run of another config."""
+__all__ = [
+    "RUN_ARTIFACTS",
+    "RunExistsError",
+    "RunResult",
+    "adience_root",
+    "build_optimizer",
+    "compile_model",
+    "crop_size_for",
+    "load_split",
+    "prepare_run_dir",
+    "resolve_verbose",
+    "tensorboard_available",
+    "train",
+]
 
 
 @dataclass
@@ -87,7 +114,7 @@ class RunResult:
         history: one dict per completed epoch (``epoch``, ``loss``, ``val_loss``, ...).
         evaluation: test-set evaluation of the best model.
         metrics: the content of ``metrics.json``.
-        best_epoch: epoch (0-based) of the best ``val_loss``.
+        best_epoch: epoch (1-based, as in ``history.json``) of the best ``val_loss``.
         resumed_from_epoch: epochs already done when this call started (0 = fresh).
         model: the trained model with the best weights.
     """
@@ -102,258 +129,46 @@ class RunResult:
     model: keras.Model | None = field(default=None, repr=False)
 
 
-# ----------------------------------------------------------------------------- data
-def adience_root(config: TrainConfig) -> Path:
-    """The Adience folder that ``config.data`` names (the synthetic set is built on first use).
-
-    Args:
-        config: a config whose ``data`` is ``"synthetic"`` or an Adience folder.
-
-    Returns:
-        The folder holding the fold files.
-
-    Raises:
-        FileNotFoundError: when the folder does not exist.
-    """
-    from adiencekit.data import ensure_synthetic_adience
-
-    root = ensure_synthetic_adience() if config.dataset_kind == "synthetic" else config.dataset_path
-    if root is None or not root.exists():
-        raise FileNotFoundError(
-            f"Adience folder not found: {root}; it must hold the fold files and the "
-            f"{config.faces}/ image folder (or use data='synthetic')"
-        )
-    return Path(root)
+# ----------------------------------------------------------------------------- helpers
+def resolve_verbose(verbose: int | str) -> int:
+    """Keras ``fit`` verbosity: ``"auto"`` is 1 (progress bar) on a terminal, else 2 (one line per epoch)."""
+    if verbose == "auto":
+        isatty = getattr(sys.stdout, "isatty", None)
+        return 1 if isatty is not None and isatty() else 2
+    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        raise ConfigError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+    return int(verbose)
 
 
-def load_split(config: TrainConfig, *, progress: bool = False) -> Any:
-    """The train/validation/test :class:`~adiencekit.data.Split` that ``config`` names.
+def _build_model(config: TrainConfig, crop: int) -> keras.Model:
+    """The run's model; a model that cannot be built from its kwargs is a :class:`ConfigError`."""
+    try:
+        return _create_model(config, crop)
+    except (TypeError, ValueError, KeyError) as error:
+        raise ConfigError(
+            f"model {config.model!r} cannot be built with model_kwargs={config.model_kwargs} at a "
+            f"{crop} px crop: {error}"
+        ) from error
 
-    Args:
-        config: uses ``data``, ``faces``, ``age_policy``, ``task``, ``test_fold``,
-            ``val_fraction``, ``test_fraction`` and ``seed``.
-        progress: show a progress bar while the images are checked.
 
-    Returns:
-        The split (subject-exclusive for Adience: test fold + validation users).
+def tensorboard_available() -> bool:
+    """Whether Keras can write TensorBoard logs here (it needs ``tensorflow`` and ``tensorboard``)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("tensorflow", "tensorboard"))
 
-    Raises:
-        FileNotFoundError: when the dataset folder does not exist.
-    """
-    from adiencekit.data import AdienceDataset
 
-    kind = config.dataset_kind
-    if kind == "utkface":
-        from adiencekit.data import UTKFaceDataset
-
-        path = config.dataset_path
-        if path is None or not path.exists():
-            raise FileNotFoundError(f"UTKFace folder not found: {path}")
-        return UTKFaceDataset(path).split(
-            task=config.task, val_fraction=config.val_fraction, test_fraction=config.test_fraction, seed=config.seed
-        )
-    dataset = AdienceDataset(
-        adience_root(config), faces=config.faces, age_policy=config.age_policy, progress=progress
-    )
-    return dataset.split(
-        test_fold=config.test_fold, task=config.task, val_fraction=config.val_fraction, seed=config.seed
+def _tensorboard(run_dir: Path, verbose: int) -> keras.callbacks.Callback | None:
+    """Keras's TensorBoard callback into ``run_dir/tensorboard`` (``None``, with a note, when it cannot run)."""
+    if not tensorboard_available():
+        if verbose:
+            print("adiencekit: no TensorBoard logs (Keras writes them through the tensorflow and tensorboard "
+                  "packages: pip install tensorflow tensorboard)")
+        return None
+    return keras.callbacks.TensorBoard(
+        log_dir=str(run_dir / "tensorboard"), histogram_freq=0, write_graph=False, update_freq="epoch",
+        profile_batch=0,
     )
 
 
-def crop_size_for(config: TrainConfig) -> int:
-    """The crop fed to the model: ``config.crop_size`` or the model's native size."""
-    if config.crop_size is not None:
-        return config.crop_size
-    shape = config.model_kwargs.get("input_shape")
-    if shape is None:
-        from adiencekit.models import model_defaults
-
-        shape = model_defaults(config.model).get("input_shape")
-    if not shape or shape[0] is None:
-        raise ValueError(f"model {config.model!r} has no native input size; set TrainConfig.crop_size")
-    if config.image_size < shape[0]:
-        raise ValueError(
-            f"model {config.model!r} takes {shape[0]} px crops but image_size is {config.image_size}; "
-            f"raise image_size or set crop_size"
-        )
-    return int(shape[0])
-
-
-# ------------------------------------------------------------------------- model/compile
-def build_optimizer(config: TrainConfig, steps_per_epoch: int, learning_rate: float | None = None) -> Any:
-    """The optimizer with the config's learning-rate schedule.
-
-    Args:
-        config: uses ``optimizer``, ``learning_rate``, ``momentum``, ``weight_decay``,
-            ``lr_schedule``, ``lr_step_iterations``, ``lr_step_factor`` and ``epochs``.
-        steps_per_epoch: training steps per epoch (for the cosine schedule).
-        learning_rate: overrides ``config.learning_rate`` (e.g. scaled by replicas).
-
-    Returns:
-        A ``keras.optimizers.Optimizer``.
-    """
-    base = config.learning_rate if learning_rate is None else learning_rate
-    if config.lr_schedule == "step":
-        lr: Any = keras.optimizers.schedules.PiecewiseConstantDecay(
-            [config.lr_step_iterations], [base, base * config.lr_step_factor]
-        )
-    elif config.lr_schedule == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(base, decay_steps=max(1, config.epochs * steps_per_epoch))
-    else:
-        lr = base
-    decay = config.weight_decay or None
-    if config.optimizer == "sgd":
-        return keras.optimizers.SGD(lr, momentum=config.momentum, weight_decay=decay)
-    if config.optimizer == "adam":
-        return keras.optimizers.Adam(lr, weight_decay=decay)
-    if config.optimizer == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=config.weight_decay)
-    return keras.optimizers.RMSprop(lr, momentum=config.momentum, weight_decay=decay)
-
-
-def compile_model(model: keras.Model, config: TrainConfig, optimizer: Any, jit_compile: Any = False) -> None:
-    """Compile with masked losses and accuracies (−1 = missing) and 1-off for age.
-
-    Args:
-        model: the model (one output per head).
-        config: uses ``task``.
-        optimizer: the optimizer.
-        jit_compile: value for :meth:`keras.Model.compile`.
-    """
-    from adiencekit.losses import MaskedSparseCategoricalCrossentropy
-    from adiencekit.metrics import MaskedSparseCategoricalAccuracy, OneOffAccuracy
-
-    def head_metrics(head: str) -> list[Any]:
-        metrics: list[Any] = [MaskedSparseCategoricalAccuracy(name="accuracy")]
-        if head == "age":
-            metrics.append(OneOffAccuracy(name="one_off"))
-        return metrics
-
-    if config.task == "multitask":
-        loss: Any = {head: MaskedSparseCategoricalCrossentropy() for head in ("gender", "age")}
-        metrics: Any = {head: head_metrics(head) for head in ("gender", "age")}
-    else:
-        loss = MaskedSparseCategoricalCrossentropy()
-        metrics = head_metrics(config.task)
-    policy = getattr(model, "dtype_policy", None) or keras.config.dtype_policy()
-    if policy.name == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)  # float16 needs loss scaling
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile)
-
-
-def _create_model(config: TrainConfig, crop: int) -> keras.Model:
-    from adiencekit.models import create_model
-
-    kwargs = dict(config.model_kwargs)
-    kwargs.setdefault("input_shape", (crop, crop, 3))
-    return create_model(config.model, task=config.task, **kwargs)
-
-
-# ----------------------------------------------------------------------------- run folder
-def _is_finished(run_dir: Path) -> bool:
-    return (run_dir / "metrics.json").is_file()
-
-
-def _clear_run(run_dir: Path) -> None:
-    for name in RUN_ARTIFACTS:
-        path = run_dir / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
-
-
-def _differences(old: TrainConfig, new: TrainConfig) -> list[str]:
-    before, after = old.to_dict(), new.to_dict()
-    return [key for key in after if before.get(key) != after[key]]
-
-
-def prepare_run_dir(config: TrainConfig, run_dir: Path, *, resume: bool, overwrite: bool) -> int:
-    """Check the run folder and write ``config.json``.
-
-    Args:
-        config: the run's config.
-        run_dir: the folder.
-        resume: continue an unfinished run of the same config.
-        overwrite: remove a previous run's files first.
-
-    Returns:
-        The number of epochs already completed (to resume from), 0 for a fresh run.
-
-    Raises:
-        RunExistsError: for a finished run without ``overwrite``, or an unfinished run
-            of another config (or with ``resume=False``) without ``overwrite``.
-    """
-    if run_dir.exists() and not run_dir.is_dir():
-        raise NotADirectoryError(f"run folder {run_dir} exists and is not a folder")
-    config_path = run_dir / "config.json"
-    if overwrite:
-        _clear_run(run_dir)
-    elif _is_finished(run_dir):
-        raise RunExistsError(
-            f"{run_dir} holds a finished run (metrics.json exists); pass overwrite=True "
-            f"(--overwrite) or choose a new folder"
-        )
-    elif config_path.is_file():
-        try:
-            previous = TrainConfig.from_json(config_path)
-        except (ValueError, TypeError) as error:
-            raise RunExistsError(f"{run_dir} holds an unreadable config.json ({error}); use overwrite=True") from None
-        if not resume:
-            raise RunExistsError(f"{run_dir} holds an unfinished run; pass resume=True to continue or overwrite=True")
-        changed = _differences(previous, config)
-        if changed:
-            raise RunExistsError(
-                f"{run_dir} holds an unfinished run of a different config (fields {changed} differ); "
-                f"use the same config to resume, overwrite=True, or a new folder"
-            )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config.to_json(config_path)
-    metadata = run_dir / "backup" / "training_metadata.json"
-    if metadata.is_file():
-        return int(json.loads(metadata.read_text(encoding="utf-8")).get("epoch", 0))
-    return 0
-
-
-# ----------------------------------------------------------------------------- plots
-def _write_plots(run_dir: Path, history: list[dict[str, Any]], evaluation: EvaluationResult, samples: Any) -> None:
-    from adiencekit.plots import plot_confusion_matrix, plot_history, plot_predictions
-
-    plots = run_dir / "plots"
-    if history:
-        plot_history(history, plots / "curves.png", title=run_dir.name)
-    for name, head in evaluation.heads.items():
-        plot_confusion_matrix(head.confusion, head.class_names, plots / f"confusion_{name}.png",
-                              title=f"{name} (test, n={head.n})")
-    if samples is not None:
-        images, captions_true, captions_pred = samples
-        plot_predictions(images, captions_true, captions_pred, plots / "predictions.png", title="test faces")
-
-
-def _sample_predictions(model: keras.Model, dataset: Any, task: str, count: int = 16) -> Any:
-    for images, labels in dataset.take(1):
-        images = np.asarray(images)[:count]
-        outputs = model(images, training=False)
-        heads = ["gender", "age"] if task == "multitask" else [task]
-        if not isinstance(outputs, dict):
-            outputs = {heads[0]: outputs} if len(heads) == 1 else dict(zip(heads, outputs, strict=True))
-        outputs = {head: keras.ops.convert_to_numpy(outputs[head]) for head in heads}
-        label_dict = labels if isinstance(labels, dict) else {heads[0]: labels}
-        true_text, pred_text = [], []
-        for index in range(images.shape[0]):
-            true_parts, pred_parts = [], []
-            for head in heads:
-                names = class_names(head)
-                value = int(np.asarray(label_dict[head])[index])
-                true_parts.append(names[value] if value >= 0 else "?")
-                pred_parts.append(names[int(np.asarray(outputs[head])[index].argmax())])
-            true_text.append(", ".join(true_parts))
-            pred_text.append(", ".join(pred_parts))
-        return images, true_text, pred_text
-    return None
-
-
-# ----------------------------------------------------------------------------- train
 def _best_epoch(history: Sequence[dict[str, Any]]) -> int | None:
     scored = [row for row in history if row.get("val_loss") is not None and math.isfinite(row["val_loss"])]
     if not scored:
@@ -366,6 +181,38 @@ def _mean(values: list[Any]) -> float | None:
     return float(np.mean(numbers)) if numbers else None
 
 
+def _advice(config: TrainConfig, setup: DeviceSetup) -> list[str]:
+    advice = [f"lower the learning rate (now {config.learning_rate:g})"]
+    precision = getattr(setup, "precision", None) or config.precision
+    if precision != "float32":
+        advice.append(f"use precision='float32' (now {precision})")
+    advice.append("clip gradients (an optimizer with clipnorm)")
+    return advice
+
+
+def _fail(run_dir: Path, config: TrainConfig, setup: DeviceSetup, error: TrainingDivergedError | None,
+          reason: str) -> TrainingDivergedError:
+    """Mark the run failed (``failed.json``) and return the error to raise."""
+    advice = _advice(config, setup)
+    record = {
+        "reason": reason,
+        "epoch": getattr(error, "epoch", None),
+        "batch": None if getattr(error, "batch", None) is None else error.batch + 1,  # type: ignore[union-attr]
+        "metric": getattr(error, "metric", None),
+        "advice": advice,
+        "learning_rate": config.learning_rate,
+    }
+    path = mark_failed(run_dir, record)
+    shutil.rmtree(run_dir / "backup", ignore_errors=True)  # holds no better state than best.weights.h5
+    return TrainingDivergedError(f"{reason}; run marked failed in {path}. To fix: {'; '.join(advice)}")
+
+
+def _sample_predictions(model: keras.Model, subset: Any, task: str, **kwargs: Any) -> Any:
+    """See :func:`adiencekit.training.samples.sample_predictions`."""
+    return sample_predictions(model, subset, task, **kwargs)
+
+
+# ----------------------------------------------------------------------------- train
 def train(
     config: TrainConfig,
     out_dir: str | os.PathLike[str],
@@ -376,44 +223,92 @@ def train(
     split: Any = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     strategy: Any = None,
+    data_report: Any = None,
 ) -> RunResult:
     """Train ``config`` into the run folder ``out_dir`` and evaluate the best model.
 
     Args:
         config: the run's :class:`TrainConfig`.
-        out_dir: the run folder (created when missing).
+        out_dir: the run folder (created when missing; ``~`` is expanded).
         resume: continue an unfinished run of the same config in ``out_dir`` from its
             last completed epoch.
-        overwrite: remove a finished (or other) run in ``out_dir`` first.
-        verbose: Keras ``fit`` verbosity (``"auto"``, 0, 1 = progress bar, 2 = one line
-            per epoch).
+        overwrite: remove a finished, failed (or other) run in ``out_dir`` first.
+        verbose: Keras ``fit`` verbosity: ``"auto"`` (a progress bar on a terminal, one
+            line per epoch otherwise), 0, 1 = progress bar, 2 = one line per epoch.
         split: a ready :class:`~adiencekit.data.Split` to use instead of loading
             ``config.data`` (cross-validation passes each fold's split).
         callbacks: extra Keras callbacks, run after the library's own.
         strategy: an existing ``tf.distribute.Strategy`` (e.g. multi-worker).
+        data_report: the cleaning report of ``split``'s dataset, saved as
+            ``data_report.txt`` (found by itself when ``split`` is not given).
 
     Returns:
         The :class:`RunResult`.
 
     Raises:
-        RunExistsError: when ``out_dir`` holds a finished run and ``overwrite`` is false.
-        FileNotFoundError: when the dataset is missing.
-        ValueError: for invalid settings (unknown model, crop larger than image, ...).
+        RunExistsError: when ``out_dir`` holds a finished or failed run and ``overwrite``
+            is false, or an unfinished run of another config.
+        RunFolderError: when another process trains in ``out_dir``, or the folder
+            cannot be written (full disk, read-only); the run stays resumable.
+        TrainingDivergedError: when the loss becomes NaN or infinite (``failed.json``).
+        DatasetNotFoundError: (a ``FileNotFoundError``) when the dataset is missing.
+        ConfigError: (a ``ValueError``) for invalid settings (model kwargs, crop size, ...).
+        DataError: (a ``ValueError``) for an empty train, validation or test set.
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-    run_dir = Path(out_dir)
-    crop = crop_size_for(config)
-    # Data problems surface before the run folder is touched.
+    run_dir = Path(out_dir).expanduser()
+    verbose = resolve_verbose(verbose)
+    # Everything that can be checked is checked before the run folder is touched.
+    try:
+        crop = crop_size_for(config)
+    except ConfigError:
+        raise
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     if split is None:
-        split = load_split(config)
-    for subset in ("train", "val", "test"):
-        if len(getattr(split, subset)) == 0:
-            raise ValueError(f"the {subset} set of this split is empty; use more data or another val_fraction")
-    resumed_from = prepare_run_dir(config, run_dir, resume=resume, overwrite=overwrite)
+        dataset = load_dataset(config)
+        split = split_dataset(dataset, config)
+        data_report = dataset.report()
+    check_split(split)
 
     setup: DeviceSetup = setup_devices(config, strategy=strategy)
     global_batch = setup.global_batch_size(config.batch_size)
+    steps = config.steps_per_epoch or max(1, math.ceil(len(split.train) / global_batch))
+    keras.utils.set_random_seed(config.seed)
+    with setup.scope():
+        model = _build_model(config, crop)
+        learning_rate = setup.learning_rate(config.learning_rate, config.scale_lr_with_replicas)
+        compile_model(model, config, build_optimizer(config, steps, learning_rate), setup.jit_compile)
+        with RunLock(run_dir):
+            prepare_run_dir(config, run_dir, resume=resume, overwrite=overwrite)
+            return _train_in_folder(
+                config, run_dir, model, split, setup, crop, global_batch, verbose, callbacks, data_report
+            )
+
+
+def _train_in_folder(
+    config: TrainConfig,
+    run_dir: Path,
+    model: keras.Model,
+    split: Any,
+    setup: DeviceSetup,
+    crop: int,
+    global_batch: int,
+    verbose: int,
+    callbacks: Sequence[keras.callbacks.Callback],
+    data_report: Any,
+) -> RunResult:
+    """The part of :func:`train` that runs with the folder prepared and locked."""
+    data = None
+    report_path = run_dir / "data_report.txt"
+    if data_report is not None:
+        data = data_counts(data_report)
+        atomic_write_text(report_path, str(data_report) + "\n")
+        if verbose:
+            print(f"adiencekit: data: {data['kept']} images kept, {data['dropped']} of {data['rows_read']} "
+                  f"rows dropped while cleaning (report: {report_path})")
+
     pipeline_args = {"image_size": config.image_size, "crop_size": crop, "batch_size": global_batch}
     train_ds = split.train.pipeline(
         training=True, seed=config.seed, cache=config.cache, rotation=config.rotation, flip=config.flip,
@@ -423,57 +318,60 @@ def train(
         # Capped epochs continue where the previous one stopped instead of running dry.
         train_ds = train_ds.repeat()
     val_ds = split.val.pipeline(training=False, cache=config.cache, **pipeline_args)
-    steps = config.steps_per_epoch or max(1, math.ceil(len(split.train) / global_batch))
 
-    keras.utils.set_random_seed(config.seed)
-    with setup.scope():
-        model = _create_model(config, crop)
-        learning_rate = setup.learning_rate(config.learning_rate, config.scale_lr_with_replicas)
-        compile_model(model, config, build_optimizer(config, steps, learning_rate), setup.jit_compile)
-
-        backup_dir = run_dir / "backup"
-        best_path = run_dir / "best.weights.h5"
-        own: list[keras.callbacks.Callback] = [
-            ThroughputLogger(global_batch, None if config.steps_per_epoch else len(split.train)),
-            HistoryRecorder(run_dir / "history.json", run_dir / "history.csv"),
-            AtomicBestCheckpoint(best_path, monitor="val_loss", mode="min"),
-        ]
-        if config.early_stopping_patience is not None:
-            own.append(
-                ResumableEarlyStopping(
-                    backup_dir / "early_stopping.json", monitor="val_loss",
-                    patience=config.early_stopping_patience, verbose=1 if verbose else 0,
-                )
+    backup_dir = run_dir / "backup"
+    best_path = run_dir / "best.weights.h5"
+    resumed_from = restore_backup(model, backup_dir)
+    own: list[keras.callbacks.Callback] = [
+        DivergenceGuard(),  # first: nothing is recorded or saved for a diverged epoch
+        ThroughputLogger(global_batch, None if config.steps_per_epoch else len(split.train)),
+        HistoryRecorder(run_dir / "history.json", run_dir / "history.csv"),
+        AtomicBestCheckpoint(best_path, monitor="val_loss", mode="min"),
+    ]
+    if config.early_stopping_patience is not None:
+        own.append(
+            ResumableEarlyStopping(
+                backup_dir / "early_stopping.json", monitor="val_loss",
+                patience=config.early_stopping_patience, verbose=1 if verbose else 0,
             )
-        # Last of ours: when the backup says an epoch is done, everything above is written.
-        own.append(keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True, delete_checkpoint=False))
-        if verbose:
-            state = f"resuming after epoch {resumed_from}" if resumed_from else "new run"
-            print(f"adiencekit: training {config.model} ({config.task}) in {run_dir} [{state}]; "
-                  f"devices: {setup.describe()}")
+        )
+    tensorboard = _tensorboard(run_dir, verbose)
+    if tensorboard is not None:
+        own.append(tensorboard)
+    # Last of ours: when the backup says an epoch is done, everything above is written.
+    own.append(RunBackup(backup_dir))
+    if verbose:
+        state = f"resuming after epoch {resumed_from}" if resumed_from else "new run"
+        print(f"adiencekit: training {config.model} ({config.task}) in {run_dir} [{state}]; "
+              f"devices: {setup.describe()}")
+    try:
         model.fit(
             train_ds,
             validation_data=val_ds,
             epochs=config.epochs,
+            initial_epoch=min(resumed_from, config.epochs),
             steps_per_epoch=config.steps_per_epoch,
             validation_steps=config.validation_steps,
             callbacks=[*own, *callbacks],
             verbose=verbose,
             shuffle=False,  # the training pipeline shuffles itself (seeded)
         )
-        if best_path.is_file():
-            model.load_weights(best_path)
-        atomic_save_model(model, run_dir / "best.keras")
-        evaluation = evaluate(
-            model, split.test, config.task, batch_size=global_batch, image_size=config.image_size,
-            steps=config.test_steps,
-        )
-        test_ds = split.test.pipeline(training=False, **pipeline_args)
-        samples = _sample_predictions(model, test_ds, config.task)
+    except TrainingDivergedError as error:
+        raise _fail(run_dir, config, setup, error, str(error)) from None
+    if not best_path.is_file():
+        raise _fail(run_dir, config, setup, None, "training diverged: no epoch reached a finite validation loss")
+    model.load_weights(best_path)
+    atomic_save_model(model, run_dir / "best.keras")
+    evaluation = evaluate(
+        model, split.test, config.task, batch_size=global_batch, image_size=config.image_size,
+        steps=config.test_steps,
+    )
+    samples = _sample_predictions(model, split.test, config.task, image_size=config.image_size, crop_size=crop,
+                                  batch_size=global_batch, seed=config.seed)
 
     history = HistoryRecorder.load(run_dir / "history.json")
     best_epoch = _best_epoch(history)
-    _write_plots(run_dir, history, evaluation, samples)
+    write_plots(run_dir, history, evaluation, samples)
     metrics = {
         "test": evaluation.as_dict(),
         "best_epoch": best_epoch,
@@ -481,13 +379,24 @@ def train(
         "resumed_from_epoch": resumed_from,
         "images_per_second": _mean([row.get("images_per_second") for row in history]),
         "sizes": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
+        "data": data,
         "test_fold": getattr(split, "test_fold", None),
         "devices": setup.describe(),
         "crop_size": crop,
         "global_batch_size": global_batch,
     }
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    # Finished: best.keras is the one copy of the best weights; the resume state goes.
     shutil.rmtree(backup_dir, ignore_errors=True)
+    for name in ("best.weights.h5", "best.weights.h5.json"):
+        with contextlib.suppress(FileNotFoundError):
+            (run_dir / name).unlink()
     if verbose:
-        print(f"adiencekit: run finished in {run_dir}\n{evaluation.to_markdown()}")
+        lines = [f"adiencekit: run finished in {run_dir}", evaluation.to_markdown()]
+        lines.append(f"Model: {run_dir / 'best.keras'}; plots: {run_dir / 'plots'}")
+        if tensorboard is not None:
+            lines.append(f"TensorBoard: tensorboard --logdir {run_dir / 'tensorboard'}")
+        if data is not None:
+            lines.append(f"Data report: {report_path} ({data['dropped']} rows dropped)")
+        print("\n".join(lines))
     return RunResult(run_dir, config, history, evaluation, metrics, best_epoch, resumed_from, model)

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adiencekit.fileio import atomic_write_text
+from adiencekit.fileio import atomic_write_text, make_dirs
 from adiencekit.training.callbacks import HistoryRecorder
 from adiencekit.training.config import TrainConfig
 from adiencekit.training.recipes import SWEEPS
@@ -131,7 +131,7 @@ def run_sweep(
 
     Args:
         name: ``"conv_depth"`` or ``"dense_units"``.
-        out_dir: the sweep folder.
+        out_dir: the sweep folder (``~`` is expanded).
         task: the task; default the one the report swept.
         overwrite: retrain settings that are already finished.
         verbose: Keras ``fit`` verbosity.
@@ -141,13 +141,14 @@ def run_sweep(
         The :class:`SweepResult`; also written to ``sweep.json`` and ``sweep.md``.
     """
     from adiencekit.training.fit import train
+    from adiencekit.training.run_folder import is_finished
 
-    out = Path(out_dir)
+    out = Path(out_dir).expanduser()
     rows = []
     for label, config in sweep_configs(name, task, **overrides):
         run_dir = out / label
         metrics_path = run_dir / "metrics.json"
-        if metrics_path.is_file() and not overwrite:
+        if is_finished(run_dir) and not overwrite:
             metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
             history = HistoryRecorder.load(run_dir / "history.json")
             best_epoch = metrics.get("best_epoch")
@@ -161,7 +162,7 @@ def run_sweep(
         rows.append({"setting": label, "run_dir": str(run_dir), "best_epoch": best_epoch,
                      **_best_row(history, best_epoch), "test": test})
     result = SweepResult(out, name, rows)
-    out.mkdir(parents=True, exist_ok=True)
+    make_dirs(out)
     atomic_write_text(out / "sweep.json", json.dumps(result.as_dict(), indent=2) + "\n")
     atomic_write_text(out / "sweep.md", result.to_markdown())
     return result

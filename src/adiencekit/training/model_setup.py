@@ -1,0 +1,112 @@
+"""Model setup for a run: the crop size, the model, the optimizer and its compilation.
+
+Example:
+
+>>> from adiencekit.training import TrainConfig
+>>> from adiencekit.training.model_setup import build_optimizer, crop_size_for
+>>> crop_size_for(TrainConfig(model="levi_hassner", crop_size=None, image_size=256))
+227
+>>> type(build_optimizer(TrainConfig(optimizer="adam"), steps_per_epoch=10)).__name__
+'Adam'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from adiencekit.training.config import TrainConfig
+
+__all__ = ["build_optimizer", "compile_model", "create_run_model", "crop_size_for"]
+
+
+def crop_size_for(config: TrainConfig) -> int:
+    """The crop fed to the model: ``config.crop_size`` or the model's native size."""
+    if config.crop_size is not None:
+        return config.crop_size
+    shape = config.model_kwargs.get("input_shape")
+    if shape is None:
+        from adiencekit.models import model_defaults
+
+        shape = model_defaults(config.model).get("input_shape")
+    if not shape or shape[0] is None:
+        raise ValueError(f"model {config.model!r} has no native input size; set TrainConfig.crop_size")
+    if config.image_size < shape[0]:
+        raise ValueError(
+            f"model {config.model!r} takes {shape[0]} px crops but image_size is {config.image_size}; "
+            f"raise image_size or set crop_size"
+        )
+    return int(shape[0])
+
+
+def build_optimizer(config: TrainConfig, steps_per_epoch: int, learning_rate: float | None = None) -> Any:
+    """The optimizer with the config's learning-rate schedule.
+
+    Args:
+        config: uses ``optimizer``, ``learning_rate``, ``momentum``, ``weight_decay``,
+            ``lr_schedule``, ``lr_step_iterations``, ``lr_step_factor`` and ``epochs``.
+        steps_per_epoch: training steps per epoch (for the cosine schedule).
+        learning_rate: overrides ``config.learning_rate`` (e.g. scaled by replicas).
+
+    Returns:
+        A ``keras.optimizers.Optimizer``.
+    """
+    base = config.learning_rate if learning_rate is None else learning_rate
+    if config.lr_schedule == "step":
+        lr: Any = keras.optimizers.schedules.PiecewiseConstantDecay(
+            [config.lr_step_iterations], [base, base * config.lr_step_factor]
+        )
+    elif config.lr_schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(base, decay_steps=max(1, config.epochs * steps_per_epoch))
+    else:
+        lr = base
+    decay = config.weight_decay or None
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(lr, momentum=config.momentum, weight_decay=decay)
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(lr, weight_decay=decay)
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=config.weight_decay)
+    return keras.optimizers.RMSprop(lr, momentum=config.momentum, weight_decay=decay)
+
+
+def compile_model(model: keras.Model, config: TrainConfig, optimizer: Any, jit_compile: Any = False) -> None:
+    """Compile with masked losses and accuracies (−1 = missing) and 1-off for age.
+
+    Args:
+        model: the model (one output per head).
+        config: uses ``task``.
+        optimizer: the optimizer.
+        jit_compile: value for :meth:`keras.Model.compile`.
+    """
+    from adiencekit.losses import MaskedSparseCategoricalCrossentropy
+    from adiencekit.metrics import MaskedSparseCategoricalAccuracy, OneOffAccuracy
+
+    def head_metrics(head: str) -> list[Any]:
+        metrics: list[Any] = [MaskedSparseCategoricalAccuracy(name="accuracy")]
+        if head == "age":
+            metrics.append(OneOffAccuracy(name="one_off"))
+        return metrics
+
+    if config.task == "multitask":
+        loss: Any = {head: MaskedSparseCategoricalCrossentropy() for head in ("gender", "age")}
+        metrics: Any = {head: head_metrics(head) for head in ("gender", "age")}
+    else:
+        loss = MaskedSparseCategoricalCrossentropy()
+        metrics = head_metrics(config.task)
+    policy = getattr(model, "dtype_policy", None) or keras.config.dtype_policy()
+    if policy.name == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)  # float16 needs loss scaling
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile)
+
+
+def _create_model(config: TrainConfig, crop: int) -> keras.Model:
+    from adiencekit.models import create_model
+
+    kwargs = dict(config.model_kwargs)
+    kwargs.setdefault("input_shape", (crop, crop, 3))
+    return create_model(config.model, task=config.task, **kwargs)
+
+
+create_run_model = _create_model

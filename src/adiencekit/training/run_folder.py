@@ -1,0 +1,380 @@
+"""The run folder: what a run writes there, its state, its lock, and how it is prepared.
+
+Every file a run (or ``adiencekit evaluate``) writes is listed once, in
+:data:`RUN_ARTIFACTS`; ``overwrite=True`` removes exactly these and nothing else.
+
+A folder is in one of four states (:func:`run_state`): ``"empty"``, ``"unfinished"``
+(``config.json`` without ``metrics.json``: resumable), ``"finished"`` (``metrics.json``)
+or ``"failed"`` (``failed.json``: training diverged; never reported as finished).
+
+Only one process trains in a folder at a time: :class:`RunLock` holds ``run.lock``
+(pid, host, start time). A second trainer fails at once with a
+:class:`~adiencekit.errors.RunFolderError` naming the holder; a lock left by a process
+that no longer runs on this host is taken over with a one-line notice.
+
+Example:
+
+>>> import tempfile
+>>> from pathlib import Path
+>>> from adiencekit.training.run_folder import RunLock, run_state
+>>> run = Path(tempfile.mkdtemp()) / "run"
+>>> run_state(run)
+'empty'
+>>> with RunLock(run):
+...     (run / "run.lock").is_file()
+True
+>>> (run / "run.lock").exists()
+False
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import shutil
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from adiencekit.errors import RunFolderError
+from adiencekit.fileio import atomic_write_text, disk_errors, make_dirs
+from adiencekit.training.config import TrainConfig
+
+__all__ = [
+    "FAILED_FILE",
+    "LOCK_FILE",
+    "RUN_ARTIFACTS",
+    "RunExistsError",
+    "RunLock",
+    "clear_run",
+    "is_finished",
+    "mark_failed",
+    "notice",
+    "prepare_run_dir",
+    "read_failed",
+    "run_state",
+]
+
+#: Files and folders a run (or ``adiencekit evaluate``) writes; ``overwrite=True``
+#: removes these and nothing else. The one list: add any new artifact here.
+RUN_ARTIFACTS = (
+    "config.json",
+    "best.weights.h5",
+    "best.weights.h5.json",
+    "best.keras",
+    "history.json",
+    "history.csv",
+    "metrics.json",
+    "data_report.txt",
+    "failed.json",
+    "evaluation.json",
+    "evaluation_tta.json",
+    "plots",
+    "tensorboard",
+    "backup",
+)
+
+LOCK_FILE = "run.lock"
+FAILED_FILE = "failed.json"
+#: A lock file this old that cannot be read is treated as left behind by a killed process.
+UNREADABLE_LOCK_GRACE_S = 10.0
+
+
+class RunExistsError(RunFolderError, FileExistsError):
+    """The run folder holds a finished or failed run, or an unfinished run of another config."""
+
+
+def notice(message: str) -> None:
+    """Print a one-line notice about the run folder on stderr."""
+    print(f"adiencekit: {message}", file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------- state
+def is_finished(run_dir: str | os.PathLike[str]) -> bool:
+    """Whether the folder holds a finished run (``metrics.json``, no ``failed.json``)."""
+    run = Path(run_dir)
+    return (run / "metrics.json").is_file() and not (run / FAILED_FILE).exists()
+
+
+def read_failed(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The content of ``failed.json`` (``{}`` when unreadable), or ``None`` when absent."""
+    path = Path(run_dir) / FAILED_FILE
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def run_state(run_dir: str | os.PathLike[str]) -> str:
+    """``"empty"``, ``"unfinished"``, ``"finished"`` or ``"failed"``."""
+    run = Path(run_dir)
+    if read_failed(run) is not None:
+        return "failed"
+    if is_finished(run):
+        return "finished"
+    if (run / "config.json").exists() or (run / "backup").exists():
+        return "unfinished"
+    return "empty"
+
+
+def mark_failed(run_dir: str | os.PathLike[str], record: dict[str, Any]) -> Path:
+    """Write ``failed.json`` (and remove a stale ``metrics.json``) so the run never reads as finished.
+
+    Args:
+        run_dir: the run folder.
+        record: what failed: ``reason``, ``epoch``, ``advice``, ...
+
+    Returns:
+        The path of ``failed.json``.
+    """
+    run = Path(run_dir)
+    path = run / FAILED_FILE
+    stamped = {**record, "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    atomic_write_text(path, json.dumps(stamped, indent=2) + "\n")
+    with contextlib.suppress(FileNotFoundError):
+        (run / "metrics.json").unlink()
+    return path
+
+
+def clear_run(run_dir: str | os.PathLike[str]) -> list[str]:
+    """Remove every :data:`RUN_ARTIFACTS` entry (and leftover temporary files) from the folder.
+
+    Returns:
+        The names removed.
+    """
+    run = Path(run_dir)
+    removed = []
+    with disk_errors(run, "clear"):
+        for name in RUN_ARTIFACTS:
+            path = run / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+            else:
+                continue
+            removed.append(name)
+        _remove_temporaries(run)
+    return removed
+
+
+def _remove_temporaries(run: Path) -> None:
+    """Temporary files of writes that a killed process left behind (``.tmp-PID-*``)."""
+    for folder in (run, run / "backup"):
+        if folder.is_dir():
+            for path in folder.glob(".tmp-*"):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+
+def _differences(old: TrainConfig, new: TrainConfig) -> list[str]:
+    before, after = old.to_dict(), new.to_dict()
+    return [key for key in after if before.get(key) != after[key]]
+
+
+def prepare_run_dir(config: TrainConfig, run_dir: Path, *, resume: bool, overwrite: bool) -> int:
+    """Check the run folder and write ``config.json``.
+
+    Call it with the folder's :class:`RunLock` held.
+
+    Args:
+        config: the run's config.
+        run_dir: the folder.
+        resume: continue an unfinished run of the same config.
+        overwrite: remove a previous run's files first.
+
+    Returns:
+        The number of epochs the backup records as completed (0 for a fresh run); the
+        backup itself is checked and restored when training starts.
+
+    Raises:
+        RunExistsError: for a finished or failed run without ``overwrite``, or an
+            unfinished run of another config (or with ``resume=False``) without ``overwrite``.
+        RunFolderError: when the folder cannot be written.
+    """
+    from adiencekit.training.backup import recorded_epoch
+
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunFolderError(f"run folder {run_dir} exists and is not a folder; choose another --out")
+    config_path = run_dir / "config.json"
+    failed = read_failed(run_dir)
+    if overwrite:
+        clear_run(run_dir)
+    elif failed is not None:
+        raise RunExistsError(
+            f"{run_dir} holds a failed run ({failed.get('reason', 'see ' + FAILED_FILE)}); change the config "
+            f"({'; '.join(failed.get('advice', [])) or 'see failed.json'}) and pass overwrite=True "
+            f"(--overwrite), or choose a new folder"
+        )
+    elif is_finished(run_dir):
+        raise RunExistsError(
+            f"{run_dir} holds a finished run (metrics.json exists); pass overwrite=True "
+            f"(--overwrite) or choose a new folder"
+        )
+    elif config_path.is_file():
+        try:
+            previous = TrainConfig.from_json(config_path)
+        except (ValueError, TypeError) as error:
+            raise RunExistsError(f"{run_dir} holds an unreadable config.json ({error}); use overwrite=True") from None
+        if not resume:
+            raise RunExistsError(f"{run_dir} holds an unfinished run; pass resume=True to continue or overwrite=True")
+        changed = _differences(previous, config)
+        if changed:
+            raise RunExistsError(
+                f"{run_dir} holds an unfinished run of a different config (fields {changed} differ); "
+                f"use the same config to resume, overwrite=True, or a new folder"
+            )
+    make_dirs(run_dir)
+    _remove_temporaries(run_dir)
+    atomic_write_text(config_path, config.to_json())
+    return recorded_epoch(run_dir / "backup")
+
+
+# ----------------------------------------------------------------------------- lock
+def _process_start(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (Linux ``/proc``), to tell a reused pid apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _process_alive(pid: int, start: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat[stat.rindex(")") + 2:].split()[0] == "Z":  # a zombie: killed, not yet reaped
+            return False
+    except (OSError, ValueError, IndexError):
+        pass
+    now = _process_start(pid)
+    return not (start and now and start != now)
+
+
+class RunLock:
+    """An exclusive lock on a run folder: the file ``run.lock`` (pid, host, start time).
+
+    Created with ``O_CREAT | O_EXCL``, so two processes cannot both hold it. Use as a
+    context manager; the folder is created when missing.
+
+    Args:
+        run_dir: the run folder.
+
+    Raises:
+        RunFolderError: (on entering) when another live process holds the lock, or the
+            folder cannot be written.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike[str]) -> None:
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / LOCK_FILE
+        self.held = False
+
+    def _record(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "process_start": _process_start(os.getpid()),
+        }
+
+    def _read(self) -> dict[str, Any] | None:
+        try:
+            record = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) and isinstance(record.get("pid"), int) else None
+
+    def _stale_reason(self, holder: dict[str, Any] | None) -> str | None:
+        if holder is None:
+            try:
+                age = time.time() - self.path.stat().st_mtime
+            except FileNotFoundError:
+                return "gone"
+            return f"unreadable and {age:.0f} s old" if age > UNREADABLE_LOCK_GRACE_S else None
+        if holder.get("host") != socket.gethostname():
+            return None  # cannot tell for another machine
+        if holder["pid"] == os.getpid():
+            return None
+        if not _process_alive(holder["pid"], holder.get("process_start")):
+            return f"process {holder['pid']} no longer runs"
+        return None
+
+    def acquire(self) -> RunLock:
+        """Take the lock (see the class)."""
+        make_dirs(self.run_dir)
+        for _ in range(5):
+            try:
+                with disk_errors(self.path):
+                    fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._read()
+                reason = self._stale_reason(holder)
+                if reason is None:
+                    raise RunFolderError(self._busy_message(holder)) from None
+                self._take_over(holder, reason)
+                continue
+            with disk_errors(self.path), os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(json.dumps(self._record()) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            self.held = True
+            return self
+        raise RunFolderError(f"could not take the lock {self.path}: other processes keep taking it")
+
+    def _busy_message(self, holder: dict[str, Any] | None) -> str:
+        if holder is None:
+            who = "a process that is still writing run.lock"
+        else:
+            who = f"pid {holder['pid']} on host {holder.get('host')} since {holder.get('started')}"
+        return (
+            f"{self.run_dir} is in use by another training ({who}); wait for it to finish or use another "
+            f"folder (delete {self.path} only if that process is gone)"
+        )
+
+    def _take_over(self, holder: dict[str, Any] | None, reason: str) -> None:
+        if reason == "gone":
+            return
+        # Rename first: of two processes taking over at once, only one rename succeeds.
+        aside = self.path.with_name(f".{LOCK_FILE}.stale-{os.getpid()}")
+        try:
+            os.rename(self.path, aside)
+        except FileNotFoundError:
+            return
+        with contextlib.suppress(OSError):
+            aside.unlink()
+        who = f"pid {holder['pid']} since {holder.get('started')}" if holder else "unknown process"
+        notice(f"took over the stale lock of {self.run_dir} ({who}; {reason})")
+
+    def release(self) -> None:
+        """Remove the lock file when this process still holds it."""
+        if not self.held:
+            return
+        self.held = False
+        holder = self._read()
+        if holder is not None and holder.get("pid") == os.getpid():
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
