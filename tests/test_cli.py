@@ -121,7 +121,7 @@ def test_cv_writes_the_summary_table(capsys, tiny_root: Path, tmp_path: Path) ->
         (["cv", "--data", "utkface:/"], "UTKFace has none"),
         (["evaluate", "--run", "/no/such/run"], "run folder not found"),
         (["evaluate"], "the following arguments are required: --run"),
-        (["data", "--root", "/no/such/root"], "dataset folder not found"),
+        (["data", "--root", "/no/such/root"], "Adience fold files not found in /no/such/root"),
         (["fly"], "invalid choice: 'fly'"),
         ([], "the following arguments are required: COMMAND"),
     ],
@@ -300,9 +300,9 @@ def test_common_training_options_set_the_config() -> None:
         (["train", "--learning-rate", "-1"], "learning_rate"),
         (["train", "--seed", "-2"], "seed must be a non-negative integer"),
         (["train", "--learning-rate", "fast"], "invalid float value: 'fast'"),
-        (["data", "--folds-dir", "/no/such/folds"], "folds folder not found: /no/such/folds"),
-        (["data", "--root", "utkface:/no/such/utk"], "dataset folder not found: /no/such/utk"),
-        (["data", "--root", "utkface:/", "--faces", "faces"], "--faces apply to Adience only"),
+        (["data", "--folds-dir", "/no/such/folds"], "folds_dir='/no/such/folds' does not apply to the synthetic set"),
+        (["data", "--root", "utkface:/no/such/utk"], "UTKFace images not found: expected the folder /no/such/utk/images"),
+        (["data", "--root", "utkface:/", "--faces", "faces"], "faces='faces' does not apply to UTKFace"),
     ],
 )
 def test_new_option_mistakes_give_one_line(capsys, argv: list[str], message: str) -> None:
@@ -311,12 +311,11 @@ def test_new_option_mistakes_give_one_line(capsys, argv: list[str], message: str
 
 
 def test_train_folds_dir_reaches_the_config_or_is_refused_clearly(capsys, tmp_path: Path) -> None:
-    args = build_parser().parse_args(["train", "--folds-dir", str(tmp_path)])
-    if "folds_dir" in TrainConfig.__dataclass_fields__:
-        assert str(config_from_args(args).folds_dir) == str(tmp_path)
-    else:  # until TrainConfig has the field, the option says so in one line
-        code, _, err = _run_in_process(capsys, "train", "--folds-dir", str(tmp_path))
-        assert code == 2 and "--folds-dir" in err and len(err.strip().splitlines()) == 1
+    args = build_parser().parse_args(["train", "--data", str(tmp_path), "--folds-dir", str(tmp_path)])
+    assert str(config_from_args(args).folds_dir) == str(tmp_path)
+    # The synthetic set has its fold files beside its images: the option is refused in one line.
+    code, _, err = _run_in_process(capsys, "train", "--folds-dir", str(tmp_path))
+    assert code == 2 and "folds_dir" in err and len(err.strip().splitlines()) == 1
 
 
 def test_data_reads_fold_files_from_another_folder(capsys, tiny_root: Path, tmp_path: Path) -> None:
@@ -432,7 +431,5 @@ def test_zero_usable_images_is_an_error_that_suggests_the_other_folder(capsys, t
     code, out, err = _run_in_process(capsys, "data", "--root", str(root))
     assert code == 2, out
     lines = err.strip().splitlines()
-    assert lines[-1] == (f"adiencekit: error: 0 usable images: {root / 'aligned'} does not exist; "
-                         f"{root / 'faces'} exists: try --faces faces")
-    # The library's warning is one line too: no Python source line under it.
-    assert lines[0].startswith("adiencekit: warning: image folder") and len(lines) == 2
+    assert len(lines) == 1 and lines[0].startswith(f"adiencekit: error: Adience image folder not found: {root / 'aligned'}")
+    assert lines[0].endswith(f"The folder {root / 'faces'} exists: pass faces='faces' (command line: --faces faces).")

@@ -13,6 +13,9 @@ Commands::
     adiencekit sweep     conv_depth|dense_units (options as train)
     adiencekit evaluate  --run DIR [--tta]
     adiencekit models    list the model zoo and the training recipes
+    adiencekit predict   PATH... --model RUN|FILE|PRESET [--json FILE|-] [--annotate DIR]
+                         [--no-detect] [--min-face PX] [--tta] [--batch-size N]
+    adiencekit export    --model RUN|FILE|PRESET --format saved_model|tflite|onnx --out PATH
     adiencekit --version
 
 With no ``--data``, ``train`` and ``cv`` use the embedded synthetic set and the
@@ -44,6 +47,7 @@ from adiencekit.cli._errors import one_line
 from adiencekit.cli._parser import UTKFACE_PREFIX, UsageError, build_parser
 from adiencekit.cli._quiet import import_backend, quiet_environment
 from adiencekit.errors import AdienceKitError, ModelFileError
+from adiencekit.inference.commands import run_export, run_predict
 from adiencekit.training.config import TrainConfig
 from adiencekit.training.recipes import get_recipe, list_recipes
 
@@ -78,10 +82,6 @@ def option_changes(args: argparse.Namespace, config: TrainConfig) -> dict[str, A
 
     Returns:
         ``{field: value}`` for each option given.
-
-    Raises:
-        UsageError: for ``--folds-dir`` when this version's TrainConfig has no
-            ``folds_dir`` field.
     """
     changes: dict[str, Any] = {}
     if args.data is not None:
@@ -90,9 +90,6 @@ def option_changes(args: argparse.Namespace, config: TrainConfig) -> dict[str, A
         value = getattr(args, option, None)
         if value is not None:
             changes[field_name] = value
-    if "folds_dir" in changes and not hasattr(config, "folds_dir"):
-        raise UsageError("--folds-dir is not supported by this version's TrainConfig for train/cv/sweep; "
-                         "put the fold files beside the images")
     if changes.get("crop_size") is not None and "image_size" not in changes:
         changes["image_size"] = max(config.image_size, changes["crop_size"])
     return changes
@@ -143,11 +140,11 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
     if config.model not in list_models():
         raise UsageError(f"unknown model {config.model!r}; available models: {', '.join(list_models())}")
-    if "model" in changes and args.crop_size is None and args.image_size is None:
+    if "model" in changes and args.crop_size is None and args.image_size is None and config.dataset_kind != "utkface":
         # Another model than the recipe's: feed it its native size (e.g. 227 of 256).
         native = (model_defaults(config.model).get("input_shape") or (256,))[0] or 256
         config = config.replace(crop_size=None, image_size=max(256, int(native)))
-    return config
+    return config.validate()
 
 
 def _default_out(kind: str, config: TrainConfig) -> Path:
@@ -171,57 +168,25 @@ def _progress_bars() -> bool:
 
 # --------------------------------------------------------------------------- commands
 def _cmd_data(args: argparse.Namespace) -> int:
+    from adiencekit.data import open_dataset
+
     root = args.root
-    if root is not None and root.startswith(UTKFACE_PREFIX):
-        given = [option for option, value in (("--faces", args.faces), ("--age-policy", args.age_policy),
-                                              ("--folds-dir", args.folds_dir)) if value is not None]
-        if given:
-            raise UsageError(f"{', '.join(given)} apply to Adience only, not to utkface:PATH")
-        path = Path(root[len(UTKFACE_PREFIX):])
-        if not path.exists():
-            raise UsageError(f"dataset folder not found: {path}")
-        from adiencekit.data import UTKFaceDataset
+    if root is None:
+        from adiencekit.data import ensure_synthetic_adience
 
-        print(f"UTKFace folder: {path}")
-        dataset: Any = UTKFaceDataset(path, progress=_progress_bars())
+        print(f"Synthetic Adience-format set (no download needed): {ensure_synthetic_adience()}")
+    elif root.startswith(UTKFACE_PREFIX):
+        print(f"UTKFace folder: {root[len(UTKFACE_PREFIX):]}")
     else:
-        for name, value in (("dataset folder", root), ("folds folder", args.folds_dir)):
-            if value is not None and not Path(value).exists():
-                raise UsageError(f"{name} not found: {value}")
-        from adiencekit.data import AdienceDataset
-
-        if root is None:
-            from adiencekit.data import ensure_synthetic_adience
-
-            folder = ensure_synthetic_adience()
-            print(f"Synthetic Adience-format set (no download needed): {folder}")
-        else:
-            folder = Path(root)
-            print(f"Adience folder: {folder}")
-        if args.folds_dir is not None:
-            print(f"Fold files: {args.folds_dir}")
-        dataset = AdienceDataset(folder, faces=args.faces or "aligned", age_policy=args.age_policy or "drop",
-                                 folds_dir=args.folds_dir, progress=_progress_bars())
-    if len(dataset.frame) == 0:
-        raise UsageError(_no_images_message(root, args.faces or "aligned"))
+        print(f"Adience folder: {root}")
+    if args.folds_dir is not None:
+        print(f"Fold files: {args.folds_dir}")
+    dataset = open_dataset(root or "synthetic", faces=args.faces, age_policy=args.age_policy,
+                           folds_dir=args.folds_dir, progress=_progress_bars())
     print(dataset.summary())
     print()
     print(dataset.report())
     return 0
-
-
-def _no_images_message(root: str | None, faces: str) -> str:
-    """Zero usable images: say which image folders exist and which --faces would read them."""
-    if root is None or root.startswith(UTKFACE_PREFIX):
-        folder = Path(root[len(UTKFACE_PREFIX):]) / "images" if root else None
-        return f"no usable image in {folder}; the cleaning report (without --quiet) says why"
-    from adiencekit.data.folds import FACE_LAYOUTS
-
-    wanted = Path(root) / FACE_LAYOUTS[faces][0]
-    others = [name for name, (sub, _) in FACE_LAYOUTS.items() if name != faces and (Path(root) / sub).is_dir()]
-    hint = f"; {Path(root) / FACE_LAYOUTS[others[0]][0]} exists: try --faces {others[0]}" if others else ""
-    state = "does not exist" if not wanted.is_dir() else "holds none of the images the fold files name"
-    return f"0 usable images: {wanted} {state}{hint}"
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -343,7 +308,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 _COMMANDS = {
     "data": _cmd_data, "train": _cmd_train, "cv": _cmd_cv, "sweep": _cmd_sweep,
-    "evaluate": _cmd_evaluate, "models": _cmd_models,
+    "evaluate": _cmd_evaluate, "models": _cmd_models, "predict": run_predict, "export": run_export,
 }
 
 #: Commands that need neither TensorFlow nor Keras.

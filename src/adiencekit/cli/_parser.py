@@ -131,4 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     _training_options(sweep)
 
     command("models", "list the model zoo and the training recipes")
+
+    from adiencekit.inference.commands import add_export_parser, add_predict_parser  # no Keras import
+
+    for add in (add_predict_parser, add_export_parser):
+        _verbose_option(add(commands), argparse.SUPPRESS)
     return parser

@@ -62,7 +62,7 @@ DATASET_FIELDS: tuple[str, ...] = ("faces", "age_policy", "test_fold", "test_fra
 
 #: The fields of a TrainConfig by concern (the JSON file stays flat; see :meth:`TrainConfig.grouped`).
 FIELD_GROUPS: dict[str, tuple[str, ...]] = {
-    "data": ("task", "data", "faces", "age_policy", "test_fold", "val_fraction", "test_fraction", "image_size",
+    "data": ("task", "data", "folds_dir", "faces", "age_policy", "test_fold", "val_fraction", "test_fraction", "image_size",
              "crop_size", "flip", "rotation", "cache"),
     "model": ("model", "model_kwargs"),
     "optimisation": ("batch_size", "optimizer", "learning_rate", "momentum", "weight_decay", "lr_schedule",
@@ -110,6 +110,8 @@ class TrainConfig:
         task: ``"gender"``, ``"age"`` or ``"multitask"``.
         data: ``"synthetic"`` (the embedded set), a path to an Adience root, or
             ``"utkface:PATH"`` (``~`` is expanded).
+        folds_dir: the folder of the Adience fold files when they are not in the
+            ``data`` root (``~`` is expanded); ``None`` for UTKFace and the synthetic set.
         faces: Adience image folder, ``"aligned"`` (default) or ``"faces"``; ``None``
             for UTKFace.
         age_policy: Adience stray age labels, ``"drop"`` (default) or ``"map"``;
@@ -153,6 +155,7 @@ class TrainConfig:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     task: str = "gender"
     data: str = SYNTHETIC
+    folds_dir: str | None = None
     faces: str | None = None
     age_policy: str | None = None
     test_fold: int | None = None
@@ -202,6 +205,14 @@ class TrainConfig:
         if self.data.startswith(UTKFACE_PREFIX) and not self.data[len(UTKFACE_PREFIX):].strip():
             raise ConfigError("TrainConfig.data 'utkface:' needs a path, e.g. 'utkface:/data/utkface'")
         self._resolve_dataset_fields()
+        if self.folds_dir is not None:
+            if not isinstance(self.folds_dir, str) or not self.folds_dir.strip():
+                raise ConfigError(f"TrainConfig.folds_dir must be a folder path or None, got {self.folds_dir!r}")
+            if self.dataset_kind != "adience":
+                raise ConfigError(
+                    f"TrainConfig.folds_dir does not apply to {self.dataset_kind} data ({self.data}): only an "
+                    "Adience root can take its fold files from another folder; leave folds_dir unset (None)"
+                )
         _number("val_fraction", self.val_fraction, 0.0, 0.9, low_open=True)
         _positive_int("image_size", self.image_size)
         _positive_int("crop_size", self.crop_size, allow_none=True)
@@ -316,6 +327,11 @@ class TrainConfig:
                 f"{f' ({hint})' if hint else ''}; it takes {allowed}"
             )
         self.resolved_crop_size()
+        if check_data and self.folds_dir is not None and not Path(self.folds_dir).expanduser().is_dir():
+            raise DatasetNotFoundError(
+                f"TrainConfig.folds_dir names {Path(self.folds_dir).expanduser()}, which is not a folder; "
+                "it must hold fold_0_data.txt ... fold_4_data.txt"
+            )
         if check_data and self.dataset_kind != "synthetic":
             path = self.dataset_path
             assert path is not None

@@ -166,8 +166,8 @@ def cross_validate(
     Raises:
         ValueError: for a UTKFace dataset (it has no folds) or fold numbers outside 0-4.
     """
-    from adiencekit.data import AdienceDataset
-    from adiencekit.training.fit import adience_root, train
+    from adiencekit.training.data_loading import load_dataset
+    from adiencekit.training.fit import train
     from adiencekit.training.run_folder import is_finished
 
     if config.dataset_kind == "utkface":
@@ -176,9 +176,9 @@ def cross_validate(
     bad = [k for k in wanted if k not in range(NUM_FOLDS)]
     if bad or not wanted:
         raise ValueError(f"folds must be a non-empty subset of 0-4, got {list(folds)}")
-    root = adience_root(config)
+    config.validate()
     out = Path(out_dir).expanduser()
-    dataset = AdienceDataset(root, faces=config.faces, age_policy=config.age_policy)
+    dataset = load_dataset(config)
     make_dirs(out)
     results: list[dict[str, Any]] = []
     splits = dataset.cross_validation(task=config.task, val_fraction=config.val_fraction, seed=config.seed)

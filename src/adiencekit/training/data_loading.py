@@ -17,78 +17,48 @@ Example:
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from adiencekit.errors import DataError, DatasetNotFoundError
+from adiencekit.errors import DataError
 from adiencekit.training.config import TrainConfig
 
-__all__ = ["adience_root", "check_split", "data_counts", "load_dataset", "load_split", "split_dataset"]
-
-
-def adience_root(config: TrainConfig) -> Path:
-    """The Adience folder that ``config.data`` names (the synthetic set is built on first use).
-
-    Args:
-        config: a config whose ``data`` is ``"synthetic"`` or an Adience folder.
-
-    Returns:
-        The folder holding the fold files.
-
-    Raises:
-        DatasetNotFoundError: (a ``FileNotFoundError``) when the folder does not exist.
-    """
-    from adiencekit.data import ensure_synthetic_adience
-
-    root = ensure_synthetic_adience() if config.dataset_kind == "synthetic" else config.dataset_path
-    if root is None or not root.exists():
-        raise DatasetNotFoundError(
-            f"Adience folder not found: {root}; it must hold the fold files and the "
-            f"{config.faces}/ image folder (or use data='synthetic')"
-        )
-    return Path(root)
+__all__ = ["check_split", "data_counts", "load_dataset", "load_split", "split_dataset"]
 
 
 def load_dataset(config: TrainConfig, *, progress: bool = False) -> Any:
     """The dataset that ``config.data`` names, cleaned (with its ``report()``).
 
+    The data layer's :func:`~adiencekit.data.open_dataset` turns the spec into a dataset
+    (the synthetic set is built on first use).
+
     Args:
-        config: uses ``data``, ``faces`` and ``age_policy``.
+        config: uses ``data``, ``folds_dir``, ``faces`` and ``age_policy``.
         progress: show a progress bar while the images are checked.
 
     Returns:
         An :class:`~adiencekit.data.AdienceDataset` or :class:`~adiencekit.data.UTKFaceDataset`.
 
     Raises:
-        DatasetNotFoundError: when the dataset folder does not exist.
+        DatasetNotFoundError: when the dataset's files are missing.
     """
-    if config.dataset_kind == "utkface":
-        from adiencekit.data import UTKFaceDataset
+    from adiencekit.data import open_dataset
 
-        path = config.dataset_path
-        if path is None or not path.exists():
-            raise DatasetNotFoundError(f"UTKFace folder not found: {path}")
-        return UTKFaceDataset(path)
-    from adiencekit.data import AdienceDataset
-
-    return AdienceDataset(adience_root(config), faces=config.faces, age_policy=config.age_policy, progress=progress)
+    return open_dataset(config.data, faces=config.faces, age_policy=config.age_policy,
+                        folds_dir=config.folds_dir, progress=progress)
 
 
 def split_dataset(dataset: Any, config: TrainConfig) -> Any:
     """The train/validation/test split of ``dataset`` that ``config`` asks for."""
-    if config.dataset_kind == "utkface":
-        return dataset.split(
-            task=config.task, val_fraction=config.val_fraction, test_fraction=config.test_fraction, seed=config.seed
-        )
-    return dataset.split(test_fold=config.test_fold, task=config.task, val_fraction=config.val_fraction, seed=config.seed)
+    return dataset.split(task=config.task, test_fold=config.test_fold, val_fraction=config.val_fraction,
+                         test_fraction=config.test_fraction, seed=config.seed)
 
 
 def load_split(config: TrainConfig, *, progress: bool = False) -> Any:
     """The train/validation/test :class:`~adiencekit.data.Split` that ``config`` names.
 
     Args:
-        config: uses ``data``, ``faces``, ``age_policy``, ``task``, ``test_fold``,
-            ``val_fraction``, ``test_fraction`` and ``seed``.
+        config: uses ``data``, ``folds_dir``, ``faces``, ``age_policy``, ``task``,
+            ``test_fold``, ``val_fraction``, ``test_fraction`` and ``seed``.
         progress: show a progress bar while the images are checked.
 
     Returns:

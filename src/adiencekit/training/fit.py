@@ -76,7 +76,7 @@ from adiencekit.training.callbacks import (
     atomic_save_model,
 )
 from adiencekit.training.config import TrainConfig
-from adiencekit.training.data_loading import adience_root, check_split, data_counts, load_dataset, load_split, split_dataset
+from adiencekit.training.data_loading import check_split, data_counts, load_dataset, load_split, split_dataset
 from adiencekit.training.devices import DeviceSetup, setup_devices
 from adiencekit.training.model_setup import _create_model, build_optimizer, compile_model, crop_size_for
 from adiencekit.training.run_folder import (
@@ -92,7 +92,6 @@ __all__ = [
     "RUN_ARTIFACTS",
     "RunExistsError",
     "RunResult",
-    "adience_root",
     "build_optimizer",
     "compile_model",
     "crop_size_for",
@@ -260,12 +259,8 @@ def train(
     run_dir = Path(out_dir).expanduser()
     verbose = resolve_verbose(verbose)
     # Everything that can be checked is checked before the run folder is touched.
-    try:
-        crop = crop_size_for(config)
-    except ConfigError:
-        raise
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
+    config.validate(check_data=split is None)
+    crop = crop_size_for(config)
     if split is None:
         dataset = load_dataset(config)
         split = split_dataset(dataset, config)

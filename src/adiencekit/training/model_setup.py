@@ -22,22 +22,8 @@ __all__ = ["build_optimizer", "compile_model", "create_run_model", "crop_size_fo
 
 
 def crop_size_for(config: TrainConfig) -> int:
-    """The crop fed to the model: ``config.crop_size`` or the model's native size."""
-    if config.crop_size is not None:
-        return config.crop_size
-    shape = config.model_kwargs.get("input_shape")
-    if shape is None:
-        from adiencekit.models import model_defaults
-
-        shape = model_defaults(config.model).get("input_shape")
-    if not shape or shape[0] is None:
-        raise ValueError(f"model {config.model!r} has no native input size; set TrainConfig.crop_size")
-    if config.image_size < shape[0]:
-        raise ValueError(
-            f"model {config.model!r} takes {shape[0]} px crops but image_size is {config.image_size}; "
-            f"raise image_size or set crop_size"
-        )
-    return int(shape[0])
+    """The crop fed to the model: :meth:`TrainConfig.resolved_crop_size` (one rule for it)."""
+    return config.resolved_crop_size()
 
 
 def build_optimizer(config: TrainConfig, steps_per_epoch: int, learning_rate: float | None = None) -> Any:
