@@ -20,19 +20,25 @@ from adiencekit.layers.hub import TFHubLayer
 from adiencekit.layers.normalization import LocalResponseNormalization
 from adiencekit.layers.oversampling import (
     CROP_ORDER,
+    TTA_MODES,
     TenCropModel,
     TenCropPredictor,
+    TestTimeAugmentation,
     center_crop,
     ten_crop,
+    tta_views,
 )
 
 __all__ = [
     "CROP_ORDER",
+    "TTA_MODES",
     "FaceAugmentation",
     "LocalResponseNormalization",
     "TFHubLayer",
     "TenCropModel",
     "TenCropPredictor",
+    "TestTimeAugmentation",
     "center_crop",
     "ten_crop",
+    "tta_views",
 ]
