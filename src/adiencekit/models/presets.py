@@ -285,6 +285,9 @@ def _fetch(url: str, sha256: str | None, cache_dir: str | os.PathLike[str] | Non
         raise ConfigError(f"a preset URL must name an archive ending in {', '.join(_ARCHIVE_SUFFIXES)}, got {url}")
     stem = re.sub(r"[^A-Za-z0-9_-]", "_", name[: -len(suffix)]) or "preset"
     fname = f"{stem}-{sha256[:16].lower()}{suffix}"
+    if cache_dir is not None:
+        # keras.utils.get_file falls back to /tmp/.keras when the folder is not writable yet.
+        Path(cache_dir).expanduser().mkdir(parents=True, exist_ok=True)
     try:
         folder = keras.utils.get_file(
             fname,
