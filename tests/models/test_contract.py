@@ -152,3 +152,15 @@ def test_a_feature_extractor_has_no_default_loss():
     with pytest.raises(ConfigError, match="feature extractor .* pass loss= and metrics="):
         model.compile(optimizer="adam")
     model.compile(optimizer="adam", loss="mse", metrics=[])  # explicit settings still work
+
+
+def test_compile_under_mixed_float16_scales_the_loss():
+    """Keras wraps the optimizer in a LossScaleOptimizer itself (training code need not)."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = build("scratch_cnn", "multitask", True, "avg")
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
