@@ -152,7 +152,8 @@ class EvaluationResult:
     Attributes:
         task: ``"gender"``, ``"age"`` or ``"multitask"``.
         heads: one :class:`HeadEvaluation` per output head.
-        tta: the test-time augmentation used: ``False``, ``"flip"`` or ``"ten_crop"``.
+        tta: the test-time augmentation used: ``False``, ``True`` (ten crops, as passed),
+            ``"ten_crop"`` or ``"flip"``.
         images: number of images evaluated (scored or not).
     """
 
@@ -399,7 +400,8 @@ def evaluate(
         head: score_predictions(head, np.concatenate(labels[head]), np.concatenate(probabilities[head]))
         for head in heads
     }
-    return EvaluationResult(task=task, heads=results, tta=mode or False, images=images_seen)
+    # ``tta`` is reported as given (True stays True, as in earlier result files).
+    return EvaluationResult(task=task, heads=results, tta=True if tta is True else (mode or False), images=images_seen)
 
 
 def load_run_model(run_dir: str | os.PathLike[str]) -> keras.Model:

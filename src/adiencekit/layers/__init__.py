@@ -3,6 +3,10 @@
 Everything here is written with ``keras.ops`` and runs on every Keras backend, except
 :class:`TFHubLayer` (TensorFlow backend only), whose module imports TensorFlow lazily,
 so ``import adiencekit.layers`` works where TensorFlow is not installed.
+:class:`FaceAugmentation` is the in-model augmentation of
+:class:`adiencekit.models.AgeGenderClassifier`, :class:`TestTimeAugmentation` its (and
+evaluation's) test-time augmentation, and :class:`TFHubLayer` the layer inside
+:class:`adiencekit.models.TFHubBackbone`.
 
 Example:
 
