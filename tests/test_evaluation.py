@@ -100,3 +100,46 @@ def test_evaluate_rejects_empty_data_and_bad_task() -> None:
         evaluate(model, [], "gender")
     with pytest.raises(ValueError, match="task must be one of"):
         evaluate(model, [], "race")
+
+
+def test_evaluate_rejects_nan_and_inf_pixels_naming_how_many() -> None:
+    from adiencekit.errors import DataError
+
+    model = _one_hot_model(2, "gender")
+    images = np.random.default_rng(2).uniform(0, 1, (6, 2)).astype("float32")
+    images[1, 0] = np.nan
+    images[4, :] = np.inf
+    with pytest.raises(DataError, match=r"2 image\(s\) in the batch starting at image 0 hold 3 NaN or infinite"):
+        evaluate(model, (images, np.zeros(6, "int64")), "gender")
+
+
+def test_a_head_without_labels_is_a_data_error_not_nan() -> None:
+    from adiencekit.errors import DataError
+
+    with pytest.raises(DataError, match="age: no image has a age label \\(all 3 are missing"):
+        score_predictions("age", np.array([-1, -1, -1]), np.eye(8)[[0, 1, 2]])
+
+
+def test_evaluate_verbose_shows_progress(capsys) -> None:
+    model = _one_hot_model(2, "gender")
+    images = np.random.default_rng(3).uniform(0, 1, (5, 2)).astype("float32")
+    evaluate(model, (images, np.array([0, 1, 0, 1, 0])), "gender", batch_size=2, verbose=True)
+    assert "3/3" in capsys.readouterr().out
+    evaluate(model, (images, np.array([0, 1, 0, 1, 0])), "gender", batch_size=2)
+    assert capsys.readouterr().out == ""
+
+
+def test_evaluate_flip_tta_is_the_task_models_predict_tta() -> None:
+    """One TTA implementation: evaluate(tta="flip") scores exactly model.predict_tta(mode="flip")."""
+    from adiencekit.models import scratch_cnn
+
+    keras.utils.set_random_seed(4)
+    model = scratch_cnn(input_shape=(16, 16, 3), conv_layers=2, base_filters=4, dense_units=8)
+    images = np.random.default_rng(4).uniform(0, 255, (7, 16, 16, 3)).astype("float32")
+    labels = np.array([0, 1, 1, 0, 1, 0, 0])
+    result = evaluate(model, (images, labels), "gender", tta="flip", batch_size=4)
+    expected = model.predict_tta(images, mode="flip", verbose=0)
+    assert result.tta == "flip"
+    assert result.exact == pytest.approx(float((expected.argmax(1) == labels).mean()))
+    mirrored = model.predict(images[:, :, ::-1], verbose=0)
+    np.testing.assert_allclose(expected, (model.predict(images, verbose=0) + mirrored) / 2, atol=1e-5)

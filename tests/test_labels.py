@@ -152,3 +152,19 @@ def test_age_to_group_is_monotonic(age):
 def test_bare_numbers_map_like_exact_ages(age):
     assert parse_age(str(age), "map").label == age_to_group(age)
     assert parse_age(str(age), "drop").label == MISSING
+
+
+def test_the_task_vocabulary_is_defined_once_here() -> None:
+    from adiencekit import labels
+    from adiencekit.models import heads
+
+    assert labels.TASKS == ("gender", "age", "multitask") and labels.HEADS == ("gender", "age")
+    assert labels.TASK_CLASSES == {"gender": 2, "age": 8} and labels.NUM_FOLDS == 5
+    assert labels.CLASS_NAMES["age"] == ("0-2", "4-6", "8-12", "15-20", "25-32", "38-43", "48-53", "60-100")
+    assert labels.class_names("gender") == ("female", "male")
+    assert labels.task_heads("multitask") == ("gender", "age") and labels.task_heads("age") == ("age",)
+    assert heads.TASKS is labels.TASKS and heads.TASK_CLASSES is labels.TASK_CLASSES  # imported, not copied
+    with pytest.raises(ValueError, match="task must be one of"):
+        labels.task_heads("race")
+    with pytest.raises(ValueError, match="head must be one of"):
+        labels.class_names("multitask")

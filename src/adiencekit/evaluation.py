@@ -1,9 +1,13 @@
 """Evaluate a model: exact and 1-off accuracy, per-class accuracy, confusion matrix.
 
 Multitask models are scored per head; labels of −1 (missing) are left out of that
-head's figures and counted. With ``tta=True`` each image is scored by Levi & Hassner's
-over-sampling: the average of ten crops (four corners and the centre, and their
-mirrors) of the full-size image.
+head's figures and counted. Accuracies come from :mod:`adiencekit.metrics` (the one
+implementation; a head without any labelled image raises a
+:class:`~adiencekit.errors.DataError`). With ``tta="ten_crop"`` (or ``True``) each image
+is scored by Levi & Hassner's over-sampling, the average of ten crops (four corners and
+the centre, and their mirrors) of the full-size image; ``tta="flip"`` averages the
+centre crop and its mirror. Both go through :class:`adiencekit.layers.TestTimeAugmentation`,
+the implementation ``AgeGenderClassifier.predict_tta`` uses too.
 
 Example:
 
@@ -30,7 +34,10 @@ from typing import Any
 import keras
 import numpy as np
 
-from adiencekit.labels import AGE_GROUPS, GENDERS
+from adiencekit.errors import DataError
+from adiencekit.labels import TASKS, task_heads
+from adiencekit.labels import class_names as _class_names
+from adiencekit.metrics import exact_accuracy, one_off_accuracy
 
 __all__ = [
     "EvaluationResult",
@@ -41,16 +48,13 @@ __all__ = [
     "score_predictions",
 ]
 
-TASKS = ("gender", "age", "multitask")
 
 
 def class_names(head: str) -> list[str]:
-    """Display names of a head's classes (``"female"``, ``"0-2"``, ...)."""
-    if head == "gender":
-        return list(GENDERS)
-    if head == "age":
-        return [group.name for group in AGE_GROUPS]
-    raise ValueError(f"head must be 'gender' or 'age', got {head!r}")
+    """Display names of a head's classes (``"female"``, ``"0-2"``, ...), from :mod:`adiencekit.labels`."""
+    if head not in ("gender", "age"):
+        raise ValueError(f"head must be 'gender' or 'age', got {head!r}")
+    return list(_class_names(head))
 
 
 @dataclass
@@ -123,10 +127,12 @@ def score_predictions(head: str, labels: np.ndarray, probabilities: np.ndarray) 
     for index, name in enumerate(names):
         total = confusion[index].sum()
         per_class[name] = float(confusion[index, index] / total) if total else None
-    exact = float((true == predicted).mean()) if n else float("nan")
-    one_off = None
-    if head == "age":
-        one_off = float((np.abs(true - predicted) <= 1).mean()) if n else float("nan")
+    if n == 0:
+        raise DataError(
+            f"{head}: no image has a {head} label (all {labels.shape[0]} are missing, -1); nothing to score"
+        )
+    exact = exact_accuracy(true, predicted)
+    one_off = one_off_accuracy(true, predicted) if head == "age" else None
     return HeadEvaluation(
         head=head,
         n=n,
@@ -146,13 +152,14 @@ class EvaluationResult:
     Attributes:
         task: ``"gender"``, ``"age"`` or ``"multitask"``.
         heads: one :class:`HeadEvaluation` per output head.
-        tta: whether ten-crop over-sampling was used.
+        tta: the test-time augmentation used: ``False``, ``True`` (ten crops, as passed),
+            ``"ten_crop"`` or ``"flip"``.
         images: number of images evaluated (scored or not).
     """
 
     task: str
     heads: dict[str, HeadEvaluation]
-    tta: bool = False
+    tta: bool | str = False
     images: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -223,7 +230,17 @@ class EvaluationResult:
 def _head_names(task: str) -> list[str]:
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
-    return ["gender", "age"] if task == "multitask" else [task]
+    return list(task_heads(task))
+
+
+def _tta_mode(tta: Any) -> str | None:
+    if tta is False or tta is None:
+        return None
+    if tta is True:
+        return "ten_crop"
+    from adiencekit.layers.oversampling import check_tta_mode
+
+    return check_tta_mode(tta)
 
 
 def _model_crop(model: keras.Model) -> tuple[int, int]:
@@ -232,46 +249,50 @@ def _model_crop(model: keras.Model) -> tuple[int, int]:
         shape = shape[0]
     height, width = shape[1], shape[2]
     if height is None or width is None:
-        raise ValueError("ten-crop evaluation needs a model with a fixed input size")
+        raise ValueError("test-time augmentation needs a model with a fixed input size")
     return int(height), int(width)
 
 
-def _ten_crop_batch(images: np.ndarray, crop: tuple[int, int]) -> np.ndarray:
-    from adiencekit.layers.oversampling import ten_crop
+def _check_finite(images: np.ndarray, seen: int) -> None:
+    if not np.issubdtype(images.dtype, np.floating):
+        return
+    finite = np.isfinite(images)
+    if not finite.all():
+        bad_images = int((~finite.reshape(images.shape[0], -1)).any(axis=1).sum())
+        bad_values = int((~finite).sum())
+        raise DataError(
+            f"evaluate: {bad_images} image(s) in the batch starting at image {seen} hold {bad_values} NaN or "
+            f"infinite pixel value(s); images must be finite RGB values in [0, 255]"
+        )
 
-    if images.shape[1] < crop[0] or images.shape[2] < crop[1]:
-        raise ValueError(f"ten-crop evaluation needs images of at least {crop} px, got {images.shape[1:3]}")
-    return np.asarray(ten_crop(images, crop, flatten=True))
 
-
-def _predict(model: keras.Model, images: np.ndarray, heads: list[str], tta: bool) -> dict[str, np.ndarray]:
-    if tta:
-        crops = _ten_crop_batch(images, _model_crop(model))
-        outputs = model(crops, training=False)
+def _predict(model: keras.Model, images: np.ndarray, heads: list[str], wrapper: keras.Model | None) -> dict[str, np.ndarray]:
+    if wrapper is not None:
+        if images.shape[1] < wrapper.crop_size[0] or images.shape[2] < wrapper.crop_size[1]:
+            raise ValueError(
+                f"{wrapper.mode} evaluation needs images of at least {wrapper.crop_size} px, got {images.shape[1:3]}"
+            )
+        outputs = wrapper(images, training=False)
     else:
         outputs = model(images, training=False)
     if isinstance(outputs, Mapping):
         missing = [head for head in heads if head not in outputs]
         if missing:
             raise ValueError(f"model outputs {sorted(outputs)} lack the head(s) {missing}")
-        result = {head: keras.ops.convert_to_numpy(outputs[head]) for head in heads}
-    elif isinstance(outputs, (list, tuple)):
+        return {head: keras.ops.convert_to_numpy(outputs[head]) for head in heads}
+    if isinstance(outputs, (list, tuple)):
         if len(outputs) != len(heads):
             raise ValueError(f"model gives {len(outputs)} outputs, task needs {heads}")
-        result = dict(zip(heads, (keras.ops.convert_to_numpy(output) for output in outputs), strict=True))
-    else:
-        if len(heads) != 1:
-            raise ValueError(f"model gives one output, task needs {heads}")
-        result = {heads[0]: keras.ops.convert_to_numpy(outputs)}
-    if tta:
-        result = {head: value.reshape(images.shape[0], 10, -1).mean(axis=1) for head, value in result.items()}
-    return result
+        return dict(zip(heads, (keras.ops.convert_to_numpy(output) for output in outputs), strict=True))
+    if len(heads) != 1:
+        raise ValueError(f"model gives one output, task needs {heads}")
+    return {heads[0]: keras.ops.convert_to_numpy(outputs)}
 
 
-def _batches(data: Any, task: str, tta: bool, batch_size: int, image_size: int, model: keras.Model) -> Iterable[Any]:
+def _batches(data: Any, tta: str | None, batch_size: int, image_size: int, model: keras.Model) -> Iterable[Any]:
     if hasattr(data, "pipeline") and hasattr(data, "frame"):
         crop = _model_crop(model)
-        if tta:
+        if tta == "ten_crop":
             return data.pipeline(training=False, image_size=image_size, crop_size=image_size, batch_size=batch_size)
         return data.pipeline(training=False, image_size=image_size, crop_size=crop[0], batch_size=batch_size)
     if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray):
@@ -294,10 +315,11 @@ def evaluate(
     model: keras.Model,
     data: Any,
     task: str,
-    tta: bool = False,
+    tta: bool | str = False,
     batch_size: int = 32,
     image_size: int = 256,
     steps: int | None = None,
+    verbose: bool | int = False,
 ) -> EvaluationResult:
     """Score ``model`` on a dataset.
 
@@ -309,20 +331,30 @@ def evaluate(
             of NumPy arrays ``(images, labels)``; multitask labels are dicts with keys
             ``gender`` and ``age``.
         task: ``"gender"``, ``"age"`` or ``"multitask"``.
-        tta: average ten crops per image (Levi & Hassner over-sampling). The images
-            must then be larger than the model's input; a Subset is read at
-            ``image_size`` without cropping.
+        tta: test-time augmentation: ``False`` (default, one view), ``"ten_crop"`` or
+            ``True`` (Levi & Hassner over-sampling: the images must be larger than the
+            model's input; a Subset is read at ``image_size`` without cropping) or
+            ``"flip"`` (centre crop and its mirror).
         batch_size: batch size when the batches are built here.
         image_size: size the images of a Subset are resized to.
         steps: evaluate at most this many batches.
+        verbose: show a Keras progress bar over the batches (for the command line).
 
     Returns:
         The :class:`EvaluationResult`.
 
     Raises:
+        DataError: for NaN or infinite pixels (naming how many), or a head without any
+            labelled image.
         ValueError: for an unknown task, mismatched outputs or labels, or no data.
     """
     heads = _head_names(task)
+    mode = _tta_mode(tta)
+    wrapper = None
+    if mode is not None:
+        from adiencekit.layers.oversampling import TestTimeAugmentation
+
+        wrapper = TestTimeAugmentation(model, crop_size=_model_crop(model), mode=mode)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if steps is not None and (not isinstance(steps, int) or steps < 1):
@@ -330,14 +362,25 @@ def evaluate(
     labels: dict[str, list[np.ndarray]] = {head: [] for head in heads}
     probabilities: dict[str, list[np.ndarray]] = {head: [] for head in heads}
     images_seen = 0
-    for index, batch in enumerate(_batches(data, task, tta, batch_size, image_size, model)):
+    progress = None
+    if verbose:
+        total = steps
+        if total is None and isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray):
+            total = -(-data[0].shape[0] // batch_size)
+        elif total is None and hasattr(data, "frame"):
+            total = -(-len(data) // batch_size)
+        progress = keras.utils.Progbar(total, unit_name="batch")
+    for index, batch in enumerate(_batches(data, mode, batch_size, image_size, model)):
         if steps is not None and index >= steps:
             break
         if not isinstance(batch, (tuple, list)) or len(batch) < 2:
             raise ValueError("each batch must be an (images, labels) pair")
         images, batch_labels = np.asarray(batch[0]), batch[1]
+        _check_finite(images, images_seen)
         images_seen += images.shape[0]
-        predictions = _predict(model, images, heads, tta)
+        predictions = _predict(model, images, heads, wrapper)
+        if progress is not None:
+            progress.update(index + 1)
         for head in heads:
             if isinstance(batch_labels, Mapping):
                 if head not in batch_labels:
@@ -349,13 +392,16 @@ def evaluate(
                 raise ValueError("multitask evaluation needs labels as a dict with 'gender' and 'age'")
             labels[head].append(np.asarray(head_labels).reshape(-1))
             probabilities[head].append(predictions[head])
+    if progress is not None and images_seen and progress.target is None:
+        progress.update(index + 1, finalize=True)
     if images_seen == 0:
         raise ValueError("evaluate: the dataset is empty")
     results = {
         head: score_predictions(head, np.concatenate(labels[head]), np.concatenate(probabilities[head]))
         for head in heads
     }
-    return EvaluationResult(task=task, heads=results, tta=tta, images=images_seen)
+    # ``tta`` is reported as given (True stays True, as in earlier result files).
+    return EvaluationResult(task=task, heads=results, tta=True if tta is True else (mode or False), images=images_seen)
 
 
 def load_run_model(run_dir: str | os.PathLike[str]) -> keras.Model:

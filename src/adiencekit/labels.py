@@ -87,6 +87,7 @@ from typing import Any, NamedTuple
 
 __all__ = [
     "AGE_GROUPS",
+    "AGE_GROUP_NAMES",
     "AGE_POLICIES",
     "AGE_REASONS",
     "GENDERS",
@@ -94,12 +95,20 @@ __all__ = [
     "MISSING",
     "NUM_AGE_CLASSES",
     "NUM_GENDER_CLASSES",
+    "CLASS_NAMES",
+    "HEADS",
+    "NUM_FOLDS",
+    "TASKS",
+    "TASK_CLASSES",
     "AgeGroup",
     "AgeParse",
     "age_to_group",
+    "class_names",
     "nearest_group",
     "parse_age",
     "parse_gender",
+    "task_heads",
+    "validate_task",
 ]
 
 #: Label value for "no label" in every integer label array.
@@ -179,6 +188,25 @@ AGE_GROUPS: tuple[AgeGroup, ...] = tuple(
     for i, (low, high) in enumerate([(0, 2), (4, 6), (8, 12), (15, 20), (25, 32), (38, 43), (48, 53), (60, 100)])
 )
 NUM_AGE_CLASSES = len(AGE_GROUPS)
+
+#: The display spelling of the age groups used in every public output ("0-2" ... "60-100").
+AGE_GROUP_NAMES: tuple[str, ...] = tuple(group.name for group in AGE_GROUPS)
+
+#: The two prediction heads, in output order.
+HEADS: tuple[str, ...] = ("gender", "age")
+
+#: Every task a model or a split accepts: one head, or both (``"multitask"``).
+TASKS: tuple[str, ...] = ("gender", "age", "multitask")
+
+#: Number of classes of each head.
+TASK_CLASSES: dict[str, int] = {"gender": NUM_GENDER_CLASSES, "age": NUM_AGE_CLASSES}
+
+#: Class names of each head, in class-id order (the one public spelling).
+CLASS_NAMES: dict[str, tuple[str, ...]] = {"gender": GENDERS, "age": AGE_GROUP_NAMES}
+
+#: Number of subject-exclusive folds of the Adience benchmark protocol.
+NUM_FOLDS = 5
+
 _CANONICAL = {(g.low, g.high): g.index for g in AGE_GROUPS}
 
 
@@ -364,3 +392,44 @@ def parse_age(raw: Any, policy: str = "drop") -> AgeParse:
     raise ValueError(
         f"unknown age {raw!r}; allowed: an age group '(low, high)', a number of years, or 'None'/''/NaN for missing"
     )
+
+
+def validate_task(task: Any) -> str:
+    """Return ``task`` if it is one of :data:`TASKS`, else raise a ``ValueError``.
+
+    Example:
+
+    >>> from adiencekit.labels import validate_task
+    >>> validate_task("age")
+    'age'
+    """
+    if not isinstance(task, str) or task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    return task
+
+
+def task_heads(task: str) -> tuple[str, ...]:
+    """The heads a task predicts: ``("gender",)``, ``("age",)`` or both.
+
+    Example:
+
+    >>> from adiencekit.labels import task_heads
+    >>> task_heads("multitask")
+    ('gender', 'age')
+    """
+    validate_task(task)
+    return HEADS if task == "multitask" else (task,)
+
+
+def class_names(head: str) -> tuple[str, ...]:
+    """Display names of a head's classes, in class-id order (``"female"``, ``"0-2"``, ...).
+
+    Example:
+
+    >>> from adiencekit.labels import class_names
+    >>> class_names("age")[:3]
+    ('0-2', '4-6', '8-12')
+    """
+    if head not in CLASS_NAMES:
+        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+    return CLASS_NAMES[head]

@@ -5,8 +5,11 @@ the true one) and *1-off* accuracy (the prediction is the true group or one of i
 neighbours in the ordered list of the eight groups). Multitask batches carry −1 where an
 image has no label for a task; those entries are left out of both numerator and
 denominator. A batch (or a whole evaluation) without any label scores 0.0 for the Keras
-metrics, which cannot raise inside a compiled graph, and raises ``ValueError`` for the
-NumPy functions.
+metrics, which cannot raise inside a compiled graph, and raises
+:class:`~adiencekit.errors.DataError` (a ``ValueError``) for the NumPy functions.
+
+The NumPy functions are the library's one implementation of exact and 1-off accuracy:
+:func:`adiencekit.evaluation.evaluate` scores with them.
 
 The Keras metrics are written with ``keras.ops`` only (every backend); the NumPy
 functions are for evaluation code and tests.
@@ -171,7 +174,9 @@ def _labels_and_predictions(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.nd
         raise ValueError(f"y_pred must be scores (N, classes) or class indices (N,), got shape {predictions.shape}")
     labelled = labels >= 0
     if not labelled.any():
-        raise ValueError(f"no labelled examples: all {labels.shape[0]} labels are missing (negative)")
+        from adiencekit.errors import DataError
+
+        raise DataError(f"no labelled examples: all {labels.shape[0]} labels are missing (negative)")
     return labels[labelled], predicted[labelled]
 
 

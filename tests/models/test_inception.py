@@ -6,6 +6,9 @@ smallest input Inception-v3 accepts. No test downloads anything.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -50,7 +53,8 @@ def test_basic_inception_size(full_basic):
     assert weight_count(full_basic.trainable_weights) == 4_098
     base = full_basic.get_layer("inception_v3")
     assert base.count_params() == BASE_PARAMS
-    assert base.output_shape == (None, 2048)
+    assert base.output_shape == (None, 8, 8, 2048)  # the head pools it
+    assert full_basic.get_layer("pool").output.shape == (None, 2048)
     assert not any(layer.trainable for layer in base.layers)  # frozen BN runs in inference mode
 
 
@@ -58,7 +62,7 @@ def test_modified_inception_size(full_modified):
     assert full_modified.count_params() == 22_065_314
     assert weight_count(full_modified.trainable_weights) == 22_030_882
     assert weight_count(full_modified.non_trainable_weights) == BASE_NON_TRAINABLE
-    assert [full_modified.get_layer(n).rate for n in ("dropout_1", "dropout_2")] == [0.2, 0.2]
+    assert [full_modified.get_layer(n).rate for n in ("input_dropout", "dense_dropout")] == [0.2, 0.2]
     assert full_modified.get_layer("dense").units == 128
 
 
@@ -155,23 +159,60 @@ def test_bad_arguments(builder, kwargs, match):
         builder(**{"input_shape": SMALL, **kwargs})
 
 
-def test_imagenet_weights_go_to_keras_applications_unchanged(monkeypatch):
-    """weights='imagenet' is passed as is to keras.applications (which downloads and caches).
-
-    The spy records the call and builds the same base without weights, so nothing is
-    downloaded.
+def test_imagenet_weights_are_fetched_once_through_keras_get_file(monkeypatch, tmp_path):
+    """weights='imagenet' fetches Keras's no-top file with keras.utils.get_file (md5-checked)
+    and hands the local path to keras.applications. The spy returns a local donor file, so
+    nothing is downloaded.
     """
-    real = keras.applications.InceptionV3
+    keras.utils.set_random_seed(3)
+    donor = keras.applications.InceptionV3(include_top=False, weights=None, input_shape=SMALL)
+    path = tmp_path / "donor.weights.h5"
+    donor.save_weights(path)
     calls = []
 
-    def spy(**kwargs):
-        calls.append(kwargs)
-        return real(**{**kwargs, "weights": None})
+    def fake_get_file(fname, origin, **kwargs):
+        calls.append((fname, origin, kwargs))
+        return str(path)
 
-    monkeypatch.setattr(keras.applications, "InceptionV3", spy)
+    monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
     model = basic_inception(weights="imagenet", input_shape=SMALL)
-    assert calls == [{"include_top": False, "weights": "imagenet", "input_shape": SMALL, "pooling": "avg"}]
+    (fname, origin, kwargs), = calls
+    assert origin.startswith("https://storage.googleapis.com/") and fname.endswith("_notop.h5")
+    assert kwargs == {"cache_subdir": "models", "file_hash": "bcbd6486424b2319ff4ef7d526e38f63"}
     assert model.count_params() == BASE_PARAMS + 2048 * 2 + 2
+    for expected, loaded in zip(donor.weights, model.backbone.weights, strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded), keras.ops.convert_to_numpy(expected))
+
+
+def test_offline_imagenet_download_failure_is_one_clear_error(monkeypatch):
+    """No network: the download failure becomes one ModelFileError naming the offline options."""
+    from adiencekit.errors import ModelFileError
+
+    def failing_get_file(fname, origin, **kwargs):
+        raise Exception(f"URL fetch failure on {origin}: None -- [Errno -2] Name or service not known")
+
+    monkeypatch.setattr(keras.utils, "get_file", failing_get_file)
+    with pytest.raises(ModelFileError) as caught:
+        modified_inception(task="gender", input_shape=SMALL)
+    message = str(caught.value)
+    for part in ("about 90 MB", "~/.keras", "imagenet_weights_file=", "weights=None", "Name or service not known"):
+        assert part in message, message
+
+
+def test_offline_download_failure_against_a_closed_local_port(monkeypatch):
+    """The real keras.utils.get_file against 127.0.0.1 with nothing listening: same clear error."""
+    import socket
+
+    from adiencekit.errors import ModelFileError
+    from adiencekit.models import weights as weights_module
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setattr(weights_module, "IMAGENET_INCEPTION_V3_URL", f"http://127.0.0.1:{port}/notop-test-only.h5")
+    monkeypatch.setenv("KERAS_HOME", str(Path(tempfile.mkdtemp())))
+    with pytest.raises(ModelFileError, match="imagenet_weights_file=.*weights=None"):
+        weights_module.imagenet_weights_path(model="modified_inception")
 
 
 def test_imagenet_weights_from_a_local_file(tmp_path):

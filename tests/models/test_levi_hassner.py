@@ -8,7 +8,7 @@ import pytest
 
 from adiencekit.layers.normalization import LocalResponseNormalization
 from adiencekit.models import levi_hassner
-from adiencekit.models.levi_hassner import _caffe_max_pool
+from adiencekit.models.backbones import _caffe_max_pool
 from adiencekit.testing import assert_outputs_close, assert_saving_round_trip
 
 SMALL = (64, 64, 3)
@@ -32,7 +32,8 @@ def test_parameter_counts(age_model):
 
 def test_caffe_blob_shapes_at_227(age_model):
     """Caffe rounds pooled sizes up: 96x28x28, 256x14x14, 384x7x7 (Keras 'valid' gives 27)."""
-    blobs = keras.Model(age_model.input, [age_model.get_layer(n).output for n in ("norm1", "norm2", "pool5")])
+    backbone = age_model.backbone
+    blobs = keras.Model(backbone.input, [backbone.get_layer(n).output for n in ("norm1", "norm2", "pool5")])
     outputs = blobs(np.zeros((1, 227, 227, 3), "float32"))
     assert [tuple(o.shape) for o in outputs] == [(1, 28, 28, 96), (1, 14, 14, 256), (1, 7, 7, 384)]
     assert age_model.get_layer("conv1").output.shape == (None, 56, 56, 96)

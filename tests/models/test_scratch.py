@@ -43,7 +43,7 @@ def test_batch_norm_and_dropout_options():
     model = scratch_cnn(input_shape=SMALL, batch_norm=True, dropout=0.3, conv_layers=2)
     assert not model.get_layer("conv1").use_bias
     assert isinstance(model.get_layer("conv1_bn"), keras.layers.BatchNormalization)
-    assert model.get_layer("dropout").rate == 0.3
+    assert model.get_layer("dense_dropout").rate == 0.3
     # conv biases replaced by BN gamma/beta (trainable) and moving stats (not trainable).
     assert weight_count(model.non_trainable_weights) == 2 * (16 + 32)
 

@@ -3,6 +3,10 @@
 Everything here is written with ``keras.ops`` and runs on every Keras backend, except
 :class:`TFHubLayer` (TensorFlow backend only), whose module imports TensorFlow lazily,
 so ``import adiencekit.layers`` works where TensorFlow is not installed.
+:class:`FaceAugmentation` is the in-model augmentation of
+:class:`adiencekit.models.AgeGenderClassifier`, :class:`TestTimeAugmentation` its (and
+evaluation's) test-time augmentation, and :class:`TFHubLayer` the layer inside
+:class:`adiencekit.models.TFHubBackbone`.
 
 Example:
 
@@ -20,19 +24,25 @@ from adiencekit.layers.hub import TFHubLayer
 from adiencekit.layers.normalization import LocalResponseNormalization
 from adiencekit.layers.oversampling import (
     CROP_ORDER,
+    TTA_MODES,
     TenCropModel,
     TenCropPredictor,
+    TestTimeAugmentation,
     center_crop,
     ten_crop,
+    tta_views,
 )
 
 __all__ = [
     "CROP_ORDER",
+    "TTA_MODES",
     "FaceAugmentation",
     "LocalResponseNormalization",
     "TFHubLayer",
     "TenCropModel",
     "TenCropPredictor",
+    "TestTimeAugmentation",
     "center_crop",
     "ten_crop",
+    "tta_views",
 ]

@@ -10,6 +10,10 @@ updates exactly the variables the SavedModel computes with.
 
 TensorFlow (and ``tensorflow_hub``, for URLs) are imported only when a layer is created,
 so importing this module never needs TensorFlow.
+
+To use a TF-Hub image feature vector as the backbone of an age/gender model, wrap it in
+:class:`adiencekit.models.TFHubBackbone` and pass that to
+:class:`adiencekit.models.AgeGenderClassifier`.
 """
 
 from __future__ import annotations

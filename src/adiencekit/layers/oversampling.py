@@ -1,4 +1,4 @@
-"""Levi-Hassner test-time over-sampling: ten crops per image, averaged predictions.
+"""Test-time augmentation: Levi-Hassner ten crops or flips per image, averaged predictions.
 
 Levi & Hassner (CVPR-W 2015) evaluate a 227x227 network on 256x256 faces either with the
 centre crop alone or with *over-sampling*: the four corner crops and the centre crop,
@@ -19,7 +19,19 @@ from keras import ops
 
 from adiencekit.layers.augmentation import crop_pair
 
-__all__ = ["CROP_ORDER", "TenCropModel", "TenCropPredictor", "center_crop", "ten_crop"]
+__all__ = [
+    "CROP_ORDER",
+    "TTA_MODES",
+    "TTA_VIEWS",
+    "TenCropModel",
+    "TenCropPredictor",
+    "TestTimeAugmentation",
+    "average_views",
+    "center_crop",
+    "check_tta_mode",
+    "ten_crop",
+    "tta_views",
+]
 
 #: The order of the ten crops returned by :func:`ten_crop`.
 CROP_ORDER = (
@@ -115,20 +127,80 @@ def ten_crop(images: Any, crop_size: int | Sequence[int], flatten: bool = False)
     return stacked
 
 
-@keras.saving.register_keras_serializable(package="adiencekit")
-class TenCropModel(keras.Model):
-    """Wrap a trained classifier so it predicts with Levi-Hassner ten-crop over-sampling.
+#: Test-time augmentation modes: ``"flip"`` averages the centre crop and its mirror,
+#: ``"ten_crop"`` the ten Levi-Hassner crops.
+TTA_MODES: tuple[str, ...] = ("flip", "ten_crop")
 
-    The wrapper cuts the ten crops of each (larger) input image, runs the wrapped model
-    on all of them at once and returns the mean of the ten outputs (probabilities, since
-    every adiencekit model ends in a softmax). Multitask models with a dict of outputs
-    (``{"gender": ..., "age": ...}``) give a dict of averaged outputs. The wrapper has no
+#: Number of views each mode averages.
+TTA_VIEWS: dict[str, int] = {"flip": 2, "ten_crop": 10}
+
+
+def check_tta_mode(mode: Any) -> str:
+    """Return ``mode`` if it is one of :data:`TTA_MODES`, else raise a ``ValueError``."""
+    if mode not in TTA_MODES:
+        raise ValueError(f"test-time augmentation mode must be one of {TTA_MODES}, got {mode!r}")
+    return mode
+
+
+def tta_views(images: Any, crop_size: int | Sequence[int], mode: str = "ten_crop") -> Any:
+    """The views of every image that test-time augmentation averages, image-major.
+
+    Args:
+        images: a batch ``(N, H, W, C)`` with ``H, W >= crop``.
+        crop_size: side of the square crop, or ``(height, width)``.
+        mode: ``"flip"`` (centre crop, then its mirror) or ``"ten_crop"`` (the order of
+            :data:`CROP_ORDER`).
+
+    Returns:
+        ``(N * views, crop_h, crop_w, C)``; the views of image 0 come first.
+
+    Example:
+
+    >>> import numpy as np
+    >>> images = np.arange(2 * 4 * 4 * 1, dtype="float32").reshape(2, 4, 4, 1)
+    >>> views = np.asarray(tta_views(images, 4, mode="flip"))
+    >>> views.shape, bool((views[1] == images[0, :, ::-1]).all())
+    ((4, 4, 4, 1), True)
+    """
+    check_tta_mode(mode)
+    if mode == "ten_crop":
+        return ten_crop(images, crop_size, flatten=True)
+    centre = center_crop(images, crop_size)
+    stacked = ops.stack([centre, ops.flip(centre, axis=2)], axis=1)
+    return ops.reshape(stacked, (-1, *tuple(stacked.shape[2:])))
+
+
+def average_views(outputs: Any, views: int) -> Any:
+    """Mean over each image's ``views`` consecutive rows of a model output (or dict of outputs)."""
+
+    def average(output: Any) -> Any:
+        per_image = ops.reshape(output, (-1, views, *tuple(output.shape[1:])))
+        return ops.mean(per_image, axis=1)
+
+    return keras.tree.map_structure(average, outputs)
+
+
+@keras.saving.register_keras_serializable(package="adiencekit")
+class TestTimeAugmentation(keras.Model):
+    """Wrap a trained classifier so it predicts the mean over flipped or ten-cropped views.
+
+    This is the library's one implementation of test-time augmentation:
+    :meth:`adiencekit.models.AgeGenderClassifier.predict_tta` and
+    :func:`adiencekit.evaluation.evaluate` (``tta=...``) both use it.
+
+    ``mode="ten_crop"`` is Levi & Hassner's over-sampling: the four corner crops and the
+    centre crop of each (larger) input image, and their mirrors. ``mode="flip"`` averages
+    the centre crop and its mirror (inputs of the model's own size give the image and
+    its mirror). The wrapped model runs on all views at once in inference mode and the
+    outputs (probabilities, since every adiencekit model ends in a softmax) are averaged;
+    multitask models with a dict of outputs give a dict of averages. The wrapper has no
     weights of its own and saves/loads as a ``.keras`` file with the wrapped model inside.
 
     Args:
         model: a built Keras model taking ``(N, crop_h, crop_w, C)`` images.
         crop_size: crop side or ``(height, width)``; defaults to the wrapped model's
             static input size.
+        mode: ``"ten_crop"`` (default) or ``"flip"``.
         name: model name.
 
     Example:
@@ -136,22 +208,26 @@ class TenCropModel(keras.Model):
     >>> import numpy as np, keras
     >>> classifier = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Flatten(),
     ...                                keras.layers.Dense(2, activation="softmax")])
-    >>> tta = TenCropModel(classifier)            # crop size 4x4 from the model input
+    >>> tta = TestTimeAugmentation(classifier)       # crop size 4x4 from the model input
     >>> images = np.random.default_rng(0).uniform(0, 255, (3, 6, 6, 3)).astype("float32")
     >>> probabilities = np.asarray(tta(images))
     >>> probabilities.shape, bool(np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5))
     ((3, 2), True)
     """
 
+    __test__ = False  # not a pytest test class despite its name
+
     def __init__(
         self,
         model: keras.Model,
         crop_size: int | Sequence[int] | None = None,
+        mode: str = "ten_crop",
         name: str | None = None,
         **kwargs: Any,
     ) -> None:
         if not isinstance(model, keras.Model):
             raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
+        check_tta_mode(mode)
         if crop_size is None:
             try:
                 input_shape = model.input_shape
@@ -169,16 +245,11 @@ class TenCropModel(keras.Model):
         super().__init__(name=name, **kwargs)
         self.classifier = model
         self.crop_size = crop_pair(crop_size)
+        self.mode = mode
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
-        crops = ten_crop(inputs, self.crop_size, flatten=True)
-        outputs = self.classifier(crops, training=False)
-
-        def average(output: Any) -> Any:
-            per_image = ops.reshape(output, (-1, 10, *tuple(output.shape[1:])))
-            return ops.mean(per_image, axis=1)
-
-        return keras.tree.map_structure(average, outputs)
+        views = tta_views(inputs, self.crop_size, self.mode)
+        return average_views(self.classifier(views, training=False), TTA_VIEWS[self.mode])
 
     def compute_output_spec(self, inputs: Any, training: bool | None = None) -> Any:
         spec = self.classifier.compute_output_spec(
@@ -193,14 +264,16 @@ class TenCropModel(keras.Model):
             "name": self.name,
             "model": keras.saving.serialize_keras_object(self.classifier),
             "crop_size": list(self.crop_size),
+            "mode": self.mode,
         }
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> TenCropModel:
+    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> TestTimeAugmentation:
         config = dict(config)
         config["model"] = keras.saving.deserialize_keras_object(config["model"], custom_objects=custom_objects)
         return cls(**config)
 
 
-#: The name docs/architecture.md uses for the over-sampling wrapper.
-TenCropPredictor = TenCropModel
+#: Former names of :class:`TestTimeAugmentation` (its default mode is ``"ten_crop"``).
+TenCropModel = TestTimeAugmentation
+TenCropPredictor = TestTimeAugmentation

@@ -1,6 +1,7 @@
 """The architecture zoo: Levi & Hassner, Inception-v3 (basic and modified), scratch CNNs.
 
-Every builder follows the ``keras.applications`` signature where it fits
+Every builder returns an :class:`AgeGenderClassifier` (a ``keras.Model`` that owns its
+backbone, task, head, preprocessing and class names; presets save and load it) and follows the ``keras.applications`` signature where it fits
 (``task, input_shape, weights, include_top, pooling, classifier_activation, name``),
 takes RGB pixels in [0, 255] (each model preprocesses inside), and supports
 ``task="gender"`` (2 classes), ``"age"`` (8 groups) and ``"multitask"`` (a dict with
@@ -21,13 +22,29 @@ Example:
 
 from __future__ import annotations
 
-from adiencekit.models.heads import TASK_CLASSES, TASKS, classification_head
+from adiencekit.labels import TASK_CLASSES, TASKS
+from adiencekit.models.backbones import (
+    Backbone,
+    InceptionV3Backbone,
+    LeviHassnerBackbone,
+    ScratchCNNBackbone,
+    TFHubBackbone,
+)
+from adiencekit.models.heads import classification_head
 from adiencekit.models.inception import basic_inception, modified_inception, set_trainable_blocks
 from adiencekit.models.levi_hassner import levi_hassner
+from adiencekit.models.presets import list_presets, register_preset
 from adiencekit.models.registry import create_model, list_models, model_defaults, register_model
 from adiencekit.models.scratch import scratch_cnn
+from adiencekit.models.task import AgeGenderClassifier
 
 __all__ = [
+    "AgeGenderClassifier",
+    "Backbone",
+    "InceptionV3Backbone",
+    "LeviHassnerBackbone",
+    "ScratchCNNBackbone",
+    "TFHubBackbone",
     "TASKS",
     "TASK_CLASSES",
     "basic_inception",
@@ -35,9 +52,11 @@ __all__ = [
     "create_model",
     "levi_hassner",
     "list_models",
+    "list_presets",
     "model_defaults",
     "modified_inception",
     "register_model",
+    "register_preset",
     "scratch_cnn",
     "set_trainable_blocks",
 ]

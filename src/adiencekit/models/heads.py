@@ -32,9 +32,12 @@ from typing import Any
 
 import keras
 
+from adiencekit.labels import TASK_CLASSES, TASKS, validate_task
+
 __all__ = [
     "TASKS",
     "TASK_CLASSES",
+    "HEAD_POOLINGS",
     "POOLINGS",
     "classification_head",
     "global_pool",
@@ -44,28 +47,12 @@ __all__ = [
     "validate_task",
 ]
 
-#: Number of classes of each single task (gender: female/male; age: 8 Adience groups).
-TASK_CLASSES: dict[str, int] = {"gender": 2, "age": 8}
-
-#: Every task a builder accepts.
-TASKS: tuple[str, ...] = ("gender", "age", "multitask")
-
-#: Accepted ``pooling`` values (as in ``keras.applications``).
+#: Accepted ``pooling`` values of a feature extractor (as in ``keras.applications``).
 POOLINGS: tuple[str | None, ...] = (None, "avg", "max")
 
-
-def validate_task(task: str) -> str:
-    """Return ``task`` if it is one of :data:`TASKS`, else raise a ``ValueError``.
-
-    Args:
-        task: ``"gender"``, ``"age"`` or ``"multitask"``.
-
-    Returns:
-        The task, unchanged.
-    """
-    if not isinstance(task, str) or task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
-    return task
+#: Accepted ``pooling`` values of a classification top: ``"flatten"`` keeps every
+#: position of the feature map (the dense layer sees ``H * W * C`` features).
+HEAD_POOLINGS: tuple[str, ...] = ("flatten", "avg", "max")
 
 
 def num_classes(task: str, classes: int | None = None) -> int:
@@ -146,6 +133,8 @@ def global_pool(x: Any, pooling: str | None, name: str = "pool") -> Any:
         The pooled ``(batch, channels)`` tensor, or ``x`` when ``pooling`` is ``None``.
     """
     validate_pooling(pooling)
+    if pooling is not None and len(x.shape) != 4:
+        return x  # already a feature vector (a backbone that pools itself)
     if pooling == "avg":
         return keras.layers.GlobalAveragePooling2D(name=name)(x)
     if pooling == "max":

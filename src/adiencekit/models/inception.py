@@ -1,13 +1,16 @@
 """Inception-v3 transfer-learning models of the reference report.
 
-Both models wrap ``keras.applications.InceptionV3(include_top=False)`` as a nested
-sub-model named ``"inception_v3"`` (21,802,784 parameters with average pooling, 34,432 of
-them non-trainable batch-norm statistics), behind an in-model ``x / 127.5 - 1`` scaling.
+Both are two configurations of one backbone,
+:class:`~adiencekit.models.backbones.InceptionV3Backbone` (``keras.applications``'
+Inception-v3 without its top, a nested model named ``"inception_v3"``: 21,802,784
+parameters, 34,432 of them non-trainable batch-norm statistics), behind an in-model
+``x / 127.5 - 1`` scaling and under a global-average-pooling head of an
+:class:`~adiencekit.models.AgeGenderClassifier`:
 
 * :func:`basic_inception`: frozen base → Dense(classes). Gender: 21,806,882 parameters,
   4,098 trainable.
-* :func:`modified_inception`: fine-tuned base → Dropout(0.2) → Dense(128, ReLU) →
-  Dropout(0.2) → Dense(classes). Gender: 22,065,314 parameters, 22,030,882 trainable.
+* :func:`modified_inception`: fine-tuned base → Dropout(0.2) (``input_dropout``) →
+  Dense(128, ReLU) (``dense``) → Dropout(0.2) (``dense_dropout``) → Dense(classes). Gender: 22,065,314 parameters, 22,030,882 trainable.
   The base can also be frozen, or only its top N inception blocks trained
   (:func:`set_trainable_blocks`) for staged fine-tuning.
 
@@ -25,55 +28,21 @@ from typing import Any
 
 import keras
 
-from adiencekit.models.heads import (
-    classification_head,
-    validate_input_shape,
-    validate_pooling,
-    validate_task,
+from adiencekit.models.backbones import (
+    INCEPTION_BLOCKS,
+    InceptionV3Backbone,
+    _parse_trainable,
+    apply_trainable_blocks,
 )
-from adiencekit.models.preprocessing import inception_preprocessing
+from adiencekit.models.heads import validate_input_shape, validate_pooling, validate_task
 from adiencekit.models.registry import register_model
-from adiencekit.models.weights import check_weights, load_weights
+from adiencekit.models.task import AgeGenderClassifier
+from adiencekit.models.weights import check_weights, imagenet_weights_path, load_weights
 
 __all__ = ["INCEPTION_BLOCKS", "basic_inception", "modified_inception", "set_trainable_blocks"]
 
-#: Number of inception ("mixed0" ... "mixed10") blocks in Inception-v3.
-INCEPTION_BLOCKS = 11
 _BASE_NAME = "inception_v3"
 _MIN_SIZE = 75  # the smallest input keras.applications.InceptionV3 accepts
-
-
-def _inception_base(
-    input_shape: tuple[int | None, int | None, int],
-    weights: str | None,
-    pooling: str | None,
-    imagenet_weights_file: str | os.PathLike[str] | None,
-) -> keras.Model:
-    """Build the headless Inception-v3; ``weights`` is ``"imagenet"`` or ``None`` here.
-
-    For ``"imagenet"`` the string goes to ``keras.applications`` unchanged: Keras downloads
-    the no-top weights once, checks their hash and caches them under ``~/.keras/models``.
-    ``imagenet_weights_file`` points to a local copy of that same file instead (offline
-    machines, tests). It is handed to ``keras.applications.InceptionV3(weights=<path>)``,
-    the documented keras.applications path for a weights file. A fake file cannot be
-    planted in the Keras cache instead, because ``keras.utils.get_file`` checks the file's
-    hash and re-downloads on a mismatch.
-    """
-    base_weights: str | None = weights
-    if weights == "imagenet" and imagenet_weights_file is not None:
-        path = os.fspath(imagenet_weights_file)
-        if not os.path.isfile(path):
-            raise ValueError(f"imagenet_weights_file does not exist: {imagenet_weights_file!r}")
-        base_weights = path
-    elif imagenet_weights_file is not None:
-        raise ValueError(
-            f"imagenet_weights_file is only used with weights='imagenet', got weights={weights!r} "
-            f"and imagenet_weights_file={imagenet_weights_file!r}"
-        )
-    # Looked up at call time, so tests can observe what is passed to keras.applications.
-    return keras.applications.InceptionV3(
-        include_top=False, weights=base_weights, input_shape=input_shape, pooling=pooling
-    )
 
 
 def _check(
@@ -89,32 +58,39 @@ def _check(
     return shape, None, checked
 
 
+def _backbone(
+    shape: tuple[int | None, int | None, int],
+    base_weights: str | None,
+    imagenet_weights_file: str | os.PathLike[str] | None,
+    trainable_blocks: bool | int,
+    model: str,
+) -> InceptionV3Backbone:
+    """The Inception-v3 backbone; ``"imagenet"`` weights are fetched once into the Keras cache.
+
+    ``imagenet_weights_file`` points to a local copy of Keras's no-top ImageNet file
+    instead (offline machines, tests). A download failure becomes one
+    :class:`~adiencekit.errors.ModelFileError` naming the offline options.
+    """
+    if base_weights is None and imagenet_weights_file is not None:
+        raise ValueError(
+            f"imagenet_weights_file is only used with weights='imagenet', got weights={base_weights!r} "
+            f"and imagenet_weights_file={imagenet_weights_file!r}"
+        )
+    path = imagenet_weights_path(imagenet_weights_file, model=model) if base_weights == "imagenet" else None
+    return InceptionV3Backbone(input_shape=shape, weights=path, trainable_blocks=trainable_blocks)
+
+
 def _find_base(model: keras.Model) -> keras.Model:
+    if isinstance(model, InceptionV3Backbone):
+        return model
+    if isinstance(model, AgeGenderClassifier) and isinstance(model.backbone, InceptionV3Backbone):
+        return model.backbone
     if model.name == _BASE_NAME and any(layer.name == "mixed0" for layer in model.layers):
         return model
     for layer in model.layers:
         if layer.name == _BASE_NAME and isinstance(layer, keras.Model):
             return layer
     raise ValueError(f"no Inception-v3 base (a layer named {_BASE_NAME!r}) in model {model.name!r}")
-
-
-def _parse_trainable(trainable_base: Any) -> bool | int:
-    """``True``/``False`` or a number of top blocks from ``int`` or ``"top:N"``."""
-    if isinstance(trainable_base, bool):
-        return trainable_base
-    blocks: Any = trainable_base
-    if isinstance(trainable_base, str) and trainable_base.startswith("top:"):
-        try:
-            blocks = int(trainable_base[4:])
-        except ValueError:
-            blocks = trainable_base
-    if isinstance(blocks, int) and 0 <= blocks <= INCEPTION_BLOCKS:
-        return blocks
-    raise ValueError(
-        "trainable_base must be True (fine-tune everything), False (frozen), or the number of "
-        f"top inception blocks to train as an int or 'top:N' with 0 <= N <= {INCEPTION_BLOCKS}, "
-        f"got {trainable_base!r}"
-    )
 
 
 def set_trainable_blocks(model: keras.Model, blocks: bool | int | str) -> keras.Model:
@@ -141,25 +117,7 @@ def set_trainable_blocks(model: keras.Model, blocks: bool | int | str) -> keras.
     262530
     """
     setting = _parse_trainable(blocks)
-    base = _find_base(model)
-    layers = base.layers
-    names = [layer.name for layer in layers]
-    if setting is True:
-        first_trainable = 0
-    elif setting is False or setting == 0:
-        first_trainable = len(layers)
-    elif setting == INCEPTION_BLOCKS:
-        # Everything after the stem, which ends with the last max-pool before mixed0.
-        first_trainable = 1 + max(
-            index for index in range(names.index("mixed0")) if isinstance(layers[index], keras.layers.MaxPooling2D)
-        )
-    else:
-        first_trainable = 1 + names.index(f"mixed{INCEPTION_BLOCKS - 1 - setting}")
-    # Set every layer explicitly: assigning a container's ``trainable`` the value it already
-    # has does not reach layers that were changed individually before.
-    base.trainable = first_trainable < len(layers)
-    for index, layer in enumerate(layers):
-        layer.trainable = index >= first_trainable
+    apply_trainable_blocks(_find_base(model), setting)
     return model
 
 
@@ -175,7 +133,7 @@ def basic_inception(
     *,
     classes: int | None = None,
     imagenet_weights_file: str | os.PathLike[str] | None = None,
-) -> keras.Model:
+) -> AgeGenderClassifier:
     """Frozen ImageNet Inception-v3 features with a linear classifier (the report's basic model).
 
     Args:
@@ -185,9 +143,10 @@ def basic_inception(
         weights: ``"imagenet"`` (base weights downloaded and cached by
             ``keras.applications``), ``None`` (random base) or the path to a weights file
             of the whole model.
-        include_top: whether to add the classifier. With ``include_top=True`` the base
-            is average-pooled to 2,048 features.
-        pooling: with ``include_top=False``: ``None`` (4-D map), ``"avg"`` or ``"max"``.
+        include_top: whether to add the classifier.
+        pooling: with ``include_top=True``: ``None`` or ``"avg"`` (the report's global
+            average pooling to 2,048 features) or ``"max"``. With ``include_top=False``:
+            ``None`` (4-D map), ``"avg"`` or ``"max"``.
         classifier_activation: activation of the output layer(s); ``None`` gives logits.
         name: model name; default ``"basic_inception_<task>"``.
         classes: override of the class count of a single-task model.
@@ -195,7 +154,12 @@ def basic_inception(
             weights file, used instead of the download when ``weights="imagenet"``.
 
     Returns:
-        A ``keras.Model`` taking float RGB images in [0, 255], its base frozen.
+        An :class:`~adiencekit.models.AgeGenderClassifier` taking float RGB images in
+        [0, 255], its base frozen.
+
+    Raises:
+        ModelFileError: when ``weights="imagenet"`` and the ImageNet file cannot be
+            downloaded (the message names ``imagenet_weights_file=`` and ``weights=None``).
 
     Example:
 
@@ -208,11 +172,22 @@ def basic_inception(
     16392
     """
     shape, base_weights, weights_path = _check(task, input_shape, weights, pooling, "basic_inception")
-    inputs = keras.Input(shape=shape, name="image")
-    base = _inception_base(shape, base_weights, "avg" if include_top else pooling, imagenet_weights_file)
-    x = base(inception_preprocessing()(inputs))
-    outputs = classification_head(x, task, classifier_activation, classes=classes) if include_top else x
-    model = keras.Model(inputs, outputs, name=name or f"basic_inception_{task}")
+    backbone = _backbone(shape, base_weights, imagenet_weights_file, False, "basic_inception")
+    head: dict[str, Any] = {"pooling": pooling}
+    if include_top:
+        head = {
+            "pooling": pooling or "avg",
+            "classifier_activation": classifier_activation,
+            "classes": classes,
+        }
+    model = AgeGenderClassifier(
+        backbone,
+        task,
+        include_top=include_top,
+        preprocessing=InceptionV3Backbone.default_preprocessing,
+        name=name or f"basic_inception_{task}",
+        **head,
+    )
     return set_trainable_blocks(load_weights(model, weights_path), False)
 
 
@@ -231,7 +206,7 @@ def modified_inception(
     trainable_base: bool | int | str = True,
     classes: int | None = None,
     imagenet_weights_file: str | os.PathLike[str] | None = None,
-) -> keras.Model:
+) -> AgeGenderClassifier:
     """Fine-tuned Inception-v3 with a dropout/dense top (the report's best model).
 
     Args:
@@ -239,9 +214,10 @@ def modified_inception(
         input_shape: ``(height, width, channels)``, at least 75x75; height and width may
             be ``None``.
         weights: ``"imagenet"``, ``None`` or the path to a weights file of the whole model.
-        include_top: whether to add dropout, the dense layer and the classifier; the
-            base is average-pooled when it is set.
-        pooling: with ``include_top=False``: ``None`` (4-D map), ``"avg"`` or ``"max"``.
+        include_top: whether to add dropout, the dense layer and the classifier.
+        pooling: with ``include_top=True``: ``None`` or ``"avg"`` (global average
+            pooling, the report's) or ``"max"``. With ``include_top=False``: ``None``
+            (4-D map), ``"avg"`` or ``"max"``.
         classifier_activation: activation of the output layer(s); ``None`` gives logits.
         name: model name; default ``"modified_inception_<task>"``.
         dropout: rate of both dropout layers (0.2 in the report).
@@ -254,7 +230,11 @@ def modified_inception(
             weights file, used instead of the download when ``weights="imagenet"``.
 
     Returns:
-        A ``keras.Model`` taking float RGB images in [0, 255].
+        An :class:`~adiencekit.models.AgeGenderClassifier` taking float RGB images in [0, 255].
+
+    Raises:
+        ModelFileError: when ``weights="imagenet"`` and the ImageNet file cannot be
+            downloaded (the message names ``imagenet_weights_file=`` and ``weights=None``).
 
     Example:
 
@@ -265,19 +245,27 @@ def modified_inception(
     """
     shape, base_weights, weights_path = _check(task, input_shape, weights, pooling, "modified_inception")
     trainable = _parse_trainable(trainable_base)
-    if not 0.0 <= dropout < 1.0:
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
     if isinstance(dense_units, bool) or not isinstance(dense_units, int) or dense_units < 1:
         raise ValueError(f"dense_units must be a positive int, got {dense_units!r}")
-    inputs = keras.Input(shape=shape, name="image")
-    base = _inception_base(shape, base_weights, "avg" if include_top else pooling, imagenet_weights_file)
-    x = base(inception_preprocessing()(inputs))
+    backbone = _backbone(shape, base_weights, imagenet_weights_file, trainable, "modified_inception")
+    head: dict[str, Any] = {"pooling": pooling}
     if include_top:
-        x = keras.layers.Dropout(dropout, name="dropout_1")(x)
-        x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
-        x = keras.layers.Dropout(dropout, name="dropout_2")(x)
-        outputs = classification_head(x, task, classifier_activation, classes=classes)
-    else:
-        outputs = x
-    model = keras.Model(inputs, outputs, name=name or f"modified_inception_{task}")
+        head = {
+            "pooling": pooling or "avg",
+            "input_dropout": float(dropout),
+            "hidden_units": (dense_units,),
+            "dropout": float(dropout),
+            "classifier_activation": classifier_activation,
+            "classes": classes,
+        }
+    model = AgeGenderClassifier(
+        backbone,
+        task,
+        include_top=include_top,
+        preprocessing=InceptionV3Backbone.default_preprocessing,
+        name=name or f"modified_inception_{task}",
+        **head,
+    )
     return set_trainable_blocks(load_weights(model, weights_path), trainable)

@@ -28,12 +28,16 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import keras
 
 __all__ = [
     "LEVI_HASSNER_MEAN",
+    "PREPROCESSING_KINDS",
+    "check_preprocessing",
+    "preprocessing_layer",
     "inception_preprocessing",
     "levi_hassner_preprocessing",
     "scratch_preprocessing",
@@ -72,3 +76,69 @@ def levi_hassner_preprocessing(
     if not values:
         raise ValueError(f"mean must hold one number per channel, got {mean!r}")
     return keras.layers.Normalization(mean=values, variance=[1.0] * len(values), name=name)
+
+
+#: The kinds of in-model preprocessing a task model records in its config.
+PREPROCESSING_KINDS: tuple[str, ...] = ("rescale", "mean", "none")
+
+
+def check_preprocessing(spec: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Validate a preprocessing spec and return it as a plain, JSON-ready dict.
+
+    A spec is ``{"kind": "rescale", "scale": s, "offset": o}`` (``x * s + o``),
+    ``{"kind": "mean", "mean": [r, g, b]}`` (``x - mean``) or ``{"kind": "none"}``
+    (``None`` means the same); an optional ``"name"`` names the layer.
+
+    Example:
+
+    >>> check_preprocessing({"kind": "rescale", "scale": 0.5})
+    {'kind': 'rescale', 'scale': 0.5, 'offset': 0.0, 'name': 'preprocessing'}
+    """
+    if spec is None:
+        return {"kind": "none"}
+    if not isinstance(spec, Mapping) or spec.get("kind") not in PREPROCESSING_KINDS:
+        raise ValueError(
+            f"preprocessing must be None or a dict with 'kind' in {PREPROCESSING_KINDS}, got {spec!r}"
+        )
+    kind = spec["kind"]
+    allowed = {"rescale": {"kind", "scale", "offset", "name"}, "mean": {"kind", "mean", "name"}, "none": {"kind"}}
+    unknown = sorted(set(spec) - allowed[kind])
+    if unknown:
+        raise ValueError(f"preprocessing of kind {kind!r} takes {sorted(allowed[kind])}, got extra keys {unknown}")
+    if kind == "none":
+        return {"kind": "none"}
+    name = spec.get("name", "preprocessing")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"preprocessing name must be a non-empty string, got {name!r}")
+    if kind == "rescale":
+        try:
+            scale, offset = float(spec.get("scale", 1.0)), float(spec.get("offset", 0.0))
+        except (TypeError, ValueError):
+            raise ValueError(f"preprocessing scale and offset must be numbers, got {spec!r}") from None
+        return {"kind": "rescale", "scale": scale, "offset": offset, "name": name}
+    mean = spec.get("mean")
+    try:
+        values = [float(value) for value in mean]  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise ValueError(f"preprocessing mean must be a list of numbers, one per channel, got {mean!r}") from None
+    if not values:
+        raise ValueError(f"preprocessing mean must hold one number per channel, got {mean!r}")
+    return {"kind": "mean", "mean": values, "name": name}
+
+
+def preprocessing_layer(spec: Mapping[str, Any] | None) -> keras.layers.Layer | None:
+    """The layer a preprocessing spec describes (``None`` for ``kind="none"``).
+
+    Example:
+
+    >>> import numpy as np
+    >>> layer = preprocessing_layer({"kind": "rescale", "scale": 1 / 127.5, "offset": -1.0})
+    >>> np.asarray(layer(np.array([[0.0, 255.0]], "float32"))).tolist()
+    [[-1.0, 1.0]]
+    """
+    checked = check_preprocessing(spec)
+    if checked["kind"] == "rescale":
+        return keras.layers.Rescaling(scale=checked["scale"], offset=checked["offset"], name=checked["name"])
+    if checked["kind"] == "mean":
+        return levi_hassner_preprocessing(checked["mean"], name=checked["name"])
+    return None

@@ -14,6 +14,12 @@ configuration                     parameters
 ================================  ==========
 
 (Deeper is smaller: every extra block halves the flattened map the dense layer sees.)
+
+``pooling="avg"`` or ``"max"`` with the top replaces the flattening by global pooling:
+the dense layer then sees ``base_filters * 2**(conv_layers-1)`` features. The ``quick``
+recipe (4 conv, 16 base filters, Dense 64, ``pooling="avg"``, 64 px, gender) has
+105,826 parameters this way; it had 228,706 while ``pooling`` was ignored with a top
+(before adiencekit 0.3), which is what ``pooling=None`` still gives.
 """
 
 from __future__ import annotations
@@ -21,17 +27,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import keras
-
-from adiencekit.models.heads import (
-    classification_head,
-    global_pool,
-    validate_input_shape,
-    validate_pooling,
-    validate_task,
-)
-from adiencekit.models.preprocessing import scratch_preprocessing
+from adiencekit.models.backbones import ScratchCNNBackbone
+from adiencekit.models.heads import validate_input_shape, validate_pooling, validate_task
 from adiencekit.models.registry import register_model
+from adiencekit.models.task import AgeGenderClassifier
 from adiencekit.models.weights import check_weights, load_weights
 
 __all__ = ["scratch_cnn"]
@@ -59,18 +58,20 @@ def scratch_cnn(
     batch_norm: bool = False,
     dropout: float = 0.0,
     classes: int | None = None,
-) -> keras.Model:
+) -> AgeGenderClassifier:
     """Build a plain CNN trained from scratch (the reference report's baseline and sweeps).
 
     Args:
         task: ``"gender"``, ``"age"`` or ``"multitask"`` (shared trunk and dense layer,
             two outputs).
         input_shape: ``(height, width, channels)``; both sides must be at least
-            ``2 ** conv_layers``. They may be ``None`` when ``include_top=False``.
+            ``2 ** conv_layers``. They may be ``None`` when ``include_top=False`` or
+            ``pooling`` is ``"avg"``/``"max"``.
         weights: ``None`` or the path to a weights file of the whole model.
-        include_top: whether to add Flatten, the dense layer and the classifier.
-        pooling: with ``include_top=False``: ``None`` (4-D map), ``"avg"`` or ``"max"``.
-            Ignored when ``include_top=True``.
+        include_top: whether to add the dense layer and the classifier.
+        pooling: with ``include_top=True``: ``None`` flattens the last feature map (the
+            report's model), ``"avg"``/``"max"`` pool it globally before the dense
+            layer. With ``include_top=False``: ``None`` (4-D map), ``"avg"`` or ``"max"``.
         classifier_activation: activation of the output layer(s); ``None`` gives logits.
         name: model name; default ``"scratch_cnn_<task>"``.
         conv_layers: number of conv/pool blocks (the report tried 3, 4 and 5).
@@ -82,7 +83,7 @@ def scratch_cnn(
         classes: override of the class count of a single-task model.
 
     Returns:
-        A ``keras.Model`` taking float RGB images in [0, 255].
+        An :class:`~adiencekit.models.AgeGenderClassifier` taking float RGB images in [0, 255].
 
     Example:
 
@@ -91,41 +92,41 @@ def scratch_cnn(
     8412578
     >>> scratch_cnn(task="age", conv_layers=5, dense_units=256).count_params()
     4589224
+    >>> scratch_cnn(input_shape=(64, 64, 3), conv_layers=4, dense_units=64, pooling="avg").count_params()
+    105826
     """
     validate_task(task)
     validate_pooling(pooling)
     conv_layers = _positive_int(conv_layers, "conv_layers")
     base_filters = _positive_int(base_filters, "base_filters")
     dense_units = _positive_int(dense_units, "dense_units")
-    if not 0.0 <= dropout < 1.0:
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
     shape = validate_input_shape(
         input_shape,
         min_size=2**conv_layers,
-        allow_none=not include_top,
+        allow_none=not (include_top and pooling is None),
         model=f"scratch_cnn(conv_layers={conv_layers})",
     )
     weights_path = check_weights(weights, model="scratch_cnn", input_shape=shape)
-
-    inputs = keras.Input(shape=shape, name="image")
-    x = scratch_preprocessing()(inputs)
-    for block in range(1, conv_layers + 1):
-        filters = base_filters * 2 ** (block - 1)
-        x = keras.layers.Conv2D(
-            filters, 3, padding="same", use_bias=not batch_norm, name=f"conv{block}"
-        )(x)
-        if batch_norm:
-            x = keras.layers.BatchNormalization(name=f"conv{block}_bn")(x)
-        x = keras.layers.Activation("relu", name=f"conv{block}_relu")(x)
-        x = keras.layers.MaxPooling2D(2, name=f"pool{block}")(x)
-
+    backbone = ScratchCNNBackbone(
+        input_shape=shape, conv_layers=conv_layers, base_filters=base_filters, batch_norm=batch_norm
+    )
+    head: dict[str, Any] = {"pooling": pooling}
     if include_top:
-        x = keras.layers.Flatten(name="flatten")(x)
-        x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
-        if dropout:
-            x = keras.layers.Dropout(dropout, name="dropout")(x)
-        outputs = classification_head(x, task, classifier_activation, classes=classes)
-    else:
-        outputs = global_pool(x, pooling, name="global_pool")
-    model = keras.Model(inputs, outputs, name=name or f"scratch_cnn_{task}")
+        head = {
+            "pooling": "flatten" if pooling is None else pooling,
+            "hidden_units": (dense_units,),
+            "dropout": float(dropout),
+            "classifier_activation": classifier_activation,
+            "classes": classes,
+        }
+    model = AgeGenderClassifier(
+        backbone,
+        task,
+        include_top=include_top,
+        preprocessing=ScratchCNNBackbone.default_preprocessing,
+        name=name or f"scratch_cnn_{task}",
+        **head,
+    )
     return load_weights(model, weights_path)

@@ -26,7 +26,22 @@ from typing import Any
 
 import keras
 
-__all__ = ["WEIGHT_SUFFIXES", "check_weights", "load_weights"]
+__all__ = [
+    "IMAGENET_INCEPTION_V3_HASH",
+    "IMAGENET_INCEPTION_V3_URL",
+    "WEIGHT_SUFFIXES",
+    "check_weights",
+    "imagenet_weights_path",
+    "load_weights",
+]
+
+#: Where Keras publishes the no-top ImageNet weights of Inception-v3 (about 90 MB), and
+#: the file's md5 (the values ``keras.applications.InceptionV3`` uses).
+IMAGENET_INCEPTION_V3_URL = (
+    "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/"
+    "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
+)
+IMAGENET_INCEPTION_V3_HASH = "bcbd6486424b2319ff4ef7d526e38f63"
 
 #: File endings ``keras.Model.load_weights`` reads.
 WEIGHT_SUFFIXES: tuple[str, ...] = (".weights.h5", ".keras", ".h5")
@@ -83,3 +98,48 @@ def load_weights(model: keras.Model, path: str | None) -> keras.Model:
     if path is not None:
         model.load_weights(path)
     return model
+
+
+def imagenet_weights_path(
+    imagenet_weights_file: str | os.PathLike[str] | None = None, *, model: str = "inception"
+) -> str:
+    """The local path of Inception-v3's no-top ImageNet weights, downloading them once if needed.
+
+    Args:
+        imagenet_weights_file: a local copy of the file; used as it is (no download).
+        model: architecture name, for error messages.
+
+    Returns:
+        The path of the weights file (in the Keras cache, ``~/.keras/models``, after a
+        download).
+
+    Raises:
+        ConfigError: if ``imagenet_weights_file`` does not exist.
+        ModelFileError: if the download fails (offline machine, firewall, bad file); the
+            message names the offline options.
+    """
+    from adiencekit.errors import ConfigError, ModelFileError
+
+    if imagenet_weights_file is not None:
+        path = os.fspath(imagenet_weights_file)
+        if not os.path.isfile(path):
+            raise ConfigError(f"{model}: imagenet_weights_file does not exist: {imagenet_weights_file!r}")
+        return path
+    try:
+        # Looked up at call time, so tests can make the download fail without a network.
+        return str(
+            keras.utils.get_file(
+                os.path.basename(IMAGENET_INCEPTION_V3_URL),
+                IMAGENET_INCEPTION_V3_URL,
+                cache_subdir="models",
+                file_hash=IMAGENET_INCEPTION_V3_HASH,
+            )
+        )
+    except Exception as error:  # keras raises a bare Exception for URL failures
+        reason = " ".join(str(error).split())[:300]
+        raise ModelFileError(
+            f"{model}: weights='imagenet' needs Inception-v3's ImageNet weights (about 90 MB), which are "
+            f"downloaded once into the Keras cache (~/.keras/models), but the download failed: {reason}. "
+            f"Offline, pass imagenet_weights_file=<a local copy of "
+            f"{os.path.basename(IMAGENET_INCEPTION_V3_URL)}>, or weights=None for a random base"
+        ) from error

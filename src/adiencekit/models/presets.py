@@ -1,0 +1,505 @@
+"""Presets (keras-hub sense): a trained task model as a folder that says what it is.
+
+A preset folder holds::
+
+    preset.json          what the model is and how it was made (below)
+    model.weights.h5     its weights (or a whole-model ``model.keras``)
+
+``preset.json`` records ``config`` (the :class:`~adiencekit.models.AgeGenderClassifier`
+config: backbone, task, head, preprocessing), ``task``, ``class_names``, ``input_shape``
+(the crop the model takes), ``image_size`` (the side faces are resized to before
+cropping), ``preprocessing``, ``crop`` (how face crops are cut from a photo, read by the
+photo pipeline: ``{"style": "aligned" | "center", "margin": float, "size": int}``),
+``training_data``, ``metrics`` (test figures, with their ``protocol``), ``license`` and
+``description``.
+
+:func:`load_preset` (``AgeGenderClassifier.from_preset``) takes:
+
+* the name of a preset shipped inside the package (:func:`list_presets`; bundled presets
+  live in ``adiencekit/models/presets/<name>/`` or are registered with
+  :func:`register_preset`);
+* a local preset folder, a training run folder (``config.json`` + ``best.keras`` or
+  ``best.weights.h5``, as :func:`adiencekit.training.train` writes) or a ``.keras`` file;
+* the URL of a preset archive (``.tar.gz``, ``.tgz``, ``.tar`` or ``.zip``) with its
+  sha256 (``sha256=`` or a ``#sha256=<hex>`` suffix), fetched once into the Keras cache
+  (``~/.keras/adiencekit_presets``) by ``keras.utils.get_file``. URLs must be ``https``;
+  plain ``http`` is accepted only for the loopback host (127.0.0.1, localhost, ::1),
+  which tests use. A file whose hash differs raises :class:`~adiencekit.errors.ModelFileError`.
+
+Example:
+
+>>> import tempfile, numpy as np
+>>> from adiencekit.models import AgeGenderClassifier, scratch_cnn
+>>> model = scratch_cnn(input_shape=(32, 32, 3), conv_layers=2, base_filters=4, dense_units=8)
+>>> folder = model.save_to_preset(tempfile.mkdtemp() + "/tiny", image_size=36, license="MIT")
+>>> sorted(p.name for p in folder.iterdir())
+['model.weights.h5', 'preset.json']
+>>> loaded = AgeGenderClassifier.from_preset(folder)
+>>> loaded.preset_metadata["crop"]
+{'style': 'center', 'margin': 0.0, 'size': 36}
+>>> images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+>>> bool(np.allclose(model.predict(images, verbose=0), loaded.predict(images, verbose=0)))
+True
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import urllib.parse
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from adiencekit.errors import ConfigError, ModelFileError
+
+__all__ = [
+    "CROP_STYLES",
+    "PRESET_FILE",
+    "WEIGHTS_FILE",
+    "list_presets",
+    "load_preset",
+    "preset_metadata",
+    "register_preset",
+    "save_preset",
+]
+
+PRESET_FILE = "preset.json"
+WEIGHTS_FILE = "model.weights.h5"
+MODEL_FILE = "model.keras"
+FORMAT = "adiencekit-preset"
+FORMAT_VERSION = 1
+
+#: How face crops are cut from a photo: ``"aligned"`` (similarity transform of five
+#: landmarks to a template) or ``"center"`` (the detector's box, squared).
+CROP_STYLES: tuple[str, ...] = ("aligned", "center")
+
+#: Folder of the presets shipped inside the package (one sub-folder per preset).
+BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
+
+_REGISTERED: dict[str, dict[str, Any]] = {}
+_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+_LOOPBACK_NAMES = {"localhost"}
+
+
+# ----------------------------------------------------------------------------- registry
+def register_preset(name: str, source: str | os.PathLike[str], *, sha256: str | None = None,
+                    description: str = "") -> None:
+    """Register a named preset: a folder or an https archive URL (with its sha256).
+
+    Args:
+        name: the preset name, e.g. ``"utkface_multitask_64"``.
+        source: a preset folder or the URL of a preset archive.
+        sha256: the archive's sha256 (required for a URL).
+        description: one line shown by the CLI.
+    """
+    if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9_.-]+$", name):
+        raise ConfigError(f"preset name must be letters, digits, '_', '.' or '-', got {name!r}")
+    if _is_url(os.fspath(source)) and sha256 is None:
+        raise ConfigError(f"preset {name!r}: a URL source needs its sha256")
+    _REGISTERED[name] = {"source": os.fspath(source), "sha256": sha256, "description": description}
+
+
+def _bundled() -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    if BUNDLED_DIR.is_dir():
+        for folder in sorted(BUNDLED_DIR.iterdir()):
+            if (folder / PRESET_FILE).is_file():
+                found[folder.name] = {"source": str(folder), "sha256": None, "description": ""}
+    return {**found, **_REGISTERED}
+
+
+def list_presets() -> list[str]:
+    """Names of the presets shipped with the package (and registered ones), sorted.
+
+    Example:
+
+    >>> from adiencekit.models import list_presets
+    >>> isinstance(list_presets(), list)
+    True
+    """
+    return sorted(_bundled())
+
+
+# ----------------------------------------------------------------------------- metadata
+def _check_crop(crop: Any, image_size: int) -> dict[str, Any]:
+    if crop is None:
+        return {"style": "center", "margin": 0.0, "size": int(image_size)}
+    if not isinstance(crop, Mapping):
+        raise ConfigError(f"crop must be a dict {{'style', 'margin', 'size'}}, got {crop!r}")
+    unknown = sorted(set(crop) - {"style", "margin", "size"})
+    if unknown:
+        raise ConfigError(f"crop takes the keys 'style', 'margin' and 'size', got extra keys {unknown}")
+    style = crop.get("style", "center")
+    if style not in CROP_STYLES:
+        raise ConfigError(f"crop style must be one of {CROP_STYLES}, got {style!r}")
+    margin = crop.get("margin", 0.0)
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0.0 <= margin <= 2.0:
+        raise ConfigError(f"crop margin must be a number in [0, 2] (share of the face box added per side), got {margin!r}")
+    size = crop.get("size", image_size)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ConfigError(f"crop size must be a positive int (pixels), got {size!r}")
+    return {"style": style, "margin": float(margin), "size": size}
+
+
+def _jsonable(value: Any, what: str) -> Any:
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"preset {what} must be JSON data (no NaN), got {value!r}: {error}") from None
+
+
+def save_preset(
+    model: keras.Model,
+    preset_dir: str | os.PathLike[str],
+    *,
+    image_size: int | None = None,
+    crop: Mapping[str, Any] | None = None,
+    training_data: Any = None,
+    metrics: Mapping[str, Any] | None = None,
+    license: str | None = None,  # noqa: A002 - the preset field's name
+    description: str | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write ``model`` as a preset folder: ``preset.json`` and ``model.weights.h5``.
+
+    Fields not given are taken from ``model.preset_metadata`` (a model loaded from a
+    preset keeps its metadata), else defaults.
+
+    Args:
+        model: an :class:`~adiencekit.models.AgeGenderClassifier`.
+        preset_dir: the folder (created; must be empty or absent unless ``overwrite``).
+        image_size: side faces are resized to before the model's crop (default: the
+            model's input side).
+        crop: photo crop style ``{"style": "aligned"|"center", "margin": float,
+            "size": int}`` (default ``{"style": "center", "margin": 0.0, "size":
+            image_size}``).
+        training_data: what the model was trained on (text or a JSON dict).
+        metrics: test figures; include a ``"protocol"`` entry saying how they were
+            measured.
+        license: licence of the weights (e.g. data terms that carry over).
+        description: one line.
+        overwrite: replace an existing preset in ``preset_dir``.
+
+    Returns:
+        The preset folder.
+    """
+    from adiencekit.fileio import atomic_save_weights, atomic_write_text
+    from adiencekit.models.task import AgeGenderClassifier, _plain
+
+    if not isinstance(model, AgeGenderClassifier):
+        raise TypeError(f"save_preset needs an AgeGenderClassifier, got {type(model).__name__}")
+    folder = Path(preset_dir)
+    if folder.exists() and not folder.is_dir():
+        raise ModelFileError(f"preset folder {folder} exists and is not a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
+        raise ModelFileError(f"preset folder {folder} is not empty; pass overwrite=True or choose a new folder")
+    previous = dict(getattr(model, "preset_metadata", {}) or {})
+    side = model.image_shape[0]
+    if image_size is None:
+        image_size = previous.get("image_size") or side
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
+        raise ConfigError(f"image_size must be a positive int, got {image_size!r}")
+    if side is not None and image_size < side:
+        raise ConfigError(f"image_size {image_size} is smaller than the model's input side {side}")
+    metrics_value = previous.get("metrics") if metrics is None else metrics
+    if metrics_value is not None and (not isinstance(metrics_value, Mapping) or "protocol" not in metrics_value):
+        raise ConfigError("preset metrics must be a dict with a 'protocol' entry saying how they were measured")
+    document = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "class_name": "AgeGenderClassifier",
+        "config": _plain(model.get_config()),
+        "weights": WEIGHTS_FILE,
+        "task": model.task,
+        "class_names": {head: list(names) for head, names in model.class_names.items()},
+        "input_shape": list(model.image_shape),
+        "image_size": image_size,
+        "preprocessing": _plain(model.preprocessing_config),
+        "crop": _check_crop(crop if crop is not None else previous.get("crop"), image_size),
+        "training_data": _jsonable(training_data if training_data is not None else previous.get("training_data"),
+                                   "training_data"),
+        "metrics": _jsonable(_plain(metrics_value), "metrics"),
+        "license": license if license is not None else previous.get("license"),
+        "description": description if description is not None else previous.get("description", ""),
+        "versions": {"adiencekit": _version(), "keras": keras.__version__},
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_save_weights(model, folder / WEIGHTS_FILE)
+    atomic_write_text(folder / PRESET_FILE, json.dumps(document, indent=2) + "\n")
+    return folder
+
+
+def _version() -> str:
+    try:
+        from adiencekit import __version__
+
+        return str(__version__)
+    except ImportError:  # pragma: no cover
+        return "unknown"
+
+
+# ----------------------------------------------------------------------------- loading
+def _is_url(text: str) -> bool:
+    return text.startswith(("http://", "https://"))
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _fetch(url: str, sha256: str | None, cache_dir: str | os.PathLike[str] | None) -> Path:
+    """Download and unpack a preset archive once into the Keras cache; return its folder."""
+    if "#" in url:
+        url, fragment = url.split("#", 1)
+        if fragment.startswith("sha256="):
+            given = fragment[len("sha256="):]
+            if sha256 is not None and sha256.lower() != given.lower():
+                raise ConfigError(f"two different sha256 values for {url}: {sha256} and {given}")
+            sha256 = given
+    if sha256 is None:
+        raise ConfigError(
+            f"a preset URL needs the archive's sha256: from_preset({url!r}, sha256='<64 hex digits>') "
+            f"or {url}#sha256=<64 hex digits>"
+        )
+    if not _SHA256.match(sha256):
+        raise ConfigError(f"sha256 must be 64 hex digits, got {sha256!r}")
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme == "http" and not _is_loopback(parsed.hostname):
+        raise ConfigError(f"preset URLs must use https (plain http only for 127.0.0.1/localhost), got {url}")
+    name = os.path.basename(parsed.path)
+    suffix = next((s for s in _ARCHIVE_SUFFIXES if name.endswith(s)), None)
+    if suffix is None:
+        raise ConfigError(f"a preset URL must name an archive ending in {', '.join(_ARCHIVE_SUFFIXES)}, got {url}")
+    stem = re.sub(r"[^A-Za-z0-9_-]", "_", name[: -len(suffix)]) or "preset"
+    fname = f"{stem}-{sha256[:16].lower()}{suffix}"
+    if cache_dir is not None:
+        # keras.utils.get_file falls back to /tmp/.keras when the folder is not writable yet.
+        Path(cache_dir).expanduser().mkdir(parents=True, exist_ok=True)
+    try:
+        folder = keras.utils.get_file(
+            fname,
+            url,
+            file_hash=sha256.lower(),
+            hash_algorithm="sha256",
+            extract=True,
+            cache_subdir="adiencekit_presets",
+            cache_dir=None if cache_dir is None else os.fspath(cache_dir),
+        )
+    except ValueError as error:
+        if "hash" in str(error).lower():
+            raise ModelFileError(
+                f"the preset archive at {url} does not match sha256 {sha256} (corrupt or changed file); "
+                f"it was not used"
+            ) from error
+        raise ModelFileError(f"could not fetch the preset archive {url}: {error}") from error
+    except Exception as error:  # keras raises a bare Exception for URL failures
+        reason = " ".join(str(error).split())[:300]
+        raise ModelFileError(f"could not fetch the preset archive {url}: {reason}") from error
+    root = Path(folder)
+    if (root / PRESET_FILE).is_file():
+        return root
+    inner = [p for p in root.iterdir() if p.is_dir() and (p / PRESET_FILE).is_file()] if root.is_dir() else []
+    if len(inner) == 1:
+        return inner[0]
+    raise ModelFileError(f"the archive {url} holds no {PRESET_FILE} at its top or in one sub-folder")
+
+
+def preset_metadata(source: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``preset.json`` content of a local preset folder (without loading the model)."""
+    path = Path(source) / PRESET_FILE
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelFileError(f"{Path(source)} is not a preset: {path} is missing") from None
+    except (OSError, ValueError) as error:
+        raise ModelFileError(f"{path} is not readable preset JSON: {error}") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT or "config" not in document:
+        raise ModelFileError(f"{path} is not an adiencekit preset (no 'format': {FORMAT!r} and 'config')")
+    if document.get("format_version", 0) > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} has preset format version {document['format_version']}; this adiencekit reads up to "
+            f"{FORMAT_VERSION}: upgrade adiencekit"
+        )
+    return document
+
+
+def _load_preset_folder(folder: Path) -> keras.Model:
+    from adiencekit.models.task import AgeGenderClassifier
+
+    document = preset_metadata(folder)
+    weights_name = document.get("weights", WEIGHTS_FILE)
+    weights = folder / weights_name
+    if not weights.is_file():
+        raise ModelFileError(f"preset {folder}: its weights file {weights} is missing")
+    try:
+        if weights_name.endswith(".keras"):
+            model = _load_keras_file(weights)
+        else:
+            model = AgeGenderClassifier.from_config(document["config"])
+            model.load_weights(weights)
+    except (ValueError, OSError, KeyError, TypeError) as error:
+        if isinstance(error, ModelFileError):
+            raise
+        raise ModelFileError(f"preset {folder}: cannot build the model or load {weights.name}: {error}") from error
+    model.preset_metadata = {key: value for key, value in document.items() if key not in ("config",)}
+    return model
+
+
+def _load_keras_file(path: Path) -> keras.Model:
+    import adiencekit.layers  # noqa: F401  (registers the custom layers)
+    from adiencekit.models.task import AgeGenderClassifier
+
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except (ValueError, OSError, TypeError) as error:
+        raise ModelFileError(f"{path} is not a readable Keras model file: {error}") from error
+    if not isinstance(model, AgeGenderClassifier):
+        raise ModelFileError(
+            f"{path} holds a {type(model).__name__}, not an AgeGenderClassifier (a model saved by an older "
+            f"adiencekit); load it with keras.saving.load_model, or retrain"
+        )
+    return model
+
+
+def _load_run_folder(folder: Path) -> keras.Model:
+    """A training run folder (config.json + best.keras / best.weights.h5) as a preset."""
+    from adiencekit.models.registry import create_model
+    from adiencekit.models.task import AgeGenderClassifier
+
+    config_path = folder / "config.json"
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        model_name, task = config["model"], config["task"]
+        model_kwargs = dict(config.get("model_kwargs") or {})
+        image_size = int(config["image_size"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ModelFileError(f"run folder {folder}: unreadable {config_path.name} ({error})") from None
+    model: keras.Model | None = None
+    best_model = folder / "best.keras"
+    best_weights = folder / "best.weights.h5"
+    if best_model.is_file():
+        try:
+            model = _load_keras_file(best_model)
+        except ModelFileError:
+            if not best_weights.is_file():
+                raise
+            model = None
+    if model is None:
+        if not best_weights.is_file():
+            raise ModelFileError(
+                f"run folder {folder} holds no trained model (best.keras or best.weights.h5); is the run started?"
+            )
+        crop = config.get("crop_size")
+        if crop is not None:
+            model_kwargs["input_shape"] = (int(crop), int(crop), 3)
+        model_kwargs.pop("imagenet_weights_file", None)
+        model_kwargs["weights"] = None
+        try:
+            model = create_model(model_name, task=task, **model_kwargs)
+            model.load_weights(best_weights)
+        except (ValueError, OSError, TypeError) as error:
+            raise ModelFileError(f"run folder {folder}: cannot rebuild {model_name!r} from config.json and "
+                                 f"load best.weights.h5: {error}") from error
+    if not isinstance(model, AgeGenderClassifier):  # pragma: no cover - builders return one
+        raise ModelFileError(f"run folder {folder}: {model_name!r} is not an AgeGenderClassifier")
+    metrics = None
+    metrics_path = folder / "metrics.json"
+    if metrics_path.is_file():
+        try:
+            test = json.loads(metrics_path.read_text(encoding="utf-8")).get("test")
+        except (OSError, ValueError):
+            test = None
+        if test is not None:
+            metrics = {
+                "protocol": f"held-out test split of the run's data ({config.get('data')!r}, "
+                f"test_fold={config.get('test_fold')!r}, seed={config.get('seed')!r}), single centre crop",
+                "test": test,
+            }
+    model.preset_metadata = {
+        "format": FORMAT,
+        "task": model.task,
+        "class_names": {head: list(names) for head, names in model.class_names.items()},
+        "input_shape": list(model.image_shape),
+        "image_size": image_size,
+        "preprocessing": dict(model.preprocessing_config),
+        "crop": {"style": "center", "margin": 0.0, "size": image_size},
+        "training_data": {"data": config.get("data"), "faces": config.get("faces"),
+                          "age_policy": config.get("age_policy")},
+        "metrics": metrics,
+        "license": None,
+        "description": f"training run {folder.name} ({model_name}, {task})",
+        "source": str(folder),
+    }
+    return model
+
+
+def load_preset(
+    preset: str | os.PathLike[str],
+    *,
+    sha256: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> keras.Model:
+    """Load an :class:`~adiencekit.models.AgeGenderClassifier` from a preset.
+
+    Args:
+        preset: a bundled preset name (:func:`list_presets`), a preset folder, a
+            training run folder, a ``.keras`` file, or a preset archive URL.
+        sha256: the archive's sha256 for a URL (or give it as ``URL#sha256=<hex>``).
+        cache_dir: the Keras cache folder for URLs (default ``~/.keras`` or
+            ``$KERAS_HOME``).
+
+    Returns:
+        The model, uncompiled, with ``model.preset_metadata`` holding the preset's
+        ``preset.json`` fields (crop style, image size, figures, licence, ...).
+
+    Raises:
+        ConfigError: an unknown preset name (the message lists the known ones), a URL
+            without a sha256 or with plain http to a remote host.
+        ModelFileError: a folder or file that is not a preset, a download that fails or
+            does not match its sha256.
+    """
+    if isinstance(preset, os.PathLike):
+        preset = os.fspath(preset)
+    if not isinstance(preset, str) or not preset:
+        raise ConfigError(f"preset must be a name, a folder, a .keras file or a URL, got {preset!r}")
+    if _is_url(preset):
+        if preset.startswith("http://") and not _is_loopback(urllib.parse.urlparse(preset).hostname):
+            raise ConfigError(f"preset URLs must use https (plain http only for 127.0.0.1/localhost), got {preset}")
+        return _load_preset_folder(_fetch(preset, sha256, cache_dir))
+    path = Path(preset).expanduser()
+    if path.is_dir():
+        if (path / PRESET_FILE).is_file():
+            return _load_preset_folder(path)
+        if (path / "config.json").is_file():
+            return _load_run_folder(path)
+        raise ModelFileError(
+            f"{path} is neither a preset ({PRESET_FILE}) nor a training run folder (config.json + best.keras)"
+        )
+    if path.is_file() and path.suffix == ".keras":
+        return _load_keras_file(path)
+    known = _bundled()
+    if preset in known:
+        entry = known[preset]
+        source = entry["source"]
+        if _is_url(source):
+            return _load_preset_folder(_fetch(source, entry["sha256"], cache_dir))
+        return _load_preset_folder(Path(source))
+    if os.sep in preset or "/" in preset or path.suffix:
+        raise ModelFileError(f"no preset, run folder or .keras file at {path}")
+    names = ", ".join(sorted(known)) or "none are bundled with this version"
+    raise ConfigError(f"unknown preset {preset!r}; known presets: {names}. A folder, a .keras file or an "
+                      f"https URL of a preset archive also work")
+

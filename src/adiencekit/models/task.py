@@ -1,0 +1,427 @@
+"""``AgeGenderClassifier``: the task model (backbone + preprocessing + head + class names).
+
+The task model is what every builder of the zoo returns and what a preset holds. It is a
+functional ``keras.Model`` built from its arguments::
+
+    image (RGB, [0, 255]) ─ [augmentation] ─ preprocessing ─ backbone ─ head
+    head: pooling ("flatten" | "avg" | "max") ─ [input dropout]
+          ─ hidden Dense layers (ReLU), each followed by dropout ─ output Dense(s)
+
+``get_config`` records those arguments (the backbone as its own config), so a saved
+model says what it is and ``from_config`` rebuilds it; the weights come from the file.
+Outputs are float32 probabilities (``classifier_activation="softmax"``) named after the
+head(s), also under a mixed-precision policy. ``compile()`` defaults to masked sparse
+cross-entropy per head (labels of −1 are missing) with exact accuracy, and 1-off
+accuracy for age. :meth:`AgeGenderClassifier.predict_tta` averages flips or the ten
+Levi-Hassner crops through :class:`adiencekit.layers.TestTimeAugmentation`.
+
+Example:
+
+>>> import numpy as np
+>>> from adiencekit.models import AgeGenderClassifier
+>>> from adiencekit.models.backbones import ScratchCNNBackbone
+>>> backbone = ScratchCNNBackbone(input_shape=(32, 32, 3), conv_layers=2, base_filters=4)
+>>> model = AgeGenderClassifier(backbone, task="multitask", pooling="avg", hidden_units=(8,))
+>>> model.class_names["age"][:3]
+('0-2', '4-6', '8-12')
+>>> model.compile(optimizer="adam")            # masked losses and metrics by default
+>>> images = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+>>> labels = {"gender": np.array([0, 1, -1, 1]), "age": np.array([2, -1, 5, 7])}
+>>> history = model.fit(images, labels, epochs=1, verbose=0)
+>>> sorted(model.predict_tta(images, mode="flip", verbose=0))
+['age', 'gender']
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+
+from adiencekit.labels import CLASS_NAMES, TASK_CLASSES, task_heads, validate_task
+from adiencekit.models.heads import HEAD_POOLINGS, classification_head, global_pool, num_classes, validate_pooling
+from adiencekit.models.preprocessing import check_preprocessing, preprocessing_layer
+
+__all__ = ["AgeGenderClassifier"]
+
+
+def _check_rate(value: Any, argument: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ValueError(f"{argument} must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+def _initializer(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return keras.initializers.deserialize(dict(value))
+    return keras.initializers.get(value)
+
+
+@keras.saving.register_keras_serializable(package="adiencekit")
+class AgeGenderClassifier(keras.Model):
+    """An age and/or gender classifier: backbone, preprocessing, head and class names.
+
+    Args:
+        backbone: the feature extractor, a ``keras.Model`` taking preprocessed images
+            (one of :mod:`adiencekit.models.backbones`, or any Keras model).
+        task: ``"gender"`` (2 classes), ``"age"`` (the 8 Adience groups) or
+            ``"multitask"`` (outputs ``gender`` and ``age``).
+        include_top: whether to add the head. Without it the model is a feature
+            extractor: its output is the (pooled) backbone output.
+        pooling: with a top: ``"flatten"``, ``"avg"`` or ``"max"`` (what the first dense
+            layer sees). Without a top: ``None`` (the backbone's map), ``"avg"`` or
+            ``"max"``.
+        hidden_units: units of the hidden ReLU dense layers of the head.
+        hidden_names: names of those layers (default ``"dense"``, or ``"dense_1"``, ...).
+        dropout: dropout rate after each hidden layer (0 disables it).
+        input_dropout: dropout rate on the pooled features, before the first hidden layer.
+        kernel_initializer: initializer of the hidden kernels.
+        bias_initializer: initializer of the hidden biases.
+        output_kernel_initializer: initializer of the output kernels (biases are zeros).
+        classifier_activation: activation of the outputs; ``None`` gives logits.
+        classes: class count of a single-task model other than the task's own.
+        preprocessing: the in-model pixel preprocessing spec (see
+            :func:`adiencekit.models.preprocessing.check_preprocessing`); ``None`` for none.
+        augmentation: a layer applied first and only in training, e.g.
+            :class:`adiencekit.layers.FaceAugmentation` (random crop, flip, rotation on
+            every backend; centre crop in inference).
+        input_shape: the model's input shape; defaults to the backbone's. Set it to the
+            larger image size when ``augmentation`` crops.
+        name: model name.
+    """
+
+    def __init__(
+        self,
+        backbone: keras.Model,
+        task: str = "gender",
+        *,
+        include_top: bool = True,
+        pooling: str | None = "avg",
+        hidden_units: Sequence[int] = (),
+        hidden_names: Sequence[str] | None = None,
+        dropout: float = 0.0,
+        input_dropout: float = 0.0,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        output_kernel_initializer: Any = "glorot_uniform",
+        classifier_activation: str | None = "softmax",
+        classes: int | None = None,
+        preprocessing: Mapping[str, Any] | None = None,
+        augmentation: keras.layers.Layer | None = None,
+        input_shape: Sequence[int | None] | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(backbone, keras.Model):
+            raise TypeError(f"backbone must be a keras.Model, got {type(backbone).__name__}")
+        validate_task(task)
+        if not isinstance(include_top, bool):
+            raise ValueError(f"include_top must be True or False, got {include_top!r}")
+        if include_top:
+            if pooling not in HEAD_POOLINGS:
+                raise ValueError(f"pooling of a classification top must be one of {HEAD_POOLINGS}, got {pooling!r}")
+        else:
+            validate_pooling(pooling)
+        hidden = tuple(hidden_units)
+        if not all(isinstance(u, int) and not isinstance(u, bool) and u > 0 for u in hidden):
+            raise ValueError(f"hidden_units must be positive ints, got {hidden_units!r}")
+        if hidden_names is None:
+            names = ("dense",) if len(hidden) == 1 else tuple(f"dense_{i}" for i in range(1, len(hidden) + 1))
+        else:
+            names = tuple(hidden_names)
+            if len(names) != len(hidden) or not all(isinstance(n, str) and n for n in names):
+                raise ValueError(f"hidden_names needs one name per hidden layer {hidden}, got {hidden_names!r}")
+        dropout = _check_rate(dropout, "dropout")
+        input_dropout = _check_rate(input_dropout, "input_dropout")
+        if task != "multitask":
+            num_classes(task, classes)
+        elif classes is not None:
+            raise ValueError(f"classes cannot be set for task='multitask' (gender: 2, age: 8), got {classes!r}")
+        spec = check_preprocessing(preprocessing)
+        if augmentation is not None and not isinstance(augmentation, keras.layers.Layer):
+            raise TypeError(f"augmentation must be a Keras layer or None, got {type(augmentation).__name__}")
+        backbone_shape = tuple(backbone.input_shape[1:])
+        shape = backbone_shape if input_shape is None else tuple(input_shape)
+        if len(shape) != 3:
+            raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}")
+        if augmentation is None and input_shape is not None and shape != backbone_shape:
+            raise ValueError(
+                f"input_shape {shape} differs from the backbone's {backbone_shape}; only an augmentation "
+                f"layer that crops may change the size"
+            )
+        kernel_init, bias_init = _initializer(kernel_initializer), _initializer(bias_initializer)
+        output_init = _initializer(output_kernel_initializer)
+
+        inputs = keras.Input(shape=shape, name="image")
+        x = inputs
+        if augmentation is not None:
+            x = augmentation(x)
+        layer = preprocessing_layer(spec)
+        if layer is not None:
+            x = layer(x)
+        x = backbone(x)
+        if include_top:
+            if pooling == "flatten":
+                if len(x.shape) > 2:
+                    if None in x.shape[1:]:
+                        raise ValueError(
+                            f"pooling='flatten' needs a fixed-size feature map, got {tuple(x.shape)}: give the "
+                            f"backbone a fixed input_shape or use pooling='avg'/'max'"
+                        )
+                    x = keras.layers.Flatten(name="flatten")(x)
+            else:
+                x = global_pool(x, pooling, name="pool")
+            if input_dropout:
+                x = keras.layers.Dropout(input_dropout, name="input_dropout")(x)
+            for units, layer_name in zip(hidden, names, strict=True):
+                x = keras.layers.Dense(
+                    units,
+                    activation="relu",
+                    kernel_initializer=kernel_init,
+                    bias_initializer=bias_init,
+                    name=layer_name,
+                )(x)
+                if dropout:
+                    x = keras.layers.Dropout(dropout, name=f"{layer_name}_dropout")(x)
+            outputs = classification_head(
+                x,
+                task,
+                classifier_activation,
+                classes=classes,
+                kernel_initializer=output_init,
+            )
+        else:
+            outputs = global_pool(x, pooling, name="pool")
+        super().__init__(inputs, outputs, name=name or f"{backbone.name}_{task}", **kwargs)
+        self.backbone = backbone
+        self.augmentation = augmentation
+        self.task = task
+        self.include_top = include_top
+        self.pooling = pooling
+        self.hidden_units = hidden
+        self.hidden_names = names
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.kernel_initializer_config = kernel_init
+        self.bias_initializer_config = bias_init
+        self.output_kernel_initializer_config = output_init
+        self.classifier_activation = classifier_activation
+        self.classes = classes
+        self.preprocessing_config = spec
+        self.image_shape = shape
+        #: Metadata of the preset this model was loaded from (``{}`` otherwise).
+        self.preset_metadata: dict[str, Any] = {}
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> keras.layers.Layer:
+        """``keras.Model.get_layer``; a name not found here is looked up in the backbone.
+
+        So ``model.get_layer("conv1")`` finds the backbone's ``conv1`` (its ``output`` is a
+        tensor of the backbone's own graph: build probes from ``model.backbone.input``).
+        """
+        try:
+            return super().get_layer(name, index)
+        except ValueError:
+            if name is None:
+                raise
+            try:
+                return self.backbone.get_layer(name)
+            except ValueError:
+                raise ValueError(
+                    f"no layer named {name!r} in {self.name!r} or its backbone {self.backbone.name!r}"
+                ) from None
+
+    # ------------------------------------------------------------------ vocabulary
+    @property
+    def heads(self) -> tuple[str, ...]:
+        """The output heads: ``("gender",)``, ``("age",)`` or ``("gender", "age")``."""
+        return task_heads(self.task)
+
+    @property
+    def class_names(self) -> dict[str, tuple[str, ...]]:
+        """Class names of each head, in class-id order (age groups spelled ``"0-2"`` ...).
+
+        A single-task model with a ``classes`` override has names ``"0"``, ``"1"``, ...
+        """
+        if self.classes is not None and self.classes != TASK_CLASSES[self.task]:
+            return {self.task: tuple(str(i) for i in range(self.classes))}
+        return {head: CLASS_NAMES[head] for head in self.heads}
+
+    # ------------------------------------------------------------------ training
+    def default_loss(self) -> Any:
+        """Masked sparse cross-entropy per head (labels of −1 are left out)."""
+        from adiencekit.losses import MaskedSparseCategoricalCrossentropy
+
+        self._require_top("a default loss")
+        from_logits = self.classifier_activation is None
+        if self.task == "multitask":
+            return {head: MaskedSparseCategoricalCrossentropy(from_logits=from_logits) for head in self.heads}
+        return MaskedSparseCategoricalCrossentropy(from_logits=from_logits)
+
+    def default_metrics(self) -> Any:
+        """Exact accuracy (``accuracy``) per head, and 1-off accuracy (``one_off``) for age."""
+        from adiencekit.metrics import MaskedSparseCategoricalAccuracy, OneOffAccuracy
+
+        self._require_top("default metrics")
+
+        def head_metrics(head: str) -> list[Any]:
+            metrics: list[Any] = [MaskedSparseCategoricalAccuracy(name="accuracy")]
+            if head == "age":
+                metrics.append(OneOffAccuracy(name="one_off"))
+            return metrics
+
+        if self.task == "multitask":
+            return {head: head_metrics(head) for head in self.heads}
+        return head_metrics(self.task)
+
+    def _require_top(self, what: str) -> None:
+        if not self.include_top:
+            from adiencekit.errors import ConfigError
+
+            raise ConfigError(
+                f"{self.name} is a feature extractor (include_top=False) and has no {what}; "
+                f"pass loss= and metrics= to compile()"
+            )
+
+    def compile(
+        self,
+        optimizer: Any = "adam",
+        loss: Any = "auto",
+        metrics: Any = "auto",
+        **kwargs: Any,
+    ) -> None:
+        """``keras.Model.compile`` with the task's defaults.
+
+        Args:
+            optimizer: any Keras optimizer (default Adam). Under ``mixed_float16`` Keras
+                wraps it in a ``LossScaleOptimizer`` itself.
+            loss: ``"auto"`` (default): :meth:`default_loss`; or any Keras loss.
+            metrics: ``"auto"`` (default): :meth:`default_metrics`; or any Keras metrics.
+            **kwargs: the other arguments of ``keras.Model.compile``.
+        """
+        if isinstance(loss, str) and loss == "auto":
+            loss = self.default_loss()
+        if isinstance(metrics, str) and metrics == "auto":
+            metrics = self.default_metrics()
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def compile_from_config(self, config: dict[str, Any]) -> None:
+        """Re-compile a loaded model with its saved compile settings (Keras saving hook)."""
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if getattr(self, "optimizer", None) is not None and self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    # ------------------------------------------------------------------ prediction
+    def predict_tta(
+        self,
+        x: Any,
+        mode: str = "flip",
+        *,
+        batch_size: int = 32,
+        verbose: Any = "auto",
+        crop_size: int | Sequence[int] | None = None,
+    ) -> Any:
+        """Predict with test-time augmentation: the mean over each image's views.
+
+        Args:
+            x: images ``(N, H, W, 3)``, RGB in [0, 255]. For ``"ten_crop"`` they must be
+                larger than the model's input (e.g. 256 px for 227 px crops); for
+                ``"flip"`` they may be the model's size (the centre crop is used).
+            mode: ``"flip"`` (image and mirror) or ``"ten_crop"`` (Levi & Hassner).
+            batch_size: images per batch (each gives 2 or 10 views).
+            verbose: Keras ``predict`` verbosity.
+            crop_size: view size; default the model's input size.
+
+        Returns:
+            The averaged outputs (a dict for a multitask model).
+        """
+        from adiencekit.layers.oversampling import TestTimeAugmentation
+
+        wrapper = TestTimeAugmentation(self, crop_size=crop_size, mode=mode)
+        return wrapper.predict(x, batch_size=batch_size, verbose=verbose)
+
+    def predict(self, x: Any, *args: Any, tta: str | None = None, **kwargs: Any) -> Any:
+        """``keras.Model.predict``; ``tta="flip"`` or ``"ten_crop"`` calls :meth:`predict_tta`."""
+        if tta is None:
+            return super().predict(x, *args, **kwargs)
+        if args:
+            raise TypeError("predict(..., tta=...) takes batch_size and verbose as keywords")
+        allowed = {"batch_size", "verbose"}
+        unknown = sorted(set(kwargs) - allowed)
+        if unknown:
+            raise TypeError(f"predict(..., tta={tta!r}) takes only {sorted(allowed)}, got {unknown}")
+        if kwargs.get("batch_size") is None:
+            kwargs.pop("batch_size", None)
+        return self.predict_tta(x, mode=tta, **kwargs)
+
+    # ------------------------------------------------------------------ serialisation
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "task": self.task,
+            "include_top": self.include_top,
+            "pooling": self.pooling,
+            "hidden_units": list(self.hidden_units),
+            "hidden_names": list(self.hidden_names),
+            "dropout": self.dropout,
+            "input_dropout": self.input_dropout,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer_config),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer_config),
+            "output_kernel_initializer": keras.initializers.serialize(self.output_kernel_initializer_config),
+            "classifier_activation": self.classifier_activation,
+            "classes": self.classes,
+            "preprocessing": _plain(self.preprocessing_config),
+            "augmentation": None
+            if self.augmentation is None
+            else keras.saving.serialize_keras_object(self.augmentation),
+            "input_shape": list(self.image_shape),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> AgeGenderClassifier:
+        config = dict(config)
+        import adiencekit.layers  # noqa: F401  (registers the custom layers)
+        import adiencekit.models.backbones  # noqa: F401
+
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"], custom_objects=custom_objects)
+        if config.get("augmentation") is not None:
+            config["augmentation"] = keras.saving.deserialize_keras_object(
+                config["augmentation"], custom_objects=custom_objects
+            )
+        return cls(**config)
+
+    # ------------------------------------------------------------------ presets
+    @classmethod
+    def from_preset(cls, preset: str | os.PathLike[str], **kwargs: Any) -> AgeGenderClassifier:
+        """Load a preset: a bundled name, a preset or run folder, or an https URL with a sha256.
+
+        See :func:`adiencekit.models.presets.load_preset` for the arguments.
+        """
+        from adiencekit.models.presets import load_preset
+
+        return load_preset(preset, **kwargs)
+
+    def save_to_preset(self, preset_dir: str | os.PathLike[str], **metadata: Any) -> Any:
+        """Write this model as a preset folder (``preset.json`` + ``model.weights.h5``).
+
+        See :func:`adiencekit.models.presets.save_preset` for the metadata arguments.
+        """
+        from adiencekit.models.presets import save_preset
+
+        return save_preset(self, preset_dir, **metadata)
+
+
+def _plain(value: Any) -> Any:
+    """Keras' tracked dicts and lists back to plain JSON-ready values."""
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
