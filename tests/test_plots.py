@@ -98,19 +98,3 @@ def test_cv_summary_legend_and_labels_stay_off_the_bars() -> None:
     assert not axes.texts  # no value label drawn over the last fold's bars
     labels = [text.get_text() for text in axes.get_legend().get_texts()]
     assert "gender exact: 0.987 ± 0.011" in labels
-
-
-def test_pick_examples_spans_classes_and_shows_mistakes() -> None:
-    from adiencekit.plots import pick_examples
-
-    true = ["10"] * 15 + ["101"] + ["30"] * 20
-    pred = list(true)
-    pred[20] = "10"  # one mistake among the 30-year-olds
-    picked = pick_examples(true, pred, count=6, seed=1)
-    assert len(picked) == len(set(picked)) == 6
-    assert {true[i] for i in picked} == {"10", "101", "30"}  # not fifteen 10-year-olds
-    assert 20 in picked
-    assert picked == pick_examples(true, pred, count=6, seed=1)  # seeded
-    assert pick_examples(true, pred, count=100) and len(pick_examples(true, pred, count=100)) == 36
-    with pytest.raises(ValueError, match="3 true, 2 predicted"):
-        pick_examples(["a", "b", "c"], ["a", "b"])

@@ -29,7 +29,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-__all__ = ["history_epochs", "pick_examples", "plot_confusion_matrix", "plot_cv_summary", "plot_history", "plot_predictions"]
+__all__ = ["history_epochs", "plot_confusion_matrix", "plot_cv_summary", "plot_history", "plot_predictions"]
 
 
 def _save(figure: Figure, path: str | os.PathLike[str]) -> Path:
@@ -190,56 +190,6 @@ def plot_confusion_matrix(
                 color="white" if value > threshold else "black", fontsize="small",
             )
     return _save(figure, path)
-
-
-def pick_examples(
-    true_labels: Sequence[Any], predicted_labels: Sequence[Any], count: int = 16, seed: int = 0
-) -> list[int]:
-    """Indices of a seeded sample for :func:`plot_predictions`: every class, mistakes included.
-
-    The first ``count`` files of a test set are often one person or one age; this takes
-    the classes in turn (round robin over the true labels, in sorted order), and within
-    each class puts one mistake first when there is one, the rest in seeded random order.
-
-    Args:
-        true_labels: one true label per example.
-        predicted_labels: one predicted label per example.
-        count: how many indices to return (fewer when there are fewer examples).
-        seed: the sample's seed.
-
-    Returns:
-        Up to ``count`` distinct indices.
-
-    Example:
-
-    >>> true = ["f"] * 10 + ["m"] * 2
-    >>> pred = ["f"] * 9 + ["m"] + ["m", "f"]
-    >>> picked = pick_examples(true, pred, count=4, seed=0)
-    >>> sorted({true[i] for i in picked}), any(true[i] != pred[i] for i in picked)
-    (['f', 'm'], True)
-    """
-    if len(true_labels) != len(predicted_labels):
-        raise ValueError(
-            f"need one predicted label per true label: {len(true_labels)} true, {len(predicted_labels)} predicted"
-        )
-    if not isinstance(count, int) or count < 1:
-        raise ValueError(f"count must be a positive integer, got {count!r}")
-    rng = np.random.default_rng(seed)
-    queues: dict[str, list[int]] = {}
-    for index in rng.permutation(len(true_labels)).tolist():
-        queues.setdefault(str(true_labels[index]), []).append(index)
-    for key, queue in queues.items():
-        wrong = [i for i in queue if true_labels[i] != predicted_labels[i]]
-        if wrong:
-            queue.remove(wrong[0])
-            queue.insert(0, wrong[0])
-    picked: list[int] = []
-    ordered = [queues[key] for key in sorted(queues)]
-    while len(picked) < count and any(ordered):
-        for queue in ordered:
-            if queue and len(picked) < count:
-                picked.append(queue.pop(0))
-    return picked
 
 
 def plot_predictions(

@@ -95,7 +95,7 @@ def test_multitask_with_mixed_bfloat16_trains(tiny_root: Path, tmp_path: Path) -
     result = train(config, tmp_path / "multi", verbose=0)
     assert keras.config.dtype_policy().name == previous  # restored after the run
     assert result.metrics["devices"]["precision"] == "mixed_bfloat16"
-    conv = next(layer for layer in result.model.layers if isinstance(layer, keras.layers.Conv2D))
+    conv = result.model.get_layer("conv1")
     assert conv.compute_dtype == "bfloat16"
     assert set(result.evaluation.heads) == {"gender", "age"}
     assert np.isfinite(result.history[0]["loss"]) and np.isfinite(result.history[0]["val_loss"])

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import inspect
 import sys
 import time
 from collections.abc import Sequence
@@ -279,13 +278,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     count = len(split.test) if hasattr(split.test, "__len__") else None
     what = f"{count} test images" if count is not None else "the test images"
     print(f"Evaluating {what}{' with 10-crop over-sampling' if args.tta else ''} ...", flush=True)
-    options: dict[str, Any] = {}
-    parameters = inspect.signature(evaluate).parameters
-    if "verbose" in parameters:  # progress inside evaluate, where the library offers it
-        options["verbose"] = _verbosity(args)
     result = evaluate(
-        model, split.test, config.task, tta=args.tta,
-        batch_size=args.batch_size or config.batch_size, image_size=config.image_size, **options,
+        model, split.test, config.task, tta=args.tta, verbose=_verbosity(args) != 2,
+        batch_size=args.batch_size or config.batch_size, image_size=config.image_size,
     )
     name = "evaluation_tta.json" if args.tta else "evaluation.json"
     result.to_json(run / name)

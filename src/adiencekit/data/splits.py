@@ -42,7 +42,7 @@ import pandas as pd
 
 from adiencekit.data.report import CleaningReport
 from adiencekit.errors import ConfigError, DataError
-from adiencekit.labels import AGE_GROUPS, GENDERS, MISSING
+from adiencekit.labels import AGE_GROUP_NAMES, CLASS_NAMES, MISSING, TASKS
 
 __all__ = [
     "AGE_CLASS_NAMES",
@@ -57,17 +57,10 @@ __all__ = [
     "subject_exclusive_split",
 ]
 
-#: The tasks a split can be made for.
-TASKS: tuple[str, ...] = ("gender", "age", "multitask")
+#: Display names of the age classes (``"0-2"``, ... ``"60-100"``): owned by :mod:`adiencekit.labels`.
+AGE_CLASS_NAMES: tuple[str, ...] = AGE_GROUP_NAMES
 
-#: Display names of the age classes (``"0-2"``, ... ``"60-100"``), as evaluation spells
-#: them: :attr:`adiencekit.labels.AgeGroup.name` of each of :data:`adiencekit.labels.AGE_GROUPS`.
-AGE_CLASS_NAMES: tuple[str, ...] = tuple(group.name for group in AGE_GROUPS)
-
-_CLASS_NAMES: dict[str, tuple[str, ...]] = {
-    "gender": GENDERS,
-    "age": AGE_CLASS_NAMES,
-}
+_CLASS_NAMES: dict[str, tuple[str, ...]] = CLASS_NAMES
 
 
 def check_task(task: str) -> str:

@@ -129,15 +129,11 @@ def _from_preset(name_or_path: str | os.PathLike[str]) -> LoadedModel:
     Presets belong to :mod:`adiencekit.models` (``AgeGenderClassifier.from_preset``,
     which records ``preset_metadata``); this is the single hook inference uses.
     """
-    try:
-        from adiencekit.models import AgeGenderClassifier  # type: ignore[attr-defined]
-    except ImportError:
-        raise ModelFileError(
-            f"{name_or_path}: presets are not available in this version; pass a .keras file or a run folder"
-        ) from None
-    model = AgeGenderClassifier.from_preset(str(name_or_path))  # pragma: no cover - wired at merge
-    metadata = getattr(model, "preset_metadata", None) or {}  # pragma: no cover
-    return LoadedModel(  # pragma: no cover
+    from adiencekit.models import AgeGenderClassifier
+
+    model = AgeGenderClassifier.from_preset(str(name_or_path))
+    metadata = getattr(model, "preset_metadata", None) or {}
+    return LoadedModel(
         model=model,
         crop=crop_from_metadata(metadata),
         image_size=metadata.get("image_size"),

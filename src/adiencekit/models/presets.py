@@ -74,9 +74,11 @@ MODEL_FILE = "model.keras"
 FORMAT = "adiencekit-preset"
 FORMAT_VERSION = 1
 
-#: How face crops are cut from a photo: ``"aligned"`` (similarity transform of five
-#: landmarks to a template) or ``"center"`` (the detector's box, squared).
-CROP_STYLES: tuple[str, ...] = ("aligned", "center")
+#: How face crops are cut from a photo: ``"center"`` (the model was trained on a
+#: dataset's own crops: faces are framed like that dataset), or one of the
+#: :class:`adiencekit.inference.CropSpec` styles, ``"aligned"`` (similarity transform of
+#: five landmarks to a template) and ``"box"`` (the detector's box, squared).
+CROP_STYLES: tuple[str, ...] = ("center", "aligned", "box")
 
 #: Folder of the presets shipped inside the package (one sub-folder per preset).
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
@@ -128,16 +130,21 @@ def list_presets() -> list[str]:
 
 # ----------------------------------------------------------------------------- metadata
 def _check_crop(crop: Any, image_size: int) -> dict[str, Any]:
+    """The preset's ``crop`` dict, checked; :class:`~adiencekit.inference.CropSpec` owns the photo styles."""
     if crop is None:
         return {"style": "center", "margin": 0.0, "size": int(image_size)}
     if not isinstance(crop, Mapping):
         raise ConfigError(f"crop must be a dict {{'style', 'margin', 'size'}}, got {crop!r}")
-    unknown = sorted(set(crop) - {"style", "margin", "size"})
-    if unknown:
-        raise ConfigError(f"crop takes the keys 'style', 'margin' and 'size', got extra keys {unknown}")
     style = crop.get("style", "center")
     if style not in CROP_STYLES:
         raise ConfigError(f"crop style must be one of {CROP_STYLES}, got {style!r}")
+    if style != "center":
+        from adiencekit.inference.alignment import CropSpec  # NumPy and Pillow only
+
+        return CropSpec.from_dict({"size": image_size, **crop}).to_dict()
+    unknown = sorted(set(crop) - {"style", "margin", "size"})
+    if unknown:
+        raise ConfigError(f"a 'center' crop takes the keys 'style', 'margin' and 'size', got extra keys {unknown}")
     margin = crop.get("margin", 0.0)
     if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0.0 <= margin <= 2.0:
         raise ConfigError(f"crop margin must be a number in [0, 2] (share of the face box added per side), got {margin!r}")

@@ -46,12 +46,12 @@ from typing import Any
 
 from adiencekit.data.datasets import SYNTHETIC, UTKFACE_PREFIX, dataset_defaults, parse_dataset_spec
 from adiencekit.errors import ConfigError, DatasetNotFoundError
-from adiencekit.labels import AGE_POLICIES
+from adiencekit.data.folds import FACE_LAYOUTS
+from adiencekit.labels import AGE_POLICIES, NUM_FOLDS, TASKS
 
 __all__ = ["DATASET_FIELDS", "FIELD_GROUPS", "SYNTHETIC", "UTKFACE_PREFIX", "TrainConfig"]
 
-TASKS = ("gender", "age", "multitask")
-FACES = ("aligned", "faces")
+FACES: tuple[str, ...] = tuple(FACE_LAYOUTS)
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 LR_SCHEDULES = ("constant", "step", "cosine")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
@@ -268,7 +268,7 @@ class TrainConfig:
             _choice("faces", self.faces, FACES)
         if self.age_policy is not None:
             _choice("age_policy", self.age_policy, AGE_POLICIES)
-        if self.test_fold is not None and (isinstance(self.test_fold, bool) or self.test_fold not in range(5)):
+        if self.test_fold is not None and (isinstance(self.test_fold, bool) or self.test_fold not in range(NUM_FOLDS)):
             raise ConfigError(f"TrainConfig.test_fold must be an Adience fold 0-4, got {self.test_fold!r}")
         if self.test_fraction is not None:
             _number("test_fraction", self.test_fraction, 0.0, 0.9, low_open=True)

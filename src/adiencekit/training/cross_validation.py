@@ -36,11 +36,11 @@ from typing import Any
 import numpy as np
 
 from adiencekit.fileio import atomic_write_text, make_dirs
+from adiencekit.labels import NUM_FOLDS
 from adiencekit.training.config import TrainConfig
 
 __all__ = ["CVResult", "cross_validate", "summarize_folds"]
 
-NUM_FOLDS = 5
 
 
 def summarize_folds(folds: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | None]]:

@@ -58,33 +58,21 @@ def build_optimizer(config: TrainConfig, steps_per_epoch: int, learning_rate: fl
 
 
 def compile_model(model: keras.Model, config: TrainConfig, optimizer: Any, jit_compile: Any = False) -> None:
-    """Compile with masked losses and accuracies (−1 = missing) and 1-off for age.
+    """Compile with the task model's defaults: masked losses (−1 = missing), accuracy, 1-off for age.
+
+    The losses and metrics belong to :class:`~adiencekit.models.AgeGenderClassifier`
+    (its ``compile()`` defaults); training adds only the optimizer and XLA setting.
 
     Args:
-        model: the model (one output per head).
-        config: uses ``task``.
+        model: an :class:`~adiencekit.models.AgeGenderClassifier` for ``config.task``.
+        config: the run's config (its ``task`` must be the model's).
         optimizer: the optimizer.
         jit_compile: value for :meth:`keras.Model.compile`.
     """
-    from adiencekit.losses import MaskedSparseCategoricalCrossentropy
-    from adiencekit.metrics import MaskedSparseCategoricalAccuracy, OneOffAccuracy
-
-    def head_metrics(head: str) -> list[Any]:
-        metrics: list[Any] = [MaskedSparseCategoricalAccuracy(name="accuracy")]
-        if head == "age":
-            metrics.append(OneOffAccuracy(name="one_off"))
-        return metrics
-
-    if config.task == "multitask":
-        loss: Any = {head: MaskedSparseCategoricalCrossentropy() for head in ("gender", "age")}
-        metrics: Any = {head: head_metrics(head) for head in ("gender", "age")}
-    else:
-        loss = MaskedSparseCategoricalCrossentropy()
-        metrics = head_metrics(config.task)
-    policy = getattr(model, "dtype_policy", None) or keras.config.dtype_policy()
-    if policy.name == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)  # float16 needs loss scaling
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile)
+    task = getattr(model, "task", None)
+    if task != config.task:
+        raise ValueError(f"the model's task is {task!r} but the config's is {config.task!r}")
+    model.compile(optimizer=optimizer, jit_compile=jit_compile)
 
 
 def _create_model(config: TrainConfig, crop: int) -> keras.Model:

@@ -24,7 +24,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from adiencekit.evaluation import EvaluationResult, class_names
+from adiencekit.evaluation import EvaluationResult
+from adiencekit.labels import class_names
 from adiencekit.fileio import disk_errors
 
 __all__ = ["class_round_robin", "pick_samples", "sample_predictions", "write_plots"]
