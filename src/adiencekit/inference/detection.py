@@ -8,7 +8,7 @@ shorter side, in the original) are dropped and counted. A new detector implement
 :meth:`FaceDetector._detect` on an image no larger than ``max_side``.
 
 :class:`MTCNNDetector` wraps the ``mtcnn`` package (MIT licence; its weights ship inside
-the wheel, so it works offline): ``pip install "adiencekit[photos]"``.
+the wheel, so it works offline); it is a dependency of adiencekit.
 
 Example:
 
@@ -184,7 +184,7 @@ class MTCNNDetector(FaceDetector):
         except ImportError as error:  # pragma: no cover - depends on the environment
             raise ConfigError(
                 f"face detection needs the 'mtcnn' package ({error}); install it with "
-                f"pip install 'adiencekit[photos]'"
+                f"pip install 'mtcnn>=1.0,<2'"
             ) from None
         for name, values in (("thresholds", thresholds), ("retry_thresholds", retry_thresholds)):
             if len(values) != 3 or not all(0.0 < t < 1.0 for t in values):
