@@ -47,7 +47,7 @@ def trained():
 
 METADATA = {
     "image_size": 36,
-    "crop": {"style": "aligned", "margin": 0.25, "size": 36},
+    "crop": {"style": "aligned", "margin": 0.25, "size": 36, "shift": -0.11},
     "training_data": {"name": "random test faces", "images": 16},
     "metrics": {"protocol": "none: a test fixture", "gender": 0.5},
     "license": "CC0-1.0",
