@@ -218,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     payload[step_kind].extend(result["rows"])
             elif step_kind == "endtoend":
+                # The only step that may import TensorFlow (tf.data); the rest is JAX only.
+                payload["tensorflow_imported_before_endtoend"] = "tensorflow" in sys.modules
                 payload["endtoend"] = run_endtoend_step(profile, work)
             elif step_kind in ("inference", "inference_bf16"):
                 bf16 = step_kind == "inference_bf16"
