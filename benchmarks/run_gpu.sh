@@ -5,9 +5,11 @@
 #                                         # benchmarks/results/gpu-gpu-h100-<date>.json (or $OUT/)
 #   bash benchmarks/run_gpu.sh --smoke    # ~1 min, tiny sizes (also works on a CPU)
 #
-# Needs python3 with JAX (CUDA) and NumPy. When Keras is missing it is installed from the
-# wheels in .whl/ at the repository root (keras, namex, optree; see benchmarks/README.md)
-# into /tmp/adiencekit-site; nothing is downloaded. Extra arguments go to gpu_suite.py.
+# Needs python3 with JAX (CUDA) and NumPy. The wheels in .whl/ at the repository root
+# (made by benchmarks/prepare_gpu_wheels.sh: keras, namex, optree, and with --all the rest
+# of Keras's requirements) are installed into /tmp/adiencekit-site; nothing is downloaded.
+# gpu_suite.py writes its JSON after every measurement, so the hard stop below keeps what
+# was measured. Extra arguments go to gpu_suite.py.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -16,16 +18,17 @@ export KERAS_BACKEND=jax
 export TF_CPP_MIN_LOG_LEVEL=2
 export PYTHONUNBUFFERED=1
 
-if ! "$PY" -c "import keras" >/dev/null 2>&1; then
-  if ! compgen -G ".whl/*.whl" >/dev/null; then
-    echo "run_gpu.sh: keras is not installed and there are no wheels in $(pwd)/.whl;" >&2
-    echo "  download them first (see benchmarks/README.md, 'GPU run')." >&2
-    exit 2
-  fi
+# Wheels in .whl/ (benchmarks/prepare_gpu_wheels.sh; the device tool copies the git-ignored
+# folder only with carry: [".whl"]) are installed first, whatever the image has.
+if compgen -G ".whl/*.whl" >/dev/null; then
   echo "run_gpu.sh: installing $(ls .whl/*.whl | xargs -n1 basename | tr '\n' ' ')into /tmp/adiencekit-site" >&2
   "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/adiencekit-site .whl/*.whl
   export PYTHONPATH="/tmp/adiencekit-site${PYTHONPATH:+:$PYTHONPATH}"
+elif ! "$PY" -c "import keras" >/dev/null 2>&1; then
+  echo "run_gpu.sh: keras is not installed and there are no wheels in $(pwd)/.whl;" >&2
+  echo "  run 'bash benchmarks/prepare_gpu_wheels.sh' here and carry .whl (see benchmarks/README.md)." >&2
+  exit 2
 fi
 export PYTHONPATH="$(pwd)/src${PYTHONPATH:+:$PYTHONPATH}"
 
@@ -44,5 +47,6 @@ print(f"run_gpu.sh: keras {keras.__version__} ({keras.backend.backend()}), jax {
 EOF
 
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >&2 || true
-# 360 s hard stop: gpu_suite.py budgets its measurements to 300 s by default.
+# 360 s hard stop: gpu_suite.py budgets its measurements to 300 s by default and has
+# written its JSON after each one.
 exec timeout 360 "$PY" benchmarks/gpu_suite.py "$@"
