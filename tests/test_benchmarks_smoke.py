@@ -62,8 +62,6 @@ def _positive(value: Any) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
 
 
-pytestmark = pytest.mark.slow
-
 
 def test_pipeline_smoke(tmp_path: Path) -> None:
     payload = _run_suite("bench_pipeline.py", tmp_path / "pipeline.json", "--work-dir", str(tmp_path / "work"))
