@@ -43,6 +43,15 @@ CASES = list(itertools.product(SMALL_MODELS, TASKS, (True, False), POOLINGS)) + 
 ]
 
 
+def _default_or_slow(cases: list[tuple]) -> list:
+    """Each Inception configuration keeps one case (multitask, top, avg) in the default run; its other cases are slow."""
+    return [
+        case if case[0] in SMALL_MODELS or case[1:] == ("multitask", True, "avg")
+        else pytest.param(*case, marks=pytest.mark.slow)
+        for case in cases
+    ]
+
+
 def build(name: str, task: str, include_top: bool, pooling: str | None, **kwargs) -> AgeGenderClassifier:
     size = SIZES[name]
     return create_model(
@@ -60,7 +69,7 @@ def test_the_battery_covers_the_whole_registry():
     assert set(SIZES) == set(list_models()) - {"tiny_dense_example"}
 
 
-@pytest.mark.parametrize(("name", "task", "include_top", "pooling"), CASES)
+@pytest.mark.parametrize(("name", "task", "include_top", "pooling"), _default_or_slow(CASES))
 def test_build_forward_and_config_round_trip(name, task, include_top, pooling):
     keras.utils.set_random_seed(0)
     model = build(name, task, include_top, pooling)
@@ -94,7 +103,7 @@ SAVE_CASES = [case for case in CASES if case[0] in SMALL_MODELS] + [
 ]
 
 
-@pytest.mark.parametrize(("name", "task", "include_top", "pooling"), SAVE_CASES)
+@pytest.mark.parametrize(("name", "task", "include_top", "pooling"), _default_or_slow(SAVE_CASES))
 def test_keras_file_round_trip(name, task, include_top, pooling, tmp_path):
     keras.utils.set_random_seed(0)
     model = build(name, task, include_top, pooling)
