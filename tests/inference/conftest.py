@@ -24,7 +24,7 @@ def small_model():
 
 @pytest.fixture(scope="session")
 def detector():
-    pytest.importorskip("mtcnn", reason="face detection needs the 'mtcnn' package (the photos extra)")
+    pytest.importorskip("mtcnn", reason="face detection needs the mtcnn package (pip install adiencekit installs it)")
     from adiencekit.inference.detection import MTCNNDetector
 
     return MTCNNDetector()
