@@ -36,7 +36,7 @@ from adiencekit.models.backbones import (
 )
 from adiencekit.models.heads import validate_input_shape, validate_pooling, validate_task
 from adiencekit.models.registry import register_model
-from adiencekit.models.task import AgeGenderClassifier
+from adiencekit.models.task import AgeGenderClassifier, zoo_classifier
 from adiencekit.models.weights import check_weights, imagenet_weights_path, load_weights
 
 __all__ = ["INCEPTION_BLOCKS", "basic_inception", "modified_inception", "set_trainable_blocks"]
@@ -173,20 +173,10 @@ def basic_inception(
     """
     shape, base_weights, weights_path = _check(task, input_shape, weights, pooling, "basic_inception")
     backbone = _backbone(shape, base_weights, imagenet_weights_file, False, "basic_inception")
-    head: dict[str, Any] = {"pooling": pooling}
-    if include_top:
-        head = {
-            "pooling": pooling or "avg",
-            "classifier_activation": classifier_activation,
-            "classes": classes,
-        }
-    model = AgeGenderClassifier(
-        backbone,
-        task,
-        include_top=include_top,
-        preprocessing=InceptionV3Backbone.default_preprocessing,
-        name=name or f"basic_inception_{task}",
-        **head,
+    model = zoo_classifier(
+        backbone, task, include_top=include_top, pooling=pooling, default_pooling="avg",
+        preprocessing=InceptionV3Backbone.default_preprocessing, name=name or f"basic_inception_{task}",
+        classifier_activation=classifier_activation, classes=classes,
     )
     return set_trainable_blocks(load_weights(model, weights_path), False)
 
@@ -250,22 +240,10 @@ def modified_inception(
     if isinstance(dense_units, bool) or not isinstance(dense_units, int) or dense_units < 1:
         raise ValueError(f"dense_units must be a positive int, got {dense_units!r}")
     backbone = _backbone(shape, base_weights, imagenet_weights_file, trainable, "modified_inception")
-    head: dict[str, Any] = {"pooling": pooling}
-    if include_top:
-        head = {
-            "pooling": pooling or "avg",
-            "input_dropout": float(dropout),
-            "hidden_units": (dense_units,),
-            "dropout": float(dropout),
-            "classifier_activation": classifier_activation,
-            "classes": classes,
-        }
-    model = AgeGenderClassifier(
-        backbone,
-        task,
-        include_top=include_top,
-        preprocessing=InceptionV3Backbone.default_preprocessing,
-        name=name or f"modified_inception_{task}",
-        **head,
+    model = zoo_classifier(
+        backbone, task, include_top=include_top, pooling=pooling, default_pooling="avg",
+        preprocessing=InceptionV3Backbone.default_preprocessing, name=name or f"modified_inception_{task}",
+        classifier_activation=classifier_activation, classes=classes,
+        input_dropout=float(dropout), hidden_units=(dense_units,), dropout=float(dropout),
     )
     return set_trainable_blocks(load_weights(model, weights_path), trainable)

@@ -41,7 +41,7 @@ from adiencekit.models.backbones import LeviHassnerBackbone
 from adiencekit.models.heads import validate_input_shape, validate_pooling, validate_task
 from adiencekit.models.preprocessing import LEVI_HASSNER_MEAN
 from adiencekit.models.registry import register_model
-from adiencekit.models.task import AgeGenderClassifier
+from adiencekit.models.task import AgeGenderClassifier, zoo_classifier
 from adiencekit.models.weights import check_weights, load_weights
 
 __all__ = ["levi_hassner"]
@@ -119,25 +119,16 @@ def levi_hassner(
     if len(mean_values) != shape[-1]:
         raise ValueError(f"mean needs one value per input channel ({shape[-1]}), got {mean!r}")
     backbone = LeviHassnerBackbone(input_shape=shape, seed=seed)
-    head: dict[str, Any] = {"pooling": pooling}
-    if include_top:
-        head = {
-            "pooling": "flatten" if pooling is None else pooling,
-            "hidden_units": (512, 512),
-            "hidden_names": ("fc6", "fc7"),
-            "dropout": float(dropout),
-            "kernel_initializer": _gaussian(0.005, _seed(seed, 6)),
-            "bias_initializer": keras.initializers.Constant(1.0),
-            "output_kernel_initializer": _gaussian(0.01, _seed(seed, 8)),
-            "classifier_activation": classifier_activation,
-            "classes": classes,
-        }
-    model = AgeGenderClassifier(
-        backbone,
-        task,
-        include_top=include_top,
+    model = zoo_classifier(
+        backbone, task, include_top=include_top, pooling=pooling, default_pooling="flatten",
         preprocessing={"kind": "mean", "mean": mean_values, "name": "mean_subtraction"},
         name=name or f"levi_hassner_{task}",
-        **head,
+        classifier_activation=classifier_activation, classes=classes,
+        hidden_units=(512, 512),
+        hidden_names=("fc6", "fc7"),
+        dropout=float(dropout),
+        kernel_initializer=_gaussian(0.005, _seed(seed, 6)),
+        bias_initializer=keras.initializers.Constant(1.0),
+        output_kernel_initializer=_gaussian(0.01, _seed(seed, 8)),
     )
     return load_weights(model, weights_path)

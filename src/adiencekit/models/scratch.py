@@ -30,7 +30,7 @@ from typing import Any
 from adiencekit.models.backbones import ScratchCNNBackbone
 from adiencekit.models.heads import validate_input_shape, validate_pooling, validate_task
 from adiencekit.models.registry import register_model
-from adiencekit.models.task import AgeGenderClassifier
+from adiencekit.models.task import AgeGenderClassifier, zoo_classifier
 from adiencekit.models.weights import check_weights, load_weights
 
 __all__ = ["scratch_cnn"]
@@ -112,21 +112,10 @@ def scratch_cnn(
     backbone = ScratchCNNBackbone(
         input_shape=shape, conv_layers=conv_layers, base_filters=base_filters, batch_norm=batch_norm
     )
-    head: dict[str, Any] = {"pooling": pooling}
-    if include_top:
-        head = {
-            "pooling": "flatten" if pooling is None else pooling,
-            "hidden_units": (dense_units,),
-            "dropout": float(dropout),
-            "classifier_activation": classifier_activation,
-            "classes": classes,
-        }
-    model = AgeGenderClassifier(
-        backbone,
-        task,
-        include_top=include_top,
-        preprocessing=ScratchCNNBackbone.default_preprocessing,
-        name=name or f"scratch_cnn_{task}",
-        **head,
+    model = zoo_classifier(
+        backbone, task, include_top=include_top, pooling=pooling, default_pooling="flatten",
+        preprocessing=ScratchCNNBackbone.default_preprocessing, name=name or f"scratch_cnn_{task}",
+        classifier_activation=classifier_activation, classes=classes,
+        hidden_units=(dense_units,), dropout=float(dropout),
     )
     return load_weights(model, weights_path)

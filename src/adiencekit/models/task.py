@@ -45,7 +45,7 @@ from adiencekit.labels import CLASS_NAMES, TASK_CLASSES, task_heads, validate_ta
 from adiencekit.models.heads import HEAD_POOLINGS, classification_head, global_pool, num_classes, validate_pooling
 from adiencekit.models.preprocessing import check_preprocessing, preprocessing_layer
 
-__all__ = ["AgeGenderClassifier"]
+__all__ = ["AgeGenderClassifier", "zoo_classifier"]
 
 
 def _check_rate(value: Any, argument: str) -> float:
@@ -425,3 +425,46 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def zoo_classifier(
+    backbone: keras.Model,
+    task: str,
+    *,
+    include_top: bool,
+    pooling: str | None,
+    default_pooling: str,
+    preprocessing: Mapping[str, Any],
+    name: str,
+    classifier_activation: str | None,
+    classes: int | None,
+    **top: Any,
+) -> AgeGenderClassifier:
+    """The task model a zoo builder returns: one rule for the head arguments of every builder.
+
+    With ``include_top``, the head pools with ``pooling`` (``None``: the architecture's
+    ``default_pooling``) and takes the builder's ``top`` settings (hidden units, dropout,
+    initialisers); without a top only ``pooling`` applies (keras.applications' feature
+    extractor semantics).
+
+    Example:
+
+    >>> from adiencekit.models.backbones import ScratchCNNBackbone
+    >>> backbone = ScratchCNNBackbone(input_shape=(32, 32, 3), conv_layers=2, base_filters=4)
+    >>> model = zoo_classifier(backbone, "age", include_top=True, pooling=None, default_pooling="flatten",
+    ...                        preprocessing=ScratchCNNBackbone.default_preprocessing, name="tiny",
+    ...                        classifier_activation="softmax", classes=None, hidden_units=(8,))
+    >>> model.output_shape
+    (None, 8)
+    """
+    head: dict[str, Any] = {"pooling": pooling}
+    if include_top:
+        head = {
+            "pooling": default_pooling if pooling is None else pooling,
+            "classifier_activation": classifier_activation,
+            "classes": classes,
+            **top,
+        }
+    return AgeGenderClassifier(
+        backbone, task, include_top=include_top, preprocessing=preprocessing, name=name, **head
+    )
