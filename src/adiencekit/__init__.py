@@ -42,7 +42,7 @@ _LAZY = {
 
 #: Modules whose import registers adiencekit's Keras-serializable classes
 #: (``@keras.saving.register_keras_serializable(package="adiencekit")``).
-SERIALIZABLE_MODULES = ("adiencekit.losses", "adiencekit.metrics", "adiencekit.layers")
+SERIALIZABLE_MODULES = ("adiencekit.losses", "adiencekit.metrics", "adiencekit.layers", "adiencekit.models")
 
 __all__ = ["SERIALIZABLE_MODULES", "__version__", "register_serializables", *_LAZY]
 
@@ -109,7 +109,7 @@ def _initializing(name: str) -> bool:
 def _warn(error: BaseException) -> None:
     warnings.warn(
         f"adiencekit could not register its Keras classes ({type(error).__name__}: {error}); "
-        "saved models may need `import adiencekit.layers, adiencekit.losses, adiencekit.metrics`",
+        "saved models may need `import adiencekit.layers, adiencekit.losses, adiencekit.metrics, adiencekit.models`",
         RuntimeWarning,
         stacklevel=3,
     )

@@ -46,6 +46,36 @@ def saved_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def saved_task_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray, np.ndarray]:
+    """A Levi-Hassner task model (AgeGenderClassifier + backbone + LRN) as a run saves it, with inputs and outputs."""
+    from adiencekit.models import create_model
+
+    model = create_model("levi_hassner", task="multitask", input_shape=(64, 64, 3))
+    model.compile(optimizer="adam")
+    images = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+    path = tmp_path_factory.mktemp("saved-task") / "best.keras"
+    model.save(path)
+    return path, images, keras.ops.convert_to_numpy(model(images, training=False)["age"])
+
+
+def test_a_task_model_loads_in_a_fresh_interpreter(saved_task_model: tuple[Path, np.ndarray, np.ndarray],
+                                                   tmp_path: Path) -> None:
+    path, images, expected = saved_task_model
+    np.save(tmp_path / "images.npy", images)
+    result = _run(f"""
+        import adiencekit
+        import keras, numpy as np
+        model = keras.saving.load_model({str(path)!r})
+        out = keras.ops.convert_to_numpy(model(np.load({str(tmp_path / "images.npy")!r}), training=False)["age"])
+        np.save({str(tmp_path / "out.npy")!r}, out)
+        print(type(model).__name__, model.task)
+    """)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "AgeGenderClassifier multitask" in result.stdout
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, rtol=1e-5, atol=1e-6)
+
+
 def test_import_adiencekit_does_not_import_keras() -> None:
     result = _run("""
         import sys, adiencekit
