@@ -76,3 +76,5 @@ nitpicky = False
 
 html_theme = "furo"
 html_title = f"adiencekit {release}"
+html_static_path = ["_static"]
+html_css_files = ["guide.css"]
