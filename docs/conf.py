@@ -9,6 +9,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# The guide's pages run in Jupyter kernels (separate processes): they inherit this
+# environment, so they import adiencekit from this checkout's src/ as well.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(ROOT / "src"), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+)
+os.environ.setdefault("ADIENCEKIT_REPO_ROOT", str(ROOT))
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("MPLBACKEND", "Agg")
 
 import adiencekit  # noqa: E402
 
@@ -19,16 +27,27 @@ release = adiencekit.__version__
 version = release
 
 extensions = [
-    "myst_parser",
+    "myst_nb",  # MyST Markdown (it includes myst_parser) and executed notebook pages
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.intersphinx",
     "sphinx.ext.viewcode",
 ]
-source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "jupyter_execute", ".jupyter_cache"]
 myst_enable_extensions = ["colon_fence"]
 myst_heading_anchors = 3
+
+# The user guide (docs/guide/) is made of text notebooks (`file_format: mystnb`) whose
+# cells run when the site is built; other .md pages are plain MyST. A cell that raises
+# fails the build. "cache" re-runs a page only when its code changed (jupyter-cache, next
+# to the output folder); CI builds from a clean tree, so every page runs there.
+nb_execution_mode = "cache"
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_execution_timeout = 240  # seconds per cell
+nb_merge_streams = True
+nb_render_markdown_format = "myst"  # Markdown a cell displays (tables, cards) is MyST
+nb_output_stderr = "remove"  # TensorFlow start-up logs; warnings a page shows it prints itself
 
 autodoc_member_order = "bysource"
 # Keras base-class docstrings are not written for Sphinx; document only our own.
@@ -57,3 +76,5 @@ nitpicky = False
 
 html_theme = "furo"
 html_title = f"adiencekit {release}"
+html_static_path = ["_static"]
+html_css_files = ["guide.css"]

@@ -1,7 +1,10 @@
 """The docs cannot drift: their commands parse, their Python runs, their claims hold.
 
-* Every ``adiencekit ...`` command shown in README.md and docs/*.md parses with the
-  real argument parser (a renamed option fails here, not for a reader).
+* Every ``adiencekit ...`` command shown in README.md and docs/**/*.md (the user guide
+  included) parses with the real argument parser (a renamed option fails here, not for a
+  reader).
+* Every user-guide page is in the toctree, and the executed ones are valid MyST-NB text
+  notebooks (front matter, kernel, code cells that compile). CI's docs step executes them.
 * Every Python block of README.md, docs/index.md and docs/quickstart.md compiles; the quickstart's blocks run,
   in order, in a fresh folder (slow: they train a small model).
 """
@@ -20,10 +23,14 @@ import pytest
 from adiencekit.cli import UsageError, build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = ROOT / "docs"
+PAGES = [ROOT / "README.md", *sorted(p for p in DOCS.rglob("*.md") if "_build" not in p.parts)]
+GUIDE = sorted((DOCS / "guide").glob("*.md"))
 #: Pages whose ``python`` blocks are real code (architecture.md sketches signatures).
 CODE_PAGES = [ROOT / "README.md", ROOT / "docs" / "index.md", ROOT / "docs" / "quickstart.md"]
 FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```", re.M | re.S)
+CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.M | re.S)
+FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.S)
 
 
 def _blocks(page: Path, language: str) -> list[str]:
@@ -42,12 +49,16 @@ def _commands(page: Path) -> list[list[str]]:
     return commands
 
 
+def _ids(page: Path) -> str:
+    return str(page.relative_to(DOCS)) if DOCS in page.parents else page.name
+
+
 def test_the_pages_show_commands_and_code() -> None:
     assert _commands(ROOT / "README.md") and _commands(ROOT / "docs" / "quickstart.md")
     assert len(_blocks(ROOT / "docs" / "quickstart.md", "python")) >= 3
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+@pytest.mark.parametrize("page", PAGES, ids=_ids)
 def test_every_command_shown_parses(page: Path) -> None:
     parser = build_parser()
     for argv in _commands(page):
@@ -98,3 +109,41 @@ def test_quickstart_python_blocks_run(tmp_path: Path, monkeypatch: pytest.Monkey
             pytest.xfail("keras.saving.load_model after `import adiencekit` needs the issue-8 registration")
         assert done.returncode == 0, done.stderr[-2000:]
         assert "['age', 'gender']" in done.stdout
+
+
+def test_the_guide_is_in_the_toctree() -> None:
+    """Each docs/guide page is listed in index.md's "User guide" toctree, and only those exist."""
+    assert len(GUIDE) >= 7
+    index = (DOCS / "index.md").read_text(encoding="utf-8")
+    trees = re.findall(r"^```\{toctree\}\n(.*?)^```", index, re.M | re.S)
+    guide_tree = next(tree for tree in trees if ":caption: User guide" in tree)
+    listed = [line.strip() for line in guide_tree.splitlines() if line.strip() and not line.startswith(":")]
+    assert sorted(listed) == sorted(f"guide/{page.stem}" for page in GUIDE)
+
+
+def _front_matter(page: Path) -> dict[str, object]:
+    yaml = pytest.importorskip("yaml")
+    match = FRONT_MATTER.match(page.read_text(encoding="utf-8"))
+    return yaml.safe_load(match.group(1)) if match else {}
+
+
+@pytest.mark.parametrize("page", GUIDE, ids=_ids)
+def test_guide_notebooks_are_valid_myst_nb(page: Path) -> None:
+    """A page with code cells is a MyST-NB text notebook: front matter, a kernel, cells that compile."""
+    text = page.read_text(encoding="utf-8")
+    cells = CODE_CELL.findall(text)
+    meta = _front_matter(page)
+    if not cells:
+        assert not meta, f"{page.name} has notebook front matter but no code cell"
+        return
+    assert meta.get("file_format") == "mystnb", f"{page.name}: front matter needs `file_format: mystnb`"
+    assert meta.get("kernelspec", {}).get("name") == "python3"
+    for index, cell in enumerate(cells):
+        source = "\n".join(line for line in cell.splitlines() if not line.startswith(":"))  # cell options
+        compile(source, f"{page.name} code cell {index + 1}", "exec")
+    pytest.importorskip("myst_nb")
+    from myst_nb.core.read import is_myst_markdown_notebook, read_myst_markdown_notebook
+
+    assert is_myst_markdown_notebook(text)
+    notebook = read_myst_markdown_notebook(text)
+    assert sum(cell.cell_type == "code" for cell in notebook.cells) == len(cells)
