@@ -101,11 +101,6 @@ def _register_quietly(names: Sequence[str] = SERIALIZABLE_MODULES) -> None:
                 _PENDING.remove(name)
 
 
-def _initializing(name: str) -> bool:
-    module = sys.modules.get(name)
-    return module is not None and bool(getattr(getattr(module, "__spec__", None), "_initializing", False))
-
-
 def _warn(error: BaseException) -> None:
     warnings.warn(
         f"adiencekit could not register its Keras classes ({type(error).__name__}: {error}); "
@@ -136,6 +131,7 @@ class _RegisterAfterLoad(importlib.abc.Loader):
 
     def exec_module(self, module: ModuleType) -> None:
         self._loader.exec_module(module)
+        _remove_hook()  # Keras is loaded: the hook has done its job
         _register_quietly()
 
     def __getattr__(self, name: str) -> Any:  # get_data, get_filename, ... for tools
@@ -143,22 +139,31 @@ class _RegisterAfterLoad(importlib.abc.Loader):
 
 
 class _KerasImportHook(importlib.abc.MetaPathFinder):
-    """A ``sys.meta_path`` finder that only watches for the top-level ``keras`` package."""
+    """A ``sys.meta_path`` finder that only watches for the top-level ``keras`` package.
+
+    It stays in place until Keras is actually loaded: ``importlib.util.find_spec("keras")``
+    (TensorFlow and the CLI ask it before importing) must not use it up.
+    """
+
+    _searching = False
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != "keras":
+        if fullname != "keras" or self._searching:
             return None
-        _remove_hook()  # once is enough; also keeps the lookup below from recursing
-        for finder in sys.meta_path:
-            find = getattr(finder, "find_spec", None)
-            spec = find(fullname, path, target) if find is not None else None
-            if spec is not None:
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _RegisterAfterLoad(spec.loader)
-                return spec
-        return None
+        self._searching = True  # the lookup below asks every finder, this one included
+        try:
+            for finder in sys.meta_path:
+                find = getattr(finder, "find_spec", None)
+                spec = find(fullname, path, target) if finder is not self and find is not None else None
+                if spec is not None:
+                    if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                        spec.loader = _RegisterAfterLoad(spec.loader)
+                    return spec
+            return None
+        finally:
+            self._searching = False
 
 
 def _remove_hook() -> None:

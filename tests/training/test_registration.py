@@ -59,12 +59,16 @@ def saved_task_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np
     return path, images, keras.ops.convert_to_numpy(model(images, training=False)["age"])
 
 
+@pytest.mark.parametrize("probe", ["", "import importlib.util; importlib.util.find_spec('keras')"],
+                         ids=["plain", "find_spec_first"])
 def test_a_task_model_loads_in_a_fresh_interpreter(saved_task_model: tuple[Path, np.ndarray, np.ndarray],
-                                                   tmp_path: Path) -> None:
+                                                   tmp_path: Path, probe: str) -> None:
+    """Also when something asks ``find_spec("keras")`` before importing it (TensorFlow and the CLI do)."""
     path, images, expected = saved_task_model
     np.save(tmp_path / "images.npy", images)
     result = _run(f"""
         import adiencekit
+        {probe}
         import keras, numpy as np
         model = keras.saving.load_model({str(path)!r})
         out = keras.ops.convert_to_numpy(model(np.load({str(tmp_path / "images.npy")!r}), training=False)["age"])
