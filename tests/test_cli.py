@@ -65,6 +65,7 @@ def test_data_with_a_root(capsys, tiny_root: Path) -> None:
     assert code == 0 and str(tiny_root) in out and "age policy 'map'" in out
 
 
+@pytest.mark.slow  # long (over 5 s); CI runs it with -m slow
 def test_train_evaluate_and_refuse_to_overwrite(capsys, tiny_root: Path, tmp_path: Path) -> None:
     out_dir = tmp_path / "run"
     argv = ["train", "--data", str(tiny_root), "--recipe", "quick", "--task", "age", "--fold", "2", "--epochs", "2",

@@ -159,6 +159,7 @@ def test_bad_arguments(builder, kwargs, match):
         builder(**{"input_shape": SMALL, **kwargs})
 
 
+@pytest.mark.slow  # long (over 5 s); CI runs it with -m slow
 def test_imagenet_weights_are_fetched_once_through_keras_get_file(monkeypatch, tmp_path):
     """weights='imagenet' fetches Keras's no-top file with keras.utils.get_file (md5-checked)
     and hands the local path to keras.applications. The spy returns a local donor file, so
@@ -215,6 +216,7 @@ def test_offline_download_failure_against_a_closed_local_port(monkeypatch):
         weights_module.imagenet_weights_path(model="modified_inception")
 
 
+@pytest.mark.slow  # long (over 5 s); CI runs it with -m slow
 def test_imagenet_weights_from_a_local_file(tmp_path):
     """A local copy of the no-top ImageNet file goes through keras.applications' weights-path route.
 
@@ -232,6 +234,7 @@ def test_imagenet_weights_from_a_local_file(tmp_path):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded), keras.ops.convert_to_numpy(expected))
 
 
+@pytest.mark.slow  # long (over 5 s); CI runs it with -m slow
 def test_whole_model_weights_file(tmp_path, small_modified):
     path = tmp_path / "modified.weights.h5"
     small_modified.save_weights(path)

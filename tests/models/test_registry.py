@@ -81,6 +81,7 @@ def test_register_model_rejects_bad_names(name):
         models.register_model(name)
 
 
+@pytest.mark.slow  # long (over 5 s); CI runs it with -m slow
 @pytest.mark.requires("jax")
 def test_models_never_import_tensorflow():
     """The zoo must build under JAX on a machine without TensorFlow."""

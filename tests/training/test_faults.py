@@ -204,6 +204,7 @@ def _fail_on(name: str, code: int):
         pytest.param("metrics.json", marks=pytest.mark.slow),
     ],
 )
+@pytest.mark.slow  # long (over 5 s); CI runs it with -m slow
 def test_full_disk_is_one_clear_error_and_the_run_resumes(small_root: Path, tmp_path: Path, name: str) -> None:
     config = fast_config(small_root, epochs=EPOCHS)
     run = tmp_path / "run"
@@ -337,6 +338,7 @@ def _interrupted_run(small_root: Path, run: Path, epochs_done: int = 2):
 @pytest.mark.parametrize(
     "damage", ["empty", pytest.param("truncated", marks=pytest.mark.slow), pytest.param("garbage", marks=pytest.mark.slow)]
 )
+@pytest.mark.slow  # long (over 5 s); CI runs it with -m slow
 def test_damaged_training_metadata_falls_back_to_the_previous_copy(
     small_root: Path, tmp_path: Path, capsys, damage: str
 ) -> None:
@@ -351,6 +353,7 @@ def test_damaged_training_metadata_falls_back_to_the_previous_copy(
     assert [row["epoch"] for row in result.history] == list(range(1, EPOCHS + 1))
 
 
+@pytest.mark.slow  # long (over 5 s); CI runs it with -m slow
 def test_truncated_backup_weights_fall_back_to_the_previous_epoch(small_root: Path, tmp_path: Path, capsys) -> None:
     run = tmp_path / "run"
     config = _interrupted_run(small_root, run)

@@ -100,6 +100,7 @@ def test_model_loads_when_keras_is_imported_after_adiencekit(saved_model: Path) 
     assert "MaskedSparseCategoricalCrossentropy LocalResponseNormalization" in result.stdout
 
 
+@pytest.mark.slow  # long (over 5 s); CI runs it with -m slow
 def test_model_loads_when_keras_is_imported_before_adiencekit(saved_model: Path) -> None:
     result = _run(f"""
         import keras

@@ -96,6 +96,7 @@ def test_clear_run_removes_every_artifact_and_only_those(tmp_path: Path) -> None
     assert sorted(p.name for p in run.iterdir()) == ["notes.txt"]
 
 
+@pytest.mark.slow  # long (over 5 s); CI runs it with -m slow
 def test_overwrite_removes_an_earlier_evaluation(finished_run, small_root: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     shutil.copytree(finished_run.run_dir, run)
@@ -138,6 +139,7 @@ def test_empty_split_fails_before_any_folder_is_created(small_root: Path, tmp_pa
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow  # long (over 5 s); CI runs it with -m slow
 def test_tilde_is_expanded_in_train_cv_and_sweep(small_root: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
@@ -192,6 +194,7 @@ def test_verbose_auto_is_one_line_per_epoch_off_a_terminal(monkeypatch) -> None:
         fit_module.resolve_verbose(3)
 
 
+@pytest.mark.slow  # long (over 5 s); CI runs it with -m slow
 def test_training_without_tensorboard_does_not_crash(small_root: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(fit_module, "tensorboard_available", lambda: False)
     result = train(fast_config(small_root, epochs=1), tmp_path / "run", verbose=0)
