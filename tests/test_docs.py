@@ -103,10 +103,6 @@ def test_quickstart_python_blocks_run(tmp_path: Path, monkeypatch: pytest.Monkey
     for block in elsewhere:
         done = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, env=env, capture_output=True, text=True,
                               timeout=300)
-        if done.returncode and "Could not locate class" in done.stderr:
-            # `import adiencekit` registering the custom objects comes with issue 8's
-            # reliability work; until that is merged this block cannot load the model.
-            pytest.xfail("keras.saving.load_model after `import adiencekit` needs the issue-8 registration")
         assert done.returncode == 0, done.stderr[-2000:]
         assert "['age', 'gender']" in done.stdout
 
