@@ -85,14 +85,16 @@ def test_config_round_trip():
         assert rebuilt.tolerance == metric.tolerance
 
 
+# No subnormal scores: XLA (the JAX backend) flushes them to zero, so an argmax decided by
+# a 1e-45 difference is backend-dependent, not a metric property.
 @settings(max_examples=40, deadline=None)
 @given(
     batches=st.lists(
         st.integers(min_value=1, max_value=12).flatmap(
             lambda n: st.tuples(
                 hnp.arrays(np.int32, n, elements=st.integers(-1, 7)),
-                hnp.arrays(np.float32, (n, 8), elements=st.floats(0, 1, width=32)),
-                hnp.arrays(np.float32, n, elements=st.floats(0, 3, width=32)),
+                hnp.arrays(np.float32, (n, 8), elements=st.floats(0, 1, width=32, allow_subnormal=False)),
+                hnp.arrays(np.float32, n, elements=st.floats(0, 3, width=32, allow_subnormal=False)),
             )
         ),
         min_size=1,
