@@ -516,14 +516,12 @@ _LEGACY_VALUES: dict[tuple[str, str], tuple[Any, ...] | None] = {
 
 def _builder_parameters(model: str) -> dict[str, inspect.Parameter]:
     """The parameters of the registered builder of ``model`` (imports the model zoo)."""
-    from adiencekit.models import create_model, list_models
-    from adiencekit.models import registry
+    from adiencekit.models import list_models
+    from adiencekit.models.registry import _get_builder
 
     names = list_models()
     if model not in names:
         close = difflib.get_close_matches(model, names, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ConfigError(f"TrainConfig.model: unknown model {model!r}{hint}; available models: {', '.join(names)}")
-    get_builder = getattr(registry, "get_builder", None) or getattr(registry, "_get_builder", None)
-    builder = get_builder(model) if get_builder is not None else create_model
-    return dict(inspect.signature(builder).parameters)
+    return dict(inspect.signature(_get_builder(model)).parameters)
