@@ -33,7 +33,7 @@ set()
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -455,5 +455,37 @@ def random_image_split(
         test=Subset("test", rows.iloc[np.sort(test)], task),
         test_fold=None,
         protocol="random by image",
+        unlabelled={"all": int((~usable).sum())},
+    )
+
+
+def fixed_image_split(frame: pd.DataFrame, task: str, parts: Sequence[str] | pd.Series) -> Split:
+    """Split ``frame`` by a given part (``"train"``, ``"val"`` or ``"test"``) per row.
+
+    Rows without the task's label are left out and counted under ``"all"``, as in
+    :func:`random_image_split`.
+
+    Example:
+
+    >>> import pandas as pd
+    >>> from adiencekit.data.splits import fixed_image_split
+    >>> frame = pd.DataFrame({"path": ["a", "b", "c"], "gender": [0, 1, -1], "age": [1, 2, 3]})
+    >>> split = fixed_image_split(frame, "gender", ["train", "test", "val"])
+    >>> [len(s) for s in split], split.unlabelled
+    ([1, 0, 1], {'all': 1})
+    """
+    check_task(task)
+    parts = pd.Series(list(parts), index=frame.index)
+    unknown = sorted(set(parts) - {"train", "val", "test"})
+    if unknown:
+        raise ConfigError(f"split parts must be train, val or test, got {unknown}")
+    usable = labelled_mask(frame, task)
+    rows, row_parts = frame[usable], parts[usable]
+    return Split(
+        train=Subset("train", rows[row_parts == "train"].reset_index(drop=True), task),
+        val=Subset("val", rows[row_parts == "val"].reset_index(drop=True), task),
+        test=Subset("test", rows[row_parts == "test"].reset_index(drop=True), task),
+        test_fold=None,
+        protocol="fixed split (splits.csv)",
         unlabelled={"all": int((~usable).sum())},
     )

@@ -20,6 +20,14 @@ labels; the file names are listed in ``report().details(...)``), ``"missing imag
 note ``"labels.csv row without image"``, repeated identical rows as
 ``"labels.csv duplicate row"``.
 
+A root may also hold ``splits.csv`` (``filename,split`` with ``train``, ``val`` or
+``test``): a fixed split, which :meth:`UTKFaceDataset.split` then follows instead of
+drawing a random one (:func:`write_splits_csv` writes it; folders prepared with
+:func:`adiencekit.inference.prepare.prepare_utkface` carry the split of the raw set, so
+that a test face stays a test face after detection and alignment). Images the file does
+not list are skipped as ``"not in splits.csv"``; listed files that are absent are
+counted as the note ``"splits.csv row without image"``.
+
 ``labels.csv`` is read by :func:`read_labels_csv`: a file that cannot be read, is not
 UTF-8, is empty, lacks the columns ``filename,age,gender,race`` or has a row with another
 number of fields raises :class:`~adiencekit.errors.DataError` naming the file and line.
@@ -63,15 +71,28 @@ import pandas as pd
 
 from adiencekit.data.adience import InvalidRowError, image_notes
 from adiencekit.data.report import CleaningReport, count_noun
-from adiencekit.data.splits import AGE_CLASS_NAMES, Split, check_not_empty, random_image_split
+from adiencekit.data.splits import AGE_CLASS_NAMES, Split, check_not_empty, fixed_image_split, random_image_split
 from adiencekit.errors import ConfigError, DataError, DatasetNotFoundError
 from adiencekit.labels import GENDERS, age_to_group
 
-__all__ = ["LABELS_COLUMNS", "UTKFACE_URL", "LabelsCSV", "UTKFaceDataset", "parse_utkface_name", "read_labels_csv"]
+__all__ = [
+    "LABELS_COLUMNS",
+    "SPLITS_FILE",
+    "UTKFACE_URL",
+    "LabelsCSV",
+    "UTKFaceDataset",
+    "parse_utkface_name",
+    "read_labels_csv",
+    "read_splits_csv",
+    "write_splits_csv",
+]
 
 #: The first columns of ``labels.csv``, in order (more columns may follow).
 LABELS_COLUMNS: tuple[str, ...] = ("filename", "age", "gender", "race")
 _CSV_GROUP = "labels.csv"
+#: The optional fixed-split file of a UTKFace root.
+SPLITS_FILE = "splits.csv"
+_PARTS = ("train", "val", "test")
 
 #: The UTKFace home page (non-commercial research use only).
 UTKFACE_URL = "https://susanqq.github.io/UTKFace/"
@@ -226,6 +247,84 @@ def read_labels_csv(path: str | os.PathLike[str]) -> LabelsCSV:
     return table
 
 
+def read_splits_csv(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Read a ``splits.csv`` (``filename,split``; split ``train``, ``val`` or ``test``).
+
+    Returns:
+        file name -> part.
+
+    Raises:
+        DataError: naming the file and line for an unreadable file, a wrong header, an
+            unknown part or a file listed twice.
+
+    Example:
+
+    >>> import tempfile, pathlib
+    >>> from adiencekit.data.utkface import read_splits_csv
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "splits.csv"
+    >>> _ = path.write_text("filename,split\\na.jpg,train\\nb.jpg,test\\n")
+    >>> read_splits_csv(path)
+    {'a.jpg': 'train', 'b.jpg': 'test'}
+    >>> _ = path.write_text("filename,split\\na.jpg,dev\\n")
+    >>> try:
+    ...     read_splits_csv(path)
+    ... except ValueError as error:
+    ...     print(str(error).split(", ", 1)[1])
+    line 2: the split must be train, val or test, got 'dev'
+    """
+    csv_path = Path(path).expanduser()
+    try:
+        text = csv_path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(f"{csv_path}: cannot read the file ({error})") from None
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    if not rows or [c.strip() for c in rows[0][:2]] != ["filename", "split"]:
+        raise DataError(f"{csv_path}, line 1: expected the header 'filename,split'")
+    parts: dict[str, str] = {}
+    for line, fields in enumerate(rows[1:], start=2):
+        if not fields:
+            continue
+        if len(fields) != 2:
+            raise DataError(f"{csv_path}, line {line}: expected 2 comma-separated fields, got {len(fields)}")
+        name, part = fields[0].strip(), fields[1].strip()
+        if part not in _PARTS:
+            raise DataError(f"{csv_path}, line {line}: the split must be train, val or test, got {part!r}")
+        if name in parts:
+            raise DataError(f"{csv_path}, line {line}: {name!r} is listed twice")
+        parts[name] = part
+    return parts
+
+
+def write_splits_csv(split: Split, path: str | os.PathLike[str]) -> Path:
+    """Write the file names of a UTKFace split as ``splits.csv`` (atomically).
+
+    Example:
+
+    >>> import tempfile, pathlib
+    >>> from PIL import Image
+    >>> from adiencekit.data import UTKFaceDataset
+    >>> from adiencekit.data.utkface import read_splits_csv, write_splits_csv
+    >>> root = pathlib.Path(tempfile.mkdtemp()); (root / "images").mkdir()
+    >>> for i in range(10):
+    ...     Image.new("RGB", (8, 8)).save(root / "images" / f"{20 + i}_{i % 2}_0_2017010{i}.jpg.chip.jpg")
+    >>> split = UTKFaceDataset(root).split(task="multitask", val_fraction=0.2, test_fraction=0.2, seed=0)
+    >>> _ = write_splits_csv(split, root / "splits.csv")
+    >>> fixed = UTKFaceDataset(root).split(task="multitask", seed=123)  # the file wins over the seed
+    >>> [list(a.frame["filename"]) == list(b.frame["filename"]) for a, b in zip(split, fixed)]
+    [True, True, True]
+    >>> fixed.protocol
+    'fixed split (splits.csv)'
+    """
+    from adiencekit.fileio import atomic_write_text
+
+    lines = ["filename,split"]
+    for subset in split:
+        lines += [f"{name},{subset.name}" for name in subset.frame["filename"]]
+    target = Path(path).expanduser()
+    atomic_write_text(target, "\n".join(lines) + "\n")
+    return target
+
+
 class UTKFaceDataset:
     """UTKFace face crops with exact ages mapped to the Adience age groups.
 
@@ -278,6 +377,7 @@ class UTKFaceDataset:
             records, columns=["filename", "path", "age_years", "age", "gender", "race"]
         )
         frame = self._check_labels_csv(frame)
+        frame = self._check_splits_csv(frame)
         frame = self._check_images(frame, progress)
         for column in ("age_years", "age", "gender", "race"):
             frame[column] = frame[column].astype(np.int32)
@@ -353,6 +453,23 @@ class UTKFaceDataset:
             self._report.add_note("labels.csv duplicate row", _GROUP, duplicates)
         return frame[keep]
 
+    def _check_splits_csv(self, frame: pd.DataFrame) -> pd.DataFrame:
+        #: file name -> part, from ``splits.csv`` (``None`` when the root has none).
+        self.fixed_split: dict[str, str] | None = None
+        path = self.root / SPLITS_FILE
+        if not path.is_file():
+            return frame
+        parts = read_splits_csv(path)
+        self.fixed_split = parts
+        listed = frame["filename"].isin(parts)
+        self._report.add_dropped("not in splits.csv", _GROUP, 0)
+        for name in frame.loc[~listed, "filename"]:
+            self._skip("not in splits.csv", f"{name} is not listed in {path}")
+        absent = len(set(parts) - set(frame["filename"]))
+        if absent:
+            self._report.add_note("splits.csv row without image", _GROUP, absent)
+        return frame[listed]
+
     def _check_images(self, frame: pd.DataFrame, progress: bool) -> pd.DataFrame:
         if not self.check_images:
             return frame
@@ -416,7 +533,11 @@ class UTKFaceDataset:
         test_fold: int | None = None,
         allow_empty: bool = False,
     ) -> Split:
-        """Random split by image (UTKFace has no identities to split by).
+        """Random split by image (UTKFace has no identities to split by), or the root's fixed one.
+
+        When the root holds ``splits.csv`` (see the module docstring) the split follows
+        it and ``val_fraction``, ``test_fraction`` and ``seed`` are not used; the split's
+        ``protocol`` then reads ``"fixed split (splits.csv)"``.
 
         Pass the arguments by keyword: they are the keywords of
         :class:`~adiencekit.data.FaceDataset` (``AdienceDataset.split`` takes the same).
@@ -443,7 +564,10 @@ class UTKFaceDataset:
             )
         if test_fraction is None:
             test_fraction = 0.2
-        split = random_image_split(self.frame, task, val_fraction, test_fraction, seed)
+        if self.fixed_split is not None:
+            split = fixed_image_split(self.frame, task, self.frame["filename"].map(self.fixed_split))
+        else:
+            split = random_image_split(self.frame, task, val_fraction, test_fraction, seed)
         split.report = self._report
         if allow_empty:
             return split

@@ -1,4 +1,4 @@
-"""The architecture zoo: Levi & Hassner, Inception-v3 (basic and modified), scratch CNNs.
+"""The architecture zoo: Levi & Hassner, Inception-v3 (basic and modified), scratch CNNs, a face ResNet.
 
 Every builder returns an :class:`AgeGenderClassifier` (a ``keras.Model`` that owns its
 backbone, task, head, preprocessing and class names; presets save and load it) and follows the ``keras.applications`` signature where it fits
@@ -14,7 +14,7 @@ Example:
 
 >>> from adiencekit.models import create_model, list_models
 >>> list_models()
-['basic_inception', 'levi_hassner', 'modified_inception', 'scratch_cnn']
+['basic_inception', 'face_resnet', 'levi_hassner', 'modified_inception', 'scratch_cnn']
 >>> model = create_model("levi_hassner", task="multitask", input_shape=(64, 64, 3))
 >>> {task: tensor.shape for task, tensor in model.output.items()}
 {'gender': (None, 2), 'age': (None, 8)}
@@ -25,6 +25,7 @@ from __future__ import annotations
 from adiencekit.labels import TASK_CLASSES, TASKS
 from adiencekit.models.backbones import (
     Backbone,
+    FaceResNetBackbone,
     InceptionV3Backbone,
     LeviHassnerBackbone,
     ScratchCNNBackbone,
@@ -33,6 +34,7 @@ from adiencekit.models.backbones import (
 from adiencekit.models.heads import classification_head
 from adiencekit.models.inception import basic_inception, modified_inception, set_trainable_blocks
 from adiencekit.models.levi_hassner import levi_hassner
+from adiencekit.models.resnet import face_resnet
 from adiencekit.models.presets import list_presets, register_preset
 from adiencekit.models.registry import create_model, list_models, model_defaults, register_model
 from adiencekit.models.scratch import scratch_cnn
@@ -41,6 +43,7 @@ from adiencekit.models.task import AgeGenderClassifier
 __all__ = [
     "AgeGenderClassifier",
     "Backbone",
+    "FaceResNetBackbone",
     "InceptionV3Backbone",
     "LeviHassnerBackbone",
     "ScratchCNNBackbone",
@@ -50,6 +53,7 @@ __all__ = [
     "basic_inception",
     "classification_head",
     "create_model",
+    "face_resnet",
     "levi_hassner",
     "list_models",
     "list_presets",

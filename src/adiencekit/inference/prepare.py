@@ -1,0 +1,156 @@
+"""Prepare UTKFace for training the way faces are cut at inference: detect, align, split.
+
+A model that will label faces found by :class:`~adiencekit.inference.Predictor` should
+be trained on crops made by the same detector and alignment, not on the dataset's own
+crops (a model trained on UTKFace's tight crops falls to near chance on looser ones).
+:func:`prepare_utkface` turns a UTKFace root into such a root:
+
+1. it draws the seeded random split of the **raw** root (the same faces whatever the
+   detector finds later) and writes it as ``splits.csv``, which
+   :class:`~adiencekit.data.UTKFaceDataset` then follows: a test face stays a test face;
+2. it detects the largest face of every image (MTCNN), mirror-padding the tight crops
+   first, and writes the aligned crop (:data:`UTKFACE_TRAINING_CROP`) under the same
+   file name in ``<dst>/images``;
+3. it copies ``labels.csv`` and writes ``prepare.json`` (settings and counts, the
+   files without a face).
+
+Images without a detected face are not written; they are counted in the report and
+``prepare.json`` (and the dataset at ``dst`` counts them as ``splits.csv`` rows without
+an image). An interrupted run continues where it stopped (crops already written are
+kept).
+
+Example (two tiny images with no face, so nothing is cut; real use takes minutes):
+
+>>> import tempfile, pathlib
+>>> from PIL import Image
+>>> from adiencekit.inference.prepare import prepare_utkface
+>>> src = pathlib.Path(tempfile.mkdtemp()); (src / "images").mkdir()
+>>> for i in range(10):
+...     Image.new("RGB", (40, 40)).save(src / "images" / f"{20 + i}_{i % 2}_0_2017010{i}.jpg.chip.jpg")
+>>> report = prepare_utkface(src, src.parent / (src.name + "-aligned"), detector=_NoFaces())
+>>> report.summary()
+'10 images read, 0 crops written, 10 without a face, 0 unreadable, 0 kept as they were; split 7 train / 1 val / 2 test'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from adiencekit.inference.alignment import AlignReport, CropSpec, align_faces_in_folder
+
+if TYPE_CHECKING:  # pragma: no cover
+    from adiencekit.inference.detection import FaceDetector
+
+__all__ = ["PREPARE_FILE", "UTKFACE_TRAINING_CROP", "PrepareReport", "prepare_utkface"]
+
+#: The crop the bundled model is trained on: aligned, template square plus no margin,
+#: face slightly high (``shift=-0.12``), 112 px. Training cuts random 96 px windows of
+#: it; inference takes the centre window, which frames faces about as UTKFace's own
+#: crops do (:data:`~adiencekit.inference.alignment.UTKFACE_CROP`).
+UTKFACE_TRAINING_CROP = CropSpec(style="aligned", margin=0.0, shift=-0.12, size=112)
+
+#: What :func:`prepare_utkface` records in the prepared root.
+PREPARE_FILE = "prepare.json"
+
+
+@dataclass
+class PrepareReport:
+    """What :func:`prepare_utkface` did: the alignment report and the split sizes."""
+
+    align: AlignReport
+    split_sizes: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line: the alignment counts and the split."""
+        sizes = " / ".join(f"{n} {part}" for part, n in self.split_sizes.items())
+        return f"{self.align.summary()}; split {sizes}"
+
+
+class _NoFaces:
+    """A detector that finds nothing (for the module example)."""
+
+    last_too_small = 0
+
+    def detect(self, image: Any) -> list[Any]:
+        return []
+
+
+def prepare_utkface(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    spec: CropSpec = UTKFACE_TRAINING_CROP,
+    *,
+    pad: float = 0.25,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    detector: FaceDetector | None = None,
+    overwrite: bool = False,
+) -> PrepareReport:
+    """Detect, align and split a UTKFace root into a training root (see the module docstring).
+
+    Args:
+        src: the raw UTKFace root (``images/`` and optionally ``labels.csv``).
+        dst: the prepared root to write (created; may be re-run to continue).
+        spec: the crop to write (default :data:`UTKFACE_TRAINING_CROP`).
+        pad: mirror padding before detection, as a fraction of the image side.
+        val_fraction: share of the raw images for validation.
+        test_fraction: share of the raw images for testing.
+        seed: seed of the split.
+        detector: a face detector; default MTCNN with a 20 px smallest face.
+        overwrite: rewrite crops that exist already.
+
+    Returns:
+        A :class:`PrepareReport`.
+
+    Raises:
+        DatasetNotFoundError: ``src`` has no ``images/`` folder.
+        ConfigError: ``dst`` is ``src``, or a bad argument.
+    """
+    from adiencekit.data import UTKFaceDataset
+    from adiencekit.data.utkface import SPLITS_FILE, write_splits_csv
+    from adiencekit.errors import ConfigError
+    from adiencekit.fileio import atomic_write_text
+
+    src, dst = Path(src).expanduser(), Path(dst).expanduser()
+    raw = UTKFaceDataset(src)
+    if dst.resolve() == src.resolve():
+        raise ConfigError(f"the prepared root must differ from the raw one, got {dst} twice")
+    if raw.fixed_split is not None:
+        raise ConfigError(f"{src} holds {SPLITS_FILE} already: pass the raw UTKFace root, not a prepared one")
+    split = raw.split(task="multitask", val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    dst.mkdir(parents=True, exist_ok=True)
+    write_splits_csv(split, dst / SPLITS_FILE)
+    if (src / "labels.csv").is_file():
+        shutil.copyfile(src / "labels.csv", dst / "labels.csv")
+    if detector is None:
+        from adiencekit.inference.detection import MTCNNDetector
+
+        detector = MTCNNDetector(min_face=20)
+    start = time.perf_counter()
+    aligned = align_faces_in_folder(src / "images", dst / "images", spec, detector=detector, overwrite=overwrite,
+                                    pad=pad)
+    report = PrepareReport(
+        align=aligned, split_sizes={s.name: len(s) for s in split}, seconds=time.perf_counter() - start
+    )
+    record = {
+        "source": os.fspath(src),
+        "crop": spec.to_dict(),
+        "pad": pad,
+        "detector": type(detector).__name__,
+        "split": {"task": "multitask", "val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed,
+                  "sizes": report.split_sizes, "of": "the raw root, before detection"},
+        "summary": report.summary(),
+        "no_face": [Path(p).name for p in aligned.no_face],
+        "unreadable": aligned.unreadable,
+        "seconds": round(report.seconds, 1),
+    }
+    atomic_write_text(dst / PREPARE_FILE, json.dumps(record, indent=2) + "\n")
+    return report
