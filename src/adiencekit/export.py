@@ -42,7 +42,7 @@ from adiencekit.errors import ConfigError
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-__all__ = ["EXPORT_FORMATS", "export_model", "named_outputs"]
+__all__ = ["EXPORT_FORMATS", "export_model", "export_preset", "named_outputs"]
 
 #: Formats of :func:`export_model` and the Keras exporter each uses.
 EXPORT_FORMATS: dict[str, str] = {"saved_model": "tf_saved_model", "tflite": "litert", "onnx": "onnx"}
@@ -136,3 +136,80 @@ def export_model(
             f"exporting to {format} needs an extra package ({error}); pip install 'adiencekit[export]'"
         ) from None
     return target
+
+
+def export_preset(
+    run_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    metrics: Any = None,
+    license: str | None = None,  # noqa: A002 - the preset field's name
+    description: str | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Turn a finished training run into a preset folder (float32, with its crop and data).
+
+    The run's model is rebuilt in ``float32`` (a run trained under mixed precision keeps
+    float32 weights; the preset must not carry the bfloat16 compute policy) and its best
+    weights are loaded. The photo crop is the one the training images were made with:
+    the ``crop`` of ``prepare.json`` when the run's UTKFace root was made by
+    :func:`adiencekit.inference.prepare.prepare_utkface`, else the dataset's own framing
+    (``{"style": "center"}``).
+
+    Args:
+        run_dir: a finished run folder (``config.json``, ``best.keras``, ``metrics.json``).
+        out: the preset folder to write.
+        metrics: the figures to record (a dict with a ``"protocol"`` entry); default the
+            run's test figures from ``metrics.json``.
+        license: the weights' licence (carry the training data's terms over).
+        description: one line.
+        overwrite: replace an existing preset folder.
+
+    Returns:
+        The preset folder.
+
+    Raises:
+        ModelFileError: the run is not finished or cannot be read.
+    """
+    import json
+
+    import keras
+
+    from adiencekit.errors import ModelFileError
+    from adiencekit.inference.prepare import PREPARE_FILE
+    from adiencekit.models import create_model
+    from adiencekit.models.presets import save_preset
+    from adiencekit.training.config import UTKFACE_PREFIX, TrainConfig
+
+    run = Path(run_dir).expanduser()
+    for name in ("config.json", "best.keras", "metrics.json"):
+        if not (run / name).is_file():
+            raise ModelFileError(f"{run}: no {name}; export --format preset needs a finished training run folder")
+    config = TrainConfig.from_json(run / "config.json")
+    crop_side = config.resolved_crop_size()
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        model = create_model(config.model, task=config.task, input_shape=(crop_side, crop_side, 3),
+                             **config.model_kwargs)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    model.load_weights(run / "best.keras")
+    image_size = int(config.image_size or crop_side)
+    crop: dict[str, Any] = {"style": "center", "margin": 0.0, "size": image_size}
+    prepared = None
+    if str(config.data).startswith(UTKFACE_PREFIX):
+        record = Path(str(config.data)[len(UTKFACE_PREFIX):]) / PREPARE_FILE
+        if record.is_file():
+            prepared = json.loads(record.read_text())
+            crop = dict(prepared["crop"])
+    if metrics is None:
+        measured = json.loads((run / "metrics.json").read_text())
+        metrics = {
+            "protocol": f"test split of the run's data ({config.data}), centre crop, no TTA",
+            "test": measured.get("test"),
+        }
+    training_data = {"data": config.data, "config": config.to_dict(),
+                     "prepared_with": prepared and {k: prepared[k] for k in ("crop", "pad", "detector", "split")}}
+    return save_preset(model, Path(out).expanduser(), image_size=image_size, crop=crop, training_data=training_data,
+                       metrics=metrics, license=license, description=description, overwrite=overwrite)

@@ -22,15 +22,16 @@ from adiencekit.labels import CLASS_NAMES, TASK_CLASSES, TASKS
 from adiencekit.models import AgeGenderClassifier, create_model, list_models
 from adiencekit.testing import assert_outputs_close, assert_saving_round_trip
 
-SIZES = {"levi_hassner": 64, "scratch_cnn": 32, "basic_inception": 75, "modified_inception": 75}
+SIZES = {"levi_hassner": 64, "scratch_cnn": 32, "face_resnet": 32, "basic_inception": 75, "modified_inception": 75}
 EXTRA = {
     "levi_hassner": {"seed": 1},
     "scratch_cnn": {"conv_layers": 2, "base_filters": 4, "dense_units": 8},
+    "face_resnet": {"width": 4, "blocks": (1, 1)},
     "basic_inception": {"weights": None},
     "modified_inception": {"weights": None, "dense_units": 8},
 }
 POOLINGS = (None, "avg", "max")
-SMALL_MODELS = ("levi_hassner", "scratch_cnn")
+SMALL_MODELS = ("levi_hassner", "scratch_cnn", "face_resnet")
 #: Inception-v3 builds take seconds each on a CPU: its two configurations get a pairwise
 #: cover instead of the full product (every task, include_top and pooling value, and
 #: every include_top x pooling pair).

@@ -20,7 +20,7 @@ def scratch_registry(monkeypatch):
 
 
 def test_the_zoo_is_registered():
-    assert models.list_models() == ["basic_inception", "levi_hassner", "modified_inception", "scratch_cnn"]
+    assert models.list_models() == ["basic_inception", "face_resnet", "levi_hassner", "modified_inception", "scratch_cnn"]
 
 
 def test_package_exports():
@@ -49,6 +49,7 @@ def test_model_defaults_give_native_input_sizes():
     sizes = {name: models.model_defaults(name)["input_shape"] for name in models.list_models()}
     assert sizes == {
         "basic_inception": (299, 299, 3),
+        "face_resnet": (96, 96, 3),
         "levi_hassner": (227, 227, 3),
         "modified_inception": (299, 299, 3),
         "scratch_cnn": (256, 256, 3),

@@ -19,6 +19,7 @@ __all__ = ["MODELS"]
 #: ``{registered model name: default input_shape}``, sorted by name like ``list_models()``.
 MODELS: dict[str, tuple[int, int, int]] = {
     "basic_inception": (299, 299, 3),
+    "face_resnet": (96, 96, 3),
     "levi_hassner": (227, 227, 3),
     "modified_inception": (299, 299, 3),
     "scratch_cnn": (256, 256, 3),

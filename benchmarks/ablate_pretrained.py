@@ -1,0 +1,148 @@
+# Ablations of the bundled model's recipe (issue 12): what moved the figures.
+#
+#   python benchmarks/ablate_pretrained.py --aligned DATA/utk-aligned --raw ../shared/data/utkface
+#   python benchmarks/ablate_pretrained.py ... --variants baseline,raw_crops --epochs 12
+#
+# Every variant is the `utkface_multitask` recipe at a reduced scale (72 px images,
+# 64 px crops, --epochs epochs) with one thing changed, trained with the library's own
+# `train()` and scored on the VALIDATION split of the fixed UTKFace split (the test split
+# is never looked at here: choices are made on validation only). Results are written
+# after every variant, and a rerun skips the variants already in the file.
+"""Ablations of the ``utkface_multitask`` recipe, scored on the validation split.
+
+Example:
+
+>>> import ablate_pretrained
+>>> sorted(ablate_pretrained.VARIANTS)[:3]
+['age_label_smoothing', 'age_neighbour_smoothing', 'baseline']
+>>> ablate_pretrained.variant_config("width_48", "/data/aligned", "/data/raw", 12).model_kwargs["width"]
+48
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import common
+
+SUITE = "ablation"
+#: Reduced scale shared by every variant (the full recipe: 112 px images, 96 px crops, 40 epochs).
+SCALE: dict[str, Any] = {"image_size": 72, "crop_size": 64}
+
+#: name -> (what changes, data "aligned" | "raw", TrainConfig overrides, tasks trained).
+VARIANTS: dict[str, tuple[str, str, dict[str, Any], tuple[str, ...]]] = {
+    "baseline": ("the recipe at 64 px", "aligned", {}, ("multitask",)),
+    "raw_crops": ("UTKFace's own crops instead of detected + aligned ones", "raw", {}, ("multitask",)),
+    "two_models": ("a gender model and an age model instead of one multitask model", "aligned", {},
+                   ("gender", "age")),
+    "constant_lr": ("constant learning rate instead of cosine decay", "aligned", {"lr_schedule": "constant"},
+                    ("multitask",)),
+    "adam_no_decay": ("Adam without weight decay instead of AdamW 0.05", "aligned",
+                      {"optimizer": "adam", "weight_decay": 0.0}, ("multitask",)),
+    "width_48": ("width 48 instead of 32 (2.2x the parameters)", "aligned",
+                 {"model_kwargs": {"width": 48, "blocks": [1, 1, 1, 1], "dropout": 0.3}}, ("multitask",)),
+    "resolution_96": ("112 px images, 96 px crops (the full recipe's size)", "aligned",
+                      {"image_size": 112, "crop_size": 96}, ("multitask",)),
+    "no_augmentation": ("no flips, rotations or strong augmentation (random crops only)", "aligned",
+                        {"flip": False, "rotation": 0.0, "augment": "standard"}, ("multitask",)),
+    "standard_augmentation": ("flips, rotations and crops only (no photometric/scale augmentation)", "aligned",
+                              {"augment": "standard"}, ("multitask",)),
+    "strong_augmentation": ("strong augmentation: scale, shift, colour, blur, grayscale", "aligned",
+                            {"augment": "strong"}, ("multitask",)),
+    "age_label_smoothing": ("label smoothing 0.1 on both heads", "aligned", {"label_smoothing": 0.1},
+                            ("multitask",)),
+    "age_neighbour_smoothing": ("age targets: 0.2 of the mass to the adjacent groups", "aligned",
+                                {"age_neighbour_smoothing": 0.2}, ("multitask",)),
+}
+
+
+def variant_config(name: str, aligned: str, raw: str, epochs: int, task: str = "multitask") -> Any:
+    """The TrainConfig of one variant (``task`` for the two-model variant)."""
+    from adiencekit.training import get_recipe
+
+    _, data, overrides, _ = VARIANTS[name]
+    root = aligned if data == "aligned" else raw
+    values = {**SCALE, "epochs": epochs, "data": f"utkface:{root}", **overrides}
+    return get_recipe("utkface_multitask", task=task, **values)
+
+
+def _val_scores(model: Any, config: Any) -> dict[str, float]:
+    """Exact and 1-off accuracy on the validation split, with and without flip TTA."""
+    from adiencekit.evaluation import evaluate
+    from adiencekit.training.data_loading import load_split
+
+    split = load_split(config)
+    scores: dict[str, float] = {}
+    for tta, suffix in ((False, ""), ("flip", "_flip")):
+        result = evaluate(model, split.val, config.task, tta=tta, batch_size=64, image_size=config.image_size)
+        for head, head_result in result.heads.items():
+            scores[f"{head}{suffix}"] = head_result.exact
+            if head == "age":
+                scores[f"age_1off{suffix}"] = head_result.one_off
+    scores["val_images"] = len(split.val)
+    return scores
+
+
+def run_variant(name: str, args: Any) -> dict[str, Any]:
+    """Train one variant (one or two runs) and score it on validation."""
+    from adiencekit.training import train
+
+    row: dict[str, Any] = {"variant": name, "change": VARIANTS[name][0]}
+    seconds = 0.0
+    params = 0
+    for task in VARIANTS[name][3]:
+        config = variant_config(name, str(args.aligned), str(args.raw), args.epochs, task)
+        start = time.perf_counter()
+        result = train(config, args.work / f"{name}-{task}", overwrite=True, verbose=0)
+        seconds += time.perf_counter() - start
+        params += result.model.count_params()
+        row.update(_val_scores(result.model, config))
+        row[f"best_epoch_{task}"] = result.best_epoch
+    row.update({"train_seconds": round(seconds, 1), "params": params})
+    return row
+
+
+COLUMNS = ["variant", "gender", "age", "age_1off", "gender_flip", "age_flip", "age_1off_flip", "params",
+           "train_seconds"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ablations from the command line; returns the exit code."""
+    parser = common.base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--aligned", type=Path, required=True, help="UTKFace root made by prepare_utkface")
+    parser.add_argument("--raw", type=Path, required=True, help="the raw UTKFace root")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names (default: all)")
+    parser.add_argument("--epochs", type=int, default=12, help="epochs per run (default 12)")
+    parser.add_argument("--work", type=Path, default=common.WORK_DIR / "ablation", help="run folders")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.variants.split(",") if n.strip()]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    out = args.out or common.default_out_path(SUITE, {"kind": "cpu"}, smoke=args.smoke)
+    done: dict[str, Any] = {}
+    if out.is_file():
+        done = {row["variant"]: row for row in json.loads(out.read_text()).get("rows", [])}
+    env = common.environment()
+    for name in names:
+        if name in done:
+            common.log(f"{name}: already in {out}, skipped")
+            continue
+        common.log(f"{name}: {VARIANTS[name][0]}")
+        done[name] = run_variant(name, args)
+        common.write_json({"suite": SUITE, "smoke": args.smoke, **env, "scale": {**SCALE, "epochs": args.epochs},
+                           "scored_on": "validation split of the fixed UTKFace split (never the test split)",
+                           "rows": list(done.values())}, out)
+        common.print_table(list(done.values()), COLUMNS)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""export_preset: a finished run (mixed precision, prepared UTKFace root) becomes a float32 preset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from adiencekit.errors import ModelFileError
+from adiencekit.export import export_preset
+from adiencekit.inference.loading import load_model_source
+from adiencekit.models import AgeGenderClassifier
+from adiencekit.training import TrainConfig, train
+
+
+def _prepared_root(root: Path, count: int = 40) -> Path:
+    """A UTKFace root as prepare_utkface leaves it: crops, splits.csv, prepare.json."""
+    (root / "images").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rows = ["filename,split"]
+    for i in range(count):
+        name = f"{4 + 2 * i}_{i % 2}_{i % 5}_2017{i:04d}.jpg.chip.jpg"
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(root / "images" / name)
+        rows.append(f"{name},{('train', 'train', 'train', 'val', 'test')[i % 5]}")
+    (root / "splits.csv").write_text("\n".join(rows) + "\n")
+    crop = {"style": "aligned", "margin": 0.0, "size": 40, "shift": -0.12}
+    (root / "prepare.json").write_text(json.dumps({"crop": crop, "pad": 0.25, "detector": "MTCNNDetector",
+                                                   "split": {"seed": 0}}))
+    return root
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    root = _prepared_root(tmp_path_factory.mktemp("utk") / "aligned")
+    config = TrainConfig(
+        data=f"utkface:{root}", task="multitask", model="face_resnet",
+        model_kwargs={"width": 4, "blocks": [1, 1]}, image_size=40, crop_size=32, batch_size=8, epochs=1,
+        precision="mixed_bfloat16", early_stopping_patience=None,
+    )
+    run = tmp_path_factory.mktemp("runs") / "run"
+    try:
+        train(config, run, verbose=0)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    return run
+
+
+def test_run_becomes_a_float32_preset_with_the_prepared_crop(finished_run, tmp_path):
+    folder = export_preset(finished_run, tmp_path / "preset", license="non-commercial research (UTKFace)")
+    document = json.loads((folder / "preset.json").read_text())
+    assert document["crop"] == {"style": "aligned", "margin": 0.0, "size": 40, "shift": -0.12}
+    assert document["image_size"] == 40 and document["input_shape"] == [32, 32, 3]
+    assert document["metrics"]["protocol"].startswith("test split")
+    assert document["training_data"]["prepared_with"]["pad"] == 0.25
+    assert "mixed_bfloat16" not in json.dumps(document["config"])
+    preset = AgeGenderClassifier.from_preset(folder)
+    assert preset.dtype_policy.name == "float32"
+    run_model = keras.saving.load_model(finished_run / "best.keras", compile=False)
+    for mine, theirs in zip(preset.weights, run_model.weights):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
+    loaded = load_model_source(folder)
+    assert loaded.crop.margin == 0.0 and loaded.crop.size == 40 and loaded.image_size == 40
+
+
+def test_unfinished_run_is_refused(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ModelFileError, match="no best.keras"):
+        export_preset(tmp_path, tmp_path / "out")
