@@ -290,11 +290,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from adiencekit.cli._catalog import MODELS  # a static table: listing needs no Keras import
+    from adiencekit.cli._catalog import MODELS, format_bundled_presets  # static: listing needs no Keras import
 
     print("Models:")
     for name, shape in MODELS.items():
         print(f"  {name:24s} input {shape}")
+    print("\n".join(format_bundled_presets()))
     print("Recipes (adiencekit train --recipe NAME):")
     for name, description in list_recipes().items():
         print(f"  {name:24s} {description}")
