@@ -140,22 +140,23 @@ def format_bundled_presets(folder: str | os.PathLike[str] | None = None) -> list
     presets = bundled_presets(folder)
     if not presets:
         return ["Bundled presets: none in this installation (adiencekit predict needs --model)"]
-    default_note = (f"adiencekit predict uses {DEFAULT_PRESET} without --model" if DEFAULT_PRESET in presets
-                    else f"the default {DEFAULT_PRESET} is not among them: adiencekit predict needs --model")
+    default_note = (f"without --model: {DEFAULT_PRESET}" if DEFAULT_PRESET in presets
+                    else f"the default, {DEFAULT_PRESET}, is missing: predict needs --model")
     lines = [f"Bundled presets (adiencekit predict --model NAME; {default_note}):"]
+    labels = {name: f"{name} (default)" if name == DEFAULT_PRESET else name for name in presets}
+    width = max(24, *(len(label) for label in labels.values()))
     for name, document in presets.items():
-        label = f"{name} (default)" if name == DEFAULT_PRESET else name
         if "error" in document:
-            lines.append(f"  {label:24s} {document['error']}")
+            lines.append(f"  {labels[name]:{width}s} {document['error']}")
             continue
         licence = " ".join(str(document.get("license") or "not stated").split())
         if len(licence) > _LICENCE_WIDTH:
             licence = licence[: _LICENCE_WIDTH - 3] + "..."
-        lines.append(f"  {label:24s} {document.get('task', '?')}, input {_shape_text(document.get('input_shape'))}, "
-                     f"{_crop_text(document.get('crop'))}")
-        lines.append(f"  {'':24s} licence: {licence}")
+        lines.append(f"  {labels[name]:{width}s} {document.get('task', '?')}, "
+                     f"input {_shape_text(document.get('input_shape'))}, {_crop_text(document.get('crop'))}")
+        lines.append(f"  {'':{width}s} licence: {licence}")
         metrics = document.get("metrics")
         protocol = metrics.get("protocol") if isinstance(metrics, Mapping) else None
-        lines.append(f"  {'':24s} test: {headline_metrics(metrics)}"
+        lines.append(f"  {'':{width}s} test: {headline_metrics(metrics)}"
                      + (f" [{' '.join(str(protocol).split())}]" if protocol else ""))
     return lines
