@@ -44,7 +44,7 @@ from adiencekit.errors import ConfigError
 from adiencekit.inference.alignment import CropSpec, crop_face
 from adiencekit.inference.detection import LANDMARK_NAMES, Detection, FaceDetector, get_detector
 from adiencekit.inference.images import ImageReadError, as_rgb_array, expand_image_paths, read_image
-from adiencekit.inference.loading import LoadedModel, load_model_source, model_input_size
+from adiencekit.inference.loading import load_model_source, model_input_size
 from adiencekit.labels import AGE_GROUPS, GENDERS
 
 __all__ = [
