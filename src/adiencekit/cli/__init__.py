@@ -12,8 +12,8 @@ Commands::
     adiencekit cv        (as train, without --fold) — the 5-fold protocol + summary table
     adiencekit sweep     conv_depth|dense_units (options as train)
     adiencekit evaluate  --run DIR [--tta]
-    adiencekit models    list the model zoo and the training recipes
-    adiencekit predict   PATH... --model RUN|FILE|PRESET [--json FILE|-] [--annotate DIR]
+    adiencekit models    list the model zoo, the bundled presets and the training recipes
+    adiencekit predict   PATH... [--model RUN|FILE|PRESET] [--json FILE|-] [--annotate DIR]
                          [--no-detect] [--min-face PX] [--tta] [--batch-size N]
     adiencekit export    --model RUN|FILE|PRESET --format saved_model|tflite|onnx --out PATH
     adiencekit --version
