@@ -97,7 +97,8 @@ def test_predict_rejects_bad_options() -> None:
     with pytest.raises(SystemExit):
         _parse(["predict", "x.jpg", "--model", "m.keras", "--batch-size", "0"])
     with pytest.raises(SystemExit):
-        _parse(["predict", "x.jpg"])  # --model is required until a bundled preset exists
+        _parse(["predict"])  # no PATH
+    assert _parse(["predict", "x.jpg"]).model is None  # the bundled default (tests/inference/test_default_model.py)
 
 
 @pytest.mark.realdata

@@ -12,8 +12,8 @@ Commands::
     adiencekit cv        (as train, without --fold) — the 5-fold protocol + summary table
     adiencekit sweep     conv_depth|dense_units (options as train)
     adiencekit evaluate  --run DIR [--tta]
-    adiencekit models    list the model zoo and the training recipes
-    adiencekit predict   PATH... --model RUN|FILE|PRESET [--json FILE|-] [--annotate DIR]
+    adiencekit models    list the model zoo, the bundled presets and the training recipes
+    adiencekit predict   PATH... [--model RUN|FILE|PRESET] [--json FILE|-] [--annotate DIR]
                          [--no-detect] [--min-face PX] [--tta] [--batch-size N]
     adiencekit export    --model RUN|FILE|PRESET --format saved_model|tflite|onnx --out PATH
     adiencekit --version
@@ -290,11 +290,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from adiencekit.cli._catalog import MODELS  # a static table: listing needs no Keras import
+    from adiencekit.cli._catalog import MODELS, format_bundled_presets  # static: listing needs no Keras import
 
     print("Models:")
     for name, shape in MODELS.items():
         print(f"  {name:24s} input {shape}")
+    print("\n".join(format_bundled_presets()))
     print("Recipes (adiencekit train --recipe NAME):")
     for name, description in list_recipes().items():
         print(f"  {name:24s} {description}")

@@ -1,9 +1,11 @@
 """The ``predict`` and ``export`` commands (wired into ``adiencekit.cli``).
 
-``adiencekit predict PATH... --model PRESET|RUN|FILE [--json FILE|-] [--annotate DIR]
+``adiencekit predict PATH... [--model PRESET|RUN|FILE] [--json FILE|-] [--annotate DIR]
 [--no-detect] [--min-face PX] [--tta] [--batch-size N] [--quiet]`` prints a table of the
 faces of each photo (or writes the JSON of ``docs/predict.md``), optionally writes
-annotated copies, and ends with a one-line summary on stderr. Unreadable files are
+annotated copies, and ends with a one-line summary on stderr. Without ``--model`` it uses
+the bundled default preset (:data:`adiencekit.models.presets.DEFAULT_PRESET`); where it
+is not installed, one error line asks for ``--model`` (status 2). Unreadable files are
 reported one line each and counted; the command exits with status 2 (one line on
 stderr) when not a single photo could be read.
 
@@ -60,7 +62,9 @@ def add_predict_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Detect, align and label the faces in photos (files or folders).",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders of images")
-    parser.add_argument("--model", required=True, help="a preset name or folder, a training run folder or a .keras file")
+    parser.add_argument("--model", default=None,
+                        help="a preset name or folder, a training run folder or a .keras file "
+                             "(default: the bundled preset; see `adiencekit models`)")
     parser.add_argument("--json", default=None, metavar="FILE", help="write the results as JSON to FILE ('-': stdout)")
     parser.add_argument("--annotate", default=None, metavar="DIR", help="write copies with boxes and labels to DIR")
     parser.add_argument("--no-detect", action="store_true", help="each image is one face crop (no detection)")

@@ -4,7 +4,9 @@
 inference must know to feed it crops like the ones it was trained on: the crop
 (:class:`~adiencekit.inference.alignment.CropSpec`; a preset records it in its
 ``crop`` metadata) and, for a training run, the ``image_size`` the faces were resized
-to before the centre ``crop_size`` crop.
+to before the centre ``crop_size`` crop. No model (``None``) means the default model:
+the bundled preset :data:`~adiencekit.models.presets.DEFAULT_PRESET`, read from the
+package folder (:func:`load_default_model`; never fetched).
 
 Example:
 
@@ -28,7 +30,7 @@ import keras
 from adiencekit.errors import ModelFileError
 from adiencekit.inference.alignment import CropSpec
 
-__all__ = ["LoadedModel", "crop_from_metadata", "load_model_source", "model_input_size"]
+__all__ = ["LoadedModel", "crop_from_metadata", "load_default_model", "load_model_source", "model_input_size"]
 
 
 @dataclass
@@ -141,11 +143,40 @@ def _from_preset(name_or_path: str | os.PathLike[str]) -> LoadedModel:
     )
 
 
-def load_model_source(source: Any) -> LoadedModel:
+def load_default_model() -> LoadedModel:
+    """The default model: the bundled preset :data:`~adiencekit.models.presets.DEFAULT_PRESET`.
+
+    It is read from the package's own folder
+    (:data:`~adiencekit.models.presets.BUNDLED_DIR`), never from the network, and never
+    from a preset registered under the same name.
+
+    Returns:
+        The model and its crop settings; ``source`` is the preset's name.
+
+    Raises:
+        ModelFileError: the preset is not in this installation (a source tree without
+            the weights, or a deleted folder); the message says to pass ``--model``.
+    """
+    from adiencekit.models import presets
+
+    folder = presets.BUNDLED_DIR / presets.DEFAULT_PRESET
+    if not (folder / presets.PRESET_FILE).is_file():
+        raise ModelFileError(
+            f"no model given and the default model, the bundled preset {presets.DEFAULT_PRESET!r}, is not in "
+            f"this installation ({folder / presets.PRESET_FILE} is missing); pass --model (Python: "
+            f"Predictor(model=...)) with a preset name or folder, a training run folder or a .keras file"
+        )
+    loaded = _from_preset(folder)
+    loaded.source = presets.DEFAULT_PRESET
+    return loaded
+
+
+def load_model_source(source: Any = None) -> LoadedModel:
     """Resolve ``source`` into a :class:`LoadedModel`.
 
     Args:
-        source: a ``keras.Model``; a :class:`LoadedModel` (returned as is); a ``.keras``
+        source: ``None`` for the default model (:func:`load_default_model`); a
+            ``keras.Model``; a :class:`LoadedModel` (returned as is); a ``.keras``
             file; a training run folder (``config.json`` + ``best.keras``, see
             :func:`adiencekit.training.train`); a preset folder (``preset.json``) or
             preset name.
@@ -154,8 +185,11 @@ def load_model_source(source: Any) -> LoadedModel:
         The model and its crop settings.
 
     Raises:
-        ModelFileError: the path does not exist or holds no loadable model.
+        ModelFileError: the path does not exist or holds no loadable model, or
+            ``source`` is ``None`` and the default preset is not bundled.
     """
+    if source is None:
+        return load_default_model()
     if isinstance(source, LoadedModel):
         return source
     if isinstance(source, keras.Model):

@@ -44,7 +44,7 @@ from adiencekit.errors import ConfigError
 from adiencekit.inference.alignment import CropSpec, crop_face
 from adiencekit.inference.detection import LANDMARK_NAMES, Detection, FaceDetector, get_detector
 from adiencekit.inference.images import ImageReadError, as_rgb_array, expand_image_paths, read_image
-from adiencekit.inference.loading import LoadedModel, load_model_source, model_input_size
+from adiencekit.inference.loading import load_model_source, model_input_size
 from adiencekit.labels import AGE_GROUPS, GENDERS
 
 __all__ = [
@@ -250,6 +250,10 @@ class Predictor:
         model: a ``keras.Model``, a ``.keras`` file, a training run folder or a preset
             (see :func:`~adiencekit.inference.loading.load_model_source`). The model takes
             RGB ``[0, 255]`` images and has a ``gender`` and/or an ``age`` output.
+            ``None`` (the default): the bundled preset
+            :data:`~adiencekit.models.presets.DEFAULT_PRESET`, loaded from the package
+            folder without network; :class:`~adiencekit.errors.ModelFileError` when this
+            installation does not have it.
         detector: ``"mtcnn"``, a :class:`~adiencekit.inference.detection.FaceDetector`,
             or ``None`` (only ``detect=False`` then works).
         crop: how faces are cut out: a :class:`CropSpec` or its dict; default: the
@@ -266,7 +270,7 @@ class Predictor:
 
     def __init__(
         self,
-        model: Any,
+        model: Any = None,
         *,
         detector: str | FaceDetector | None = "mtcnn",
         crop: CropSpec | dict[str, Any] | None = None,

@@ -34,15 +34,16 @@ from adiencekit.models.backbones import (
 from adiencekit.models.heads import classification_head
 from adiencekit.models.inception import basic_inception, modified_inception, set_trainable_blocks
 from adiencekit.models.levi_hassner import levi_hassner
-from adiencekit.models.resnet import face_resnet
-from adiencekit.models.presets import list_presets, register_preset
+from adiencekit.models.presets import DEFAULT_PRESET, list_presets, register_preset
 from adiencekit.models.registry import create_model, list_models, model_defaults, register_model
+from adiencekit.models.resnet import face_resnet
 from adiencekit.models.scratch import scratch_cnn
 from adiencekit.models.task import AgeGenderClassifier
 
 __all__ = [
     "AgeGenderClassifier",
     "Backbone",
+    "DEFAULT_PRESET",
     "FaceResNetBackbone",
     "InceptionV3Backbone",
     "LeviHassnerBackbone",

@@ -16,8 +16,8 @@ photo pipeline: ``{"style": "aligned" | "center", "margin": float, "size": int}`
 :func:`load_preset` (``AgeGenderClassifier.from_preset``) takes:
 
 * the name of a preset shipped inside the package (:func:`list_presets`; bundled presets
-  live in ``adiencekit/models/presets/<name>/`` or are registered with
-  :func:`register_preset`);
+  live in ``adiencekit/models/bundled/<name>/``, :data:`BUNDLED_DIR`, and are read from
+  disk, never fetched) or registered with :func:`register_preset`;
 * a local preset folder, a training run folder (``config.json`` + ``best.keras`` or
   ``best.weights.h5``, as :func:`adiencekit.training.train` writes) or a ``.keras`` file;
 * the URL of a preset archive (``.tar.gz``, ``.tgz``, ``.tar`` or ``.zip``) with its
@@ -58,7 +58,9 @@ import keras
 from adiencekit.errors import ConfigError, ModelFileError
 
 __all__ = [
+    "BUNDLED_DIR",
     "CROP_STYLES",
+    "DEFAULT_PRESET",
     "PRESET_FILE",
     "WEIGHTS_FILE",
     "list_presets",
@@ -82,6 +84,11 @@ CROP_STYLES: tuple[str, ...] = ("center", "aligned", "box")
 
 #: Folder of the presets shipped inside the package (one sub-folder per preset).
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
+
+#: The bundled preset :class:`~adiencekit.inference.Predictor` and ``adiencekit predict``
+#: use when no model is given (``BUNDLED_DIR / DEFAULT_PRESET``; an installation without
+#: it asks for ``--model``).
+DEFAULT_PRESET = "utkface_multitask"
 
 _REGISTERED: dict[str, dict[str, Any]] = {}
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
