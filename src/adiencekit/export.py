@@ -176,10 +176,10 @@ def export_preset(
     import keras
 
     from adiencekit.errors import ModelFileError
-    from adiencekit.inference.prepare import PREPARE_FILE
+    from adiencekit.inference.prepare import prepared_record
     from adiencekit.models import create_model
     from adiencekit.models.presets import save_preset
-    from adiencekit.training.config import UTKFACE_PREFIX, TrainConfig
+    from adiencekit.training.config import TrainConfig
 
     run = Path(run_dir).expanduser()
     for name in ("config.json", "best.keras", "metrics.json"):
@@ -197,12 +197,9 @@ def export_preset(
     model.load_weights(run / "best.keras")
     image_size = int(config.image_size or crop_side)
     crop: dict[str, Any] = {"style": "center", "margin": 0.0, "size": image_size}
-    prepared = None
-    if str(config.data).startswith(UTKFACE_PREFIX):
-        record = Path(str(config.data)[len(UTKFACE_PREFIX):]) / PREPARE_FILE
-        if record.is_file():
-            prepared = json.loads(record.read_text())
-            crop = dict(prepared["crop"])
+    prepared = prepared_record(config.data)
+    if prepared is not None:
+        crop = dict(prepared["crop"])
     if metrics is None:
         measured = json.loads((run / "metrics.json").read_text())
         metrics = {
@@ -210,6 +207,6 @@ def export_preset(
             "test": measured.get("test"),
         }
     training_data = {"data": config.data, "config": config.to_dict(),
-                     "prepared_with": prepared and {k: prepared[k] for k in ("crop", "pad", "detector", "split")}}
+                     "prepared_with": prepared and {k: prepared.get(k) for k in ("crop", "pad", "detector", "split")}}
     return save_preset(model, Path(out).expanduser(), image_size=image_size, crop=crop, training_data=training_data,
                        metrics=metrics, license=license, description=description, overwrite=overwrite)

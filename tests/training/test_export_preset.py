@@ -66,6 +66,11 @@ def test_run_becomes_a_float32_preset_with_the_prepared_crop(finished_run, tmp_p
     assert loaded.crop.margin == 0.0 and loaded.crop.size == 40 and loaded.image_size == 40
 
 
+def test_the_run_folder_itself_cuts_faces_like_its_prepared_data(finished_run):
+    loaded = load_model_source(finished_run)
+    assert (loaded.crop.style, loaded.crop.margin, loaded.crop.shift, loaded.crop.size) == ("aligned", 0.0, -0.12, 40)
+
+
 def test_unfinished_run_is_refused(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(ModelFileError, match="no best.keras"):

@@ -87,8 +87,14 @@ def _from_run_folder(path: Path) -> LoadedModel:
     from adiencekit.inference.alignment import ADIENCE_CROP, UTKFACE_CROP
     from adiencekit.training.config import UTKFACE_PREFIX
 
-    framing = UTKFACE_CROP if str(config.data).startswith(UTKFACE_PREFIX) else ADIENCE_CROP
-    crop = framing.replace(size=config.image_size)
+    from adiencekit.inference.prepare import prepared_record
+
+    prepared = prepared_record(config.data)
+    if prepared is not None:  # trained on crops cut by prepare_utkface: cut faces the same way
+        crop = CropSpec.from_dict(prepared["crop"])
+    else:
+        framing = UTKFACE_CROP if str(config.data).startswith(UTKFACE_PREFIX) else ADIENCE_CROP
+        crop = framing.replace(size=config.image_size)
     return LoadedModel(model=model, crop=crop, image_size=config.image_size, source=str(path))
 
 

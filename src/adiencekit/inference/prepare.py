@@ -47,7 +47,7 @@ from adiencekit.inference.alignment import AlignReport, CropSpec, align_faces_in
 if TYPE_CHECKING:  # pragma: no cover
     from adiencekit.inference.detection import FaceDetector
 
-__all__ = ["PREPARE_FILE", "UTKFACE_TRAINING_CROP", "PrepareReport", "prepare_utkface"]
+__all__ = ["PREPARE_FILE", "UTKFACE_TRAINING_CROP", "PrepareReport", "prepare_utkface", "prepared_record"]
 
 #: The crop the bundled model is trained on: aligned, template square plus no margin,
 #: face slightly high (``shift=-0.12``), 112 px. Training cuts random 96 px windows of
@@ -154,3 +154,28 @@ def prepare_utkface(
     }
     atomic_write_text(dst / PREPARE_FILE, json.dumps(record, indent=2) + "\n")
     return report
+
+
+def prepared_record(data: str) -> dict[str, Any] | None:
+    """The ``prepare.json`` of a ``utkface:PATH`` data spec, or ``None`` (not prepared, or not UTKFace).
+
+    Runs trained on a prepared root cut faces from photos with the recorded ``crop``
+    (read by the run-folder loader and by :func:`adiencekit.export.export_preset`).
+
+    Example:
+
+    >>> from adiencekit.inference.prepare import prepared_record
+    >>> prepared_record("synthetic") is None
+    True
+    """
+    prefix = "utkface:"
+    if not str(data).startswith(prefix):
+        return None
+    path = Path(str(data)[len(prefix):]).expanduser() / PREPARE_FILE
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("crop"), dict) else None
