@@ -13,10 +13,10 @@ Why it does not chain Keras' own layers (checked in Keras 3.15):
 
 * ``RandomZoom``, ``RandomTranslation`` and ``RandomGrayscale`` do draw per image and
   behave, but zoom and translation each resample the batch with
-  ``ImageProjectiveTransform``: about 100 ms per batch of 64 images of 96x96 on the
-  project's 2-core CPU, each;
+  ``ImageProjectiveTransform``: each cost about 100 ms (wall clock, machine loaded) per
+  batch of 64 images of 96x96 on the project's 2-core CPU, twice the whole layer here;
 * ``RandomGaussianBlur`` draws one sigma per *batch* (every blurred image of a batch gets
-  the same one) and cost about 200 ms per batch;
+  the same one);
 * ``RandomSaturation`` (and so ``RandomColorJitter``) does not clip the HSV saturation
   to 1: a factor of 0.8 turns the pixel ``(200, 100, 50)`` into ``(200, -200, -400)``.
 
@@ -27,9 +27,11 @@ symmetric reflection at the borders) and a colour one (a 3x3 matrix per image fo
 brightness, saturation, hue and grey in the YIQ space, plus an offset for contrast).
 The cost grows with the image side cubed (a matrix product); at 96 px it is small.
 
-Cost, measured on the project's 2-core CPU (shared with a training job; TensorFlow
-backend; inside ``tf.data``; batches of 64 images of 96x96; default strengths): about
-25 ms per batch, next to about 450 ms for a training step on the same batch.
+Cost, measured on the project's 2-core CPU (TensorFlow backend, inside ``tf.data``,
+batches of 64 float32 images, default strengths; the machine shared with a training
+job, load average about 3): at 96x96 about 35 ms of CPU time per batch (40-50 ms wall
+clock), next to about 450 ms for a training step on the same batch; at 128x128 about
+55 ms of CPU time.
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ class PhotoAugmentation(_DataLayer):
     sequence.
 
     Cost (2-core CPU, TensorFlow backend, in ``tf.data``, 64 images of 96x96, defaults):
-    about 25 ms per batch.
+    about 35 ms of CPU time per batch (see the module docstring).
 
     Args:
         scale: largest zoom in or out, as a fraction of the side, in [0, 1).
