@@ -210,7 +210,9 @@ def _strong_augmentation(train_ds: Any, config: TrainConfig) -> Any:
     """``train_ds`` with :class:`~adiencekit.layers.PhotoAugmentation` on its batches when ``augment="strong"``.
 
     The layer is seeded from ``config.seed`` and mapped without parallel calls, so that
-    its seed generator advances in batch order and the sequence is reproducible.
+    its seed generator advances in batch order and the sequence is reproducible. (A
+    resumed run starts that sequence again from the seed: its later epochs see other
+    draws than an uninterrupted run would.)
     """
     if config.augment != "strong":
         return train_ds
