@@ -434,3 +434,35 @@ def test_zero_usable_images_is_an_error_that_suggests_the_other_folder(capsys, t
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"adiencekit: error: Adience image folder not found: {root / 'aligned'}")
     assert lines[0].endswith(f"The folder {root / 'faces'} exists: pass faces='faces' (command line: --faces faces).")
+
+
+def test_training_options_augment_and_smoothing_set_the_config() -> None:
+    argv = ["--augment", "strong", "--label-smoothing", "0.1", "--age-neighbour-smoothing", "0.2"]
+    config = config_from_args(build_parser().parse_args(["train", "--task", "multitask", *argv]))
+    assert (config.augment, config.label_smoothing, config.age_neighbour_smoothing) == ("strong", 0.1, 0.2)
+    config = config_from_args(build_parser().parse_args(["cv", "--task", "age", *argv]))
+    assert (config.augment, config.label_smoothing, config.age_neighbour_smoothing) == ("strong", 0.1, 0.2)
+    args = build_parser().parse_args(["sweep", "dense_units", *argv])
+    assert cli_module.option_changes(args, TrainConfig()) == {
+        "augment": "strong", "label_smoothing": 0.1, "age_neighbour_smoothing": 0.2
+    }
+    default = config_from_args(build_parser().parse_args(["train"]))
+    assert (default.augment, default.label_smoothing, default.age_neighbour_smoothing) == ("standard", 0.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--augment", "heavy"], "invalid choice: 'heavy'"),
+        (["train", "--label-smoothing", "1"], "label_smoothing must be a number in [0, 1)"),
+        (["cv", "--label-smoothing", "lots"], "invalid float value: 'lots'"),
+        (["train", "--task", "age", "--age-neighbour-smoothing", "-0.1"], "age_neighbour_smoothing must be a number"),
+        (["train", "--task", "gender", "--age-neighbour-smoothing", "0.2"], "needs an age head"),
+        (["train", "--task", "age", "--label-smoothing", "0.6", "--age-neighbour-smoothing", "0.5"],
+         "must be less than 1"),
+        (["sweep", "dense_units", "--label-smoothing", "1.5"], "label_smoothing must be a number in [0, 1)"),
+    ],
+)
+def test_training_option_mistakes_give_one_line(capsys, argv: list[str], message: str) -> None:
+    code, _, err = _run_in_process(capsys, *argv)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err

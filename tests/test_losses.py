@@ -122,3 +122,124 @@ def test_multitask_training_ignores_an_unlabelled_output():
     for before, after in zip(age_before, model.get_layer("age").weights):
         np.testing.assert_array_equal(after.numpy(), before)
     assert not all(np.array_equal(b, a.numpy()) for b, a in zip(gender_before, model.get_layer("gender").weights))
+
+
+# ----------------------------------------------------------------------------- smoothing
+def reference_targets(label, classes, label_smoothing, neighbour_smoothing):
+    """Hand-written target distribution: neighbour smoothing first, then uniform."""
+    target = np.zeros(classes)
+    target[label] = 1.0
+    if neighbour_smoothing and classes > 1:
+        neighbours = [c for c in (label - 1, label + 1) if 0 <= c < classes]
+        target[label] -= neighbour_smoothing
+        for c in neighbours:
+            target[c] += neighbour_smoothing / len(neighbours)
+    return (1 - label_smoothing) * target + label_smoothing / classes
+
+
+def reference_smoothed_loss(labels, scores, label_smoothing, neighbour_smoothing, from_logits, weights=None):
+    total = weight_sum = 0.0
+    for index, label in enumerate(labels):
+        if label < 0:
+            continue
+        if from_logits:
+            shifted = scores[index].astype("float64") - scores[index].max()
+            log_p = shifted - np.log(np.exp(shifted).sum())
+        else:
+            row = scores[index] / scores[index].sum()
+            log_p = np.log(np.clip(row, EPSILON, 1 - EPSILON))
+        target = reference_targets(int(label), scores.shape[1], label_smoothing, neighbour_smoothing)
+        weight = 1.0 if weights is None else float(weights[index])
+        total += weight * -(target * log_p).sum()
+        weight_sum += weight
+    return total / weight_sum if weight_sum else 0.0
+
+
+def test_neighbour_smoothing_targets_by_hand():
+    loss = MaskedSparseCategoricalCrossentropy(neighbour_smoothing=0.2)
+    targets = np.asarray(loss.smoothed_targets(np.array([0, 3, 7]), 8))
+    np.testing.assert_allclose(targets[0], [0.8, 0.2, 0, 0, 0, 0, 0, 0], atol=1e-7)  # one neighbour
+    np.testing.assert_allclose(targets[1], [0, 0, 0.1, 0.8, 0.1, 0, 0, 0], atol=1e-7)
+    np.testing.assert_allclose(targets[2], [0, 0, 0, 0, 0, 0, 0.2, 0.8], atol=1e-7)
+    both = MaskedSparseCategoricalCrossentropy(label_smoothing=0.1, neighbour_smoothing=0.2)
+    np.testing.assert_allclose(
+        np.asarray(both.smoothed_targets(np.array([3]), 8))[0],
+        0.9 * np.array([0, 0, 0.1, 0.8, 0.1, 0, 0, 0]) + 0.1 / 8,
+        atol=1e-7,
+    )
+    np.testing.assert_allclose(np.asarray(both.smoothed_targets(np.array([1, 0]), 2)).sum(axis=1), [1, 1], atol=1e-6)
+
+
+def test_label_smoothing_matches_keras_categorical_crossentropy():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(6, 8)).astype("float32")
+    labels = np.array([0, 3, 7, 2, 5, 1])
+    ours = MaskedSparseCategoricalCrossentropy(from_logits=True, label_smoothing=0.2)
+    keras_loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2)
+    assert float(ours(labels, logits)) == pytest.approx(float(keras_loss(np.eye(8)[labels], logits)), rel=1e-5)
+
+
+def test_zero_smoothing_is_exactly_todays_loss():
+    rng = np.random.default_rng(2)
+    scores = rng.uniform(0.01, 1, size=(9, 8)).astype("float32")
+    probabilities = scores / scores.sum(axis=1, keepdims=True)
+    labels = np.array([0, -1, 7, 3, 3, -1, 1, 6, 2])
+    for from_logits, inputs in ((False, probabilities), (True, np.log(probabilities))):
+        plain = MaskedSparseCategoricalCrossentropy(from_logits=from_logits, reduction="none")
+        zero = MaskedSparseCategoricalCrossentropy(
+            from_logits=from_logits, reduction="none", label_smoothing=0.0, neighbour_smoothing=0.0
+        )
+        np.testing.assert_array_equal(np.asarray(zero(labels, inputs)), np.asarray(plain(labels, inputs)))
+
+
+def test_smoothing_keeps_masking_and_the_nan_for_bad_labels():
+    probabilities = np.full((3, 8), 1 / 8, "float32")
+    loss = MaskedSparseCategoricalCrossentropy(label_smoothing=0.1, neighbour_smoothing=0.3)
+    assert float(loss(np.array([-1, -1, -1]), probabilities)) == 0.0
+    assert float(loss(np.array([-1, 2, -1]), probabilities)) == pytest.approx(np.log(8), rel=1e-5)
+    assert np.isnan(float(loss(np.array([0, 8, 1]), probabilities)))
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.0, True, "0.1"])
+@pytest.mark.parametrize("argument", ["label_smoothing", "neighbour_smoothing"])
+def test_smoothing_arguments_are_checked(argument, value):
+    with pytest.raises(ValueError, match=rf"{argument} must be a number in \[0, 1\)"):
+        MaskedSparseCategoricalCrossentropy(**{argument: value})
+
+
+def test_smoothing_config_round_trip():
+    loss = MaskedSparseCategoricalCrossentropy(from_logits=True, label_smoothing=0.05, neighbour_smoothing=0.2)
+    rebuilt = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert (rebuilt.label_smoothing, rebuilt.neighbour_smoothing, rebuilt.from_logits) == (0.05, 0.2, True)
+    assert rebuilt.get_config() == loss.get_config()
+    old = {k: v for k, v in MaskedSparseCategoricalCrossentropy().get_config().items() if "smoothing" not in k}
+    assert MaskedSparseCategoricalCrossentropy.from_config(old).neighbour_smoothing == 0.0  # older saved files
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    data=st.integers(min_value=1, max_value=12).flatmap(
+        lambda n: st.integers(min_value=2, max_value=9).flatmap(
+            lambda c: st.tuples(
+                hnp.arrays(np.int32, n, elements=st.integers(-1, c - 1)),
+                hnp.arrays(np.float32, (n, c), elements=st.floats(0.015625, 1, width=32)),
+                hnp.arrays(np.float32, n, elements=st.floats(0.125, 3, width=32)),
+            )
+        )
+    ),
+    label_smoothing=st.sampled_from([0.0, 0.05, 0.1, 0.3]),
+    neighbour_smoothing=st.sampled_from([0.0, 0.1, 0.25, 0.6]),
+    from_logits=st.booleans(),
+    weighted=st.booleans(),
+)
+def test_smoothed_loss_matches_the_reference(data, label_smoothing, neighbour_smoothing, from_logits, weighted):
+    labels, scores, weights = data
+    inputs = np.log(scores) if from_logits else scores / scores.sum(axis=1, keepdims=True)
+    loss = MaskedSparseCategoricalCrossentropy(
+        from_logits=from_logits, label_smoothing=label_smoothing, neighbour_smoothing=neighbour_smoothing
+    )
+    value = loss(labels, inputs, sample_weight=weights if weighted else None)
+    expected = reference_smoothed_loss(
+        labels, inputs, label_smoothing, neighbour_smoothing, from_logits, weights if weighted else None
+    )
+    assert float(value) == pytest.approx(expected, rel=1e-4, abs=1e-5)

@@ -56,8 +56,18 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
     the loss NaN (visible at once, and stopped by ``keras.callbacks.TerminateOnNaN``)
     instead of being silently scored.
 
+    Smoothed targets: with ``neighbour_smoothing`` ``n`` the target of label ``y`` keeps
+    ``1 - n`` on ``y`` and moves ``n`` to its adjacent classes (``n / 2`` to ``y - 1``
+    and to ``y + 1``; an end class gives all of ``n`` to its one neighbour), for classes
+    that are ordered, such as the Adience age groups. ``label_smoothing`` ``s`` then mixes
+    that target with the uniform one, as Keras defines it: ``(1 - s) * target + s / C``.
+    The loss is the cross-entropy with that target. With both 0 (the default) it is
+    exactly the plain sparse cross-entropy.
+
     Args:
         from_logits: whether predictions are logits rather than probabilities.
+        label_smoothing: share of the target moved uniformly to all classes, in [0, 1).
+        neighbour_smoothing: share of the target moved to the adjacent classes, in [0, 1).
         reduction: ``"mean_with_sample_weight"`` (default: the masked mean above),
             ``"sum_over_batch_size"``/``"mean"`` (divide by the whole batch size,
             labelled or not), ``"sum"``, or ``"none"``/``None`` (per-example losses, 0 for
@@ -74,6 +84,10 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
     0.4581
     >>> float(loss(np.array([-1, -1, -1]), probabilities))          # nobody labelled
     0.0
+    >>> ages = np.array([[0.1, 0.7, 0.2]], "float32")                # target (0.25, 0.5, 0.25)
+    >>> smooth = MaskedSparseCategoricalCrossentropy(neighbour_smoothing=0.5)
+    >>> round(float(smooth(np.array([1]), ages)), 4)
+    1.1563
 
     In a multitask model, one instance per output::
 
@@ -90,13 +104,20 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         reduction: str | None = "mean_with_sample_weight",
         name: str = "masked_sparse_categorical_crossentropy",
         dtype: Any = None,
+        label_smoothing: float = 0.0,
+        neighbour_smoothing: float = 0.0,
     ) -> None:
         if not isinstance(from_logits, bool):
             raise TypeError(f"from_logits must be True or False, got {from_logits!r}")
         if reduction not in _REDUCTIONS:
             raise ValueError(f"reduction must be one of {list(_REDUCTIONS)}, got {reduction!r}")
+        for argument, value in (("label_smoothing", label_smoothing), ("neighbour_smoothing", neighbour_smoothing)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+                raise ValueError(f"{argument} must be a number in [0, 1), got {value!r}")
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.from_logits = from_logits
+        self.label_smoothing = float(label_smoothing)
+        self.neighbour_smoothing = float(neighbour_smoothing)
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
         labelled = ops.cast(class_indices(y_true) >= 0, self.dtype)
@@ -117,15 +138,45 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         safe_labels = ops.where(labelled, labels, ops.zeros_like(labels))
         if num_classes is not None:
             safe_labels = ops.minimum(safe_labels, num_classes - 1)
-        losses = ops.sparse_categorical_crossentropy(safe_labels, y_pred, from_logits=self.from_logits)
+        if self.label_smoothing or self.neighbour_smoothing:
+            targets = self.smoothed_targets(safe_labels, num_classes)
+            losses = ops.categorical_crossentropy(targets, y_pred, from_logits=self.from_logits)
+        else:
+            losses = ops.sparse_categorical_crossentropy(safe_labels, y_pred, from_logits=self.from_logits)
         losses = ops.where(labelled, losses, ops.zeros_like(losses))
         if num_classes is not None:
             losses = ops.where(labels >= num_classes, ops.full_like(losses, np.nan), losses)
         return losses
 
+    def smoothed_targets(self, labels: Any, num_classes: int | None) -> Any:
+        """The ``(N, C)`` target distributions of class indices ``labels`` (all in ``[0, C)``).
+
+        Args:
+            labels: int class indices, shape ``(N,)``.
+            num_classes: ``C``, the static class count of the predictions.
+
+        Returns:
+            A float tensor whose rows sum to 1 (see the class docstring).
+        """
+        if num_classes is None:
+            raise ValueError("label_smoothing and neighbour_smoothing need predictions with a known class count")
+        classes = ops.arange(num_classes, dtype="int32")[None, :]
+        labels = ops.cast(labels, "int32")[:, None]
+        own = ops.cast(classes == labels, self.dtype)
+        targets = own
+        if self.neighbour_smoothing and num_classes > 1:
+            neighbours = ops.cast(ops.abs(classes - labels) == 1, self.dtype)
+            neighbours = neighbours / ops.sum(neighbours, axis=1, keepdims=True)  # 1 or 2 neighbours
+            targets = (1.0 - self.neighbour_smoothing) * own + self.neighbour_smoothing * neighbours
+        if self.label_smoothing:
+            targets = (1.0 - self.label_smoothing) * targets + self.label_smoothing / num_classes
+        return targets
+
     def get_config(self) -> dict[str, Any]:
         return {
             "from_logits": self.from_logits,
+            "label_smoothing": self.label_smoothing,
+            "neighbour_smoothing": self.neighbour_smoothing,
             "reduction": self.reduction,
             "name": self.name,
             "dtype": self.dtype,

@@ -133,3 +133,33 @@ def test_tf_hub_backbone_is_a_clear_error_on_other_backends(tmp_path):
 
     with pytest.raises(ConfigError, match="needs the TensorFlow backend.*KERAS_BACKEND=tensorflow"):
         TFHubBackbone(os.fspath(tmp_path), input_shape=(8, 8, 3))
+
+
+def test_default_loss_smoothing_per_head_and_a_saved_model_loads_by_itself(tmp_path):
+    from adiencekit.errors import ConfigError
+    from adiencekit.losses import MaskedSparseCategoricalCrossentropy
+
+    model = small("multitask")
+    plain = model.default_loss()
+    assert all(loss.get_config() == MaskedSparseCategoricalCrossentropy().get_config() for loss in plain.values())
+    losses = model.default_loss(label_smoothing=0.1, age_neighbour_smoothing=0.3)
+    assert (losses["age"].label_smoothing, losses["age"].neighbour_smoothing) == (0.1, 0.3)
+    assert (losses["gender"].label_smoothing, losses["gender"].neighbour_smoothing) == (0.1, 0.0)
+    model.compile(optimizer="adam", loss=losses)
+    x = images(4, size=8)
+    model.fit(x, {"gender": np.array([0, 1, -1, 1]), "age": np.array([0, 3, 7, -1])}, epochs=1, verbose=0)
+    path = tmp_path / "smoothed.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)  # no custom_objects: everything is registered
+    assert_outputs_close(restored.predict(x, verbose=0), model.predict(x, verbose=0))
+    restored_losses = restored.loss
+    assert restored_losses["age"].get_config() == losses["age"].get_config()
+    assert restored_losses["gender"].get_config() == losses["gender"].get_config()
+    restored.fit(x, {"gender": np.array([0, 1, -1, 1]), "age": np.array([0, 3, 7, -1])}, epochs=1, verbose=0)
+
+    age = small("age").default_loss(age_neighbour_smoothing=0.2)
+    assert age.neighbour_smoothing == 0.2
+    with pytest.raises(ConfigError, match="needs an age head"):
+        small("gender").default_loss(age_neighbour_smoothing=0.2)
+    with pytest.raises(ConfigError, match=r"label_smoothing must be a number in \[0, 1\)"):
+        small("gender").default_loss(label_smoothing=1.0)

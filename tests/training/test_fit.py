@@ -220,3 +220,32 @@ def test_real_utkface_multitask_beats_the_majority_baseline(utkface_dir: Path, t
         majority = confusion.sum(axis=1).max() / confusion.sum()
         # Measured: gender 0.71 vs 0.55, age 0.35 vs 0.19.
         assert scores.exact >= majority + 0.08, (head, scores.exact, majority)
+
+
+def test_strong_augmentation_reaches_training_only_and_the_loss_gets_the_smoothing(tmp_path: Path) -> None:
+    """augment="strong" maps PhotoAugmentation over the training batches; smoothing reaches the losses."""
+    from adiencekit.training.fit import _strong_augmentation
+
+    from ._helpers import fast_config, make_small_tree
+
+    root = make_small_tree(tmp_path / "data")
+    config = fast_config(root, task="multitask", epochs=1, augment="strong", label_smoothing=0.1,
+                         age_neighbour_smoothing=0.2)
+    split = load_split(config)
+    args = {"image_size": 40, "crop_size": 32, "batch_size": 8, "seed": 0}
+    plain = split.train.pipeline(training=False, **args)
+    assert _strong_augmentation(plain, config.replace(augment="standard")) is plain
+    augmented = _strong_augmentation(plain, config)
+    (before, labels_before), (after, labels_after) = next(iter(plain)), next(iter(augmented))
+    assert after.shape == before.shape and after.dtype.name == "float32"
+    assert not np.allclose(after.numpy(), before.numpy())
+    assert all(np.array_equal(labels_before[k].numpy(), labels_after[k].numpy()) for k in labels_before)
+
+    result = train(config, tmp_path / "run", verbose=0)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (saved["augment"], saved["label_smoothing"], saved["age_neighbour_smoothing"]) == ("strong", 0.1, 0.2)
+    assert result.model.loss["age"].neighbour_smoothing == 0.2
+    assert result.model.loss["gender"].label_smoothing == 0.1
+    restored = keras.saving.load_model(tmp_path / "run" / "best.keras")
+    assert restored.loss["age"].get_config() == result.model.loss["age"].get_config()
+    assert not any(type(layer).__name__ == "PhotoAugmentation" for layer in restored._flatten_layers())

@@ -8,7 +8,8 @@ Commands::
     adiencekit train     [--data PATH|synthetic|utkface:PATH] [--folds-dir DIR] [--model NAME]
                          [--task T] [--fold K] [--recipe NAME] [--config FILE] [--epochs N]
                          [--batch-size N] [--learning-rate LR] [--val-fraction F] [--seed N]
-                         [--out DIR] [--overwrite] [--quiet]
+                         [--augment standard|strong] [--label-smoothing X]
+                         [--age-neighbour-smoothing X] [--out DIR] [--overwrite] [--quiet]
     adiencekit cv        (as train, without --fold) — the 5-fold protocol + summary table
     adiencekit sweep     conv_depth|dense_units (options as train)
     adiencekit evaluate  --run DIR [--tta]
@@ -68,7 +69,8 @@ _FIELD_OPTIONS = (
     ("fold", "test_fold"), ("epochs", "epochs"), ("batch_size", "batch_size"), ("image_size", "image_size"),
     ("crop_size", "crop_size"), ("faces", "faces"), ("age_policy", "age_policy"),
     ("learning_rate", "learning_rate"), ("val_fraction", "val_fraction"), ("seed", "seed"),
-    ("folds_dir", "folds_dir"),
+    ("folds_dir", "folds_dir"), ("augment", "augment"), ("label_smoothing", "label_smoothing"),
+    ("age_neighbour_smoothing", "age_neighbour_smoothing"),
 )
 
 

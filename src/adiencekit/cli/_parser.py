@@ -8,6 +8,9 @@ Example:
 False
 >>> args.seed
 3
+>>> args = build_parser().parse_args(["train", "--augment", "strong", "--age-neighbour-smoothing", "0.2"])
+>>> args.augment, args.age_neighbour_smoothing, args.label_smoothing
+('strong', 0.2, None)
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any, NoReturn
 
 from adiencekit import __version__
 from adiencekit.errors import AdienceKitError
-from adiencekit.training.config import AGE_POLICIES, FACES, TASKS
+from adiencekit.training.config import AGE_POLICIES, AUGMENTATIONS, FACES, TASKS
 from adiencekit.training.recipes import SWEEPS
 
 __all__ = ["UTKFACE_PREFIX", "UsageError", "build_parser"]
@@ -76,6 +79,13 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-fraction", type=float, default=None,
                         help="share of the training users kept for validation (default 0.1)")
     parser.add_argument("--seed", type=int, default=None, help="seed for splits, initialisation, augmentation")
+    parser.add_argument("--augment", choices=AUGMENTATIONS, default=None,
+                        help="training augmentation: standard (crops, flips; default) or strong (also random "
+                             "zoom in/out, shift, colour, blur and grey per image)")
+    parser.add_argument("--label-smoothing", type=float, default=None, metavar="X",
+                        help="uniform label smoothing of every head's loss, in [0, 1) (default 0)")
+    parser.add_argument("--age-neighbour-smoothing", type=float, default=None, metavar="X",
+                        help="share of the age target moved to the adjacent age groups, in [0, 1) (default 0)")
     parser.add_argument("--out", type=_path, default=None, help="output folder (default: a new folder under ./runs)")
     parser.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
     _data_options(parser)

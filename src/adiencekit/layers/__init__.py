@@ -4,7 +4,9 @@ Everything here is written with ``keras.ops`` and runs on every Keras backend, e
 :class:`TFHubLayer` (TensorFlow backend only), whose module imports TensorFlow lazily,
 so ``import adiencekit.layers`` works where TensorFlow is not installed.
 :class:`FaceAugmentation` is the in-model augmentation of
-:class:`adiencekit.models.AgeGenderClassifier`, :class:`TestTimeAugmentation` its (and
+:class:`adiencekit.models.AgeGenderClassifier` (crops, flips, rotation),
+:class:`PhotoAugmentation` the scale, shift, colour, blur and grey augmentation of
+``TrainConfig(augment="strong")``, :class:`TestTimeAugmentation` its (and
 evaluation's) test-time augmentation, and :class:`TFHubLayer` the layer inside
 :class:`adiencekit.models.TFHubBackbone`.
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 from adiencekit.layers.augmentation import FaceAugmentation
 from adiencekit.layers.hub import TFHubLayer
 from adiencekit.layers.normalization import LocalResponseNormalization
+from adiencekit.layers.photo_augmentation import PhotoAugmentation
 from adiencekit.layers.oversampling import (
     CROP_ORDER,
     TTA_MODES,
@@ -38,6 +41,7 @@ __all__ = [
     "TTA_MODES",
     "FaceAugmentation",
     "LocalResponseNormalization",
+    "PhotoAugmentation",
     "TFHubLayer",
     "TenCropModel",
     "TenCropPredictor",

@@ -250,15 +250,57 @@ class AgeGenderClassifier(keras.Model):
         return {head: CLASS_NAMES[head] for head in self.heads}
 
     # ------------------------------------------------------------------ training
-    def default_loss(self) -> Any:
-        """Masked sparse cross-entropy per head (labels of −1 are left out)."""
+    def default_loss(self, *, label_smoothing: float = 0.0, age_neighbour_smoothing: float = 0.0) -> Any:
+        """Masked sparse cross-entropy per head (labels of −1 are left out).
+
+        Args:
+            label_smoothing: uniform label smoothing of every head, in [0, 1) (Keras'
+                definition; 0 = none).
+            age_neighbour_smoothing: share of the age target moved to the adjacent age
+                groups, in [0, 1) (0 = none); only for a model with an age head.
+
+        Returns:
+            A :class:`~adiencekit.losses.MaskedSparseCategoricalCrossentropy`, or a dict
+            of them (one per head) for a multitask model.
+
+        Raises:
+            ConfigError: for a smoothing out of range, or age smoothing without an age head.
+
+        Example:
+
+        >>> from adiencekit.models import AgeGenderClassifier
+        >>> from adiencekit.models.backbones import ScratchCNNBackbone
+        >>> backbone = ScratchCNNBackbone(input_shape=(32, 32, 3), conv_layers=2, base_filters=4)
+        >>> model = AgeGenderClassifier(backbone, task="multitask", pooling="avg")
+        >>> losses = model.default_loss(label_smoothing=0.1, age_neighbour_smoothing=0.2)
+        >>> losses["age"].neighbour_smoothing, losses["gender"].neighbour_smoothing, losses["gender"].label_smoothing
+        (0.2, 0.0, 0.1)
+        >>> model.compile(optimizer="adam", loss=losses)
+        """
+        from adiencekit.errors import ConfigError
         from adiencekit.losses import MaskedSparseCategoricalCrossentropy
 
         self._require_top("a default loss")
+        for argument, value in (("label_smoothing", label_smoothing),
+                                ("age_neighbour_smoothing", age_neighbour_smoothing)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+                raise ConfigError(f"{argument} must be a number in [0, 1), got {value!r}")
+        if age_neighbour_smoothing and "age" not in self.heads:
+            raise ConfigError(
+                f"age_neighbour_smoothing={age_neighbour_smoothing!r} needs an age head; "
+                f"this {self.task} model has none (leave it 0)"
+            )
         from_logits = self.classifier_activation is None
+
+        def head_loss(head: str) -> Any:
+            smoothing = {"label_smoothing": label_smoothing} if label_smoothing else {}
+            if head == "age" and age_neighbour_smoothing:
+                smoothing["neighbour_smoothing"] = age_neighbour_smoothing
+            return MaskedSparseCategoricalCrossentropy(from_logits=from_logits, **smoothing)
+
         if self.task == "multitask":
-            return {head: MaskedSparseCategoricalCrossentropy(from_logits=from_logits) for head in self.heads}
-        return MaskedSparseCategoricalCrossentropy(from_logits=from_logits)
+            return {head: head_loss(head) for head in self.heads}
+        return head_loss(self.task)
 
     def default_metrics(self) -> Any:
         """Exact accuracy (``accuracy``) per head, and 1-off accuracy (``one_off``) for age."""

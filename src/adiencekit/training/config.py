@@ -49,13 +49,15 @@ from adiencekit.errors import ConfigError, DatasetNotFoundError
 from adiencekit.data.folds import FACE_LAYOUTS
 from adiencekit.labels import AGE_POLICIES, NUM_FOLDS, TASKS
 
-__all__ = ["DATASET_FIELDS", "FIELD_GROUPS", "SYNTHETIC", "UTKFACE_PREFIX", "TrainConfig"]
+__all__ = ["AUGMENTATIONS", "DATASET_FIELDS", "FIELD_GROUPS", "SYNTHETIC", "UTKFACE_PREFIX", "TrainConfig"]
 
 FACES: tuple[str, ...] = tuple(FACE_LAYOUTS)
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 LR_SCHEDULES = ("constant", "step", "cosine")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 DISTRIBUTIONS = ("auto", "none", "mirrored", "data_parallel")
+#: ``"standard"``: crops, flips, rotation; ``"strong"``: also :class:`~adiencekit.layers.PhotoAugmentation`.
+AUGMENTATIONS = ("standard", "strong")
 
 #: Fields whose unset value (``None``) is the dataset's native one.
 DATASET_FIELDS: tuple[str, ...] = ("faces", "age_policy", "test_fold", "test_fraction", "image_size")
@@ -63,11 +65,11 @@ DATASET_FIELDS: tuple[str, ...] = ("faces", "age_policy", "test_fold", "test_fra
 #: The fields of a TrainConfig by concern (the JSON file stays flat; see :meth:`TrainConfig.grouped`).
 FIELD_GROUPS: dict[str, tuple[str, ...]] = {
     "data": ("task", "data", "folds_dir", "faces", "age_policy", "test_fold", "val_fraction", "test_fraction", "image_size",
-             "crop_size", "flip", "rotation", "cache"),
+             "crop_size", "flip", "rotation", "augment", "cache"),
     "model": ("model", "model_kwargs"),
     "optimisation": ("batch_size", "optimizer", "learning_rate", "momentum", "weight_decay", "lr_schedule",
                      "lr_step_iterations", "lr_step_factor", "scale_lr_with_replicas", "epochs",
-                     "early_stopping_patience", "seed"),
+                     "early_stopping_patience", "label_smoothing", "age_neighbour_smoothing", "seed"),
     "runtime": ("precision", "jit_compile", "distribution", "steps_per_epoch", "validation_steps", "test_steps"),
 }
 
@@ -139,6 +141,14 @@ class TrainConfig:
             ``None`` disables early stopping.
         flip: random horizontal flips during training.
         rotation: maximum random rotation in degrees during training (0 disables it).
+        augment: ``"standard"`` (random crops, ``flip`` and ``rotation`` only) or
+            ``"strong"``: also :class:`~adiencekit.layers.PhotoAugmentation` with its
+            defaults (random zoom in and out, shift, colour, blur and grey per image) on
+            the training batches, seeded from ``seed``; never on validation or test data.
+        label_smoothing: uniform label smoothing of every head's loss, in [0, 1).
+        age_neighbour_smoothing: share of the age target moved to the adjacent age groups
+            (the groups are ordered), in [0, 1); needs an age head. With
+            ``label_smoothing`` it must sum to less than 1.
         cache: cache decoded images in memory.
         seed: seed for splits, initialisation and augmentation.
         precision: ``"auto"`` (bfloat16 on recent GPUs/TPUs, float16 on older GPUs,
@@ -176,6 +186,9 @@ class TrainConfig:
     early_stopping_patience: int | None = 10
     flip: bool = True
     rotation: float = 0.0
+    augment: str = "standard"
+    label_smoothing: float = 0.0
+    age_neighbour_smoothing: float = 0.0
     cache: bool = False
     seed: int = 0
     precision: str = "auto"
@@ -237,6 +250,21 @@ class TrainConfig:
         if not isinstance(self.flip, bool):
             raise ValueError(f"TrainConfig.flip must be a bool, got {self.flip!r}")
         _number("rotation", self.rotation, 0.0, 180.0)
+        _choice("augment", self.augment, AUGMENTATIONS)
+        for name in ("label_smoothing", "age_neighbour_smoothing"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+                raise ConfigError(f"TrainConfig.{name} must be a number in [0, 1), got {value!r}")
+        if self.label_smoothing + self.age_neighbour_smoothing >= 1.0:
+            raise ConfigError(
+                f"TrainConfig.label_smoothing ({self.label_smoothing}) + age_neighbour_smoothing "
+                f"({self.age_neighbour_smoothing}) must be less than 1 (the true age group keeps the rest)"
+            )
+        if self.age_neighbour_smoothing and self.task == "gender":
+            raise ConfigError(
+                f"TrainConfig.age_neighbour_smoothing={self.age_neighbour_smoothing} needs an age head; "
+                "task 'gender' has none (leave it 0 or use task 'age' or 'multitask')"
+            )
         if not isinstance(self.cache, bool):
             raise ValueError(f"TrainConfig.cache must be a bool, got {self.cache!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:

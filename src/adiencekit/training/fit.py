@@ -206,6 +206,29 @@ def _fail(run_dir: Path, config: TrainConfig, setup: DeviceSetup, error: Trainin
     return TrainingDivergedError(f"{reason}; run marked failed in {path}. To fix: {'; '.join(advice)}")
 
 
+def _strong_augmentation(train_ds: Any, config: TrainConfig) -> Any:
+    """``train_ds`` with :class:`~adiencekit.layers.PhotoAugmentation` on its batches when ``augment="strong"``.
+
+    The layer is seeded from ``config.seed`` and mapped without parallel calls, so that
+    its seed generator advances in batch order and the sequence is reproducible. (A
+    resumed run starts that sequence again from the seed: its later epochs see other
+    draws than an uninterrupted run would.)
+    """
+    if config.augment != "strong":
+        return train_ds
+    import tensorflow as tf
+
+    from adiencekit.layers import PhotoAugmentation
+
+    augmentation = PhotoAugmentation(seed=config.seed)
+
+    def augment(images: Any, *labels: Any) -> Any:
+        images = augmentation(images, training=True)
+        return (images, *labels) if labels else images
+
+    return train_ds.map(augment).prefetch(tf.data.AUTOTUNE)
+
+
 def _sample_predictions(model: keras.Model, subset: Any, task: str, **kwargs: Any) -> Any:
     """See :func:`adiencekit.training.samples.sample_predictions`."""
     return sample_predictions(model, subset, task, **kwargs)
@@ -309,6 +332,7 @@ def _train_in_folder(
         training=True, seed=config.seed, cache=config.cache, rotation=config.rotation, flip=config.flip,
         **pipeline_args,
     )
+    train_ds = _strong_augmentation(train_ds, config)
     if config.steps_per_epoch is not None:
         # Capped epochs continue where the previous one stopped instead of running dry.
         train_ds = train_ds.repeat()

@@ -61,7 +61,9 @@ def compile_model(model: keras.Model, config: TrainConfig, optimizer: Any, jit_c
     """Compile with the task model's defaults: masked losses (−1 = missing), accuracy, 1-off for age.
 
     The losses and metrics belong to :class:`~adiencekit.models.AgeGenderClassifier`
-    (its ``compile()`` defaults); training adds only the optimizer and XLA setting.
+    (its ``compile()`` defaults); training adds the optimizer, the XLA setting and the
+    config's ``label_smoothing`` and ``age_neighbour_smoothing``, passed to
+    :meth:`~adiencekit.models.AgeGenderClassifier.default_loss`.
 
     Args:
         model: an :class:`~adiencekit.models.AgeGenderClassifier` for ``config.task``.
@@ -72,7 +74,13 @@ def compile_model(model: keras.Model, config: TrainConfig, optimizer: Any, jit_c
     task = getattr(model, "task", None)
     if task != config.task:
         raise ValueError(f"the model's task is {task!r} but the config's is {config.task!r}")
-    model.compile(optimizer=optimizer, jit_compile=jit_compile)
+    if config.label_smoothing or config.age_neighbour_smoothing:
+        loss = model.default_loss(
+            label_smoothing=config.label_smoothing, age_neighbour_smoothing=config.age_neighbour_smoothing
+        )
+        model.compile(optimizer=optimizer, loss=loss, jit_compile=jit_compile)
+    else:
+        model.compile(optimizer=optimizer, jit_compile=jit_compile)
 
 
 def _create_model(config: TrainConfig, crop: int) -> keras.Model:
