@@ -42,10 +42,13 @@ from adiencekit.errors import ConfigError
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-__all__ = ["EXPORT_FORMATS", "export_model", "export_preset", "named_outputs"]
+__all__ = ["EXPORT_FORMATS", "PRESET_FORMAT", "export_model", "export_preset", "named_outputs"]
 
 #: Formats of :func:`export_model` and the Keras exporter each uses.
 EXPORT_FORMATS: dict[str, str] = {"saved_model": "tf_saved_model", "tflite": "litert", "onnx": "onnx"}
+
+#: ``adiencekit export --format preset``: a finished run as a preset folder (:func:`export_preset`).
+PRESET_FORMAT = "preset"
 
 _HEAD_BY_CLASSES = {2: "gender", 8: "age"}
 

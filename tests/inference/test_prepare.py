@@ -103,3 +103,26 @@ def test_real_faces_are_found_and_aligned(utk_files, detector, tmp_path):
         found = detector.detect(crop)
         assert found, crop_path.name
         np.testing.assert_allclose(found[0].landmarks[:2], eyes, atol=6.0)
+
+
+def test_cli_prepare(tmp_path, capsys, monkeypatch):
+    import adiencekit.inference.prepare as prepare_module
+    from adiencekit.cli import main
+
+    raw = _raw_root(tmp_path, count=10)
+    original = prepare_module.prepare_utkface
+
+    def with_fake_detector(*args, **kwargs):
+        return original(*args, detector=_CentreFace(), **kwargs)
+
+    monkeypatch.setattr(prepare_module, "prepare_utkface", with_fake_detector)
+    assert main(["prepare", f"utkface:{raw}", "--out", str(tmp_path / "out"), "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "9 crops written, 1 without a face" in out and "--recipe utkface_multitask" in out
+    assert (tmp_path / "out" / "splits.csv").is_file()
+    assert main(["prepare", str(tmp_path / "missing"), "--out", str(tmp_path / "o2")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "UTKFace images not found" in err[0]
+    assert main(["prepare", str(raw), "--out", str(tmp_path / "o3"), "--pad", "3"]) == 2
+    assert "pad must be a number in [0, 1]" in capsys.readouterr().err
+    assert not (tmp_path / "o3").exists()  # checked before anything is written

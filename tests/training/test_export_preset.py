@@ -75,3 +75,16 @@ def test_unfinished_run_is_refused(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(ModelFileError, match="no best.keras"):
         export_preset(tmp_path, tmp_path / "out")
+
+
+def test_cli_export_preset_and_bad_inputs(finished_run, tmp_path, capsys):
+    from adiencekit.cli import main
+
+    assert main(["export", "--model", str(finished_run), "--format", "preset", "--out", str(tmp_path / "p"),
+                 "--license", "non-commercial research"]) == 0
+    assert json.loads((tmp_path / "p" / "preset.json").read_text())["license"] == "non-commercial research"
+    capsys.readouterr()
+    assert main(["export", "--model", str(tmp_path / "nowhere"), "--format", "preset", "--out",
+                 str(tmp_path / "q")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no config.json" in err[0]

@@ -16,7 +16,9 @@ Commands::
     adiencekit models    list the model zoo, the bundled presets and the training recipes
     adiencekit predict   PATH... [--model RUN|FILE|PRESET] [--json FILE|-] [--annotate DIR]
                          [--no-detect] [--min-face PX] [--tta] [--batch-size N]
-    adiencekit export    --model RUN|FILE|PRESET --format saved_model|tflite|onnx --out PATH
+    adiencekit export    --model RUN|FILE|PRESET --format saved_model|tflite|onnx|preset --out PATH
+    adiencekit prepare   UTKFACE_ROOT --out DIR [--pad F] [--val-fraction F] [--test-fraction F]
+                         [--seed N] — detect, align and split UTKFace for training
     adiencekit --version
 
 With no ``--data``, ``train`` and ``cv`` use the embedded synthetic set and the
@@ -48,6 +50,7 @@ from adiencekit.cli._parser import UTKFACE_PREFIX, UsageError, build_parser
 from adiencekit.cli._quiet import import_backend, quiet_environment
 from adiencekit.errors import AdienceKitError, ModelFileError
 from adiencekit.inference.commands import run_export, run_predict
+from adiencekit.inference.prepare import run_prepare
 from adiencekit.training.config import TrainConfig
 from adiencekit.training.recipes import get_recipe, list_recipes
 
@@ -307,6 +310,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 _COMMANDS = {
     "data": _cmd_data, "train": _cmd_train, "cv": _cmd_cv, "sweep": _cmd_sweep,
     "evaluate": _cmd_evaluate, "models": _cmd_models, "predict": run_predict, "export": run_export,
+    "prepare": run_prepare,
 }
 
 #: Commands that need neither TensorFlow nor Keras.

@@ -143,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     command("models", "list the model zoo and the training recipes")
 
     from adiencekit.inference.commands import add_export_parser, add_predict_parser  # no Keras import
+    from adiencekit.inference.prepare import add_prepare_parser
 
-    for add in (add_predict_parser, add_export_parser):
+    for add in (add_predict_parser, add_export_parser, add_prepare_parser):
         _verbose_option(add(commands), argparse.SUPPRESS)
     return parser

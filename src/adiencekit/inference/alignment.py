@@ -339,6 +339,7 @@ def align_faces_in_folder(
     overwrite: bool = False,
     quality: int = 95,
     pad: float = 0.0,
+    progress: bool = False,
 ) -> AlignReport:
     """Detect and align the faces of every image under ``src``; write the crops under ``dst``.
 
@@ -362,6 +363,7 @@ def align_faces_in_folder(
             (UTKFace's faces touch the border): the detector then finds faces it misses
             at the edge, and crops looser than the source show mirrored surroundings
             instead of black corners.
+        progress: show a progress bar (tqdm) on stderr.
 
     Returns:
         An :class:`AlignReport` counting crops, images without a face and unreadable files.
@@ -375,7 +377,12 @@ def align_faces_in_folder(
         raise ConfigError(f"pad must be a number in [0, 1], got {pad!r}")
     detector = detector if detector is not None else MTCNNDetector()
     report = AlignReport()
-    for path in expand_image_paths(src):
+    paths = expand_image_paths(src)
+    if progress:
+        from tqdm import tqdm
+
+        paths = tqdm(paths, unit="image", desc="align", leave=False)
+    for path in paths:
         relative = path.relative_to(src)
         target = dst / relative.with_suffix(".jpg")
         if not all_faces and target.exists() and not overwrite:

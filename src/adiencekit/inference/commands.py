@@ -78,17 +78,20 @@ def add_predict_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``export`` command to ``subparsers``."""
-    from adiencekit.export import EXPORT_FORMATS
+    from adiencekit.export import EXPORT_FORMATS, PRESET_FORMAT
 
     parser = subparsers.add_parser(
         "export",
-        help="export a model as a TensorFlow SavedModel, TFLite or ONNX file",
-        description="Export a model (preprocessing included, dynamic batch, outputs 'gender'/'age').",
+        help="export a model as a TensorFlow SavedModel, TFLite or ONNX file, or a run as a preset",
+        description="Export a model (preprocessing included, dynamic batch, outputs 'gender'/'age'), or turn a "
+                    "finished training run into a preset folder (--format preset).",
     )
     parser.add_argument("--model", required=True, help="a preset name or folder, a training run folder or a .keras file")
-    parser.add_argument("--format", required=True, choices=tuple(EXPORT_FORMATS), help="output format")
-    parser.add_argument("--out", required=True, metavar="PATH", help="output folder (saved_model) or file")
+    parser.add_argument("--format", required=True, choices=(*EXPORT_FORMATS, PRESET_FORMAT), help="output format")
+    parser.add_argument("--out", required=True, metavar="PATH", help="output folder (saved_model, preset) or file")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("--license", default=None, help="preset only: the weights' licence (carry the data's terms)")
+    parser.add_argument("--description", default=None, help="preset only: one line saying what the model is")
     return parser
 
 
@@ -214,8 +217,13 @@ def run_predict(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     """Run ``adiencekit export``; returns the exit status (0, or 2 on a user error)."""
     try:
-        from adiencekit.export import export_model
+        from adiencekit.export import PRESET_FORMAT, export_model, export_preset
 
+        if args.format == PRESET_FORMAT:
+            written = export_preset(args.model, args.out, license=args.license, description=args.description,
+                                    overwrite=args.overwrite)
+            print(f"wrote the preset {written} (load it with --model {written})")
+            return 0
         written = export_model(args.model, args.out, format=args.format, overwrite=args.overwrite)
     except AdienceKitError as error:
         return _error(str(error))

@@ -34,9 +34,11 @@ Example (two tiny images with no face, so nothing is cut; real use takes minutes
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +49,15 @@ from adiencekit.inference.alignment import AlignReport, CropSpec, align_faces_in
 if TYPE_CHECKING:  # pragma: no cover
     from adiencekit.inference.detection import FaceDetector
 
-__all__ = ["PREPARE_FILE", "UTKFACE_TRAINING_CROP", "PrepareReport", "prepare_utkface", "prepared_record"]
+__all__ = [
+    "PREPARE_FILE",
+    "UTKFACE_TRAINING_CROP",
+    "PrepareReport",
+    "add_prepare_parser",
+    "prepare_utkface",
+    "prepared_record",
+    "run_prepare",
+]
 
 #: The crop the bundled model is trained on: aligned, template square plus no margin,
 #: face slightly high (``shift=-0.12``), 112 px. Training cuts random 96 px windows of
@@ -93,6 +103,7 @@ def prepare_utkface(
     seed: int = 0,
     detector: FaceDetector | None = None,
     overwrite: bool = False,
+    progress: bool = False,
 ) -> PrepareReport:
     """Detect, align and split a UTKFace root into a training root (see the module docstring).
 
@@ -106,6 +117,7 @@ def prepare_utkface(
         seed: seed of the split.
         detector: a face detector; default MTCNN with a 20 px smallest face.
         overwrite: rewrite crops that exist already.
+        progress: show a progress bar on stderr.
 
     Returns:
         A :class:`PrepareReport`.
@@ -120,6 +132,8 @@ def prepare_utkface(
     from adiencekit.fileio import atomic_write_text
 
     src, dst = Path(src).expanduser(), Path(dst).expanduser()
+    if isinstance(pad, bool) or not isinstance(pad, (int, float)) or not 0.0 <= pad <= 1.0:
+        raise ConfigError(f"pad must be a number in [0, 1], got {pad!r}")
     raw = UTKFaceDataset(src)
     if dst.resolve() == src.resolve():
         raise ConfigError(f"the prepared root must differ from the raw one, got {dst} twice")
@@ -136,7 +150,7 @@ def prepare_utkface(
         detector = MTCNNDetector(min_face=20)
     start = time.perf_counter()
     aligned = align_faces_in_folder(src / "images", dst / "images", spec, detector=detector, overwrite=overwrite,
-                                    pad=pad)
+                                    pad=pad, progress=progress)
     report = PrepareReport(
         align=aligned, split_sizes={s.name: len(s) for s in split}, seconds=time.perf_counter() - start
     )
@@ -179,3 +193,35 @@ def prepared_record(data: str) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) and isinstance(record.get("crop"), dict) else None
+
+
+def add_prepare_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``prepare`` command (``adiencekit prepare SRC --out DST``) to ``subparsers``."""
+    parser = subparsers.add_parser(
+        "prepare",
+        help="detect, align and split UTKFace for training, the way predict cuts faces",
+        description="Detect and align the faces of a raw UTKFace root into a training root; the seeded split of "
+                    "the raw images is written as splits.csv, so test faces stay test faces.",
+    )
+    parser.add_argument("source", help="the raw UTKFace root (PATH or utkface:PATH) holding images/")
+    parser.add_argument("--out", required=True, help="the prepared root to write (re-run to continue)")
+    parser.add_argument("--pad", type=float, default=0.25, help="mirror padding before detection (default 0.25)")
+    parser.add_argument("--val-fraction", type=float, default=0.1, help="validation share (default 0.1)")
+    parser.add_argument("--test-fraction", type=float, default=0.2, help="test share (default 0.2)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
+    parser.add_argument("--overwrite", action="store_true", help="rewrite crops that exist already")
+    return parser
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    """Run ``adiencekit prepare``; errors are :class:`~adiencekit.errors.AdienceKitError` (one line, exit 2)."""
+    source = str(args.source)
+    if source.startswith("utkface:"):
+        source = source[len("utkface:"):]
+    report = prepare_utkface(
+        Path(source).expanduser(), Path(args.out).expanduser(), pad=args.pad, val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction, seed=args.seed, overwrite=args.overwrite, progress=sys.stderr.isatty(),
+    )
+    print(report.summary())
+    print(f"train with: adiencekit train --recipe utkface_multitask --data utkface:{args.out}")
+    return 0
