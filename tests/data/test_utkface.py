@@ -142,3 +142,43 @@ def test_real_utkface_images_scan_and_pipeline(utkface_dir):
     assert len(data) == 8574
     images, labels = next(iter(data.split(task="age").test.pipeline(image_size=64, crop_size=48, batch_size=4)))
     assert tuple(images.shape) == (4, 48, 48, 3) and labels.dtype.name == "int32"
+
+
+def _utk_root(tmp_path, count=6):
+    from PIL import Image
+
+    root = tmp_path / "utk"
+    (root / "images").mkdir(parents=True)
+    names = [f"{20 + i}_{i % 2}_0_2017{i:04d}.jpg.chip.jpg" for i in range(count)]
+    for name in names:
+        Image.new("RGB", (8, 8)).save(root / "images" / name)
+    return root, names
+
+
+def test_splits_csv_fixes_the_split_and_counts_unlisted_and_absent_files(tmp_path):
+    root, names = _utk_root(tmp_path)
+    lines = ["filename,split", f"{names[0]},train", f"{names[1]},train", f"{names[2]},val", f"{names[3]},test",
+             "gone.jpg.chip.jpg,test"]
+    (root / "splits.csv").write_text("\n".join(lines) + "\n")
+    data = UTKFaceDataset(root)
+    assert data.report().dropped("not in splits.csv") == 2
+    split = data.split(task="gender", val_fraction=0.5, test_fraction=0.4, seed=7)
+    assert [list(s.frame["filename"]) for s in split] == [names[:2], [names[2]], [names[3]]]
+    assert split.protocol == "fixed split (splits.csv)"
+    assert data.report().notes("splits.csv row without image") == 1
+    with pytest.raises(InvalidRowError, match="not in splits.csv"):
+        UTKFaceDataset(root, strict=True)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [("name,part\na.jpg,train\n", "expected the header 'filename,split'"),
+     ("filename,split\na.jpg,train\na.jpg,test\n", "line 3: 'a.jpg' is listed twice"),
+     ("filename,split\na.jpg,train,x\n", "line 2: expected 2 comma-separated fields"),
+     ("filename,split\na.jpg,holdout\n", "line 2: the split must be train, val or test")],
+)
+def test_malformed_splits_csv_is_a_data_error_naming_file_and_line(tmp_path, text, message):
+    root, _ = _utk_root(tmp_path)
+    (root / "splits.csv").write_text(text)
+    with pytest.raises(DataError, match=message):
+        UTKFaceDataset(root)
