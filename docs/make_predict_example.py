@@ -1,13 +1,13 @@
 """Make docs/_static/predict_example.png: a composed UTKFace group photo, annotated.
 
-    PYTHONPATH=src python docs/make_predict_example.py RUN_FOLDER [PHOTO_OUT]
+    PYTHONPATH=src python docs/make_predict_example.py [UTKFACE_ROOT] [PHOTO_OUT]
 
-RUN_FOLDER is a multitask run trained on UTKFace, e.g.
-``adiencekit train --data utkface:../shared/data/utkface --recipe quick --task multitask
---epochs 25 --out runs/utk``. The faces are taken from that run's own *test* split (the
-model never saw them), spread over ages and both genders, and pasted on a plain gradient canvas
-with adiencekit.inference.compose. Prints the table ``adiencekit predict`` would print;
-PHOTO_OUT, when given, receives the photo without annotations.
+The faces are taken from the bundled model's held-out *test* split of UTKFace (the raw
+root's ``split(task="multitask", val_fraction=0.1, test_fraction=0.2, seed=0)``: the
+model never saw them), spread over ages and both genders, and pasted on a plain gradient
+canvas with adiencekit.inference.compose; the bundled default model labels them. Prints
+the table ``adiencekit predict`` would print; PHOTO_OUT, when given, receives the photo
+without annotations.
 """
 
 from __future__ import annotations
@@ -21,15 +21,14 @@ from adiencekit.inference import Predictor, annotate_image, read_image
 from adiencekit.inference.commands import format_table
 from adiencekit.inference.compose import compose_photo
 from adiencekit.labels import GENDERS
-from adiencekit.training.config import TrainConfig
-from adiencekit.training.fit import load_split
+from adiencekit.data import UTKFaceDataset
 
 OUT = Path(__file__).resolve().parent / "_static" / "predict_example.png"
 
 
-def main(run: str, photo_out: str | None = None) -> None:
-    config = TrainConfig.from_json(Path(run) / "config.json")
-    test = load_split(config).test
+def main(root: str | None = None, photo_out: str | None = None) -> None:
+    root = root or str(Path(__file__).resolve().parents[2] / "shared" / "data" / "utkface")
+    test = UTKFaceDataset(root).split(task="multitask", val_fraction=0.1, test_fraction=0.2, seed=0).test
     frame = test.frame.reset_index(drop=True)
     picks = []
     # (youngest, oldest, gender index: 0 female, 1 male)
@@ -40,7 +39,7 @@ def main(run: str, photo_out: str | None = None) -> None:
     photo, _ = compose_photo(faces, canvas=(1000, 620), sizes=(150, 220), background="gradient", seed=7)
     if photo_out:
         Image.fromarray(photo).save(photo_out, quality=95)
-    result = Predictor(run).predict(photo)
+    result = Predictor().predict(photo)
     result.path = "group.jpg"
     print(format_table([result]))
     chosen = frame.set_index("path").loc[picks]
