@@ -40,6 +40,30 @@ def crop_pair(crop_size: int | Sequence[int]) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
+def static_image_size(shape: Sequence[int | None], owner: str, *, rgb: bool = False) -> tuple[int, int]:
+    """``(height, width)`` of an image ``(H, W, C)`` or batch ``(N, H, W, C)`` shape, both known.
+
+    Args:
+        shape: the input shape.
+        owner: the layer named in the error messages.
+        rgb: also require three channels.
+
+    Raises:
+        ValueError: another rank, another channel count (``rgb``), or an unknown side.
+    """
+    shape = tuple(shape)
+    if len(shape) not in (3, 4) or (rgb and shape[-1] != 3):
+        expected = "RGB images (H, W, 3) or a batch (N, H, W, 3)" if rgb else "an image (H, W, C) or a batch (N, H, W, C)"
+        raise ValueError(f"{owner} expects {expected}, got an input of shape {shape}")
+    height, width = shape[-3], shape[-2]
+    if height is None or width is None:
+        raise ValueError(
+            f"{owner} needs a statically known image height and width "
+            f"(resize images to a fixed size first), got an input of shape {shape}"
+        )
+    return int(height), int(width)
+
+
 @keras.saving.register_keras_serializable(package="adiencekit")
 class FaceAugmentation(keras.layers.Pipeline):
     """Random crop + horizontal flip + small rotation in training, centre crop otherwise.
@@ -143,17 +167,7 @@ class FaceAugmentation(keras.layers.Pipeline):
 
     def _image_size(self, input_shape: Sequence[int | None]) -> tuple[int, int]:
         shape = tuple(input_shape)
-        if len(shape) not in (3, 4):
-            raise ValueError(
-                "FaceAugmentation expects an image (H, W, C) or a batch (N, H, W, C), "
-                f"got an input of shape {shape}"
-            )
-        height, width = shape[-3], shape[-2]
-        if height is None or width is None:
-            raise ValueError(
-                "FaceAugmentation needs a statically known image height and width "
-                f"(resize images to a fixed size first), got an input of shape {shape}"
-            )
+        height, width = static_image_size(shape, "FaceAugmentation")
         if height < self.crop_size[0] or width < self.crop_size[1]:
             raise ValueError(
                 f"FaceAugmentation(crop_size={self.crop_size}) needs images at least that large, "

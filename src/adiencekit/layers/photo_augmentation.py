@@ -43,6 +43,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from adiencekit.layers.augmentation import static_image_size
+
 try:  # the tf.data-aware base of Keras' own preprocessing layers
     from keras.src.layers.preprocessing.data_layer import DataLayer as _DataLayer
 except ImportError:  # pragma: no cover - Keras < 3.11
@@ -309,18 +311,7 @@ class PhotoAugmentation(_DataLayer):
 
     # ------------------------------------------------------------------ Keras
     def _check_shape(self, shape: tuple[int | None, ...]) -> tuple[int, int]:
-        if len(shape) not in (3, 4) or shape[-1] != 3:
-            raise ValueError(
-                "PhotoAugmentation expects RGB images (H, W, 3) or a batch (N, H, W, 3), "
-                f"got an input of shape {shape}"
-            )
-        height, width = shape[-3], shape[-2]
-        if height is None or width is None:
-            raise ValueError(
-                "PhotoAugmentation needs a statically known image height and width "
-                f"(resize images to a fixed size first), got an input of shape {shape}"
-            )
-        return int(height), int(width)
+        return static_image_size(shape, "PhotoAugmentation", rgb=True)
 
     def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
         return tuple(input_shape)
