@@ -85,6 +85,51 @@ def _val_scores(model: Any, config: Any) -> dict[str, float]:
     return scores
 
 
+#: Re-framed validation crops: ``(name, scale)``; a scale above 1 frames the face looser
+#: (more of the surroundings), below 1 tighter. 1.125 is the whole 72 px image in the 64 px
+#: input; 1.3 adds mirror padding first.
+REFRAMINGS = (("tight", 0.85), ("loose", 1.125), ("looser", 1.3))
+
+
+def reframed_scores(model: Any, config: Any) -> dict[str, float]:
+    """Validation accuracy on crops framed tighter and looser than in training.
+
+    The validation images are read whole (``image_size``); a view of ``scale`` times the
+    crop side is cut around the centre (mirror-padded where it exceeds the image) and
+    resized to the model's input.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    from adiencekit.metrics import exact_accuracy, one_off_accuracy
+    from adiencekit.training.data_loading import load_split
+
+    subset = load_split(config).val
+    size, crop = config.image_size, config.resolved_crop_size()
+    images, labels = [], {"gender": [], "age": []}
+    for batch, batch_labels in subset.pipeline(training=False, image_size=size, crop_size=size, batch_size=128):
+        images.append(batch.numpy())
+        for head in labels:
+            if head in batch_labels:
+                labels[head].append(batch_labels[head].numpy())
+    pixels = np.concatenate(images)
+    scores: dict[str, float] = {}
+    for name, scale in REFRAMINGS:
+        side = int(round(crop * scale))
+        pad = max(0, (side - size + 1) // 2)
+        padded = np.pad(pixels, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="symmetric") if pad else pixels
+        start = (padded.shape[1] - side) // 2
+        view = tf.image.resize(padded[:, start:start + side, start:start + side], (crop, crop), antialias=True)
+        outputs = model.predict(view.numpy(), batch_size=128, verbose=0)
+        outputs = outputs if isinstance(outputs, dict) else {config.task: outputs}
+        for head, values in outputs.items():
+            truth = np.concatenate(labels[head])
+            scores[f"{head}_{name}"] = exact_accuracy(truth, values)
+            if head == "age":
+                scores[f"age_1off_{name}"] = one_off_accuracy(truth, values)
+    return scores
+
+
 def run_variant(name: str, args: Any) -> dict[str, Any]:
     """Train one variant (one or two runs) and score it on validation."""
     from adiencekit.training import train
@@ -99,13 +144,27 @@ def run_variant(name: str, args: Any) -> dict[str, Any]:
         seconds += time.perf_counter() - start
         params += result.model.count_params()
         row.update(_val_scores(result.model, config))
+        row.update(reframed_scores(result.model, config))
         row[f"best_epoch_{task}"] = result.best_epoch
     row.update({"train_seconds": round(seconds, 1), "params": params})
     return row
 
 
-COLUMNS = ["variant", "gender", "age", "age_1off", "gender_flip", "age_flip", "age_1off_flip", "params",
-           "train_seconds"]
+COLUMNS = ["variant", "gender", "age", "age_1off", "gender_flip", "age_flip", "gender_tight", "age_tight",
+           "gender_looser", "age_looser", "params", "train_seconds"]
+
+
+def rescore(rows: dict[str, Any], args: Any) -> None:
+    """Add the re-framed scores to rows measured before they existed (from the saved runs)."""
+    import keras
+
+    for name, row in rows.items():
+        if "gender_looser" in row or "age_looser" in row:
+            continue
+        for task in VARIANTS[name][3]:
+            config = variant_config(name, str(args.aligned), str(args.raw), args.epochs, task)
+            model = keras.saving.load_model(args.work / f"{name}-{task}" / "best.keras", compile=False)
+            row.update(reframed_scores(model, config))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names (default: all)")
     parser.add_argument("--epochs", type=int, default=10, help="epochs per run (default 10)")
     parser.add_argument("--work", type=Path, default=common.WORK_DIR / "ablation", help="run folders")
+    parser.add_argument("--rescore", action="store_true",
+                        help="only add the re-framed scores to finished rows that lack them (from their run folders)")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     unknown = [n for n in names if n not in VARIANTS]
@@ -127,15 +188,21 @@ def main(argv: list[str] | None = None) -> int:
     if out.is_file():
         done = {row["variant"]: row for row in json.loads(out.read_text()).get("rows", [])}
     env = common.environment()
+    header = {"suite": SUITE, "smoke": args.smoke, **env, "scale": {**SCALE, "epochs": args.epochs},
+              "scored_on": "validation split of the fixed UTKFace split (never the test split)",
+              "reframings": {name: scale for name, scale in REFRAMINGS}}
+    if args.rescore:
+        rescore(done, args)
+        common.write_json({**header, "rows": list(done.values())}, out)
+        common.print_table(list(done.values()), COLUMNS)
+        return 0
     for name in names:
         if name in done:
             common.log(f"{name}: already in {out}, skipped")
             continue
         common.log(f"{name}: {VARIANTS[name][0]}")
         done[name] = run_variant(name, args)
-        common.write_json({"suite": SUITE, "smoke": args.smoke, **env, "scale": {**SCALE, "epochs": args.epochs},
-                           "scored_on": "validation split of the fixed UTKFace split (never the test split)",
-                           "rows": list(done.values())}, out)
+        common.write_json({**header, "rows": list(done.values())}, out)
         common.print_table(list(done.values()), COLUMNS)
     print(f"wrote {out}")
     return 0
