@@ -14,7 +14,7 @@ Example:
 
 >>> import ablate_pretrained
 >>> sorted(ablate_pretrained.VARIANTS)[:3]
-['baseline', 'constant_lr', 'plain_age_targets']
+['baseline', 'baseline_seed1', 'constant_lr']
 >>> ablate_pretrained.variant_config("width_48", "/data/aligned", "/data/raw", 12).model_kwargs["width"]
 48
 """
@@ -53,6 +53,14 @@ VARIANTS: dict[str, tuple[str, str, dict[str, Any], tuple[str, ...]]] = {
                  {"model_kwargs": {"width": 48, "blocks": [1, 1, 1, 1], "dropout": 0.3}}, ("multitask",)),
     "resolution_96": ("112 px images, 96 px crops (the full recipe's size)", "aligned",
                       {"image_size": 112, "crop_size": 96}, ("multitask",)),
+    "baseline_seed1": ("the baseline with seed 1 (initialisation and augmentation; same split)", "aligned",
+                       {"seed": 1}, ("multitask",)),
+}
+
+#: Rows computed from finished runs: name -> (what, the variants whose probabilities are averaged).
+ENSEMBLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "ensemble_2_seeds": ("mean of the baseline's and baseline_seed1's probabilities (2x the inference cost)",
+                         ("baseline", "baseline_seed1")),
 }
 
 
@@ -154,11 +162,48 @@ COLUMNS = ["variant", "gender", "age", "age_1off", "gender_flip", "age_flip", "g
            "gender_looser", "age_looser", "params", "train_seconds"]
 
 
-def rescore(rows: dict[str, Any], args: Any) -> None:
-    """Add the re-framed scores to rows measured before they existed (from the saved runs)."""
+def ensemble_row(name: str, args: Any) -> dict[str, Any] | None:
+    """Validation scores of an ensemble of finished multitask variants (their mean probabilities)."""
     import keras
 
+    from adiencekit.evaluation import evaluate
+    from adiencekit.training.data_loading import load_split
+
+    what, members = ENSEMBLES[name]
+    folders = [args.work / f"{member}-multitask" / "best.keras" for member in members]
+    if not all(folder.is_file() for folder in folders):
+        return None
+    models = [keras.saving.load_model(folder, compile=False) for folder in folders]
+    inputs = keras.Input(models[0].input_shape[1:])
+    outputs = [model(inputs, training=False) for model in models]
+    mean = {head: keras.layers.Average(name=head)([out[head] for out in outputs]) for head in ("gender", "age")}
+    ensemble = keras.Model(inputs, mean, name=name)
+    config = variant_config(members[0], str(args.aligned), str(args.raw), args.epochs)
+    row: dict[str, Any] = {"variant": name, "change": what}
+    split = load_split(config)
+    for tta, suffix in ((False, ""), ("flip", "_flip")):
+        result = evaluate(ensemble, split.val, "multitask", tta=tta, batch_size=64, image_size=config.image_size)
+        row[f"gender{suffix}"] = result.heads["gender"].exact
+        row[f"age{suffix}"] = result.heads["age"].exact
+        row[f"age_1off{suffix}"] = result.heads["age"].one_off
+    row.update(reframed_scores(ensemble, config))
+    row["params"] = sum(model.count_params() for model in models)
+    return row
+
+
+def rescore(rows: dict[str, Any], args: Any) -> None:
+    """Add the re-framed scores to rows measured before they existed (from the saved runs),
+    and the ensemble rows whose members are finished."""
+    import keras
+
+    for name in ENSEMBLES:
+        if name not in rows:
+            row = ensemble_row(name, args)
+            if row is not None:
+                rows[name] = row
     for name, row in rows.items():
+        if name in ENSEMBLES:
+            continue
         if "gender_looser" in row or "age_looser" in row:
             continue
         for task in VARIANTS[name][3]:
