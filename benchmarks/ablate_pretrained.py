@@ -76,66 +76,76 @@ def variant_config(name: str, aligned: str, raw: str, epochs: int, task: str = "
     return get_recipe("utkface_multitask", task=task, **values)
 
 
-def _val_scores(model: Any, config: Any) -> dict[str, float]:
-    """Exact and 1-off accuracy on the validation split, with and without flip TTA."""
-    from adiencekit.evaluation import evaluate
-    from adiencekit.training.data_loading import load_split
-
-    split = load_split(config)
-    scores: dict[str, float] = {}
-    for tta, suffix in ((False, ""), ("flip", "_flip")):
-        result = evaluate(model, split.val, config.task, tta=tta, batch_size=64, image_size=config.image_size)
-        for head, head_result in result.heads.items():
-            scores[f"{head}{suffix}"] = head_result.exact
-            if head == "age":
-                scores[f"age_1off{suffix}"] = head_result.one_off
-    scores["val_images"] = len(split.val)
-    return scores
-
-
 #: Re-framed validation crops: ``(name, scale)``; a scale above 1 frames the face looser
 #: (more of the surroundings), below 1 tighter. 1.125 is the whole 72 px image in the 64 px
 #: input; 1.3 adds mirror padding first.
 REFRAMINGS = (("tight", 0.85), ("loose", 1.125), ("looser", 1.3))
 
 
-def reframed_scores(model: Any, config: Any) -> dict[str, float]:
-    """Validation accuracy on crops framed tighter and looser than in training.
-
-    The validation images are read whole (``image_size``); a view of ``scale`` times the
-    crop side is cut around the centre (mirror-padded where it exceeds the image) and
-    resized to the model's input.
-    """
+def validation_arrays(config: Any) -> tuple[Any, dict[str, Any]]:
+    """The whole validation images (``image_size``, float32) and their labels per head."""
     import numpy as np
-    import tensorflow as tf
 
-    from adiencekit.metrics import exact_accuracy, one_off_accuracy
     from adiencekit.training.data_loading import load_split
 
     subset = load_split(config).val
-    size, crop = config.image_size, config.resolved_crop_size()
+    size = config.image_size
     images, labels = [], {"gender": [], "age": []}
     for batch, batch_labels in subset.pipeline(training=False, image_size=size, crop_size=size, batch_size=128):
         images.append(batch.numpy())
-        for head in labels:
-            if head in batch_labels:
-                labels[head].append(batch_labels[head].numpy())
-    pixels = np.concatenate(images)
-    scores: dict[str, float] = {}
+        batch_labels = batch_labels if isinstance(batch_labels, dict) else {config.task: batch_labels}
+        for head, values in batch_labels.items():
+            labels[head].append(values.numpy())
+    return np.concatenate(images), {head: np.concatenate(v) for head, v in labels.items() if v}
+
+
+def view(pixels: Any, crop: int, scale: float = 1.0, mirror: bool = False) -> Any:
+    """A centred view of ``scale`` times ``crop`` (mirror-padded beyond the image), resized to ``crop``."""
+    import numpy as np
+    import tensorflow as tf
+
+    size = pixels.shape[1]
+    side = int(round(crop * scale))
+    pad = max(0, (side - size + 1) // 2)
+    padded = np.pad(pixels, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="symmetric") if pad else pixels
+    start = (padded.shape[1] - side) // 2
+    cut = padded[:, start:start + side, start:start + side]
+    out = cut if side == crop else tf.image.resize(cut, (crop, crop), antialias=True).numpy()
+    return out[:, :, ::-1] if mirror else out
+
+
+def view_scores(predict: Any, config: Any) -> dict[str, float]:
+    """Exact and 1-off accuracy on the validation split: the centre crop, its flip TTA, and
+    crops framed tighter and looser (:data:`REFRAMINGS`).
+
+    ``predict`` maps a batch of ``(N, crop, crop, 3)`` images to ``{head: probabilities}``.
+    """
+    from adiencekit.metrics import exact_accuracy, one_off_accuracy
+
+    pixels, labels = validation_arrays(config)
+    crop = config.resolved_crop_size()
+    centre = predict(view(pixels, crop))
+    mirrored = predict(view(pixels, crop, mirror=True))
+    outputs = {"": centre, "_flip": {head: (centre[head] + mirrored[head]) / 2 for head in centre}}
     for name, scale in REFRAMINGS:
-        side = int(round(crop * scale))
-        pad = max(0, (side - size + 1) // 2)
-        padded = np.pad(pixels, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="symmetric") if pad else pixels
-        start = (padded.shape[1] - side) // 2
-        view = tf.image.resize(padded[:, start:start + side, start:start + side], (crop, crop), antialias=True)
-        outputs = model.predict(view.numpy(), batch_size=128, verbose=0)
-        outputs = outputs if isinstance(outputs, dict) else {config.task: outputs}
-        for head, values in outputs.items():
-            truth = np.concatenate(labels[head])
-            scores[f"{head}_{name}"] = exact_accuracy(truth, values)
+        outputs[f"_{name}"] = predict(view(pixels, crop, scale))
+    scores: dict[str, float] = {"val_images": len(pixels)}
+    for suffix, probabilities in outputs.items():
+        for head, values in probabilities.items():
+            scores[f"{head}{suffix}"] = exact_accuracy(labels[head], values)
             if head == "age":
-                scores[f"age_1off_{name}"] = one_off_accuracy(truth, values)
+                scores[f"age_1off{suffix}"] = one_off_accuracy(labels[head], values)
     return scores
+
+
+def model_predictor(model: Any, task: str) -> Any:
+    """``predict`` for :func:`view_scores` from one model."""
+
+    def predict(images: Any) -> dict[str, Any]:
+        outputs = model.predict(images, batch_size=128, verbose=0)
+        return outputs if isinstance(outputs, dict) else {task: outputs}
+
+    return predict
 
 
 def run_variant(name: str, args: Any) -> dict[str, Any]:
@@ -151,8 +161,7 @@ def run_variant(name: str, args: Any) -> dict[str, Any]:
         result = train(config, args.work / f"{name}-{task}", overwrite=True, verbose=0)
         seconds += time.perf_counter() - start
         params += result.model.count_params()
-        row.update(_val_scores(result.model, config))
-        row.update(reframed_scores(result.model, config))
+        row.update(view_scores(model_predictor(result.model, task), config))
         row[f"best_epoch_{task}"] = result.best_epoch
     row.update({"train_seconds": round(seconds, 1), "params": params})
     return row
@@ -166,27 +175,19 @@ def ensemble_row(name: str, args: Any) -> dict[str, Any] | None:
     """Validation scores of an ensemble of finished multitask variants (their mean probabilities)."""
     import keras
 
-    from adiencekit.evaluation import evaluate
-    from adiencekit.training.data_loading import load_split
-
     what, members = ENSEMBLES[name]
-    folders = [args.work / f"{member}-multitask" / "best.keras" for member in members]
-    if not all(folder.is_file() for folder in folders):
+    files = [args.work / f"{member}-multitask" / "best.keras" for member in members]
+    if not all(path.is_file() for path in files):
         return None
-    models = [keras.saving.load_model(folder, compile=False) for folder in folders]
-    inputs = keras.Input(models[0].input_shape[1:])
-    outputs = [model(inputs, training=False) for model in models]
-    mean = {head: keras.layers.Average(name=head)([out[head] for out in outputs]) for head in ("gender", "age")}
-    ensemble = keras.Model(inputs, mean, name=name)
+    models = [keras.saving.load_model(path, compile=False) for path in files]
+    predictors = [model_predictor(model, "multitask") for model in models]
+
+    def predict(images: Any) -> dict[str, Any]:
+        outputs = [member(images) for member in predictors]
+        return {head: sum(out[head] for out in outputs) / len(outputs) for head in ("gender", "age")}
+
     config = variant_config(members[0], str(args.aligned), str(args.raw), args.epochs)
-    row: dict[str, Any] = {"variant": name, "change": what}
-    split = load_split(config)
-    for tta, suffix in ((False, ""), ("flip", "_flip")):
-        result = evaluate(ensemble, split.val, "multitask", tta=tta, batch_size=64, image_size=config.image_size)
-        row[f"gender{suffix}"] = result.heads["gender"].exact
-        row[f"age{suffix}"] = result.heads["age"].exact
-        row[f"age_1off{suffix}"] = result.heads["age"].one_off
-    row.update(reframed_scores(ensemble, config))
+    row: dict[str, Any] = {"variant": name, "change": what, **view_scores(predict, config)}
     row["params"] = sum(model.count_params() for model in models)
     return row
 
@@ -209,7 +210,8 @@ def rescore(rows: dict[str, Any], args: Any) -> None:
         for task in VARIANTS[name][3]:
             config = variant_config(name, str(args.aligned), str(args.raw), args.epochs, task)
             model = keras.saving.load_model(args.work / f"{name}-{task}" / "best.keras", compile=False)
-            row.update(reframed_scores(model, config))
+            scores = view_scores(model_predictor(model, task), config)
+            row.update({key: value for key, value in scores.items() if key not in row})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -191,7 +191,8 @@ def get_recipe(name: str, task: str | None = None, **overrides: Any) -> TrainCon
     Args:
         name: one of :func:`list_recipes`.
         task: ``"gender"``, ``"age"`` or ``"multitask"``; defaults to the task the
-            report tuned the recipe for (``"gender"`` for most).
+            recipe was made for (``"gender"`` for most). A recipe's age-only settings
+            (``age_neighbour_smoothing``) are left out for ``"gender"``.
         **overrides: fields to change, as in :meth:`TrainConfig.replace`.
 
     Returns:
@@ -202,8 +203,11 @@ def get_recipe(name: str, task: str | None = None, **overrides: Any) -> TrainCon
             for an unknown recipe name; the message lists the known ones.
     """
     recipe = _check_name(name)
-    config = TrainConfig(task=task or recipe.default_task, **_values(name))
-    return config.replace(**overrides) if overrides else config
+    task = task or recipe.default_task
+    values = _values(name)
+    if task == "gender":  # a recipe's age settings do not apply to a model without an age head
+        values.pop("age_neighbour_smoothing", None)
+    return TrainConfig(task=task, **{**values, **overrides})
 
 
 def conv_depth_sweep(task: str = "gender", depths: tuple[int, ...] = (3, 4, 5)) -> list[TrainConfig]:

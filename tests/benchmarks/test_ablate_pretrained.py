@@ -1,0 +1,55 @@
+"""``benchmarks/ablate_pretrained.py`` end to end on a tiny UTKFace-format root (about 40 s: slow)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import ablate_pretrained  # noqa: E402
+
+
+def _tiny_root(root: Path) -> Path:
+    (root / "images").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        name = f"{3 + 2 * i}_{i % 2}_{i % 5}_2017{i:04d}.jpg.chip.jpg"
+        Image.fromarray(rng.integers(0, 255, (48, 48, 3), dtype=np.uint8)).save(root / "images" / name)
+    return root
+
+
+def test_every_variant_is_a_valid_recipe_config():
+    for name, (_, _, _, tasks) in ablate_pretrained.VARIANTS.items():
+        for task in tasks:
+            config = ablate_pretrained.variant_config(name, "/a", "/r", 3, task)
+            assert config.epochs == 3 and config.image_size in (72, 112)
+            assert config.data == ("utkface:/r" if name == "raw_crops" else "utkface:/a")
+    assert set(ablate_pretrained.ENSEMBLES["ensemble_2_seeds"][1]) <= set(ablate_pretrained.VARIANTS)
+
+
+@pytest.mark.slow
+def test_two_variants_their_ensemble_and_the_reframed_scores(tmp_path, monkeypatch):
+    root = _tiny_root(tmp_path / "utk")
+    monkeypatch.setattr(ablate_pretrained, "SCALE", {"image_size": 40, "crop_size": 32})
+    out = tmp_path / "ablation.json"
+    args = ["--aligned", str(root), "--raw", str(root), "--epochs", "1", "--out", str(out),
+            "--work", str(tmp_path / "runs")]
+    assert ablate_pretrained.main([*args, "--variants", "baseline,baseline_seed1"]) == 0
+    rows = {row["variant"]: row for row in json.loads(out.read_text())["rows"]}
+    assert set(rows) == {"baseline", "baseline_seed1"}
+    for row in rows.values():
+        for key in ("gender", "age", "age_1off", "gender_flip", "gender_tight", "age_looser"):
+            assert 0.0 <= row[key] <= 1.0
+        assert row["val_images"] == 4  # 10% of 40
+    assert ablate_pretrained.main([*args, "--rescore"]) == 0
+    payload = json.loads(out.read_text())
+    ensemble = {row["variant"]: row for row in payload["rows"]}["ensemble_2_seeds"]
+    assert ensemble["params"] == 2 * rows["baseline"]["params"]
+    assert payload["scored_on"].startswith("validation split")
