@@ -99,13 +99,27 @@ def test_strong_downscale_is_filtered_not_aliased() -> None:
     assert abs(float(crop.mean()) - 127.5) < 8 and float(crop.std()) < 20
 
 
-def test_crop_box_centres_and_pads_with_black() -> None:
+def test_crop_box_centres_and_mirrors_beyond_the_photo() -> None:
     image = np.full((100, 100, 3), 200, np.uint8)
+    image[:10, :10] = 50  # a dark top-left corner: mirrored beyond the edge, never black
     crop = crop_box(image, [0, 0, 40, 40], CropSpec(style="box", margin=0.5, size=80))
     assert crop[40, 40].tolist() == [200, 200, 200]
-    assert crop[2, 2].tolist() == [0, 0, 0]  # outside the photo
+    assert crop[2, 2].tolist() == [200, 200, 200]  # 20 px beyond the corner: mirrored bright pixels
+    assert crop[19, 19].tolist() == [50, 50, 50]  # just beyond the corner: the dark corner, mirrored
     with pytest.raises(ValueError, match="positive width"):
         crop_box(image, [0, 0, 0, 10])
+
+
+def test_mirrored_region_equals_cutting_the_mirror_padded_photo() -> None:
+    from adiencekit.inference.alignment import _mirrored_region
+
+    image = np.random.default_rng(0).integers(0, 255, (30, 40, 3), dtype=np.uint8)
+    padded = np.pad(image, ((12, 12), (12, 12), (0, 0)), mode="symmetric")
+    for left, top, right, bottom in [(-5, -7, 20, 25), (30, 10, 50, 42), (-12, -12, 52, 42), (3, 4, 10, 9)]:
+        expected = padded[top + 12:bottom + 12, left + 12:right + 12]
+        np.testing.assert_array_equal(_mirrored_region(image, left, top, right, bottom), expected)
+    far = _mirrored_region(image, 100, 100, 104, 103)  # the box misses the photo: its nearest edge
+    assert far.shape == (3, 4, 3) and (far == image[-1, -1]).all()
 
 
 def test_crop_spec_validation_and_dict_round_trip() -> None:

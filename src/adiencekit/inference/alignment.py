@@ -191,6 +191,25 @@ def similarity_transform(src: Any, dst: Any) -> np.ndarray:
     return np.hstack([scale * rotation, translation[:, None]])
 
 
+def _mirrored_region(image: np.ndarray, left: int, top: int, right: int, bottom: int) -> np.ndarray:
+    """``image[top:bottom, left:right]``, the parts beyond the photo mirrored from inside it.
+
+    Equal to cutting the box out of the whole photo mirror-padded (``np.pad`` mode
+    ``"symmetric"``) — how :func:`align_faces_in_folder` pads tight face crops — but only
+    the box is copied. A photo of one pixel side (nothing to mirror) is edge-padded.
+    """
+    height, width = image.shape[:2]
+    inner = image[max(0, top):max(0, min(height, bottom)), max(0, left):max(0, min(width, right))]
+    pads = ((max(0, -top), max(0, bottom - height)), (max(0, -left), max(0, right - width)), (0, 0))
+    if not any(before or after for before, after in pads[:2]):
+        return np.ascontiguousarray(inner)
+    if inner.size == 0:  # the box misses the photo entirely: mirror the nearest edge
+        rows = np.clip(np.arange(top, bottom), 0, height - 1)
+        cols = np.clip(np.arange(left, right), 0, width - 1)
+        return np.ascontiguousarray(image[rows][:, cols])
+    return np.pad(inner, pads, mode="symmetric")
+
+
 def _warp(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     """Warp ``image`` with the forward ``(2, 3)`` similarity ``matrix`` into a ``size`` square.
 
@@ -206,8 +225,7 @@ def _warp(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     source = (corners - translation) @ inverse.T
     left, top = np.floor(source.min(axis=0)).astype(int) - 2
     right, bottom = np.ceil(source.max(axis=0)).astype(int) + 2
-    picture = Image.fromarray(image)
-    region = picture.crop((int(left), int(top), int(right), int(bottom)))  # outside the photo: black
+    region = Image.fromarray(_mirrored_region(image, int(left), int(top), int(right), int(bottom)))
     factor = max(1, int(math.floor(1.0 / scale / 1.5))) if scale > 0 else 1
     if factor > 1:
         region = region.reduce(factor)
@@ -240,7 +258,9 @@ def align_face(image: np.ndarray, landmarks: Any, spec: CropSpec = CropSpec()) -
         spec: margin and size of the crop (its ``style`` is not consulted).
 
     Returns:
-        ``(spec.size, spec.size, 3)`` ``uint8``; parts outside the photo are black.
+        ``(spec.size, spec.size, 3)`` ``uint8``; parts beyond the photo are mirrored from
+        inside it (a face at the edge of a photo, or a tight face crop, gets the kind of
+        surroundings the training crops of :func:`align_faces_in_folder` have, not black).
 
     Example:
 
