@@ -125,3 +125,31 @@ def test_detection_rate_on_twenty_composed_photos(utk_files, detector) -> None:
     print(f"detection rate {found_total}/{placed_total} = {rate:.3f}, {extra} extra boxes, {seconds:.2f} s/photo")
     assert rate >= 0.95
     assert extra <= 2
+
+
+# Real UTKFace crops in which MTCNN finds no face on the crop as it is (the face fills
+# the picture) but finds it once the crop is mirror-padded.
+TIGHT_CROPS = ("12_0_0_20170110232735095.jpg.chip.jpg", "1_0_0_20161219205817093.jpg.chip.jpg")
+
+
+def test_tight_face_crops_are_found_on_the_padded_retry(utkface_dir, detector) -> None:
+    from adiencekit.inference.images import read_image
+
+    paths = [utkface_dir / "images" / name for name in TIGHT_CROPS]
+    if not all(path.is_file() for path in paths):
+        pytest.skip(f"the UTKFace crops {TIGHT_CROPS} are not in {utkface_dir / 'images'}")
+    for path in paths:
+        image = read_image(path)
+        assert detector._run(image, detector.thresholds) == [], path.name  # missed as it is
+        found = detector.detect(image)
+        assert found, path.name
+        x, y, w, h = found[0].box
+        assert 0 <= x + w / 2 < image.shape[1] and 0 <= y + h / 2 < image.shape[0]
+        assert w > 0.3 * image.shape[1]  # the face itself, not a mirrored half face
+
+
+def test_detection_shift_moves_box_and_landmarks() -> None:
+    detection = Detection(box=(10.0, 20.0, 30.0, 40.0), score=0.9, landmarks=np.zeros((5, 2)))
+    moved = detection.shifted(-5, 2)
+    assert moved.box == (5.0, 22.0, 30.0, 40.0)
+    assert moved.landmarks.tolist() == [[-5.0, 2.0]] * 5 and moved.score == 0.9
