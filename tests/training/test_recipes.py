@@ -15,7 +15,18 @@ def test_every_report_row_has_a_recipe() -> None:
     for name in list_recipes():
         config = get_recipe(name)
         assert isinstance(config, TrainConfig)
-        assert config.early_stopping_patience is not None
+        if name == "utkface_multitask":  # a fixed cosine schedule; the best validation epoch is kept
+            assert config.early_stopping_patience is None and config.lr_schedule == "cosine"
+        else:  # the report's convention
+            assert config.early_stopping_patience is not None
+
+
+def test_utkface_multitask_recipe_trains_every_task() -> None:
+    config = get_recipe("utkface_multitask")
+    assert (config.task, config.model, config.augment, config.age_neighbour_smoothing) == (
+        "multitask", "face_resnet", "strong", 0.2)
+    assert get_recipe("utkface_multitask", task="gender").age_neighbour_smoothing == 0.0
+    assert get_recipe("utkface_multitask", task="age").age_neighbour_smoothing == 0.2
 
 
 def test_levi_hassner_follows_the_paper() -> None:
