@@ -332,8 +332,22 @@ def _fetch(url: str, sha256: str | None, cache_dir: str | os.PathLike[str] | Non
 
 
 def preset_metadata(source: str | os.PathLike[str]) -> dict[str, Any]:
-    """The ``preset.json`` content of a local preset folder (without loading the model)."""
-    path = Path(source) / PRESET_FILE
+    """The ``preset.json`` content of a local preset folder or bundled preset name (without loading the model).
+
+    Example:
+
+    >>> from adiencekit.models import DEFAULT_PRESET
+    >>> from adiencekit.models.presets import preset_metadata
+    >>> preset_metadata(DEFAULT_PRESET)["task"]
+    'multitask'
+    """
+    folder = Path(source)
+    if not folder.is_dir():
+        known = _bundled().get(str(source))
+        if known is not None and not _is_url(str(known["source"])):
+            folder = Path(known["source"])
+    source = folder
+    path = folder / PRESET_FILE
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
