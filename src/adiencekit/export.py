@@ -180,9 +180,9 @@ def export_preset(
 
     from adiencekit.errors import ModelFileError
     from adiencekit.inference.prepare import prepared_record
-    from adiencekit.models import create_model
     from adiencekit.models.presets import save_preset
     from adiencekit.training.config import TrainConfig
+    from adiencekit.training.model_setup import create_run_model
 
     run = Path(run_dir).expanduser()
     for name in ("config.json", "best.keras", "metrics.json"):
@@ -193,8 +193,7 @@ def export_preset(
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32")
     try:
-        model = create_model(config.model, task=config.task, input_shape=(crop_side, crop_side, 3),
-                             **config.model_kwargs)
+        model = create_run_model(config, crop_side)
     finally:
         keras.config.set_dtype_policy(previous)
     model.load_weights(run / "best.keras")

@@ -19,15 +19,19 @@ Images without a detected face are not written; they are counted in the report a
 an image). An interrupted run continues where it stopped (crops already written are
 kept).
 
-Example (two tiny images with no face, so nothing is cut; real use takes minutes):
+Example (ten blank images and a detector that finds nothing, so nothing is cut; real
+use takes minutes):
 
 >>> import tempfile, pathlib
 >>> from PIL import Image
 >>> from adiencekit.inference.prepare import prepare_utkface
+>>> class NoFaces:
+...     def detect(self, image):
+...         return []
 >>> src = pathlib.Path(tempfile.mkdtemp()); (src / "images").mkdir()
 >>> for i in range(10):
 ...     Image.new("RGB", (40, 40)).save(src / "images" / f"{20 + i}_{i % 2}_0_2017010{i}.jpg.chip.jpg")
->>> report = prepare_utkface(src, src.parent / (src.name + "-aligned"), detector=_NoFaces())
+>>> report = prepare_utkface(src, src.parent / (src.name + "-aligned"), detector=NoFaces())
 >>> report.summary()
 '10 images read, 0 crops written, 10 without a face, 0 unreadable, 0 kept as they were; split 7 train / 1 val / 2 test'
 """
@@ -81,15 +85,6 @@ class PrepareReport:
         """One line: the alignment counts and the split."""
         sizes = " / ".join(f"{n} {part}" for part, n in self.split_sizes.items())
         return f"{self.align.summary()}; split {sizes}"
-
-
-class _NoFaces:
-    """A detector that finds nothing (for the module example)."""
-
-    last_too_small = 0
-
-    def detect(self, image: Any) -> list[Any]:
-        return []
 
 
 def prepare_utkface(
@@ -182,10 +177,12 @@ def prepared_record(data: str) -> dict[str, Any] | None:
     >>> prepared_record("synthetic") is None
     True
     """
-    prefix = "utkface:"
-    if not str(data).startswith(prefix):
+    from adiencekit.data.datasets import parse_dataset_spec
+
+    kind, root = parse_dataset_spec(data)
+    if kind != "utkface" or root is None:
         return None
-    path = Path(str(data)[len(prefix):]).expanduser() / PREPARE_FILE
+    path = root / PREPARE_FILE
     if not path.is_file():
         return None
     try:
@@ -215,11 +212,12 @@ def add_prepare_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_prepare(args: argparse.Namespace) -> int:
     """Run ``adiencekit prepare``; errors are :class:`~adiencekit.errors.AdienceKitError` (one line, exit 2)."""
+    from adiencekit.data.datasets import UTKFACE_PREFIX, parse_dataset_spec
+
     source = str(args.source)
-    if source.startswith("utkface:"):
-        source = source[len("utkface:"):]
+    _, root = parse_dataset_spec(source if source.startswith(UTKFACE_PREFIX) else UTKFACE_PREFIX + source)
     report = prepare_utkface(
-        Path(source).expanduser(), Path(args.out).expanduser(), pad=args.pad, val_fraction=args.val_fraction,
+        root, Path(args.out).expanduser(), pad=args.pad, val_fraction=args.val_fraction,
         test_fraction=args.test_fraction, seed=args.seed, overwrite=args.overwrite, progress=sys.stderr.isatty(),
     )
     print(report.summary())

@@ -293,10 +293,10 @@ class AgeGenderClassifier(keras.Model):
         from_logits = self.classifier_activation is None
 
         def head_loss(head: str) -> Any:
-            smoothing = {"label_smoothing": label_smoothing} if label_smoothing else {}
-            if head == "age" and age_neighbour_smoothing:
-                smoothing["neighbour_smoothing"] = age_neighbour_smoothing
-            return MaskedSparseCategoricalCrossentropy(from_logits=from_logits, **smoothing)
+            neighbours = age_neighbour_smoothing if head == "age" else 0.0
+            return MaskedSparseCategoricalCrossentropy(
+                from_logits=from_logits, label_smoothing=label_smoothing, neighbour_smoothing=neighbours
+            )
 
         if self.task == "multitask":
             return {head: head_loss(head) for head in self.heads}
