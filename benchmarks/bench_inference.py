@@ -53,6 +53,7 @@ SPECS: tuple[tuple[str, str, str, int, dict[str, Any]], ...] = (
     ("scratch_cnn", "scratch_cnn", "gender", 256, {}),
     ("levi_hassner_multitask", "levi_hassner", "multitask", 227, {}),
     ("modified_inception_multitask", "modified_inception", "multitask", 299, {"weights": None}),
+    ("face_resnet_multitask", "face_resnet", "multitask", 96, {}),  # the bundled preset's network
 )
 PROFILE_SPECS = {
     "cpu": tuple(s[0] for s in SPECS),
@@ -63,7 +64,7 @@ PROFILE_SPECS = {
 RESIZE = 256
 #: Input sides for --smoke: small, but what each architecture accepts (Inception-v3
 #: needs at least 75 px; Levi-Hassner's pooled maps need an odd-friendly size).
-SMOKE_SIZES = {"levi_hassner": 67, "scratch_cnn": 48, "basic_inception": 75, "modified_inception": 75}
+SMOKE_SIZES = {"levi_hassner": 67, "scratch_cnn": 48, "basic_inception": 75, "modified_inception": 75, "face_resnet": 48}
 
 
 def load_faces(shared_data: Path, limit: int) -> tuple[list[np.ndarray], str]:

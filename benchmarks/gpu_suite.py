@@ -16,8 +16,8 @@ Example:
 >>> import gpu_suite
 >>> gpu_suite.TRAINING_PLAN[0]
 ('levi_hassner', 'mixed_bfloat16+xla', True)
->>> [step[0] for step in gpu_suite.PLAN][:4]
-['training', 'training', 'host_feed', 'endtoend']
+>>> [step[0] for step in gpu_suite.PLAN][:5]
+['training', 'training', 'host_feed', 'host_feed_uint8', 'endtoend']
 """
 
 from __future__ import annotations
@@ -50,6 +50,9 @@ TRAINING_PLAN: list[tuple[str, str, bool]] = [
     ("levi_hassner", "mixed_bfloat16", False),
     ("scratch_cnn", "mixed_bfloat16", False),
 ]
+#: The bundled preset's network (``face_resnet`` multitask at 96 px, no plain-Keras twin):
+#: what training the ``utkface_multitask`` recipe costs on a GPU.
+BUNDLED_TRAINING: tuple[str, str, bool] = ("face_resnet_multitask", "mixed_bfloat16+xla", False)
 SMOKE_TRAINING_PLAN: list[tuple[str, str, bool]] = [("scratch_cnn", "mixed_bfloat16+xla", True)]
 
 #: Batch sizes of the scaling measurement (Levi-Hassner, mixed_bfloat16+xla).
@@ -66,8 +69,10 @@ PLAN: list[tuple[str, Any]] = [
     ("training", TRAINING_PLAN[0]),
     ("training", TRAINING_PLAN[1]),
     ("host_feed", TRAINING_PLAN[0]),
+    ("host_feed_uint8", (TRAINING_PLAN[0][0], TRAINING_PLAN[0][1], False)),
     ("endtoend", "levi_hassner"),
-    ("inference_bf16", ["levi_hassner", "modified_inception"]),
+    ("training", BUNDLED_TRAINING),
+    ("inference_bf16", ["levi_hassner", "modified_inception", "face_resnet_multitask"]),
     *[("scaling", b) for b in SCALING_BATCHES],
     *[("training", item) for item in TRAINING_PLAN[2:]],
     ("inference", None),
@@ -75,14 +80,17 @@ PLAN: list[tuple[str, Any]] = [
 SMOKE_PLAN: list[tuple[str, Any]] = [
     ("training", SMOKE_TRAINING_PLAN[0]),
     ("host_feed", SMOKE_TRAINING_PLAN[0]),
+    ("host_feed_uint8", (SMOKE_TRAINING_PLAN[0][0], SMOKE_TRAINING_PLAN[0][1], False)),
     ("endtoend", "levi_hassner"),
     ("inference_bf16", ["scratch_cnn"]),
     ("scaling", 4),
     ("inference", None),
 ]
+#: How each training kind feeds its batches (see ``bench_training.run_training``).
+FEEDS = {"training": "device", "scaling": "device", "host_feed": "host", "host_feed_uint8": "host_uint8"}
 #: Seconds each kind is assumed to need at least (a step that would start with less
 #: left in the budget is skipped and recorded).
-RESERVE_S = {"training": 40.0, "host_feed": 30.0, "endtoend": 60.0, "inference": 40.0,
+RESERVE_S = {"training": 40.0, "host_feed": 30.0, "host_feed_uint8": 30.0, "endtoend": 60.0, "inference": 40.0,
              "inference_bf16": 30.0, "scaling": 20.0}
 
 
@@ -169,10 +177,12 @@ def main(argv: list[str] | None = None) -> int:
             "generator (Keras 3 passes jax.Array batches on untouched), so no host-to-device copy is in "
             "the timed steps; the 'host_feed' row feeds NumPy arrays (Keras's array adapter slices them "
             "on the host and copies each batch to the device inside the step, as fit() does with any "
-            "in-memory array, jax.Array included, which it converts to NumPy)"
+            "in-memory array, jax.Array included, which it converts to NumPy); 'host_feed_uint8' does the "
+            "same with uint8 images (a quarter of the bytes, what output_dtype='uint8' gives fit())"
         ),
         "training": {"rows": [], "skipped": []},
         "host_feed": [],
+        "host_feed_uint8": [],
         "scaling": [],
         "endtoend": None,
         "inference": {"rows": [], "baseline": None, "skipped": []},
@@ -200,13 +210,13 @@ def main(argv: list[str] | None = None) -> int:
             continue
         common.log(f"step {label} ({budget.left():.0f} s left)")
         try:
-            if step_kind in ("training", "host_feed", "scaling"):
+            if step_kind in ("training", "host_feed", "host_feed_uint8", "scaling"):
                 if step_kind == "scaling":
                     item = ("levi_hassner" if not args.smoke else "scratch_cnn", "mixed_bfloat16+xla", False)
                 else:
                     item = tuple(arg)
                 result = bench_training.run_training(
-                    profile, [item], rounds=2, feed="host" if step_kind == "host_feed" else "device",
+                    profile, [item], rounds=2, feed=FEEDS[step_kind],
                     batch_override=arg if step_kind == "scaling" else None,
                 )
                 for row in result["rows"]:
@@ -245,13 +255,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = payload["training"]["rows"]
     common.print_table(rows, bench_training.TABLE_COLUMNS, title=f"Training ({env['device']['name']})")
     common.print_table(payload["scaling"], bench_training.TABLE_COLUMNS, title="Batch-size scaling")
-    common.print_table(payload["host_feed"], bench_training.TABLE_COLUMNS, title="Host-fed inputs")
+    common.print_table(payload["host_feed"], bench_training.TABLE_COLUMNS, title="Host-fed inputs (float32)")
+    common.print_table(payload["host_feed_uint8"], bench_training.TABLE_COLUMNS, title="Host-fed inputs (uint8)")
     for key in ("inference", "inference_bf16"):
         common.print_table(payload[key].get("rows", []), bench_inference.TABLE_COLUMNS, title=key)
     for model, check in payload["training"].get("gpu_targets", {}).items():
         best = check["best_images_per_s"]
         print(f"target {model} >= {check['target_images_per_s']:,.0f} train img/s: "
-              f"{'met' if check['met'] else 'MISSED'} (best {best if best is None else round(best)})")
+              f"{ {True: 'met', False: 'MISSED', None: 'not measured'}[check['met']] } (best {best if best is None else round(best)})")
     print(f"wrote {out}")
     return 1 if payload["errors"] else 0
 

@@ -35,7 +35,7 @@ export PYTHONPATH="$(pwd)/src${PYTHONPATH:+:$PYTHONPATH}"
 "$PY" - <<'EOF'
 import importlib, sys
 missing = []
-for name in ("keras", "jax", "numpy", "optree", "namex", "h5py", "ml_dtypes", "rich", "absl", "typing_extensions", "packaging"):
+for name in ("keras", "jax", "numpy", "optree", "namex", "h5py", "ml_dtypes", "rich", "absl", "typing_extensions", "packaging", "pandas", "PIL"):
     try:
         importlib.import_module(name)
     except ImportError as err:
@@ -47,6 +47,6 @@ print(f"run_gpu.sh: keras {keras.__version__} ({keras.backend.backend()}), jax {
 EOF
 
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >&2 || true
-# 360 s hard stop: gpu_suite.py budgets its measurements to 300 s by default and has
-# written its JSON after each one.
-exec timeout 360 "$PY" benchmarks/gpu_suite.py "$@"
+# Hard stop (HARD_STOP_S, default 360 s): gpu_suite.py budgets its measurements to 300 s
+# by default (--budget) and has written its JSON after each one.
+exec timeout "${HARD_STOP_S:-360}" "$PY" benchmarks/gpu_suite.py "$@"
