@@ -249,3 +249,23 @@ def test_strong_augmentation_reaches_training_only_and_the_loss_gets_the_smoothi
     restored = keras.saving.load_model(tmp_path / "run" / "best.keras")
     assert restored.loss["age"].get_config() == result.model.loss["age"].get_config()
     assert not any(type(layer).__name__ == "PhotoAugmentation" for layer in restored._flatten_layers())
+
+
+def test_train_feeds_uint8_batches_to_the_model(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """train() builds its pipelines with uint8 output (a quarter of the bytes); the model casts."""
+    from adiencekit.data.splits import Subset
+    from adiencekit.training.fit import TRAINING_INPUT_DTYPE
+
+    dtypes: list[str] = []
+    original = Subset.pipeline
+
+    def recording(self: Subset, *args: object, **kwargs: object) -> object:
+        dataset = original(self, *args, **kwargs)
+        dtypes.append(dataset.element_spec[0].dtype.name)
+        return dataset
+
+    monkeypatch.setattr(Subset, "pipeline", recording)
+    result = train(tiny_config(tiny_root, epochs=1), tmp_path / "run", verbose=0)
+    assert TRAINING_INPUT_DTYPE == "uint8"
+    assert dtypes[:2] == ["uint8", "uint8"]  # the training and the validation pipeline
+    assert np.isfinite(result.history[-1]["loss"])
