@@ -3,8 +3,8 @@
 #   python benchmarks/bench_endtoend.py            # ~3-4 min on 2 CPU cores (Levi-Hassner 227)
 #   python benchmarks/bench_endtoend.py --smoke    # ~30 s (tiny sizes)
 #
-# Loaders: adiencekit's build_pipeline as train() builds it (float32, and the uint8 output
-# option with the cast in the model) and the fair Keras loader of bench_pipeline.py; all
+# Loaders: adiencekit's build_pipeline as train() builds it (uint8 batches, the cast in the
+# model), the same with float32 output, and the fair Keras loader of bench_pipeline.py; all
 # feed the same compiled model. Needs TensorFlow (tf.data), whatever the Keras backend.
 """End-to-end training benchmark: input pipeline + ``model.fit``, library vs the Keras loader.
 
@@ -12,7 +12,7 @@ Example:
 
 >>> import bench_endtoend
 >>> bench_endtoend.LOADERS
-('adiencekit', 'adiencekit_uint8', 'keras')
+('adiencekit', 'adiencekit_float32', 'keras')
 """
 
 from __future__ import annotations
@@ -31,42 +31,25 @@ import common
 
 SUITE = "endtoend"
 
-LOADERS = ("adiencekit", "adiencekit_uint8", "keras")
+LOADERS = ("adiencekit", "adiencekit_float32", "keras")
 LOADER_DESCRIPTIONS = {
-    "adiencekit": "build_pipeline(training=True, seed=0, cache=<cache>) float32, as train() builds it",
-    "adiencekit_uint8": "as 'adiencekit' with output_dtype='uint8' (the zoo model casts to float32 itself)",
-    "keras": "bench_pipeline.keras_loader: image_dataset_from_directory, per-image RandomCrop + RandomFlip, "
-             "reshuffled each epoch (cache before batching when <cache>)",
+    "adiencekit": "bench_pipeline.adiencekit_loader(cache=<cache>): build_pipeline(training=True, seed=0) "
+                  "with uint8 batches (the zoo model casts to float itself), as train() builds it",
+    "adiencekit_float32": "as 'adiencekit' with output_dtype='float32' (train()'s configuration before 2026-11-28)",
+    "keras": "bench_pipeline.keras_loader(cache=<cache>): image_dataset_from_directory, per-image RandomCrop + "
+             "RandomFlip, reshuffled each epoch (cache before batching when <cache>)",
 }
 
 
 def build_loader(key: str, directory: Path, cfg: dict[str, Any]) -> Any:
     """An endless (``.repeat()``) training dataset of one loader over a class tree."""
     import bench_pipeline
-    from adiencekit.data.pipeline import build_pipeline
 
     paths, labels = bench_pipeline.class_tree_files(directory)
     if key == "keras":
-        import keras
-        import tensorflow as tf
-
-        ds = keras.utils.image_dataset_from_directory(
-            directory, labels="inferred", label_mode="int", image_size=(cfg["image_size"], cfg["image_size"]),
-            batch_size=None, shuffle=True, seed=0, follow_links=True, verbose=False,
-        )
-        crop = keras.layers.RandomCrop(cfg["crop_size"], cfg["crop_size"], seed=0)
-        flip = keras.layers.RandomFlip("horizontal", seed=1)
-        if cfg["cache"]:
-            ds = ds.cache()
-        ds = ds.shuffle(len(paths), seed=0, reshuffle_each_iteration=True)
-        ds = ds.map(lambda x, y: (flip(crop(x, training=True), training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.batch(cfg["batch_size"]).repeat().prefetch(tf.data.AUTOTUNE)
-    ds = build_pipeline(
-        paths, labels, training=True, image_size=cfg["image_size"], crop_size=cfg["crop_size"],
-        batch_size=cfg["batch_size"], seed=0, cache=cfg["cache"],
-        output_dtype="uint8" if key == "adiencekit_uint8" else "float32",
-    )
-    return ds.repeat()
+        return bench_pipeline.keras_loader(directory, cfg, len(paths), cache=cfg["cache"]).repeat()
+    output_dtype = "float32" if key == "adiencekit_float32" else None
+    return bench_pipeline.adiencekit_loader(paths, labels, cfg, output_dtype=output_dtype, cache=cfg["cache"]).repeat()
 
 
 def run_endtoend(

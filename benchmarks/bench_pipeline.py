@@ -7,6 +7,8 @@
 #
 # Both loaders resize to 256, take a random 227 crop, flip, and batch 32; figures are
 # images/s of the first (uncached, decoding) epoch and of a cached epoch, and their ratios.
+# Also measured: the library with float32 output, with unordered maps, and without
+# augmentation (the least work a loader can do: the bound on any cached-epoch ratio).
 """Input-pipeline benchmark (TensorFlow backend: tf.data).
 
 Data sets:
@@ -188,17 +190,25 @@ def warm_file_cache(paths: list[str]) -> int:
 #: What each loader does, recorded in the JSON (issue 13: the work must be the same).
 LOADER_DESCRIPTIONS = {
     "adiencekit": (
-        "build_pipeline(training=True, seed=0, cache=True): the configuration train() uses "
-        "(a seed makes the parallel maps deterministic); read file, reduced-ratio JPEG decode, "
-        "area resize to image_size (uint8), in-memory cache of the uint8 images, shuffle of the "
-        "whole set re-drawn each epoch, per-image random crop + random flip (uint8), batch, one "
-        "float32 cast per batch, prefetch"
+        "build_pipeline(training=True, seed=0, cache=True, output_dtype='uint8'): the configuration "
+        "train() uses (a seed makes the parallel maps deterministic; uint8 batches, the model casts "
+        "on its device); read file, reduced-ratio JPEG decode, area resize to image_size (uint8), "
+        "in-memory cache of the uint8 images, shuffle of the whole set re-drawn each epoch, "
+        "per-image random crop + random flip, batch, prefetch"
+    ),
+    "adiencekit_float32": (
+        "as 'adiencekit' with output_dtype='float32' (one float32 cast per batch in the pipeline): "
+        "train()'s configuration before 2026-11-28, and the output type of the Keras loader"
     ),
     "adiencekit_unordered": (
         "as 'adiencekit' with deterministic=False (elements may leave the parallel maps out of "
         "order; each keeps its own augmentation): what making it train()'s default would bring"
     ),
-    "adiencekit_uint8": "as 'adiencekit' with output_dtype='uint8' (the model casts on its device)",
+    "adiencekit_no_augmentation": (
+        "as 'adiencekit' but training=False with shuffle=True: the centre crop instead of random "
+        "crops and flips (a fixed slice), still reshuffled each epoch: the least work a loader of "
+        "this output can do, an upper bound for any per-image random crop, not a training setting"
+    ),
     "keras": (
         "keras.utils.image_dataset_from_directory(batch_size=None, image_size, bilinear resize, "
         "float32), .cache() of the unbatched decoded images, .shuffle(whole set, "
@@ -211,27 +221,36 @@ LOADERS = tuple(LOADER_DESCRIPTIONS)
 
 def adiencekit_loader(
     paths: list[str], labels: np.ndarray, cfg: dict[str, int], *, deterministic: bool | None = None,
-    output_dtype: str = "float32",
+    output_dtype: str | None = None, augment: bool = True, cache: bool = True,
 ) -> Any:
-    """adiencekit's training pipeline as ``train()`` builds it (seed given, ``cache=True``)."""
+    """adiencekit's training pipeline as ``train()`` builds it (seed given; ``cache=True`` by default).
+
+    ``output_dtype`` defaults to train()'s (``TRAINING_INPUT_DTYPE``); ``augment=False``
+    takes the centre crop (still reshuffled): the no-augmentation bound.
+    """
     from adiencekit.data.pipeline import build_pipeline
+    from adiencekit.training.fit import TRAINING_INPUT_DTYPE
 
     return build_pipeline(
         paths,
         labels,
-        training=True,
+        training=augment,
+        shuffle=True,
         image_size=cfg["image_size"],
         crop_size=cfg["crop_size"],
         batch_size=cfg["batch_size"],
         seed=0,
-        cache=True,
+        cache=cache,
         deterministic=deterministic,
-        output_dtype=output_dtype,
+        output_dtype=output_dtype or TRAINING_INPUT_DTYPE,
     )
 
 
-def keras_loader(directory: Path, cfg: dict[str, int], count: int) -> Any:
-    """The plain Keras way, doing the library's work: per-image crop and flip, reshuffled epochs."""
+def keras_loader(directory: Path, cfg: dict[str, int], count: int, *, cache: bool = True) -> Any:
+    """The plain Keras way, doing the library's work: per-image crop and flip, reshuffled epochs.
+
+    ``cache`` puts ``.cache()`` before the shuffle (unbatched decoded images).
+    """
     import keras
     import tensorflow as tf
 
@@ -248,7 +267,9 @@ def keras_loader(directory: Path, cfg: dict[str, int], count: int) -> Any:
     )
     crop = keras.layers.RandomCrop(cfg["crop_size"], cfg["crop_size"], seed=0)
     flip = keras.layers.RandomFlip("horizontal", seed=1)
-    ds = ds.cache().shuffle(count, seed=0, reshuffle_each_iteration=True)
+    if cache:
+        ds = ds.cache()
+    ds = ds.shuffle(count, seed=0, reshuffle_each_iteration=True)
     ds = ds.map(lambda x, y: (flip(crop(x, training=True), training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(cfg["batch_size"]).prefetch(tf.data.AUTOTUNE)
 
@@ -314,8 +335,9 @@ def measure_dataset(
     size_bytes = warm_file_cache(paths)
     builders: dict[str, Callable[[], Any]] = {
         "adiencekit": lambda: adiencekit_loader(paths, labels, cfg),
+        "adiencekit_float32": lambda: adiencekit_loader(paths, labels, cfg, output_dtype="float32"),
         "adiencekit_unordered": lambda: adiencekit_loader(paths, labels, cfg, deterministic=False),
-        "adiencekit_uint8": lambda: adiencekit_loader(paths, labels, cfg, output_dtype="uint8"),
+        "adiencekit_no_augmentation": lambda: adiencekit_loader(paths, labels, cfg, augment=False),
         "keras": lambda: keras_loader(directory, cfg, count),
     }
     builders = {k: builders[k] for k in loaders}

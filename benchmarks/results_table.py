@@ -68,9 +68,7 @@ def render(payload: Mapping[str, Any]) -> str:
     elif suite == "inference":
         parts.append(_inference(payload))
     elif suite == "gpu":
-        parts.append(_training(payload["training"]["rows"]))
-        parts.append("")
-        parts.append(_inference(payload["inference"]))
+        parts.append(_gpu(payload))
     elif suite == "pretrained":
         parts.append(_pretrained(payload))
     for skip in payload.get("skipped", []) or []:
@@ -78,16 +76,71 @@ def render(payload: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def _training(rows: Sequence[Mapping[str, Any]]) -> str:
+def _training(rows: Sequence[Mapping[str, Any]], device: Mapping[str, str] | None = None) -> str:
     cols = common.TRAINING_COLUMNS
     heads = ["model", "variant", "size", "batch", "params", "fwd GMACs/img", "adiencekit img/s", "plain Keras img/s", "ratio", "TFLOP/s", "% peak"]
-    return markdown_table(rows, cols, heads)
+    return markdown_table([_with_current_peak(row, device) for row in rows] if device else rows, cols, heads)
+
+
+def _with_current_peak(row: Mapping[str, Any], device: Mapping[str, str]) -> dict[str, Any]:
+    """``row`` with its % of peak recomputed from its TFLOP/s and :data:`common.GPU_PEAK_TFLOPS`.
+
+    The % is derived, not measured: a file written before a peak was corrected (float32
+    on Hopper runs in TF32) renders against today's peak.
+
+    >>> row = {"variant": "float32+xla", "library_tflops": 49.45, "library_peak_percent": 73.8}
+    >>> _with_current_peak(row, {"kind": "gpu", "name": "NVIDIA H200"})["library_peak_percent"]
+    10.0
+    """
+    out = dict(row)
+    peak = common.peak_tflops(device, "bfloat16" if "bfloat16" in str(row.get("variant")) else "float32")
+    for side in ("library", "baseline"):
+        if peak and out.get(f"{side}_tflops") is not None:
+            out[f"{side}_peak_percent"] = round(100.0 * out[f"{side}_tflops"] / peak, 2)
+    return out
+
+
+def _gib(value: Any) -> str:
+    return "-" if value is None else f"{value / 2**30:.1f} GiB"
+
+
+def _gpu(payload: Mapping[str, Any]) -> str:
+    """The GPU suite: training, batch scaling, host feeds, inference, device memory."""
+    device = payload["device"]
+    parts = ["Training, device-fed (batches already on the GPU):", "", _training(payload["training"]["rows"], device)]
+    for key, title in (("scaling", "Batch-size scaling"), ("host_feed", "Host-fed float32 NumPy batches (copied to the GPU inside each step)"),
+                       ("host_feed_uint8", "Host-fed uint8 NumPy batches (a quarter of the bytes)")):
+        if payload.get(key):
+            parts += ["", f"{title}:", "", _training(payload[key], device)]
+    for key, title in (("inference", "Inference, float32"), ("inference_bf16", "Inference, mixed_bfloat16 (large batch)")):
+        block = payload.get(key) or {}
+        if block.get("rows"):
+            parts += ["", f"{title}:", "", _inference(block)]
+    memory = [m for m in payload.get("device_memory", []) if m.get("peak_bytes_in_use") is not None]
+    if memory:
+        last = memory[-1]
+        parts.append(f"\nDevice memory: peak {_gib(last['peak_bytes_in_use'])} of {_gib(last.get('bytes_limit'))} "
+                     "(the process's running peak, read after every step; JAX cannot reset it, so each step's "
+                     "own peak is the rise it causes).")
+    end = payload.get("endtoend") or {}
+    if "skipped" in end:
+        parts.append(f"\nEnd-to-end training through the input pipeline: skipped ({end['skipped']}).")
+    return "\n".join(parts)
 
 
 def _stats_cell(stats: Mapping[str, Any] | None) -> str:
     if not stats:
         return "-"
     return f"{stats['median']:.2f} [{stats['lower_quartile']:.2f}-{stats['upper_quartile']:.2f}]"
+
+
+def _library_keys(row: Mapping[str, Any], field: str) -> list[str]:
+    """The library loaders a result row holds, in its order (``adiencekit`` first).
+
+    >>> _library_keys({"keras_x": 1, "adiencekit_x": 2, "adiencekit_float32_x": 3}, "_x")
+    ['adiencekit', 'adiencekit_float32']
+    """
+    return [k[: -len(field)] for k in row if k.startswith("adiencekit") and k.endswith(field)]
 
 
 def _pipeline_ratios(payload: Mapping[str, Any]) -> str:
@@ -97,9 +150,8 @@ def _pipeline_ratios(payload: Mapping[str, Any]) -> str:
     for row in payload["results"]:
         loads = [s[0] for s in row.get("load_average_samples", []) if s]
         load = f"{min(loads):.1f}-{max(loads):.1f}" if loads else "-"
-        for key, suffix in (("adiencekit", ""), ("adiencekit_unordered", "_unordered"), ("adiencekit_uint8", "_uint8")):
-            if f"{key}_first_images_per_s" not in row:
-                continue
+        for key in _library_keys(row, "_first_images_per_s"):
+            suffix = key[len("adiencekit"):]
             lines.append(
                 f"| {row['dataset']} | {key} | {common._cell(row[f'{key}_first_images_per_s'])} | "
                 f"{_stats_cell(row.get(f'first_epoch_ratio{suffix}_stats'))} | "
@@ -114,7 +166,7 @@ def _endtoend(payload: Mapping[str, Any]) -> str:
     cfg = payload["config"]
     loads = [s[0] for s in payload.get("load_average_samples", []) if s]
     lines = ["| loader | train img/s (median) | vs Keras loader: median [quartiles] |", "|---|---|---|"]
-    for key in ("adiencekit", "adiencekit_uint8", "keras"):
+    for key in [*_library_keys(payload, "_images_per_s"), "keras"]:
         if f"{key}_images_per_s" in payload:
             lines.append(f"| {key} | {common._cell(payload[f'{key}_images_per_s'])} | {_stats_cell(payload.get(f'{key}_vs_keras')) if key != 'keras' else '1'} |")
     return "\n".join(lines) + (

@@ -79,7 +79,10 @@ def test_pipeline_smoke(tmp_path: Path) -> None:
         assert len(row["load_average_samples"]) == 1 + 2 + 2
         assert set(row["targets_met"]) == {"first_epoch_ratio>=1.5", "cached_ratio>=10", "cached_images_per_s>=3000"}
     # What each loader does is recorded; the library side is the configuration train() uses.
-    assert set(payload["loaders"]) == {"adiencekit", "adiencekit_unordered", "adiencekit_uint8", "keras"}
+    assert set(payload["loaders"]) == {
+        "adiencekit", "adiencekit_float32", "adiencekit_unordered", "adiencekit_no_augmentation", "keras"
+    }
+    assert "output_dtype='uint8'" in payload["loaders"]["adiencekit"]  # what train() feeds
     assert "per-image" in payload["loaders"]["keras"] and "reshuffle" in payload["loaders"]["keras"]
 
 
@@ -135,6 +138,7 @@ def test_gpu_suite_smoke_runs_on_jax_without_tensorflow(tmp_path: Path) -> None:
     assert "tensorflow is not installed" in payload["endtoend"]["skipped"]
     assert payload["training"]["rows"] and payload["inference"]["rows"] and payload["inference_bf16"]["rows"]
     assert payload["training"]["rows"][0]["feed"] == "device" and payload["host_feed"][0]["feed"] == "host"
+    assert payload["host_feed_uint8"][0]["feed"] == "host_uint8"
     assert payload["scaling"]
     assert set(payload["training"]["gpu_targets"]) == {"modified_inception", "levi_hassner"}
     # Written after every step: one memory record per step, plus start and end.
@@ -143,6 +147,6 @@ def test_gpu_suite_smoke_runs_on_jax_without_tensorflow(tmp_path: Path) -> None:
 
 def test_endtoend_smoke(tmp_path: Path) -> None:
     payload = _run_suite("bench_endtoend.py", tmp_path / "e2e.json", "--work-dir", str(tmp_path / "work"))
-    for key in ("adiencekit", "adiencekit_uint8", "keras"):
+    for key in ("adiencekit", "adiencekit_float32", "keras"):
         assert _positive(payload[f"{key}_images_per_s"])
     assert payload["adiencekit_vs_keras"]["median"] > 0
