@@ -72,6 +72,8 @@ def render(payload: Mapping[str, Any]) -> str:
     elif suite == "pretrained":
         parts.append(_pretrained(payload))
     for skip in payload.get("skipped", []) or []:
+        if isinstance(skip, Mapping) and {"step", "reason"} <= set(skip):
+            skip = f"{skip['step']} ({skip['reason']})"
         parts.append(f"\nskipped: {skip}")
     return "\n".join(parts)
 
