@@ -178,3 +178,27 @@ def test_mixed_precision_keeps_float32_outputs():
     for name, probabilities in outputs.items():
         assert keras.backend.standardize_dtype(probabilities.dtype) == "float32", name
         np.testing.assert_allclose(keras.ops.convert_to_numpy(probabilities).sum(axis=-1), 1.0, rtol=1e-5)
+
+
+def test_dynamic_size_pooling_equals_caffe_ceil_mode():
+    """An unknown map size takes the zero-padded path: still Caffe's result on odd and even maps."""
+    inputs = keras.Input((None, None, 3))
+    pool = keras.Model(inputs, _caffe_max_pool(inputs, name="pool"))
+    for size in ((9, 9), (10, 12)):
+        x = np.random.default_rng(1).uniform(0.0, 5.0, size=(1, *size, 3)).astype("float32")
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(pool(x)), caffe_max_pool_reference(x))
+
+
+def test_padding_layers_only_where_a_map_is_odd():
+    """At 227 px every map is even (56, 28, 14): no separate padding layer for XLA to keep.
+
+    At 75 px conv1 gives 18 x 18 (even) and pool1 9 x 9 (odd), so pool2 pads; pool2 gives 4.
+    """
+    from adiencekit.models.backbones import LeviHassnerBackbone
+
+    def padding_layers(size: int) -> list[str]:
+        trunk = LeviHassnerBackbone(input_shape=(size, size, 3))
+        return [layer.name for layer in trunk.layers if isinstance(layer, keras.layers.ZeroPadding2D)]
+
+    assert padding_layers(227) == []
+    assert padding_layers(75) == ["pool2_pad"]

@@ -85,7 +85,17 @@ def _seed(seed: int | None, offset: int) -> int | None:
 
 
 def _caffe_max_pool(x: Any, name: str) -> Any:
-    """3x3 stride-2 max-pool with Caffe's round-up output size (inputs must be >= 0)."""
+    """3x3 stride-2 max-pool with Caffe's round-up output size (inputs must be >= 0).
+
+    Caffe rounds the output size up: one extra row and column at the bottom and right.
+    When both sides of the map are known and even, ``padding="same"`` adds exactly that
+    (its pad is -inf, a zero pad gives the same maxima for inputs >= 0), without a
+    separate padding layer that XLA cannot fold into the pooling window; otherwise the
+    map is zero-padded first.
+    """
+    height, width = x.shape[1], x.shape[2]
+    if height is not None and width is not None and height % 2 == 0 and width % 2 == 0:
+        return keras.layers.MaxPooling2D(pool_size=3, strides=2, padding="same", name=name)(x)
     x = keras.layers.ZeroPadding2D(padding=((0, 1), (0, 1)), name=f"{name}_pad")(x)
     return keras.layers.MaxPooling2D(pool_size=3, strides=2, padding="valid", name=name)(x)
 
@@ -145,13 +155,12 @@ class LeviHassnerBackbone(Backbone):
             ("conv3", 384, 3, 1, 1, 0.0),
         ]
         for index, (layer_name, filters, kernel, stride, pad, bias) in enumerate(conv_specs, start=1):
-            if pad:
-                x = keras.layers.ZeroPadding2D(pad, name=f"{layer_name}_pad")(x)
+            # A stride-1 convolution padded by (kernel - 1) / 2 on every side is "same".
             x = keras.layers.Conv2D(
                 filters,
                 kernel,
                 strides=stride,
-                padding="valid",
+                padding="same" if pad else "valid",
                 activation="relu",
                 kernel_initializer=_gaussian(0.01, _seed(seed, index)),
                 bias_initializer=keras.initializers.Constant(bias),
