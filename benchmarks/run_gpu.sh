@@ -17,13 +17,21 @@ PY="${PYTHON:-python3}"
 export KERAS_BACKEND=jax
 export TF_CPP_MIN_LOG_LEVEL=2
 export PYTHONUNBUFFERED=1
+HARD_STOP_S="${HARD_STOP_S:-360}"
+if ! [[ "$HARD_STOP_S" =~ ^[1-9][0-9]*$ ]]; then
+  echo "run_gpu.sh: HARD_STOP_S must be a whole number of seconds, got '$HARD_STOP_S'" >&2
+  exit 2
+fi
 
 # Wheels in .whl/ (benchmarks/prepare_gpu_wheels.sh; the device tool copies the git-ignored
 # folder only with carry: [".whl"]) are installed first, whatever the image has.
 if compgen -G ".whl/*.whl" >/dev/null; then
   echo "run_gpu.sh: installing $(ls .whl/*.whl | xargs -n1 basename | tr '\n' ' ')into /tmp/adiencekit-site" >&2
-  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/adiencekit-site .whl/*.whl
+  if ! "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+      --target /tmp/adiencekit-site .whl/*.whl; then
+    echo "run_gpu.sh: the wheels in .whl/ do not install on $("$PY" -c 'import sys; print(sys.version.split()[0])'); make them for this Python (PYTHON_VERSION=... bash benchmarks/prepare_gpu_wheels.sh)" >&2
+    exit 2
+  fi
   export PYTHONPATH="/tmp/adiencekit-site${PYTHONPATH:+:$PYTHONPATH}"
 elif ! "$PY" -c "import keras" >/dev/null 2>&1; then
   echo "run_gpu.sh: keras is not installed and there are no wheels in $(pwd)/.whl;" >&2
@@ -49,4 +57,4 @@ EOF
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader >&2 || true
 # Hard stop (HARD_STOP_S, default 360 s): gpu_suite.py budgets its measurements to 300 s
 # by default (--budget) and has written its JSON after each one.
-exec timeout "${HARD_STOP_S:-360}" "$PY" benchmarks/gpu_suite.py "$@"
+exec timeout "$HARD_STOP_S" "$PY" benchmarks/gpu_suite.py "$@"
