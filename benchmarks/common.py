@@ -65,10 +65,10 @@ VERSIONED_PACKAGES = (
 #: H200 is the H100's chip): bf16 989; "float32" is the TF32 tensor-core peak, 494.5,
 #: because JAX runs float32 convolutions and matmuls in TF32 on Hopper by default (the
 #: 2026-11-28 H200 run reached 110 TFLOP/s in float32 Levi-Hassner training, which the
-#: plain-fp32 peak of 67 could not give); "float32_ieee" is that plain-fp32 peak.
+#: plain-fp32 peak of 67 TFLOP/s could not give).
 GPU_PEAK_TFLOPS: dict[str, dict[str, float]] = {
-    "H100": {"bfloat16": 989.0, "float32": 494.5, "float32_ieee": 67.0},
-    "H200": {"bfloat16": 989.0, "float32": 494.5, "float32_ieee": 67.0},
+    "H100": {"bfloat16": 989.0, "float32": 494.5},
+    "H200": {"bfloat16": 989.0, "float32": 494.5},
 }
 
 

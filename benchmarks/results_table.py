@@ -122,7 +122,7 @@ def _gpu(payload: Mapping[str, Any]) -> str:
     if memory:
         last = memory[-1]
         parts.append(f"\nDevice memory: peak {_gib(last['peak_bytes_in_use'])} of {_gib(last.get('bytes_limit'))} "
-                     "(the process's running peak, read after every step; JAX cannot reset it, so each step's "
+                     "(the process's running peak, read after every step and never reset, so each step's "
                      "own peak is the rise it causes).")
     end = payload.get("endtoend") or {}
     if "skipped" in end:
