@@ -2,6 +2,10 @@
 #
 #   python benchmarks/ablate_pretrained.py --aligned DATA/utk-aligned --raw ../shared/data/utkface
 #   python benchmarks/ablate_pretrained.py ... --variants baseline,raw_crops --epochs 12
+#   python benchmarks/ablate_pretrained.py --runs runs/utkface_multitask runs/utkface_multitask_seed1
+#
+# --runs scores finished full-size runs of one split on its validation split, each alone
+# and their ensemble (mean probabilities), into a `validation` result file.
 #
 # Every variant is the `utkface_multitask` recipe at a reduced scale (72 px images,
 # 64 px crops, --epochs epochs) with one thing changed, trained with the library's own
@@ -54,7 +58,7 @@ VARIANTS: dict[str, tuple[str, str, dict[str, Any], tuple[str, ...]]] = {
     "resolution_96": ("112 px images, 96 px crops (the full recipe's size)", "aligned",
                       {"image_size": 112, "crop_size": 96}, ("multitask",)),
     "baseline_seed1": ("the baseline with seed 1 (initialisation and augmentation; same split)", "aligned",
-                       {"seed": 1}, ("multitask",)),
+                       {"seed": 1, "split_seed": 0}, ("multitask",)),
 }
 
 #: Rows computed from finished runs: name -> (what, the variants whose probabilities are averaged).
@@ -214,17 +218,68 @@ def rescore(rows: dict[str, Any], args: Any) -> None:
             row.update({key: value for key, value in scores.items() if key not in row})
 
 
+VALIDATION_SUITE = "validation"
+
+
+def score_runs(runs: list[Path]) -> list[dict[str, Any]]:
+    """Validation scores of finished runs of one split: each run alone, then their ensemble."""
+    import keras
+
+    from adiencekit.training import TrainConfig
+
+    configs = [TrainConfig.from_json(run / "config.json") for run in runs]
+    splits = {(config.data, config.resolved_split_seed(), config.val_fraction, config.test_fraction)
+              for config in configs}
+    if len(splits) != 1:
+        raise SystemExit(f"ablate_pretrained: error: the runs were trained on different splits {sorted(splits)}; "
+                         f"their validation faces differ")
+    models = [keras.saving.load_model(run / "best.keras", compile=False) for run in runs]
+    predictors = [model_predictor(model, config.task) for model, config in zip(models, configs, strict=True)]
+    rows = []
+    for run, config, model, predict in zip(runs, configs, models, predictors, strict=True):
+        change = f"seed {config.seed}, {config.epochs} epochs, {config.resolved_crop_size()} px crops"
+        rows.append({"variant": run.name, "change": change, **view_scores(predict, config),
+                     "params": model.count_params()})
+    if len(runs) > 1:
+        def predict(images: Any) -> dict[str, Any]:
+            outputs = [member(images) for member in predictors]
+            return {head: sum(out[head] for out in outputs) / len(outputs) for head in outputs[0]}
+
+        rows.append({"variant": f"ensemble of {len(runs)}", "change": "mean of the runs' probabilities",
+                     **view_scores(predict, configs[0]), "params": sum(model.count_params() for model in models)})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ablations from the command line; returns the exit code."""
     parser = common.base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--aligned", type=Path, required=True, help="UTKFace root made by prepare_utkface")
-    parser.add_argument("--raw", type=Path, required=True, help="the raw UTKFace root")
+    parser.add_argument("--aligned", type=Path, default=None, help="UTKFace root made by prepare_utkface")
+    parser.add_argument("--raw", type=Path, default=None, help="the raw UTKFace root")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names (default: all)")
     parser.add_argument("--epochs", type=int, default=10, help="epochs per run (default 10)")
     parser.add_argument("--work", type=Path, default=common.WORK_DIR / "ablation", help="run folders")
     parser.add_argument("--rescore", action="store_true",
                         help="only add the re-framed scores to finished rows that lack them (from their run folders)")
+    parser.add_argument("--runs", type=Path, nargs="+", default=None, metavar="RUN",
+                        help="instead of ablations: score these finished runs (one split) on validation, alone "
+                             "and as an ensemble, into a 'validation' result file")
     args = parser.parse_args(argv)
+    if args.runs is not None:
+        missing = [str(run) for run in args.runs if not (run / "best.keras").is_file()]
+        if missing:
+            parser.error(f"not finished training runs (no best.keras): {', '.join(missing)}")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        out = args.out or common.default_out_path(VALIDATION_SUITE, {"kind": "cpu"}, smoke=args.smoke)
+        rows = score_runs(args.runs)
+        common.write_json({"suite": VALIDATION_SUITE, "smoke": args.smoke, **common.environment(),
+                           "runs": [str(run) for run in args.runs],
+                           "scored_on": "validation split of the runs' shared split (never the test split)",
+                           "reframings": {name: scale for name, scale in REFRAMINGS}, "rows": rows}, out)
+        common.print_table(rows, COLUMNS)
+        print(f"wrote {out}")
+        return 0
+    if args.aligned is None or args.raw is None:
+        parser.error("the ablations need --aligned (the prepared UTKFace root) and --raw (the raw one)")
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:

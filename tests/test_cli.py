@@ -292,6 +292,9 @@ def test_common_training_options_set_the_config() -> None:
     assert (config.learning_rate, config.val_fraction, config.seed) == (0.01, 0.2, 3)
     args = build_parser().parse_args(["sweep", "dense_units", "--learning-rate", "0.5", "--seed", "9"])
     assert cli_module.option_changes(args, TrainConfig()) == {"learning_rate": 0.5, "seed": 9}
+    args = build_parser().parse_args(["train", "--seed", "1", "--split-seed", "0"])
+    config = config_from_args(args)
+    assert (config.seed, config.split_seed, config.resolved_split_seed()) == (1, 0, 0)
 
 
 @pytest.mark.parametrize(
@@ -300,6 +303,7 @@ def test_common_training_options_set_the_config() -> None:
         (["train", "--val-fraction", "0"], "val_fraction"),
         (["train", "--learning-rate", "-1"], "learning_rate"),
         (["train", "--seed", "-2"], "seed must be a non-negative integer"),
+        (["train", "--split-seed", "-1"], "split_seed must be None or a non-negative integer"),
         (["train", "--learning-rate", "fast"], "invalid float value: 'fast'"),
         (["data", "--folds-dir", "/no/such/folds"], "folds_dir='/no/such/folds' does not apply to the synthetic set"),
         (["data", "--root", "utkface:/no/such/utk"], "UTKFace images not found: expected the folder /no/such/utk/images"),

@@ -102,6 +102,23 @@ def test_single_task_output_is_named_after_the_task(tmp_path: Path) -> None:
     np.testing.assert_allclose(got["age"], keras.ops.convert_to_numpy(model(x)), atol=TOLERANCE)
 
 
+@pytest.mark.parametrize("fmt", ["onnx", "tflite"])
+def test_an_ensemble_exports_as_one_graph_with_named_outputs(tmp_path: Path, fmt: str) -> None:
+    pytest.importorskip("tf2onnx", reason="ONNX export needs tf2onnx (the export extra)")
+    from adiencekit.models import AgeGenderEnsemble
+
+    members = [create_model("scratch_cnn", task="multitask", input_shape=(32, 32, 3), conv_layers=2, base_filters=4,
+                            dense_units=8, name=f"member_{i}") for i in range(2)]
+    ensemble = AgeGenderEnsemble(members)
+    path = export_model(ensemble, tmp_path / f"ensemble.{fmt}", format=fmt)
+    x = np.random.default_rng(1).uniform(0, 255, (3, 32, 32, 3)).astype(np.float32)
+    got = RUNTIMES[fmt](path, x)
+    reference = _keras(ensemble, x)
+    assert sorted(got) == ["age", "gender"]
+    for head in ("gender", "age"):
+        np.testing.assert_allclose(got[head], reference[head], atol=TOLERANCE)
+
+
 def test_export_from_a_keras_file_and_suffixes(tmp_path: Path) -> None:
     model = create_model("scratch_cnn", task="gender", input_shape=(32, 32, 3), conv_layers=2, base_filters=4,
                          dense_units=8)

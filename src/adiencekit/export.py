@@ -32,6 +32,7 @@ import contextlib
 import io
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -141,8 +142,59 @@ def export_model(
     return target
 
 
+def _finished_run(run: Path) -> Any:
+    """The config of a finished training run folder (``config.json``, ``best.keras``, ``metrics.json``)."""
+    from adiencekit.errors import ModelFileError
+    from adiencekit.training.config import TrainConfig
+
+    for name in ("config.json", "best.keras", "metrics.json"):
+        if not (run / name).is_file():
+            raise ModelFileError(f"{run}: no {name}; export --format preset needs a finished training run folder")
+    return TrainConfig.from_json(run / "config.json")
+
+
+def _run_model(run: Path, config: Any, name: str | None = None) -> Any:
+    """The run's model rebuilt in float32 with its best weights (named ``name`` if given)."""
+    import keras
+
+    from adiencekit.training.model_setup import create_run_model
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        model = create_run_model(config, config.resolved_crop_size(), name=name)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    model.load_weights(run / "best.keras")
+    return model
+
+
+def _check_ensemble_runs(runs: Sequence[Path], configs: Sequence[Any]) -> None:
+    """Members of an ensemble preset: one recipe on one split, with distinct seeds."""
+
+    def recipe(config: Any) -> dict[str, Any]:
+        values = config.to_dict()
+        values.pop("seed")
+        values.pop("split_seed")
+        return {**values, "split": config.resolved_split_seed()}
+
+    first = recipe(configs[0])
+    for run, config in zip(runs[1:], configs[1:], strict=True):
+        differs = sorted(key for key, value in recipe(config).items() if first.get(key) != value)
+        if differs:
+            what = ", ".join("the split seed" if key == "split" else key for key in differs)
+            raise ConfigError(
+                f"{run} differs from {runs[0]} in {what}: the runs of an ensemble must share the recipe and the "
+                f"split (train them with --seed N --split-seed S, one S for all), else one member's test faces "
+                f"may be another's training faces"
+            )
+    seeds = [config.seed for config in configs]
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"the runs of an ensemble need distinct --seed values, got seeds {seeds}")
+
+
 def export_preset(
-    run_dir: str | os.PathLike[str],
+    run_dir: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str],
     *,
     metrics: Any = None,
@@ -150,7 +202,7 @@ def export_preset(
     description: str | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Turn a finished training run into a preset folder (float32, with its crop and data).
+    """Turn a finished training run, or several, into a preset folder (float32, with its crop and data).
 
     The run's model is rebuilt in ``float32`` (a run trained under mixed precision keeps
     float32 weights; the preset must not carry the bfloat16 compute policy) and its best
@@ -159,11 +211,18 @@ def export_preset(
     :func:`adiencekit.inference.prepare.prepare_utkface`, else the dataset's own framing
     (``{"style": "center"}``).
 
+    Several runs make an :class:`~adiencekit.models.AgeGenderEnsemble` preset (their
+    probabilities averaged). They must be one recipe trained on one split with distinct
+    seeds (``adiencekit train --seed N --split-seed S``), so that no member has seen the
+    test faces of another.
+
     Args:
-        run_dir: a finished run folder (``config.json``, ``best.keras``, ``metrics.json``).
+        run_dir: a finished run folder (``config.json``, ``best.keras``, ``metrics.json``),
+            or a sequence of two or more of them for an ensemble.
         out: the preset folder to write.
         metrics: the figures to record (a dict with a ``"protocol"`` entry); default the
-            run's test figures from ``metrics.json``.
+            run's test figures from ``metrics.json`` (for an ensemble: each member's, as
+            the members were not measured together).
         license: the weights' licence (carry the training data's terms over).
         description: one line.
         overwrite: replace an existing preset folder.
@@ -172,43 +231,47 @@ def export_preset(
         The preset folder.
 
     Raises:
-        ModelFileError: the run is not finished or cannot be read.
+        ModelFileError: a run is not finished or cannot be read.
+        ConfigError: ensemble runs that differ in recipe or split, or repeat a seed.
     """
     import json
 
-    import keras
-
-    from adiencekit.errors import ModelFileError
     from adiencekit.inference.prepare import prepared_record
     from adiencekit.models.presets import save_preset
-    from adiencekit.training.config import TrainConfig
-    from adiencekit.training.model_setup import create_run_model
 
-    run = Path(run_dir).expanduser()
-    for name in ("config.json", "best.keras", "metrics.json"):
-        if not (run / name).is_file():
-            raise ModelFileError(f"{run}: no {name}; export --format preset needs a finished training run folder")
-    config = TrainConfig.from_json(run / "config.json")
-    crop_side = config.resolved_crop_size()
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    try:
-        model = create_run_model(config, crop_side)
-    finally:
-        keras.config.set_dtype_policy(previous)
-    model.load_weights(run / "best.keras")
-    image_size = int(config.image_size or crop_side)
+    given = [run_dir] if isinstance(run_dir, (str, os.PathLike)) else list(run_dir)
+    runs = [Path(run).expanduser() for run in given]
+    if not runs:
+        raise ConfigError("export_preset needs at least one training run folder")
+    configs = [_finished_run(run) for run in runs]
+    config = configs[0]
+    if len(runs) == 1:
+        model = _run_model(runs[0], config)
+    else:
+        from adiencekit.models.ensemble import AgeGenderEnsemble
+
+        _check_ensemble_runs(runs, configs)
+        members = [_run_model(run, member, name=f"{member.model}_{member.task}_seed{member.seed}")
+                   for run, member in zip(runs, configs, strict=True)]
+        model = AgeGenderEnsemble(members, name=f"{config.model}_{config.task}_ensemble{len(members)}")
+    image_size = int(config.image_size or config.resolved_crop_size())
     crop: dict[str, Any] = {"style": "center", "margin": 0.0, "size": image_size}
     prepared = prepared_record(config.data)
     if prepared is not None:
         crop = dict(prepared["crop"])
     if metrics is None:
-        measured = json.loads((run / "metrics.json").read_text())
-        metrics = {
-            "protocol": f"test split of the run's data ({config.data}), centre crop, no TTA",
-            "test": measured.get("test"),
-        }
-    training_data = {"data": config.data, "config": config.to_dict(),
-                     "prepared_with": prepared and {k: prepared.get(k) for k in ("crop", "pad", "detector", "split")}}
+        measured = [json.loads((run / "metrics.json").read_text()).get("test") for run in runs]
+        if len(runs) == 1:
+            metrics = {"protocol": f"test split of the run's data ({config.data}), centre crop, no TTA",
+                       "test": measured[0]}
+        else:
+            metrics = {"protocol": f"each member alone on the test split of its run ({config.data}, one split for "
+                                   f"all), centre crop, no TTA; the ensemble itself was not measured at export",
+                       "members": [{"seed": member.seed, "test": test}
+                                   for member, test in zip(configs, measured, strict=True)]}
+    training_data: dict[str, Any] = {"data": config.data, "config": config.to_dict()}
+    if len(runs) > 1:
+        training_data["member_seeds"] = [member.seed for member in configs]
+    training_data["prepared_with"] = prepared and {k: prepared.get(k) for k in ("crop", "pad", "detector", "split")}
     return save_preset(model, Path(out).expanduser(), image_size=image_size, crop=crop, training_data=training_data,
                        metrics=metrics, license=license, description=description, overwrite=overwrite)

@@ -32,6 +32,9 @@ def test_every_variant_is_a_valid_recipe_config():
             assert config.epochs == 3 and config.image_size in (72, 112)
             assert config.data == ("utkface:/r" if name == "raw_crops" else "utkface:/a")
     assert set(ablate_pretrained.ENSEMBLES["ensemble_2_seeds"][1]) <= set(ablate_pretrained.VARIANTS)
+    # The ensemble's second member changes the seed, never the split its validation faces come from.
+    seed1 = ablate_pretrained.variant_config("baseline_seed1", "/a", "/r", 3)
+    assert (seed1.seed, seed1.resolved_split_seed()) == (1, 0)
 
 
 @pytest.mark.slow
@@ -53,3 +56,15 @@ def test_two_variants_their_ensemble_and_the_reframed_scores(tmp_path, monkeypat
     ensemble = {row["variant"]: row for row in payload["rows"]}["ensemble_2_seeds"]
     assert ensemble["params"] == 2 * rows["baseline"]["params"]
     assert payload["scored_on"].startswith("validation split")
+    # --runs: the finished runs scored on their shared validation split, alone and together.
+    validation = tmp_path / "validation.json"
+    runs = [str(tmp_path / "runs" / f"{name}-multitask") for name in ("baseline", "baseline_seed1")]
+    assert ablate_pretrained.main(["--runs", *runs, "--out", str(validation)]) == 0
+    scored = json.loads(validation.read_text())
+    assert scored["suite"] == "validation" and scored["scored_on"].startswith("validation split")
+    names = [row["variant"] for row in scored["rows"]]
+    assert names == ["baseline-multitask", "baseline_seed1-multitask", "ensemble of 2"]
+    assert scored["rows"][0]["gender"] == pytest.approx(rows["baseline"]["gender"])
+    assert scored["rows"][2]["gender"] == pytest.approx(ensemble["gender"])
+    with pytest.raises(SystemExit):  # no finished run there
+        ablate_pretrained.main(["--runs", str(tmp_path / "runs"), "--out", str(validation)])

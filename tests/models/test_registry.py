@@ -25,7 +25,7 @@ def test_the_zoo_is_registered():
 
 def test_package_exports():
     for name in ("create_model", "list_models", "register_model", "levi_hassner", "basic_inception",
-                 "modified_inception", "scratch_cnn", "TASKS"):
+                 "modified_inception", "scratch_cnn", "TASKS", "AgeGenderEnsemble"):
         assert hasattr(models, name), name
     assert models.TASKS == ("gender", "age", "multitask")
 
@@ -33,6 +33,11 @@ def test_package_exports():
 def test_create_model_builds_by_name():
     model = models.create_model("scratch_cnn", task="multitask", input_shape=(16, 16, 3), conv_layers=2)
     assert {task: tensor.shape for task, tensor in model.output.items()} == {"age": (None, 8), "gender": (None, 2)}
+
+
+def test_create_model_passes_the_models_own_name_to_the_builder():
+    model = models.create_model("scratch_cnn", task="gender", input_shape=(16, 16, 3), conv_layers=2, name="member_1")
+    assert model.name == "member_1"
 
 
 def test_unknown_model_lists_the_available_ones():

@@ -53,6 +53,8 @@ def test_replace_validates_again() -> None:
         ({"data": "utkface:"}, "needs a path"),
         ({"model_kwargs": {"task": "age"}}, "must not set 'task'"),
         ({"early_stopping_patience": 0}, "early_stopping_patience must be a positive integer or None"),
+        ({"split_seed": -1}, "split_seed must be None or a non-negative integer"),
+        ({"split_seed": True}, "split_seed must be None or a non-negative integer"),
     ],
 )
 def test_invalid_values_are_named(changes: dict, message: str) -> None:
@@ -217,3 +219,17 @@ def test_training_options_are_checked(changes: dict, message: str) -> None:
 
     with pytest.raises(ConfigError, match=message):
         TrainConfig(**changes)
+
+
+def test_the_split_seed_fixes_the_split_while_the_seed_changes_the_rest(tmp_path) -> None:
+    from adiencekit.training.data_loading import load_split
+
+    def names(config: TrainConfig) -> dict[str, list[str]]:
+        split = load_split(config)
+        return {subset: sorted(map(str, getattr(split, subset).frame.iloc[:, 0])) for subset in ("train", "val", "test")}
+
+    base = TrainConfig(test_fold=0)
+    assert base.resolved_split_seed() == 0 and base.replace(seed=4).resolved_split_seed() == 4
+    assert names(base.replace(seed=1, split_seed=0)) == names(base)
+    assert names(base.replace(seed=1))["val"] != names(base)["val"]  # the seed alone moves the validation users
+    assert TrainConfig.from_json(base.replace(split_seed=0).to_json()).split_seed == 0

@@ -33,6 +33,15 @@ def _prepared_root(root: Path, count: int = 40) -> Path:
     return root
 
 
+def _train(config: TrainConfig, run: Path) -> Path:
+    """Train ``config`` into ``run``; the global float32 policy is restored after mixed precision."""
+    try:
+        train(config, run, verbose=0)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    return run
+
+
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     root = _prepared_root(tmp_path_factory.mktemp("utk") / "aligned")
@@ -41,12 +50,7 @@ def finished_run(tmp_path_factory):
         model_kwargs={"width": 4, "blocks": [1, 1]}, image_size=40, crop_size=32, batch_size=8, epochs=1,
         precision="mixed_bfloat16", early_stopping_patience=None,
     )
-    run = tmp_path_factory.mktemp("runs") / "run"
-    try:
-        train(config, run, verbose=0)
-    finally:
-        keras.config.set_dtype_policy("float32")
-    return run
+    return _train(config, tmp_path_factory.mktemp("runs") / "run")
 
 
 def test_run_becomes_a_float32_preset_with_the_prepared_crop(finished_run, tmp_path):
@@ -88,3 +92,66 @@ def test_cli_export_preset_and_bad_inputs(finished_run, tmp_path, capsys):
                  str(tmp_path / "q")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no config.json" in err[0]
+
+
+@pytest.fixture(scope="module")
+def second_seed_run(finished_run, tmp_path_factory):
+    """The finished run's recipe with another seed on the same split: an ensemble member."""
+    config = TrainConfig.from_json(finished_run / "config.json").replace(seed=1, split_seed=0)
+    return _train(config, tmp_path_factory.mktemp("runs") / "run_seed1")
+
+
+def test_runs_of_one_recipe_and_split_become_an_ensemble_preset(finished_run, second_seed_run, tmp_path):
+    from adiencekit.models import AgeGenderEnsemble
+
+    folder = export_preset([finished_run, second_seed_run], tmp_path / "ensemble", license="research only")
+    document = json.loads((folder / "preset.json").read_text())
+    assert document["class_name"] == "AgeGenderEnsemble" and document["format_version"] == 2
+    assert document["training_data"]["member_seeds"] == [0, 1]
+    assert [member["seed"] for member in document["metrics"]["members"]] == [0, 1]
+    assert document["crop"]["style"] == "aligned" and document["image_size"] == 40
+    ensemble = AgeGenderClassifier.from_preset(folder)
+    assert isinstance(ensemble, AgeGenderEnsemble) and ensemble.dtype_policy.name == "float32"
+    images = np.random.default_rng(3).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    singles = [keras.saving.load_model(run / "best.keras", compile=False).predict(images, verbose=0)
+               for run in (finished_run, second_seed_run)]
+    out = ensemble.predict(images, verbose=0)
+    for head in ("gender", "age"):
+        expected = (np.asarray(singles[0][head], "float32") + np.asarray(singles[1][head], "float32")) / 2
+        np.testing.assert_allclose(out[head], expected, atol=2e-2)  # the runs computed in bfloat16
+        assert not np.allclose(singles[0][head], singles[1][head], atol=1e-4)  # two different members
+    loaded = load_model_source(folder)
+    assert loaded.crop.size == 40 and loaded.image_size == 40
+
+
+def test_ensemble_runs_must_share_recipe_and_split_and_differ_in_seed(finished_run, second_seed_run, tmp_path):
+    from adiencekit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="distinct --seed"):
+        export_preset([finished_run, finished_run], tmp_path / "same")
+    other_split = tmp_path / "other_split"
+    other_split.mkdir()
+    for name in ("best.keras", "metrics.json"):
+        (other_split / name).write_bytes((second_seed_run / name).read_bytes())
+    config = TrainConfig.from_json(second_seed_run / "config.json").replace(split_seed=None, epochs=2)
+    config.to_json(other_split / "config.json")
+    with pytest.raises(ConfigError, match="epochs, the split seed"):
+        export_preset([finished_run, other_split], tmp_path / "mixed")
+    assert not (tmp_path / "mixed").exists() and not (tmp_path / "same").exists()
+
+
+def test_cli_exports_an_ensemble_preset_and_refuses_several_models_elsewhere(finished_run, second_seed_run,
+                                                                            tmp_path, capsys):
+    from adiencekit.cli import main
+
+    assert main(["export", "--model", str(finished_run), "--model", str(second_seed_run), "--format", "preset",
+                 "--out", str(tmp_path / "e")]) == 0
+    assert "an ensemble of 2 runs" in capsys.readouterr().out
+    assert main(["export", "--model", str(finished_run), "--model", str(finished_run), "--format", "preset",
+                 "--out", str(tmp_path / "f")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "distinct --seed" in err[0]
+    assert main(["export", "--model", str(finished_run), "--model", str(second_seed_run), "--format", "onnx",
+                 "--out", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "exports one model" in err[0]

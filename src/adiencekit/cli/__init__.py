@@ -72,6 +72,7 @@ _FIELD_OPTIONS = (
     ("fold", "test_fold"), ("epochs", "epochs"), ("batch_size", "batch_size"), ("image_size", "image_size"),
     ("crop_size", "crop_size"), ("faces", "faces"), ("age_policy", "age_policy"),
     ("learning_rate", "learning_rate"), ("val_fraction", "val_fraction"), ("seed", "seed"),
+    ("split_seed", "split_seed"),
     ("folds_dir", "folds_dir"), ("augment", "augment"), ("label_smoothing", "label_smoothing"),
     ("age_neighbour_smoothing", "age_neighbour_smoothing"),
 )

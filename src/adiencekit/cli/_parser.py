@@ -79,6 +79,9 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-fraction", type=float, default=None,
                         help="share of the training users kept for validation (default 0.1)")
     parser.add_argument("--seed", type=int, default=None, help="seed for splits, initialisation, augmentation")
+    parser.add_argument("--split-seed", type=int, default=None, metavar="N",
+                        help="seed of the train/validation/test split alone (default: --seed); keep it fixed "
+                             "and vary --seed to train the members of an ensemble on one split")
     parser.add_argument("--augment", choices=AUGMENTATIONS, default=None,
                         help="training augmentation: standard (crops, flips; default) or strong (also random "
                              "zoom in/out, shift, colour, blur and grey per image)")

@@ -10,7 +10,9 @@ reported one line each and counted; the command exits with status 2 (one line on
 stderr) when not a single photo could be read.
 
 ``adiencekit export --model PRESET|RUN|FILE --format saved_model|tflite|onnx --out PATH
-[--overwrite]`` writes the model with :func:`adiencekit.export.export_model`.
+[--overwrite]`` writes the model with :func:`adiencekit.export.export_model`;
+``--format preset`` turns a finished run into a preset folder, or several runs (``--model``
+once per run) into an ensemble preset (:func:`adiencekit.export.export_preset`).
 
 Example:
 
@@ -86,7 +88,10 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Export a model (preprocessing included, dynamic batch, outputs 'gender'/'age'), or turn a "
                     "finished training run into a preset folder (--format preset).",
     )
-    parser.add_argument("--model", required=True, help="a preset name or folder, a training run folder or a .keras file")
+    parser.add_argument("--model", required=True, action="append",
+                        help="a preset name or folder, a training run folder or a .keras file; with --format preset, "
+                             "give --model once per run to make an ensemble preset of several runs (one recipe, "
+                             "one split, distinct --seed)")
     parser.add_argument("--format", required=True, choices=(*EXPORT_FORMATS, PRESET_FORMAT), help="output format")
     parser.add_argument("--out", required=True, metavar="PATH", help="output folder (saved_model, preset) or file")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
@@ -220,11 +225,16 @@ def run_export(args: argparse.Namespace) -> int:
         from adiencekit.export import PRESET_FORMAT, export_model, export_preset
 
         if args.format == PRESET_FORMAT:
-            written = export_preset(args.model, args.out, license=args.license, description=args.description,
+            runs = args.model[0] if len(args.model) == 1 else args.model
+            written = export_preset(runs, args.out, license=args.license, description=args.description,
                                     overwrite=args.overwrite)
-            print(f"wrote the preset {written} (load it with --model {written})")
+            kind = f"an ensemble of {len(args.model)} runs" if len(args.model) > 1 else "the preset"
+            print(f"wrote {kind} to {written} (load it with --model {written})")
             return 0
-        written = export_model(args.model, args.out, format=args.format, overwrite=args.overwrite)
+        if len(args.model) > 1:
+            return _error(f"--format {args.format} exports one model; --model was given {len(args.model)} times "
+                          f"(make an ensemble preset first: --format preset with several --model, then export it)")
+        written = export_model(args.model[0], args.out, format=args.format, overwrite=args.overwrite)
     except AdienceKitError as error:
         return _error(str(error))
     print(f"exported {args.format} to {written} (input 'image': float32 RGB 0-255; outputs 'gender'/'age')")

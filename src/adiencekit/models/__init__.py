@@ -31,6 +31,7 @@ from adiencekit.models.backbones import (
     ScratchCNNBackbone,
     TFHubBackbone,
 )
+from adiencekit.models.ensemble import AgeGenderEnsemble
 from adiencekit.models.heads import classification_head
 from adiencekit.models.inception import basic_inception, modified_inception, set_trainable_blocks
 from adiencekit.models.levi_hassner import levi_hassner
@@ -42,6 +43,7 @@ from adiencekit.models.task import AgeGenderClassifier
 
 __all__ = [
     "AgeGenderClassifier",
+    "AgeGenderEnsemble",
     "Backbone",
     "DEFAULT_PRESET",
     "FaceResNetBackbone",

@@ -5,8 +5,10 @@ A preset folder holds::
     preset.json          what the model is and how it was made (below)
     model.weights.h5     its weights (or a whole-model ``model.keras``)
 
-``preset.json`` records ``config`` (the :class:`~adiencekit.models.AgeGenderClassifier`
-config: backbone, task, head, preprocessing), ``task``, ``class_names``, ``input_shape``
+``preset.json`` records ``class_name`` and ``config`` (the
+:class:`~adiencekit.models.AgeGenderClassifier` config: backbone, task, head,
+preprocessing; or the :class:`~adiencekit.models.AgeGenderEnsemble` config: its members'
+configs, whose weights share the one weights file), ``task``, ``class_names``, ``input_shape``
 (the crop the model takes), ``image_size`` (the side faces are resized to before
 cropping), ``preprocessing``, ``crop`` (how face crops are cut from a photo, read by the
 photo pipeline: ``{"style": "aligned" | "center", "margin": float, "size": int}``),
@@ -74,7 +76,10 @@ PRESET_FILE = "preset.json"
 WEIGHTS_FILE = "model.weights.h5"
 MODEL_FILE = "model.keras"
 FORMAT = "adiencekit-preset"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: The preset format version each model class needs: an ensemble preset (version 2) tells
+#: an older adiencekit (which reads up to 1) to upgrade instead of failing to build it.
+_CLASS_FORMAT_VERSIONS = {"AgeGenderClassifier": 1, "AgeGenderEnsemble": 2}
 
 #: How face crops are cut from a photo: ``"center"`` (the model was trained on a
 #: dataset's own crops: faces are framed like that dataset), or one of the
@@ -186,7 +191,8 @@ def save_preset(
     preset keeps its metadata), else defaults.
 
     Args:
-        model: an :class:`~adiencekit.models.AgeGenderClassifier`.
+        model: an :class:`~adiencekit.models.AgeGenderClassifier` or
+            :class:`~adiencekit.models.AgeGenderEnsemble`.
         preset_dir: the folder (created; must be empty or absent unless ``overwrite``).
         image_size: side faces are resized to before the model's crop (default: the
             model's input side).
@@ -204,10 +210,11 @@ def save_preset(
         The preset folder.
     """
     from adiencekit.fileio import atomic_save_weights, atomic_write_text
-    from adiencekit.models.task import AgeGenderClassifier, _plain
+    from adiencekit.models.task import _plain
 
-    if not isinstance(model, AgeGenderClassifier):
-        raise TypeError(f"save_preset needs an AgeGenderClassifier, got {type(model).__name__}")
+    class_name = type(model).__name__
+    if class_name not in _CLASS_FORMAT_VERSIONS or not isinstance(model, _model_classes()[class_name]):
+        raise TypeError(f"save_preset needs an AgeGenderClassifier or AgeGenderEnsemble, got {class_name}")
     folder = Path(preset_dir)
     if folder.exists() and not folder.is_dir():
         raise ModelFileError(f"preset folder {folder} exists and is not a folder")
@@ -226,8 +233,8 @@ def save_preset(
         raise ConfigError("preset metrics must be a dict with a 'protocol' entry saying how they were measured")
     document = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "class_name": "AgeGenderClassifier",
+        "format_version": _CLASS_FORMAT_VERSIONS[class_name],
+        "class_name": class_name,
         "config": _plain(model.get_config()),
         "weights": WEIGHTS_FILE,
         "task": model.task,
@@ -364,10 +371,21 @@ def preset_metadata(source: str | os.PathLike[str]) -> dict[str, Any]:
     return document
 
 
-def _load_preset_folder(folder: Path) -> keras.Model:
+def _model_classes() -> dict[str, type]:
+    """The task model classes a preset may hold, by ``class_name``."""
+    from adiencekit.models.ensemble import AgeGenderEnsemble
     from adiencekit.models.task import AgeGenderClassifier
 
+    return {"AgeGenderClassifier": AgeGenderClassifier, "AgeGenderEnsemble": AgeGenderEnsemble}
+
+
+def _load_preset_folder(folder: Path) -> keras.Model:
     document = preset_metadata(folder)
+    class_name = document.get("class_name", "AgeGenderClassifier")
+    model_class = _model_classes().get(class_name)
+    if model_class is None:
+        raise ModelFileError(f"{folder / PRESET_FILE} holds a {class_name!r}; this adiencekit loads "
+                             f"{' and '.join(_model_classes())} presets: upgrade adiencekit")
     weights_name = document.get("weights", WEIGHTS_FILE)
     weights = folder / weights_name
     if not weights.is_file():
@@ -376,7 +394,7 @@ def _load_preset_folder(folder: Path) -> keras.Model:
         if weights_name.endswith(".keras"):
             model = _load_keras_file(weights)
         else:
-            model = AgeGenderClassifier.from_config(document["config"])
+            model = model_class.from_config(document["config"])
             model.load_weights(weights)
     except (ValueError, OSError, KeyError, TypeError) as error:
         if isinstance(error, ModelFileError):
@@ -388,13 +406,13 @@ def _load_preset_folder(folder: Path) -> keras.Model:
 
 def _load_keras_file(path: Path) -> keras.Model:
     import adiencekit.layers  # noqa: F401  (registers the custom layers)
-    from adiencekit.models.task import AgeGenderClassifier
 
+    classes = tuple(_model_classes().values())
     try:
         model = keras.saving.load_model(path, compile=False)
     except (ValueError, OSError, TypeError) as error:
         raise ModelFileError(f"{path} is not a readable Keras model file: {error}") from error
-    if not isinstance(model, AgeGenderClassifier):
+    if not isinstance(model, classes):
         raise ModelFileError(
             f"{path} holds a {type(model).__name__}, not an AgeGenderClassifier (a model saved by an older "
             f"adiencekit); load it with keras.saving.load_model, or retrain"
@@ -480,7 +498,8 @@ def load_preset(
     sha256: str | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> keras.Model:
-    """Load an :class:`~adiencekit.models.AgeGenderClassifier` from a preset.
+    """Load an :class:`~adiencekit.models.AgeGenderClassifier` (or an
+    :class:`~adiencekit.models.AgeGenderEnsemble`) from a preset.
 
     Args:
         preset: a bundled preset name (:func:`list_presets`), a preset folder, a

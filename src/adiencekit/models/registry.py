@@ -80,12 +80,14 @@ def _get_builder(name: str) -> Callable[..., keras.Model]:
         raise ValueError(f"unknown model {name!r}; available models: {', '.join(list_models())}") from None
 
 
-def create_model(name: str, **kwargs: Any) -> keras.Model:
+def create_model(name: str, /, **kwargs: Any) -> keras.Model:
     """Build the registered model ``name`` with the builder's keyword arguments.
 
     Args:
-        name: a name from :func:`list_models`.
-        **kwargs: forwarded to the builder (``task``, ``input_shape``, ``weights``, ...).
+        name: a name from :func:`list_models` (positional: ``name=`` in ``kwargs`` is
+            the built model's own name, which every builder takes).
+        **kwargs: forwarded to the builder (``task``, ``input_shape``, ``weights``,
+            ``name``, ...).
 
     Returns:
         The built (uncompiled) model.

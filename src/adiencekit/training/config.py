@@ -64,8 +64,8 @@ DATASET_FIELDS: tuple[str, ...] = ("faces", "age_policy", "test_fold", "test_fra
 
 #: The fields of a TrainConfig by concern (the JSON file stays flat; see :meth:`TrainConfig.grouped`).
 FIELD_GROUPS: dict[str, tuple[str, ...]] = {
-    "data": ("task", "data", "folds_dir", "faces", "age_policy", "test_fold", "val_fraction", "test_fraction", "image_size",
-             "crop_size", "flip", "rotation", "augment", "cache"),
+    "data": ("task", "data", "folds_dir", "faces", "age_policy", "test_fold", "val_fraction", "test_fraction", "split_seed",
+             "image_size", "crop_size", "flip", "rotation", "augment", "cache"),
     "model": ("model", "model_kwargs"),
     "optimisation": ("batch_size", "optimizer", "learning_rate", "momentum", "weight_decay", "lr_schedule",
                      "lr_step_iterations", "lr_step_factor", "scale_lr_with_replicas", "epochs",
@@ -151,6 +151,9 @@ class TrainConfig:
             ``label_smoothing`` it must sum to less than 1.
         cache: cache decoded images in memory.
         seed: seed for splits, initialisation and augmentation.
+        split_seed: seed of the train/validation/test split alone; ``None`` (the default)
+            uses ``seed``. Set it to train several models on one split with different
+            ``seed`` values (the members of an ensemble).
         precision: ``"auto"`` (bfloat16 on recent GPUs/TPUs, float16 on older GPUs,
             float32 on CPU), ``"float32"``, ``"mixed_bfloat16"`` or ``"mixed_float16"``.
         jit_compile: ``"auto"`` (XLA on accelerators) or a bool.
@@ -191,6 +194,7 @@ class TrainConfig:
     age_neighbour_smoothing: float = 0.0
     cache: bool = False
     seed: int = 0
+    split_seed: int | None = None
     precision: str = "auto"
     jit_compile: str | bool = "auto"
     distribution: str = "auto"
@@ -269,6 +273,9 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.cache must be a bool, got {self.cache!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"TrainConfig.seed must be a non-negative integer, got {self.seed!r}")
+        if self.split_seed is not None and (isinstance(self.split_seed, bool) or not isinstance(self.split_seed, int)
+                                            or self.split_seed < 0):
+            raise ValueError(f"TrainConfig.split_seed must be None or a non-negative integer, got {self.split_seed!r}")
         _choice("precision", self.precision, PRECISIONS)
         if self.jit_compile != "auto" and not isinstance(self.jit_compile, bool):
             raise ValueError(f"TrainConfig.jit_compile must be 'auto', True or False, got {self.jit_compile!r}")
@@ -369,6 +376,16 @@ class TrainConfig:
                     "aligned/ or faces/), 'utkface:PATH' (a folder with images/) or 'synthetic'"
                 )
         return self
+
+    def resolved_split_seed(self) -> int:
+        """The seed of the train/validation/test split: :attr:`split_seed`, or :attr:`seed`.
+
+        Example:
+
+        >>> TrainConfig(seed=1).resolved_split_seed(), TrainConfig(seed=1, split_seed=0).resolved_split_seed()
+        (1, 0)
+        """
+        return self.seed if self.split_seed is None else self.split_seed
 
     def resolved_crop_size(self) -> int:
         """The crop fed to the model: :attr:`crop_size`, or the model's native input size.

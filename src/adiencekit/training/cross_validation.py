@@ -181,7 +181,8 @@ def cross_validate(
     dataset = load_dataset(config)
     make_dirs(out)
     results: list[dict[str, Any]] = []
-    splits = dataset.cross_validation(task=config.task, val_fraction=config.val_fraction, seed=config.seed)
+    splits = dataset.cross_validation(task=config.task, val_fraction=config.val_fraction,
+                                      seed=config.resolved_split_seed())
     for index, split in enumerate(splits):
         fold = split.test_fold if split.test_fold is not None else index
         if fold not in wanted:

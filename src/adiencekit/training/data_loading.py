@@ -50,7 +50,7 @@ def load_dataset(config: TrainConfig, *, progress: bool = False) -> Any:
 def split_dataset(dataset: Any, config: TrainConfig) -> Any:
     """The train/validation/test split of ``dataset`` that ``config`` asks for."""
     return dataset.split(task=config.task, test_fold=config.test_fold, val_fraction=config.val_fraction,
-                         test_fraction=config.test_fraction, seed=config.seed)
+                         test_fraction=config.test_fraction, seed=config.resolved_split_seed())
 
 
 def load_split(config: TrainConfig, *, progress: bool = False) -> Any:
@@ -58,7 +58,7 @@ def load_split(config: TrainConfig, *, progress: bool = False) -> Any:
 
     Args:
         config: uses ``data``, ``folds_dir``, ``faces``, ``age_policy``, ``task``,
-            ``test_fold``, ``val_fraction``, ``test_fraction`` and ``seed``.
+            ``test_fold``, ``val_fraction``, ``test_fraction``, ``seed`` and ``split_seed``.
         progress: show a progress bar while the images are checked.
 
     Returns:

@@ -83,11 +83,13 @@ def compile_model(model: keras.Model, config: TrainConfig, optimizer: Any, jit_c
         model.compile(optimizer=optimizer, jit_compile=jit_compile)
 
 
-def _create_model(config: TrainConfig, crop: int) -> keras.Model:
+def _create_model(config: TrainConfig, crop: int, name: str | None = None) -> keras.Model:
     from adiencekit.models import create_model
 
     kwargs = dict(config.model_kwargs)
     kwargs.setdefault("input_shape", (crop, crop, 3))
+    if name is not None:
+        kwargs["name"] = name
     return create_model(config.model, task=config.task, **kwargs)
 
 

@@ -1,0 +1,150 @@
+"""``AgeGenderEnsemble``: several trained task models as one, their probabilities averaged.
+
+Members are :class:`~adiencekit.models.AgeGenderClassifier` models of one task, one
+input shape and one preprocessing (typically one recipe trained with different seeds on
+one split: ``adiencekit train --seed N --split-seed 0``). The ensemble is a functional
+``keras.Model``::
+
+    image ─┬─ member 1 ─┐
+           ├─ member 2 ─┼─ mean per head ─ {"gender": (N, 2), "age": (N, 8)}
+           └─ ...      ─┘
+
+so it predicts, evaluates, exports (SavedModel, TFLite, ONNX) and saves as a preset
+exactly like one model: its outputs carry the head names, and it answers to ``task``,
+``heads``, ``class_names``, ``image_shape`` and :meth:`predict_tta`. Averaging
+probabilities costs one forward pass per member and usually buys a point or two of
+accuracy (see the model card of the bundled ``utkface_multitask`` preset for measured
+figures).
+
+Example:
+
+>>> import numpy as np
+>>> from adiencekit.models import AgeGenderEnsemble, scratch_cnn
+>>> members = [scratch_cnn(task="multitask", input_shape=(32, 32, 3), conv_layers=2, base_filters=4,
+...                        dense_units=8, name=f"member_{i}") for i in range(2)]
+>>> ensemble = AgeGenderEnsemble(members)
+>>> images = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype("float32")
+>>> out = ensemble.predict(images, verbose=0)
+>>> parts = [member.predict(images, verbose=0) for member in members]
+>>> bool(np.allclose(out["age"], (parts[0]["age"] + parts[1]["age"]) / 2, atol=1e-6))
+True
+>>> ensemble.heads, len(ensemble.members)
+(('gender', 'age'), 2)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+
+from adiencekit.models.task import AgeGenderClassifier, TaskModelMixin, _plain
+
+__all__ = ["AgeGenderEnsemble"]
+
+
+def _check_members(members: Sequence[Any]) -> list[AgeGenderClassifier]:
+    """The members as a list, checked to be classifiers of one task, input and preprocessing."""
+    members = list(members)
+    if len(members) < 2:
+        raise ValueError(f"an ensemble needs at least two members, got {len(members)}")
+    for index, member in enumerate(members):
+        if not isinstance(member, AgeGenderClassifier):
+            raise TypeError(f"ensemble member {index} must be an AgeGenderClassifier, got {type(member).__name__}")
+        if not member.include_top or member.classifier_activation != "softmax":
+            raise ValueError(f"ensemble member {index} ({member.name!r}) must end in a softmax classification head "
+                             f"(include_top=True, classifier_activation='softmax'): only probabilities average")
+    first = members[0]
+    for index, member in enumerate(members[1:], start=1):
+        for what, mine, theirs in (
+            ("task", member.task, first.task),
+            ("class names", member.class_names, first.class_names),
+            ("input shape", tuple(member.image_shape), tuple(first.image_shape)),
+            ("preprocessing", _plain(member.preprocessing_config), _plain(first.preprocessing_config)),
+        ):
+            if mine != theirs:
+                raise ValueError(f"ensemble member {index} ({member.name!r}) has {what} {mine!r}; member 0 "
+                                 f"({first.name!r}) has {theirs!r}: members must share task, classes, input "
+                                 f"shape and preprocessing")
+    names = [member.name for member in members]
+    if len(set(names)) != len(names):
+        raise ValueError(f"ensemble members need distinct names (their weights are stored under them), got {names}")
+    return members
+
+
+@keras.saving.register_keras_serializable(package="adiencekit")
+class AgeGenderEnsemble(TaskModelMixin, keras.Model):
+    """Task models of one kind as one model whose outputs are their mean probabilities.
+
+    Args:
+        members: two or more :class:`~adiencekit.models.AgeGenderClassifier` with one
+            task, class names, input shape and preprocessing, ending in softmax heads,
+            with distinct names.
+        name: model name (default ``"<first member>_ensemble<count>"``).
+        **kwargs: the other ``keras.Model`` arguments.
+
+    Raises:
+        TypeError: a member that is not an ``AgeGenderClassifier``.
+        ValueError: fewer than two members, members that differ in task, classes, input
+            shape or preprocessing, heads without softmax, or repeated member names.
+    """
+
+    def __init__(self, members: Sequence[AgeGenderClassifier], *, name: str | None = None, **kwargs: Any) -> None:
+        checked = _check_members(members)
+        first = checked[0]
+        inputs = keras.Input(shape=tuple(first.image_shape), name="image")
+        outputs_per_member = [member(inputs) for member in checked]
+        heads = first.heads if first.task == "multitask" else (first.task,)
+
+        def head_outputs(index: int) -> dict[str, Any]:
+            out = outputs_per_member[index]
+            return out if isinstance(out, dict) else {first.task: out}
+
+        averaged = {
+            head: keras.layers.Average(name=head, dtype="float32")([head_outputs(i)[head] for i in range(len(checked))])
+            for head in heads
+        }
+        outputs: Any = averaged if first.task == "multitask" else averaged[first.task]
+        super().__init__(inputs, outputs, name=name or f"{first.name}_ensemble{len(checked)}", **kwargs)
+        self.members = checked
+        self.task = first.task
+        self.classes = first.classes
+        self.include_top = True
+        self.classifier_activation = "softmax"
+        self.preprocessing_config = first.preprocessing_config
+        self.image_shape = tuple(first.image_shape)
+        #: Metadata of the preset this model was loaded from (``{}`` otherwise).
+        self.preset_metadata: dict[str, Any] = {}
+
+    def count_member_params(self) -> list[int]:
+        """The parameter count of each member (their sum is :meth:`count_params`)."""
+        return [member.count_params() for member in self.members]
+
+    # ------------------------------------------------------------------ serialisation
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "members": [keras.saving.serialize_keras_object(member) for member in self.members],
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> AgeGenderEnsemble:
+        config = dict(config)
+        import adiencekit.layers  # noqa: F401  (registers the custom layers)
+        import adiencekit.models.backbones  # noqa: F401
+
+        config["members"] = [keras.saving.deserialize_keras_object(member, custom_objects=custom_objects)
+                             for member in config["members"]]
+        return cls(**config)
+
+    # ------------------------------------------------------------------ presets
+    def save_to_preset(self, preset_dir: Any, **metadata: Any) -> Any:
+        """Write the ensemble as a preset folder (``preset.json`` + one weights file for all members).
+
+        See :func:`adiencekit.models.presets.save_preset` for the metadata arguments.
+        """
+        from adiencekit.models.presets import save_preset
+
+        return save_preset(self, preset_dir, **metadata)
