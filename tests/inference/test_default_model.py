@@ -164,13 +164,14 @@ def test_listing_without_the_default_and_with_long_metrics(tmp_path: Path) -> No
     folder = tmp_path / "bundled" / "other"
     folder.mkdir(parents=True)
     document = {"task": "gender", "input_shape": [48, 48, 3], "crop": {"style": "box", "margin": 0.1, "size": 48},
-                "license": "x" * 200, "metrics": {"protocol": "p", "test": {f"m{i}": i / 10 for i in range(9)}}}
+                "class_name": "AgeGenderEnsemble", "config": {"members": [{}, {}, {}]}, "license": "x" * 200, "metrics": {"protocol": "p", "test": {f"m{i}": i / 10 for i in range(9)}}}
     (folder / "preset.json").write_text(json.dumps(document), encoding="utf-8")
     (tmp_path / "bundled" / "not_a_preset").mkdir()  # no preset.json: not listed
     lines = _catalog.format_bundled_presets(tmp_path / "bundled")
     assert lines[0] == f"Bundled presets (adiencekit predict --model NAME; the default, {DEFAULT_PRESET}, is missing: " \
                        "predict needs --model):"
-    assert len(lines) == 4 and lines[1].split() == ["other", "gender,", "input", "48x48x3,", "crop", "box", "(margin", "0.1)"]
+    assert len(lines) == 4 and lines[1].split() == ["other", "gender,", "input", "48x48x3,", "crop", "box", "(margin", "0.1),",
+                                                    "ensemble", "of", "3", "networks"]
     assert lines[2].strip() == "licence: " + "x" * 77 + "..."
     assert lines[3].strip() == "test: m0 0.000, m1 0.100, m2 0.200, m3 0.300, m4 0.400, m5 0.500, ... (3 more in preset.json) [p]"
 

@@ -211,3 +211,19 @@ def test_exif_rotated_photo_gives_boxes_on_the_upright_photo(tmp_path: Path, gro
     result = Predictor(small_model, detector=detector).predict(path)
     assert result.size == (photo.shape[1], photo.shape[0])
     assert sorted(match_faces(placed, [f.box for f in result.faces])) == [0, 1, 2]
+
+
+def test_a_predictor_labels_faces_with_an_ensemble_preset(tmp_path) -> None:
+    from adiencekit.models import AgeGenderEnsemble, scratch_cnn
+
+    members = [scratch_cnn(task="multitask", input_shape=(32, 32, 3), conv_layers=2, base_filters=4, dense_units=8,
+                           name=f"member_{i}") for i in range(2)]
+    ensemble = AgeGenderEnsemble(members)
+    folder = ensemble.save_to_preset(tmp_path / "preset", image_size=36, metrics={"protocol": "none"})
+    predictor = Predictor(str(folder), detector=None)
+    pixels = np.random.default_rng(5).integers(0, 256, (3, 36, 36, 3), dtype=np.uint8)
+    probabilities = predictor.predict_crops(pixels)
+    assert probabilities["gender"].shape == (3, 2) and probabilities["age"].shape == (3, 8)
+    face = predictor.predict(pixels[0], detect=False).faces[0]
+    assert face.gender.label in GENDERS and face.age.label in ensemble.class_names["age"]
+    assert face.gender.probability == pytest.approx(float(probabilities["gender"][0].max()), abs=1e-5)

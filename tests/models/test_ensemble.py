@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from adiencekit.errors import ModelFileError
-from adiencekit.inference import Predictor
 from adiencekit.models import AgeGenderClassifier, AgeGenderEnsemble, scratch_cnn
 from adiencekit.models import presets as presets_module
 
@@ -97,16 +96,6 @@ def test_keras_file_and_preset_round_trips(ensemble, tmp_path) -> None:
         out = loaded.predict(x, verbose=0)
         for head in expected:
             np.testing.assert_allclose(out[head], expected[head], atol=1e-6)
-
-
-def test_a_predictor_labels_faces_with_an_ensemble_preset(ensemble, tmp_path) -> None:
-    folder = ensemble.save_to_preset(tmp_path / "preset", image_size=36, metrics={"protocol": "none"})
-    predictor = Predictor(str(folder), detector=None)
-    probabilities = predictor.predict_crops(images(3, seed=5).astype("uint8"))
-    assert probabilities["gender"].shape == (3, 2) and probabilities["age"].shape == (3, 8)
-    result = predictor.predict(images(1, seed=6)[0].astype("uint8"), detect=False)
-    face = result.faces[0]
-    assert face.gender.label in ("female", "male") and face.age.label in ensemble.class_names["age"]
 
 
 def test_an_older_reader_is_told_to_upgrade_and_unknown_classes_are_refused(ensemble, tmp_path, monkeypatch) -> None:

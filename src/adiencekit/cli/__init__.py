@@ -46,8 +46,9 @@ from pathlib import Path
 from typing import Any
 
 from adiencekit.cli._errors import one_line
-from adiencekit.cli._parser import UTKFACE_PREFIX, UsageError, build_parser
+from adiencekit.cli._parser import UsageError, build_parser
 from adiencekit.cli._quiet import import_backend, quiet_environment
+from adiencekit.data.datasets import UTKFACE_PREFIX
 from adiencekit.errors import AdienceKitError, ModelFileError
 from adiencekit.inference.commands import run_export, run_predict
 from adiencekit.inference.prepare import run_prepare

@@ -20,13 +20,12 @@ import os
 from typing import Any, NoReturn
 
 from adiencekit import __version__
+from adiencekit.data.datasets import UTKFACE_PREFIX
 from adiencekit.errors import AdienceKitError
 from adiencekit.training.config import AGE_POLICIES, AUGMENTATIONS, FACES, TASKS
 from adiencekit.training.recipes import SWEEPS
 
-__all__ = ["UTKFACE_PREFIX", "UsageError", "build_parser"]
-
-UTKFACE_PREFIX = "utkface:"
+__all__ = ["UsageError", "build_parser"]
 
 
 class UsageError(AdienceKitError):

@@ -124,12 +124,13 @@ _RECIPES: dict[str, Recipe] = {
          "image_size": 72, "crop_size": 64, "learning_rate": 2e-3, "epochs": 15,
          "early_stopping_patience": 6, "cache": True},
     ),
-    # The bundled pretrained model (preset "utkface_multitask"): a compact ResNet on
+    # The bundled pretrained model (preset "utkface_multitask", an ensemble of this recipe
+    # trained with --seed 0 and --seed 1 on one split): a compact ResNet on
     # aligned 112 px crops (adiencekit.inference.prepare.prepare_utkface), random 96 px
     # windows, strong photo augmentation (scale, shift, colour, blur, grey), age targets
     # that give 0.2 of their mass to the adjacent groups, cosine AdamW, bfloat16 mixed precision (AMX/AVX512-BF16 CPUs
     # and accelerators run it about 1.5x faster than float32; elsewhere use
-    # --precision float32). About 40 minutes on a 2-core CPU.
+    # --precision float32). About 25 minutes per seed on an idle 2-core CPU.
     "utkface_multitask": Recipe(
         "compact ResNet, gender + age, on aligned UTKFace crops (the bundled model)",
         {"model": "face_resnet", "model_kwargs": {"width": 32, "blocks": [1, 1, 1, 1], "dropout": 0.3},
