@@ -43,7 +43,8 @@ from adiencekit.errors import ConfigError
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-__all__ = ["EXPORT_FORMATS", "PRESET_FORMAT", "export_model", "export_preset", "named_outputs"]
+__all__ = ["ENSEMBLE_SHARED_FIELDS", "EXPORT_FORMATS", "PRESET_FORMAT", "export_model", "export_preset",
+           "named_outputs"]
 
 #: Formats of :func:`export_model` and the Keras exporter each uses.
 EXPORT_FORMATS: dict[str, str] = {"saved_model": "tf_saved_model", "tflite": "litert", "onnx": "onnx"}
@@ -169,28 +170,35 @@ def _run_model(run: Path, config: Any, name: str | None = None) -> Any:
     return model
 
 
+#: What the runs of an ensemble preset must share: the data, the split and the crop. Their
+#: network, schedule, augmentation and seed may differ.
+ENSEMBLE_SHARED_FIELDS: tuple[str, ...] = ("task", "data", "folds_dir", "faces", "age_policy", "test_fold",
+                                           "val_fraction", "test_fraction", "image_size", "crop_size")
+
+
 def _check_ensemble_runs(runs: Sequence[Path], configs: Sequence[Any]) -> None:
-    """Members of an ensemble preset: one recipe on one split, with distinct seeds."""
+    """Members of an ensemble preset: one data set, split and crop; no run twice."""
 
-    def recipe(config: Any) -> dict[str, Any]:
-        values = config.to_dict()
-        values.pop("seed")
-        values.pop("split_seed")
-        return {**values, "split": config.resolved_split_seed()}
+    def shared(config: Any) -> dict[str, Any]:
+        return {**{name: getattr(config, name) for name in ENSEMBLE_SHARED_FIELDS},
+                "split seed": config.resolved_split_seed()}
 
-    first = recipe(configs[0])
+    first = shared(configs[0])
     for run, config in zip(runs[1:], configs[1:], strict=True):
-        differs = sorted(key for key, value in recipe(config).items() if first.get(key) != value)
+        differs = [key for key, value in shared(config).items() if first[key] != value]
         if differs:
-            what = ", ".join("the split seed" if key == "split" else key for key in differs)
             raise ConfigError(
-                f"{run} differs from {runs[0]} in {what}: the runs of an ensemble must share the recipe and the "
-                f"split (train them with --seed N --split-seed S, one S for all), else one member's test faces "
-                f"may be another's training faces"
+                f"{run} differs from {runs[0]} in {', '.join(differs)}: the runs of an ensemble must share the "
+                f"data, the split and the crop (train them with --seed N --split-seed S, one S for all), else one "
+                f"member's test faces may be another's training faces"
             )
-    seeds = [config.seed for config in configs]
-    if len(set(seeds)) != len(seeds):
-        raise ConfigError(f"the runs of an ensemble need distinct --seed values, got seeds {seeds}")
+    seen: dict[str, Path] = {}
+    for run, config in zip(runs, configs, strict=True):
+        key = config.to_json()
+        if key in seen:
+            raise ConfigError(f"{run} and {seen[key]} have the same config (seed {config.seed}): the same model twice; "
+                              f"the runs of an ensemble need different --seed values (or recipes)")
+        seen[key] = run
 
 
 def export_preset(
@@ -212,9 +220,11 @@ def export_preset(
     (``{"style": "center"}``).
 
     Several runs make an :class:`~adiencekit.models.AgeGenderEnsemble` preset (their
-    probabilities averaged). They must be one recipe trained on one split with distinct
-    seeds (``adiencekit train --seed N --split-seed S``), so that no member has seen the
-    test faces of another.
+    probabilities averaged). They must share the data, the split and the crop
+    (:data:`ENSEMBLE_SHARED_FIELDS` and the split seed; typically one recipe trained with
+    ``adiencekit train --seed N --split-seed S``), so that no member has seen the test
+    faces of another; networks, schedules and seeds may differ, but not all at once
+    (the same config twice is refused).
 
     Args:
         run_dir: a finished run folder (``config.json``, ``best.keras``, ``metrics.json``),
@@ -232,7 +242,7 @@ def export_preset(
 
     Raises:
         ModelFileError: a run is not finished or cannot be read.
-        ConfigError: ensemble runs that differ in recipe or split, or repeat a seed.
+        ConfigError: ensemble runs that differ in data, split or crop, or repeat a config.
     """
     import json
 
@@ -251,8 +261,8 @@ def export_preset(
         from adiencekit.models.ensemble import AgeGenderEnsemble
 
         _check_ensemble_runs(runs, configs)
-        members = [_run_model(run, member, name=f"{member.model}_{member.task}_seed{member.seed}")
-                   for run, member in zip(runs, configs, strict=True)]
+        members = [_run_model(run, member, name=f"member{index}_{member.model}_seed{member.seed}")
+                   for index, (run, member) in enumerate(zip(runs, configs, strict=True))]
         model = AgeGenderEnsemble(members, name=f"{config.model}_{config.task}_ensemble{len(members)}")
     image_size = int(config.image_size or config.resolved_crop_size())
     crop: dict[str, Any] = {"style": "center", "margin": 0.0, "size": image_size}
@@ -272,6 +282,7 @@ def export_preset(
     training_data: dict[str, Any] = {"data": config.data, "config": config.to_dict()}
     if len(runs) > 1:
         training_data["member_seeds"] = [member.seed for member in configs]
+        training_data["member_configs"] = [member.to_dict() for member in configs]
     training_data["prepared_with"] = prepared and {k: prepared.get(k) for k in ("crop", "pad", "detector", "split")}
     return save_preset(model, Path(out).expanduser(), image_size=image_size, crop=crop, training_data=training_data,
                        metrics=metrics, license=license, description=description, overwrite=overwrite)

@@ -124,20 +124,30 @@ def test_runs_of_one_recipe_and_split_become_an_ensemble_preset(finished_run, se
     assert loaded.crop.size == 40 and loaded.image_size == 40
 
 
-def test_ensemble_runs_must_share_recipe_and_split_and_differ_in_seed(finished_run, second_seed_run, tmp_path):
+def _copy_run(source: Path, target: Path, **changes) -> Path:
+    """A copy of a finished run whose config.json says ``changes``."""
+    target.mkdir()
+    for name in ("best.keras", "metrics.json"):
+        (target / name).write_bytes((source / name).read_bytes())
+    TrainConfig.from_json(source / "config.json").replace(**changes).to_json(target / "config.json")
+    return target
+
+
+def test_ensemble_runs_must_share_data_split_and_crop_and_not_repeat(finished_run, second_seed_run, tmp_path):
     from adiencekit.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="distinct --seed"):
+    with pytest.raises(ConfigError, match="the same config"):
         export_preset([finished_run, finished_run], tmp_path / "same")
-    other_split = tmp_path / "other_split"
-    other_split.mkdir()
-    for name in ("best.keras", "metrics.json"):
-        (other_split / name).write_bytes((second_seed_run / name).read_bytes())
-    config = TrainConfig.from_json(second_seed_run / "config.json").replace(split_seed=None, epochs=2)
-    config.to_json(other_split / "config.json")
-    with pytest.raises(ConfigError, match="epochs, the split seed"):
+    other_split = _copy_run(second_seed_run, tmp_path / "other_split", split_seed=None, val_fraction=0.2)
+    with pytest.raises(ConfigError, match="in val_fraction, split seed: .*share the data, the split and the crop"):
         export_preset([finished_run, other_split], tmp_path / "mixed")
     assert not (tmp_path / "mixed").exists() and not (tmp_path / "same").exists()
+    # Another schedule on the same split and crop is a legitimate member.
+    longer = _copy_run(second_seed_run, tmp_path / "longer", epochs=2, seed=0)
+    folder = export_preset([finished_run, longer], tmp_path / "schedules")
+    document = json.loads((folder / "preset.json").read_text())
+    assert [c["epochs"] for c in document["training_data"]["member_configs"]] == [1, 2]
+    assert document["training_data"]["member_seeds"] == [0, 0]
 
 
 def test_cli_exports_an_ensemble_preset_and_refuses_several_models_elsewhere(finished_run, second_seed_run,
@@ -150,7 +160,7 @@ def test_cli_exports_an_ensemble_preset_and_refuses_several_models_elsewhere(fin
     assert main(["export", "--model", str(finished_run), "--model", str(finished_run), "--format", "preset",
                  "--out", str(tmp_path / "f")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "distinct --seed" in err[0]
+    assert len(err) == 1 and "the same config" in err[0]
     assert main(["export", "--model", str(finished_run), "--model", str(second_seed_run), "--format", "onnx",
                  "--out", str(tmp_path / "m.onnx")]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -91,7 +91,7 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--model", required=True, action="append",
                         help="a preset name or folder, a training run folder or a .keras file; with --format preset, "
                              "give --model once per run to make an ensemble preset of several runs (one recipe, "
-                             "one split, distinct --seed)")
+                             "one split and crop; e.g. one recipe with several --seed and one --split-seed)")
     parser.add_argument("--format", required=True, choices=(*EXPORT_FORMATS, PRESET_FORMAT), help="output format")
     parser.add_argument("--out", required=True, metavar="PATH", help="output folder (saved_model, preset) or file")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
