@@ -327,7 +327,7 @@ def measure(
                 and _trainable_count(base) == _trainable_count(lib)
                 and _flops().forward_macs(base) == macs
             )
-        peak = common.peak_tflops(device, "bfloat16" if "bfloat16" in variant.policy else "float32")
+        peak = common.peak_tflops(device, variant.policy)
         for key in impls:
             timing = common.Timing(step_times[key], warm_times[key])
             ips = batch / timing.median

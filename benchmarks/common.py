@@ -308,7 +308,18 @@ def device_slug(device: Mapping[str, str]) -> str:
 
 
 def peak_tflops(device: Mapping[str, str], dtype: str) -> float | None:
-    """Dense peak TFLOP/s of the device for ``dtype`` (``None`` when unknown or CPU)."""
+    """Dense peak TFLOP/s of the device for ``dtype`` (``None`` when unknown or CPU).
+
+    ``dtype`` is ``"bfloat16"`` or ``"float32"``, or any text naming a precision (a
+    dtype policy such as ``"mixed_bfloat16"``, a variant such as ``"bfloat16+xla"``):
+    what mentions bfloat16 runs against the bfloat16 peak, the rest against float32's.
+
+    >>> peak_tflops({"kind": "gpu", "name": "NVIDIA H200"}, "mixed_bfloat16")
+    989.0
+    >>> peak_tflops({"kind": "gpu", "name": "NVIDIA H200"}, "float32+xla"), peak_tflops({"kind": "cpu"}, "float32")
+    (494.5, None)
+    """
+    dtype = "bfloat16" if "bfloat16" in dtype else "float32"
     if device.get("kind") != "gpu":
         return None
     for fragment, peaks in GPU_PEAK_TFLOPS.items():

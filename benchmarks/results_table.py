@@ -95,7 +95,7 @@ def _with_current_peak(row: Mapping[str, Any], device: Mapping[str, str]) -> dic
     10.0
     """
     out = dict(row)
-    peak = common.peak_tflops(device, "bfloat16" if "bfloat16" in str(row.get("variant")) else "float32")
+    peak = common.peak_tflops(device, str(row.get("variant")))
     for side in ("library", "baseline"):
         if peak and out.get(f"{side}_tflops") is not None:
             out[f"{side}_peak_percent"] = round(100.0 * out[f"{side}_tflops"] / peak, 2)
