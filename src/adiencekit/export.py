@@ -176,12 +176,28 @@ ENSEMBLE_SHARED_FIELDS: tuple[str, ...] = ("task", "data", "folds_dir", "faces",
                                            "val_fraction", "test_fraction", "image_size", "crop_size")
 
 
+def _split_file(config: Any) -> Path | None:
+    """The ``splits.csv`` that fixes the split of a UTKFace root whatever the seed, or ``None``."""
+    from adiencekit.data.datasets import parse_dataset_spec
+    from adiencekit.data.utkface import SPLITS_FILE
+
+    kind, root = parse_dataset_spec(config.data)
+    if kind != "utkface" or root is None or not (root / SPLITS_FILE).is_file():
+        return None
+    return root / SPLITS_FILE
+
+
 def _check_ensemble_runs(runs: Sequence[Path], configs: Sequence[Any]) -> None:
-    """Members of an ensemble preset: one data set, split and crop; no run twice."""
+    """Members of an ensemble preset: one data set, split and crop; no run twice.
+
+    The split seed must match too, except on a root whose ``splits.csv`` fixes the split
+    (``adiencekit prepare`` writes one): there every seed gives the same split.
+    """
 
     def shared(config: Any) -> dict[str, Any]:
+        fixed = _split_file(config)
         return {**{name: getattr(config, name) for name in ENSEMBLE_SHARED_FIELDS},
-                "split seed": config.resolved_split_seed()}
+                "split seed": f"fixed by {fixed}" if fixed is not None else config.resolved_split_seed()}
 
     first = shared(configs[0])
     for run, config in zip(runs[1:], configs[1:], strict=True):
@@ -221,7 +237,8 @@ def export_preset(
 
     Several runs make an :class:`~adiencekit.models.AgeGenderEnsemble` preset (their
     probabilities averaged). They must share the data, the split and the crop
-    (:data:`ENSEMBLE_SHARED_FIELDS` and the split seed; typically one recipe trained with
+    (:data:`ENSEMBLE_SHARED_FIELDS`, and the split seed unless the root's ``splits.csv``
+    fixes the split; typically one recipe trained with
     ``adiencekit train --seed N --split-seed S``), so that no member has seen the test
     faces of another; networks, schedules and seeds may differ, but not all at once
     (the same config twice is refused).

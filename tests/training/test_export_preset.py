@@ -138,16 +138,28 @@ def test_ensemble_runs_must_share_data_split_and_crop_and_not_repeat(finished_ru
 
     with pytest.raises(ConfigError, match="the same config"):
         export_preset([finished_run, finished_run], tmp_path / "same")
-    other_split = _copy_run(second_seed_run, tmp_path / "other_split", split_seed=None, val_fraction=0.2)
-    with pytest.raises(ConfigError, match="in val_fraction, split seed: .*share the data, the split and the crop"):
+    other_split = _copy_run(second_seed_run, tmp_path / "other_split", val_fraction=0.2)
+    with pytest.raises(ConfigError, match="in val_fraction: .*share the data, the split and the crop"):
         export_preset([finished_run, other_split], tmp_path / "mixed")
     assert not (tmp_path / "mixed").exists() and not (tmp_path / "same").exists()
-    # Another schedule on the same split and crop is a legitimate member.
+    # Another schedule on the same split and crop is a legitimate member; so is a run with
+    # another seed and no --split-seed, because this root's splits.csv fixes the split.
     longer = _copy_run(second_seed_run, tmp_path / "longer", epochs=2, seed=0)
-    folder = export_preset([finished_run, longer], tmp_path / "schedules")
+    unpinned = _copy_run(second_seed_run, tmp_path / "unpinned", split_seed=None, seed=2)
+    folder = export_preset([finished_run, longer, unpinned], tmp_path / "schedules")
     document = json.loads((folder / "preset.json").read_text())
-    assert [c["epochs"] for c in document["training_data"]["member_configs"]] == [1, 2]
-    assert document["training_data"]["member_seeds"] == [0, 0]
+    assert [c["epochs"] for c in document["training_data"]["member_configs"]] == [1, 2, 1]
+    assert document["training_data"]["member_seeds"] == [0, 0, 2]
+
+
+def test_without_a_splits_file_the_split_seeds_must_match(tmp_path):
+    from adiencekit.errors import ConfigError
+    from adiencekit.export import _check_ensemble_runs
+
+    runs = [tmp_path / "a", tmp_path / "b"]
+    _check_ensemble_runs(runs, [TrainConfig(seed=0), TrainConfig(seed=1, split_seed=0)])
+    with pytest.raises(ConfigError, match="in split seed: "):
+        _check_ensemble_runs(runs, [TrainConfig(seed=0), TrainConfig(seed=1)])
 
 
 def test_cli_exports_an_ensemble_preset_and_refuses_several_models_elsewhere(finished_run, second_seed_run,
