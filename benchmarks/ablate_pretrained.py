@@ -152,6 +152,16 @@ def model_predictor(model: Any, task: str) -> Any:
     return predict
 
 
+def mean_predictor(predictors: list[Any]) -> Any:
+    """``predict`` for :func:`view_scores` averaging the probabilities of several ``predict``."""
+
+    def predict(images: Any) -> dict[str, Any]:
+        outputs = [member(images) for member in predictors]
+        return {head: sum(out[head] for out in outputs) / len(outputs) for head in outputs[0]}
+
+    return predict
+
+
 def run_variant(name: str, args: Any) -> dict[str, Any]:
     """Train one variant (one or two runs) and score it on validation."""
     from adiencekit.training import train
@@ -184,12 +194,7 @@ def ensemble_row(name: str, args: Any) -> dict[str, Any] | None:
     if not all(path.is_file() for path in files):
         return None
     models = [keras.saving.load_model(path, compile=False) for path in files]
-    predictors = [model_predictor(model, "multitask") for model in models]
-
-    def predict(images: Any) -> dict[str, Any]:
-        outputs = [member(images) for member in predictors]
-        return {head: sum(out[head] for out in outputs) / len(outputs) for head in ("gender", "age")}
-
+    predict = mean_predictor([model_predictor(model, "multitask") for model in models])
     config = variant_config(members[0], str(args.aligned), str(args.raw), args.epochs)
     row: dict[str, Any] = {"variant": name, "change": what, **view_scores(predict, config)}
     row["params"] = sum(model.count_params() for model in models)
@@ -241,12 +246,9 @@ def score_runs(runs: list[Path]) -> list[dict[str, Any]]:
         rows.append({"variant": run.name, "change": change, **view_scores(predict, config),
                      "params": model.count_params()})
     if len(runs) > 1:
-        def predict(images: Any) -> dict[str, Any]:
-            outputs = [member(images) for member in predictors]
-            return {head: sum(out[head] for out in outputs) / len(outputs) for head in outputs[0]}
-
         rows.append({"variant": f"ensemble of {len(runs)}", "change": "mean of the runs' probabilities",
-                     **view_scores(predict, configs[0]), "params": sum(model.count_params() for model in models)})
+                     **view_scores(mean_predictor(predictors), configs[0]),
+                     "params": sum(model.count_params() for model in models)})
     return rows
 
 
