@@ -118,15 +118,16 @@ def view(pixels: Any, crop: int, scale: float = 1.0, mirror: bool = False) -> An
     return out[:, :, ::-1] if mirror else out
 
 
-def view_scores(predict: Any, config: Any) -> dict[str, float]:
+def view_scores(predict: Any, config: Any, arrays: tuple[Any, dict[str, Any]] | None = None) -> dict[str, float]:
     """Exact and 1-off accuracy on the validation split: the centre crop, its flip TTA, and
     crops framed tighter and looser (:data:`REFRAMINGS`).
 
-    ``predict`` maps a batch of ``(N, crop, crop, 3)`` images to ``{head: probabilities}``.
+    ``predict`` maps a batch of ``(N, crop, crop, 3)`` images to ``{head: probabilities}``;
+    ``arrays`` is :func:`validation_arrays` of ``config``, read here when not given.
     """
     from adiencekit.metrics import exact_accuracy, one_off_accuracy
 
-    pixels, labels = validation_arrays(config)
+    pixels, labels = arrays if arrays is not None else validation_arrays(config)
     crop = config.resolved_crop_size()
     centre = predict(view(pixels, crop))
     mirrored = predict(view(pixels, crop, mirror=True))
@@ -233,21 +234,25 @@ def score_runs(runs: list[Path]) -> list[dict[str, Any]]:
     from adiencekit.training import TrainConfig
 
     configs = [TrainConfig.from_json(run / "config.json") for run in runs]
-    splits = {(config.data, config.resolved_split_seed(), config.val_fraction, config.test_fraction)
-              for config in configs}
-    if len(splits) != 1:
-        raise SystemExit(f"ablate_pretrained: error: the runs were trained on different splits {sorted(splits)}; "
-                         f"their validation faces differ")
+    if len(runs) > 1:
+        from adiencekit.errors import ConfigError
+        from adiencekit.export import check_ensemble_runs
+
+        try:  # one data set, split and crop: the same validation faces for every run
+            check_ensemble_runs(runs, configs)
+        except ConfigError as error:
+            raise SystemExit(f"ablate_pretrained: error: {error}") from None
+    arrays = validation_arrays(configs[0])
     models = [keras.saving.load_model(run / "best.keras", compile=False) for run in runs]
     predictors = [model_predictor(model, config.task) for model, config in zip(models, configs, strict=True)]
     rows = []
     for run, config, model, predict in zip(runs, configs, models, predictors, strict=True):
         change = f"seed {config.seed}, {config.epochs} epochs, {config.resolved_crop_size()} px crops"
-        rows.append({"variant": run.name, "change": change, **view_scores(predict, config),
+        rows.append({"variant": run.name, "change": change, **view_scores(predict, config, arrays),
                      "params": model.count_params()})
     if len(runs) > 1:
         rows.append({"variant": f"ensemble of {len(runs)}", "change": "mean of the runs' probabilities",
-                     **view_scores(mean_predictor(predictors), configs[0]),
+                     **view_scores(mean_predictor(predictors), configs[0], arrays),
                      "params": sum(model.count_params() for model in models)})
     return rows
 

@@ -43,8 +43,8 @@ from adiencekit.errors import ConfigError
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-__all__ = ["ENSEMBLE_SHARED_FIELDS", "EXPORT_FORMATS", "PRESET_FORMAT", "export_model", "export_preset",
-           "named_outputs"]
+__all__ = ["ENSEMBLE_SHARED_FIELDS", "EXPORT_FORMATS", "PRESET_FORMAT", "check_ensemble_runs", "export_model",
+           "export_preset", "named_outputs"]
 
 #: Formats of :func:`export_model` and the Keras exporter each uses.
 EXPORT_FORMATS: dict[str, str] = {"saved_model": "tf_saved_model", "tflite": "litert", "onnx": "onnx"}
@@ -187,11 +187,18 @@ def _split_file(config: Any) -> Path | None:
     return root / SPLITS_FILE
 
 
-def _check_ensemble_runs(runs: Sequence[Path], configs: Sequence[Any]) -> None:
-    """Members of an ensemble preset: one data set, split and crop; no run twice.
+def check_ensemble_runs(runs: Sequence[Path], configs: Sequence[Any]) -> None:
+    """Check that runs may be members of one ensemble: one data set, split and crop; no config twice.
 
     The split seed must match too, except on a root whose ``splits.csv`` fixes the split
     (``adiencekit prepare`` writes one): there every seed gives the same split.
+
+    Args:
+        runs: the run folders (for messages).
+        configs: their :class:`~adiencekit.training.TrainConfig`, in the same order.
+
+    Raises:
+        ConfigError: naming the first difference, or the repeated config.
     """
 
     def shared(config: Any) -> dict[str, Any]:
@@ -277,7 +284,7 @@ def export_preset(
     else:
         from adiencekit.models.ensemble import AgeGenderEnsemble
 
-        _check_ensemble_runs(runs, configs)
+        check_ensemble_runs(runs, configs)
         members = [_run_model(run, member, name=f"member{index}_{member.model}_seed{member.seed}")
                    for index, (run, member) in enumerate(zip(runs, configs, strict=True))]
         model = AgeGenderEnsemble(members, name=f"{config.model}_{config.task}_ensemble{len(members)}")

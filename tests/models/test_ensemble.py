@@ -46,7 +46,7 @@ def test_outputs_are_the_mean_of_the_members_probabilities(members, ensemble) ->
         np.testing.assert_allclose(out[head].sum(axis=1), 1.0, atol=1e-5)
     assert ensemble.heads == ("gender", "age") and ensemble.class_names == members[0].class_names
     assert ensemble.image_shape == (SIZE, SIZE, 3) and ensemble.task == "multitask"
-    assert ensemble.count_params() == sum(ensemble.count_member_params())
+    assert ensemble.count_params() == sum(m.count_params() for m in members)
 
 
 def test_single_task_members_give_a_single_named_output() -> None:

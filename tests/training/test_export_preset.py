@@ -120,6 +120,14 @@ def test_runs_of_one_recipe_and_split_become_an_ensemble_preset(finished_run, se
         expected = (np.asarray(singles[0][head], "float32") + np.asarray(singles[1][head], "float32")) / 2
         np.testing.assert_allclose(out[head], expected, atol=2e-2)  # the runs computed in bfloat16
         assert not np.allclose(singles[0][head], singles[1][head], atol=1e-4)  # two different members
+    # Exactly: each member holds its run's weights, and the outputs are the mean of the members' own.
+    for member, run in zip(ensemble.members, (finished_run, second_seed_run), strict=True):
+        run_model = keras.saving.load_model(run / "best.keras", compile=False)
+        for mine, theirs in zip(member.weights, run_model.weights, strict=True):
+            np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
+    parts = [member.predict(images, verbose=0) for member in ensemble.members]
+    for head in ("gender", "age"):
+        np.testing.assert_allclose(out[head], (parts[0][head] + parts[1][head]) / 2, atol=1e-6)
     loaded = load_model_source(folder)
     assert loaded.crop.size == 40 and loaded.image_size == 40
 
@@ -154,12 +162,12 @@ def test_ensemble_runs_must_share_data_split_and_crop_and_not_repeat(finished_ru
 
 def test_without_a_splits_file_the_split_seeds_must_match(tmp_path):
     from adiencekit.errors import ConfigError
-    from adiencekit.export import _check_ensemble_runs
+    from adiencekit.export import check_ensemble_runs
 
     runs = [tmp_path / "a", tmp_path / "b"]
-    _check_ensemble_runs(runs, [TrainConfig(seed=0), TrainConfig(seed=1, split_seed=0)])
+    check_ensemble_runs(runs, [TrainConfig(seed=0), TrainConfig(seed=1, split_seed=0)])
     with pytest.raises(ConfigError, match="in split seed: "):
-        _check_ensemble_runs(runs, [TrainConfig(seed=0), TrainConfig(seed=1)])
+        check_ensemble_runs(runs, [TrainConfig(seed=0), TrainConfig(seed=1)])
 
 
 def test_cli_exports_an_ensemble_preset_and_refuses_several_models_elsewhere(finished_run, second_seed_run,

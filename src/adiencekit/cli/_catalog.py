@@ -133,7 +133,8 @@ def format_bundled_presets(folder: str | os.PathLike[str] | None = None) -> list
     """The lines ``adiencekit models`` prints about the bundled presets.
 
     Per preset: name (``(default)`` for :data:`DEFAULT_PRESET`), task, input shape,
-    crop style (and the member count of an ensemble), licence, and the headline test figures with their protocol.
+    crop style (and the member count of an ensemble), licence, and the headline test
+    figures with their protocol.
 
     Args:
         folder: the folder of presets (default :data:`BUNDLED_DIR`).
@@ -153,7 +154,8 @@ def format_bundled_presets(folder: str | os.PathLike[str] | None = None) -> list
         licence = " ".join(str(document.get("license") or "not stated").split())
         if len(licence) > _LICENCE_WIDTH:
             licence = licence[: _LICENCE_WIDTH - 3] + "..."
-        members = (document.get("config") or {}).get("members") if isinstance(document.get("config"), Mapping) else None
+        config = document.get("config")
+        members = config.get("members") if isinstance(config, Mapping) else None
         ensemble = f", ensemble of {len(members)} networks" if isinstance(members, list) else ""
         lines.append(f"  {labels[name]:{width}s} {document.get('task', '?')}, "
                      f"input {_shape_text(document.get('input_shape'))}, {_crop_text(document.get('crop'))}{ensemble}")

@@ -225,8 +225,7 @@ def run_export(args: argparse.Namespace) -> int:
         from adiencekit.export import PRESET_FORMAT, export_model, export_preset
 
         if args.format == PRESET_FORMAT:
-            runs = args.model[0] if len(args.model) == 1 else args.model
-            written = export_preset(runs, args.out, license=args.license, description=args.description,
+            written = export_preset(args.model, args.out, license=args.license, description=args.description,
                                     overwrite=args.overwrite)
             kind = f"an ensemble of {len(args.model)} runs" if len(args.model) > 1 else "the preset"
             print(f"wrote {kind} to {written} (load it with --model {written})")

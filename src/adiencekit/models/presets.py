@@ -414,8 +414,8 @@ def _load_keras_file(path: Path) -> keras.Model:
         raise ModelFileError(f"{path} is not a readable Keras model file: {error}") from error
     if not isinstance(model, classes):
         raise ModelFileError(
-            f"{path} holds a {type(model).__name__}, not an AgeGenderClassifier (a model saved by an older "
-            f"adiencekit); load it with keras.saving.load_model, or retrain"
+            f"{path} holds a {type(model).__name__}, not an AgeGenderClassifier or AgeGenderEnsemble (a model "
+            f"saved by an older adiencekit); load it with keras.saving.load_model, or retrain"
         )
     return model
 
