@@ -452,6 +452,9 @@ def test_training_options_augment_and_smoothing_set_the_config() -> None:
     }
     default = config_from_args(build_parser().parse_args(["train"]))
     assert (default.augment, default.label_smoothing, default.age_neighbour_smoothing) == ("standard", 0.0, 0.0)
+    weighted = config_from_args(build_parser().parse_args(["train", "--task", "multitask",
+                                                           "--gender-loss-weight", "2"]))
+    assert (weighted.gender_loss_weight, default.gender_loss_weight) == (2.0, 1.0)
 
 
 @pytest.mark.parametrize(
@@ -465,6 +468,9 @@ def test_training_options_augment_and_smoothing_set_the_config() -> None:
         (["train", "--task", "age", "--label-smoothing", "0.6", "--age-neighbour-smoothing", "0.5"],
          "must be less than 1"),
         (["sweep", "dense_units", "--label-smoothing", "1.5"], "label_smoothing must be a number in [0, 1)"),
+        (["train", "--task", "gender", "--gender-loss-weight", "2"], "task 'gender' has one head"),
+        (["train", "--task", "multitask", "--gender-loss-weight", "0"], "gender_loss_weight must be a number"),
+        (["cv", "--task", "multitask", "--gender-loss-weight", "x"], "invalid float value: 'x'"),
     ],
 )
 def test_training_option_mistakes_give_one_line(capsys, argv: list[str], message: str) -> None:

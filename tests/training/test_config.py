@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from adiencekit.training.config import TrainConfig
@@ -212,6 +213,12 @@ def test_training_options_augment_and_smoothing() -> None:
         ({"task": "age", "age_neighbour_smoothing": "0.2"}, r"age_neighbour_smoothing must be a number in \[0, 1\)"),
         ({"task": "age", "label_smoothing": 0.5, "age_neighbour_smoothing": 0.5}, "must be less than 1"),
         ({"task": "gender", "age_neighbour_smoothing": 0.2}, "needs an age head"),
+        ({"task": "multitask", "gender_loss_weight": 0}, r"gender_loss_weight must be a number in \(0, 100\], got 0"),
+        ({"task": "multitask", "gender_loss_weight": -1.0}, r"gender_loss_weight must be a number in \(0, 100\]"),
+        ({"task": "multitask", "gender_loss_weight": "2"}, r"gender_loss_weight must be a number in \(0, 100\]"),
+        ({"task": "multitask", "gender_loss_weight": True}, r"gender_loss_weight must be a number in \(0, 100\]"),
+        ({"task": "gender", "gender_loss_weight": 2.0}, "task 'gender' has one head"),
+        ({"task": "age", "gender_loss_weight": 0.5}, "task 'age' has one head"),
     ],
 )
 def test_training_options_are_checked(changes: dict, message: str) -> None:
@@ -233,3 +240,30 @@ def test_the_split_seed_fixes_the_split_while_the_seed_changes_the_rest(tmp_path
     assert names(base.replace(seed=1, split_seed=0)) == names(base)
     assert names(base.replace(seed=1))["val"] != names(base)["val"]  # the seed alone moves the validation users
     assert TrainConfig.from_json(base.replace(split_seed=0).to_json()).split_seed == 0
+
+
+def test_the_gender_loss_weight_weighs_the_heads_in_the_compiled_loss() -> None:
+    import keras
+
+    from adiencekit.models import AgeGenderClassifier
+    from adiencekit.models.backbones import ScratchCNNBackbone
+    from adiencekit.training.model_setup import compile_model
+
+    images = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    labels = {"gender": np.array([0, 1, 0, 1]), "age": np.array([0, 3, 7, -1])}
+    results = {}
+    for weight in (1.0, 3.0):
+        keras.utils.set_random_seed(0)
+        backbone = ScratchCNNBackbone(input_shape=(32, 32, 3), conv_layers=2, base_filters=4)
+        model = AgeGenderClassifier(backbone, task="multitask", pooling="avg")
+        config = TrainConfig(task="multitask", gender_loss_weight=weight, age_neighbour_smoothing=0.2)
+        compile_model(model, config, "sgd")
+        results[weight] = model.evaluate(images, labels, verbose=0, return_dict=True)
+    for weight, result in results.items():
+        assert result["loss"] == pytest.approx(weight * result["gender_loss"] + result["age_loss"], rel=1e-5)
+    assert results[3.0]["gender_loss"] == pytest.approx(results[1.0]["gender_loss"], rel=1e-6)
+    assert results[3.0]["loss"] > results[1.0]["loss"]
+    saved = TrainConfig(task="multitask", gender_loss_weight=2.5)
+    assert TrainConfig.from_json(saved.to_json()).gender_loss_weight == 2.5
+    assert TrainConfig.from_dict({k: v for k, v in TrainConfig().to_dict().items()
+                                  if k != "gender_loss_weight"}).gender_loss_weight == 1.0

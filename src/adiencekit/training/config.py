@@ -69,7 +69,8 @@ FIELD_GROUPS: dict[str, tuple[str, ...]] = {
     "model": ("model", "model_kwargs"),
     "optimisation": ("batch_size", "optimizer", "learning_rate", "momentum", "weight_decay", "lr_schedule",
                      "lr_step_iterations", "lr_step_factor", "scale_lr_with_replicas", "epochs",
-                     "early_stopping_patience", "label_smoothing", "age_neighbour_smoothing", "seed"),
+                     "early_stopping_patience", "label_smoothing", "age_neighbour_smoothing", "gender_loss_weight",
+                     "seed"),
     "runtime": ("precision", "jit_compile", "distribution", "steps_per_epoch", "validation_steps", "test_steps"),
 }
 
@@ -149,6 +150,9 @@ class TrainConfig:
         age_neighbour_smoothing: share of the age target moved to the adjacent age groups
             (the groups are ordered), in [0, 1); needs an age head. With
             ``label_smoothing`` it must sum to less than 1.
+        gender_loss_weight: weight of the gender head's loss against the age head's
+            (weight 1) in a multitask model, a positive number; must stay 1 for the
+            one-head tasks.
         cache: cache decoded images in memory.
         seed: seed for splits, initialisation and augmentation.
         split_seed: seed of the train/validation/test split alone; ``None`` (the default)
@@ -192,6 +196,7 @@ class TrainConfig:
     augment: str = "standard"
     label_smoothing: float = 0.0
     age_neighbour_smoothing: float = 0.0
+    gender_loss_weight: float = 1.0
     cache: bool = False
     seed: int = 0
     split_seed: int | None = None
@@ -268,6 +273,14 @@ class TrainConfig:
             raise ConfigError(
                 f"TrainConfig.age_neighbour_smoothing={self.age_neighbour_smoothing} needs an age head; "
                 "task 'gender' has none (leave it 0 or use task 'age' or 'multitask')"
+            )
+        weight = self.gender_loss_weight
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 < weight <= 100.0:
+            raise ConfigError(f"TrainConfig.gender_loss_weight must be a number in (0, 100], got {weight!r}")
+        if weight != 1.0 and self.task != "multitask":
+            raise ConfigError(
+                f"TrainConfig.gender_loss_weight={weight} weighs the gender head against the age head; "
+                f"task {self.task!r} has one head (leave it 1 or use task 'multitask')"
             )
         if not isinstance(self.cache, bool):
             raise ValueError(f"TrainConfig.cache must be a bool, got {self.cache!r}")

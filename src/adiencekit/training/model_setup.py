@@ -63,7 +63,8 @@ def compile_model(model: keras.Model, config: TrainConfig, optimizer: Any, jit_c
     The losses and metrics belong to :class:`~adiencekit.models.AgeGenderClassifier`
     (its ``compile()`` defaults); training adds the optimizer, the XLA setting and the
     config's ``label_smoothing`` and ``age_neighbour_smoothing``, passed to
-    :meth:`~adiencekit.models.AgeGenderClassifier.default_loss`.
+    :meth:`~adiencekit.models.AgeGenderClassifier.default_loss`, and its
+    ``gender_loss_weight`` (Keras ``loss_weights``, age weighted 1) for a multitask model.
 
     Args:
         model: an :class:`~adiencekit.models.AgeGenderClassifier` for ``config.task``.
@@ -74,13 +75,14 @@ def compile_model(model: keras.Model, config: TrainConfig, optimizer: Any, jit_c
     task = getattr(model, "task", None)
     if task != config.task:
         raise ValueError(f"the model's task is {task!r} but the config's is {config.task!r}")
+    options: dict[str, Any] = {"optimizer": optimizer, "jit_compile": jit_compile}
     if config.label_smoothing or config.age_neighbour_smoothing:
-        loss = model.default_loss(
+        options["loss"] = model.default_loss(
             label_smoothing=config.label_smoothing, age_neighbour_smoothing=config.age_neighbour_smoothing
         )
-        model.compile(optimizer=optimizer, loss=loss, jit_compile=jit_compile)
-    else:
-        model.compile(optimizer=optimizer, jit_compile=jit_compile)
+    if config.gender_loss_weight != 1.0:
+        options["loss_weights"] = {"gender": float(config.gender_loss_weight), "age": 1.0}
+    model.compile(**options)
 
 
 def _create_model(config: TrainConfig, crop: int, name: str | None = None) -> keras.Model:
