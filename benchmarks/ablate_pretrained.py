@@ -57,6 +57,8 @@ VARIANTS: dict[str, tuple[str, str, dict[str, Any], tuple[str, ...]]] = {
                  {"model_kwargs": {"width": 48, "blocks": [1, 1, 1, 1], "dropout": 0.3}}, ("multitask",)),
     "resolution_96": ("112 px images, 96 px crops (the full recipe's size)", "aligned",
                       {"image_size": 112, "crop_size": 96}, ("multitask",)),
+    "gender_weight_2": ("gender loss weighted 2 against the age loss (1)", "aligned",
+                        {"gender_loss_weight": 2.0}, ("multitask",)),
     "baseline_seed1": ("the baseline with seed 1 (initialisation and augmentation; same split)", "aligned",
                        {"seed": 1, "split_seed": 0}, ("multitask",)),
 }
@@ -163,6 +165,17 @@ def mean_predictor(predictors: list[Any]) -> Any:
     return predict
 
 
+def finished_run(run: Path) -> tuple[Any, Any]:
+    """A finished run's best model and its config, as it was trained (any process: the
+    import registers the library's Keras classes with ``load_model``)."""
+    import keras
+
+    import adiencekit.models  # noqa: F401
+    from adiencekit.training import TrainConfig
+
+    return keras.saving.load_model(run / "best.keras", compile=False), TrainConfig.from_json(run / "config.json")
+
+
 def run_variant(name: str, args: Any) -> dict[str, Any]:
     """Train one variant (one or two runs) and score it on validation."""
     from adiencekit.training import train
@@ -188,16 +201,13 @@ COLUMNS = ["variant", "gender", "age", "age_1off", "gender_flip", "age_flip", "g
 
 def ensemble_row(name: str, args: Any) -> dict[str, Any] | None:
     """Validation scores of an ensemble of finished multitask variants (their mean probabilities)."""
-    import keras
-
     what, members = ENSEMBLES[name]
-    files = [args.work / f"{member}-multitask" / "best.keras" for member in members]
-    if not all(path.is_file() for path in files):
+    runs = [args.work / f"{member}-multitask" for member in members]
+    if not all((run / "best.keras").is_file() for run in runs):
         return None
-    models = [keras.saving.load_model(path, compile=False) for path in files]
+    models, configs = zip(*(finished_run(run) for run in runs), strict=True)
     predict = mean_predictor([model_predictor(model, "multitask") for model in models])
-    config = variant_config(members[0], str(args.aligned), str(args.raw), args.epochs)
-    row: dict[str, Any] = {"variant": name, "change": what, **view_scores(predict, config)}
+    row: dict[str, Any] = {"variant": name, "change": what, **view_scores(predict, configs[0])}
     row["params"] = sum(model.count_params() for model in models)
     return row
 
@@ -205,8 +215,6 @@ def ensemble_row(name: str, args: Any) -> dict[str, Any] | None:
 def rescore(rows: dict[str, Any], args: Any) -> None:
     """Add the re-framed scores to rows measured before they existed (from the saved runs),
     and the ensemble rows whose members are finished."""
-    import keras
-
     for name in ENSEMBLES:
         if name not in rows:
             row = ensemble_row(name, args)
@@ -218,8 +226,7 @@ def rescore(rows: dict[str, Any], args: Any) -> None:
         if "gender_looser" in row or "age_looser" in row:
             continue
         for task in VARIANTS[name][3]:
-            config = variant_config(name, str(args.aligned), str(args.raw), args.epochs, task)
-            model = keras.saving.load_model(args.work / f"{name}-{task}" / "best.keras", compile=False)
+            model, config = finished_run(args.work / f"{name}-{task}")
             scores = view_scores(model_predictor(model, task), config)
             row.update({key: value for key, value in scores.items() if key not in row})
 
@@ -229,11 +236,7 @@ VALIDATION_SUITE = "validation"
 
 def score_runs(runs: list[Path]) -> list[dict[str, Any]]:
     """Validation scores of finished runs of one split: each run alone, then their ensemble."""
-    import keras
-
-    from adiencekit.training import TrainConfig
-
-    configs = [TrainConfig.from_json(run / "config.json") for run in runs]
+    models, configs = (list(items) for items in zip(*(finished_run(run) for run in runs), strict=True))
     if len(runs) > 1:
         from adiencekit.errors import ConfigError
         from adiencekit.export import check_ensemble_runs
@@ -243,7 +246,6 @@ def score_runs(runs: list[Path]) -> list[dict[str, Any]]:
         except ConfigError as error:
             raise SystemExit(f"ablate_pretrained: error: {error}") from None
     arrays = validation_arrays(configs[0])
-    models = [keras.saving.load_model(run / "best.keras", compile=False) for run in runs]
     predictors = [model_predictor(model, config.task) for model, config in zip(models, configs, strict=True)]
     rows = []
     for run, config, model, predict in zip(runs, configs, models, predictors, strict=True):
