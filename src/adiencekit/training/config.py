@@ -151,8 +151,8 @@ class TrainConfig:
             (the groups are ordered), in [0, 1); needs an age head. With
             ``label_smoothing`` it must sum to less than 1.
         gender_loss_weight: weight of the gender head's loss against the age head's
-            (weight 1) in a multitask model, a positive number; must stay 1 for the
-            one-head tasks.
+            (weight 1) in a multitask model, in (0, 100]; must stay 1 for the one-head
+            tasks. The best epoch (lowest ``val_loss``) is chosen on the weighted sum.
         cache: cache decoded images in memory.
         seed: seed for splits, initialisation and augmentation.
         split_seed: seed of the train/validation/test split alone; ``None`` (the default)
