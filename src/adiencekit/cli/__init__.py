@@ -20,6 +20,8 @@ Commands::
     adiencekit export    --model RUN|FILE|PRESET --format saved_model|tflite|onnx|preset --out PATH
     adiencekit prepare   UTKFACE_ROOT --out DIR [--pad F] [--val-fraction F] [--test-fraction F]
                          [--seed N] — detect, align and split UTKFace for training
+    adiencekit reproduce PRESET --data UTKFACE_ROOT --out DIR [--epochs N] [--quiet]
+                         — re-make a preset from its card (prepare, train each network, export)
     adiencekit --version
 
 With no ``--data``, ``train`` and ``cv`` use the embedded synthetic set and the
@@ -53,6 +55,7 @@ from adiencekit.data.datasets import UTKFACE_PREFIX
 from adiencekit.errors import AdienceKitError, ModelFileError
 from adiencekit.inference.commands import run_export, run_predict
 from adiencekit.inference.prepare import run_prepare
+from adiencekit.reproduce import run_reproduce
 from adiencekit.training.config import TrainConfig
 from adiencekit.training.recipes import get_recipe, list_recipes
 
@@ -313,7 +316,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 _COMMANDS = {
     "data": _cmd_data, "train": _cmd_train, "cv": _cmd_cv, "sweep": _cmd_sweep,
     "evaluate": _cmd_evaluate, "models": _cmd_models, "predict": run_predict, "export": run_export,
-    "prepare": run_prepare,
+    "prepare": run_prepare, "reproduce": run_reproduce,
 }
 
 #: Commands that need neither TensorFlow nor Keras.

@@ -148,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from adiencekit.inference.commands import add_export_parser, add_predict_parser  # no Keras import
     from adiencekit.inference.prepare import add_prepare_parser
+    from adiencekit.reproduce import add_reproduce_parser
 
-    for add in (add_predict_parser, add_export_parser, add_prepare_parser):
+    for add in (add_predict_parser, add_export_parser, add_prepare_parser, add_reproduce_parser):
         _verbose_option(add(commands), argparse.SUPPRESS)
     return parser

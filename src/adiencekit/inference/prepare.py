@@ -210,12 +210,25 @@ def add_prepare_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def run_prepare(args: argparse.Namespace) -> int:
-    """Run ``adiencekit prepare``; errors are :class:`~adiencekit.errors.AdienceKitError` (one line, exit 2)."""
+def raw_utkface_root(text: str) -> Path:
+    """The folder of a command-line UTKFace root given as ``PATH`` or ``utkface:PATH`` (``~`` expanded).
+
+    Example:
+
+    >>> from adiencekit.inference.prepare import raw_utkface_root
+    >>> raw_utkface_root("utkface:/data/utk") == raw_utkface_root("/data/utk")
+    True
+    """
     from adiencekit.data.datasets import UTKFACE_PREFIX, parse_dataset_spec
 
-    source = str(args.source)
-    _, root = parse_dataset_spec(source if source.startswith(UTKFACE_PREFIX) else UTKFACE_PREFIX + source)
+    text = str(text)
+    _, root = parse_dataset_spec(text if text.startswith(UTKFACE_PREFIX) else UTKFACE_PREFIX + text)
+    return root
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    """Run ``adiencekit prepare``; errors are :class:`~adiencekit.errors.AdienceKitError` (one line, exit 2)."""
+    root = raw_utkface_root(args.source)
     report = prepare_utkface(
         root, Path(args.out).expanduser(), pad=args.pad, val_fraction=args.val_fraction,
         test_fraction=args.test_fraction, seed=args.seed, overwrite=args.overwrite, progress=sys.stderr.isatty(),

@@ -1,0 +1,286 @@
+"""Re-train a preset from its own card: ``adiencekit reproduce PRESET --data UTKFACE --out DIR``.
+
+A preset exported from runs on a prepared UTKFace root records everything needed to make
+it again: how the faces were prepared (crop, padding, split) and the full config of each
+network it holds (``training_data`` of ``preset.json``). :func:`reproduce_preset` replays
+that record on a raw UTKFace root in one call:
+
+1. ``DIR/data``: :func:`~adiencekit.inference.prepare.prepare_utkface` with the recorded
+   crop, padding and split (continues an interrupted preparation);
+2. ``DIR/runs/<network>``: :func:`~adiencekit.training.train` with each recorded config,
+   its data pointed at ``DIR/data`` (an interrupted run resumes; a finished run of the
+   same config is kept as it is);
+3. ``DIR/preset``: :func:`~adiencekit.export.export_preset` of the runs (an ensemble for
+   several), with the original's licence and description.
+
+So the bundled model is re-made by one command (about an hour on a 2-core CPU)::
+
+    adiencekit reproduce utkface_multitask --data ../shared/data/utkface --out work/utkface_multitask
+
+``--epochs N`` shortens every run for a quick check of the chain; the figures then are not
+the preset's.
+
+Example:
+
+>>> from adiencekit.reproduce import recorded_training
+>>> plan = recorded_training("utkface_multitask")
+>>> [config.seed for config in plan.configs], plan.crop.size, plan.pad
+([0, 1], 112, 0.25)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from adiencekit.errors import ConfigError
+
+__all__ = ["RecordedTraining", "ReproduceResult", "add_reproduce_parser", "recorded_training", "reproduce_preset",
+           "run_reproduce"]
+
+#: Where the placeholder data path of the recorded configs points before a run.
+_DATA_PLACEHOLDER = "utkface:."
+
+
+@dataclass(frozen=True)
+class RecordedTraining:
+    """What a preset's card says about how it was made.
+
+    Attributes:
+        name: the preset (name or folder) it was read from.
+        configs: the :class:`~adiencekit.training.TrainConfig` of each network, in the
+            preset's order (data not yet pointed anywhere).
+        crop: the crop the faces were prepared with.
+        pad: the mirror padding before detection.
+        val_fraction, test_fraction, split_seed: the split of the raw images.
+        license, description: the preset's, carried to the new one.
+    """
+
+    name: str
+    configs: list[Any]
+    crop: Any
+    pad: float
+    val_fraction: float
+    test_fraction: float
+    split_seed: int
+    license: str | None = None
+    description: str | None = None
+
+
+@dataclass
+class ReproduceResult:
+    """What :func:`reproduce_preset` made.
+
+    Attributes:
+        preset: the new preset folder.
+        prepared: the prepared UTKFace root.
+        runs: the run folder of each network.
+        trained: for each run, ``True`` when it trained in this call, ``False`` when it was
+            already finished with the same config.
+        prepare_summary: the preparation's summary line(s).
+    """
+
+    preset: Path
+    prepared: Path
+    runs: list[Path] = field(default_factory=list)
+    trained: list[bool] = field(default_factory=list)
+    prepare_summary: str = ""
+
+
+def recorded_training(preset: str | os.PathLike[str]) -> RecordedTraining:
+    """Read how ``preset`` was trained from its ``preset.json``.
+
+    Args:
+        preset: a bundled preset name or a preset folder.
+
+    Returns:
+        The :class:`RecordedTraining`.
+
+    Raises:
+        ModelFileError: ``preset`` is not a readable preset.
+        ConfigError: its card does not record a UTKFace preparation and the network
+            configs (only presets exported from runs on a prepared UTKFace root can be
+            re-made this way).
+    """
+    from adiencekit.inference.alignment import CropSpec
+    from adiencekit.models.presets import preset_metadata
+    from adiencekit.training import TrainConfig
+
+    document = preset_metadata(preset)
+    record = document.get("training_data")
+    prepared = record.get("prepared_with") if isinstance(record, dict) else None
+    raw_configs = None
+    if isinstance(record, dict):
+        raw_configs = record.get("member_configs") or ([record["config"]] if record.get("config") else None)
+    if not isinstance(prepared, dict) or not raw_configs or not isinstance(prepared.get("split"), dict):
+        raise ConfigError(
+            f"preset {preset}: its preset.json records no UTKFace preparation and network configs "
+            "(training_data.prepared_with and config), so it cannot be re-made with reproduce; "
+            "only presets exported from runs on an `adiencekit prepare` root can"
+        )
+    split = prepared["split"]
+    try:
+        configs = [TrainConfig.from_dict({**values, "data": _DATA_PLACEHOLDER}) for values in raw_configs]
+        crop = CropSpec.from_dict(prepared["crop"])
+        return RecordedTraining(
+            name=str(preset), configs=configs, crop=crop, pad=float(prepared.get("pad", 0.25)),
+            val_fraction=float(split["val_fraction"]), test_fraction=float(split["test_fraction"]),
+            split_seed=int(split["seed"]), license=document.get("license"), description=document.get("description"),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ConfigError(f"preset {preset}: its training record is incomplete or invalid ({error})") from None
+
+
+def _run_name(config: Any, index: int, configs: list[Any]) -> str:
+    """``seed0``, ``seed1``, ... when the seeds tell the networks apart, else ``network0``, ..."""
+    seeds = [other.seed for other in configs]
+    return f"seed{config.seed}" if len(set(seeds)) == len(seeds) else f"network{index}"
+
+
+def _finished_with(run: Path, config: Any) -> bool:
+    """Whether ``run`` is a finished run (``metrics.json``) of exactly ``config``.
+
+    Raises:
+        RunExistsError: ``run`` is a finished run of another config.
+    """
+    from adiencekit.training import TrainConfig
+    from adiencekit.training.run_folder import RunExistsError
+
+    if not (run / "metrics.json").is_file():
+        return False
+    try:
+        same = TrainConfig.from_json(run / "config.json") == config
+    except (OSError, ValueError):
+        same = False
+    if not same:
+        raise RunExistsError(
+            f"{run} holds a finished run of another config (another --epochs or preset?); "
+            "remove it or choose another --out"
+        )
+    return True
+
+
+def _check_earlier_preparation(prepared: Path, plan: RecordedTraining) -> None:
+    """Refuse to continue a preparation in ``prepared`` that was made with other settings."""
+    from adiencekit.inference.prepare import prepared_record
+
+    record = prepared_record(f"utkface:{prepared}")
+    if record is None:
+        return
+    split = record.get("split") or {}
+    earlier = (record.get("crop"), record.get("pad"), split.get("val_fraction"), split.get("test_fraction"),
+               split.get("seed"))
+    wanted = (plan.crop.to_dict(), plan.pad, plan.val_fraction, plan.test_fraction, plan.split_seed)
+    if earlier != wanted:
+        raise ConfigError(
+            f"{prepared} was prepared with other settings (crop, padding or split) than {plan.name} records; "
+            "choose another --out"
+        )
+
+
+def reproduce_preset(
+    preset: str | os.PathLike[str],
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    epochs: int | None = None,
+    detector: Any = None,
+    verbose: int | str = "auto",
+    progress: bool = False,
+) -> ReproduceResult:
+    """Re-make ``preset`` from a raw UTKFace root, as its card records (see the module docstring).
+
+    Re-running the same call continues where it stopped: the preparation skips the faces
+    it has written, an unfinished run resumes from its last epoch, and a finished run of
+    the same config is kept.
+
+    Args:
+        preset: a bundled preset name or preset folder whose card records its training.
+        source: the raw UTKFace root (``images/``).
+        out: the working folder: ``data/``, ``runs/`` and ``preset/`` are written there.
+        epochs: train every network for this many epochs instead of the recorded number
+            (a quick check of the chain, not the preset's figures).
+        detector: the face detector for the preparation (default: MTCNN, as recorded).
+        verbose: Keras ``fit`` verbosity for the runs.
+        progress: show the preparation's progress bar on stderr.
+
+    Returns:
+        A :class:`ReproduceResult`.
+
+    Raises:
+        ConfigError: the preset records no training to replay, or ``epochs`` is invalid.
+        ModelFileError: ``preset`` is not a readable preset.
+        DatasetNotFoundError: ``source`` has no ``images/`` folder.
+        RunExistsError: a run folder holds a failed run or a run of another config
+            (remove it, or choose another ``out``); checked for every network before
+            anything is trained.
+    """
+    from adiencekit.export import export_preset
+    from adiencekit.inference.prepare import prepare_utkface
+    from adiencekit.training import train
+
+    plan = recorded_training(preset)
+    changes: dict[str, Any] = {}
+    if epochs is not None:
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise ConfigError(f"epochs must be a positive integer, got {epochs!r}")
+        changes["epochs"] = epochs
+    out = Path(out).expanduser().resolve()
+    prepared = out / "data"
+    _check_earlier_preparation(prepared, plan)
+    configs = [config.replace(data=f"utkface:{prepared}", **changes) for config in plan.configs]
+    runs = [out / "runs" / _run_name(config, index, configs) for index, config in enumerate(configs)]
+    finished = [_finished_with(run, config) for run, config in zip(runs, configs, strict=True)]
+    report = prepare_utkface(
+        Path(source).expanduser(), prepared, plan.crop, pad=plan.pad, val_fraction=plan.val_fraction,
+        test_fraction=plan.test_fraction, seed=plan.split_seed, detector=detector, progress=progress,
+    )
+    result = ReproduceResult(preset=out / "preset", prepared=prepared, prepare_summary=report.summary())
+    for run, config, done in zip(runs, configs, finished, strict=True):
+        if not done:
+            train(config, run, verbose=verbose)
+        result.runs.append(run)
+        result.trained.append(not done)
+    description = plan.description
+    if epochs is not None:
+        description = f"{description or plan.name} (re-made with {epochs} epochs per network: not its figures)"
+    export_preset(result.runs if len(result.runs) > 1 else result.runs[0], result.preset,
+                  license=plan.license, description=description, overwrite=True)
+    return result
+
+
+def add_reproduce_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``reproduce`` command to ``subparsers``."""
+    parser = subparsers.add_parser(
+        "reproduce",
+        help="re-make a preset from its card: prepare UTKFace, train each network, export",
+        description="Re-make a preset whose card records its training (the bundled utkface_multitask): prepare "
+                    "the raw UTKFace faces as recorded, train each network with its recorded config, export them "
+                    "as a preset. Re-run the same command to continue after an interruption.",
+    )
+    parser.add_argument("preset", help="a bundled preset name (see `adiencekit models`) or a preset folder")
+    parser.add_argument("--data", required=True, help="the raw UTKFace root (PATH or utkface:PATH) holding images/")
+    parser.add_argument("--out", required=True, help="working folder: data/, runs/ and preset/ are written there")
+    parser.add_argument("--epochs", type=int, default=None, metavar="N",
+                        help="train every network N epochs instead of the recorded number (a quick check only)")
+    parser.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
+    return parser
+
+
+def run_reproduce(args: argparse.Namespace) -> int:
+    """Run ``adiencekit reproduce``; errors are :class:`~adiencekit.errors.AdienceKitError` (one line, exit 2)."""
+    from adiencekit.inference.prepare import raw_utkface_root
+
+    result = reproduce_preset(args.preset, raw_utkface_root(args.data), args.out, epochs=args.epochs, verbose=2 if args.quiet else "auto",
+                              progress=sys.stderr.isatty())
+    print(result.prepare_summary)
+    for run, trained in zip(result.runs, result.trained, strict=True):
+        print(f"{'trained' if trained else 'kept (already finished)'}: {run}")
+    print(f"preset: {result.preset}")
+    print(f"use it: adiencekit predict PHOTO --model {result.preset}")
+    print(f"measure it (source checkout): python benchmarks/bench_pretrained.py --model {result.preset}")
+    return 0
