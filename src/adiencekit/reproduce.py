@@ -33,7 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +42,6 @@ from adiencekit.errors import ConfigError
 __all__ = ["RecordedTraining", "ReproduceResult", "add_reproduce_parser", "recorded_training", "reproduce_preset",
            "run_reproduce"]
 
-#: Where the placeholder data path of the recorded configs points before a run.
-_DATA_PLACEHOLDER = "utkface:."
-
-
 @dataclass(frozen=True)
 class RecordedTraining:
     """What a preset's card says about how it was made.
@@ -53,7 +49,7 @@ class RecordedTraining:
     Attributes:
         name: the preset (name or folder) it was read from.
         configs: the :class:`~adiencekit.training.TrainConfig` of each network, in the
-            preset's order (data not yet pointed anywhere).
+            preset's order, as recorded (their data is the original machine's folder).
         crop: the crop the faces were prepared with.
         pad: the mirror padding before detection.
         val_fraction, test_fraction, split_seed: the split of the raw images.
@@ -86,9 +82,9 @@ class ReproduceResult:
 
     preset: Path
     prepared: Path
-    runs: list[Path] = field(default_factory=list)
-    trained: list[bool] = field(default_factory=list)
-    prepare_summary: str = ""
+    runs: list[Path]
+    trained: list[bool]
+    prepare_summary: str
 
 
 def recorded_training(preset: str | os.PathLike[str]) -> RecordedTraining:
@@ -124,10 +120,10 @@ def recorded_training(preset: str | os.PathLike[str]) -> RecordedTraining:
         )
     split = prepared["split"]
     try:
-        configs = [TrainConfig.from_dict({**values, "data": _DATA_PLACEHOLDER}) for values in raw_configs]
+        configs = [TrainConfig.from_dict(values) for values in raw_configs]
         crop = CropSpec.from_dict(prepared["crop"])
         return RecordedTraining(
-            name=str(preset), configs=configs, crop=crop, pad=float(prepared.get("pad", 0.25)),
+            name=str(preset), configs=configs, crop=crop, pad=float(prepared["pad"]),
             val_fraction=float(split["val_fraction"]), test_fraction=float(split["test_fraction"]),
             split_seed=int(split["seed"]), license=document.get("license"), description=document.get("description"),
         )
@@ -164,24 +160,6 @@ def _finished_with(run: Path, config: Any) -> bool:
     return True
 
 
-def _check_earlier_preparation(prepared: Path, plan: RecordedTraining) -> None:
-    """Refuse to continue a preparation in ``prepared`` that was made with other settings."""
-    from adiencekit.inference.prepare import prepared_record
-
-    record = prepared_record(f"utkface:{prepared}")
-    if record is None:
-        return
-    split = record.get("split") or {}
-    earlier = (record.get("crop"), record.get("pad"), split.get("val_fraction"), split.get("test_fraction"),
-               split.get("seed"))
-    wanted = (plan.crop.to_dict(), plan.pad, plan.val_fraction, plan.test_fraction, plan.split_seed)
-    if earlier != wanted:
-        raise ConfigError(
-            f"{prepared} was prepared with other settings (crop, padding or split) than {plan.name} records; "
-            "choose another --out"
-        )
-
-
 def reproduce_preset(
     preset: str | os.PathLike[str],
     source: str | os.PathLike[str],
@@ -212,7 +190,8 @@ def reproduce_preset(
         A :class:`ReproduceResult`.
 
     Raises:
-        ConfigError: the preset records no training to replay, or ``epochs`` is invalid.
+        ConfigError: the preset records no training to replay, ``epochs`` is invalid, or
+            ``out/data`` was prepared with another crop or padding.
         ModelFileError: ``preset`` is not a readable preset.
         DatasetNotFoundError: ``source`` has no ``images/`` folder.
         RunExistsError: a run folder holds a failed run or a run of another config
@@ -224,33 +203,26 @@ def reproduce_preset(
     from adiencekit.training import train
 
     plan = recorded_training(preset)
-    changes: dict[str, Any] = {}
-    if epochs is not None:
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise ConfigError(f"epochs must be a positive integer, got {epochs!r}")
-        changes["epochs"] = epochs
     out = Path(out).expanduser().resolve()
     prepared = out / "data"
-    _check_earlier_preparation(prepared, plan)
-    configs = [config.replace(data=f"utkface:{prepared}", **changes) for config in plan.configs]
+    changes = {"data": f"utkface:{prepared}", **({"epochs": epochs} if epochs is not None else {})}
+    configs = [config.replace(**changes) for config in plan.configs]  # validates epochs
     runs = [out / "runs" / _run_name(config, index, configs) for index, config in enumerate(configs)]
     finished = [_finished_with(run, config) for run, config in zip(runs, configs, strict=True)]
     report = prepare_utkface(
         Path(source).expanduser(), prepared, plan.crop, pad=plan.pad, val_fraction=plan.val_fraction,
         test_fraction=plan.test_fraction, seed=plan.split_seed, detector=detector, progress=progress,
     )
-    result = ReproduceResult(preset=out / "preset", prepared=prepared, prepare_summary=report.summary())
     for run, config, done in zip(runs, configs, finished, strict=True):
         if not done:
             train(config, run, verbose=verbose)
-        result.runs.append(run)
-        result.trained.append(not done)
     description = plan.description
     if epochs is not None:
         description = f"{description or plan.name} (re-made with {epochs} epochs per network: not its figures)"
-    export_preset(result.runs if len(result.runs) > 1 else result.runs[0], result.preset,
-                  license=plan.license, description=description, overwrite=True)
-    return result
+    written = export_preset(runs if len(runs) > 1 else runs[0], out / "preset", license=plan.license,
+                            description=description, overwrite=True)
+    return ReproduceResult(preset=written, prepared=prepared, runs=runs, trained=[not done for done in finished],
+                           prepare_summary=report.summary())
 
 
 def add_reproduce_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -275,8 +247,8 @@ def run_reproduce(args: argparse.Namespace) -> int:
     """Run ``adiencekit reproduce``; errors are :class:`~adiencekit.errors.AdienceKitError` (one line, exit 2)."""
     from adiencekit.inference.prepare import raw_utkface_root
 
-    result = reproduce_preset(args.preset, raw_utkface_root(args.data), args.out, epochs=args.epochs, verbose=2 if args.quiet else "auto",
-                              progress=sys.stderr.isatty())
+    result = reproduce_preset(args.preset, raw_utkface_root(args.data), args.out, epochs=args.epochs,
+                              verbose=2 if args.quiet else "auto", progress=sys.stderr.isatty())
     print(result.prepare_summary)
     for run, trained in zip(result.runs, result.trained, strict=True):
         print(f"{'trained' if trained else 'kept (already finished)'}: {run}")

@@ -81,6 +81,13 @@ def test_rerun_continues_and_refuses_a_prepared_source(tmp_path):
     prepare_utkface(raw, out, CropSpec(size=16), detector=_CentreFace())
     again = prepare_utkface(raw, out, CropSpec(size=16), detector=_CentreFace())
     assert again.align.written == 0 and again.align.skipped_existing == 9
+    with pytest.raises(ConfigError, match="prepared with other settings"):  # crops would be mixed
+        prepare_utkface(raw, out, CropSpec(size=20), detector=_CentreFace())
+    with pytest.raises(ConfigError, match="prepared with other settings"):
+        prepare_utkface(raw, out, CropSpec(size=16), pad=0.5, detector=_CentreFace())
+    assert json.loads((out / PREPARE_FILE).read_text())["crop"]["size"] == 16
+    redone = prepare_utkface(raw, out, CropSpec(size=20), detector=_CentreFace(), overwrite=True)
+    assert redone.align.written == 9
     with pytest.raises(ConfigError, match="pass the raw UTKFace root"):
         prepare_utkface(out, tmp_path / "twice", detector=_CentreFace())
     with pytest.raises(ConfigError, match="must differ"):

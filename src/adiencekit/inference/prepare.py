@@ -111,7 +111,8 @@ def prepare_utkface(
         test_fraction: share of the raw images for testing.
         seed: seed of the split.
         detector: a face detector; default MTCNN with a 20 px smallest face.
-        overwrite: rewrite crops that exist already.
+        overwrite: rewrite crops that exist already (needed to continue a ``dst``
+            prepared with another crop or padding, which is refused otherwise).
         progress: show a progress bar on stderr.
 
     Returns:
@@ -119,7 +120,8 @@ def prepare_utkface(
 
     Raises:
         DatasetNotFoundError: ``src`` has no ``images/`` folder.
-        ConfigError: ``dst`` is ``src``, or a bad argument.
+        ConfigError: ``dst`` is ``src``, ``dst`` was prepared with another crop or
+            padding (without ``overwrite``), or a bad argument.
     """
     from adiencekit.data import UTKFaceDataset
     from adiencekit.data.utkface import SPLITS_FILE, write_splits_csv
@@ -134,6 +136,13 @@ def prepare_utkface(
         raise ConfigError(f"the prepared root must differ from the raw one, got {dst} twice")
     if raw.fixed_split is not None:
         raise ConfigError(f"{src} holds {SPLITS_FILE} already: pass the raw UTKFace root, not a prepared one")
+    earlier = prepared_record(f"utkface:{dst}")
+    if earlier is not None and not overwrite and (earlier.get("crop"), earlier.get("pad")) != (spec.to_dict(), pad):
+        raise ConfigError(
+            f"{dst} was prepared with other settings (crop {earlier.get('crop')}, pad {earlier.get('pad')}); its "
+            "crops would be mixed with new ones: prepare it again with overwrite (adiencekit prepare --overwrite), "
+            "or choose another folder"
+        )
     split = raw.split(task="multitask", val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
     dst.mkdir(parents=True, exist_ok=True)
     write_splits_csv(split, dst / SPLITS_FILE)

@@ -130,7 +130,7 @@ _RECIPES: dict[str, Recipe] = {
     # windows, strong photo augmentation (scale, shift, colour, blur, grey), age targets
     # that give 0.2 of their mass to the adjacent groups, cosine AdamW, bfloat16 mixed precision (AMX/AVX512-BF16 CPUs
     # and accelerators run it about 1.5x faster than float32; elsewhere use
-    # --precision float32). 26-33 minutes per seed measured on a 2-core CPU (see the model card).
+    # --precision float32). 25-33 minutes per seed measured on a 2-core CPU (see the model card).
     "utkface_multitask": Recipe(
         "compact ResNet, gender + age, on aligned UTKFace crops (the bundled model)",
         {"model": "face_resnet", "model_kwargs": {"width": 32, "blocks": [1, 1, 1, 1], "dropout": 0.3},
