@@ -455,6 +455,8 @@ def test_training_options_augment_and_smoothing_set_the_config() -> None:
     weighted = config_from_args(build_parser().parse_args(["train", "--task", "multitask",
                                                            "--gender-loss-weight", "2"]))
     assert (weighted.gender_loss_weight, default.gender_loss_weight) == (2.0, 1.0)
+    ordinal = config_from_args(build_parser().parse_args(["train", "--task", "age", "--age-ordinal-weight", "1"]))
+    assert (ordinal.age_ordinal_weight, default.age_ordinal_weight) == (1.0, 0.0)
 
 
 @pytest.mark.parametrize(
@@ -471,6 +473,8 @@ def test_training_options_augment_and_smoothing_set_the_config() -> None:
         (["train", "--task", "gender", "--gender-loss-weight", "2"], "task 'gender' has one head"),
         (["train", "--task", "multitask", "--gender-loss-weight", "0"], "gender_loss_weight must be a number"),
         (["cv", "--task", "multitask", "--gender-loss-weight", "x"], "invalid float value: 'x'"),
+        (["train", "--task", "age", "--age-ordinal-weight", "-1"], "age_ordinal_weight must be a number in [0, 100]"),
+        (["train", "--task", "gender", "--age-ordinal-weight", "1"], "needs an age head"),
     ],
 )
 def test_training_option_mistakes_give_one_line(capsys, argv: list[str], message: str) -> None:

@@ -137,7 +137,8 @@ def reference_targets(label, classes, label_smoothing, neighbour_smoothing):
     return (1 - label_smoothing) * target + label_smoothing / classes
 
 
-def reference_smoothed_loss(labels, scores, label_smoothing, neighbour_smoothing, from_logits, weights=None):
+def reference_smoothed_loss(labels, scores, label_smoothing, neighbour_smoothing, from_logits, weights=None,
+                            ordinal_weight=0.0):
     total = weight_sum = 0.0
     for index, label in enumerate(labels):
         if label < 0:
@@ -145,12 +146,15 @@ def reference_smoothed_loss(labels, scores, label_smoothing, neighbour_smoothing
         if from_logits:
             shifted = scores[index].astype("float64") - scores[index].max()
             log_p = shifted - np.log(np.exp(shifted).sum())
+            row = np.exp(log_p)
         else:
             row = scores[index] / scores[index].sum()
             log_p = np.log(np.clip(row, EPSILON, 1 - EPSILON))
         target = reference_targets(int(label), scores.shape[1], label_smoothing, neighbour_smoothing)
+        # squared Earth Mover's Distance: squared gaps of the cumulative sums but the last (always 1 - 1)
+        emd = sum((row[: k + 1].sum() - target[: k + 1].sum()) ** 2 for k in range(len(row) - 1))
         weight = 1.0 if weights is None else float(weights[index])
-        total += weight * -(target * log_p).sum()
+        total += weight * (-(target * log_p).sum() + ordinal_weight * emd)
         weight_sum += weight
     return total / weight_sum if weight_sum else 0.0
 
@@ -229,17 +233,63 @@ def test_smoothing_config_round_trip():
     ),
     label_smoothing=st.sampled_from([0.0, 0.05, 0.1, 0.3]),
     neighbour_smoothing=st.sampled_from([0.0, 0.1, 0.25, 0.6]),
+    ordinal_weight=st.sampled_from([0.0, 0.5, 3.0]),
     from_logits=st.booleans(),
     weighted=st.booleans(),
 )
-def test_smoothed_loss_matches_the_reference(data, label_smoothing, neighbour_smoothing, from_logits, weighted):
+def test_smoothed_loss_matches_the_reference(data, label_smoothing, neighbour_smoothing, ordinal_weight, from_logits,
+                                             weighted):
     labels, scores, weights = data
     inputs = np.log(scores) if from_logits else scores / scores.sum(axis=1, keepdims=True)
     loss = MaskedSparseCategoricalCrossentropy(
-        from_logits=from_logits, label_smoothing=label_smoothing, neighbour_smoothing=neighbour_smoothing
+        from_logits=from_logits, label_smoothing=label_smoothing, neighbour_smoothing=neighbour_smoothing,
+        ordinal_weight=ordinal_weight,
     )
     value = loss(labels, inputs, sample_weight=weights if weighted else None)
     expected = reference_smoothed_loss(
-        labels, inputs, label_smoothing, neighbour_smoothing, from_logits, weights if weighted else None
+        labels, inputs, label_smoothing, neighbour_smoothing, from_logits, weights if weighted else None,
+        ordinal_weight,
     )
     assert float(value) == pytest.approx(expected, rel=1e-4, abs=1e-5)
+
+
+def test_the_ordinal_term_grows_with_the_distance_from_the_true_group():
+    """Cross-entropy scores every wrong group alike; the squared EMD term does not."""
+    near = np.full((1, 8), 0.02, "float32")
+    near[0, 4] = 0.86  # true group 3, mass on its neighbour
+    far = np.full((1, 8), 0.02, "float32")
+    far[0, 7] = 0.86  # the same mass four groups away
+    plain = MaskedSparseCategoricalCrossentropy()
+    ordinal = MaskedSparseCategoricalCrossentropy(ordinal_weight=1.0)
+    label = np.array([3])
+    assert float(plain(label, near)) == pytest.approx(float(plain(label, far)), rel=1e-6)
+    near_term = float(ordinal(label, near)) - float(plain(label, near))
+    far_term = float(ordinal(label, far)) - float(plain(label, far))
+    # cumulative gaps to (0, 0, 0, 1, 1, 1, 1): near (.02, .04, .06, -.92, -.06, -.04, -.02),
+    # far (.02, .04, .06, -.92, -.90, -.88, -.86)
+    assert near_term == pytest.approx(0.8576, abs=1e-4)
+    assert far_term == pytest.approx(3.176, abs=1e-4)
+    exact = np.zeros((1, 8), "float32")
+    exact[0, 3] = 1.0
+    assert float(ordinal.squared_emd(np.asarray(ordinal.smoothed_targets(label, 8)), exact)[0]) == 0.0
+
+
+def test_the_ordinal_term_keeps_masking_and_the_nan_for_bad_labels():
+    probabilities = np.full((3, 8), 1 / 8, "float32")
+    loss = MaskedSparseCategoricalCrossentropy(ordinal_weight=2.0)
+    assert float(loss(np.array([-1, -1, -1]), probabilities)) == 0.0
+    assert np.isnan(float(loss(np.array([0, 8, 1]), probabilities)))
+
+
+@pytest.mark.parametrize("value", [-0.1, 100.5, True, "1"])
+def test_the_ordinal_weight_is_checked(value):
+    with pytest.raises(ValueError, match=r"ordinal_weight must be a number in \[0, 100\]"):
+        MaskedSparseCategoricalCrossentropy(ordinal_weight=value)
+
+
+def test_the_ordinal_weight_round_trips_and_older_configs_load():
+    loss = MaskedSparseCategoricalCrossentropy(from_logits=True, neighbour_smoothing=0.2, ordinal_weight=1.5)
+    rebuilt = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert rebuilt.ordinal_weight == 1.5 and rebuilt.get_config() == loss.get_config()
+    old = {k: v for k, v in loss.get_config().items() if k != "ordinal_weight"}
+    assert MaskedSparseCategoricalCrossentropy.from_config(old).ordinal_weight == 0.0

@@ -219,6 +219,9 @@ def test_training_options_augment_and_smoothing() -> None:
         ({"task": "multitask", "gender_loss_weight": True}, r"gender_loss_weight must be a number in \(0, 100\]"),
         ({"task": "gender", "gender_loss_weight": 2.0}, "task 'gender' has one head"),
         ({"task": "age", "gender_loss_weight": 0.5}, "task 'age' has one head"),
+        ({"task": "age", "age_ordinal_weight": -1.0}, r"age_ordinal_weight must be a number in \[0, 100\]"),
+        ({"task": "age", "age_ordinal_weight": "1"}, r"age_ordinal_weight must be a number in \[0, 100\]"),
+        ({"task": "gender", "age_ordinal_weight": 1.0}, "age_ordinal_weight=1.0 needs an age head"),
     ],
 )
 def test_training_options_are_checked(changes: dict, message: str) -> None:
@@ -267,3 +270,19 @@ def test_the_gender_loss_weight_weighs_the_heads_in_the_compiled_loss() -> None:
     assert TrainConfig.from_json(saved.to_json()).gender_loss_weight == 2.5
     assert TrainConfig.from_dict({k: v for k, v in TrainConfig().to_dict().items()
                                   if k != "gender_loss_weight"}).gender_loss_weight == 1.0
+
+
+def test_the_age_ordinal_weight_reaches_the_age_loss_only() -> None:
+    from adiencekit.models import AgeGenderClassifier
+    from adiencekit.models.backbones import ScratchCNNBackbone
+    from adiencekit.training import get_recipe
+    from adiencekit.training.model_setup import compile_model
+
+    backbone = ScratchCNNBackbone(input_shape=(32, 32, 3), conv_layers=2, base_filters=4)
+    model = AgeGenderClassifier(backbone, task="multitask", pooling="avg")
+    compile_model(model, TrainConfig(task="multitask", age_ordinal_weight=1.5), "sgd")
+    assert (model.loss["age"].ordinal_weight, model.loss["gender"].ordinal_weight) == (1.5, 0.0)
+    assert TrainConfig.from_json(TrainConfig(task="age", age_ordinal_weight=2.0).to_json()).age_ordinal_weight == 2.0
+    assert TrainConfig.from_dict({k: v for k, v in TrainConfig().to_dict().items()
+                                  if k != "age_ordinal_weight"}).age_ordinal_weight == 0.0
+    assert get_recipe("utkface_multitask", task="gender", age_ordinal_weight=0.0).age_ordinal_weight == 0.0

@@ -9,7 +9,8 @@ Commands::
                          [--task T] [--fold K] [--recipe NAME] [--config FILE] [--epochs N]
                          [--batch-size N] [--learning-rate LR] [--val-fraction F] [--seed N]
                          [--augment standard|strong] [--label-smoothing X]
-                         [--age-neighbour-smoothing X] [--gender-loss-weight W] [--out DIR]
+                         [--age-neighbour-smoothing X] [--age-ordinal-weight W]
+                         [--gender-loss-weight W] [--out DIR]
                          [--overwrite] [--quiet]
     adiencekit cv        (as train, without --fold) — the 5-fold protocol + summary table
     adiencekit sweep     conv_depth|dense_units (options as train)
@@ -79,7 +80,8 @@ _FIELD_OPTIONS = (
     ("learning_rate", "learning_rate"), ("val_fraction", "val_fraction"), ("seed", "seed"),
     ("split_seed", "split_seed"),
     ("folds_dir", "folds_dir"), ("augment", "augment"), ("label_smoothing", "label_smoothing"),
-    ("age_neighbour_smoothing", "age_neighbour_smoothing"), ("gender_loss_weight", "gender_loss_weight"),
+    ("age_neighbour_smoothing", "age_neighbour_smoothing"), ("age_ordinal_weight", "age_ordinal_weight"),
+    ("gender_loss_weight", "gender_loss_weight"),
 )
 
 

@@ -88,6 +88,9 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
                         help="uniform label smoothing of every head's loss, in [0, 1) (default 0)")
     parser.add_argument("--age-neighbour-smoothing", type=float, default=None, metavar="X",
                         help="share of the age target moved to the adjacent age groups, in [0, 1) (default 0)")
+    parser.add_argument("--age-ordinal-weight", type=float, default=None, metavar="W",
+                        help="weight of an ordinal term (squared Earth Mover's Distance between cumulative "
+                             "distributions) added to the age loss, in [0, 100] (default 0)")
     parser.add_argument("--gender-loss-weight", type=float, default=None, metavar="W",
                         help="multitask only: weight of the gender loss against the age loss (default 1)")
     parser.add_argument("--out", type=_path, default=None, help="output folder (default: a new folder under ./runs)")

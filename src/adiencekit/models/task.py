@@ -306,7 +306,8 @@ class AgeGenderClassifier(TaskModelMixin, keras.Model):
                 ) from None
 
     # ------------------------------------------------------------------ training
-    def default_loss(self, *, label_smoothing: float = 0.0, age_neighbour_smoothing: float = 0.0) -> Any:
+    def default_loss(self, *, label_smoothing: float = 0.0, age_neighbour_smoothing: float = 0.0,
+                     age_ordinal_weight: float = 0.0) -> Any:
         """Masked sparse cross-entropy per head (labels of −1 are left out).
 
         Args:
@@ -314,13 +315,18 @@ class AgeGenderClassifier(TaskModelMixin, keras.Model):
                 definition; 0 = none).
             age_neighbour_smoothing: share of the age target moved to the adjacent age
                 groups, in [0, 1) (0 = none); only for a model with an age head.
+            age_ordinal_weight: weight of the ordinal term of the age loss (squared Earth
+                Mover's Distance between the cumulative distributions; see
+                :class:`~adiencekit.losses.MaskedSparseCategoricalCrossentropy`), in
+                [0, 100] (0 = none); only for a model with an age head.
 
         Returns:
             A :class:`~adiencekit.losses.MaskedSparseCategoricalCrossentropy`, or a dict
             of them (one per head) for a multitask model.
 
         Raises:
-            ConfigError: for a smoothing out of range, or age smoothing without an age head.
+            ConfigError: for a smoothing or weight out of range, or an age option without an
+                age head.
 
         Example:
 
@@ -328,9 +334,11 @@ class AgeGenderClassifier(TaskModelMixin, keras.Model):
         >>> from adiencekit.models.backbones import ScratchCNNBackbone
         >>> backbone = ScratchCNNBackbone(input_shape=(32, 32, 3), conv_layers=2, base_filters=4)
         >>> model = AgeGenderClassifier(backbone, task="multitask", pooling="avg")
-        >>> losses = model.default_loss(label_smoothing=0.1, age_neighbour_smoothing=0.2)
+        >>> losses = model.default_loss(label_smoothing=0.1, age_neighbour_smoothing=0.2, age_ordinal_weight=1.0)
         >>> losses["age"].neighbour_smoothing, losses["gender"].neighbour_smoothing, losses["gender"].label_smoothing
         (0.2, 0.0, 0.1)
+        >>> losses["age"].ordinal_weight, losses["gender"].ordinal_weight
+        (1.0, 0.0)
         >>> model.compile(optimizer="adam", loss=losses)
         """
         from adiencekit.errors import ConfigError
@@ -341,17 +349,21 @@ class AgeGenderClassifier(TaskModelMixin, keras.Model):
                                 ("age_neighbour_smoothing", age_neighbour_smoothing)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
                 raise ConfigError(f"{argument} must be a number in [0, 1), got {value!r}")
-        if age_neighbour_smoothing and "age" not in self.heads:
-            raise ConfigError(
-                f"age_neighbour_smoothing={age_neighbour_smoothing!r} needs an age head; "
-                f"this {self.task} model has none (leave it 0)"
-            )
+        if isinstance(age_ordinal_weight, bool) or not isinstance(age_ordinal_weight, (int, float)) \
+                or not 0.0 <= age_ordinal_weight <= 100.0:
+            raise ConfigError(f"age_ordinal_weight must be a number in [0, 100], got {age_ordinal_weight!r}")
+        for argument, value in (("age_neighbour_smoothing", age_neighbour_smoothing),
+                                ("age_ordinal_weight", age_ordinal_weight)):
+            if value and "age" not in self.heads:
+                raise ConfigError(f"{argument}={value!r} needs an age head; this {self.task} model has none (leave it 0)")
         from_logits = self.classifier_activation is None
 
         def head_loss(head: str) -> Any:
-            neighbours = age_neighbour_smoothing if head == "age" else 0.0
+            age = head == "age"
             return MaskedSparseCategoricalCrossentropy(
-                from_logits=from_logits, label_smoothing=label_smoothing, neighbour_smoothing=neighbours
+                from_logits=from_logits, label_smoothing=label_smoothing,
+                neighbour_smoothing=age_neighbour_smoothing if age else 0.0,
+                ordinal_weight=age_ordinal_weight if age else 0.0,
             )
 
         if self.task == "multitask":

@@ -69,7 +69,8 @@ FIELD_GROUPS: dict[str, tuple[str, ...]] = {
     "model": ("model", "model_kwargs"),
     "optimisation": ("batch_size", "optimizer", "learning_rate", "momentum", "weight_decay", "lr_schedule",
                      "lr_step_iterations", "lr_step_factor", "scale_lr_with_replicas", "epochs",
-                     "early_stopping_patience", "label_smoothing", "age_neighbour_smoothing", "gender_loss_weight",
+                     "early_stopping_patience", "label_smoothing", "age_neighbour_smoothing", "age_ordinal_weight",
+                     "gender_loss_weight",
                      "seed"),
     "runtime": ("precision", "jit_compile", "distribution", "steps_per_epoch", "validation_steps", "test_steps"),
 }
@@ -150,6 +151,10 @@ class TrainConfig:
         age_neighbour_smoothing: share of the age target moved to the adjacent age groups
             (the groups are ordered), in [0, 1); needs an age head. With
             ``label_smoothing`` it must sum to less than 1.
+        age_ordinal_weight: weight of an ordinal term added to the age loss, in [0, 100]
+            (0 = none): the squared Earth Mover's Distance between the predicted and
+            target cumulative distributions over the ordered age groups, so that a far
+            wrong group costs more than a neighbour (Hou et al., 2016); needs an age head.
         gender_loss_weight: weight of the gender head's loss against the age head's
             (weight 1) in a multitask model, in (0, 100]; must stay 1 for the one-head
             tasks. The best epoch (lowest ``val_loss``) is chosen on the weighted sum.
@@ -196,6 +201,7 @@ class TrainConfig:
     augment: str = "standard"
     label_smoothing: float = 0.0
     age_neighbour_smoothing: float = 0.0
+    age_ordinal_weight: float = 0.0
     gender_loss_weight: float = 1.0
     cache: bool = False
     seed: int = 0
@@ -269,11 +275,15 @@ class TrainConfig:
                 f"TrainConfig.label_smoothing ({self.label_smoothing}) + age_neighbour_smoothing "
                 f"({self.age_neighbour_smoothing}) must be less than 1 (the true age group keeps the rest)"
             )
-        if self.age_neighbour_smoothing and self.task == "gender":
-            raise ConfigError(
-                f"TrainConfig.age_neighbour_smoothing={self.age_neighbour_smoothing} needs an age head; "
-                "task 'gender' has none (leave it 0 or use task 'age' or 'multitask')"
-            )
+        ordinal = self.age_ordinal_weight
+        if isinstance(ordinal, bool) or not isinstance(ordinal, (int, float)) or not 0.0 <= ordinal <= 100.0:
+            raise ConfigError(f"TrainConfig.age_ordinal_weight must be a number in [0, 100], got {ordinal!r}")
+        for name in ("age_neighbour_smoothing", "age_ordinal_weight"):
+            if getattr(self, name) and self.task == "gender":
+                raise ConfigError(
+                    f"TrainConfig.{name}={getattr(self, name)} needs an age head; "
+                    "task 'gender' has none (leave it 0 or use task 'age' or 'multitask')"
+                )
         weight = self.gender_loss_weight
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 < weight <= 100.0:
             raise ConfigError(f"TrainConfig.gender_loss_weight must be a number in (0, 100], got {weight!r}")

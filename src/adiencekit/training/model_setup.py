@@ -62,7 +62,7 @@ def compile_model(model: keras.Model, config: TrainConfig, optimizer: Any, jit_c
 
     The losses and metrics belong to :class:`~adiencekit.models.AgeGenderClassifier`
     (its ``compile()`` defaults); training adds the optimizer, the XLA setting and the
-    config's ``label_smoothing`` and ``age_neighbour_smoothing``, passed to
+    config's ``label_smoothing``, ``age_neighbour_smoothing`` and ``age_ordinal_weight``, passed to
     :meth:`~adiencekit.models.AgeGenderClassifier.default_loss`, and its
     ``gender_loss_weight`` (Keras ``loss_weights``, age weighted 1) for a multitask model.
 
@@ -76,9 +76,10 @@ def compile_model(model: keras.Model, config: TrainConfig, optimizer: Any, jit_c
     if task != config.task:
         raise ValueError(f"the model's task is {task!r} but the config's is {config.task!r}")
     options: dict[str, Any] = {"optimizer": optimizer, "jit_compile": jit_compile}
-    if config.label_smoothing or config.age_neighbour_smoothing:
+    if config.label_smoothing or config.age_neighbour_smoothing or config.age_ordinal_weight:
         options["loss"] = model.default_loss(
-            label_smoothing=config.label_smoothing, age_neighbour_smoothing=config.age_neighbour_smoothing
+            label_smoothing=config.label_smoothing, age_neighbour_smoothing=config.age_neighbour_smoothing,
+            age_ordinal_weight=config.age_ordinal_weight,
         )
     if config.gender_loss_weight != 1.0:
         options["loss_weights"] = {"gender": float(config.gender_loss_weight), "age": 1.0}

@@ -193,7 +193,7 @@ def get_recipe(name: str, task: str | None = None, **overrides: Any) -> TrainCon
         name: one of :func:`list_recipes`.
         task: ``"gender"``, ``"age"`` or ``"multitask"``; defaults to the task the
             recipe was made for (``"gender"`` for most). A recipe's age-only settings
-            (``age_neighbour_smoothing``) are left out for ``"gender"``.
+            (``age_neighbour_smoothing``, ``age_ordinal_weight``) are left out for ``"gender"``.
         **overrides: fields to change, as in :meth:`TrainConfig.replace`.
 
     Returns:
@@ -208,6 +208,7 @@ def get_recipe(name: str, task: str | None = None, **overrides: Any) -> TrainCon
     values = _values(name)
     if task == "gender":  # a recipe's age settings do not apply to a model without an age head
         values.pop("age_neighbour_smoothing", None)
+        values.pop("age_ordinal_weight", None)
     return TrainConfig(task=task, **{**values, **overrides})
 
 
