@@ -3,9 +3,11 @@
 #   python benchmarks/ablate_pretrained.py --aligned DATA/utk-aligned --raw ../shared/data/utkface
 #   python benchmarks/ablate_pretrained.py ... --variants baseline,raw_crops --epochs 12
 #   python benchmarks/ablate_pretrained.py --runs runs/utkface_multitask runs/utkface_multitask_seed1
+#   python benchmarks/ablate_pretrained.py --runs runs/candidate --preset utkface_multitask
 #
 # --runs scores finished full-size runs of one split on its validation split, each alone
-# and their ensemble (mean probabilities), into a `validation` result file.
+# and their ensemble (mean probabilities), into a `validation` result file; --preset adds
+# a preset (the bundled one, say) scored on the same validation faces.
 #
 # Every variant is the `utkface_multitask` recipe at a reduced scale (72 px images,
 # 64 px crops, --epochs epochs) with one thing changed, trained with the library's own
@@ -61,6 +63,10 @@ VARIANTS: dict[str, tuple[str, str, dict[str, Any], tuple[str, ...]]] = {
                         {"gender_loss_weight": 2.0}, ("multitask",)),
     "baseline_seed1": ("the baseline with seed 1 (initialisation and augmentation; same split)", "aligned",
                        {"seed": 1, "split_seed": 0}, ("multitask",)),
+    "ordinal_age": ("age loss plus an ordinal term, the squared EMD of the cumulative distributions (weight 1)",
+                    "aligned", {"age_ordinal_weight": 1.0}, ("multitask",)),
+    "ordinal_age_seed1": ("ordinal_age with seed 1 (same split)", "aligned",
+                          {"age_ordinal_weight": 1.0, "seed": 1, "split_seed": 0}, ("multitask",)),
 }
 
 #: Rows computed from finished runs: name -> (what, the variants whose probabilities are averaged).
@@ -77,8 +83,9 @@ def variant_config(name: str, aligned: str, raw: str, epochs: int, task: str = "
     _, data, overrides, _ = VARIANTS[name]
     root = aligned if data == "aligned" else raw
     values = {**SCALE, "epochs": epochs, "data": f"utkface:{root}", **overrides}
-    if task == "gender":  # no age head to smooth
+    if task == "gender":  # no age head to smooth or to score ordinally
         values["age_neighbour_smoothing"] = 0.0
+        values.pop("age_ordinal_weight", None)
     return get_recipe("utkface_multitask", task=task, **values)
 
 
@@ -234,8 +241,33 @@ def rescore(rows: dict[str, Any], args: Any) -> None:
 VALIDATION_SUITE = "validation"
 
 
-def score_runs(runs: list[Path]) -> list[dict[str, Any]]:
-    """Validation scores of finished runs of one split: each run alone, then their ensemble."""
+def preset_rows(preset: str, config: Any, arrays: tuple[Any, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Validation scores of a multitask preset on the split of ``config``: each of its
+    networks alone when it is an ensemble, then the preset itself.
+
+    Raises SystemExit (one line) when the preset does not take the runs' image and crop
+    sizes or is not a multitask model.
+    """
+    from adiencekit.models.presets import load_preset, preset_metadata
+
+    meta = preset_metadata(preset)
+    sizes = (meta.get("image_size"), (meta.get("input_shape") or [None])[0])
+    wanted = (config.image_size, config.resolved_crop_size())
+    if meta.get("task") != "multitask" or sizes != wanted:
+        raise SystemExit(f"ablate_pretrained: error: preset {preset!r} ({meta.get('task')}, image and crop "
+                         f"{sizes}) cannot be scored beside runs of multitask {wanted} crops")
+    model = load_preset(preset)
+    rows = [{"variant": f"{preset}: {member.name}", "change": "one network of the preset",
+             **view_scores(model_predictor(member, "multitask"), config, arrays), "params": member.count_params()}
+            for member in getattr(model, "members", [])]
+    rows.append({"variant": str(preset), "change": meta.get("description", "the preset"),
+                 **view_scores(model_predictor(model, "multitask"), config, arrays), "params": model.count_params()})
+    return rows
+
+
+def score_runs(runs: list[Path], preset: str | None = None) -> list[dict[str, Any]]:
+    """Validation scores of finished runs of one split: each run alone, then their ensemble,
+    then ``preset`` (its networks and itself; :func:`preset_rows`) on the same faces."""
     models, configs = (list(items) for items in zip(*(finished_run(run) for run in runs), strict=True))
     if len(runs) > 1:
         from adiencekit.errors import ConfigError
@@ -256,6 +288,8 @@ def score_runs(runs: list[Path]) -> list[dict[str, Any]]:
         rows.append({"variant": f"ensemble of {len(runs)}", "change": "mean of the runs' probabilities",
                      **view_scores(mean_predictor(predictors), configs[0], arrays),
                      "params": sum(model.count_params() for model in models)})
+    if preset is not None:
+        rows.extend(preset_rows(preset, configs[0], arrays))
     return rows
 
 
@@ -272,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=Path, nargs="+", default=None, metavar="RUN",
                         help="instead of ablations: score these finished runs (one split) on validation, alone "
                              "and as an ensemble, into a 'validation' result file")
+    parser.add_argument("--preset", default=None, metavar="NAME|DIR",
+                        help="with --runs: also score this multitask preset (e.g. the bundled utkface_multitask; "
+                             "its networks alone and together) on the same validation faces")
     args = parser.parse_args(argv)
     if args.runs is not None:
         missing = [str(run) for run in args.runs if not (run / "best.keras").is_file()]
@@ -279,14 +316,16 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"not finished training runs (no best.keras): {', '.join(missing)}")
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         out = args.out or common.default_out_path(VALIDATION_SUITE, {"kind": "cpu"}, smoke=args.smoke)
-        rows = score_runs(args.runs)
+        rows = score_runs(args.runs, args.preset)
         common.write_json({"suite": VALIDATION_SUITE, "smoke": args.smoke, **common.environment(),
-                           "runs": [str(run) for run in args.runs],
+                           "runs": [str(run) for run in args.runs], "preset": args.preset,
                            "scored_on": "validation split of the runs' shared split (never the test split)",
                            "reframings": {name: scale for name, scale in REFRAMINGS}, "rows": rows}, out)
         common.print_table(rows, COLUMNS)
         print(f"wrote {out}")
         return 0
+    if args.preset is not None:
+        parser.error("--preset is scored beside --runs; give the runs too")
     if args.aligned is None or args.raw is None:
         parser.error("the ablations need --aligned (the prepared UTKFace root) and --raw (the raw one)")
     names = [n.strip() for n in args.variants.split(",") if n.strip()]

@@ -73,3 +73,19 @@ def test_two_variants_their_ensemble_and_the_reframed_scores(tmp_path, monkeypat
     assert scored["rows"][2]["gender"] == pytest.approx(ensemble["gender"])
     with pytest.raises(SystemExit):  # no finished run there
         ablate_pretrained.main(["--runs", str(tmp_path / "runs"), "--out", str(validation)])
+    # --preset: a preset made of those runs, scored beside them on the same faces.
+    from adiencekit.export import export_preset
+
+    preset = export_preset(runs, tmp_path / "preset")
+    assert ablate_pretrained.main(["--runs", runs[0], "--preset", str(preset), "--out", str(validation)]) == 0
+    scored = json.loads(validation.read_text())
+    assert scored["preset"] == str(preset)
+    names = [row["variant"] for row in scored["rows"]]
+    assert names[0] == "baseline-multitask" and names[-1] == str(preset) and len(names) == 4
+    assert all(name.startswith(f"{preset}: ") for name in names[1:3])
+    assert scored["rows"][-1]["params"] == 2 * rows["baseline"]["params"]
+    assert all(0.0 <= row["gender"] <= 1.0 and 0.0 <= row["age_looser"] <= 1.0 for row in scored["rows"])
+    with pytest.raises(SystemExit, match="cannot be scored beside runs"):  # 96 px crops against 32 px runs
+        ablate_pretrained.main(["--runs", runs[0], "--preset", "utkface_multitask", "--out", str(validation)])
+    with pytest.raises(SystemExit):  # a preset alone has no validation split to be scored on
+        ablate_pretrained.main(["--preset", str(preset), "--out", str(validation)])
