@@ -109,7 +109,8 @@ def test_presets_without_a_training_record_and_bad_arguments_are_refused(tmp_pat
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["reproduce", "nosuch", "--data", "{tmp}", "--out", "{tmp}/out"], "nosuch is not a preset"),
+        (["reproduce", "nosuch", "--data", "{tmp}", "--out", "{tmp}/out"], "unknown preset 'nosuch'; known presets: "),
+        (["reproduce", "{tmp}", "--data", "{tmp}", "--out", "{tmp}/out"], "is not a preset"),
         (["reproduce", "utkface_multitask", "--data", "{tmp}/none", "--out", "{tmp}/out"], "UTKFace images not found"),
         (["reproduce", "utkface_multitask", "--data", "{tmp}", "--out", "{tmp}/out", "--epochs", "0"],
          "epochs must be a positive integer"),

@@ -167,6 +167,11 @@ def test_names_bundled_and_registered(preset_dir, monkeypatch):
     assert AgeGenderClassifier.from_preset("tiny_test").task == "multitask"
     with pytest.raises(ConfigError, match="unknown preset 'nope'; known presets: tiny_test"):
         AgeGenderClassifier.from_preset("nope")
+    with pytest.raises(ConfigError, match="unknown preset 'nope'; known presets: tiny_test"):
+        presets_module.preset_metadata("nope")  # a bare name: the same message as loading it
+    assert presets_module.preset_metadata("tiny_test")["task"] == "multitask"
+    with pytest.raises(ModelFileError, match="is not a preset"):
+        presets_module.preset_metadata(preset_dir.parent / "no-such-folder")
     monkeypatch.setattr(presets_module, "BUNDLED_DIR", preset_dir.parent)  # a package folder of presets
     assert "tiny" in list_presets()
 

@@ -341,6 +341,11 @@ def _fetch(url: str, sha256: str | None, cache_dir: str | os.PathLike[str] | Non
 def preset_metadata(source: str | os.PathLike[str]) -> dict[str, Any]:
     """The ``preset.json`` content of a local preset folder or bundled preset name (without loading the model).
 
+    Raises:
+        ConfigError: a bare name that is neither a bundled preset nor a folder (the
+            message lists the bundled ones).
+        ModelFileError: a folder without a readable adiencekit ``preset.json``.
+
     Example:
 
     >>> from adiencekit.models import DEFAULT_PRESET
@@ -350,9 +355,12 @@ def preset_metadata(source: str | os.PathLike[str]) -> dict[str, Any]:
     """
     folder = Path(source)
     if not folder.is_dir():
-        known = _bundled().get(str(source))
+        bundled = _bundled()
+        known = bundled.get(str(source))
         if known is not None and not _is_url(str(known["source"])):
             folder = Path(known["source"])
+        elif known is None and not (os.sep in str(source) or "/" in str(source) or folder.suffix):
+            raise _unknown_name(str(source), bundled)
     source = folder
     path = folder / PRESET_FILE
     try:
@@ -546,7 +554,12 @@ def load_preset(
         return _load_preset_folder(Path(source))
     if os.sep in preset or "/" in preset or path.suffix:
         raise ModelFileError(f"no preset, run folder or .keras file at {path}")
+    raise _unknown_name(preset, known)
+
+
+def _unknown_name(preset: str, known: dict[str, Any]) -> Exception:
+    """The error for a bare name that is neither a bundled preset nor a folder here."""
     names = ", ".join(sorted(known)) or "none are bundled with this version"
-    raise ConfigError(f"unknown preset {preset!r}; known presets: {names}. A folder, a .keras file or an "
-                      f"https URL of a preset archive also work")
+    return ConfigError(f"unknown preset {preset!r}; known presets: {names}. A folder, a .keras file or an "
+                       f"https URL of a preset archive also work")
 
