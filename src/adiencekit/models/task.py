@@ -355,7 +355,9 @@ class AgeGenderClassifier(TaskModelMixin, keras.Model):
         for argument, value in (("age_neighbour_smoothing", age_neighbour_smoothing),
                                 ("age_ordinal_weight", age_ordinal_weight)):
             if value and "age" not in self.heads:
-                raise ConfigError(f"{argument}={value!r} needs an age head; this {self.task} model has none (leave it 0)")
+                raise ConfigError(
+                    f"{argument}={value!r} needs an age head; this {self.task} model has none (leave it 0)"
+                )
         from_logits = self.classifier_activation is None
 
         def head_loss(head: str) -> Any:
