@@ -248,15 +248,15 @@ def preset_rows(preset: str, config: Any, arrays: tuple[Any, dict[str, Any]]) ->
     Raises SystemExit (one line) when the preset does not take the runs' image and crop
     sizes or is not a multitask model.
     """
-    from adiencekit.models.presets import load_preset, preset_metadata
+    from adiencekit.models.presets import load_preset
 
-    meta = preset_metadata(preset)
+    model = load_preset(preset)
+    meta = model.preset_metadata
     sizes = (meta.get("image_size"), (meta.get("input_shape") or [None])[0])
     wanted = (config.image_size, config.resolved_crop_size())
     if meta.get("task") != "multitask" or sizes != wanted:
         raise SystemExit(f"ablate_pretrained: error: preset {preset!r} ({meta.get('task')}, image and crop "
                          f"{sizes}) cannot be scored beside runs of multitask {wanted} crops")
-    model = load_preset(preset)
     rows = [{"variant": f"{preset}: {member.name}", "change": "one network of the preset",
              **view_scores(model_predictor(member, "multitask"), config, arrays), "params": member.count_params()}
             for member in getattr(model, "members", [])]

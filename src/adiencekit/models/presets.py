@@ -359,7 +359,7 @@ def preset_metadata(source: str | os.PathLike[str]) -> dict[str, Any]:
         known = bundled.get(str(source))
         if known is not None and not _is_url(str(known["source"])):
             folder = Path(known["source"])
-        elif known is None and not (os.sep in str(source) or "/" in str(source) or folder.suffix):
+        elif known is None and _is_bare_name(str(source)):
             raise _unknown_name(str(source), bundled)
     source = folder
     path = folder / PRESET_FILE
@@ -552,9 +552,14 @@ def load_preset(
         if _is_url(source):
             return _load_preset_folder(_fetch(source, entry["sha256"], cache_dir))
         return _load_preset_folder(Path(source))
-    if os.sep in preset or "/" in preset or path.suffix:
+    if not _is_bare_name(preset):
         raise ModelFileError(f"no preset, run folder or .keras file at {path}")
     raise _unknown_name(preset, known)
+
+
+def _is_bare_name(text: str) -> bool:
+    """Whether ``text`` reads as a preset name rather than a path (no separator, no suffix)."""
+    return not (os.sep in text or "/" in text or Path(text).suffix)
 
 
 def _unknown_name(preset: str, known: dict[str, Any]) -> Exception:

@@ -275,9 +275,7 @@ class TrainConfig:
                 f"TrainConfig.label_smoothing ({self.label_smoothing}) + age_neighbour_smoothing "
                 f"({self.age_neighbour_smoothing}) must be less than 1 (the true age group keeps the rest)"
             )
-        ordinal = self.age_ordinal_weight
-        if isinstance(ordinal, bool) or not isinstance(ordinal, (int, float)) or not 0.0 <= ordinal <= 100.0:
-            raise ConfigError(f"TrainConfig.age_ordinal_weight must be a number in [0, 100], got {ordinal!r}")
+        _number("age_ordinal_weight", self.age_ordinal_weight, 0, 100)
         for name in ("age_neighbour_smoothing", "age_ordinal_weight"):
             if getattr(self, name) and self.task == "gender":
                 raise ConfigError(
@@ -285,8 +283,7 @@ class TrainConfig:
                     "task 'gender' has none (leave it 0 or use task 'age' or 'multitask')"
                 )
         weight = self.gender_loss_weight
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 < weight <= 100.0:
-            raise ConfigError(f"TrainConfig.gender_loss_weight must be a number in (0, 100], got {weight!r}")
+        _number("gender_loss_weight", weight, 0, 100, low_open=True)
         if weight != 1.0 and self.task != "multitask":
             raise ConfigError(
                 f"TrainConfig.gender_loss_weight={weight} weighs the gender head against the age head; "
