@@ -20,6 +20,8 @@ True
 
 from __future__ import annotations
 
+import sys
+
 __all__ = [
     "AdienceKitError",
     "ConfigError",
@@ -28,7 +30,24 @@ __all__ = [
     "ModelFileError",
     "RunFolderError",
     "TrainingDivergedError",
+    "damaged_reason",
+    "notice",
 ]
+
+
+def notice(message: str) -> None:
+    """Print a one-line notice on stderr (``adiencekit: MESSAGE``): what the library did on the user's behalf.
+
+    Example:
+
+    >>> import contextlib, io
+    >>> err = io.StringIO()
+    >>> with contextlib.redirect_stderr(err):
+    ...     notice("resuming after epoch 2")
+    >>> err.getvalue().strip()
+    'adiencekit: resuming after epoch 2'
+    """
+    print(f"adiencekit: {message}", file=sys.stderr, flush=True)
 
 
 class AdienceKitError(Exception):
@@ -57,3 +76,23 @@ class ModelFileError(AdienceKitError, OSError):
 
 class TrainingDivergedError(AdienceKitError, ArithmeticError):
     """Training produced a non-finite loss or weights; the run is marked failed."""
+
+
+def damaged_reason(error: BaseException) -> str:
+    """Why a model file that exists could not be loaded, in a few words for a one-line error.
+
+    Keras answers a truncated or foreign ``.keras`` file with "File not found" although the
+    file is there; that reason is replaced by what it means.
+
+    Example:
+
+    >>> damaged_reason(ValueError("File not found: filepath=x.keras. Please ensure ..."))
+    'the file is damaged or not a Keras model'
+    >>> damaged_reason(OSError("Unable to open file (truncated file)"))
+    'the file is damaged or not a Keras model (Unable to open file (truncated file))'
+    """
+    text = str(error).strip()
+    first = text.splitlines()[0][:200] if text else type(error).__name__
+    if "File not found" in first or "not a zip file" in first.lower():
+        return "the file is damaged or not a Keras model"
+    return f"the file is damaged or not a Keras model ({first})"

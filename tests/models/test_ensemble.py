@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from adiencekit.errors import ModelFileError
-from adiencekit.models import AgeGenderClassifier, AgeGenderEnsemble, scratch_cnn
+from adiencekit.models import AgeGenderClassifier, AgeGenderEnsemble, TaskModel, scratch_cnn
 from adiencekit.models import presets as presets_module
 
 SIZE = 32
@@ -90,8 +90,11 @@ def test_keras_file_and_preset_round_trips(ensemble, tmp_path) -> None:
     document = json.loads((folder / "preset.json").read_text())
     assert document["class_name"] == "AgeGenderEnsemble" and document["format_version"] == 2
     assert sorted(p.name for p in folder.iterdir()) == ["model.weights.h5", "preset.json"]
-    from_preset = AgeGenderClassifier.from_preset(folder)
+    from_preset = AgeGenderEnsemble.from_preset(folder)
     assert isinstance(from_preset, AgeGenderEnsemble) and from_preset.preset_metadata["license"] == "CC0-1.0"
+    assert isinstance(TaskModel.from_preset(folder), AgeGenderEnsemble)  # the common base loads any preset
+    with pytest.raises(ModelFileError, match="holds an AgeGenderEnsemble, not an AgeGenderClassifier"):
+        AgeGenderClassifier.from_preset(folder)  # from_preset returns the class it is called on
     for loaded in (from_file, from_preset):
         out = loaded.predict(x, verbose=0)
         for head in expected:
@@ -102,12 +105,12 @@ def test_an_older_reader_is_told_to_upgrade_and_unknown_classes_are_refused(ense
     folder = ensemble.save_to_preset(tmp_path / "preset", image_size=36, metrics={"protocol": "none"})
     monkeypatch.setattr(presets_module, "FORMAT_VERSION", 1)  # what adiencekit 0.1 reads
     with pytest.raises(ModelFileError, match="upgrade adiencekit"):
-        AgeGenderClassifier.from_preset(folder)
+        TaskModel.from_preset(folder)
     monkeypatch.undo()
     document = json.loads((folder / "preset.json").read_text())
     document["class_name"] = "SomethingElse"
     (folder / "preset.json").write_text(json.dumps(document))
     with pytest.raises(ModelFileError, match="SomethingElse"):
-        AgeGenderClassifier.from_preset(folder)
+        TaskModel.from_preset(folder)
     with pytest.raises(TypeError, match="AgeGenderClassifier or AgeGenderEnsemble"):
         presets_module.save_preset(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]), tmp_path / "x")

@@ -176,36 +176,13 @@ def test_names_bundled_and_registered(preset_dir, monkeypatch):
     assert "tiny" in list_presets()
 
 
-def test_a_training_run_folder_is_a_preset(trained, tmp_path):
-    """config.json + best.weights.h5 (a run still training) and + best.keras (a finished run)."""
-    training_config = pytest.importorskip(
-        "adiencekit.training.config", reason="writing a real run config needs adiencekit.training (TensorFlow)"
-    )
-    TrainConfig = training_config.TrainConfig  # noqa: N806
-
+def test_a_training_run_folder_is_not_a_preset(tmp_path):
+    """Presets are presets: a run folder is loaded by the model-source resolver (tests/training/test_run_folder.py)."""
     run = tmp_path / "run"
     run.mkdir()
-    config = TrainConfig(
-        model="scratch_cnn", task="multitask", data="synthetic", image_size=36, crop_size=SIZE,
-        model_kwargs={"conv_layers": 2, "base_filters": 4, "dense_units": 8, "pooling": "avg"},
-    )
-    config.to_json(run / "config.json")
-    with pytest.raises(ModelFileError, match="holds no trained model"):
+    (run / "config.json").write_text("{}")
+    with pytest.raises(ModelFileError, match="is a training run folder, not a preset: load it with"):
         AgeGenderClassifier.from_preset(run)
-    trained.save_weights(run / "best.weights.h5")
-    from_weights = AgeGenderClassifier.from_preset(run)
-    expected = trained.predict(images(), verbose=0)
-    assert_outputs_close(expected, from_weights.predict(images(), verbose=0), atol=0, rtol=0)
-    assert from_weights.preset_metadata["image_size"] == 36
-    assert from_weights.preset_metadata["metrics"] is None
-    trained.save(run / "best.keras")
-    (run / "metrics.json").write_text(json.dumps({"test": {"task": "multitask", "heads": {}}}))
-    finished = AgeGenderClassifier.from_preset(run)
-    assert_outputs_close(expected, finished.predict(images(), verbose=0), atol=0, rtol=0)
-    assert "test_fold=0" in finished.preset_metadata["metrics"]["protocol"]
-    # and it saves as a self-contained preset
-    copy = finished.save_to_preset(tmp_path / "from-run")
-    assert json.loads((copy / "preset.json").read_text())["image_size"] == 36
 
 
 def test_files_that_are_not_presets(tmp_path):

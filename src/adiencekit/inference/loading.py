@@ -27,8 +27,11 @@ from typing import Any
 
 import keras
 
-from adiencekit.errors import ModelFileError
+from adiencekit.errors import ModelFileError, damaged_reason
 from adiencekit.inference.alignment import CropSpec
+from adiencekit.models import presets
+from adiencekit.models.presets import PRESET_FILE
+from adiencekit.training.run_folder import RunFolder
 
 __all__ = ["LoadedModel", "crop_from_metadata", "load_default_model", "load_model_source", "model_input_size"]
 
@@ -64,38 +67,20 @@ def model_input_size(model: keras.Model) -> int | None:
 
 
 def _load_keras_file(path: Path) -> keras.Model:
+    import adiencekit.layers  # noqa: F401  (registers the custom layers)
+    import adiencekit.models  # noqa: F401
+
     try:
         return keras.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises ValueError, OSError, zipfile errors, ...
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ModelFileError(f"{path}: cannot load the model ({first})") from None
+        raise ModelFileError(f"cannot load {path}: {damaged_reason(error)}") from None
 
 
-def _from_run_folder(path: Path) -> LoadedModel:
-    from adiencekit.training.config import TrainConfig
-
-    model_file = path / "best.keras"
-    if not model_file.is_file():
-        raise ModelFileError(f"{path}: the run folder has no best.keras (is the run finished?)")
-    try:
-        config = TrainConfig.from_json(path / "config.json")
-    except (OSError, ValueError) as error:
-        raise ModelFileError(f"{path / 'config.json'}: cannot read the run's config ({error})") from None
-    model = _load_keras_file(model_file)
-    # Dataset images are whole face crops resized to image_size; the model then sees the
-    # centre crop. A detected face is cut out at image_size, framed like that dataset.
-    from adiencekit.inference.alignment import ADIENCE_CROP, UTKFACE_CROP
-    from adiencekit.training.config import UTKFACE_PREFIX
-
-    from adiencekit.inference.prepare import prepared_record
-
-    prepared = prepared_record(config.data)
-    if prepared is not None:  # trained on crops cut by prepare_utkface: cut faces the same way
-        crop = CropSpec.from_dict(prepared["crop"])
-    else:
-        framing = UTKFACE_CROP if str(config.data).startswith(UTKFACE_PREFIX) else ADIENCE_CROP
-        crop = framing.replace(size=config.image_size)
-    return LoadedModel(model=model, crop=crop, image_size=config.image_size, source=str(path))
+def _from_run_folder(run: RunFolder) -> LoadedModel:
+    """A training run: its best model, cut faces the way its training faces were made."""
+    metadata = run.preset_metadata()
+    return LoadedModel(model=run.load_model(), crop=crop_from_metadata(metadata),
+                       image_size=metadata["image_size"], source=str(run.path))
 
 
 def crop_from_metadata(metadata: Mapping[str, Any]) -> CropSpec | None:
@@ -137,9 +122,9 @@ def _from_preset(name_or_path: str | os.PathLike[str]) -> LoadedModel:
     Presets belong to :mod:`adiencekit.models` (``AgeGenderClassifier.from_preset``,
     which records ``preset_metadata``); this is the single hook inference uses.
     """
-    from adiencekit.models import AgeGenderClassifier
+    from adiencekit.models import TaskModel
 
-    model = AgeGenderClassifier.from_preset(str(name_or_path))
+    model = TaskModel.from_preset(str(name_or_path))
     metadata = getattr(model, "preset_metadata", None) or {}
     return LoadedModel(
         model=model,
@@ -163,13 +148,11 @@ def load_default_model() -> LoadedModel:
         ModelFileError: the preset is not in this installation (a source tree without
             the weights, or a deleted folder); the message says to pass ``--model``.
     """
-    from adiencekit.models import presets
-
-    folder = presets.BUNDLED_DIR / presets.DEFAULT_PRESET
-    if not (folder / presets.PRESET_FILE).is_file():
+    folder = presets.BUNDLED_DIR / presets.DEFAULT_PRESET  # looked up at call time (tests substitute them)
+    if not (folder / PRESET_FILE).is_file():
         raise ModelFileError(
             f"no model given and the default model, the bundled preset {presets.DEFAULT_PRESET!r}, is not in "
-            f"this installation ({folder / presets.PRESET_FILE} is missing); pass --model (Python: "
+            f"this installation ({folder / PRESET_FILE} is missing); pass --model (Python: "
             f"Predictor(model=...)) with a preset name or folder, a training run folder or a .keras file"
         )
     loaded = _from_preset(folder)
@@ -204,20 +187,23 @@ def load_model_source(source: Any = None) -> LoadedModel:
         raise TypeError(f"model must be a keras.Model, a path or a preset name, got {type(source).__name__}")
     if "://" in str(source):  # a preset archive URL
         return _from_preset(str(source))
-    path = Path(source)
+    path = Path(source).expanduser()
     if path.is_dir():
-        if (path / "config.json").is_file() and (path / "best.keras").exists():
-            return _from_run_folder(path)
-        if (path / "preset.json").is_file():
+        run = RunFolder(path)
+        if run.is_run():
+            return _from_run_folder(run)
+        if (path / PRESET_FILE).is_file():
             return _from_preset(path)
         raise ModelFileError(
-            f"{path}: neither a training run folder (config.json + best.keras) nor a preset folder (preset.json)"
+            f"{path}: neither a training run folder (config.json + best.keras) nor a preset folder ({PRESET_FILE})"
         )
     if path.is_file():
         if path.suffix != ".keras":
             raise ModelFileError(f"{path}: expected a .keras model file, got {path.suffix or 'no suffix'}")
         return LoadedModel(model=_load_keras_file(path), source=str(path))
-    if path.suffix or os.sep in str(source) or "/" in str(source):
+    if path.exists():
+        raise ModelFileError(f"{path}: not a regular file or folder")
+    if path.suffix or os.sep in str(source) or "/" in str(source) or str(source).startswith("~"):
         raise ModelFileError(
             f"{source}: no such file or folder; --model takes a .keras file, a training run folder "
             f"(config.json + best.keras) or a preset"

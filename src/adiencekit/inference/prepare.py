@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from adiencekit.data.prepared import PREPARE_FILE, prepared_record
 from adiencekit.inference.alignment import AlignReport, CropSpec, align_faces_in_folder
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,7 +60,6 @@ __all__ = [
     "PrepareReport",
     "add_prepare_parser",
     "prepare_utkface",
-    "prepared_record",
     "run_prepare",
 ]
 
@@ -68,9 +68,6 @@ __all__ = [
 #: it; inference takes the centre window, which frames faces about as UTKFace's own
 #: crops do (:data:`~adiencekit.inference.alignment.UTKFACE_CROP`).
 UTKFACE_TRAINING_CROP = CropSpec(style="aligned", margin=0.0, shift=-0.12, size=112)
-
-#: What :func:`prepare_utkface` records in the prepared root.
-PREPARE_FILE = "prepare.json"
 
 
 @dataclass
@@ -172,33 +169,6 @@ def prepare_utkface(
     }
     atomic_write_text(dst / PREPARE_FILE, json.dumps(record, indent=2) + "\n")
     return report
-
-
-def prepared_record(data: str) -> dict[str, Any] | None:
-    """The ``prepare.json`` of a ``utkface:PATH`` data spec, or ``None`` (not prepared, or not UTKFace).
-
-    Runs trained on a prepared root cut faces from photos with the recorded ``crop``
-    (read by the run-folder loader and by :func:`adiencekit.export.export_preset`).
-
-    Example:
-
-    >>> from adiencekit.inference.prepare import prepared_record
-    >>> prepared_record("synthetic") is None
-    True
-    """
-    from adiencekit.data.datasets import parse_dataset_spec
-
-    kind, root = parse_dataset_spec(data)
-    if kind != "utkface" or root is None:
-        return None
-    path = root / PREPARE_FILE
-    if not path.is_file():
-        return None
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) and isinstance(record.get("crop"), dict) else None
 
 
 def add_prepare_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -40,6 +40,7 @@ from adiencekit.models.registry import create_model, list_models, model_defaults
 from adiencekit.models.resnet import face_resnet
 from adiencekit.models.scratch import scratch_cnn
 from adiencekit.models.task import AgeGenderClassifier
+from adiencekit.models.task_model import TaskModel
 
 __all__ = [
     "AgeGenderClassifier",
@@ -51,6 +52,7 @@ __all__ = [
     "LeviHassnerBackbone",
     "ScratchCNNBackbone",
     "TFHubBackbone",
+    "TaskModel",
     "TASKS",
     "TASK_CLASSES",
     "basic_inception",

@@ -39,7 +39,9 @@ from typing import Any
 
 import keras
 
-from adiencekit.models.task import AgeGenderClassifier, TaskModelMixin, _plain
+from adiencekit.models.presets import plain_json
+from adiencekit.models.task import AgeGenderClassifier
+from adiencekit.models.task_model import TaskModel
 
 __all__ = ["AgeGenderEnsemble"]
 
@@ -61,7 +63,7 @@ def _check_members(members: Sequence[Any]) -> list[AgeGenderClassifier]:
             ("task", member.task, first.task),
             ("class names", member.class_names, first.class_names),
             ("input shape", tuple(member.image_shape), tuple(first.image_shape)),
-            ("preprocessing", _plain(member.preprocessing_config), _plain(first.preprocessing_config)),
+            ("preprocessing", plain_json(member.preprocessing_config), plain_json(first.preprocessing_config)),
         ):
             if mine != theirs:
                 raise ValueError(f"ensemble member {index} ({member.name!r}) has {what} {mine!r}; member 0 "
@@ -74,7 +76,7 @@ def _check_members(members: Sequence[Any]) -> list[AgeGenderClassifier]:
 
 
 @keras.saving.register_keras_serializable(package="adiencekit")
-class AgeGenderEnsemble(TaskModelMixin, keras.Model):
+class AgeGenderEnsemble(TaskModel):
     """Task models of one kind as one model whose outputs are their mean probabilities.
 
     Args:
@@ -122,13 +124,3 @@ class AgeGenderEnsemble(TaskModelMixin, keras.Model):
         config["members"] = [keras.saving.deserialize_keras_object(member, custom_objects=custom_objects)
                              for member in config["members"]]
         return cls(**config)
-
-    # ------------------------------------------------------------------ presets
-    def save_to_preset(self, preset_dir: Any, **metadata: Any) -> Any:
-        """Write the ensemble as a preset folder (``preset.json`` + one weights file for all members).
-
-        See :func:`adiencekit.models.presets.save_preset` for the metadata arguments.
-        """
-        from adiencekit.models.presets import save_preset
-
-        return save_preset(self, preset_dir, **metadata)

@@ -20,8 +20,9 @@ photo pipeline: ``{"style": "aligned" | "center", "margin": float, "size": int}`
 * the name of a preset shipped inside the package (:func:`list_presets`; bundled presets
   live in ``adiencekit/models/bundled/<name>/``, :data:`BUNDLED_DIR`, and are read from
   disk, never fetched) or registered with :func:`register_preset`;
-* a local preset folder, a training run folder (``config.json`` + ``best.keras`` or
-  ``best.weights.h5``, as :func:`adiencekit.training.train` writes) or a ``.keras`` file;
+* a local preset folder or a ``.keras`` file holding a task model (a training run
+  folder is not a preset: :func:`adiencekit.inference.load_model_source` loads it, and
+  ``adiencekit export --format preset`` makes one of it);
 * the URL of a preset archive (``.tar.gz``, ``.tgz``, ``.tar`` or ``.zip``) with its
   sha256 (``sha256=`` or a ``#sha256=<hex>`` suffix), fetched once into the Keras cache
   (``~/.keras/adiencekit_presets``) by ``keras.utils.get_file``. URLs must be ``https``;
@@ -46,16 +47,20 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
 import re
+import socket
+import sys
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from adiencekit.errors import ConfigError, ModelFileError
 
@@ -74,7 +79,6 @@ __all__ = [
 
 PRESET_FILE = "preset.json"
 WEIGHTS_FILE = "model.weights.h5"
-MODEL_FILE = "model.keras"
 FORMAT = "adiencekit-preset"
 FORMAT_VERSION = 2
 #: The preset format version each model class needs: an ensemble preset (version 2) tells
@@ -96,6 +100,9 @@ BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 DEFAULT_PRESET = "utkface_multitask"
 
 _REGISTERED: dict[str, dict[str, Any]] = {}
+#: Seconds a download waits for the server to answer (``$ADIENCEKIT_DOWNLOAD_TIMEOUT`` overrides it).
+DOWNLOAD_TIMEOUT_S = 60.0
+
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _LOOPBACK_NAMES = {"localhost"}
@@ -166,6 +173,24 @@ def _check_crop(crop: Any, image_size: int) -> dict[str, Any]:
     return {"style": style, "margin": float(margin), "size": size}
 
 
+def plain_json(value: Any) -> Any:
+    """Keras' tracked dicts and lists (and NumPy scalars) back to plain JSON-ready values.
+
+    Example:
+
+    >>> import numpy as np
+    >>> plain_json({"size": np.int64(3), "mean": (1.0, 2.0)})
+    {'size': 3, 'mean': [1.0, 2.0]}
+    """
+    if isinstance(value, Mapping):
+        return {str(key): plain_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_json(item) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 def _jsonable(value: Any, what: str) -> Any:
     try:
         return json.loads(json.dumps(value, allow_nan=False))
@@ -210,7 +235,6 @@ def save_preset(
         The preset folder.
     """
     from adiencekit.fileio import atomic_save_weights, atomic_write_text
-    from adiencekit.models.task import _plain
 
     class_name = type(model).__name__
     if class_name not in _CLASS_FORMAT_VERSIONS or not isinstance(model, _model_classes()[class_name]):
@@ -235,17 +259,17 @@ def save_preset(
         "format": FORMAT,
         "format_version": _CLASS_FORMAT_VERSIONS[class_name],
         "class_name": class_name,
-        "config": _plain(model.get_config()),
+        "config": plain_json(model.get_config()),
         "weights": WEIGHTS_FILE,
         "task": model.task,
         "class_names": {head: list(names) for head, names in model.class_names.items()},
         "input_shape": list(model.image_shape),
         "image_size": image_size,
-        "preprocessing": _plain(model.preprocessing_config),
+        "preprocessing": plain_json(model.preprocessing_config),
         "crop": _check_crop(crop if crop is not None else previous.get("crop"), image_size),
         "training_data": _jsonable(training_data if training_data is not None else previous.get("training_data"),
                                    "training_data"),
-        "metrics": _jsonable(_plain(metrics_value), "metrics"),
+        "metrics": _jsonable(plain_json(metrics_value), "metrics"),
         "license": license if license is not None else previous.get("license"),
         "description": description if description is not None else previous.get("description", ""),
         "versions": {"adiencekit": _version(), "keras": keras.__version__},
@@ -281,6 +305,22 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
+def download_timeout() -> float:
+    """Seconds a preset download may wait for the server: ``$ADIENCEKIT_DOWNLOAD_TIMEOUT``, default 60.
+
+    Raises:
+        ConfigError: the variable is not a positive number.
+    """
+    text = os.environ.get("ADIENCEKIT_DOWNLOAD_TIMEOUT", str(DOWNLOAD_TIMEOUT_S))
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"ADIENCEKIT_DOWNLOAD_TIMEOUT must be a positive number of seconds, got {text!r}")
+    return value
+
+
 def _fetch(url: str, sha256: str | None, cache_dir: str | os.PathLike[str] | None) -> Path:
     """Download and unpack a preset archive once into the Keras cache; return its folder."""
     if "#" in url:
@@ -309,16 +349,23 @@ def _fetch(url: str, sha256: str | None, cache_dir: str | os.PathLike[str] | Non
     if cache_dir is not None:
         # keras.utils.get_file falls back to /tmp/.keras when the folder is not writable yet.
         Path(cache_dir).expanduser().mkdir(parents=True, exist_ok=True)
+    timeout = download_timeout()
+    previous_timeout = socket.getdefaulttimeout()
     try:
-        folder = keras.utils.get_file(
-            fname,
-            url,
-            file_hash=sha256.lower(),
-            hash_algorithm="sha256",
-            extract=True,
-            cache_subdir="adiencekit_presets",
-            cache_dir=None if cache_dir is None else os.fspath(cache_dir),
-        )
+        # get_file has no timeout of its own (a server that never answers would hang the
+        # caller) and prints "Downloading data from ..." and a progress bar on stdout,
+        # which must hold only the caller's output (``predict --json -``).
+        socket.setdefaulttimeout(timeout)
+        with contextlib.redirect_stdout(sys.stderr):
+            folder = keras.utils.get_file(
+                fname,
+                url,
+                file_hash=sha256.lower(),
+                hash_algorithm="sha256",
+                extract=True,
+                cache_subdir="adiencekit_presets",
+                cache_dir=None if cache_dir is None else os.fspath(cache_dir),
+            )
     except ValueError as error:
         if "hash" in str(error).lower():
             raise ModelFileError(
@@ -328,7 +375,11 @@ def _fetch(url: str, sha256: str | None, cache_dir: str | os.PathLike[str] | Non
         raise ModelFileError(f"could not fetch the preset archive {url}: {error}") from error
     except Exception as error:  # keras raises a bare Exception for URL failures
         reason = " ".join(str(error).split())[:300]
+        if isinstance(error, TimeoutError) or "timed out" in reason:
+            reason = f"no answer within {timeout:g} s (set ADIENCEKIT_DOWNLOAD_TIMEOUT to wait longer)"
         raise ModelFileError(f"could not fetch the preset archive {url}: {reason}") from error
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
     root = Path(folder)
     if (root / PRESET_FILE).is_file():
         return root
@@ -376,15 +427,35 @@ def preset_metadata(source: str | os.PathLike[str]) -> dict[str, Any]:
             f"{path} has preset format version {document['format_version']}; this adiencekit reads up to "
             f"{FORMAT_VERSION}: upgrade adiencekit"
         )
+    _check_document(document, path)
     return document
 
 
-def _model_classes() -> dict[str, type]:
-    """The task model classes a preset may hold, by ``class_name``."""
-    from adiencekit.models.ensemble import AgeGenderEnsemble
-    from adiencekit.models.task import AgeGenderClassifier
+def _check_document(document: dict[str, Any], path: Path) -> None:
+    """Refuse a ``preset.json`` whose fields point outside its folder or make no sense.
 
-    return {"AgeGenderClassifier": AgeGenderClassifier, "AgeGenderEnsemble": AgeGenderEnsemble}
+    A preset may come from anywhere (a URL, a shared folder): its ``weights`` must be a
+    file name inside the preset folder, never an absolute path or one that climbs out.
+    """
+    weights = document.get("weights", WEIGHTS_FILE)
+    if not isinstance(weights, str) or not weights or Path(weights).name != weights or weights in (".", ".."):
+        raise ModelFileError(f"{path}: 'weights' must be a file name inside the preset folder, got {weights!r}")
+    size = document.get("image_size")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise ModelFileError(f"{path}: 'image_size' must be a positive whole number of pixels, got {size!r}")
+    shape = document.get("input_shape")
+    if size is not None and isinstance(shape, list) and shape and isinstance(shape[0], int) and size < shape[0]:
+        raise ModelFileError(f"{path}: 'image_size' {size} is smaller than the model's input side {shape[0]}")
+
+
+def _model_classes() -> dict[str, type]:
+    """The task model classes a preset may hold, by ``class_name``.
+
+    They are looked up in Keras' registry of serialisable classes: importing this module
+    runs ``adiencekit.models``' ``__init__`` first, which registers them.
+    """
+    classes = {name: keras.saving.get_registered_object(f"adiencekit>{name}") for name in _CLASS_FORMAT_VERSIONS}
+    return {name: cls for name, cls in classes.items() if cls is not None}
 
 
 def _load_preset_folder(folder: Path) -> keras.Model:
@@ -428,78 +499,6 @@ def _load_keras_file(path: Path) -> keras.Model:
     return model
 
 
-def _load_run_folder(folder: Path) -> keras.Model:
-    """A training run folder (config.json + best.keras / best.weights.h5) as a preset."""
-    from adiencekit.models.registry import create_model
-    from adiencekit.models.task import AgeGenderClassifier
-
-    config_path = folder / "config.json"
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-        model_name, task = config["model"], config["task"]
-        model_kwargs = dict(config.get("model_kwargs") or {})
-        image_size = int(config["image_size"])
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ModelFileError(f"run folder {folder}: unreadable {config_path.name} ({error})") from None
-    model: keras.Model | None = None
-    best_model = folder / "best.keras"
-    best_weights = folder / "best.weights.h5"
-    if best_model.is_file():
-        try:
-            model = _load_keras_file(best_model)
-        except ModelFileError:
-            if not best_weights.is_file():
-                raise
-            model = None
-    if model is None:
-        if not best_weights.is_file():
-            raise ModelFileError(
-                f"run folder {folder} holds no trained model (best.keras or best.weights.h5); is the run started?"
-            )
-        crop = config.get("crop_size")
-        if crop is not None:
-            model_kwargs["input_shape"] = (int(crop), int(crop), 3)
-        model_kwargs.pop("imagenet_weights_file", None)
-        model_kwargs["weights"] = None
-        try:
-            model = create_model(model_name, task=task, **model_kwargs)
-            model.load_weights(best_weights)
-        except (ValueError, OSError, TypeError) as error:
-            raise ModelFileError(f"run folder {folder}: cannot rebuild {model_name!r} from config.json and "
-                                 f"load best.weights.h5: {error}") from error
-    if not isinstance(model, AgeGenderClassifier):  # pragma: no cover - builders return one
-        raise ModelFileError(f"run folder {folder}: {model_name!r} is not an AgeGenderClassifier")
-    metrics = None
-    metrics_path = folder / "metrics.json"
-    if metrics_path.is_file():
-        try:
-            test = json.loads(metrics_path.read_text(encoding="utf-8")).get("test")
-        except (OSError, ValueError):
-            test = None
-        if test is not None:
-            metrics = {
-                "protocol": f"held-out test split of the run's data ({config.get('data')!r}, "
-                f"test_fold={config.get('test_fold')!r}, seed={config.get('seed')!r}), single centre crop",
-                "test": test,
-            }
-    model.preset_metadata = {
-        "format": FORMAT,
-        "task": model.task,
-        "class_names": {head: list(names) for head, names in model.class_names.items()},
-        "input_shape": list(model.image_shape),
-        "image_size": image_size,
-        "preprocessing": dict(model.preprocessing_config),
-        "crop": {"style": "center", "margin": 0.0, "size": image_size},
-        "training_data": {"data": config.get("data"), "faces": config.get("faces"),
-                          "age_policy": config.get("age_policy")},
-        "metrics": metrics,
-        "license": None,
-        "description": f"training run {folder.name} ({model_name}, {task})",
-        "source": str(folder),
-    }
-    return model
-
-
 def load_preset(
     preset: str | os.PathLike[str],
     *,
@@ -511,7 +510,7 @@ def load_preset(
 
     Args:
         preset: a bundled preset name (:func:`list_presets`), a preset folder, a
-            training run folder, a ``.keras`` file, or a preset archive URL.
+            ``.keras`` file holding a task model, or a preset archive URL.
         sha256: the archive's sha256 for a URL (or give it as ``URL#sha256=<hex>``).
         cache_dir: the Keras cache folder for URLs (default ``~/.keras`` or
             ``$KERAS_HOME``).
@@ -539,10 +538,12 @@ def load_preset(
         if (path / PRESET_FILE).is_file():
             return _load_preset_folder(path)
         if (path / "config.json").is_file():
-            return _load_run_folder(path)
-        raise ModelFileError(
-            f"{path} is neither a preset ({PRESET_FILE}) nor a training run folder (config.json + best.keras)"
-        )
+            raise ModelFileError(
+                f"{path} is a training run folder, not a preset: load it with "
+                f"adiencekit.inference.load_model_source, or make it a preset with "
+                f"`adiencekit export --model {path} --format preset --out DIR`"
+            )
+        raise ModelFileError(f"{path} is neither a preset ({PRESET_FILE}) nor a training run folder (config.json)")
     if path.is_file() and path.suffix == ".keras":
         return _load_keras_file(path)
     known = _bundled()

@@ -34,18 +34,18 @@ Example:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras
-import numpy as np
 
-from adiencekit.labels import CLASS_NAMES, TASK_CLASSES, task_heads, validate_task
+from adiencekit.labels import validate_task
 from adiencekit.models.heads import HEAD_POOLINGS, classification_head, global_pool, num_classes, validate_pooling
 from adiencekit.models.preprocessing import check_preprocessing, preprocessing_layer
+from adiencekit.models.presets import plain_json
+from adiencekit.models.task_model import TaskModel
 
-__all__ = ["AgeGenderClassifier", "TaskModelMixin", "zoo_classifier"]
+__all__ = ["AgeGenderClassifier", "zoo_classifier"]
 
 
 def _check_rate(value: Any, argument: str) -> float:
@@ -60,80 +60,8 @@ def _initializer(value: Any) -> Any:
     return keras.initializers.get(value)
 
 
-class TaskModelMixin:
-    """What every adiencekit task model answers to, whatever its layers: the heads, their
-    class names and test-time-augmented prediction.
-
-    Shared by :class:`AgeGenderClassifier` and
-    :class:`~adiencekit.models.ensemble.AgeGenderEnsemble`; the class must set ``task`` and
-    ``classes`` and be a ``keras.Model`` whose outputs are probabilities.
-    """
-
-    task: str
-    classes: int | None
-
-    # ------------------------------------------------------------------ vocabulary
-    @property
-    def heads(self) -> tuple[str, ...]:
-        """The output heads: ``("gender",)``, ``("age",)`` or ``("gender", "age")``."""
-        return task_heads(self.task)
-
-    @property
-    def class_names(self) -> dict[str, tuple[str, ...]]:
-        """Class names of each head, in class-id order (age groups spelled ``"0-2"`` ...).
-
-        A single-task model with a ``classes`` override has names ``"0"``, ``"1"``, ...
-        """
-        if self.classes is not None and self.classes != TASK_CLASSES[self.task]:
-            return {self.task: tuple(str(i) for i in range(self.classes))}
-        return {head: CLASS_NAMES[head] for head in self.heads}
-
-    # ------------------------------------------------------------------ prediction
-    def predict_tta(
-        self,
-        x: Any,
-        mode: str = "flip",
-        *,
-        batch_size: int = 32,
-        verbose: Any = "auto",
-        crop_size: int | Sequence[int] | None = None,
-    ) -> Any:
-        """Predict with test-time augmentation: the mean over each image's views.
-
-        Args:
-            x: images ``(N, H, W, 3)``, RGB in [0, 255]. For ``"ten_crop"`` they must be
-                larger than the model's input (e.g. 256 px for 227 px crops); for
-                ``"flip"`` they may be the model's size (the centre crop is used).
-            mode: ``"flip"`` (image and mirror) or ``"ten_crop"`` (Levi & Hassner).
-            batch_size: images per batch (each gives 2 or 10 views).
-            verbose: Keras ``predict`` verbosity.
-            crop_size: view size; default the model's input size.
-
-        Returns:
-            The averaged outputs (a dict for a multitask model).
-        """
-        from adiencekit.layers.oversampling import TestTimeAugmentation
-
-        wrapper = TestTimeAugmentation(self, crop_size=crop_size, mode=mode)
-        return wrapper.predict(x, batch_size=batch_size, verbose=verbose)
-
-    def predict(self, x: Any, *args: Any, tta: str | None = None, **kwargs: Any) -> Any:
-        """``keras.Model.predict``; ``tta="flip"`` or ``"ten_crop"`` calls :meth:`predict_tta`."""
-        if tta is None:
-            return super().predict(x, *args, **kwargs)
-        if args:
-            raise TypeError("predict(..., tta=...) takes batch_size and verbose as keywords")
-        allowed = {"batch_size", "verbose"}
-        unknown = sorted(set(kwargs) - allowed)
-        if unknown:
-            raise TypeError(f"predict(..., tta={tta!r}) takes only {sorted(allowed)}, got {unknown}")
-        if kwargs.get("batch_size") is None:
-            kwargs.pop("batch_size", None)
-        return self.predict_tta(x, mode=tta, **kwargs)
-
-
 @keras.saving.register_keras_serializable(package="adiencekit")
-class AgeGenderClassifier(TaskModelMixin, keras.Model):
+class AgeGenderClassifier(TaskModel):
     """An age and/or gender classifier: backbone, preprocessing, head and class names.
 
     Args:
@@ -444,7 +372,7 @@ class AgeGenderClassifier(TaskModelMixin, keras.Model):
             "output_kernel_initializer": keras.initializers.serialize(self.output_kernel_initializer_config),
             "classifier_activation": self.classifier_activation,
             "classes": self.classes,
-            "preprocessing": _plain(self.preprocessing_config),
+            "preprocessing": plain_json(self.preprocessing_config),
             "augmentation": None
             if self.augmentation is None
             else keras.saving.serialize_keras_object(self.augmentation),
@@ -463,37 +391,6 @@ class AgeGenderClassifier(TaskModelMixin, keras.Model):
                 config["augmentation"], custom_objects=custom_objects
             )
         return cls(**config)
-
-    # ------------------------------------------------------------------ presets
-    @classmethod
-    def from_preset(cls, preset: str | os.PathLike[str], **kwargs: Any) -> AgeGenderClassifier:
-        """Load a preset: a bundled name, a preset or run folder, or an https URL with a sha256.
-
-        See :func:`adiencekit.models.presets.load_preset` for the arguments.
-        """
-        from adiencekit.models.presets import load_preset
-
-        return load_preset(preset, **kwargs)
-
-    def save_to_preset(self, preset_dir: str | os.PathLike[str], **metadata: Any) -> Any:
-        """Write this model as a preset folder (``preset.json`` + ``model.weights.h5``).
-
-        See :func:`adiencekit.models.presets.save_preset` for the metadata arguments.
-        """
-        from adiencekit.models.presets import save_preset
-
-        return save_preset(self, preset_dir, **metadata)
-
-
-def _plain(value: Any) -> Any:
-    """Keras' tracked dicts and lists back to plain JSON-ready values."""
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def zoo_classifier(

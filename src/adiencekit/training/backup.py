@@ -46,18 +46,13 @@ from typing import Any
 
 import keras
 
+from adiencekit.errors import notice
 from adiencekit.fileio import atomic_save_weights, atomic_write_text, make_dirs
 
 __all__ = ["METADATA", "RunBackup", "recorded_epoch", "restore_backup"]
 
 METADATA = "training_metadata.json"
 _LEGACY_WEIGHTS = "latest.weights.h5"
-
-
-def _default_notice(message: str) -> None:
-    from adiencekit.training.run_folder import notice
-
-    notice(message)
 
 
 def _read_record(path: Path) -> tuple[dict[str, Any] | None, str | None]:
@@ -120,7 +115,7 @@ def _candidates(backup: Path) -> list[tuple[str, Path | None, str | None]]:
 
 
 def restore_backup(
-    model: keras.Model, backup_dir: str | os.PathLike[str], notify: Callable[[str], None] = _default_notice
+    model: keras.Model, backup_dir: str | os.PathLike[str], notify: Callable[[str], None] = notice
 ) -> int:
     """Load the newest usable backup into ``model`` and return its epoch (0: start fresh).
 

@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from adiencekit.errors import RunFolderError
+from adiencekit.errors import ModelFileError, RunFolderError, damaged_reason, notice
 from adiencekit.fileio import atomic_write_text, disk_errors, make_dirs
 from adiencekit.training.config import TrainConfig
 
@@ -49,6 +49,7 @@ __all__ = [
     "LOCK_FILE",
     "RUN_ARTIFACTS",
     "RunExistsError",
+    "RunFolder",
     "RunLock",
     "clear_run",
     "is_finished",
@@ -86,11 +87,6 @@ UNREADABLE_LOCK_GRACE_S = 10.0
 
 class RunExistsError(RunFolderError, FileExistsError):
     """The run folder holds a finished or failed run, or an unfinished run of another config."""
-
-
-def notice(message: str) -> None:
-    """Print a one-line notice about the run folder on stderr."""
-    print(f"adiencekit: {message}", file=sys.stderr, flush=True)
 
 
 # ----------------------------------------------------------------------------- state
@@ -378,3 +374,218 @@ class RunLock:
 
     def __exit__(self, *exc: Any) -> None:
         self.release()
+
+
+# ----------------------------------------------------------------------------- the reader
+class RunFolder:
+    """One training run folder: where each file is, what state it is in, and what it holds.
+
+    The one reader of run folders: every command that takes ``--run`` or ``--model RUN``
+    (``evaluate``, ``predict``, ``export``, ``reproduce``) asks it rather than looking for
+    files itself.
+
+    Args:
+        path: the folder (``~`` is expanded).
+
+    Example:
+
+    >>> import tempfile
+    >>> from adiencekit.training import TrainConfig
+    >>> from adiencekit.training.run_folder import RunFolder
+    >>> run = RunFolder(tempfile.mkdtemp())
+    >>> run.state, run.is_run()
+    ('empty', False)
+    >>> _ = TrainConfig(epochs=1).to_json(run.config_path)
+    >>> run.state, run.read_config().epochs
+    ('unfinished', 1)
+    >>> run.require_finished("export")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    adiencekit.errors.ModelFileError: ... is an unfinished training run (no metrics.json): export needs a finished run; let it finish (re-run the same `adiencekit train --out ...`) or choose another
+    """
+
+    CONFIG = "config.json"
+    BEST_MODEL = "best.keras"
+    BEST_WEIGHTS = "best.weights.h5"
+    METRICS = "metrics.json"
+    HISTORY = "history.json"
+    SPLITS = "splits.csv"
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).expanduser()
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    # ------------------------------------------------------------------ paths
+    @property
+    def config_path(self) -> Path:
+        """``config.json``: the run's :class:`~adiencekit.training.TrainConfig`."""
+        return self.path / self.CONFIG
+
+    @property
+    def model_path(self) -> Path:
+        """``best.keras``: the best model by validation loss (written at each improvement)."""
+        return self.path / self.BEST_MODEL
+
+    @property
+    def weights_path(self) -> Path:
+        """``best.weights.h5``: the best weights (a run still training has these before ``best.keras``)."""
+        return self.path / self.BEST_WEIGHTS
+
+    @property
+    def metrics_path(self) -> Path:
+        """``metrics.json``: the test figures; its presence marks a finished run."""
+        return self.path / self.METRICS
+
+    # ------------------------------------------------------------------ state
+    @property
+    def state(self) -> str:
+        """``"empty"``, ``"unfinished"``, ``"finished"`` or ``"failed"`` (:func:`run_state`)."""
+        return run_state(self.path)
+
+    def is_run(self) -> bool:
+        """Whether the folder holds a training run (its ``config.json``)."""
+        return self.config_path.is_file()
+
+    def is_locked(self) -> bool:
+        """Whether a live process holds the folder's ``run.lock`` (a run training, or an evaluation)."""
+        lock = RunLock(self.path)
+        if not lock.path.exists():
+            return False
+        return lock._stale_reason(lock._read()) is None
+
+    def read_config(self) -> TrainConfig:
+        """The run's config.
+
+        Raises:
+            ModelFileError: the folder holds no ``config.json`` or an unreadable one.
+        """
+        if not self.config_path.is_file():
+            kind = "folder" if self.path.is_dir() else "path"
+            reason = "does not exist" if not self.path.exists() else f"is not a training run ({self.CONFIG} is missing)"
+            raise ModelFileError(f"{kind} {self.path} {reason}")
+        try:
+            return TrainConfig.from_json(self.config_path)
+        except (OSError, ValueError) as error:
+            raise ModelFileError(f"{self.config_path}: cannot read the run's config ({error})") from None
+
+    def read_metrics(self) -> dict[str, Any] | None:
+        """The content of ``metrics.json`` (``None`` when absent or unreadable)."""
+        try:
+            metrics = json.loads(self.metrics_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return metrics if isinstance(metrics, dict) else None
+
+    def require_finished(self, purpose: str) -> TrainConfig:
+        """The config of a finished run (config, ``best.keras`` and ``metrics.json``, no lock, not failed).
+
+        Args:
+            purpose: what needs it, for the message (``"export"``, ``"evaluate"``).
+
+        Raises:
+            ModelFileError: naming what is missing and what to do.
+        """
+        config = self.read_config()
+        state = self.state
+        if state == "failed":
+            record = read_failed(self.path) or {}
+            raise ModelFileError(f"{self.path} is a failed training run ({record.get('reason', 'see ' + FAILED_FILE)}): "
+                                 f"{purpose} needs a finished run")
+        if state != "finished" or self.is_locked():
+            raise ModelFileError(f"{self.path} is an unfinished training run (no {self.METRICS}): {purpose} needs a "
+                                 f"finished run; let it finish (re-run the same `adiencekit train --out ...`) or "
+                                 f"choose another")
+        if not self.model_path.is_file():
+            raise ModelFileError(f"{self.path}: no {self.BEST_MODEL}; {purpose} needs the run's trained model")
+        return config
+
+    # ------------------------------------------------------------------ what it holds
+    def load_model(self, *, float32: bool = False, name: str | None = None) -> Any:
+        """The run's best model.
+
+        ``best.keras`` as saved; with ``float32`` (or a ``name``) the network is rebuilt from
+        the config in ``float32`` (a run trained under mixed precision keeps float32
+        weights; exports and presets must not carry the bfloat16 policy) and the best
+        weights loaded. A run still training (``best.weights.h5`` only) is rebuilt too.
+
+        Raises:
+            ModelFileError: no trained model yet, or a damaged or foreign model file
+                (the message says which file and how to recover).
+        """
+        import keras
+
+        from adiencekit.training.model_setup import create_run_model
+
+        config = self.read_config()
+        source = self.model_path if self.model_path.is_file() else self.weights_path
+        if not source.is_file():
+            raise ModelFileError(f"{self.path} holds no trained model ({self.BEST_MODEL} or {self.BEST_WEIGHTS}); "
+                                 f"is the run started?")
+        try:
+            if source == self.model_path and not float32 and name is None:
+                import adiencekit.layers  # noqa: F401  (registers the custom layers)
+                import adiencekit.models  # noqa: F401
+
+                return keras.saving.load_model(source, compile=False)
+            previous = keras.config.dtype_policy()
+            keras.config.set_dtype_policy("float32")
+            try:
+                model = create_run_model(config, config.resolved_crop_size(), name=name)
+            finally:
+                keras.config.set_dtype_policy(previous)
+            model.load_weights(source)
+            return model
+        except Exception as error:  # Keras raises ValueError, OSError, zipfile and h5py errors, ...
+            raise ModelFileError(
+                f"cannot load {source}: {damaged_reason(error)}; train again with "
+                f"`adiencekit train --config {self.config_path} --out {self.path} --overwrite`"
+            ) from None
+
+    def recorded_crop(self) -> dict[str, Any]:
+        """The crop the run's training faces were made with, as a preset records it (``crop`` of ``preset.json``).
+
+        The ``crop`` of ``prepare.json`` when the run's UTKFace root was made by
+        ``adiencekit prepare``; else the dataset's own crops resized to ``image_size``
+        (``{"style": "center", ...}``: faces are framed like that dataset).
+        """
+        from adiencekit.data.prepared import prepared_record
+
+        config = self.read_config()
+        prepared = prepared_record(config.data)
+        if prepared is not None:
+            return dict(prepared["crop"])
+        return {"style": "center", "margin": 0.0, "size": int(config.image_size or config.resolved_crop_size())}
+
+    def preset_metadata(self) -> dict[str, Any]:
+        """What a preset of this run would record (``preset.json`` fields but ``config``).
+
+        The model's own fields (task, class names, input shape, preprocessing) are read
+        from the config and the model builder, so this loads no weights.
+        """
+        from adiencekit.data.prepared import prepared_record
+
+        config = self.read_config()
+        metrics = self.read_metrics()
+        test = None if metrics is None else metrics.get("test")
+        prepared = prepared_record(config.data)
+        return {
+            "task": config.task,
+            "image_size": int(config.image_size or config.resolved_crop_size()),
+            "crop": self.recorded_crop(),
+            "training_data": {"data": config.data, "faces": config.faces, "age_policy": config.age_policy,
+                              "prepared_with": prepared and {k: prepared.get(k)
+                                                             for k in ("crop", "pad", "detector", "split")}},
+            "metrics": None if test is None else {
+                "protocol": f"held-out test split of the run's data ({config.data!r}, test_fold={config.test_fold!r}, "
+                            f"seed={config.seed!r}), single centre crop",
+                "test": test,
+            },
+            "license": None,
+            "description": f"training run {self.path.name} ({config.model}, {config.task})",
+            "source": str(self.path),
+        }
