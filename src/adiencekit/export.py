@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import shutil
@@ -39,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from adiencekit.errors import ConfigError
+from adiencekit.fileio import disk_errors, make_dirs, run_folder_error
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -119,55 +121,97 @@ def export_model(
             f"model {loaded.name!r} uses dtype policy {loaded.dtype_policy.name!r}; export needs a float32 model "
             f"(rebuild it under keras.config.set_dtype_policy('float32') and load its weights)"
         )
-    target = Path(path)
+    target = Path(path).expanduser()
     suffix = {"tflite": ".tflite", "onnx": ".onnx"}.get(format)
     if suffix and target.suffix != suffix:
         target = target.with_name(target.name + suffix)
-    if target.exists():
+    if target.exists() or target.is_symlink():
         if not overwrite:
-            raise ConfigError(f"{target} exists; pass overwrite=True (--overwrite) to replace it")
-        shutil.rmtree(target) if target.is_dir() else target.unlink()
-    target.parent.mkdir(parents=True, exist_ok=True)
+            raise ConfigError(f"{target} exists; replace it with --overwrite (Python: overwrite=True)")
+        check_replaceable(target, model, format)
     wrapped = named_outputs(loaded)
     if not getattr(wrapped, "_called", True):  # Keras's ONNX exporter wants a model that has run once
         shape = [1] + [dim or 64 for dim in wrapped.inputs[0].shape[1:]]
         wrapped(np.zeros(shape, "float32"), training=False)
+    make_dirs(target.parent)
+    # Written beside the target and renamed over it: a killed export leaves the old file in place.
+    staging = target.with_name(f".tmp-{os.getpid()}-{target.name}")
     quiet = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
     try:
-        with quiet:
-            wrapped.export(str(target), format=EXPORT_FORMATS[format], verbose=verbose)
+        with quiet, disk_errors(target, "export"):
+            _probe_writable(target.parent)
+            wrapped.export(str(staging), format=EXPORT_FORMATS[format], verbose=verbose)
+        _replace(staging, target)
     except ImportError as error:
         raise ConfigError(
             f"exporting to {format} needs an extra package ({error}); pip install 'adiencekit[export]'"
         ) from None
+    except Exception as error:
+        if type(error).__name__ == "PermissionDeniedError":  # TensorFlow's own error type for EACCES/EROFS
+            raise run_folder_error(OSError(errno.EACCES, "Permission denied"), target, "export") from None
+        raise
+    finally:
+        _remove(staging)
     return target
 
 
-def _finished_run(run: Path) -> Any:
-    """The config of a finished training run folder (``config.json``, ``best.keras``, ``metrics.json``)."""
-    from adiencekit.errors import ModelFileError
-    from adiencekit.training.config import TrainConfig
-
-    for name in ("config.json", "best.keras", "metrics.json"):
-        if not (run / name).is_file():
-            raise ModelFileError(f"{run}: no {name}; export --format preset needs a finished training run folder")
-    return TrainConfig.from_json(run / "config.json")
+#: What an export writes into a SavedModel folder; ``--overwrite`` replaces such a folder and no other.
+_SAVED_MODEL_ENTRIES = frozenset({"saved_model.pb", "variables", "assets", "fingerprint.pb", "keras_metadata.pb"})
 
 
-def _run_model(run: Path, config: Any, name: str | None = None) -> Any:
-    """The run's model rebuilt in float32 with its best weights (named ``name`` if given)."""
-    import keras
+def check_replaceable(target: Path, source: Any, format: str) -> None:  # noqa: A002 - the export format
+    """Refuse to replace ``target`` unless it is an earlier export of this kind, and not the model itself.
 
-    from adiencekit.training.model_setup import create_run_model
+    ``--overwrite`` replaces a previous export; it never deletes a training run folder, a
+    preset, the model being exported, nor a folder that holds files an export does not write.
 
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    try:
-        model = create_run_model(config, config.resolved_crop_size(), name=name)
-    finally:
-        keras.config.set_dtype_policy(previous)
-    model.load_weights(run / "best.keras")
-    return model
+    Raises:
+        ConfigError: naming what ``target`` is and why it is kept.
+    """
+    resolved = target.resolve()
+    if isinstance(source, (str, os.PathLike)) and "://" not in os.fspath(source):
+        origin = Path(source).expanduser().resolve()
+        if origin == resolved or resolved in origin.parents:
+            raise ConfigError(f"{target} is (or holds) the model being exported; choose another --out")
+    if target.is_dir() and not target.is_symlink():
+        if (target / "config.json").is_file() or (target / "preset.json").is_file():
+            kind = "a training run folder" if (target / "config.json").is_file() else "a preset"
+            raise ConfigError(f"{target} is {kind}; --overwrite never deletes one: choose another --out")
+        foreign = sorted(p.name for p in target.iterdir() if p.name not in _SAVED_MODEL_ENTRIES
+                         and not p.name.startswith(".tmp-"))
+        if format != "saved_model" or foreign:
+            what = f"files an export does not write ({', '.join(foreign[:3])})" if foreign else "a folder"
+            raise ConfigError(f"{target} holds {what}; --overwrite replaces only an earlier export: "
+                              f"choose another --out")
+    elif format == "saved_model":
+        raise ConfigError(f"{target} is a file, not a SavedModel folder; choose another --out")
+
+
+def _probe_writable(folder: Path) -> None:
+    """Fail early, as a one-line disk error, where the folder cannot be written (read-only, no permission)."""
+    probe = folder / f".tmp-{os.getpid()}-probe"
+    probe.write_bytes(b"")
+    probe.unlink()
+
+
+def _replace(staging: Path, target: Path) -> None:
+    """Move a finished export onto ``target`` (a file atomically; a folder by two renames)."""
+    if staging.is_dir():
+        previous = target.with_name(f".tmp-{os.getpid()}-old-{target.name}")
+        if target.exists():
+            os.replace(target, previous)
+        os.replace(staging, target)
+        _remove(previous)
+    else:
+        os.replace(staging, target)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 #: What the runs of an ensemble preset must share: the data, the split and the crop. Their
@@ -268,33 +312,29 @@ def export_preset(
         ModelFileError: a run is not finished or cannot be read.
         ConfigError: ensemble runs that differ in data, split or crop, or repeat a config.
     """
-    import json
-
-    from adiencekit.inference.prepare import prepared_record
     from adiencekit.models.presets import save_preset
+    from adiencekit.training.run_folder import RunFolder
 
     given = [run_dir] if isinstance(run_dir, (str, os.PathLike)) else list(run_dir)
-    runs = [Path(run).expanduser() for run in given]
+    folders = [RunFolder(run) for run in given]
+    runs = [folder.path for folder in folders]
     if not runs:
         raise ConfigError("export_preset needs at least one training run folder")
-    configs = [_finished_run(run) for run in runs]
+    configs = [folder.require_finished("export --format preset") for folder in folders]
     config = configs[0]
     if len(runs) == 1:
-        model = _run_model(runs[0], config)
+        model = folders[0].load_model(float32=True)
     else:
         from adiencekit.models.ensemble import AgeGenderEnsemble
 
         check_ensemble_runs(runs, configs)
-        members = [_run_model(run, member, name=f"member{index}_{member.model}_seed{member.seed}")
-                   for index, (run, member) in enumerate(zip(runs, configs, strict=True))]
+        members = [folder.load_model(float32=True, name=f"member{index}_{member.model}_seed{member.seed}")
+                   for index, (folder, member) in enumerate(zip(folders, configs, strict=True))]
         model = AgeGenderEnsemble(members, name=f"{config.model}_{config.task}_ensemble{len(members)}")
-    image_size = int(config.image_size or config.resolved_crop_size())
-    crop: dict[str, Any] = {"style": "center", "margin": 0.0, "size": image_size}
-    prepared = prepared_record(config.data)
-    if prepared is not None:
-        crop = dict(prepared["crop"])
+    recorded = folders[0].preset_metadata()
+    image_size, crop = recorded["image_size"], recorded["crop"]
     if metrics is None:
-        measured = [json.loads((run / "metrics.json").read_text()).get("test") for run in runs]
+        measured = [(folder.read_metrics() or {}).get("test") for folder in folders]
         if len(runs) == 1:
             metrics = {"protocol": f"test split of the run's data ({config.data}), centre crop, no TTA",
                        "test": measured[0]}
@@ -307,6 +347,6 @@ def export_preset(
     if len(runs) > 1:
         training_data["member_seeds"] = [member.seed for member in configs]
         training_data["member_configs"] = [member.to_dict() for member in configs]
-    training_data["prepared_with"] = prepared and {k: prepared.get(k) for k in ("crop", "pad", "detector", "split")}
+    training_data["prepared_with"] = recorded["training_data"]["prepared_with"]
     return save_preset(model, Path(out).expanduser(), image_size=image_size, crop=crop, training_data=training_data,
                        metrics=metrics, license=license, description=description, overwrite=overwrite)

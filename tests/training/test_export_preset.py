@@ -110,7 +110,7 @@ def test_runs_of_one_recipe_and_split_become_an_ensemble_preset(finished_run, se
     assert document["training_data"]["member_seeds"] == [0, 1]
     assert [member["seed"] for member in document["metrics"]["members"]] == [0, 1]
     assert document["crop"]["style"] == "aligned" and document["image_size"] == 40
-    ensemble = AgeGenderClassifier.from_preset(folder)
+    ensemble = AgeGenderEnsemble.from_preset(folder)
     assert isinstance(ensemble, AgeGenderEnsemble) and ensemble.dtype_policy.name == "float32"
     images = np.random.default_rng(3).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
     singles = [keras.saving.load_model(run / "best.keras", compile=False).predict(images, verbose=0)

@@ -65,10 +65,10 @@ def test_a_training_run_folder_loads_as_a_model(trained, tmp_path):
 def test_states_and_what_each_command_is_told(trained, tmp_path):
     run = RunFolder(tmp_path / "run")
     assert run.state == "empty" and not run.is_run()
-    with pytest.raises(ModelFileError, match="does not exist"):
+    with pytest.raises(ModelFileError, match=r"no config.json \(the folder does not exist\)"):
         run.read_config()
     run.path.mkdir()
-    with pytest.raises(ModelFileError, match=r"is not a training run \(config.json is missing\)"):
+    with pytest.raises(ModelFileError, match=r"no config.json \(not a training run folder\)"):
         run.read_config()
     _config().to_json(run.config_path)
     trained.save(run.model_path)

@@ -401,7 +401,7 @@ class RunFolder:
     >>> run.require_finished("export")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    adiencekit.errors.ModelFileError: ... is an unfinished training run (no metrics.json): export needs a finished run; let it finish (re-run the same `adiencekit train --out ...`) or choose another
+    adiencekit.errors.ModelFileError: ...: no best.keras; export needs a finished run's trained model
     """
 
     CONFIG = "config.json"
@@ -465,9 +465,8 @@ class RunFolder:
             ModelFileError: the folder holds no ``config.json`` or an unreadable one.
         """
         if not self.config_path.is_file():
-            kind = "folder" if self.path.is_dir() else "path"
-            reason = "does not exist" if not self.path.exists() else f"is not a training run ({self.CONFIG} is missing)"
-            raise ModelFileError(f"{kind} {self.path} {reason}")
+            reason = "the folder does not exist" if not self.path.exists() else "not a training run folder"
+            raise ModelFileError(f"{self.path}: no {self.CONFIG} ({reason})")
         try:
             return TrainConfig.from_json(self.config_path)
         except (OSError, ValueError) as error:
@@ -496,12 +495,12 @@ class RunFolder:
             record = read_failed(self.path) or {}
             raise ModelFileError(f"{self.path} is a failed training run ({record.get('reason', 'see ' + FAILED_FILE)}): "
                                  f"{purpose} needs a finished run")
+        if not self.model_path.is_file():
+            raise ModelFileError(f"{self.path}: no {self.BEST_MODEL}; {purpose} needs a finished run's trained model")
         if state != "finished" or self.is_locked():
             raise ModelFileError(f"{self.path} is an unfinished training run (no {self.METRICS}): {purpose} needs a "
                                  f"finished run; let it finish (re-run the same `adiencekit train --out ...`) or "
                                  f"choose another")
-        if not self.model_path.is_file():
-            raise ModelFileError(f"{self.path}: no {self.BEST_MODEL}; {purpose} needs the run's trained model")
         return config
 
     # ------------------------------------------------------------------ what it holds
