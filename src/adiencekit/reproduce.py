@@ -30,17 +30,14 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from adiencekit.errors import ConfigError
 
-__all__ = ["RecordedTraining", "ReproduceResult", "add_reproduce_parser", "recorded_training", "reproduce_preset",
-           "run_reproduce"]
+__all__ = ["RecordedTraining", "ReproduceResult", "recorded_training", "reproduce_preset"]
 
 @dataclass(frozen=True)
 class RecordedTraining:
@@ -138,19 +135,20 @@ def _run_name(config: Any, index: int, configs: list[Any]) -> str:
 
 
 def _finished_with(run: Path, config: Any) -> bool:
-    """Whether ``run`` is a finished run (``metrics.json``) of exactly ``config``.
+    """Whether ``run`` is a finished run of exactly ``config``.
 
     Raises:
         RunExistsError: ``run`` is a finished run of another config.
     """
-    from adiencekit.training import TrainConfig
-    from adiencekit.training.run_folder import RunExistsError
+    from adiencekit.errors import ModelFileError
+    from adiencekit.training.run_folder import RunExistsError, RunFolder
 
-    if not (run / "metrics.json").is_file():
+    folder = RunFolder(run)
+    if folder.state != "finished":
         return False
     try:
-        same = TrainConfig.from_json(run / "config.json") == config
-    except (OSError, ValueError):
+        same = folder.read_config() == config
+    except ModelFileError:
         same = False
     if not same:
         raise RunExistsError(
@@ -223,36 +221,3 @@ def reproduce_preset(
                             description=description, overwrite=True)
     return ReproduceResult(preset=written, prepared=prepared, runs=runs, trained=[not done for done in finished],
                            prepare_summary=report.summary())
-
-
-def add_reproduce_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``reproduce`` command to ``subparsers``."""
-    parser = subparsers.add_parser(
-        "reproduce",
-        help="re-make a preset from its card: prepare UTKFace, train each network, export",
-        description="Re-make a preset whose card records its training (the bundled utkface_multitask): prepare "
-                    "the raw UTKFace faces as recorded, train each network with its recorded config, export them "
-                    "as a preset. Re-run the same command to continue after an interruption.",
-    )
-    parser.add_argument("preset", help="a bundled preset name (see `adiencekit models`) or a preset folder")
-    parser.add_argument("--data", required=True, help="the raw UTKFace root (PATH or utkface:PATH) holding images/")
-    parser.add_argument("--out", required=True, help="working folder: data/, runs/ and preset/ are written there")
-    parser.add_argument("--epochs", type=int, default=None, metavar="N",
-                        help="train every network N epochs instead of the recorded number (a quick check only)")
-    parser.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
-    return parser
-
-
-def run_reproduce(args: argparse.Namespace) -> int:
-    """Run ``adiencekit reproduce``; errors are :class:`~adiencekit.errors.AdienceKitError` (one line, exit 2)."""
-    from adiencekit.inference.prepare import raw_utkface_root
-
-    result = reproduce_preset(args.preset, raw_utkface_root(args.data), args.out, epochs=args.epochs,
-                              verbose=2 if args.quiet else "auto", progress=sys.stderr.isatty())
-    print(result.prepare_summary)
-    for run, trained in zip(result.runs, result.trained, strict=True):
-        print(f"{'trained' if trained else 'kept (already finished)'}: {run}")
-    print(f"preset: {result.preset}")
-    print(f"use it: adiencekit predict PHOTO --model {result.preset}")
-    print(f"measure it (source checkout): python benchmarks/bench_pretrained.py --model {result.preset}")
-    return 0

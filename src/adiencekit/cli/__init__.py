@@ -54,9 +54,10 @@ from adiencekit.cli._parser import UsageError, build_parser
 from adiencekit.cli._quiet import import_backend, quiet_environment
 from adiencekit.data.datasets import UTKFACE_PREFIX
 from adiencekit.errors import AdienceKitError, ModelFileError
-from adiencekit.inference.commands import run_export, run_predict
-from adiencekit.inference.prepare import run_prepare
-from adiencekit.reproduce import run_reproduce
+from adiencekit.cli.export import run_export
+from adiencekit.cli.predict import run_predict
+from adiencekit.cli.prepare import run_prepare
+from adiencekit.cli.reproduce import run_reproduce
 from adiencekit.training.config import TrainConfig
 from adiencekit.training.recipes import get_recipe, list_recipes
 

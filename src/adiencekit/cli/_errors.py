@@ -30,7 +30,7 @@ from types import TracebackType
 
 from adiencekit.errors import AdienceKitError
 
-__all__ = ["one_line"]
+__all__ = ["fail", "one_line"]
 
 _ELSEWHERE = "--out for runs, ADIENCEKIT_HOME for the synthetic-data cache"
 _HINTS = {
@@ -105,3 +105,10 @@ def one_line(error: BaseException) -> str | None:
     if isinstance(error, OSError):
         return _os_error(error)
     return None
+
+
+def fail(message: str, code: int = 2) -> int:
+    """Print ``adiencekit: error: MESSAGE`` (its first line, printable on any stream) on stderr; return ``code``."""
+    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
+    print(f"adiencekit: error: {first.encode('utf-8', 'backslashreplace').decode('utf-8')}", file=sys.stderr, flush=True)
+    return code

@@ -149,9 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("models", "list the model zoo and the training recipes")
 
-    from adiencekit.inference.commands import add_export_parser, add_predict_parser  # no Keras import
-    from adiencekit.inference.prepare import add_prepare_parser
-    from adiencekit.reproduce import add_reproduce_parser
+    from adiencekit.cli.export import add_export_parser  # the command modules import no Keras at the top
+    from adiencekit.cli.predict import add_predict_parser
+    from adiencekit.cli.prepare import add_prepare_parser
+    from adiencekit.cli.reproduce import add_reproduce_parser
 
     for add in (add_predict_parser, add_export_parser, add_prepare_parser, add_reproduce_parser):
         _verbose_option(add(commands), argparse.SUPPRESS)

@@ -38,11 +38,9 @@ use takes minutes):
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,9 +56,7 @@ __all__ = [
     "PREPARE_FILE",
     "UTKFACE_TRAINING_CROP",
     "PrepareReport",
-    "add_prepare_parser",
     "prepare_utkface",
-    "run_prepare",
 ]
 
 #: The crop the bundled model is trained on: aligned, template square plus no margin,
@@ -169,49 +165,3 @@ def prepare_utkface(
     }
     atomic_write_text(dst / PREPARE_FILE, json.dumps(record, indent=2) + "\n")
     return report
-
-
-def add_prepare_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``prepare`` command (``adiencekit prepare SRC --out DST``) to ``subparsers``."""
-    parser = subparsers.add_parser(
-        "prepare",
-        help="detect, align and split UTKFace for training, the way predict cuts faces",
-        description="Detect and align the faces of a raw UTKFace root into a training root; the seeded split of "
-                    "the raw images is written as splits.csv, so test faces stay test faces.",
-    )
-    parser.add_argument("source", help="the raw UTKFace root (PATH or utkface:PATH) holding images/")
-    parser.add_argument("--out", required=True, help="the prepared root to write (re-run to continue)")
-    parser.add_argument("--pad", type=float, default=0.25, help="mirror padding before detection (default 0.25)")
-    parser.add_argument("--val-fraction", type=float, default=0.1, help="validation share (default 0.1)")
-    parser.add_argument("--test-fraction", type=float, default=0.2, help="test share (default 0.2)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
-    parser.add_argument("--overwrite", action="store_true", help="rewrite crops that exist already")
-    return parser
-
-
-def raw_utkface_root(text: str) -> Path:
-    """The folder of a command-line UTKFace root given as ``PATH`` or ``utkface:PATH`` (``~`` expanded).
-
-    Example:
-
-    >>> from adiencekit.inference.prepare import raw_utkface_root
-    >>> raw_utkface_root("utkface:/data/utk") == raw_utkface_root("/data/utk")
-    True
-    """
-    from adiencekit.data.datasets import UTKFACE_PREFIX, parse_dataset_spec
-
-    text = str(text)
-    _, root = parse_dataset_spec(text if text.startswith(UTKFACE_PREFIX) else UTKFACE_PREFIX + text)
-    return root
-
-
-def run_prepare(args: argparse.Namespace) -> int:
-    """Run ``adiencekit prepare``; errors are :class:`~adiencekit.errors.AdienceKitError` (one line, exit 2)."""
-    root = raw_utkface_root(args.source)
-    report = prepare_utkface(
-        root, Path(args.out).expanduser(), pad=args.pad, val_fraction=args.val_fraction,
-        test_fraction=args.test_fraction, seed=args.seed, overwrite=args.overwrite, progress=sys.stderr.isatty(),
-    )
-    print(report.summary())
-    print(f"train with: adiencekit train --recipe utkface_multitask --data utkface:{args.out}")
-    return 0

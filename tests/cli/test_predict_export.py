@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from adiencekit.inference.commands import add_export_parser, add_predict_parser, run_export, run_predict
+from adiencekit.cli.export import add_export_parser, run_export
+from adiencekit.cli.predict import add_predict_parser, run_predict
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -66,11 +68,15 @@ def test_predict_json_to_stdout_and_file(photos: Path, model_file: Path, tmp_pat
     assert json.loads(target.read_text())["summary"]["faces"] == 1
 
 
-def test_progress_bar_from_five_files(tmp_path: Path, model_file: Path, capsys) -> None:
+def test_progress_bar_from_five_files_on_a_terminal(tmp_path: Path, model_file: Path, capsys, monkeypatch) -> None:
     for index in range(5):
         Image.new("RGB", (40, 40), (index * 40, 0, 0)).save(tmp_path / f"{index}.png")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)  # a terminal
     assert run_predict(_parse(["predict", str(tmp_path), "--model", str(model_file), "--no-detect"])) == 0
     assert "predict:" in capsys.readouterr().err  # the tqdm bar
+    monkeypatch.undo()  # a log file: no bar
+    assert run_predict(_parse(["predict", str(tmp_path), "--model", str(model_file), "--no-detect"])) == 0
+    assert "predict:" not in capsys.readouterr().err
     assert run_predict(_parse(["predict", str(tmp_path), "--model", str(model_file), "--no-detect", "--quiet"])) == 0
     assert "predict:" not in capsys.readouterr().err
 
@@ -126,6 +132,6 @@ def test_export_command(tmp_path: Path, model_file: Path, capsys) -> None:
     assert (out / "saved_model.pb").is_file()
     assert "exported saved_model" in capsys.readouterr().out
     assert run_export(_parse(["export", "--model", str(model_file), "--format", "saved_model", "--out", str(out)])) == 2
-    assert "exists; pass overwrite" in capsys.readouterr().err
+    assert "exists; replace it with --overwrite" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         _parse(["export", "--model", str(model_file), "--format", "caffe", "--out", str(out)])

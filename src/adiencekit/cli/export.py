@@ -1,0 +1,82 @@
+"""``adiencekit export``: a model as a SavedModel, TFLite or ONNX file, or finished runs as a preset.
+
+``adiencekit export --model PRESET|RUN|FILE --format saved_model|tflite|onnx --out PATH
+[--overwrite]`` writes the model with :func:`adiencekit.export.export_model`;
+``--format preset`` turns a finished run into a preset folder, or several runs (``--model``
+once per run) into an ensemble preset (:func:`adiencekit.export.export_preset`).
+``--overwrite`` replaces an earlier export only: never a run folder, a preset, the model
+being exported or a folder holding other files.
+
+Example:
+
+>>> import argparse
+>>> from adiencekit.cli.export import add_export_parser
+>>> parser = argparse.ArgumentParser(prog="adiencekit")
+>>> add_export_parser(parser.add_subparsers(dest="command"))  # doctest: +ELLIPSIS
+ArgumentParser(prog='adiencekit export', ...)
+>>> parser.parse_args(["export", "--model", "~/run", "--format", "onnx", "--out", "m.onnx"]).model[0].startswith("~")
+False
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from adiencekit.cli._errors import fail
+
+__all__ = ["add_export_parser", "run_export"]
+
+#: ``export --format`` choices (static, so that ``--help`` imports no Keras): the export module checks them.
+FORMATS = ("saved_model", "tflite", "onnx", "preset")
+
+
+def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``export`` command to ``subparsers``."""
+    parser = subparsers.add_parser(
+        "export",
+        help="export a model as a TensorFlow SavedModel, TFLite or ONNX file, or a run as a preset",
+        description="Export a model (preprocessing included, dynamic batch, one output per head: 'gender' "
+                    "and/or 'age'), or turn a finished training run into a preset folder (--format preset).",
+    )
+    parser.add_argument("--model", required=True, action="append", type=os.path.expanduser,
+                        help="a preset name or folder, a training run folder or a .keras file; with --format preset, "
+                             "give --model once per run to make an ensemble preset of several runs (one recipe, "
+                             "one split and crop; e.g. one recipe with several --seed and one --split-seed)")
+    parser.add_argument("--format", required=True, choices=FORMATS, help="output format")
+    parser.add_argument("--out", required=True, metavar="PATH", type=os.path.expanduser,
+                        help="output folder (saved_model, preset) or file")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier export at --out (never a run folder, a preset or other files)")
+    parser.add_argument("--license", default=None, help="preset only: the weights' licence (carry the data's terms)")
+    parser.add_argument("--description", default=None, help="preset only: one line saying what the model is")
+    return parser
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Run ``adiencekit export``; returns the exit status (0, or 2 with one line on a user error)."""
+    from adiencekit.errors import AdienceKitError
+
+    try:
+        return _export(args)
+    except AdienceKitError as error:
+        return fail(str(error))
+
+
+def _export(args: argparse.Namespace) -> int:
+    from adiencekit.errors import ConfigError
+    from adiencekit.export import PRESET_FORMAT, export_model, export_preset
+
+    if args.format == PRESET_FORMAT:
+        written = export_preset(args.model, args.out, license=args.license, description=args.description,
+                                overwrite=args.overwrite)
+        kind = f"an ensemble of {len(args.model)} runs" if len(args.model) > 1 else "the preset"
+        print(f"wrote {kind} to {written} (load it with --model {written})")
+        return 0
+    if len(args.model) > 1:
+        raise ConfigError(f"--format {args.format} exports one model; --model was given {len(args.model)} times "
+                          f"(make an ensemble preset first: --format preset with several --model, then export it)")
+    written = export_model(args.model[0], args.out, format=args.format, overwrite=args.overwrite)
+    print(f"exported {args.format} to {written} (input 'image': float32 RGB 0-255)")
+    return 0
