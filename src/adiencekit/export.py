@@ -214,6 +214,34 @@ def _remove(path: Path) -> None:
             path.unlink()
 
 
+def portable_data_spec(spec: str) -> str:
+    """A data spec as a preset records it: the data's kind and folder name, never a path of the training machine.
+
+    Example:
+
+    >>> portable_data_spec("utkface:/home/me/experiments/utk-aligned")
+    'utkface:utk-aligned'
+    >>> portable_data_spec("synthetic"), portable_data_spec("/data/AdienceBenchmark/")
+    ('synthetic', 'AdienceBenchmark')
+    """
+    from adiencekit.data.datasets import UTKFACE_PREFIX
+
+    text = str(spec)
+    prefix = UTKFACE_PREFIX if text.startswith(UTKFACE_PREFIX) else ""
+    rest = text[len(prefix):]
+    if not rest or ("/" not in rest and os.sep not in rest):
+        return text
+    return prefix + (Path(rest.rstrip("/" + os.sep)).name or rest)
+
+
+def _portable_config(config: Any) -> dict[str, Any]:
+    values = config.to_dict()
+    values["data"] = portable_data_spec(values["data"])
+    if values.get("folds_dir"):
+        values["folds_dir"] = Path(str(values["folds_dir"])).name
+    return values
+
+
 #: What the runs of an ensemble preset must share: the data, the split and the crop. Their
 #: network, schedule, augmentation and seed may differ.
 ENSEMBLE_SHARED_FIELDS: tuple[str, ...] = ("task", "data", "folds_dir", "faces", "age_policy", "test_fold",
@@ -343,10 +371,11 @@ def export_preset(
                                    f"all), centre crop, no TTA; the ensemble itself was not measured at export",
                        "members": [{"seed": member.seed, "test": test}
                                    for member, test in zip(configs, measured, strict=True)]}
-    training_data: dict[str, Any] = {"data": config.data, "config": config.to_dict()}
+    training_data: dict[str, Any] = {"data": portable_data_spec(config.data),
+                                     "config": _portable_config(config)}
     if len(runs) > 1:
         training_data["member_seeds"] = [member.seed for member in configs]
-        training_data["member_configs"] = [member.to_dict() for member in configs]
+        training_data["member_configs"] = [_portable_config(member) for member in configs]
     training_data["prepared_with"] = recorded["training_data"]["prepared_with"]
     return save_preset(model, Path(out).expanduser(), image_size=image_size, crop=crop, training_data=training_data,
                        metrics=metrics, license=license, description=description, overwrite=overwrite)

@@ -108,6 +108,8 @@ def test_runs_of_one_recipe_and_split_become_an_ensemble_preset(finished_run, se
     document = json.loads((folder / "preset.json").read_text())
     assert document["class_name"] == "AgeGenderEnsemble" and document["format_version"] == 2
     assert document["training_data"]["member_seeds"] == [0, 1]
+    recorded = [document["training_data"]["data"]] + [c["data"] for c in document["training_data"]["member_configs"]]
+    assert all(spec.startswith("utkface:") and "/" not in spec for spec in recorded)  # no path of this machine
     assert [member["seed"] for member in document["metrics"]["members"]] == [0, 1]
     assert document["crop"]["style"] == "aligned" and document["image_size"] == 40
     ensemble = AgeGenderEnsemble.from_preset(folder)
