@@ -16,7 +16,7 @@ import pytest
 from adiencekit import __version__
 from adiencekit import cli as cli_module
 from adiencekit.cli import build_parser, config_from_args, main
-from adiencekit.cli._quiet import native_stderr_captured
+from adiencekit.quiet import native_stderr_captured
 from adiencekit.errors import ConfigError, DataError, ModelFileError
 from adiencekit.training import TrainConfig
 

@@ -51,7 +51,7 @@ from typing import Any
 
 from adiencekit.cli._errors import one_line
 from adiencekit.cli._parser import UsageError, build_parser
-from adiencekit.cli._quiet import import_backend, quiet_environment
+from adiencekit.quiet import import_backend, quiet_environment
 from adiencekit.data.datasets import UTKFACE_PREFIX
 from adiencekit.errors import AdienceKitError, ModelFileError
 from adiencekit.cli.export import run_export

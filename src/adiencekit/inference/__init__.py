@@ -45,6 +45,9 @@ _EXPORTS = {
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
+        from adiencekit.quiet import quiet_backend_import
+
+        quiet_backend_import()  # TensorFlow's start-up block stays off the user's terminal
         value = getattr(importlib.import_module(f"adiencekit.inference.{_EXPORTS[name]}"), name)
         globals()[name] = value
         return value

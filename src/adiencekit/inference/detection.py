@@ -272,8 +272,28 @@ def _compile_stages(mtcnn: Any) -> None:
 
     for stage in getattr(mtcnn, "stages", []):
         network = getattr(stage, "_model", None)
-        if network is not None and callable(network) and not isinstance(network, tf.types.experimental.GenericFunction):
-            stage._model = tf.function(network.__call__, reduce_retracing=True)
+        if network is not None and callable(network) and not getattr(network, "_adiencekit_graph", False):
+            stage._model = _empty_safe(tf.function(network.__call__, reduce_retracing=True))
+
+
+def _empty_safe(graph: Any) -> Any:
+    """``graph`` that answers an empty batch with empty outputs instead of running on it.
+
+    When a stage passes no candidate on (a photo without a face), mtcnn 1.0 still calls
+    the next network on a batch of zero images, which fails inside TensorFlow and logs
+    "Local rendezvous is aborting ... Incompatible shapes" on stderr. Here the network
+    runs on one blank image to learn its output shapes and returns them cut to zero rows.
+    """
+    import tensorflow as tf
+
+    def call(inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        if inputs.shape[0] == 0:
+            probe = graph(tf.zeros((1, *inputs.shape[1:]), inputs.dtype), *args, **kwargs)
+            return tf.nest.map_structure(lambda tensor: tensor[:0], probe)
+        return graph(inputs, *args, **kwargs)
+
+    call._adiencekit_graph = True  # type: ignore[attr-defined]
+    return call
 
 
 #: Detector names accepted by :func:`get_detector`.

@@ -1,5 +1,10 @@
 """Keep TensorFlow's start-up chatter out of the terminal (``adiencekit --verbose`` keeps it).
 
+Used by the command line and by ``from adiencekit.inference import ...`` (the photo
+path a Python user touches first): both import the backend quietly unless asked not to
+(``--verbose``, or ``ADIENCEKIT_VERBOSE=1`` in Python), and set ``TF_CPP_MIN_LOG_LEVEL``
+only where the user has not set it.
+
 Importing TensorFlow prints, from C++ and before any Python setting can apply, a block
 like ``WARNING: All log messages before absl::InitializeLog() is called are written to
 STDERR`` / ``oneDNN custom operations are on`` / ``Could not find cuda drivers`` (twice,
@@ -13,7 +18,7 @@ numerics, not just the logs.
 Example:
 
 >>> import os
->>> from adiencekit.cli._quiet import native_stderr_captured
+>>> from adiencekit.quiet import native_stderr_captured
 >>> with native_stderr_captured():
 ...     _ = os.write(2, b"noise from C++\\n")   # not shown
 """
@@ -29,7 +34,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 
-__all__ = ["import_backend", "native_stderr_captured", "quiet_environment"]
+__all__ = ["import_backend", "native_stderr_captured", "quiet_backend_import", "quiet_environment"]
 
 #: Environment settings for a quiet run; a value the user set already wins.
 QUIET_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR"}
@@ -94,3 +99,17 @@ def import_backend(verbose: bool = False) -> None:
     with contextlib.nullcontext() if verbose else native_stderr_captured():
         for name in names:
             importlib.import_module(name)
+
+
+def quiet_backend_import() -> None:
+    """Import the backend for a library user without TensorFlow's start-up block on stderr.
+
+    Sets the quiet log levels where the user has not set them (no warnings filters or
+    logger levels are touched: those belong to the user's program) and imports
+    TensorFlow and Keras with file descriptor 2 captured. ``ADIENCEKIT_VERBOSE=1`` skips it.
+    """
+    if os.environ.get("ADIENCEKIT_VERBOSE", "").strip() not in ("", "0"):
+        return
+    for name, value in QUIET_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    import_backend(verbose=False)
