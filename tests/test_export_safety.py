@@ -109,3 +109,21 @@ def test_cli_refuses_in_one_line_and_keeps_the_run(model_file, tmp_path, capsys)
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "never deletes" in err[0]
     assert (victim / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04truncated"])
+@pytest.mark.parametrize("fmt", ["preset", "onnx"])
+def test_a_damaged_best_keras_is_one_line_that_says_damaged(tmp_path, capsys, content, fmt) -> None:
+    from adiencekit.cli import main
+    from adiencekit.training import TrainConfig
+
+    run = tmp_path / "run"
+    run.mkdir()
+    TrainConfig(model="scratch_cnn", task="gender", image_size=36, crop_size=32,
+                model_kwargs={"conv_layers": 2, "base_filters": 4, "dense_units": 8}).to_json(run / "config.json")
+    (run / "metrics.json").write_text(json.dumps({"test": {}}))
+    (run / "best.keras").write_bytes(content)
+    code = main(["export", "--model", str(run), "--format", fmt, "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert "damaged" in err[0] and "File not found" not in err[0] and "best.keras" in err[0]

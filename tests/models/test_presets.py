@@ -199,3 +199,35 @@ def test_files_that_are_not_presets(tmp_path):
         AgeGenderClassifier.from_preset(tmp_path / "plain.keras")
     with pytest.raises(ModelFileError, match="no preset, run folder or .keras file"):
         AgeGenderClassifier.from_preset(tmp_path / "missing.keras")
+
+
+@pytest.mark.parametrize("weights", ["/etc/passwd", "../outside.weights.h5", "sub/model.weights.h5", "..", ""])
+def test_untrusted_preset_json_cannot_point_outside_its_folder(preset_dir, tmp_path, weights):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(preset_dir, copy)
+    document = json.loads((copy / "preset.json").read_text())
+    document["weights"] = weights
+    (copy / "preset.json").write_text(json.dumps(document))
+    with pytest.raises(ModelFileError, match="'weights' must be a file name inside the preset folder"):
+        AgeGenderClassifier.from_preset(copy)
+
+
+@pytest.mark.parametrize("size", [-5, 0, 2.5, True, SIZE - 1])
+def test_a_preset_image_size_must_be_a_size_at_least_the_input(preset_dir, tmp_path, size):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(preset_dir, copy)
+    document = json.loads((copy / "preset.json").read_text())
+    document["image_size"] = size
+    (copy / "preset.json").write_text(json.dumps(document))
+    with pytest.raises(ModelFileError, match="'image_size'"):
+        AgeGenderClassifier.from_preset(copy)
+
+
+def test_predict_tta_shows_no_progress_bar(trained, capsys):
+    trained.predict_tta(images(2), mode="flip")
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
