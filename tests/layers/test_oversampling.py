@@ -1,4 +1,4 @@
-"""Tests for adiencekit.layers.oversampling: ten_crop, center_crop, TenCropModel."""
+"""Tests for adiencekit.layers.oversampling: ten_crop, center_crop, TestTimeAugmentation."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from adiencekit.layers import CROP_ORDER, TenCropModel, TenCropPredictor, center_crop, ten_crop
+from adiencekit.layers import CROP_ORDER, TestTimeAugmentation, center_crop, ten_crop
 from adiencekit.testing import assert_saving_round_trip, coordinate_images
 
 
@@ -85,7 +85,7 @@ def multitask_classifier(size: int = 4) -> keras.Model:
 def test_ten_crop_model_averages_the_probabilities_of_the_ten_crops():
     classifier = pixel_classifier()
     images = coordinate_images(count=3, height=7, width=7)
-    tta = TenCropModel(classifier)
+    tta = TestTimeAugmentation(classifier)
     assert tta.crop_size == (4, 4)
     crops = np.asarray(ten_crop(images, 4, flatten=True))
     expected = classifier.predict(crops, verbose=0).reshape(3, 10, 3).mean(axis=1)
@@ -97,7 +97,7 @@ def test_ten_crop_model_averages_the_probabilities_of_the_ten_crops():
 def test_ten_crop_model_handles_multitask_dict_outputs():
     classifier = multitask_classifier()
     images = coordinate_images(count=2, height=6, width=6)
-    outputs = TenCropModel(classifier)(images)
+    outputs = TestTimeAugmentation(classifier)(images)
     assert set(outputs) == {"gender", "age"}
     crops = classifier.predict(np.asarray(ten_crop(images, 4, flatten=True)), verbose=0)
     for key, classes in (("gender", 2), ("age", 8)):
@@ -107,22 +107,24 @@ def test_ten_crop_model_handles_multitask_dict_outputs():
 
 def test_saving_round_trip_single_and_multitask(tmp_path):
     images = coordinate_images(count=2, height=6, width=6)
-    single = TenCropModel(pixel_classifier(), name="tta")
+    single = TestTimeAugmentation(pixel_classifier(), name="tta")
     restored = assert_saving_round_trip(single, images, tmp_path, filename="single.keras")
-    assert isinstance(restored, TenCropModel) and restored.crop_size == (4, 4)
-    assert_saving_round_trip(TenCropModel(multitask_classifier()), images, tmp_path, filename="multi.keras")
+    assert isinstance(restored, TestTimeAugmentation) and restored.crop_size == (4, 4)
+    assert_saving_round_trip(TestTimeAugmentation(multitask_classifier()), images, tmp_path, filename="multi.keras")
 
 
 def test_crop_size_is_needed_when_the_model_has_no_static_size():
     inputs = keras.Input((None, None, 3))
     model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inputs))
     with pytest.raises(ValueError, match="crop_size is needed"):
-        TenCropModel(model)
-    tta = TenCropModel(model, crop_size=3)
+        TestTimeAugmentation(model)
+    tta = TestTimeAugmentation(model, crop_size=3)
     assert tuple(tta(coordinate_images(count=1, height=5, width=5)).shape) == (1, 3)
     with pytest.raises(TypeError, match="keras.Model"):
-        TenCropModel(lambda x: x)
+        TestTimeAugmentation(lambda x: x)
 
 
-def test_the_documented_name_is_the_same_class():
-    assert TenCropPredictor is TenCropModel
+def test_the_former_names_are_gone():
+    import adiencekit.layers
+
+    assert not hasattr(adiencekit.layers, "TenCropModel") and not hasattr(adiencekit.layers, "TenCropPredictor")

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from adiencekit.training import RunExistsError, train
-from adiencekit.training.fit import build_optimizer, crop_size_for, load_split
+from adiencekit.training.data_loading import load_split
+from adiencekit.training.model_setup import build_optimizer
 
 from ._helpers import make_tiny_tree, tiny_config
 
@@ -182,9 +183,9 @@ def test_resume_after_a_real_sigkill_loses_no_finished_epoch(tiny_root: Path, tm
 
 
 def test_crop_size_and_optimizer_helpers(tiny_root: Path) -> None:
-    assert crop_size_for(tiny_config(tiny_root, model="levi_hassner", crop_size=None, image_size=256)) == 227
+    assert tiny_config(tiny_root, model="levi_hassner", crop_size=None, image_size=256).resolved_crop_size() == 227
     with pytest.raises(ValueError, match="takes 227 px crops but TrainConfig.image_size is 64"):
-        crop_size_for(tiny_config(tiny_root, model="levi_hassner", crop_size=None, image_size=64))
+        tiny_config(tiny_root, model="levi_hassner", crop_size=None, image_size=64).resolved_crop_size()
     step = build_optimizer(tiny_config(tiny_root, optimizer="sgd", lr_schedule="step", lr_step_iterations=10), 5)
     step.iterations.assign(9)
     assert float(step.learning_rate) == pytest.approx(2e-3)

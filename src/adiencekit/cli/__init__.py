@@ -265,7 +265,7 @@ def _load_model(run: Path) -> Any:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from adiencekit.evaluation import evaluate
-    from adiencekit.training.fit import load_split
+    from adiencekit.training.data_loading import load_split
 
     run = Path(args.run)
     if not run.is_dir():

@@ -28,8 +28,6 @@ from adiencekit.layers.photo_augmentation import PhotoAugmentation
 from adiencekit.layers.oversampling import (
     CROP_ORDER,
     TTA_MODES,
-    TenCropModel,
-    TenCropPredictor,
     TestTimeAugmentation,
     center_crop,
     ten_crop,
@@ -43,8 +41,6 @@ __all__ = [
     "LocalResponseNormalization",
     "PhotoAugmentation",
     "TFHubLayer",
-    "TenCropModel",
-    "TenCropPredictor",
     "TestTimeAugmentation",
     "center_crop",
     "ten_crop",

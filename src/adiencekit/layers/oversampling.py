@@ -23,8 +23,6 @@ __all__ = [
     "CROP_ORDER",
     "TTA_MODES",
     "TTA_VIEWS",
-    "TenCropModel",
-    "TenCropPredictor",
     "TestTimeAugmentation",
     "average_views",
     "center_crop",
@@ -272,8 +270,3 @@ class TestTimeAugmentation(keras.Model):
         config = dict(config)
         config["model"] = keras.saving.deserialize_keras_object(config["model"], custom_objects=custom_objects)
         return cls(**config)
-
-
-#: Former names of :class:`TestTimeAugmentation` (its default mode is ``"ten_crop"``).
-TenCropModel = TestTimeAugmentation
-TenCropPredictor = TestTimeAugmentation

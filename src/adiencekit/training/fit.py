@@ -78,29 +78,15 @@ from adiencekit.training.callbacks import (
 from adiencekit.training.config import TrainConfig
 from adiencekit.training.data_loading import check_split, data_counts, load_dataset, load_split, split_dataset
 from adiencekit.training.devices import DeviceSetup, setup_devices
-from adiencekit.training.model_setup import _create_model, build_optimizer, compile_model, crop_size_for
+from adiencekit.training.model_setup import build_optimizer, compile_model, create_run_model
 from adiencekit.training.run_folder import (
-    RUN_ARTIFACTS,
-    RunExistsError,
     RunLock,
     mark_failed,
     prepare_run_dir,
 )
 from adiencekit.training.samples import sample_predictions, write_plots
 
-__all__ = [
-    "RUN_ARTIFACTS",
-    "RunExistsError",
-    "RunResult",
-    "build_optimizer",
-    "compile_model",
-    "crop_size_for",
-    "load_split",
-    "prepare_run_dir",
-    "resolve_verbose",
-    "tensorboard_available",
-    "train",
-]
+__all__ = ["RunResult", "resolve_verbose", "tensorboard_available", "train"]
 
 
 @dataclass
@@ -149,7 +135,7 @@ def resolve_verbose(verbose: int | str) -> int:
 def _build_model(config: TrainConfig, crop: int) -> keras.Model:
     """The run's model; a model that cannot be built from its kwargs is a :class:`ConfigError`."""
     try:
-        return _create_model(config, crop)
+        return create_run_model(config, crop)
     except (TypeError, ValueError, KeyError) as error:
         raise ConfigError(
             f"model {config.model!r} cannot be built with model_kwargs={config.model_kwargs} at a "
@@ -290,7 +276,7 @@ def train(
     verbose = resolve_verbose(verbose)
     # Everything that can be checked is checked before the run folder is touched.
     config.validate(check_data=split is None)
-    crop = crop_size_for(config)
+    crop = config.resolved_crop_size()
     if split is None:
         dataset = load_dataset(config)
         split = split_dataset(dataset, config)

@@ -3,9 +3,9 @@
 Example:
 
 >>> from adiencekit.training import TrainConfig
->>> from adiencekit.training.model_setup import build_optimizer, crop_size_for
->>> crop_size_for(TrainConfig(model="levi_hassner", crop_size=None, image_size=256))
-227
+>>> from adiencekit.training.model_setup import build_optimizer, create_run_model
+>>> create_run_model(TrainConfig(model="levi_hassner", crop_size=None, image_size=256)).input_shape
+(None, 227, 227, 3)
 >>> type(build_optimizer(TrainConfig(optimizer="adam"), steps_per_epoch=10)).__name__
 'Adam'
 """
@@ -18,12 +18,7 @@ import keras
 
 from adiencekit.training.config import TrainConfig
 
-__all__ = ["build_optimizer", "compile_model", "create_run_model", "crop_size_for"]
-
-
-def crop_size_for(config: TrainConfig) -> int:
-    """The crop fed to the model: :meth:`TrainConfig.resolved_crop_size` (one rule for it)."""
-    return config.resolved_crop_size()
+__all__ = ["build_optimizer", "compile_model", "create_run_model"]
 
 
 def build_optimizer(config: TrainConfig, steps_per_epoch: int, learning_rate: float | None = None) -> Any:
@@ -86,14 +81,19 @@ def compile_model(model: keras.Model, config: TrainConfig, optimizer: Any, jit_c
     model.compile(**options)
 
 
-def _create_model(config: TrainConfig, crop: int, name: str | None = None) -> keras.Model:
+def create_run_model(config: TrainConfig, crop: int | None = None, name: str | None = None) -> keras.Model:
+    """The run's network: ``config.model`` for ``config.task`` with its ``model_kwargs``.
+
+    Args:
+        config: the run's config.
+        crop: the input side (default :meth:`TrainConfig.resolved_crop_size`, the one rule for it).
+        name: the model's name (default the builder's).
+    """
     from adiencekit.models import create_model
 
     kwargs = dict(config.model_kwargs)
-    kwargs.setdefault("input_shape", (crop, crop, 3))
+    side = config.resolved_crop_size() if crop is None else crop
+    kwargs.setdefault("input_shape", (side, side, 3))
     if name is not None:
         kwargs["name"] = name
     return create_model(config.model, task=config.task, **kwargs)
-
-
-create_run_model = _create_model

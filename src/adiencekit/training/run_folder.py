@@ -534,7 +534,7 @@ class RunFolder:
             previous = keras.config.dtype_policy()
             keras.config.set_dtype_policy("float32")
             try:
-                model = create_run_model(config, config.resolved_crop_size(), name=name)
+                model = create_run_model(config, name=name)
             finally:
                 keras.config.set_dtype_policy(previous)
             model.load_weights(source)
