@@ -18,7 +18,7 @@ from pathlib import Path
 from PIL import Image
 
 from adiencekit.inference import Predictor, annotate_image, read_image
-from adiencekit.inference.commands import format_table
+from adiencekit.cli.predict import format_table
 from adiencekit.inference.compose import compose_photo
 from adiencekit.labels import GENDERS
 from adiencekit.data import UTKFaceDataset

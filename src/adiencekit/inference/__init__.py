@@ -9,7 +9,10 @@ The pieces, each usable alone:
   landmarks onto a template) and :func:`align_faces_in_folder` (training data).
 - :mod:`~adiencekit.inference.predictor`: :class:`Predictor`.
 - :mod:`~adiencekit.inference.annotate`: draw boxes and labels.
-- :mod:`~adiencekit.inference.commands`: the ``predict`` and ``export`` commands.
+- :mod:`~adiencekit.inference.loading`: :func:`load_model_source`, the one resolver of a model source.
+
+The ``predict`` and ``export`` commands live in :mod:`adiencekit.cli.predict` and
+:mod:`adiencekit.cli.export`.
 """
 
 from __future__ import annotations
