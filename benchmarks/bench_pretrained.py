@@ -349,7 +349,7 @@ def tta_check(images: Sequence[np.ndarray], detections: Sequence[Any], loaded: A
 
 def loose_photo(face: np.ndarray, index: int, canvas: int, sizes: tuple[int, int]) -> np.ndarray:
     """``face`` pasted at a random side in ``sizes`` on a ``canvas`` square of smooth noise (seeded by ``index``)."""
-    from adiencekit.inference.compose import compose_photo
+    from group_photos import compose_photo
 
     photo, _ = compose_photo([face], canvas=(canvas, canvas), sizes=sizes, background="noise", seed=10_000 + index)
     return photo
@@ -725,7 +725,7 @@ def main(argv: list[str] | None = None) -> int:
     loose = run_end_to_end(LoosePhotos(images, args.loose_canvas, (low, high)), predictor, baseline)
     payload["robustness"]["loose"] = _rows(truth_gender, truth_age, loose["outcomes"])
     payload["robustness"]["loose_photos"] = {
-        "how": "adiencekit.inference.compose.compose_photo([face], canvas=(C, C), sizes=(lo, hi), background='noise', "
+        "how": "group_photos.compose_photo([face], canvas=(C, C), sizes=(lo, hi), background='noise', "
                "seed=10000 + index): the 200x200 test photo resized to a random side in [lo, hi] at a random place",
         "canvas": args.loose_canvas, "sizes": [low, high],
         "end_to_end_ms": {m: _ms(s) for m, s in loose["seconds"].items()},

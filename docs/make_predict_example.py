@@ -5,7 +5,7 @@
 The faces are taken from the bundled model's held-out *test* split of UTKFace (the raw
 root's ``split(task="multitask", val_fraction=0.1, test_fraction=0.2, seed=0)``: the
 model never saw them), spread over ages and both genders, and pasted on a plain gradient
-canvas with adiencekit.inference.compose; the bundled default model labels them. Prints
+canvas with benchmarks/group_photos.py; the bundled default model labels them. Prints
 the table ``adiencekit predict`` would print; PHOTO_OUT, when given, receives the photo
 without annotations.
 """
@@ -19,9 +19,11 @@ from PIL import Image
 
 from adiencekit.inference import Predictor, annotate_image, read_image
 from adiencekit.cli.predict import format_table
-from adiencekit.inference.compose import compose_photo
 from adiencekit.labels import GENDERS
 from adiencekit.data import UTKFaceDataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from group_photos import compose_photo  # noqa: E402  (a benchmark helper)
 
 OUT = Path(__file__).resolve().parent / "_static" / "predict_example.png"
 

@@ -16,9 +16,15 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+#: The benchmarks' helpers (``group_photos``: composed group photos) are imported by tests too.
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+if str(BENCHMARKS) not in sys.path:
+    sys.path.insert(0, str(BENCHMARKS))
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -109,7 +109,7 @@ def test_predict_rejects_bad_options() -> None:
 
 @pytest.mark.realdata
 def test_predict_detects_and_annotates(tmp_path: Path, model_file: Path, utk_faces, detector, capsys) -> None:
-    from adiencekit.inference.compose import compose_photo
+    from group_photos import compose_photo
 
     photo, _ = compose_photo(utk_faces[:3], canvas=(900, 600), sizes=(120, 180), seed=5)
     Image.fromarray(photo).save(tmp_path / "group.jpg", quality=92)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from adiencekit.errors import ConfigError
-from adiencekit.inference.compose import compose_photo, iou, match_faces
+from group_photos import compose_photo, iou, match_faces
 from adiencekit.inference.detection import Detection, FaceDetector, get_detector
 
 

@@ -13,7 +13,7 @@ from PIL import Image
 from adiencekit.errors import ConfigError, ModelFileError
 from adiencekit.inference import CropSpec, Predictor, summarize
 from adiencekit.inference.alignment import crop_face
-from adiencekit.inference.compose import compose_photo, match_faces
+from group_photos import compose_photo, match_faces
 from adiencekit.labels import AGE_GROUPS, GENDERS
 
 

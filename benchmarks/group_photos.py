@@ -1,4 +1,7 @@
-"""Group photos made of real face crops, with known face positions (tests, benchmarks, docs).
+"""Group photos made of real face crops, with known face positions (benchmarks, tests, the photo guide).
+
+A benchmark helper, not part of the installed library: scripts in ``benchmarks/`` import
+it directly, the tests and the docs put ``benchmarks/`` on ``sys.path``.
 
 :func:`compose_photo` pastes several face crops (e.g. UTKFace's 200 px crops) at
 different scales onto a larger canvas with a plain or noisy background, without overlap,
@@ -8,7 +11,7 @@ face (:func:`match_faces`, IoU against the placed squares).
 Example:
 
 >>> import numpy as np
->>> from adiencekit.inference.compose import compose_photo, iou
+>>> from group_photos import compose_photo, iou
 >>> faces = [np.full((200, 200, 3), v, np.uint8) for v in (50, 150)]
 >>> photo, placed = compose_photo(faces, canvas=(400, 300), sizes=(80, 120), seed=0)
 >>> photo.shape, len(placed)
