@@ -237,10 +237,10 @@ def export_preset(
 
     The run's model is rebuilt in ``float32`` (a run trained under mixed precision keeps
     float32 weights; the preset must not carry the bfloat16 compute policy) and its best
-    weights are loaded. The photo crop is the one the training images were made with:
-    the ``crop`` of ``prepare.json`` when the run's UTKFace root was made by
-    :func:`adiencekit.inference.prepare.prepare_utkface`, else the dataset's own framing
-    (``{"style": "center"}``).
+    weights are loaded. The photo crop is the one the training images were made with
+    (:func:`adiencekit.crops.recorded_crop`: the ``crop`` of ``prepare.json`` when the
+    run's UTKFace root was made by :func:`adiencekit.inference.prepare.prepare_utkface`,
+    else the dataset's own framing, ``{"style": "center"}``).
 
     Several runs make an :class:`~adiencekit.models.AgeGenderEnsemble` preset (their
     probabilities averaged). They must share the data, the split and the crop
@@ -270,7 +270,7 @@ def export_preset(
     """
     import json
 
-    from adiencekit.inference.prepare import prepared_record
+    from adiencekit.crops import prepared_record, recorded_crop
     from adiencekit.models.presets import save_preset
 
     given = [run_dir] if isinstance(run_dir, (str, os.PathLike)) else list(run_dir)
@@ -289,10 +289,8 @@ def export_preset(
                    for index, (run, member) in enumerate(zip(runs, configs, strict=True))]
         model = AgeGenderEnsemble(members, name=f"{config.model}_{config.task}_ensemble{len(members)}")
     image_size = int(config.image_size or config.resolved_crop_size())
-    crop: dict[str, Any] = {"style": "center", "margin": 0.0, "size": image_size}
+    crop = recorded_crop(config.data, image_size)
     prepared = prepared_record(config.data)
-    if prepared is not None:
-        crop = dict(prepared["crop"])
     if metrics is None:
         measured = [json.loads((run / "metrics.json").read_text()).get("test") for run in runs]
         if len(runs) == 1:

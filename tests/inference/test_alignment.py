@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from adiencekit.crops import CropSpec
 from adiencekit.errors import ConfigError
 from adiencekit.inference.alignment import (
     TEMPLATE,
-    CropSpec,
     align_face,
     align_faces_in_folder,
     crop_box,
@@ -203,7 +203,7 @@ def _framing(files, detector) -> tuple[float, float]:
 @pytest.mark.parametrize("dataset", ["adience", "utkface"])
 def test_crop_presets_frame_faces_like_their_dataset(dataset, adience_faces_dir, utk_files, detector) -> None:
     """ADIENCE_CROP / UTKFACE_CROP put the eyes where the dataset's own crops have them."""
-    from adiencekit.inference.alignment import ADIENCE_CROP, UTKFACE_CROP
+    from adiencekit.crops import ADIENCE_CROP, UTKFACE_CROP
 
     if dataset == "adience":
         files, spec = sorted(adience_faces_dir.rglob("*.jpg")), ADIENCE_CROP

@@ -84,7 +84,7 @@ def test_model_from_keras_file_and_run_folder(tmp_path: Path, small_model) -> No
     centre = Predictor(small_model, detector=None).predict_crops(big[:, 4:68, 4:68])
     np.testing.assert_allclose(predictor.predict_crops(big)["age"], centre["age"], atol=1e-6)
     # A run trained on UTKFace crops gets UTKFace's tighter framing.
-    from adiencekit.inference.alignment import UTKFACE_CROP
+    from adiencekit.crops import UTKFACE_CROP
 
     (run / "config.json").write_text(TrainConfig(task="multitask", data=f"utkface:{tmp_path}", image_size=72,
                                                  crop_size=64).to_json())

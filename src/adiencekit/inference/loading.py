@@ -2,7 +2,7 @@
 
 :func:`load_model_source` returns a :class:`LoadedModel`: the Keras model plus what
 inference must know to feed it crops like the ones it was trained on: the crop
-(:class:`~adiencekit.inference.alignment.CropSpec`; a preset records it in its
+(:class:`~adiencekit.crops.CropSpec`; a preset records it in its
 ``crop`` metadata) and, for a training run, the ``image_size`` the faces were resized
 to before the centre ``crop_size`` crop. No model (``None``) means the default model:
 the bundled preset :data:`~adiencekit.models.presets.DEFAULT_PRESET`, read from the
@@ -20,17 +20,16 @@ adiencekit.errors.ModelFileError: no/such/model.keras: no such file or folder; -
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import keras
 
+from adiencekit.crops import CropSpec, crop_spec, metadata_crop, recorded_crop
 from adiencekit.errors import ModelFileError
-from adiencekit.inference.alignment import CropSpec
 
-__all__ = ["LoadedModel", "crop_from_metadata", "load_default_model", "load_model_source", "model_input_size"]
+__all__ = ["LoadedModel", "load_default_model", "load_model_source", "model_input_size"]
 
 
 @dataclass
@@ -82,53 +81,8 @@ def _from_run_folder(path: Path) -> LoadedModel:
     except (OSError, ValueError) as error:
         raise ModelFileError(f"{path / 'config.json'}: cannot read the run's config ({error})") from None
     model = _load_keras_file(model_file)
-    # Dataset images are whole face crops resized to image_size; the model then sees the
-    # centre crop. A detected face is cut out at image_size, framed like that dataset.
-    from adiencekit.inference.alignment import ADIENCE_CROP, UTKFACE_CROP
-    from adiencekit.training.config import UTKFACE_PREFIX
-
-    from adiencekit.inference.prepare import prepared_record
-
-    prepared = prepared_record(config.data)
-    if prepared is not None:  # trained on crops cut by prepare_utkface: cut faces the same way
-        crop = CropSpec.from_dict(prepared["crop"])
-    else:
-        framing = UTKFACE_CROP if str(config.data).startswith(UTKFACE_PREFIX) else ADIENCE_CROP
-        crop = framing.replace(size=config.image_size)
+    crop = crop_spec(recorded_crop(config.data, config.image_size), config.data)
     return LoadedModel(model=model, crop=crop, image_size=config.image_size, source=str(path))
-
-
-def crop_from_metadata(metadata: Mapping[str, Any]) -> CropSpec | None:
-    """The :class:`CropSpec` of a preset's metadata (``preset.json``), or ``None`` without one.
-
-    ``crop["style"] == "center"`` marks a model trained on a dataset's own crops
-    (resized, centre crop): faces are then framed like that dataset
-    (:data:`~adiencekit.inference.alignment.UTKFACE_CROP` for ``utkface:`` training
-    data, else :data:`~adiencekit.inference.alignment.ADIENCE_CROP`) at ``crop["size"]``.
-    Other styles map onto :class:`CropSpec` field by field.
-
-    Example:
-
-    >>> from adiencekit.inference.loading import crop_from_metadata
-    >>> crop_from_metadata({"crop": {"style": "aligned", "margin": 0.2, "size": 96}})
-    CropSpec(style='aligned', margin=0.2, size=96, shift=-0.11)
-    >>> crop_from_metadata({"crop": {"style": "center", "margin": 0.0, "size": 72},
-    ...                     "training_data": {"data": "utkface:/data/utkface"}})
-    CropSpec(style='aligned', margin=-0.09, size=72, shift=-0.14)
-    """
-    from adiencekit.inference.alignment import ADIENCE_CROP, UTKFACE_CROP
-    from adiencekit.training.config import UTKFACE_PREFIX
-
-    crop = metadata.get("crop")
-    if crop is None:
-        return None
-    if not isinstance(crop, Mapping):
-        raise ModelFileError(f"preset crop must be a dict with style, margin and size, got {crop!r}")
-    if crop.get("style") == "center":
-        data = str((metadata.get("training_data") or {}).get("data") or "")
-        framing = UTKFACE_CROP if data.startswith(UTKFACE_PREFIX) else ADIENCE_CROP
-        return framing.replace(size=int(crop.get("size", framing.size)))
-    return CropSpec.from_dict(crop)
 
 
 def _from_preset(name_or_path: str | os.PathLike[str]) -> LoadedModel:
@@ -143,7 +97,7 @@ def _from_preset(name_or_path: str | os.PathLike[str]) -> LoadedModel:
     metadata = getattr(model, "preset_metadata", None) or {}
     return LoadedModel(
         model=model,
-        crop=crop_from_metadata(metadata),
+        crop=metadata_crop(metadata),
         image_size=metadata.get("image_size"),
         source=str(name_or_path),
     )
