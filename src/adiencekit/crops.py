@@ -57,6 +57,7 @@ __all__ = [
     "center_crop",
     "check_recorded_crop",
     "crop_spec",
+    "inference_crop",
     "metadata_crop",
     "model_inputs",
     "prepared_record",
@@ -280,6 +281,18 @@ def metadata_crop(metadata: Mapping[str, Any]) -> CropSpec | None:
     training_data = metadata.get("training_data")
     data = training_data.get("data") if isinstance(training_data, Mapping) else None
     return crop_spec(metadata.get("crop"), data)
+
+
+def inference_crop(crop: CropSpec | None, input_size: int | None) -> CropSpec:
+    """The crop to cut faces with at inference: the model's own, else :data:`ADIENCE_CROP` at its input size.
+
+    Example:
+
+    >>> from adiencekit.crops import inference_crop
+    >>> inference_crop(None, 64)
+    CropSpec(style='aligned', margin=0.25, size=64, shift=-0.11)
+    """
+    return crop if crop is not None else ADIENCE_CROP.replace(size=input_size or ADIENCE_CROP.size)
 
 
 # ----------------------------------------------------------------------------- pixels

@@ -85,7 +85,8 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "export",
         help="export a model as a TensorFlow SavedModel, TFLite or ONNX file, or a run as a preset",
-        description="Export a model (preprocessing included, dynamic batch, outputs 'gender'/'age'), or turn a "
+        description="Export a model (preprocessing included, dynamic batch, one output per head, its crop and "
+                    "class names recorded), or turn a "
                     "finished training run into a preset folder (--format preset).",
     )
     parser.add_argument("--model", required=True, action="append",
@@ -222,7 +223,7 @@ def run_predict(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     """Run ``adiencekit export``; returns the exit status (0, or 2 on a user error)."""
     try:
-        from adiencekit.export import PRESET_FORMAT, export_model, export_preset
+        from adiencekit.export import PRESET_FORMAT, describe_export, export_model, export_preset
 
         if args.format == PRESET_FORMAT:
             written = export_preset(args.model, args.out, license=args.license, description=args.description,
@@ -234,7 +235,8 @@ def run_export(args: argparse.Namespace) -> int:
             return _error(f"--format {args.format} exports one model; --model was given {len(args.model)} times "
                           f"(make an ensemble preset first: --format preset with several --model, then export it)")
         written = export_model(args.model[0], args.out, format=args.format, overwrite=args.overwrite)
+        summary = describe_export(written)
     except AdienceKitError as error:
         return _error(str(error))
-    print(f"exported {args.format} to {written} (input 'image': float32 RGB 0-255; outputs 'gender'/'age')")
+    print(f"exported {args.format} to {written} ({summary})")
     return 0

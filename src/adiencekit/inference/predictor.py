@@ -40,7 +40,7 @@ import keras
 import numpy as np
 from PIL import Image
 
-from adiencekit.crops import CropSpec, model_inputs, resize_square
+from adiencekit.crops import CropSpec, inference_crop, model_inputs, resize_square
 from adiencekit.errors import ConfigError
 from adiencekit.inference.alignment import crop_face
 from adiencekit.inference.detection import LANDMARK_NAMES, Detection, FaceDetector, get_detector
@@ -261,9 +261,7 @@ class Predictor:
         self.input_size = model_input_size(self.model)
         if isinstance(crop, dict):
             crop = CropSpec.from_dict(crop)
-        if crop is None:
-            crop = loaded.crop if loaded.crop is not None else CropSpec(size=self.input_size or 256)
-        self.crop: CropSpec = crop
+        self.crop: CropSpec = crop if crop is not None else inference_crop(loaded.crop, self.input_size)
         self.image_size = loaded.image_size
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be a positive int, got {batch_size!r}")

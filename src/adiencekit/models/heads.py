@@ -200,6 +200,17 @@ def _output_keys(model: keras.Model) -> list[str]:
     return list(getattr(model, "output_names", None) or [])
 
 
+def _own_heads(model: keras.Model) -> tuple[str, ...] | None:
+    """The heads the model names itself (task model ``heads``, or outputs named after heads), else ``None``."""
+    if getattr(model, "heads", None):
+        return tuple(model.heads)
+    keys = _output_keys(model)
+    outputs = list(getattr(model, "outputs", None) or [])
+    if keys and len(keys) == len(outputs) and set(keys) <= set(CLASS_NAMES) and len(set(keys)) == len(keys):
+        return tuple(keys)
+    return None
+
+
 def model_heads(model: keras.Model, heads: Sequence[str] | None = None) -> tuple[str, ...]:
     """The head of each of ``model``'s outputs, in output order, asked of the model itself.
 
@@ -210,15 +221,16 @@ def model_heads(model: keras.Model, heads: Sequence[str] | None = None) -> tuple
 
     Args:
         model: a Keras model.
-        heads: the heads of its outputs, in output order, for a model without head
-            metadata (e.g. ``("gender",)``); checked against the model's outputs.
+        heads: the heads of its outputs, in output order, for a model that does not
+            name them (e.g. ``("gender",)``); for a model that does, the heads the
+            caller needs, which it must have.
 
     Returns:
         The heads, e.g. ``("gender", "age")``.
 
     Raises:
-        ConfigError: the model does not name its heads and none are given, or the given
-            heads do not fit its outputs.
+        ConfigError: the model does not name its heads and none are given, the given
+            heads do not fit its outputs, or the model lacks a head asked for.
 
     Example:
 
@@ -233,23 +245,22 @@ def model_heads(model: keras.Model, heads: Sequence[str] | None = None) -> tuple
     adiencekit.errors.ConfigError: model 'sequential' does not say which output is which head (no heads, class_names or outputs named 'gender'/'age'); name them, e.g. heads=('gender',)
     """
     outputs = list(getattr(model, "outputs", None) or [])
+    own = _own_heads(model)
     if heads is not None:
-        chosen = tuple(heads)
-        unknown = [head for head in chosen if head not in CLASS_NAMES]
-        if unknown or not chosen or len(set(chosen)) != len(chosen):
-            raise ConfigError(f"heads must be distinct names from {tuple(CLASS_NAMES)}, got {list(chosen)}")
-        if outputs and len(outputs) != len(chosen):
-            raise ConfigError(f"model {model.name!r} has {len(outputs)} output(s); heads {list(chosen)} name {len(chosen)}")
-    elif getattr(model, "heads", None):
-        chosen = tuple(model.heads)
-    else:
-        keys = _output_keys(model)
-        if not keys or len(keys) != len(outputs) or not set(keys) <= set(CLASS_NAMES) or len(set(keys)) != len(keys):
-            raise ConfigError(
-                f"model {model.name!r} does not say which output is which head (no heads, class_names or outputs "
-                f"named 'gender'/'age'); name them, e.g. heads=('gender',)"
-            )
-        chosen = tuple(keys)
+        asked = tuple(heads)
+        unknown = [head for head in asked if head not in CLASS_NAMES]
+        if unknown or not asked or len(set(asked)) != len(asked):
+            raise ConfigError(f"heads must be distinct names from {tuple(CLASS_NAMES)}, got {list(asked)}")
+        if own is not None and not set(asked) <= set(own):
+            raise ConfigError(f"model {model.name!r} has the heads {list(own)}; asked for {list(asked)}")
+        if own is None and outputs and len(outputs) != len(asked):
+            raise ConfigError(f"model {model.name!r} has {len(outputs)} output(s); heads {list(asked)} name {len(asked)}")
+    if own is None and heads is None:
+        raise ConfigError(
+            f"model {model.name!r} does not say which output is which head (no heads, class_names or outputs "
+            f"named 'gender'/'age'); name them, e.g. heads=('gender',)"
+        )
+    chosen = own if own is not None else tuple(heads or ())
     names = head_class_names(model, chosen)
     output = getattr(model, "output", None) if outputs else None
     tensors = dict(output) if isinstance(output, Mapping) else dict(zip(chosen, outputs))
