@@ -217,3 +217,32 @@ def test_tflite_export_needs_no_export_extra(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "m.tflite").stat().st_size > 1000
+
+
+@pytest.mark.realdata
+def test_the_onnx_example_of_the_docs_gives_predictors_labels(tmp_path: Path, adience_faces_dir: Path, monkeypatch,
+                                                               capsys) -> None:
+    """docs/export.md's onnxruntime block, run on a real photo with the bundled model, prints exactly
+    Predictor's labels, with probabilities within 1e-4."""
+    pytest.importorskip("tf2onnx", reason="ONNX export needs tf2onnx (the export extra)")
+    pytest.importorskip("mtcnn", reason="face detection needs the mtcnn package")
+    import shutil
+
+    from adiencekit.inference import Predictor
+    from adiencekit.models import DEFAULT_PRESET
+    from test_docs import DOCS, _blocks
+
+    block = next(body for body in _blocks(DOCS / "export.md", "python") if "onnxruntime" in body)
+    photo = sorted(adience_faces_dir.rglob("*.jpg"))[0]
+    shutil.copyfile(photo, tmp_path / "photo.jpg")
+    export_model(DEFAULT_PRESET, tmp_path / "exported" / "utk.onnx", format="onnx")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(block, "docs/export.md onnxruntime block", "exec"), namespace)  # noqa: S102 - the page's own code
+    printed = capsys.readouterr().out.splitlines()
+    faces = Predictor().predict(tmp_path / "photo.jpg").faces
+    assert faces, "the bundled model's detector found no face in the test photo"
+    assert printed == [str({"gender": face.gender.label, "age": face.age.label}) for face in faces]
+    for head in ("gender", "age"):
+        expected = np.array([list(face.heads[head].probabilities.values()) for face in faces])
+        np.testing.assert_allclose(namespace["outputs"][head], expected, atol=1e-4)
