@@ -211,11 +211,14 @@ def test_tflite_export_needs_no_export_extra(tmp_path: Path) -> None:
         "model = create_model('scratch_cnn', task='gender', input_shape=(32, 32, 3), conv_layers=2, base_filters=4,"
         " dense_units=8)\n"
         f"print(export_model(model, {str(tmp_path / 'm')!r}, format='tflite'))\n"
-        "import tensorflow as tf\n"
-        f"tf.lite.Interpreter(model_path={str(tmp_path / 'm.tflite')!r}).allocate_tensors()\n"
+        "import numpy as np, tensorflow as tf\n"
+        f"interpreter = tf.lite.Interpreter(model_path={str(tmp_path / 'm.tflite')!r})\n"
+        "runner = interpreter.get_signature_runner('serving_default')\n"
+        "print(sorted(runner(image=np.zeros((2, 32, 32, 3), np.float32))))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert "['gender']" in done.stdout
     assert (tmp_path / "m.tflite").stat().st_size > 1000
 
 

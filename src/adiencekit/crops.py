@@ -232,10 +232,14 @@ def check_recorded_crop(crop: Any, image_size: int) -> dict[str, Any]:
         return CropSpec.from_dict({"size": image_size, **crop}).to_dict()
     unknown = sorted(set(crop) - {"style", "margin", "size"})
     if unknown:
-        raise ConfigError(f"a {DATASET_CROP!r} crop takes the keys 'style', 'margin' and 'size', got extra keys {unknown}")
+        raise ConfigError(
+            f"a {DATASET_CROP!r} crop takes the keys 'style', 'margin' and 'size', got extra keys {unknown}"
+        )
     margin = crop.get("margin", 0.0)
     if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0.0 <= margin <= 2.0:
-        raise ConfigError(f"crop margin must be a number in [0, 2] (share of the face box added per side), got {margin!r}")
+        raise ConfigError(
+            f"crop margin must be a number in [0, 2] (share of the face box added per side), got {margin!r}"
+        )
     size = crop.get("size", image_size)
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ConfigError(f"crop size must be a positive int (pixels), got {size!r}")
@@ -309,9 +313,10 @@ def resize_square(images: np.ndarray, size: int) -> np.ndarray:
     images = np.asarray(images)
     if images.shape[1] == size and images.shape[2] == size:
         return images
-    return np.stack(
-        [np.asarray(Image.fromarray(i).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)) for i in images]
-    )
+    return np.stack([
+        np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0))
+        for image in images
+    ])
 
 
 def center_crop(images: np.ndarray, size: int) -> np.ndarray:

@@ -231,7 +231,8 @@ def test_a_predictor_labels_faces_with_an_ensemble_preset(tmp_path) -> None:
 
 def test_a_model_that_does_not_name_its_heads_is_refused_unless_named() -> None:
     """Which output is which head is asked of the model, never guessed from its class count."""
-    plain = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
+    plain = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Flatten(),
+                              keras.layers.Dense(2, activation="softmax")])
     with pytest.raises(ConfigError, match="does not say which output is which head"):
         Predictor(plain, detector=None)
     with pytest.raises(ConfigError, match="has 2 classes, the age head has 8"):

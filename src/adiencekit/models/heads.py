@@ -254,7 +254,9 @@ def model_heads(model: keras.Model, heads: Sequence[str] | None = None) -> tuple
         if own is not None and not set(asked) <= set(own):
             raise ConfigError(f"model {model.name!r} has the heads {list(own)}; asked for {list(asked)}")
         if own is None and outputs and len(outputs) != len(asked):
-            raise ConfigError(f"model {model.name!r} has {len(outputs)} output(s); heads {list(asked)} name {len(asked)}")
+            raise ConfigError(
+                f"model {model.name!r} has {len(outputs)} output(s); heads {list(asked)} name {len(asked)}"
+            )
     if own is None and heads is None:
         raise ConfigError(
             f"model {model.name!r} does not say which output is which head (no heads, class_names or outputs "
