@@ -217,7 +217,7 @@ def test_crop_presets_frame_faces_like_their_dataset(dataset, adience_faces_dir,
 
 @pytest.mark.realdata
 def test_aligning_folder_after_folder_does_not_retrace(adience_faces_dir, tmp_path) -> None:
-    """Calls without a detector share one MTCNN: TensorFlow warned about retracing when each made its own."""
+    """Detectors share one compiled MTCNN: TensorFlow warned about retracing when each traced its own."""
     import logging
 
     pytest.importorskip("mtcnn", reason="face detection needs the mtcnn package")

@@ -26,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 from dataclasses import dataclass, field
@@ -251,18 +250,6 @@ def crop_face(image: np.ndarray, detection: Detection, spec: CropSpec) -> np.nda
     return crop_box(image, detection.box, spec)
 
 
-@functools.cache
-def _default_detector() -> FaceDetector:
-    """The MTCNN every call without a detector shares.
-
-    A new detector traces its three networks again; after a few calls TensorFlow warns
-    about excessive ``tf.function`` retracing (and spends the time). One is kept instead.
-    """
-    from adiencekit.inference.detection import MTCNNDetector
-
-    return MTCNNDetector()
-
-
 @dataclass
 class AlignReport:
     """What :func:`align_faces_in_folder` did.
@@ -313,8 +300,7 @@ def align_faces_in_folder(
         dst: output folder (created).
         spec: crop style, margin and size — the same :class:`CropSpec` the model will be
             used with.
-        detector: a :class:`~adiencekit.inference.detection.FaceDetector`; default MTCNN
-            (one shared by every call, so its networks are traced once).
+        detector: a :class:`~adiencekit.inference.detection.FaceDetector`; default MTCNN.
         all_faces: write every face rather than the largest.
         overwrite: rewrite outputs that exist already (default: keep them, so an
             interrupted run continues).
@@ -329,12 +315,14 @@ def align_faces_in_folder(
     Returns:
         An :class:`AlignReport` counting crops, images without a face and unreadable files.
     """
+    from adiencekit.inference.detection import MTCNNDetector
+
     src, dst = Path(src).expanduser(), Path(dst).expanduser()
     if not src.is_dir():
         raise ImageReadError(f"{src}: not a folder of images")
     if isinstance(pad, bool) or not isinstance(pad, (int, float)) or not 0.0 <= pad <= 1.0:
         raise ConfigError(f"pad must be a number in [0, 1], got {pad!r}")
-    detector = detector if detector is not None else _default_detector()
+    detector = detector if detector is not None else MTCNNDetector()
     report = AlignReport()
     paths = expand_image_paths(src)
     if progress:

@@ -236,13 +236,13 @@ def model_heads(model: keras.Model, heads: Sequence[str] | None = None) -> tuple
 
     >>> import keras
     >>> from adiencekit.models.heads import model_heads
-    >>> plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    >>> plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")], name="plain")
     >>> model_heads(plain, heads=["gender"])
     ('gender',)
     >>> model_heads(plain)
     Traceback (most recent call last):
     ...
-    adiencekit.errors.ConfigError: model 'sequential' does not say which output is which head (no heads, class_names or outputs named 'gender'/'age'); name them, e.g. heads=('gender',)
+    adiencekit.errors.ConfigError: model 'plain' does not say which output is which head (no heads, class_names or outputs named 'gender'/'age'); name them, e.g. heads=('gender',)
     """
     outputs = list(getattr(model, "outputs", None) or [])
     own = _own_heads(model)
