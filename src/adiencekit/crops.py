@@ -11,7 +11,8 @@ This module owns every fact about the pixels a model is fed, from training to ex
   file's record) as a :class:`CropSpec` dict, or as the marker
   ``{"style": "center", "size": image_size}`` (:data:`DATASET_CROP`): "trained on a
   dataset's own crops, resized and centre-cropped; cut faces framed like that dataset".
-  :func:`recorded_crop` says what a training run records, :func:`crop_spec` turns a
+  :func:`recorded_crop` says what a training run records (from the ``prepare.json`` of
+  its data, :mod:`adiencekit.data.prepared`, if any), :func:`crop_spec` turns a
   record plus the training data into the :class:`CropSpec` to cut with. A preset, a run
   folder and an exported file of the same model therefore give the same crop.
 * The one resize (:func:`resize_square`) and centre crop (:func:`center_crop`) used at
@@ -23,7 +24,7 @@ It imports only NumPy, Pillow and the error types, so every layer can use it.
 Example:
 
 >>> from adiencekit.crops import crop_spec, recorded_crop
->>> record = recorded_crop("synthetic", image_size=72)
+>>> record = recorded_crop(None, image_size=72)     # not trained on `adiencekit prepare` crops
 >>> record
 {'style': 'center', 'margin': 0.0, 'size': 72}
 >>> crop_spec(record, "utkface:/data/utkface")       # framed like UTKFace's own crops
@@ -34,10 +35,8 @@ CropSpec(style='aligned', margin=0.2, size=96, shift=-0.11)
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -50,7 +49,6 @@ __all__ = [
     "CROP_STYLES",
     "DATASET_CROP",
     "INPUT_RULE",
-    "PREPARE_FILE",
     "UTKFACE_CROP",
     "UTKFACE_TRAINING_CROP",
     "CropSpec",
@@ -60,7 +58,6 @@ __all__ = [
     "inference_crop",
     "metadata_crop",
     "model_inputs",
-    "prepared_record",
     "recorded_crop",
     "resize_square",
 ]
@@ -74,10 +71,6 @@ CROP_STYLES: tuple[str, ...] = ("aligned", "box")
 #: framed like that dataset (:data:`ADIENCE_CROP`, :data:`UTKFACE_CROP`) at the recorded
 #: size. Only a model's record holds it; a :class:`CropSpec` never does.
 DATASET_CROP = "center"
-
-#: The file ``adiencekit prepare`` writes in a prepared UTKFace root (its ``crop`` is the
-#: crop the training faces were cut with).
-PREPARE_FILE = "prepare.json"
 
 #: How a face crop becomes the model's input, as an exported file records it.
 INPUT_RULE = (
@@ -164,48 +157,22 @@ def _dataset_framing(data: str | None) -> CropSpec:
     return UTKFACE_CROP if str(data or "").startswith(_UTKFACE_DATA) else ADIENCE_CROP
 
 
-def prepared_record(data: str | None) -> dict[str, Any] | None:
-    """The ``prepare.json`` of a ``utkface:PATH`` data spec, or ``None`` (not prepared, or not UTKFace).
+def recorded_crop(prepared: Mapping[str, Any] | None, image_size: int) -> dict[str, Any]:
+    """The crop a model trained at ``image_size`` records.
 
-    Runs trained on a prepared root cut faces from photos with the recorded ``crop``.
-
-    Example:
-
-    >>> from adiencekit.crops import prepared_record
-    >>> prepared_record("synthetic") is None
-    True
-    """
-    text = str(data or "")
-    if not text.startswith(_UTKFACE_DATA) or not text[len(_UTKFACE_DATA):].strip():
-        return None
-    path = Path(text[len(_UTKFACE_DATA):]).expanduser() / PREPARE_FILE
-    if not path.is_file():
-        return None
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) and isinstance(record.get("crop"), dict) else None
-
-
-def recorded_crop(data: str | None, image_size: int) -> dict[str, Any]:
-    """The crop a model trained on ``data`` at ``image_size`` records.
-
-    A root made by ``adiencekit prepare`` records the crop its faces were cut with
-    (``prepare.json``); any other dataset records :data:`DATASET_CROP` at ``image_size``
-    (the faces are that dataset's own crops).
+    Faces cut by ``adiencekit prepare`` record the crop they were cut with (the ``crop``
+    of the root's ``prepare.json``); a dataset's own crops record :data:`DATASET_CROP`
+    at ``image_size``.
 
     Args:
-        data: the training data spec (``"synthetic"``, an Adience root, ``"utkface:PATH"``).
+        prepared: the training root's ``prepare.json`` record
+            (:func:`adiencekit.data.prepared.prepared_record`), or ``None``.
         image_size: the side the training faces were resized to.
 
     Returns:
         The ``crop`` dict, checked (:func:`check_recorded_crop`).
     """
-    prepared = prepared_record(data)
-    if prepared is not None:
-        return check_recorded_crop(prepared["crop"], image_size)
-    return check_recorded_crop(None, image_size)
+    return check_recorded_crop(None if prepared is None else prepared["crop"], image_size)
 
 
 def check_recorded_crop(crop: Any, image_size: int) -> dict[str, Any]:

@@ -410,7 +410,8 @@ def export_preset(
     """
     import json
 
-    from adiencekit.crops import prepared_record, recorded_crop
+    from adiencekit.crops import recorded_crop
+    from adiencekit.data.prepared import prepared_record
     from adiencekit.models.presets import save_preset
 
     given = [run_dir] if isinstance(run_dir, (str, os.PathLike)) else list(run_dir)
@@ -429,8 +430,8 @@ def export_preset(
                    for index, (run, member) in enumerate(zip(runs, configs, strict=True))]
         model = AgeGenderEnsemble(members, name=f"{config.model}_{config.task}_ensemble{len(members)}")
     image_size = int(config.image_size or config.resolved_crop_size())
-    crop = recorded_crop(config.data, image_size)
     prepared = prepared_record(config.data)
+    crop = recorded_crop(prepared, image_size)
     if metrics is None:
         measured = [json.loads((run / "metrics.json").read_text()).get("test") for run in runs]
         if len(runs) == 1:

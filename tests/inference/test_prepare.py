@@ -12,10 +12,10 @@ from PIL import Image
 
 from adiencekit.data import UTKFaceDataset
 from adiencekit.errors import ConfigError
-from adiencekit.crops import PREPARE_FILE, CropSpec
+from adiencekit.crops import CropSpec
 from adiencekit.inference.alignment import template_points
 from adiencekit.inference.detection import Detection
-from adiencekit.inference.prepare import prepare_utkface
+from adiencekit.inference.prepare import PREPARE_FILE, prepare_utkface
 
 
 class _CentreFace:

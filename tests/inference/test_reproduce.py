@@ -11,8 +11,8 @@ import pytest
 from adiencekit.errors import ConfigError, ModelFileError
 from adiencekit.export import export_preset
 from adiencekit.inference import Predictor
-from adiencekit.crops import PREPARE_FILE, CropSpec
-from adiencekit.inference.prepare import prepare_utkface
+from adiencekit.crops import CropSpec
+from adiencekit.inference.prepare import PREPARE_FILE, prepare_utkface
 from adiencekit.reproduce import recorded_training, reproduce_preset
 from adiencekit.training import TrainConfig, train
 from adiencekit.training.run_folder import RunExistsError

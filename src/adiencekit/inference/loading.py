@@ -81,7 +81,9 @@ def _from_run_folder(path: Path) -> LoadedModel:
     except (OSError, ValueError) as error:
         raise ModelFileError(f"{path / 'config.json'}: cannot read the run's config ({error})") from None
     model = _load_keras_file(model_file)
-    crop = crop_spec(recorded_crop(config.data, config.image_size), config.data)
+    from adiencekit.data.prepared import prepared_record
+
+    crop = crop_spec(recorded_crop(prepared_record(config.data), config.image_size), config.data)
     return LoadedModel(model=model, crop=crop, image_size=config.image_size, source=str(path))
 
 

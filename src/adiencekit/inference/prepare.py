@@ -48,13 +48,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adiencekit.crops import PREPARE_FILE, UTKFACE_TRAINING_CROP, CropSpec, prepared_record
+from adiencekit.crops import UTKFACE_TRAINING_CROP, CropSpec
+from adiencekit.data.prepared import PREPARE_FILE, prepared_record
 from adiencekit.inference.alignment import AlignReport, align_faces_in_folder
 
 if TYPE_CHECKING:  # pragma: no cover
     from adiencekit.inference.detection import FaceDetector
 
 __all__ = [
+    "PREPARE_FILE",
     "PrepareReport",
     "add_prepare_parser",
     "prepare_utkface",

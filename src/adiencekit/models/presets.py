@@ -400,6 +400,7 @@ def _load_keras_file(path: Path) -> keras.Model:
 
 def _load_run_folder(folder: Path) -> keras.Model:
     """A training run folder (config.json + best.keras / best.weights.h5) as a preset."""
+    from adiencekit.data.prepared import prepared_record
     from adiencekit.models.registry import create_model
     from adiencekit.models.task import AgeGenderClassifier
 
@@ -459,7 +460,7 @@ def _load_run_folder(folder: Path) -> keras.Model:
         "input_shape": list(model.image_shape),
         "image_size": image_size,
         "preprocessing": dict(model.preprocessing_config),
-        "crop": recorded_crop(config.get("data"), image_size),
+        "crop": recorded_crop(prepared_record(config["data"]) if config.get("data") else None, image_size),
         "training_data": {"data": config.get("data"), "faces": config.get("faces"),
                           "age_policy": config.get("age_policy")},
         "metrics": metrics,
