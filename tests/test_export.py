@@ -162,7 +162,7 @@ def test_every_format_carries_its_record(exported) -> None:
         assert record["class_names"]["gender"] == ["female", "male"] and len(record["class_names"]["age"]) == 8
         assert record["input_size"] == 64 and record["image_size"] is None and record["input_rule"] == INPUT_RULE
         assert CropSpec.from_dict(record["crop"]) == CropSpec(size=64)  # what Predictor cuts for this model
-    assert (exported["saved_model"] / "adiencekit.json").is_file()
+    assert (exported["saved_model"] / "assets" / "adiencekit.json").is_file()
     assert record_path(exported["tflite"]).name == "model_tflite.tflite.json"
     metadata = ort.InferenceSession(str(exported["onnx"])).get_modelmeta().custom_metadata_map
     assert read_export_record(exported["onnx"]) == __import__("json").loads(metadata["adiencekit"])

@@ -13,7 +13,7 @@ holds:
 - the record of how a face reaches it (:func:`export_record`: heads, class names, the
   crop spec, ``image_size``, input size and the resize/centre-crop rule), so no outside
   code guesses: in the ONNX file's ``metadata_props`` (key :data:`RECORD_KEY`), in
-  ``adiencekit.json`` inside the SavedModel folder, and in ``<file>.tflite.json`` beside
+  ``assets/adiencekit.json`` inside the SavedModel folder, and in ``<file>.tflite.json`` beside
   a TFLite file. :func:`read_export_record` reads it back from any of the three.
 
 The heads are asked of the model (:func:`adiencekit.models.heads.model_heads`); a
@@ -135,7 +135,7 @@ def export_record(loaded: LoadedModel, heads: Sequence[str] | None = None) -> di
 
 
 def record_path(path: str | os.PathLike[str]) -> Path:
-    """Where the export record of ``path`` lives: inside a SavedModel folder, beside any other file.
+    """Where the export record of ``path`` lives: in a SavedModel folder's ``assets``, beside any other file.
 
     (An ONNX file also holds it in its ``metadata_props``.)
 
@@ -147,7 +147,7 @@ def record_path(path: str | os.PathLike[str]) -> Path:
     """
     target = Path(path)
     if target.is_dir():
-        return target / f"{RECORD_KEY}.json"
+        return target / "assets" / f"{RECORD_KEY}.json"
     return target.with_name(target.name + ".json")
 
 
@@ -167,7 +167,9 @@ def _write_record(target: Path, format: str, record: dict[str, Any]) -> None:
         onnx.save(graph, str(tmp))
         os.replace(tmp, target)
         return
-    atomic_write_text(record_path(target), text + "\n")
+    path = record_path(target)
+    path.parent.mkdir(exist_ok=True)  # a SavedModel's assets folder, when Keras wrote none
+    atomic_write_text(path, text + "\n")
 
 
 def read_export_record(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -202,6 +204,7 @@ def describe_export(path: str | os.PathLike[str]) -> str:
     >>> import json, tempfile, pathlib
     >>> from adiencekit.export import describe_export, record_path
     >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> (folder / "assets").mkdir()
     >>> _ = record_path(folder).write_text(json.dumps({"format": "adiencekit-export", "heads": ["gender"],
     ...                                                "input_size": 64}))
     >>> describe_export(folder)
