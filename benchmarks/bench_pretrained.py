@@ -256,7 +256,7 @@ def load_baseline() -> tuple[Any | None, str | None]:
 
 def adiencekit_labels(face: Any) -> tuple[int, int]:
     """``(gender index, age group index)`` of a :class:`~adiencekit.inference.FacePrediction`."""
-    from adiencekit.inference.predictor import HEAD_CLASSES
+    from adiencekit.labels import CLASS_NAMES as HEAD_CLASSES
 
     return HEAD_CLASSES["gender"].index(face.gender.label), HEAD_CLASSES["age"].index(face.age.label)
 

@@ -147,3 +147,105 @@ def test_export_refuses_bad_requests(tmp_path: Path) -> None:
         keras.config.set_dtype_policy(previous)
     with pytest.raises(ConfigError, match="float32"):
         export_model(mixed, tmp_path / "mixed", format="onnx")
+
+
+def test_every_format_carries_its_record(exported) -> None:
+    """Heads, class names and how a face reaches the model travel with each exported file."""
+    import onnxruntime as ort
+
+    from adiencekit.crops import INPUT_RULE, CropSpec
+    from adiencekit.export import read_export_record, record_path
+
+    for fmt, path in exported.items():
+        record = read_export_record(path)
+        assert record["heads"] == ["gender", "age"], fmt
+        assert record["class_names"]["gender"] == ["female", "male"] and len(record["class_names"]["age"]) == 8
+        assert record["input_size"] == 64 and record["image_size"] is None and record["input_rule"] == INPUT_RULE
+        assert CropSpec.from_dict(record["crop"]) == CropSpec(size=64)  # what Predictor cuts for this model
+    assert (exported["saved_model"] / "assets" / "adiencekit.json").is_file()
+    assert record_path(exported["tflite"]).name == "model_tflite.tflite.json"
+    metadata = ort.InferenceSession(str(exported["onnx"])).get_modelmeta().custom_metadata_map
+    assert read_export_record(exported["onnx"]) == __import__("json").loads(metadata["adiencekit"])
+
+
+def test_a_model_that_does_not_name_its_heads_is_refused_unless_named(tmp_path: Path) -> None:
+    """No head is guessed from a class count: a plain 2-class model needs heads=('gender',)."""
+    from adiencekit.export import read_export_record
+
+    plain = keras.Sequential([keras.Input((16, 16, 3), name="image"), keras.layers.Flatten(),
+                             keras.layers.Dense(2, activation="softmax")])
+    with pytest.raises(ConfigError, match="does not say which output is which head"):
+        export_model(plain, tmp_path / "plain", format="saved_model")
+    with pytest.raises(ConfigError, match="has 2 classes, the age head has 8"):
+        export_model(plain, tmp_path / "plain", format="saved_model", heads=("age",))
+    path = export_model(plain, tmp_path / "plain", format="tflite", heads=("gender",))
+    x = np.random.default_rng(0).uniform(0, 255, (2, 16, 16, 3)).astype(np.float32)
+    np.testing.assert_allclose(_run_tflite(path, x)["gender"], keras.ops.convert_to_numpy(plain(x)), atol=TOLERANCE)
+    assert read_export_record(path)["heads"] == ["gender"]
+
+
+def test_a_gender_only_export_names_only_its_head(tmp_path: Path, capsys) -> None:
+    from adiencekit.cli import main
+
+    model = create_model("scratch_cnn", task="gender", input_shape=(32, 32, 3), conv_layers=2, base_filters=4,
+                         dense_units=8)
+    model.save(tmp_path / "gender.keras")
+    assert main(["export", "--model", str(tmp_path / "gender.keras"), "--format", "tflite",
+                 "--out", str(tmp_path / "gender.tflite")]) == 0
+    out = capsys.readouterr().out
+    assert "output 'gender'" in out and "'age'" not in out
+
+
+def test_tflite_export_needs_no_export_extra(tmp_path: Path) -> None:
+    """TFLite goes through TensorFlow's own converter: it works with tf2onnx, onnx, onnxruntime and
+    ai-edge-litert all unimportable (the docs say so)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "for name in ('ai_edge_litert', 'tf2onnx', 'onnx', 'onnxruntime'):\n"
+        "    sys.modules[name] = None\n"
+        "from adiencekit.export import export_model\n"
+        "from adiencekit.models import create_model\n"
+        "model = create_model('scratch_cnn', task='gender', input_shape=(32, 32, 3), conv_layers=2, base_filters=4,"
+        " dense_units=8)\n"
+        f"print(export_model(model, {str(tmp_path / 'm')!r}, format='tflite'))\n"
+        "import numpy as np, tensorflow as tf\n"
+        f"interpreter = tf.lite.Interpreter(model_path={str(tmp_path / 'm.tflite')!r})\n"
+        "runner = interpreter.get_signature_runner('serving_default')\n"
+        "print(sorted(runner(image=np.zeros((2, 32, 32, 3), np.float32))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "['gender']" in done.stdout
+    assert (tmp_path / "m.tflite").stat().st_size > 1000
+
+
+@pytest.mark.realdata
+def test_the_onnx_example_of_the_docs_gives_predictors_labels(tmp_path: Path, adience_faces_dir: Path, monkeypatch,
+                                                               capsys) -> None:
+    """docs/export.md's onnxruntime block, run on a real photo with the bundled model, prints exactly
+    Predictor's labels, with probabilities within 1e-4."""
+    pytest.importorskip("tf2onnx", reason="ONNX export needs tf2onnx (the export extra)")
+    pytest.importorskip("mtcnn", reason="face detection needs the mtcnn package")
+    import shutil
+
+    from adiencekit.inference import Predictor
+    from adiencekit.models import DEFAULT_PRESET
+    from test_docs import DOCS, _blocks
+
+    block = next(body for body in _blocks(DOCS / "export.md", "python") if "onnxruntime" in body)
+    photo = sorted(adience_faces_dir.rglob("*.jpg"))[0]
+    shutil.copyfile(photo, tmp_path / "photo.jpg")
+    export_model(DEFAULT_PRESET, tmp_path / "exported" / "utk.onnx", format="onnx")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(block, "docs/export.md onnxruntime block", "exec"), namespace)  # noqa: S102 - the page's own code
+    printed = capsys.readouterr().out.splitlines()
+    faces = Predictor().predict(tmp_path / "photo.jpg").faces
+    assert faces, "the bundled model's detector found no face in the test photo"
+    assert printed == [str({"gender": face.gender.label, "age": face.age.label}) for face in faces]
+    for head in ("gender", "age"):
+        expected = np.array([list(face.heads[head].probabilities.values()) for face in faces])
+        np.testing.assert_allclose(namespace["outputs"][head], expected, atol=1e-4)

@@ -38,6 +38,7 @@ from adiencekit.errors import DataError
 from adiencekit.labels import TASKS, task_heads
 from adiencekit.labels import class_names as _class_names
 from adiencekit.metrics import exact_accuracy, one_off_accuracy
+from adiencekit.models.heads import head_probabilities
 
 __all__ = [
     "EvaluationResult",
@@ -275,18 +276,8 @@ def _predict(model: keras.Model, images: np.ndarray, heads: list[str], wrapper: 
         outputs = wrapper(images, training=False)
     else:
         outputs = model(images, training=False)
-    if isinstance(outputs, Mapping):
-        missing = [head for head in heads if head not in outputs]
-        if missing:
-            raise ValueError(f"model outputs {sorted(outputs)} lack the head(s) {missing}")
-        return {head: keras.ops.convert_to_numpy(outputs[head]) for head in heads}
-    if isinstance(outputs, (list, tuple)):
-        if len(outputs) != len(heads):
-            raise ValueError(f"model gives {len(outputs)} outputs, task needs {heads}")
-        return dict(zip(heads, (keras.ops.convert_to_numpy(output) for output in outputs), strict=True))
-    if len(heads) != 1:
-        raise ValueError(f"model gives one output, task needs {heads}")
-    return {heads[0]: keras.ops.convert_to_numpy(outputs)}
+    by_head = head_probabilities(model, outputs, heads)  # the model's own heads; it must have these
+    return {head: by_head[head] for head in heads}
 
 
 def _batches(data: Any, tta: str | None, batch_size: int, image_size: int, model: keras.Model) -> Iterable[Any]:

@@ -9,9 +9,15 @@ holds:
   ``[0, 255]`` of shape ``(batch, size, size, 3)``, named ``image``;
 - a dynamic batch size;
 - one output per head, named ``gender`` (2 probabilities: female, male) and/or ``age``
-  (8 probabilities, the Adience groups in order).
+  (8 probabilities, the Adience groups in order);
+- the record of how a face reaches it (:func:`export_record`: heads, class names, the
+  crop spec, ``image_size``, input size and the resize/centre-crop rule), so no outside
+  code guesses: in the ONNX file's ``metadata_props`` (key :data:`RECORD_KEY`), in
+  ``assets/adiencekit.json`` inside the SavedModel folder, and in ``<file>.tflite.json`` beside
+  a TFLite file. :func:`read_export_record` reads it back from any of the three.
 
-A single-task model is wrapped so that its one output is named after its task too.
+The heads are asked of the model (:func:`adiencekit.models.heads.model_heads`); a
+single-task model is wrapped so that its one output is named after its head too.
 
 Example:
 
@@ -24,6 +30,10 @@ Example:
 >>> import tensorflow as tf
 >>> sorted(tf.saved_model.load(str(path)).signatures["serving_default"].structured_outputs)
 ['gender']
+>>> from adiencekit.export import read_export_record
+>>> record = read_export_record(path)
+>>> record["heads"], record["class_names"], record["input_size"]
+(['gender'], {'gender': ['female', 'male']}, 32)
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
+import json
 import os
 import shutil
 from collections.abc import Sequence
@@ -39,14 +50,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from adiencekit.errors import ConfigError
+from adiencekit.errors import ConfigError, ModelFileError
 from adiencekit.fileio import disk_errors, make_dirs, run_folder_error
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-__all__ = ["ENSEMBLE_SHARED_FIELDS", "EXPORT_FORMATS", "PRESET_FORMAT", "check_ensemble_runs", "export_model",
-           "export_preset", "named_outputs"]
+    from adiencekit.inference.loading import LoadedModel
+
+__all__ = ["ENSEMBLE_SHARED_FIELDS", "EXPORT_FORMATS", "PRESET_FORMAT", "RECORD_KEY", "check_ensemble_runs",
+           "describe_export", "export_model", "export_preset", "export_record", "named_outputs", "read_export_record",
+           "record_path"]
 
 #: Formats of :func:`export_model` and the Keras exporter each uses.
 EXPORT_FORMATS: dict[str, str] = {"saved_model": "tf_saved_model", "tflite": "litert", "onnx": "onnx"}
@@ -54,33 +68,155 @@ EXPORT_FORMATS: dict[str, str] = {"saved_model": "tf_saved_model", "tflite": "li
 #: ``adiencekit export --format preset``: a finished run as a preset folder (:func:`export_preset`).
 PRESET_FORMAT = "preset"
 
-_HEAD_BY_CLASSES = {2: "gender", 8: "age"}
+#: The ONNX ``metadata_props`` key of the export record, and the stem of its JSON file.
+RECORD_KEY = "adiencekit"
+_RECORD_FORMAT = "adiencekit-export"
 
 
-def named_outputs(model: keras.Model) -> keras.Model:
-    """``model`` with its outputs as a dict keyed ``gender``/``age`` (the same layers and weights).
+def named_outputs(model: keras.Model, heads: Sequence[str] | None = None) -> keras.Model:
+    """``model`` with its outputs as a dict keyed by head (the same layers and weights).
 
-    A multitask model built by :mod:`adiencekit.models` already returns such a dict and
-    is returned as is; a single-output model is wrapped.
+    The heads are the model's own (:func:`~adiencekit.models.heads.model_heads`); a
+    multitask model built by :mod:`adiencekit.models` already returns such a dict and is
+    returned as is; a single-output model is wrapped.
+
+    Args:
+        model: the model.
+        heads: the heads of a model that does not name them, in output order.
+
+    Raises:
+        ConfigError: the model does not say which output is which head and ``heads`` is
+            not given.
     """
     import keras
 
-    names = list(getattr(model, "output_names", None) or [])
-    if isinstance(model.output, dict) and set(model.output) <= {"gender", "age"}:
+    from adiencekit.models.heads import model_heads
+
+    chosen = model_heads(model, heads)
+    output = getattr(model, "output", None)  # a Sequential never called has no .output
+    if isinstance(output, dict) and set(output) == set(chosen):
         return model
-    outputs = list(model.outputs)
-    heads = []
-    for index, tensor in enumerate(outputs):
-        name = names[index] if index < len(names) else ""
-        head = name if name in ("gender", "age") else _HEAD_BY_CLASSES.get(int(tensor.shape[-1]))
-        if head is None or head in heads:
-            raise ConfigError(
-                f"cannot name output {index} ({name!r}, {tensor.shape[-1]} classes) of model {model.name!r}; "
-                f"expected a 'gender' (2) and/or an 'age' (8) output"
-            )
-        heads.append(head)
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    return keras.Model(inputs, dict(zip(heads, outputs)), name=f"{model.name}_named")
+    return keras.Model(inputs, dict(zip(chosen, model.outputs, strict=True)), name=f"{model.name}_named")
+
+
+def export_record(loaded: LoadedModel, heads: Sequence[str] | None = None) -> dict[str, Any]:
+    """What an exported file records about its model: heads, class names and how a face reaches it.
+
+    The one source of truth of the record every export format carries (and
+    :class:`~adiencekit.inference.Predictor` follows the same facts): the crop it cuts
+    faces with (:func:`adiencekit.crops.inference_crop`), ``image_size`` and the
+    model's ``input_size`` for :data:`adiencekit.crops.INPUT_RULE`.
+
+    Args:
+        loaded: the model and its crop (:func:`adiencekit.inference.loading.load_model_source`).
+        heads: the heads of a model that does not name them, in output order.
+
+    Returns:
+        A JSON-ready dict: ``format``, ``heads``, ``class_names``, ``input``,
+        ``input_size``, ``image_size``, ``crop``, ``input_rule``, ``source``.
+    """
+    from adiencekit.crops import INPUT_RULE, inference_crop
+    from adiencekit.inference.loading import model_input_size
+    from adiencekit.models.heads import head_class_names, model_heads
+
+    chosen = model_heads(loaded.model, heads)
+    input_size = model_input_size(loaded.model)
+    return {
+        "format": _RECORD_FORMAT,
+        "heads": list(chosen),
+        "class_names": {head: list(names) for head, names in head_class_names(loaded.model, chosen).items()},
+        "input": {"name": loaded.model.inputs[0].name, "dtype": "float32", "shape": [None, input_size, input_size, 3],
+                  "pixels": "RGB in [0, 255], unscaled"},
+        "input_size": input_size,
+        "image_size": loaded.image_size,
+        "crop": inference_crop(loaded.crop, input_size).to_dict(),
+        "input_rule": INPUT_RULE,
+        "source": loaded.source,
+    }
+
+
+def record_path(path: str | os.PathLike[str]) -> Path:
+    """Where the export record of ``path`` lives: in a SavedModel folder's ``assets``, beside any other file.
+
+    (An ONNX file also holds it in its ``metadata_props``.)
+
+    Example:
+
+    >>> from adiencekit.export import record_path
+    >>> record_path("exported/utk.tflite").as_posix()
+    'exported/utk.tflite.json'
+    """
+    target = Path(path)
+    if target.is_dir():
+        return target / "assets" / f"{RECORD_KEY}.json"
+    return target.with_name(target.name + ".json")
+
+
+def _write_record(target: Path, format: str, record: dict[str, Any]) -> None:
+    from adiencekit.fileio import atomic_write_text
+
+    text = json.dumps(record, indent=2)
+    if format == "onnx":
+        import onnx
+
+        graph = onnx.load(str(target))
+        kept = [prop for prop in graph.metadata_props if prop.key != RECORD_KEY]
+        del graph.metadata_props[:]
+        graph.metadata_props.extend(kept)
+        graph.metadata_props.add(key=RECORD_KEY, value=text)
+        tmp = target.with_name(f".{target.name}.tmp")
+        onnx.save(graph, str(tmp))
+        os.replace(tmp, target)
+        return
+    path = record_path(target)
+    path.parent.mkdir(exist_ok=True)  # a SavedModel's assets folder, when Keras wrote none
+    atomic_write_text(path, text + "\n")
+
+
+def read_export_record(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The export record (:func:`export_record`) of an exported SavedModel folder, TFLite or ONNX file.
+
+    Raises:
+        ModelFileError: ``path`` holds no readable record (not exported by adiencekit).
+    """
+    target = Path(path)
+    try:
+        if target.suffix == ".onnx" and target.is_file():
+            import onnx
+
+            props = {prop.key: prop.value for prop in onnx.load(str(target), load_external_data=False).metadata_props}
+            if RECORD_KEY not in props:
+                raise ModelFileError(f"{target}: its metadata_props hold no {RECORD_KEY!r} record")
+            record = json.loads(props[RECORD_KEY])
+        else:
+            record = json.loads(record_path(target).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ModelFileError(f"{target}: no readable adiencekit export record ({error})") from None
+    if not isinstance(record, dict) or record.get("format") != _RECORD_FORMAT:
+        raise ModelFileError(f"{target}: its record is not an adiencekit export record")
+    return record
+
+
+def describe_export(path: str | os.PathLike[str]) -> str:
+    """One line on what an exported file takes and gives, from its record (its own heads, not a guess).
+
+    Example:
+
+    >>> import json, tempfile, pathlib
+    >>> from adiencekit.export import describe_export, record_path
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> (folder / "assets").mkdir()
+    >>> _ = record_path(folder).write_text(json.dumps({"format": "adiencekit-export", "heads": ["gender"],
+    ...                                                "input_size": 64}))
+    >>> describe_export(folder)
+    "input 'image': float32 RGB 0-255, 64 px; output 'gender'"
+    """
+    record = read_export_record(path)
+    heads = record["heads"]
+    outputs = ("output " if len(heads) == 1 else "outputs ") + ", ".join(repr(head) for head in heads)
+    size = f", {record['input_size']} px" if record.get("input_size") else ""
+    return f"input 'image': float32 RGB 0-255{size}; {outputs}"
 
 
 def export_model(
@@ -88,10 +224,11 @@ def export_model(
     path: str | os.PathLike[str],
     format: str = "saved_model",
     *,
+    heads: Sequence[str] | None = None,
     overwrite: bool = False,
     verbose: bool = False,
 ) -> Path:
-    """Write ``model`` to ``path`` in ``format``.
+    """Write ``model`` to ``path`` in ``format``, with its record (:func:`export_record`).
 
     Args:
         model: a ``keras.Model``, a ``.keras`` file, a training run folder or a preset
@@ -99,6 +236,8 @@ def export_model(
         path: output: a folder for ``saved_model``; a file for ``tflite``/``onnx``
             (``.tflite``/``.onnx`` is appended when missing).
         format: ``"saved_model"``, ``"tflite"`` or ``"onnx"``.
+        heads: the heads of a model that does not name them (a plain ``keras.Model``
+            whose outputs are not named ``gender``/``age``), in output order.
         overwrite: replace an existing output (default: refuse).
         verbose: let Keras and the converters print their progress.
 
@@ -108,14 +247,17 @@ def export_model(
     Raises:
         ConfigError: unknown format, a model that is not float32 (ONNX/TFLite export
             needs a float32 dtype policy), an existing output without ``overwrite``,
-            a converter package that is not installed.
+            a converter package that is not installed, a model that does not say
+            which output is which head (without ``heads``).
         ModelFileError: the model cannot be loaded.
     """
     if format not in EXPORT_FORMATS:
         raise ConfigError(f"format must be one of {sorted(EXPORT_FORMATS)}, got {format!r}")
     from adiencekit.inference.loading import load_model_source
 
-    loaded = load_model_source(model).model
+    source = load_model_source(model)
+    loaded = source.model
+    record = export_record(source, heads)
     if loaded.dtype_policy.name != "float32":
         raise ConfigError(
             f"model {loaded.name!r} uses dtype policy {loaded.dtype_policy.name!r}; export needs a float32 model "
@@ -129,7 +271,7 @@ def export_model(
         if not overwrite:
             raise ConfigError(f"{target} exists; replace it with --overwrite (Python: overwrite=True)")
         check_replaceable(target, model, format)
-    wrapped = named_outputs(loaded)
+    wrapped = named_outputs(loaded, heads)
     if not getattr(wrapped, "_called", True):  # Keras's ONNX exporter wants a model that has run once
         shape = [1] + [dim or 64 for dim in wrapped.inputs[0].shape[1:]]
         wrapped(np.zeros(shape, "float32"), training=False)
@@ -141,6 +283,8 @@ def export_model(
         with quiet, disk_errors(target, "export"):
             _probe_writable(target.parent)
             wrapped.export(str(staging), format=EXPORT_FORMATS[format], verbose=verbose)
+            if format != "tflite":
+                _write_record(staging, format, record)
         _replace(staging, target)
     except ImportError as error:
         raise ConfigError(
@@ -152,6 +296,8 @@ def export_model(
         raise
     finally:
         _remove(staging)
+    if format == "tflite":  # its record is a file beside it; the others carry theirs inside
+        _write_record(target, format, record)
     return target
 
 
@@ -309,10 +455,10 @@ def export_preset(
 
     The run's model is rebuilt in ``float32`` (a run trained under mixed precision keeps
     float32 weights; the preset must not carry the bfloat16 compute policy) and its best
-    weights are loaded. The photo crop is the one the training images were made with:
-    the ``crop`` of ``prepare.json`` when the run's UTKFace root was made by
-    :func:`adiencekit.inference.prepare.prepare_utkface`, else the dataset's own framing
-    (``{"style": "center"}``).
+    weights are loaded. The photo crop is the one the training images were made with
+    (:func:`adiencekit.crops.recorded_crop`: the ``crop`` of ``prepare.json`` when the
+    run's UTKFace root was made by :func:`adiencekit.inference.prepare.prepare_utkface`,
+    else the dataset's own framing, ``{"style": "center"}``).
 
     Several runs make an :class:`~adiencekit.models.AgeGenderEnsemble` preset (their
     probabilities averaged). They must share the data, the split and the crop

@@ -99,7 +99,7 @@ def recorded_training(preset: str | os.PathLike[str]) -> RecordedTraining:
             configs (only presets exported from runs on a prepared UTKFace root can be
             re-made this way).
     """
-    from adiencekit.inference.alignment import CropSpec
+    from adiencekit.crops import CropSpec
     from adiencekit.models.presets import preset_metadata
     from adiencekit.training import TrainConfig
 

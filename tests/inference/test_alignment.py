@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from adiencekit.crops import CropSpec
 from adiencekit.errors import ConfigError
 from adiencekit.inference.alignment import (
     TEMPLATE,
-    CropSpec,
     align_face,
     align_faces_in_folder,
     crop_box,
@@ -203,7 +203,7 @@ def _framing(files, detector) -> tuple[float, float]:
 @pytest.mark.parametrize("dataset", ["adience", "utkface"])
 def test_crop_presets_frame_faces_like_their_dataset(dataset, adience_faces_dir, utk_files, detector) -> None:
     """ADIENCE_CROP / UTKFACE_CROP put the eyes where the dataset's own crops have them."""
-    from adiencekit.inference.alignment import ADIENCE_CROP, UTKFACE_CROP
+    from adiencekit.crops import ADIENCE_CROP, UTKFACE_CROP
 
     if dataset == "adience":
         files, spec = sorted(adience_faces_dir.rglob("*.jpg")), ADIENCE_CROP
@@ -213,3 +213,32 @@ def test_crop_presets_frame_faces_like_their_dataset(dataset, adience_faces_dir,
     points = template_points(spec) / spec.size
     assert abs(np.hypot(*(points[1] - points[0])) - distance) < 0.03, distance
     assert abs(points[:2, 1].mean() - height) < 0.03, height
+
+
+@pytest.mark.realdata
+def test_aligning_folder_after_folder_does_not_retrace(adience_faces_dir, tmp_path) -> None:
+    """Detectors share one compiled MTCNN: TensorFlow warned about retracing when each traced its own."""
+    import logging
+
+    pytest.importorskip("mtcnn", reason="face detection needs the mtcnn package")
+    files = sorted(adience_faces_dir.rglob("*.jpg"))[:4]
+    warnings: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            warnings.append(record.getMessage())
+
+    handler = Collect(level=logging.WARNING)
+    logger = logging.getLogger("tensorflow")
+    logger.addHandler(handler)
+    try:
+        for round_ in range(3):
+            src = tmp_path / f"src{round_}"
+            src.mkdir()
+            for path in files:
+                Image.open(path).resize((200 + 40 * round_, 200 + 40 * round_)).save(src / path.name)
+            report = align_faces_in_folder(src, tmp_path / f"dst{round_}", CropSpec(size=64))
+            assert report.images == len(files) and report.written >= 1
+    finally:
+        logger.removeHandler(handler)
+    assert not [message for message in warnings if "retracing" in message], warnings

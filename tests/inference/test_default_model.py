@@ -19,10 +19,10 @@ import pytest
 from PIL import Image
 
 from adiencekit.cli import _catalog, main
+from adiencekit.crops import CropSpec
 from adiencekit.errors import ModelFileError
 from adiencekit.inference import Predictor
-from adiencekit.inference.alignment import CropSpec
-from adiencekit.inference.predictor import HEAD_CLASSES
+from adiencekit.labels import CLASS_NAMES as HEAD_CLASSES
 from adiencekit.models import DEFAULT_PRESET, list_presets
 from adiencekit.models import presets as presets_module
 

@@ -84,7 +84,7 @@ def test_model_from_keras_file_and_run_folder(tmp_path: Path, small_model) -> No
     centre = Predictor(small_model, detector=None).predict_crops(big[:, 4:68, 4:68])
     np.testing.assert_allclose(predictor.predict_crops(big)["age"], centre["age"], atol=1e-6)
     # A run trained on UTKFace crops gets UTKFace's tighter framing.
-    from adiencekit.inference.alignment import UTKFACE_CROP
+    from adiencekit.crops import UTKFACE_CROP
 
     (run / "config.json").write_text(TrainConfig(task="multitask", data=f"utkface:{tmp_path}", image_size=72,
                                                  crop_size=64).to_json())
@@ -227,3 +227,27 @@ def test_a_predictor_labels_faces_with_an_ensemble_preset(tmp_path) -> None:
     face = predictor.predict(pixels[0], detect=False).faces[0]
     assert face.gender.label in GENDERS and face.age.label in ensemble.class_names["age"]
     assert face.gender.probability == pytest.approx(float(probabilities["gender"][0].max()), abs=1e-5)
+
+
+def test_a_model_that_does_not_name_its_heads_is_refused_unless_named() -> None:
+    """Which output is which head is asked of the model, never guessed from its class count."""
+    plain = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Flatten(),
+                              keras.layers.Dense(2, activation="softmax")])
+    with pytest.raises(ConfigError, match="does not say which output is which head"):
+        Predictor(plain, detector=None)
+    with pytest.raises(ConfigError, match="has 2 classes, the age head has 8"):
+        Predictor(plain, detector=None, heads=("age",))
+    predictor = Predictor(plain, detector=None, heads=("gender",))
+    assert predictor.heads == ["gender"]
+    face = predictor.predict(_grey(shape=(16, 16, 3)), detect=False).faces[0]
+    assert face.age is None and face.gender.label in GENDERS
+
+
+def test_class_names_come_from_the_model() -> None:
+    """A single-task model with another class count labels with its own class names."""
+    from adiencekit.models import create_model
+
+    model = create_model("scratch_cnn", task="age", classes=3, input_shape=(16, 16, 3), conv_layers=2,
+                         base_filters=4, dense_units=8)
+    face = Predictor(model, detector=None).predict(_grey(shape=(16, 16, 3)), detect=False).faces[0]
+    assert list(face.age.probabilities) == ["0", "1", "2"]

@@ -12,7 +12,8 @@ from PIL import Image
 
 from adiencekit.data import UTKFaceDataset
 from adiencekit.errors import ConfigError
-from adiencekit.inference.alignment import CropSpec, template_points
+from adiencekit.crops import CropSpec
+from adiencekit.inference.alignment import template_points
 from adiencekit.inference.detection import Detection
 from adiencekit.inference.prepare import PREPARE_FILE, prepare_utkface
 

@@ -11,7 +11,7 @@ import pytest
 from adiencekit.errors import ConfigError, ModelFileError
 from adiencekit.export import export_preset
 from adiencekit.inference import Predictor
-from adiencekit.inference.alignment import CropSpec
+from adiencekit.crops import CropSpec
 from adiencekit.inference.prepare import PREPARE_FILE, prepare_utkface
 from adiencekit.reproduce import recorded_training, reproduce_preset
 from adiencekit.training import TrainConfig, train

@@ -25,6 +25,7 @@ import os
 from typing import Any
 
 from adiencekit.cli._errors import fail
+from adiencekit.cli.predict import heads_option as _heads
 
 __all__ = ["add_export_parser", "run_export"]
 
@@ -37,8 +38,8 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "export",
         help="export a model as a TensorFlow SavedModel, TFLite or ONNX file, or a run as a preset",
-        description="Export a model (preprocessing included, dynamic batch, one output per head: 'gender' "
-                    "and/or 'age'), or turn a finished training run into a preset folder (--format preset).",
+        description="Export a model (preprocessing included, dynamic batch, one output per head, its crop and "
+                    "class names recorded), or turn a finished training run into a preset folder (--format preset).",
     )
     parser.add_argument("--model", required=True, action="append", type=os.path.expanduser,
                         help="a preset name or folder, a training run folder or a .keras file; with --format preset, "
@@ -49,6 +50,8 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="output folder (saved_model, preset) or file")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an earlier export at --out (never a run folder, a preset or other files)")
+    parser.add_argument("--heads", type=_heads, default=None, metavar="H[,H]",
+                        help="a plain Keras model's outputs in order (gender, age), for a model that does not say")
     parser.add_argument("--license", default=None, help="preset only: the weights' licence (carry the data's terms)")
     parser.add_argument("--description", default=None, help="preset only: one line saying what the model is")
     return parser
@@ -66,7 +69,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from adiencekit.errors import ConfigError
-    from adiencekit.export import PRESET_FORMAT, export_model, export_preset
+    from adiencekit.export import PRESET_FORMAT, describe_export, export_model, export_preset
 
     if args.format == PRESET_FORMAT:
         written = export_preset(args.model, args.out, license=args.license, description=args.description,
@@ -77,6 +80,6 @@ def _export(args: argparse.Namespace) -> int:
     if len(args.model) > 1:
         raise ConfigError(f"--format {args.format} exports one model; --model was given {len(args.model)} times "
                           f"(make an ensemble preset first: --format preset with several --model, then export it)")
-    written = export_model(args.model[0], args.out, format=args.format, overwrite=args.overwrite)
-    print(f"exported {args.format} to {written} (input 'image': float32 RGB 0-255)")
+    written = export_model(args.model[0], args.out, format=args.format, overwrite=args.overwrite, heads=args.heads)
+    print(f"exported {args.format} to {written} ({describe_export(written)})")
     return 0

@@ -70,7 +70,8 @@ def _face_size(text: str) -> float:
     return value
 
 
-def _heads(text: str) -> tuple[str, ...]:
+def heads_option(text: str) -> tuple[str, ...]:
+    """``--heads gender,age``: a plain Keras model's outputs, in order."""
     heads = tuple(part.strip() for part in text.split(","))
     if not heads or any(head not in ("gender", "age") for head in heads) or len(set(heads)) != len(heads):
         raise argparse.ArgumentTypeError(f"must name the model's outputs in order, e.g. 'gender,age', got {text!r}")
@@ -101,7 +102,7 @@ def add_predict_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="ignore faces smaller than PX pixels (default 40; larger is faster)")
     parser.add_argument("--tta", action="store_true", help="average each face with its mirror image")
     parser.add_argument("--batch-size", type=_positive_int, default=32, metavar="N", help="faces per model call (default 32)")
-    parser.add_argument("--heads", type=_heads, default=None, metavar="H[,H]",
+    parser.add_argument("--heads", type=heads_option, default=None, metavar="H[,H]",
                         help="a plain Keras model's outputs in order (gender, age), for a model that does not say")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no per-file warnings")
     return parser

@@ -5,8 +5,9 @@ The pieces, each usable alone:
 - :mod:`~adiencekit.inference.images`: read any photo as upright RGB ``uint8``.
 - :mod:`~adiencekit.inference.detection`: the :class:`FaceDetector` interface and
   :class:`MTCNNDetector`.
-- :mod:`~adiencekit.inference.alignment`: :class:`CropSpec`, :func:`align_face` (five
-  landmarks onto a template) and :func:`align_faces_in_folder` (training data).
+- :mod:`~adiencekit.inference.alignment`: :func:`align_face` (five landmarks onto a
+  template) and :func:`align_faces_in_folder` (training data), cutting faces as a
+  :class:`~adiencekit.crops.CropSpec` says (re-exported here).
 - :mod:`~adiencekit.inference.predictor`: :class:`Predictor`.
 - :mod:`~adiencekit.inference.annotate`: draw boxes and labels.
 - :mod:`~adiencekit.inference.loading`: :func:`load_model_source`, the one resolver of a model source.
@@ -20,11 +21,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from adiencekit.crops import CropSpec
+
 #: Public name -> the submodule that defines it (imported on first use, so that the
 #: command line can build its parser without loading TensorFlow).
 _EXPORTS = {
     "AlignReport": "alignment",
-    "CropSpec": "alignment",
     "align_face": "alignment",
     "align_faces_in_folder": "alignment",
     "crop_box": "alignment",

@@ -5,14 +5,11 @@ translation; Umeyama 1991) between two point sets. :func:`align_face` uses it to
 detected face's five landmarks (eyes, nose tip, mouth corners; image-left first) onto
 :data:`TEMPLATE`, the widely used five-point template of 112 px face crops (InsightFace's
 ArcFace template) scaled to the unit square, and warps the photo with Pillow's affine
-transform. :class:`CropSpec` says how much border to keep around the template square
-(``margin``, a fraction of its side on each side) and the output side (``size``).
-
-The defaults frame a face about as the Adience ``faces``/``aligned`` crops do: measured
-with MTCNN on the 19 real Adience crops, the eyes are 0.21 of the crop's width apart and
-0.40 of its height from the top (median); ``margin=0.25, shift=-0.11`` puts the
-template's eyes 0.21 apart at 0.40. UTKFace's crops are tighter, with the eyes higher
-(0.38 apart at 0.29, measured on UTKFace crops): :data:`UTKFACE_CROP`.
+transform. A :class:`~adiencekit.crops.CropSpec` says how much border to keep around the
+template square (``margin``, a fraction of its side on each side), where the face sits
+(``shift``) and the output side (``size``); :mod:`adiencekit.crops` owns it and each
+dataset's framing (``margin=0.25, shift=-0.11``, the defaults, puts the template's eyes
+0.21 of the crop apart at 0.40 of its height, as in the Adience crops).
 
 The same function prepares training data (:func:`align_faces_in_folder`), so that a
 model trained on its crops sees the same kind of crop at inference.
@@ -20,7 +17,8 @@ model trained on its crops sees the same kind of crop at inference.
 Example:
 
 >>> import numpy as np
->>> from adiencekit.inference.alignment import CropSpec, template_points
+>>> from adiencekit.crops import CropSpec
+>>> from adiencekit.inference.alignment import template_points
 >>> spec = CropSpec(margin=0.25, shift=-0.11, size=100)
 >>> template_points(spec)[:2].round(1).tolist()  # the two eyes in the output crop
 [[39.5, 40.1], [60.4, 40.0]]
@@ -30,14 +28,14 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
+from adiencekit.crops import CropSpec
 from adiencekit.errors import ConfigError
 from adiencekit.inference.images import ImageReadError, expand_image_paths, read_image
 
@@ -45,12 +43,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from adiencekit.inference.detection import Detection, FaceDetector
 
 __all__ = [
-    "CROP_STYLES",
     "TEMPLATE",
-    "ADIENCE_CROP",
-    "UTKFACE_CROP",
     "AlignReport",
-    "CropSpec",
     "align_face",
     "align_faces_in_folder",
     "crop_box",
@@ -72,75 +66,6 @@ TEMPLATE = np.array(
     ],
     dtype=np.float64,
 ) / 112.0
-
-#: ``"aligned"``: similarity transform of the five landmarks onto :data:`TEMPLATE`
-#: (rotates tilted faces upright). ``"box"``: the square around the detector's box, not
-#: rotated (for models trained on plain detector crops).
-CROP_STYLES = ("aligned", "box")
-
-
-@dataclass(frozen=True)
-class CropSpec:
-    """How a face is cut out of a photo.
-
-    Args:
-        style: one of :data:`CROP_STYLES`.
-        margin: border on each side as a fraction of the face square: of the template
-            square for ``"aligned"``, of the box's longer side for ``"box"``. Negative
-            values crop tighter (down to -0.4).
-        size: side of the square output crop in pixels.
-        shift: moves the face down (positive) or up (negative) in the crop, as a
-            fraction of the face square (in ``[-0.5, 0.5]``); negative values keep more
-            of the chin and neck, as photo crops usually do.
-
-    Example:
-
-    >>> from adiencekit.inference.alignment import CropSpec
-    >>> CropSpec.from_dict({"style": "aligned", "margin": 0.1, "size": 64})
-    CropSpec(style='aligned', margin=0.1, size=64, shift=-0.11)
-    >>> CropSpec(size=0)
-    Traceback (most recent call last):
-    ...
-    adiencekit.errors.ConfigError: CropSpec.size must be an int >= 8, got 0
-    """
-
-    style: str = "aligned"
-    margin: float = 0.25
-    size: int = 256
-    shift: float = -0.11
-
-    def __post_init__(self) -> None:
-        if self.style not in CROP_STYLES:
-            raise ConfigError(f"CropSpec.style must be one of {CROP_STYLES}, got {self.style!r}")
-        if isinstance(self.margin, bool) or not isinstance(self.margin, (int, float)) or not -0.4 <= self.margin <= 2.0:
-            raise ConfigError(f"CropSpec.margin must be a number in [-0.4, 2], got {self.margin!r}")
-        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 8:
-            raise ConfigError(f"CropSpec.size must be an int >= 8, got {self.size!r}")
-        if isinstance(self.shift, bool) or not isinstance(self.shift, (int, float)) or not -0.5 <= self.shift <= 0.5:
-            raise ConfigError(f"CropSpec.shift must be a number in [-0.5, 0.5], got {self.shift!r}")
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> CropSpec:
-        """Build from a preset's ``crop`` dict (``style``, ``margin``, ``size``, ``shift``; all optional)."""
-        unknown = sorted(set(values) - {"style", "margin", "size", "shift"})
-        if unknown:
-            raise ConfigError(f"unknown crop settings {unknown}; allowed: style, margin, size, shift")
-        return cls(**dict(values))
-
-    def replace(self, **changes: Any) -> CropSpec:
-        """A copy with some fields changed."""
-        return CropSpec(**{**self.to_dict(), **changes})
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``crop`` dict of a preset."""
-        return asdict(self)
-
-
-#: Framing of the Adience ``faces``/``aligned`` crops (the :class:`CropSpec` defaults).
-ADIENCE_CROP = CropSpec()
-#: Framing of UTKFace's aligned-and-cropped faces (tighter, eyes higher).
-UTKFACE_CROP = CropSpec(margin=-0.09, shift=-0.14)
-
 
 def template_points(spec: CropSpec) -> np.ndarray:
     """Where :data:`TEMPLATE`'s five points land in a crop of ``spec`` (pixel units, ``(5, 2)``)."""
@@ -265,7 +190,8 @@ def align_face(image: np.ndarray, landmarks: Any, spec: CropSpec = CropSpec()) -
     Example:
 
     >>> import numpy as np
-    >>> from adiencekit.inference.alignment import CropSpec, align_face, template_points
+    >>> from adiencekit.crops import CropSpec
+    >>> from adiencekit.inference.alignment import align_face, template_points
     >>> spec = CropSpec(margin=0.0, size=112, shift=0.0)
     >>> image = np.zeros((300, 300, 3), np.uint8)
     >>> points = template_points(spec) * 2 + 40      # a face twice the template's size
@@ -299,7 +225,8 @@ def crop_box(image: np.ndarray, box: Any, spec: CropSpec = CropSpec(style="box")
     Example:
 
     >>> import numpy as np
-    >>> from adiencekit.inference.alignment import CropSpec, crop_box
+    >>> from adiencekit.crops import CropSpec
+    >>> from adiencekit.inference.alignment import crop_box
     >>> image = np.zeros((100, 100, 3), np.uint8); image[40:60, 40:60] = 255
     >>> crop = crop_box(image, [40, 40, 20, 20], CropSpec(style="box", margin=0.5, size=40, shift=0.0))
     >>> int(crop[20, 20, 0]), int(crop[2, 2, 0])

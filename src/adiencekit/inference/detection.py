@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import abc
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -190,21 +191,13 @@ class MTCNNDetector(FaceDetector):
         device: str = "CPU:0",
     ) -> None:
         super().__init__(min_face=min_face, max_side=max_side, min_score=min_score)
-        try:
-            from mtcnn import MTCNN
-        except ImportError as error:  # pragma: no cover - depends on the environment
-            raise ConfigError(
-                f"face detection needs the 'mtcnn' package ({error}); install it with "
-                f"pip install 'mtcnn>=1.0,<2'"
-            ) from None
         for name, values in (("thresholds", thresholds), ("retry_thresholds", retry_thresholds)):
             if len(values) != 3 or not all(0.0 < t < 1.0 for t in values):
                 raise ConfigError(f"{name} must be three numbers in (0, 1), got {values!r}")
         self.thresholds = tuple(float(t) for t in thresholds)
         self.retry = bool(retry)
         self.retry_thresholds = tuple(float(t) for t in retry_thresholds)
-        self._mtcnn = MTCNN(device=device)
-        _compile_stages(self._mtcnn)
+        self._mtcnn = _shared_mtcnn(device)
 
     def _detect(self, image: np.ndarray) -> list[Detection]:
         found = self._run(image, self.thresholds)
@@ -259,6 +252,26 @@ class MTCNNDetector(FaceDetector):
             for row in rows
             if row[3] > 0 and row[4] > 0
         ]
+
+
+@functools.cache
+def _shared_mtcnn(device: str) -> Any:
+    """The MTCNN networks of ``device``, compiled once and shared by every detector.
+
+    They hold no per-call state (thresholds and the smallest face are arguments of each
+    call). A new copy per detector traced its three networks again, and after a few
+    detectors (``align_faces_in_folder`` called folder after folder) TensorFlow warned
+    about excessive ``tf.function`` retracing.
+    """
+    try:
+        from mtcnn import MTCNN
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise ConfigError(
+            f"face detection needs the 'mtcnn' package ({error}); install it with pip install 'mtcnn>=1.0,<2'"
+        ) from None
+    mtcnn = MTCNN(device=device)
+    _compile_stages(mtcnn)
+    return mtcnn
 
 
 def _compile_stages(mtcnn: Any) -> None:

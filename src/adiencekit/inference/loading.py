@@ -2,7 +2,7 @@
 
 :func:`load_model_source` returns a :class:`LoadedModel`: the Keras model plus what
 inference must know to feed it crops like the ones it was trained on: the crop
-(:class:`~adiencekit.inference.alignment.CropSpec`; a preset records it in its
+(:class:`~adiencekit.crops.CropSpec`; a preset records it in its
 ``crop`` metadata) and, for a training run, the ``image_size`` the faces were resized
 to before the centre ``crop_size`` crop. No model (``None``) means the default model:
 the bundled preset :data:`~adiencekit.models.presets.DEFAULT_PRESET`, read from the
@@ -20,20 +20,19 @@ adiencekit.errors.ModelFileError: no/such/model.keras: no such file or folder; -
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import keras
 
+from adiencekit.crops import CropSpec, metadata_crop
 from adiencekit.errors import ModelFileError, damaged_reason
-from adiencekit.inference.alignment import CropSpec
 from adiencekit.models import presets
 from adiencekit.models.presets import PRESET_FILE
 from adiencekit.training.run_folder import RunFolder
 
-__all__ = ["LoadedModel", "crop_from_metadata", "load_default_model", "load_model_source", "model_input_size"]
+__all__ = ["LoadedModel", "load_default_model", "load_model_source", "model_input_size"]
 
 
 @dataclass
@@ -79,41 +78,8 @@ def _load_keras_file(path: Path) -> keras.Model:
 def _from_run_folder(run: RunFolder) -> LoadedModel:
     """A training run: its best model, cut faces the way its training faces were made."""
     metadata = run.preset_metadata()
-    return LoadedModel(model=run.load_model(), crop=crop_from_metadata(metadata),
+    return LoadedModel(model=run.load_model(), crop=metadata_crop(metadata),
                        image_size=metadata["image_size"], source=str(run.path))
-
-
-def crop_from_metadata(metadata: Mapping[str, Any]) -> CropSpec | None:
-    """The :class:`CropSpec` of a preset's metadata (``preset.json``), or ``None`` without one.
-
-    ``crop["style"] == "center"`` marks a model trained on a dataset's own crops
-    (resized, centre crop): faces are then framed like that dataset
-    (:data:`~adiencekit.inference.alignment.UTKFACE_CROP` for ``utkface:`` training
-    data, else :data:`~adiencekit.inference.alignment.ADIENCE_CROP`) at ``crop["size"]``.
-    Other styles map onto :class:`CropSpec` field by field.
-
-    Example:
-
-    >>> from adiencekit.inference.loading import crop_from_metadata
-    >>> crop_from_metadata({"crop": {"style": "aligned", "margin": 0.2, "size": 96}})
-    CropSpec(style='aligned', margin=0.2, size=96, shift=-0.11)
-    >>> crop_from_metadata({"crop": {"style": "center", "margin": 0.0, "size": 72},
-    ...                     "training_data": {"data": "utkface:/data/utkface"}})
-    CropSpec(style='aligned', margin=-0.09, size=72, shift=-0.14)
-    """
-    from adiencekit.inference.alignment import ADIENCE_CROP, UTKFACE_CROP
-    from adiencekit.training.config import UTKFACE_PREFIX
-
-    crop = metadata.get("crop")
-    if crop is None:
-        return None
-    if not isinstance(crop, Mapping):
-        raise ModelFileError(f"preset crop must be a dict with style, margin and size, got {crop!r}")
-    if crop.get("style") == "center":
-        data = str((metadata.get("training_data") or {}).get("data") or "")
-        framing = UTKFACE_CROP if data.startswith(UTKFACE_PREFIX) else ADIENCE_CROP
-        return framing.replace(size=int(crop.get("size", framing.size)))
-    return CropSpec.from_dict(crop)
 
 
 def _from_preset(name_or_path: str | os.PathLike[str]) -> LoadedModel:
@@ -128,7 +94,7 @@ def _from_preset(name_or_path: str | os.PathLike[str]) -> LoadedModel:
     metadata = getattr(model, "preset_metadata", None) or {}
     return LoadedModel(
         model=model,
-        crop=crop_from_metadata(metadata),
+        crop=metadata_crop(metadata),
         image_size=metadata.get("image_size"),
         source=str(name_or_path),
     )

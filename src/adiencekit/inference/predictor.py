@@ -40,15 +40,15 @@ import keras
 import numpy as np
 from PIL import Image
 
+from adiencekit.crops import CropSpec, inference_crop, model_inputs, resize_square
 from adiencekit.errors import ConfigError
-from adiencekit.inference.alignment import CropSpec, crop_face
+from adiencekit.inference.alignment import crop_face
 from adiencekit.inference.detection import LANDMARK_NAMES, Detection, FaceDetector, get_detector
 from adiencekit.inference.images import ImageReadError, as_rgb_array, expand_image_paths, read_image
 from adiencekit.inference.loading import load_model_source, model_input_size
-from adiencekit.labels import AGE_GROUPS, GENDERS
+from adiencekit.models.heads import head_class_names, head_probabilities, model_heads
 
 __all__ = [
-    "HEAD_CLASSES",
     "FacePrediction",
     "HeadPrediction",
     "ImageResult",
@@ -56,13 +56,6 @@ __all__ = [
     "Predictor",
     "summarize",
 ]
-
-#: Class names of each head, in the model's output order.
-HEAD_CLASSES: dict[str, tuple[str, ...]] = {
-    "gender": tuple(GENDERS),
-    "age": tuple(group.name for group in AGE_GROUPS),
-}
-
 
 @dataclass
 class HeadPrediction:
@@ -207,25 +200,6 @@ def summarize(results: Iterable[ImageResult]) -> PredictionSummary:
     )
 
 
-def _output_heads(model: keras.Model) -> list[str]:
-    names = list(getattr(model, "output_names", None) or [])
-    shapes = [tuple(t.shape) for t in model.outputs]
-    heads = []
-    for index, shape in enumerate(shapes):
-        name = names[index] if index < len(names) else ""
-        if name in HEAD_CLASSES:
-            heads.append(name)
-        elif shape[-1] == len(HEAD_CLASSES["gender"]):
-            heads.append("gender")
-        elif shape[-1] == len(HEAD_CLASSES["age"]):
-            heads.append("age")
-        else:
-            raise ConfigError(
-                f"model output {name or index!r} has {shape[-1]} classes; expected 'gender' (2) or 'age' (8) outputs"
-            )
-    return heads
-
-
 def _as_probabilities(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     sums = values.sum(axis=-1)
@@ -233,14 +207,6 @@ def _as_probabilities(values: np.ndarray) -> np.ndarray:
         return values
     shifted = np.exp(values - values.max(axis=-1, keepdims=True))  # logits -> softmax
     return shifted / shifted.sum(axis=-1, keepdims=True)
-
-
-def _resize_square(images: np.ndarray, size: int) -> np.ndarray:
-    if images.shape[1] == size and images.shape[2] == size:
-        return images
-    return np.stack(
-        [np.asarray(Image.fromarray(i).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)) for i in images]
-    )
 
 
 class Predictor:
@@ -260,10 +226,17 @@ class Predictor:
             model's own (preset or run folder), else ``CropSpec(size=<model input>)``.
         min_face: smallest face in pixels (shorter box side) when ``detector`` is a name.
         batch_size: faces per model call (faces of several photos share a call).
-        tta: also run the horizontally flipped faces and average the probabilities.
+        tta: also run the horizontally flipped faces and average the probabilities
+            (:class:`~adiencekit.layers.TestTimeAugmentation`, ``mode="flip"``, the
+            one implementation that ``predict_tta`` uses too).
+        heads: the heads of the model's outputs, in output order, for a model that
+            does not say them itself (a plain ``keras.Model`` whose outputs are not
+            named ``gender``/``age``), e.g. ``("gender",)``; see
+            :func:`~adiencekit.models.heads.model_heads`.
 
     Attributes:
         heads: the model's heads, e.g. ``["gender", "age"]``.
+        class_names: class names of each head, in class order.
         crop: the :class:`CropSpec` in use.
         input_size: the model's input side (``None``: any; the crop is fed as is).
     """
@@ -277,34 +250,30 @@ class Predictor:
         min_face: float = 40,
         batch_size: int = 32,
         tta: bool = False,
+        heads: Sequence[str] | None = None,
     ) -> None:
         loaded = load_model_source(model)
         self.model: keras.Model = loaded.model
         self.source = loaded.source
-        self.heads = _output_heads(self.model)
+        self._named_heads = None if heads is None else tuple(heads)
+        self.heads = list(model_heads(self.model, self._named_heads))
+        self.class_names = head_class_names(self.model, self.heads)
         self.input_size = model_input_size(self.model)
         if isinstance(crop, dict):
             crop = CropSpec.from_dict(crop)
-        if crop is None:
-            crop = loaded.crop if loaded.crop is not None else CropSpec(size=self.input_size or 256)
-        self.crop: CropSpec = crop
+        self.crop: CropSpec = crop if crop is not None else inference_crop(loaded.crop, self.input_size)
         self.image_size = loaded.image_size
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be a positive int, got {batch_size!r}")
         self.batch_size = batch_size
         self.tta = bool(tta)
+        self._flip: keras.Model | None = None
         self.detector = None if detector is None else get_detector(detector, min_face=min_face)
 
     # ------------------------------------------------------------------ model
     def _model_inputs(self, crops: np.ndarray) -> np.ndarray:
-        """Crops (``crop.size`` square) -> the model's input: resize, then centre crop."""
-        if self.input_size is None:
-            return crops
-        if self.image_size is not None and self.image_size >= self.input_size:
-            resized = _resize_square(crops, self.image_size)
-            offset = (self.image_size - self.input_size) // 2
-            return resized[:, offset : offset + self.input_size, offset : offset + self.input_size]
-        return _resize_square(crops, self.input_size)
+        """Crops (``crop.size`` square) -> the model's input (:func:`adiencekit.crops.model_inputs`)."""
+        return model_inputs(crops, self.input_size, self.image_size)
 
     def predict_crops(self, crops: Any) -> dict[str, np.ndarray]:
         """Class probabilities of face crops.
@@ -321,34 +290,32 @@ class Predictor:
         out: dict[str, list[np.ndarray]] = {head: [] for head in self.heads}
         for start in range(0, len(crops), self.batch_size):
             batch = self._model_inputs(crops[start : start + self.batch_size]).astype(np.float32)
-            variants = [batch, batch[:, :, ::-1]] if self.tta else [batch]
-            summed: dict[str, np.ndarray] = {}
-            for variant in variants:
-                for head, values in self._call(variant).items():
-                    summed[head] = summed.get(head, 0.0) + _as_probabilities(values)
-            for head in self.heads:
-                out[head].append(summed[head] / len(variants))
+            for head, values in self._call(batch).items():
+                out[head].append(_as_probabilities(values))
         return {
-            head: np.concatenate(parts) if parts else np.zeros((0, len(HEAD_CLASSES[head])))
+            head: np.concatenate(parts) if parts else np.zeros((0, len(self.class_names[head])))
             for head, parts in out.items()
         }
 
     def _call(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         # predict_on_batch runs the compiled predict step (a tf.function with relaxed
         # shapes on TensorFlow, jit on JAX): about 8x faster per face than an eager call
-        # for the small batches of one photo.
-        outputs = self.model.predict_on_batch(batch)
-        if isinstance(outputs, dict):
-            return {head: keras.ops.convert_to_numpy(outputs[head]) for head in self.heads}
-        if isinstance(outputs, (list, tuple)):
-            return {head: keras.ops.convert_to_numpy(v) for head, v in zip(self.heads, outputs)}
-        return {self.heads[0]: keras.ops.convert_to_numpy(outputs)}
+        # for the small batches of one photo. The flip wrapper is built once, so that
+        # its predict step is traced once too.
+        runner = self.model
+        if self.tta:
+            if self._flip is None:
+                from adiencekit.layers.oversampling import TestTimeAugmentation
+
+                self._flip = TestTimeAugmentation(self.model, crop_size=batch.shape[1:3], mode="flip")
+            runner = self._flip
+        return head_probabilities(self.model, runner.predict_on_batch(batch), self._named_heads)
 
     # ------------------------------------------------------------------ photos
     def _faces_of(self, image: np.ndarray, detect: bool) -> tuple[list[Detection], list[np.ndarray], int]:
         if not detect:
             height, width = image.shape[:2]
-            crop = _resize_square(image[None], self.crop.size)[0]
+            crop = resize_square(image[None], self.crop.size)[0]
             return [Detection(box=(0.0, 0.0, float(width), float(height)), score=float("nan"))], [crop], 0
         if self.detector is None:
             raise ConfigError("this Predictor has no detector; pass detector='mtcnn' or predict(..., detect=False)")
@@ -368,7 +335,7 @@ class Predictor:
                 for head in self.heads:
                     p = probabilities[head][row]
                     best = int(np.argmax(p))
-                    names = HEAD_CLASSES[head]
+                    names = self.class_names[head]
                     heads[head] = HeadPrediction(
                         label=names[best], probability=float(p[best]), probabilities=dict(zip(names, map(float, p)))
                     )

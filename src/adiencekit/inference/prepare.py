@@ -9,7 +9,7 @@ crops (a model trained on UTKFace's tight crops falls to near chance on looser o
    detector finds later) and writes it as ``splits.csv``, which
    :class:`~adiencekit.data.UTKFaceDataset` then follows: a test face stays a test face;
 2. it detects the largest face of every image (MTCNN), mirror-padding the tight crops
-   first, and writes the aligned crop (:data:`UTKFACE_TRAINING_CROP`) under the same
+   first, and writes the aligned crop (:data:`~adiencekit.crops.UTKFACE_TRAINING_CROP`) under the same
    file name in ``<dst>/images``;
 3. it copies ``labels.csv`` and writes ``prepare.json`` (settings and counts, the
    files without a face).
@@ -46,24 +46,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from adiencekit.crops import UTKFACE_TRAINING_CROP, CropSpec
 from adiencekit.data.prepared import PREPARE_FILE, prepared_record
-from adiencekit.inference.alignment import AlignReport, CropSpec, align_faces_in_folder
+from adiencekit.inference.alignment import AlignReport, align_faces_in_folder
 
 if TYPE_CHECKING:  # pragma: no cover
     from adiencekit.inference.detection import FaceDetector
 
 __all__ = [
     "PREPARE_FILE",
-    "UTKFACE_TRAINING_CROP",
     "PrepareReport",
     "prepare_utkface",
 ]
-
-#: The crop the bundled model is trained on: aligned, template square plus no margin,
-#: face slightly high (``shift=-0.12``), 112 px. Training cuts random 96 px windows of
-#: it; inference takes the centre window, which frames faces about as UTKFace's own
-#: crops do (:data:`~adiencekit.inference.alignment.UTKFACE_CROP`).
-UTKFACE_TRAINING_CROP = CropSpec(style="aligned", margin=0.0, shift=-0.12, size=112)
 
 
 @dataclass
@@ -98,7 +92,7 @@ def prepare_utkface(
     Args:
         src: the raw UTKFace root (``images/`` and optionally ``labels.csv``).
         dst: the prepared root to write (created; may be re-run to continue).
-        spec: the crop to write (default :data:`UTKFACE_TRAINING_CROP`).
+        spec: the crop to write (default :data:`~adiencekit.crops.UTKFACE_TRAINING_CROP`).
         pad: mirror padding before detection, as a fraction of the image side.
         val_fraction: share of the raw images for validation.
         test_fraction: share of the raw images for testing.

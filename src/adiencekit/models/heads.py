@@ -27,12 +27,14 @@ Example:
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import keras
+import numpy as np
 
-from adiencekit.labels import TASK_CLASSES, TASKS, validate_task
+from adiencekit.errors import ConfigError
+from adiencekit.labels import CLASS_NAMES, TASK_CLASSES, TASKS, validate_task
 
 __all__ = [
     "TASKS",
@@ -41,6 +43,9 @@ __all__ = [
     "POOLINGS",
     "classification_head",
     "global_pool",
+    "head_class_names",
+    "head_probabilities",
+    "model_heads",
     "num_classes",
     "validate_input_shape",
     "validate_pooling",
@@ -184,3 +189,136 @@ def classification_head(
     if task == "multitask":
         return {name: dense(name, units) for name, units in TASK_CLASSES.items()}
     return dense(task, num_classes(task, classes))
+
+
+# ----------------------------------------------------------------------------- asking a model
+def _output_keys(model: keras.Model) -> list[str]:
+    """The model's own names of its outputs, in output order (dict keys, else output names)."""
+    output = getattr(model, "output", None) if getattr(model, "outputs", None) else None
+    if isinstance(output, Mapping):
+        return list(output)
+    return list(getattr(model, "output_names", None) or [])
+
+
+def _own_heads(model: keras.Model) -> tuple[str, ...] | None:
+    """The heads the model names itself (task model ``heads``, or outputs named after heads), else ``None``."""
+    if getattr(model, "heads", None):
+        return tuple(model.heads)
+    keys = _output_keys(model)
+    outputs = list(getattr(model, "outputs", None) or [])
+    if keys and len(keys) == len(outputs) and set(keys) <= set(CLASS_NAMES) and len(set(keys)) == len(keys):
+        return tuple(keys)
+    return None
+
+
+def model_heads(model: keras.Model, heads: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The head of each of ``model``'s outputs, in output order, asked of the model itself.
+
+    A task model answers with its ``heads``; another Keras model with outputs named
+    ``gender``/``age`` (dict keys or output layer names) answers with those names. A
+    model that says neither is refused rather than guessed from its class counts,
+    unless the caller names its heads.
+
+    Args:
+        model: a Keras model.
+        heads: the heads of its outputs, in output order, for a model that does not
+            name them (e.g. ``("gender",)``); for a model that does, the heads the
+            caller needs, which it must have.
+
+    Returns:
+        The heads, e.g. ``("gender", "age")``.
+
+    Raises:
+        ConfigError: the model does not name its heads and none are given, the given
+            heads do not fit its outputs, or the model lacks a head asked for.
+
+    Example:
+
+    >>> import keras
+    >>> from adiencekit.models.heads import model_heads
+    >>> plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")], name="plain")
+    >>> model_heads(plain, heads=["gender"])
+    ('gender',)
+    >>> model_heads(plain)
+    Traceback (most recent call last):
+    ...
+    adiencekit.errors.ConfigError: model 'plain' does not say which output is which head (no heads, class_names or outputs named 'gender'/'age'); name them, e.g. heads=('gender',)
+    """
+    outputs = list(getattr(model, "outputs", None) or [])
+    own = _own_heads(model)
+    if heads is not None:
+        asked = tuple(heads)
+        unknown = [head for head in asked if head not in CLASS_NAMES]
+        if unknown or not asked or len(set(asked)) != len(asked):
+            raise ConfigError(f"heads must be distinct names from {tuple(CLASS_NAMES)}, got {list(asked)}")
+        if own is not None and not set(asked) <= set(own):
+            raise ConfigError(f"model {model.name!r} has the heads {list(own)}; asked for {list(asked)}")
+        if own is None and outputs and len(outputs) != len(asked):
+            raise ConfigError(
+                f"model {model.name!r} has {len(outputs)} output(s); heads {list(asked)} name {len(asked)}"
+            )
+    if own is None and heads is None:
+        raise ConfigError(
+            f"model {model.name!r} does not say which output is which head (no heads, class_names or outputs "
+            f"named 'gender'/'age'); name them, e.g. heads=('gender',)"
+        )
+    chosen = own if own is not None else tuple(heads or ())
+    names = head_class_names(model, chosen)
+    output = getattr(model, "output", None) if outputs else None
+    tensors = dict(output) if isinstance(output, Mapping) else dict(zip(chosen, outputs))
+    for head, tensor in tensors.items():
+        if head in names and int(tensor.shape[-1]) != len(names[head]):
+            raise ConfigError(
+                f"model {model.name!r}: its {head} output has {tensor.shape[-1]} classes, the {head} head has "
+                f"{len(names[head])} ({', '.join(names[head])})"
+            )
+    return chosen
+
+
+def head_class_names(model: keras.Model, heads: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Class names of each head: the model's own ``class_names``, else :data:`adiencekit.labels.CLASS_NAMES`."""
+    own = getattr(model, "class_names", None)
+    own = own if isinstance(own, Mapping) else {}
+    return {head: tuple(own.get(head, CLASS_NAMES[head])) for head in heads}
+
+
+def head_probabilities(model: keras.Model, outputs: Any, heads: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """Map ``model``'s outputs (one call's result) to ``{head: NumPy array}``, by the model's own heads.
+
+    Args:
+        model: the model that gave ``outputs``.
+        outputs: its output: a dict keyed by head, a list/tuple in output order, or one array.
+        heads: the heads of a model without head metadata (see :func:`model_heads`).
+
+    Returns:
+        ``{head: (N, classes) array}`` in :func:`model_heads` order.
+
+    Raises:
+        ConfigError: the model does not name its heads, or the outputs lack one.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from adiencekit.models import create_model
+    >>> from adiencekit.models.heads import head_probabilities
+    >>> model = create_model("scratch_cnn", task="multitask", input_shape=(32, 32, 3),
+    ...                      conv_layers=2, base_filters=4, dense_units=8)
+    >>> out = head_probabilities(model, model.predict_on_batch(np.zeros((3, 32, 32, 3), "float32")))
+    >>> {head: p.shape for head, p in out.items()}
+    {'gender': (3, 2), 'age': (3, 8)}
+    """
+    chosen = model_heads(model, heads)
+    if isinstance(outputs, Mapping):
+        missing = [head for head in chosen if head not in outputs]
+        if missing:
+            raise ConfigError(f"model {model.name!r} outputs {sorted(outputs)} lack the head(s) {missing}")
+        values = [outputs[head] for head in chosen]
+    elif isinstance(outputs, (list, tuple)):
+        if len(outputs) != len(chosen):
+            raise ConfigError(f"model {model.name!r} gives {len(outputs)} outputs for the heads {list(chosen)}")
+        values = list(outputs)
+    else:
+        if len(chosen) != 1:
+            raise ConfigError(f"model {model.name!r} gives one output for the heads {list(chosen)}")
+        values = [outputs]
+    return {head: keras.ops.convert_to_numpy(value) for head, value in zip(chosen, values, strict=True)}

@@ -10,8 +10,9 @@ A preset folder holds::
 preprocessing; or the :class:`~adiencekit.models.AgeGenderEnsemble` config: its members'
 configs, whose weights share the one weights file), ``task``, ``class_names``, ``input_shape``
 (the crop the model takes), ``image_size`` (the side faces are resized to before
-cropping), ``preprocessing``, ``crop`` (how face crops are cut from a photo, read by the
-photo pipeline: ``{"style": "aligned" | "center", "margin": float, "size": int}``),
+cropping), ``preprocessing``, ``crop`` (how face crops are cut from a photo: a
+:class:`~adiencekit.crops.CropSpec` dict, or ``{"style": "center", "size": int}`` for a
+model trained on a dataset's own crops; :mod:`adiencekit.crops` reads it),
 ``training_data``, ``metrics`` (test figures, with their ``protocol``), ``license`` and
 ``description``.
 
@@ -62,11 +63,11 @@ from typing import Any
 import keras
 import numpy as np
 
+from adiencekit.crops import check_recorded_crop
 from adiencekit.errors import ConfigError, ModelFileError
 
 __all__ = [
     "BUNDLED_DIR",
-    "CROP_STYLES",
     "DEFAULT_PRESET",
     "PRESET_FILE",
     "WEIGHTS_FILE",
@@ -84,12 +85,6 @@ FORMAT_VERSION = 2
 #: The preset format version each model class needs: an ensemble preset (version 2) tells
 #: an older adiencekit (which reads up to 1) to upgrade instead of failing to build it.
 _CLASS_FORMAT_VERSIONS = {"AgeGenderClassifier": 1, "AgeGenderEnsemble": 2}
-
-#: How face crops are cut from a photo: ``"center"`` (the model was trained on a
-#: dataset's own crops: faces are framed like that dataset), or one of the
-#: :class:`adiencekit.inference.CropSpec` styles, ``"aligned"`` (similarity transform of
-#: five landmarks to a template) and ``"box"`` (the detector's box, squared).
-CROP_STYLES: tuple[str, ...] = ("center", "aligned", "box")
 
 #: Folder of the presets shipped inside the package (one sub-folder per preset).
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
@@ -148,31 +143,6 @@ def list_presets() -> list[str]:
 
 
 # ----------------------------------------------------------------------------- metadata
-def _check_crop(crop: Any, image_size: int) -> dict[str, Any]:
-    """The preset's ``crop`` dict, checked; :class:`~adiencekit.inference.CropSpec` owns the photo styles."""
-    if crop is None:
-        return {"style": "center", "margin": 0.0, "size": int(image_size)}
-    if not isinstance(crop, Mapping):
-        raise ConfigError(f"crop must be a dict {{'style', 'margin', 'size'}}, got {crop!r}")
-    style = crop.get("style", "center")
-    if style not in CROP_STYLES:
-        raise ConfigError(f"crop style must be one of {CROP_STYLES}, got {style!r}")
-    if style != "center":
-        from adiencekit.inference.alignment import CropSpec  # NumPy and Pillow only
-
-        return CropSpec.from_dict({"size": image_size, **crop}).to_dict()
-    unknown = sorted(set(crop) - {"style", "margin", "size"})
-    if unknown:
-        raise ConfigError(f"a 'center' crop takes the keys 'style', 'margin' and 'size', got extra keys {unknown}")
-    margin = crop.get("margin", 0.0)
-    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0.0 <= margin <= 2.0:
-        raise ConfigError(f"crop margin must be a number in [0, 2] (share of the face box added per side), got {margin!r}")
-    size = crop.get("size", image_size)
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ConfigError(f"crop size must be a positive int (pixels), got {size!r}")
-    return {"style": style, "margin": float(margin), "size": size}
-
-
 def plain_json(value: Any) -> Any:
     """Keras' tracked dicts and lists (and NumPy scalars) back to plain JSON-ready values.
 
@@ -221,9 +191,9 @@ def save_preset(
         preset_dir: the folder (created; must be empty or absent unless ``overwrite``).
         image_size: side faces are resized to before the model's crop (default: the
             model's input side).
-        crop: photo crop style ``{"style": "aligned"|"center", "margin": float,
-            "size": int}`` (default ``{"style": "center", "margin": 0.0, "size":
-            image_size}``).
+        crop: how faces are cut from a photo (:func:`adiencekit.crops.check_recorded_crop`):
+            a :class:`~adiencekit.crops.CropSpec` dict or ``{"style": "center",
+            "margin": 0.0, "size": image_size}`` (the default).
         training_data: what the model was trained on (text or a JSON dict).
         metrics: test figures; include a ``"protocol"`` entry saying how they were
             measured.
@@ -266,7 +236,7 @@ def save_preset(
         "input_shape": list(model.image_shape),
         "image_size": image_size,
         "preprocessing": plain_json(model.preprocessing_config),
-        "crop": _check_crop(crop if crop is not None else previous.get("crop"), image_size),
+        "crop": check_recorded_crop(crop if crop is not None else previous.get("crop"), image_size),
         "training_data": _jsonable(training_data if training_data is not None else previous.get("training_data"),
                                    "training_data"),
         "metrics": _jsonable(plain_json(metrics_value), "metrics"),

@@ -552,13 +552,11 @@ class RunFolder:
         ``adiencekit prepare``; else the dataset's own crops resized to ``image_size``
         (``{"style": "center", ...}``: faces are framed like that dataset).
         """
+        from adiencekit.crops import recorded_crop
         from adiencekit.data.prepared import prepared_record
 
         config = self.read_config()
-        prepared = prepared_record(config.data)
-        if prepared is not None:
-            return dict(prepared["crop"])
-        return {"style": "center", "margin": 0.0, "size": int(config.image_size or config.resolved_crop_size())}
+        return recorded_crop(prepared_record(config.data), int(config.image_size or config.resolved_crop_size()))
 
     def preset_metadata(self) -> dict[str, Any]:
         """What a preset of this run would record (``preset.json`` fields but ``config``).
