@@ -23,7 +23,9 @@ killed run started again with the same folder and config resumes after its last
 completed epoch, recovering from a damaged backup; a finished or failed run is never
 overwritten silently: :func:`train` raises unless ``overwrite=True``. Only one process
 trains in a folder at a time (``run.lock``). A non-finite loss stops the run with
-:class:`~adiencekit.errors.TrainingDivergedError` and ``failed.json``; a full or
+:class:`~adiencekit.errors.TrainingDivergedError` and ``failed.json``, and so do an
+exploding loss and a final model that learned nothing (the rule:
+:mod:`~adiencekit.training.divergence`); a full or
 read-only disk ends in a one-line :class:`~adiencekit.errors.RunFolderError` with the
 folder left resumable.
 
@@ -78,12 +80,14 @@ from adiencekit.training.callbacks import (
 from adiencekit.training.config import TrainConfig
 from adiencekit.training.data_loading import check_split, data_counts, load_dataset, load_split, split_dataset
 from adiencekit.training.devices import DeviceSetup, setup_devices
+from adiencekit.training.divergence import explosion_limit, learned_nothing
 from adiencekit.training.model_setup import _create_model, build_optimizer, compile_model, crop_size_for
 from adiencekit.training.run_folder import (
     RUN_ARTIFACTS,
     RunExistsError,
     RunLock,
     mark_failed,
+    notice,
     prepare_run_dir,
 )
 from adiencekit.training.samples import sample_predictions, write_plots
@@ -236,6 +240,30 @@ def _strong_augmentation(train_ds: Any, config: TrainConfig) -> Any:
     return train_ds.map(augment).prefetch(tf.data.AUTOTUNE)
 
 
+def _note_missing_history(recorder: HistoryRecorder, resumed_from: int) -> None:
+    """Say so when a resumed run's history lacks finished epochs (history files deleted)."""
+    recorded = {row["epoch"] for row in recorder.rows if row["epoch"] <= resumed_from}
+    missing = [epoch for epoch in range(1, resumed_from + 1) if epoch not in recorded]
+    if missing:
+        notice(f"the history of epochs {_epoch_ranges(missing)} is missing from {recorder.json_path} (deleted?); "
+               f"resuming after epoch {resumed_from}: history.json, its plot and metrics.json will lack those "
+               f"epochs (use --overwrite to train the whole run again)")
+
+
+def _epoch_ranges(epochs: Sequence[int]) -> str:
+    """``[1, 2, 3, 5]`` -> ``"1-3, 5"``."""
+    parts: list[str] = []
+    start = previous = epochs[0]
+    for epoch in [*epochs[1:], None]:
+        if epoch is not None and epoch == previous + 1:
+            previous = epoch
+            continue
+        parts.append(str(start) if start == previous else f"{start}-{previous}")
+        if epoch is not None:
+            start = previous = epoch
+    return ", ".join(parts)
+
+
 def _sample_predictions(model: keras.Model, subset: Any, task: str, **kwargs: Any) -> Any:
     """See :func:`adiencekit.training.samples.sample_predictions`."""
     return sample_predictions(model, subset, task, **kwargs)
@@ -279,7 +307,8 @@ def train(
             is false, or an unfinished run of another config.
         RunFolderError: when another process trains in ``out_dir``, or the folder
             cannot be written (full disk, read-only); the run stays resumable.
-        TrainingDivergedError: when the loss becomes NaN or infinite (``failed.json``).
+        TrainingDivergedError: when the loss becomes NaN, infinite or explodes, or the final model
+            learned nothing (see :mod:`~adiencekit.training.divergence`; ``failed.json``).
         DatasetNotFoundError: (a ``FileNotFoundError``) when the dataset is missing.
         ConfigError: (a ``ValueError``) for invalid settings (model kwargs, crop size, ...).
         DataError: (a ``ValueError``) for an empty train, validation or test set.
@@ -354,10 +383,12 @@ def _train_in_folder(
     backup_dir = run_dir / "backup"
     best_path = run_dir / "best.weights.h5"
     resumed_from = restore_backup(model, backup_dir)
+    recorder = HistoryRecorder(run_dir / "history.json", run_dir / "history.csv")
+    _note_missing_history(recorder, resumed_from)
     own: list[keras.callbacks.Callback] = [
-        DivergenceGuard(),  # first: nothing is recorded or saved for a diverged epoch
+        DivergenceGuard(explosion_limit(config.task)),  # first: nothing is recorded or saved for a diverged epoch
         ThroughputLogger(global_batch, None if config.steps_per_epoch else len(split.train)),
-        HistoryRecorder(run_dir / "history.json", run_dir / "history.csv"),
+        recorder,
         AtomicBestCheckpoint(best_path, monitor="val_loss", mode="min"),
     ]
     if config.early_stopping_patience is not None:
@@ -376,33 +407,42 @@ def _train_in_folder(
         state = f"resuming after epoch {resumed_from}" if resumed_from else "new run"
         print(f"adiencekit: training {config.model} ({config.task}) in {run_dir} [{state}]; "
               f"devices: {setup.describe()}")
+    # An early-stopped run killed before its final evaluation resumes at that evaluation.
+    stopped_after = ResumableEarlyStopping.stopped_after(backup_dir / "early_stopping.json")
+    stopped = resumed_from > 0 and stopped_after == resumed_from
     try:
-        model.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=config.epochs,
-            initial_epoch=min(resumed_from, config.epochs),
-            steps_per_epoch=config.steps_per_epoch,
-            validation_steps=config.validation_steps,
-            callbacks=[*own, *callbacks],
-            verbose=verbose,
-            shuffle=False,  # the training pipeline shuffles itself (seeded)
-        )
+        if not stopped:
+            model.fit(
+                train_ds,
+                validation_data=val_ds,
+                epochs=config.epochs,
+                initial_epoch=min(resumed_from, config.epochs),
+                steps_per_epoch=config.steps_per_epoch,
+                validation_steps=config.validation_steps,
+                callbacks=[*own, *callbacks],
+                verbose=verbose,
+                shuffle=False,  # the training pipeline shuffles itself (seeded)
+            )
     except TrainingDivergedError as error:
         raise _fail(run_dir, config, setup, error, str(error)) from None
     if not best_path.is_file():
         raise _fail(run_dir, config, setup, None, "training diverged: no epoch reached a finite validation loss")
     model.load_weights(best_path)
-    atomic_save_model(model, run_dir / "best.keras")
     evaluation = evaluate(
         model, split.test, config.task, batch_size=global_batch, image_size=config.image_size,
         steps=config.test_steps,
     )
+    history = HistoryRecorder.load(run_dir / "history.json")
+    best_epoch = _best_epoch(history)
+    best_val_loss = next((row["val_loss"] for row in history if row["epoch"] == best_epoch), None)
+    scores = {name: (head.exact, head.confusion) for name, head in evaluation.heads.items()}
+    reason = learned_nothing(scores, best_val_loss, config.task)
+    if reason is not None:
+        raise _fail(run_dir, config, setup, None, f"training diverged: {reason}")
+    atomic_save_model(model, run_dir / "best.keras")
     samples = _sample_predictions(model, split.test, config.task, image_size=config.image_size, crop_size=crop,
                                   batch_size=global_batch, seed=config.seed)
 
-    history = HistoryRecorder.load(run_dir / "history.json")
-    best_epoch = _best_epoch(history)
     write_plots(run_dir, history, evaluation, samples)
     metrics = {
         "test": evaluation.as_dict(),
