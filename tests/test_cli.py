@@ -413,6 +413,7 @@ def test_damaged_best_keras_is_one_line(capsys, tiny_root: Path, tmp_path: Path)
     run = tmp_path / "run"
     run.mkdir()
     TrainConfig(data=str(tiny_root), image_size=40, crop_size=32).to_json(run / "config.json")
+    (run / "metrics.json").write_text("{}")  # finished, as far as evaluate checks
     for content in (b"PK\x03\x04 truncated zip", b"", b"not a model at all"):
         (run / "best.keras").write_bytes(content)
         code, _, err = _run_in_process(capsys, "evaluate", "--run", str(run))

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -262,9 +263,27 @@ def _load_model(run: Path) -> Any:
         ) from error
 
 
+def _check_evaluable(run: Path) -> None:
+    """Refuse, before anything is written, a run that is not finished or that a training holds."""
+    from adiencekit.training.run_folder import LOCK_FILE, read_failed, run_state
+
+    state = run_state(run)
+    if state == "failed":
+        reason = (read_failed(run) or {}).get("reason", "see failed.json")
+        raise UsageError(f"{run} holds a failed run ({reason}); there is no model to evaluate")
+    if state != "finished":
+        raise UsageError(
+            f"{run} holds an unfinished run (no metrics.json); finish it by running its train command again "
+            f"(it resumes), then evaluate"
+        )
+    if (run / LOCK_FILE).exists():
+        raise UsageError(f"{run} is in use by a training ({LOCK_FILE} exists); evaluate it when that has finished")
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from adiencekit.evaluation import evaluate
     from adiencekit.training.fit import load_split
+    from adiencekit.training.split_record import split_changes
 
     run = Path(args.run)
     if not run.is_dir():
@@ -272,6 +291,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     config_path = run / "config.json"
     if not config_path.is_file():
         raise UsageError(f"{run} is not a run folder: {config_path} is missing")
+    _check_evaluable(run)
     if not (run / "best.keras").is_file():
         raise UsageError(f"{run} holds no trained model (best.keras is missing; is the run finished?)")
     if args.batch_size is not None and args.batch_size < 1:
@@ -288,6 +308,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     model = _load_model(run)
     print(f"Reading the test set of {config.data} (fold {config.test_fold}) ...", flush=True)
     split = load_split(config)
+    recorded = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+    changes = split_changes(recorded if isinstance(recorded, dict) else {}, split, config.dataset_path)
+    if changes:
+        raise UsageError(
+            f"the data of {run} changed since it was trained ({'; '.join(changes)}), so its test set would now "
+            f"hold other faces, some of them the run's own training or validation faces; evaluate with the data "
+            f"as it was (the run's scores on its test set are in {run / 'metrics.json'})"
+        )
     count = len(split.test) if hasattr(split.test, "__len__") else None
     what = f"{count} test images" if count is not None else "the test images"
     print(f"Evaluating {what}{' with 10-crop over-sampling' if args.tta else ''} ...", flush=True)

@@ -91,6 +91,7 @@ from adiencekit.training.run_folder import (
     prepare_run_dir,
 )
 from adiencekit.training.samples import sample_predictions, write_plots
+from adiencekit.training.split_record import split_record
 
 __all__ = [
     "RUN_ARTIFACTS",
@@ -450,7 +451,7 @@ def _train_in_folder(
         "epochs_completed": len(history),
         "resumed_from_epoch": resumed_from,
         "images_per_second": _mean([row.get("images_per_second") for row in history]),
-        "sizes": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
+        **split_record(split, config.dataset_path),  # sizes and digests: evaluate checks them
         "data": data,
         "test_fold": getattr(split, "test_fold", None),
         "devices": setup.describe(),
