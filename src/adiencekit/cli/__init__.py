@@ -11,7 +11,7 @@ Commands::
                          [--augment standard|strong] [--label-smoothing X]
                          [--age-neighbour-smoothing X] [--age-ordinal-weight W]
                          [--gender-loss-weight W] [--out DIR]
-                         [--overwrite] [--quiet]
+                         [--imagenet-weights FILE | --no-imagenet] [--overwrite] [--quiet]
     adiencekit cv        (as train, without --fold) — the 5-fold protocol + summary table
     adiencekit sweep     conv_depth|dense_units (options as train)
     adiencekit evaluate  --run DIR [--tta]
@@ -157,7 +157,31 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         # Another model than the recipe's: feed it its native size (e.g. 227 of 256).
         native = (model_defaults(config.model).get("input_shape") or (256,))[0] or 256
         config = config.replace(crop_size=None, image_size=max(256, int(native)))
-    return config.validate()
+    return _with_imagenet_weights(args, config.validate())
+
+
+def _with_imagenet_weights(args: argparse.Namespace, config: TrainConfig) -> TrainConfig:
+    """Apply ``--imagenet-weights FILE`` / ``--no-imagenet``, and fetch the ImageNet file now.
+
+    Fetching it here, before any run folder is named or made, turns an offline machine
+    into one line that names both options instead of a half-started run.
+    """
+    from adiencekit.models import model_defaults
+    from adiencekit.models.weights import imagenet_weights_path
+
+    file, no_imagenet = getattr(args, "imagenet_weights", None), getattr(args, "no_imagenet", False)
+    takes_imagenet = model_defaults(config.model).get("weights") == "imagenet"
+    if (file is not None or no_imagenet) and not takes_imagenet:
+        option = "--no-imagenet" if no_imagenet else "--imagenet-weights"
+        raise UsageError(f"{option} is for the Inception models; {config.model!r} has no ImageNet weights")
+    kwargs = dict(config.model_kwargs)
+    if no_imagenet:
+        kwargs["weights"] = None
+    elif file is not None:
+        kwargs["imagenet_weights_file"] = file
+    if takes_imagenet and kwargs.get("weights", "imagenet") == "imagenet":
+        imagenet_weights_path(kwargs.get("imagenet_weights_file"), model=config.model)  # download once, or refuse
+    return config.replace(model_kwargs=kwargs) if kwargs != config.model_kwargs else config
 
 
 def _default_out(kind: str, config: TrainConfig) -> Path:
