@@ -250,10 +250,34 @@ def test_weights_are_not_written_when_the_disk_has_no_room(tmp_path: Path, monke
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     called = []
     monkeypatch.setattr(model, "save_weights", lambda *a, **k: called.append(a))
-    monkeypatch.setattr(fileio.shutil, "disk_usage", lambda _path: type("U", (), {"free": 1000})())
-    with pytest.raises(RunFolderError, match="cannot write run: No space left on device: 1000 bytes free") as caught:
+    monkeypatch.setattr(fileio.shutil, "disk_usage", lambda _path: type("U", (), {"free": 3_117_056})())
+    with pytest.raises(RunFolderError) as caught:
         fileio.atomic_save_weights(model, tmp_path / "run" / "best.weights.h5")
     assert caught.value.errno == errno.ENOSPC and not called
+    # The margin is named, so "3.1 MB free" and "about 0.0 MB" do not contradict each other.
+    assert str(caught.value).startswith(
+        "cannot write run: not enough free space: 3.1 MB free, under the 4.2 MB this write needs (about 0.0 MB "
+        "plus a safety margin of 4.2 MB)"
+    )
+
+
+def test_file_size_limit_is_one_whole_line(tmp_path: Path) -> None:
+    """Under `ulimit -f` HDF5 reports EFBIG over several lines; the reason must not be cut."""
+    from adiencekit.cli._errors import one_line
+
+    def too_large(path, stage):
+        raise OSError(errno.EFBIG, "Can't synchronously write data (file write failed: time = now\n, errno = 27)")
+
+    previous = fileio.set_write_hook(too_large)
+    try:
+        with pytest.raises(RunFolderError) as caught:
+            fileio.atomic_write_text(tmp_path / "history.json", "[]")
+    finally:
+        fileio.set_write_hook(previous)
+    line = one_line(caught.value)
+    assert line == (f"cannot write history.json: File too large ({tmp_path / 'history.json'}); the file is larger "
+                    f"than this process may write (see `ulimit -f`); raise that limit, then run the same command "
+                    f"again to resume")
 
 
 # ----------------------------------------------------------------------------- divergence
