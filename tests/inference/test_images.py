@@ -138,3 +138,12 @@ def test_float_tiff_with_nan_pixels_is_unreadable_without_a_numpy_warning(tmp_pa
     pixels[3, 4] = pixels[5, 6] = 0.5
     Image.fromarray(pixels, mode="F").save(path)
     assert read_image(path).shape == (20, 30, 3)  # finite floats still read
+
+
+def test_counts_in_summaries_agree_with_their_noun() -> None:
+    from adiencekit.inference.predictor import PredictionSummary
+
+    one = PredictionSummary(images=1, read=1, unreadable=0, no_face=0, faces=1, too_small=1)
+    assert str(one) == "1 image: 1 face, 0 without a face, 0 unreadable, 1 face below --min-face"
+    two = PredictionSummary(images=2, read=1, unreadable=1, no_face=0, faces=0, too_small=0)
+    assert str(two) == "2 images: 0 faces, 0 without a face, 1 unreadable"

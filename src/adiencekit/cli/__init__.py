@@ -60,6 +60,7 @@ from adiencekit.inference.prepare import run_prepare
 from adiencekit.reproduce import run_reproduce
 from adiencekit.training.config import TrainConfig
 from adiencekit.training.recipes import get_recipe, list_recipes
+from adiencekit.wording import counted
 
 __all__ = ["UsageError", "build_parser", "config_from_args", "main", "option_changes"]
 
@@ -341,7 +342,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             f"as it was (the run's scores on its test set are in {run / 'metrics.json'})"
         )
     count = len(split.test) if hasattr(split.test, "__len__") else None
-    what = f"{count} test images" if count is not None else "the test images"
+    what = counted(count, "test image") if count is not None else "the test images"
     print(f"Evaluating {what}{' with 10-crop over-sampling' if args.tta else ''} ...", flush=True)
     result = evaluate(
         model, split.test, config.task, tta=args.tta, verbose=_verbosity(args) != 2,

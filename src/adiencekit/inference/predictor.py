@@ -46,6 +46,7 @@ from adiencekit.inference.detection import LANDMARK_NAMES, Detection, FaceDetect
 from adiencekit.inference.images import ImageReadError, as_rgb_array, expand_image_paths, read_image
 from adiencekit.inference.loading import load_model_source, model_input_size
 from adiencekit.labels import AGE_GROUPS, GENDERS
+from adiencekit.wording import counted
 
 __all__ = [
     "HEAD_CLASSES",
@@ -181,8 +182,9 @@ class PredictionSummary:
 
     def __str__(self) -> str:
         return (
-            f"{self.images} images: {self.faces} faces, {self.no_face} without a face, "
-            f"{self.unreadable} unreadable" + (f", {self.too_small} faces below --min-face" if self.too_small else "")
+            f"{counted(self.images, 'image')}: {counted(self.faces, 'face')}, {self.no_face} without a face, "
+            f"{self.unreadable} unreadable"
+            + (f", {counted(self.too_small, 'face')} below --min-face" if self.too_small else "")
         )
 
 

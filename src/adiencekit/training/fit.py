@@ -92,6 +92,7 @@ from adiencekit.training.run_folder import (
 )
 from adiencekit.training.samples import sample_predictions, write_plots
 from adiencekit.training.split_record import split_record
+from adiencekit.wording import counted
 
 __all__ = [
     "RUN_ARTIFACTS",
@@ -361,7 +362,7 @@ def _train_in_folder(
         data = data_counts(data_report)
         atomic_write_text(report_path, str(data_report) + "\n")
         if verbose:
-            print(f"adiencekit: data: {data['kept']} images kept, {data['dropped']} of {data['rows_read']} "
+            print(f"adiencekit: data: {counted(data['kept'], 'image')} kept, {data['dropped']} of {data['rows_read']} "
                   f"rows dropped while cleaning (report: {report_path})")
 
     # uint8 batches: a quarter of the bytes to build and to copy to an accelerator; the

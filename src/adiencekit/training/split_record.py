@@ -31,6 +31,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from adiencekit.wording import counted
+
 __all__ = ["SUBSETS", "split_changes", "split_record"]
 
 SUBSETS = ("train", "val", "test")
@@ -80,7 +82,7 @@ def split_changes(recorded: Mapping[str, Any], split: Any, root: str | os.PathLi
     changes = []
     for name in SUBSETS:
         if name in sizes and sizes[name] != now["sizes"][name]:
-            changes.append(f"{name} {now['sizes'][name]} images ({sizes[name]} recorded)")
+            changes.append(f"{name} {counted(now['sizes'][name], 'image')} ({sizes[name]} recorded)")
         elif name in digests and digests[name] != now["digests"][name]:
             changes.append(f"{name} other images ({now['sizes'][name]}, as many as recorded)")
     return changes
