@@ -306,7 +306,7 @@ def test_divergence_stops_marks_the_run_failed_and_is_never_finished(small_root:
     with pytest.raises(TrainingDivergedError, match=r"training diverged: loss is nan at epoch 2, batch 2") as caught:
         train(config, run, verbose=0, callbacks=[_Poison(epoch=2)])
     message = str(caught.value)
-    assert "lower the learning rate (now 0.01)" in message and "clip gradients" in message and "\n" not in message
+    assert "lower the learning rate (now 0.01; --learning-rate)" in message and "clip gradients" in message and "\n" not in message
     failed = json.loads((run / "failed.json").read_text())
     assert failed["epoch"] == 2 and failed["batch"] == 2 and failed["advice"][0].startswith("lower the learning rate")
     assert not (run / "metrics.json").exists() and not (run / "best.keras").exists()

@@ -113,8 +113,21 @@ def test_failed_run_is_never_finished_and_is_refused_without_overwrite(small_roo
     (run / "metrics.json").write_text("{}")  # a stale file from before
     mark_failed(run, {"reason": "training diverged: loss is nan at epoch 2", "advice": ["lower the learning rate"]})
     assert run_state(run) == "failed" and not (run / "metrics.json").exists()
-    with pytest.raises(RunExistsError, match="holds a failed run .*loss is nan.*lower the learning rate"):
+    with pytest.raises(RunExistsError, match="holds a failed run .*loss is nan.*lower the learning rate") as caught:
         prepare_run_dir(fast_config(small_root), run, resume=True, overwrite=False)
+    # The CLI prints this line: it speaks CLI, not Python keywords.
+    assert "and use --overwrite, or choose a new --out" in str(caught.value)
+    assert "overwrite=True" not in str(caught.value)
+
+
+def test_finished_run_message_speaks_cli(small_root: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.json").write_text("{}")
+    with pytest.raises(RunExistsError) as caught:
+        prepare_run_dir(fast_config(small_root), run, resume=True, overwrite=False)
+    assert str(caught.value) == (f"{run} holds a finished run (metrics.json exists); use --overwrite to train it "
+                                 f"again, or choose a new --out")
 
 
 # ----------------------------------------------------------------------------- validate first

@@ -194,10 +194,11 @@ def _mean(values: list[Any]) -> float | None:
 
 
 def _advice(config: TrainConfig, setup: DeviceSetup) -> list[str]:
-    advice = [f"lower the learning rate (now {config.learning_rate:g})"]
+    """What to change after a divergence, in the words of the command line (a config file for the rest)."""
+    advice = [f"lower the learning rate (now {config.learning_rate:g}; --learning-rate)"]
     precision = getattr(setup, "precision", None) or config.precision
     if precision != "float32":
-        advice.append(f"use precision='float32' (now {precision})")
+        advice.append(f'train in float32 (now {precision}; "precision": "float32" in a --config file)')
     advice.append("clip gradients (an optimizer with clipnorm)")
     return advice
 
