@@ -29,7 +29,7 @@ from adiencekit.training import RunExistsError, train
 from adiencekit.training.backup import recorded_epoch
 from adiencekit.training.run_folder import run_state
 
-from ._helpers import fast_config, make_small_tree
+from ._helpers import InterruptAfter, fast_config, make_small_tree
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 EPOCHS = 3
@@ -339,22 +339,10 @@ def test_checkpoint_never_saves_non_finite_weights(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- damaged backups
-class _Interrupt(keras.callbacks.Callback):
-    """Stops the process's training after ``epochs`` epochs, as a kill after the backup would."""
-
-    def __init__(self, epochs: int) -> None:
-        super().__init__()
-        self.epochs = epochs
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.epochs:
-            raise KeyboardInterrupt
-
-
 def _interrupted_run(small_root: Path, run: Path, epochs_done: int = 2):
     config = fast_config(small_root, epochs=EPOCHS)
     with pytest.raises(KeyboardInterrupt):
-        train(config, run, verbose=0, callbacks=[_Interrupt(epochs_done)])
+        train(config, run, verbose=0, callbacks=[InterruptAfter(epochs_done)])
     assert recorded_epoch(run / "backup") == epochs_done and not (run / "run.lock").exists()
     return config
 

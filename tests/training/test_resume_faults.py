@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import keras
 import pytest
 
 from adiencekit.errors import TrainingDivergedError
@@ -16,7 +15,7 @@ from adiencekit.training.backup import recorded_epoch
 from adiencekit.training.callbacks import ResumableEarlyStopping
 from adiencekit.training.run_folder import run_state
 
-from ._helpers import fast_config, make_small_tree
+from ._helpers import InterruptAfter, fast_config, make_small_tree
 
 EPOCHS = 4
 
@@ -26,22 +25,10 @@ def small_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_small_tree(tmp_path_factory.mktemp("small"))
 
 
-class _Interrupt(keras.callbacks.Callback):
-    """Stops the process after ``epochs`` epochs, as a kill after the backup would."""
-
-    def __init__(self, epochs: int) -> None:
-        super().__init__()
-        self.epochs = epochs
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.epochs:
-            raise KeyboardInterrupt
-
-
 def _interrupted(small_root: Path, run: Path, **changes):
     config = fast_config(small_root, epochs=EPOCHS, **changes)
     with pytest.raises(KeyboardInterrupt):
-        train(config, run, verbose=0, callbacks=[_Interrupt(2)])
+        train(config, run, verbose=0, callbacks=[InterruptAfter(2)])
     assert recorded_epoch(run / "backup") == 2
     return config
 

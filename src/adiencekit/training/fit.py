@@ -6,14 +6,14 @@ The run folder is the unit of output::
       config.json        the TrainConfig
       best.keras         the model with the best val_loss weights (the one copy kept)
       history.json/.csv  one row per completed epoch, numbered from 1 (kept across resumes)
-      metrics.json       test-set evaluation of the best model; marks the run finished
+      metrics.json       test-set evaluation of the best model, split sizes and digests; marks the run finished
       data_report.txt    the dataset's cleaning report (rows read, dropped by reason)
       plots/             curves.png, confusion_<head>.png, predictions.png
       tensorboard/       TensorBoard logs (``tensorboard --logdir run_dir/tensorboard``)
     while the run is unfinished, also:
       run.lock           the training process that holds the folder
       best.weights.h5    best val_loss weights so far (+ .json record)
-      backup/            per-epoch weights and optimizer state (see training.backup)
+      backup/            per-epoch weights and optimizer state (see training.backup), a copy of config.json
     after a divergence:
       failed.json        what diverged, when, and what to change
 
