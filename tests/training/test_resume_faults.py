@@ -123,3 +123,18 @@ def test_a_model_that_learned_nothing_fails_the_run(small_root: Path, tmp_path: 
     with pytest.raises(TrainingDivergedError, match=r"every head scores at or below predicting one class"):
         train(fast_config(small_root, epochs=1), run, verbose=0)
     assert run_state(run) == "failed" and not (run / "best.keras").exists()
+
+
+def test_cli_train_learning_rate_10_is_a_failed_run_and_exit_2(small_root: Path, tmp_path: Path, capsys) -> None:
+    from adiencekit.cli import main
+
+    config_path = tmp_path / "fast.json"
+    fast_config(small_root, epochs=3).to_json(config_path)
+    run = tmp_path / "run"
+    code = main(["train", "--config", str(config_path), "--learning-rate", "10", "--epochs", "3", "--out", str(run),
+                 "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.err.count("\n") == 1, captured.err
+    assert "training diverged: loss is" in captured.err and "above the limit" in captured.err
+    assert "--learning-rate" in captured.err and "run finished" not in captured.out
+    assert run_state(run) == "failed" and not (run / "metrics.json").exists()
