@@ -112,13 +112,13 @@ def test_a_finite_exploding_loss_fails_the_run(small_root: Path, tmp_path: Path)
 
 
 def test_a_model_that_learned_nothing_fails_the_run(small_root: Path, tmp_path: Path, monkeypatch) -> None:
-    # A loss that stays at a uniform guess and one predicted class for every face.
+    # Confidently wrong (twice a uniform guess's loss) and no better than one class for every face.
     from adiencekit.training import divergence
 
     monkeypatch.setattr(fit_module, "learned_nothing",
                         lambda heads, loss, task: divergence.learned_nothing(
                             {name: (0.0, confusion) for name, (_, confusion) in heads.items()},
-                            divergence.uniform_loss(task), task))
+                            divergence.WORSE_THAN_GUESS_FACTOR * divergence.uniform_loss(task), task))
     run = tmp_path / "run"
     with pytest.raises(TrainingDivergedError, match=r"every head scores at or below predicting one class"):
         train(fast_config(small_root, epochs=1), run, verbose=0)

@@ -24,7 +24,7 @@ completed epoch, recovering from a damaged backup; a finished or failed run is n
 overwritten silently: :func:`train` raises unless ``overwrite=True``. Only one process
 trains in a folder at a time (``run.lock``). A non-finite loss stops the run with
 :class:`~adiencekit.errors.TrainingDivergedError` and ``failed.json``, and so do an
-exploding loss and a final model that learned nothing (the rule:
+exploding loss and a final model worse than knowing nothing (the rule:
 :mod:`~adiencekit.training.divergence`); a full or
 read-only disk ends in a one-line :class:`~adiencekit.errors.RunFolderError` with the
 folder left resumable.
@@ -311,7 +311,7 @@ def train(
         RunFolderError: when another process trains in ``out_dir``, or the folder
             cannot be written (full disk, read-only); the run stays resumable.
         TrainingDivergedError: when the loss becomes NaN, infinite or explodes, or the final model
-            learned nothing (see :mod:`~adiencekit.training.divergence`; ``failed.json``).
+            is worse than knowing nothing (see :mod:`~adiencekit.training.divergence`; ``failed.json``).
         DatasetNotFoundError: (a ``FileNotFoundError``) when the dataset is missing.
         ConfigError: (a ``ValueError``) for invalid settings (model kwargs, crop size, ...).
         DataError: (a ``ValueError``) for an empty train, validation or test set.
