@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,6 +17,12 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(ROOT / "src"), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
 )
 os.environ.setdefault("ADIENCEKIT_REPO_ROOT", str(ROOT))
+# Each kernel starts quietly (docs/_kernel_startup.py, run from a throw-away IPython
+# profile): no TensorFlow start-up block in the build log, no INFO lines in the pages.
+_KERNEL_PROFILE = Path(tempfile.mkdtemp(prefix="adiencekit-docs-ipython-"))
+(_KERNEL_PROFILE / "profile_default" / "startup").mkdir(parents=True)
+shutil.copy(ROOT / "docs" / "_kernel_startup.py", _KERNEL_PROFILE / "profile_default" / "startup" / "00-quiet.py")
+os.environ["IPYTHONDIR"] = str(_KERNEL_PROFILE)
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("MPLBACKEND", "Agg")
 

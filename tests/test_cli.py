@@ -272,6 +272,26 @@ def test_tilde_is_expanded_in_every_path_option(monkeypatch, tmp_path: Path) -> 
     assert parser.parse_args(["sweep", "conv_depth", "--out", "~/s"]).out == f"{tmp_path}/s"
 
 
+def test_every_path_option_of_the_training_commands_expands_tilde_in_the_equals_form(monkeypatch, tmp_path) -> None:
+    """`--opt=~/x` gets no expansion from the shell: the option's type must do it (issue 26)."""
+    import argparse
+
+    from adiencekit.cli._parser import expanded_path
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    checked = []
+    for name in ("data", "train", "cv", "sweep", "evaluate"):
+        for action in commands.choices[name]._actions:
+            if action.type is expanded_path:
+                argv = [name, *(["conv_depth"] if name == "sweep" else []), f"{action.option_strings[-1]}=~/x"]
+                assert getattr(parser.parse_args(argv), action.dest) == f"{tmp_path}/x", argv
+                checked.append(f"{name} {action.option_strings[-1]}")
+    assert {"train --out", "train --config", "train --imagenet-weights", "cv --folds-dir", "evaluate --run",
+            "sweep --out"} <= set(checked)
+
+
 def test_train_out_with_tilde_writes_under_home(capsys, monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
@@ -413,6 +433,7 @@ def test_damaged_best_keras_is_one_line(capsys, tiny_root: Path, tmp_path: Path)
     run = tmp_path / "run"
     run.mkdir()
     TrainConfig(data=str(tiny_root), image_size=40, crop_size=32).to_json(run / "config.json")
+    (run / "metrics.json").write_text("{}")  # finished, as far as evaluate checks
     for content in (b"PK\x03\x04 truncated zip", b"", b"not a model at all"):
         (run / "best.keras").write_bytes(content)
         code, _, err = _run_in_process(capsys, "evaluate", "--run", str(run))

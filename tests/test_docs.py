@@ -143,3 +143,24 @@ def test_guide_notebooks_are_valid_myst_nb(page: Path) -> None:
     assert is_myst_markdown_notebook(text)
     notebook = read_myst_markdown_notebook(text)
     assert sum(cell.cell_type == "code" for cell in notebook.cells) == len(cells)
+
+
+def test_docs_kernels_start_without_tensorflow_noise(tmp_path: Path) -> None:
+    """What each guide page's kernel runs first: no C++ start-up block, no INFO lines (issue 26)."""
+    code = (
+        "import sys; sys.ps1 = '>>> '\n"  # interactive, as in a kernel: TensorFlow then logs INFO to stdout
+        f"import runpy; runpy.run_path({str(DOCS / '_kernel_startup.py')!r})\n"
+        "import tensorflow as tf\n"
+        "tf.get_logger().info('Assets written to: /tmp/x/assets')\n"
+        "from absl import logging; logging.info('INFO from absl')\n"
+        "print('page output')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "page output\n"
+    for noise in ("absl::InitializeLog", "oneDNN", "cuda", "Assets written", "INFO from absl"):
+        assert noise not in done.stderr, done.stderr
+    conf = (DOCS / "conf.py").read_text(encoding="utf-8")
+    assert '"_kernel_startup.py"' in conf and 'os.environ["IPYTHONDIR"]' in conf

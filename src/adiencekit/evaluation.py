@@ -28,7 +28,6 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import keras
@@ -45,7 +44,6 @@ __all__ = [
     "HeadEvaluation",
     "class_names",
     "evaluate",
-    "load_run_model",
     "score_predictions",
 ]
 
@@ -393,24 +391,3 @@ def evaluate(
     }
     # ``tta`` is reported as given (True stays True, as in earlier result files).
     return EvaluationResult(task=task, heads=results, tta=True if tta is True else (mode or False), images=images_seen)
-
-
-def load_run_model(run_dir: str | os.PathLike[str]) -> keras.Model:
-    """Load the best model of a run folder (``best.keras``).
-
-    Args:
-        run_dir: a folder written by :func:`adiencekit.training.train`.
-
-    Returns:
-        The model.
-
-    Raises:
-        FileNotFoundError: when the folder holds no ``best.keras``.
-    """
-    path = Path(run_dir) / "best.keras"
-    if not path.is_file():
-        raise FileNotFoundError(f"no trained model in {Path(run_dir)}: {path} is missing (is the run finished?)")
-    import adiencekit.layers  # noqa: F401  (registers the custom layers)
-    import adiencekit.models  # noqa: F401
-
-    return keras.saving.load_model(path, compile=False)

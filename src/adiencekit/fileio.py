@@ -156,12 +156,15 @@ class RunFolderWriteError(RunFolderError):
 
 def run_folder_error(error: OSError, path: str | os.PathLike[str], action: str = "write") -> RunFolderError:
     """A one-line :class:`RunFolderWriteError` for a disk error while touching ``path``."""
-    reason = error.strerror or str(error)
+    # One line, whole: HDF5's messages run over several lines, so name the errno instead.
+    reason = os.strerror(error.errno) if error.errno in DISK_ERRNOS and not _own_message(error) else (
+        " ".join(str(error.strerror or error).split()))
     fix = {
         errno.ENOSPC: "free some disk space",
         errno.EROFS: "the file system is read-only; choose another folder",
         errno.EACCES: "check the folder's permissions or choose another folder",
         errno.EPERM: "check the folder's permissions or choose another folder",
+        errno.EFBIG: "the file is larger than this process may write (see `ulimit -f`); raise that limit",
     }.get(error.errno or 0, "free space or fix the folder")
     return RunFolderWriteError(
         error.errno,
@@ -221,8 +224,21 @@ def check_free_space(folder: str | os.PathLike[str], needed: int) -> None:
     except OSError:
         return  # cannot tell; let the write itself fail
     if free < needed + FREE_SPACE_MARGIN:
-        error = OSError(errno.ENOSPC, f"No space left on device: {free} bytes free, about {needed} needed")
+        error = OSError(
+            errno.ENOSPC,
+            f"not enough free space: {_megabytes(free)} free, under the {_megabytes(needed + FREE_SPACE_MARGIN)} "
+            f"this write needs (about {_megabytes(needed)} plus a safety margin of {_megabytes(FREE_SPACE_MARGIN)})",
+        )
         raise run_folder_error(error, folder)
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / 1e6:.1f} MB"
+
+
+def _own_message(error: OSError) -> bool:
+    """Whether ``error`` carries a message of ours (not just the system's text for its errno)."""
+    return bool(error.strerror) and error.strerror != os.strerror(error.errno or 0) and "\n" not in error.strerror
 
 
 def _tmp_path(target: Path) -> Path:

@@ -119,7 +119,7 @@ def test_predict_command_without_model_uses_the_bundled_preset(bundled: Path, of
     assert payload["crop"] == {"style": "aligned", "margin": 0.2, "size": 40, "shift": -0.1}
     [face] = payload["images"][0]["faces"]
     assert face["gender"] in HEAD_CLASSES["gender"] and face["age_group"] in HEAD_CLASSES["age"]
-    assert "1 images: 1 faces" in err
+    assert "1 image: 1 face," in err and "1 images" not in err
 
 
 def test_model_option_still_wins_over_the_default(bundled: Path, crop_file: Path, tmp_path: Path, capsys) -> None:
@@ -163,17 +163,20 @@ def test_models_lists_the_bundled_presets_without_keras_figures_from_preset_json
 def test_listing_without_the_default_and_with_long_metrics(tmp_path: Path) -> None:
     folder = tmp_path / "bundled" / "other"
     folder.mkdir(parents=True)
+    licence = "non-commercial research use only: trained on UTKFace, which is released for non-commercial research"
     document = {"task": "gender", "input_shape": [48, 48, 3], "crop": {"style": "box", "margin": 0.1, "size": 48},
-                "class_name": "AgeGenderEnsemble", "config": {"members": [{}, {}, {}]}, "license": "x" * 200, "metrics": {"protocol": "p", "test": {f"m{i}": i / 10 for i in range(9)}}}
+                "class_name": "AgeGenderEnsemble", "config": {"members": [{}, {}, {}]}, "license": licence, "metrics": {"protocol": "p", "test": {f"m{i}": i / 10 for i in range(9)}}}
     (folder / "preset.json").write_text(json.dumps(document), encoding="utf-8")
     (tmp_path / "bundled" / "not_a_preset").mkdir()  # no preset.json: not listed
     lines = _catalog.format_bundled_presets(tmp_path / "bundled")
     assert lines[0] == f"Bundled presets (adiencekit predict --model NAME; the default, {DEFAULT_PRESET}, is missing: " \
                        "predict needs --model):"
-    assert len(lines) == 4 and lines[1].split() == ["other", "gender,", "input", "48x48x3,", "crop", "box", "(margin", "0.1),",
+    assert len(lines) == 5 and lines[1].split() == ["other", "gender,", "input", "48x48x3,", "crop", "box", "(margin", "0.1),",
                                                     "ensemble", "of", "3", "networks"]
-    assert lines[2].strip() == "licence: " + "x" * 77 + "..."
-    assert lines[3].strip() == "test: m0 0.000, m1 0.100, m2 0.200, m3 0.300, m4 0.400, m5 0.500, ... (3 more in preset.json) [p]"
+    # The whole licence, wrapped between words (never cut mid-word, never "...").
+    assert " ".join(line.strip() for line in lines[2:4]) == "licence: " + licence
+    assert lines[2].strip().endswith("released") and lines[3].strip() == "for non-commercial research"
+    assert lines[4].strip() == "test: m0 0.000, m1 0.100, m2 0.200, m3 0.300, m4 0.400, m5 0.500, ... (3 more in preset.json) [p]"
 
 
 # ----------------------------------------------------------------------------- not bundled

@@ -119,3 +119,31 @@ def test_expand_image_paths(tmp_path: Path) -> None:
     explicit = tmp_path / "notes.txt"
     found = expand_image_paths([tmp_path, explicit, tmp_path / "missing.jpg"])
     assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a.png", "sub/b.JPG", "notes.txt", "missing.jpg"]
+
+
+def test_float_tiff_with_nan_pixels_is_unreadable_without_a_numpy_warning(tmp_path: Path) -> None:
+    import warnings
+
+    pixels = np.linspace(0, 1, 20 * 30, dtype=np.float32).reshape(20, 30)
+    pixels[3, 4] = np.nan
+    pixels[5, 6] = np.inf
+    path = tmp_path / "float.tif"
+    Image.fromarray(pixels, mode="F").save(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "invalid value encountered in cast" would fail here
+        with pytest.raises(ImageReadError) as caught:
+            read_image(path)
+    assert str(caught.value) == (f"{path}: cannot read image (2 of 600 pixels are not finite numbers "
+                                 f"(NaN or infinite))")
+    pixels[3, 4] = pixels[5, 6] = 0.5
+    Image.fromarray(pixels, mode="F").save(path)
+    assert read_image(path).shape == (20, 30, 3)  # finite floats still read
+
+
+def test_counts_in_summaries_agree_with_their_noun() -> None:
+    from adiencekit.inference.predictor import PredictionSummary
+
+    one = PredictionSummary(images=1, read=1, unreadable=0, no_face=0, faces=1, too_small=1)
+    assert str(one) == "1 image: 1 face, 0 without a face, 0 unreadable, 1 face below --min-face"
+    two = PredictionSummary(images=2, read=1, unreadable=1, no_face=0, faces=0, too_small=0)
+    assert str(two) == "2 images: 0 faces, 0 without a face, 1 unreadable"

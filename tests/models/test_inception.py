@@ -196,8 +196,38 @@ def test_offline_imagenet_download_failure_is_one_clear_error(monkeypatch):
     with pytest.raises(ModelFileError) as caught:
         modified_inception(task="gender", input_shape=SMALL)
     message = str(caught.value)
-    for part in ("about 90 MB", "~/.keras", "imagenet_weights_file=", "weights=None", "Name or service not known"):
+    for part in ("about 90 MB", "~/.keras", "imagenet_weights_file=", "weights=None", "Name or service not known",
+                 "--imagenet-weights FILE", "--no-imagenet"):
         assert part in message, message
+    # One exception, not Keras's and urllib's errors chained under it.
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def test_cli_inception_offline_is_one_line_before_any_run_folder(monkeypatch, tmp_path, capsys):
+    from adiencekit.cli import build_parser, config_from_args, main
+
+    def failing_get_file(fname, origin, **kwargs):
+        raise Exception(f"URL fetch failure on {origin}: None -- [Errno -2] Name or service not known")
+
+    monkeypatch.setattr(keras.utils, "get_file", failing_get_file)
+    out = tmp_path / "run"
+    code = main(["train", "--recipe", "inception_modified", "--epochs", "1", "--out", str(out)])
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "--imagenet-weights FILE" in lines[0] and "--no-imagenet" in lines[0]
+    assert "Run folder" not in captured.out and not out.exists()
+    code = main(["train", "--recipe", "inception_modified", "--imagenet-weights", str(tmp_path / "none.h5"),
+                 "--out", str(out)])
+    assert code == 2 and "the ImageNet weights file does not exist" in capsys.readouterr().err and not out.exists()
+    code = main(["train", "--model", "scratch_cnn", "--no-imagenet", "--out", str(out)])
+    assert code == 2 and "--no-imagenet is for the Inception models" in capsys.readouterr().err
+    parse = build_parser().parse_args
+    config = config_from_args(parse(["train", "--recipe", "inception_modified", "--no-imagenet"]))
+    assert config.model_kwargs["weights"] is None  # a random base: nothing to download
+    local = tmp_path / "notop.h5"
+    local.write_bytes(b"")
+    config = config_from_args(parse(["cv", "--recipe", "inception_modified", f"--imagenet-weights={local}"]))
+    assert config.model_kwargs["imagenet_weights_file"] == str(local)
 
 
 def test_offline_download_failure_against_a_closed_local_port(monkeypatch):

@@ -5,7 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import keras
+
 from adiencekit.training import TrainConfig
+
+
+class InterruptAfter(keras.callbacks.Callback):
+    """Stops the process's training after ``epochs`` epochs, as a kill after the backup would."""
+
+    def __init__(self, epochs: int) -> None:
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if epoch + 1 == self.epochs:
+            raise KeyboardInterrupt
 
 
 def make_tiny_tree(root: Path) -> Path:

@@ -116,10 +116,42 @@ def test_resumable_early_stopping_keeps_its_counters(tmp_path) -> None:
     first = ResumableEarlyStopping(state, patience=3)
     model = _model()
     model.fit(x, y, epochs=2, verbose=0, callbacks=[_Feed(values), first])
-    assert json.loads(state.read_text()) == {"wait": 1, "best": 1.0, "best_epoch": 0}
+    assert json.loads(state.read_text()) == {"wait": 1, "best": 1.0, "best_epoch": 0, "stopped_after_epoch": None}
+    assert ResumableEarlyStopping.stopped_after(state) is None
     # Resumed run: two more bad epochs reach patience 3 (1 before + 2 now) and stop.
     second = ResumableEarlyStopping(state, patience=3)
     history = model.fit(x, y, epochs=5, initial_epoch=2, verbose=0, callbacks=[_Feed(values), second])
     assert len(history.history["loss"]) == 2 and second.stopped_epoch == 3
+    assert ResumableEarlyStopping.stopped_after(state) == 4  # a rerun must train no fifth epoch
     with pytest.raises(ValueError, match="keeps no weights"):
         ResumableEarlyStopping(state, restore_best_weights=True)
+
+
+def test_divergence_guard_stops_an_exploding_loss_that_is_still_finite() -> None:
+    from adiencekit.errors import TrainingDivergedError
+    from adiencekit.training.callbacks import DivergenceGuard
+
+    x, y = _data()
+    guard = DivergenceGuard(max_loss=10.0)
+    with pytest.raises(TrainingDivergedError, match=r"val_loss is 2.4e\+14, above the limit 10 at epoch 2$"):
+        _model().fit(x, y, epochs=3, verbose=0, validation_data=(x, y),
+                     callbacks=[_Feed([1.0, 2.4e14, 1.0]), guard])
+
+
+def test_history_json_deleted_or_damaged_is_rebuilt_from_the_csv(tmp_path) -> None:
+    from adiencekit.errors import RunFolderError
+
+    recorder = HistoryRecorder(tmp_path / "history.json", tmp_path / "history.csv")
+    recorder.on_epoch_end(0, {"loss": 0.5, "val_loss": 0.25, "lr": 1e-3})
+    recorder.on_epoch_end(1, {"loss": 0.4, "val_loss": float("nan"), "lr": 5e-4})
+    rows = json.loads((tmp_path / "history.json").read_text())
+    (tmp_path / "history.json").unlink()
+    assert HistoryRecorder.load(tmp_path / "history.json") == rows
+    (tmp_path / "history.json").write_text("garbage{")
+    assert HistoryRecorder(tmp_path / "history.json").rows == rows
+    (tmp_path / "history.csv").unlink()
+    with pytest.raises(RunFolderError, match=r"history.json is damaged .*no readable history.csv.*move history.json "
+                                             r"away to resume"):
+        HistoryRecorder.load(tmp_path / "history.json")
+    (tmp_path / "history.json").unlink()
+    assert HistoryRecorder.load(tmp_path / "history.json") == []

@@ -13,8 +13,8 @@ from adiencekit.export import export_model, export_preset, read_export_record
 from adiencekit.inference import Predictor
 from adiencekit.inference.alignment import crop_face, template_points
 from adiencekit.inference.detection import Detection
-from adiencekit.models.presets import load_preset
 from adiencekit.training import TrainConfig
+from adiencekit.training.run_folder import RunFolder
 
 from ._helpers import make_small_tree
 from .test_export_preset import _prepared_root, _train
@@ -65,12 +65,12 @@ def _crops_of_every_loading(run: Path, tmp_path: Path) -> dict[str, tuple[CropSp
     preset = export_preset(run, tmp_path / "preset")
     exported = export_model(run, tmp_path / "model.onnx", format="onnx")
     record = read_export_record(exported)
-    through_loader = load_preset(run).preset_metadata  # AgeGenderClassifier.from_preset(<run folder>)
+    recorded = RunFolder(run).preset_metadata()  # what the run folder records, as a preset of it would
     crops = {name: (predictor.crop, predictor.image_size) for name, predictor in {
         "run folder": Predictor(run, detector=None),
         "preset": Predictor(preset, detector=None),
     }.items()}
-    crops["preset loader on the run folder"] = (metadata_crop(through_loader), through_loader["image_size"])
+    crops["run folder record"] = (metadata_crop(recorded), recorded["image_size"])
     crops["export record"] = (CropSpec.from_dict(record["crop"]), record["image_size"])
     return crops
 

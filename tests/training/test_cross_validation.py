@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adiencekit.training import cross_validate
+from adiencekit.training import RunExistsError, cross_validate
 from adiencekit.training.cross_validation import summarize_folds
 
 from ._helpers import make_tiny_tree, tiny_config
@@ -55,3 +55,36 @@ def test_summarize_folds_mean_and_std() -> None:
     summary = summarize_folds(folds)["age"]
     assert summary["exact_mean"] == pytest.approx(0.5) and summary["exact_std"] == pytest.approx(0.1)
     assert summary["one_off_mean"] == pytest.approx(0.85) and summary["folds"] == 2
+
+
+def _finished(run_dir: Path, config) -> None:
+    """A finished run folder as cross-validation and sweeps read it (config + metrics)."""
+    run_dir.mkdir(parents=True)
+    config.to_json(run_dir / "config.json")
+    heads = {"gender": {"exact": 0.9, "one_off": None, "n": 10}}
+    (run_dir / "metrics.json").write_text(json.dumps({"test": {"heads": heads}, "best_epoch": 1}))
+
+
+def test_a_finished_fold_of_other_settings_is_refused_before_training(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path, task="gender", epochs=2)
+    out = tmp_path / "cv"
+    _finished(out / "fold_2", config.replace(test_fold=2))
+    with pytest.raises(RunExistsError, match=r"fold 2 in .* was finished with other settings \(task, learning_rate "
+                                             r"differ\); use --overwrite to train it again"):
+        cross_validate(config.replace(task="age", learning_rate=1e-4), out, verbose=0)
+    assert sorted(p.name for p in out.iterdir()) == ["fold_2"]  # nothing trained, no table written
+
+
+def test_cli_cv_over_a_finished_cv_of_another_task_is_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
+    """The issue's `cvk` example: `cv --epochs 2 --out cvk`, then `cv --task age --learning-rate 0.0001 ...`."""
+    from adiencekit.cli import build_parser, config_from_args, main
+
+    monkeypatch.chdir(tmp_path)
+    first = config_from_args(build_parser().parse_args(["cv", "--epochs", "2", "--out", "cvk"]))
+    for fold in range(5):
+        _finished(tmp_path / "cvk" / f"fold_{fold}", first.replace(test_fold=fold))
+    code = main(["cv", "--task", "age", "--learning-rate", "0.0001", "--epochs", "2", "--out", "cvk"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "fold 0 in cvk/fold_0 was finished with other settings (task, learning_rate differ)" in err[0]
+    assert not (tmp_path / "cvk" / "cv.md").exists()

@@ -29,7 +29,7 @@ from adiencekit.training import RunExistsError, train
 from adiencekit.training.backup import recorded_epoch
 from adiencekit.training.run_folder import run_state
 
-from ._helpers import fast_config, make_small_tree
+from ._helpers import InterruptAfter, fast_config, make_small_tree
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 EPOCHS = 3
@@ -250,10 +250,34 @@ def test_weights_are_not_written_when_the_disk_has_no_room(tmp_path: Path, monke
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     called = []
     monkeypatch.setattr(model, "save_weights", lambda *a, **k: called.append(a))
-    monkeypatch.setattr(fileio.shutil, "disk_usage", lambda _path: type("U", (), {"free": 1000})())
-    with pytest.raises(RunFolderError, match="cannot write run: No space left on device: 1000 bytes free") as caught:
+    monkeypatch.setattr(fileio.shutil, "disk_usage", lambda _path: type("U", (), {"free": 3_117_056})())
+    with pytest.raises(RunFolderError) as caught:
         fileio.atomic_save_weights(model, tmp_path / "run" / "best.weights.h5")
     assert caught.value.errno == errno.ENOSPC and not called
+    # The margin is named, so "3.1 MB free" and "about 0.0 MB" do not contradict each other.
+    assert str(caught.value).startswith(
+        "cannot write run: not enough free space: 3.1 MB free, under the 4.2 MB this write needs (about 0.0 MB "
+        "plus a safety margin of 4.2 MB)"
+    )
+
+
+def test_file_size_limit_is_one_whole_line(tmp_path: Path) -> None:
+    """Under `ulimit -f` HDF5 reports EFBIG over several lines; the reason must not be cut."""
+    from adiencekit.cli._errors import one_line
+
+    def too_large(path, stage):
+        raise OSError(errno.EFBIG, "Can't synchronously write data (file write failed: time = now\n, errno = 27)")
+
+    previous = fileio.set_write_hook(too_large)
+    try:
+        with pytest.raises(RunFolderError) as caught:
+            fileio.atomic_write_text(tmp_path / "history.json", "[]")
+    finally:
+        fileio.set_write_hook(previous)
+    line = one_line(caught.value)
+    assert line == (f"cannot write history.json: File too large ({tmp_path / 'history.json'}); the file is larger "
+                    f"than this process may write (see `ulimit -f`); raise that limit, then run the same command "
+                    f"again to resume")
 
 
 # ----------------------------------------------------------------------------- divergence
@@ -277,12 +301,12 @@ class _Poison(keras.callbacks.Callback):
 
 
 def test_divergence_stops_marks_the_run_failed_and_is_never_finished(small_root: Path, tmp_path: Path) -> None:
-    config = fast_config(small_root, learning_rate=10.0, epochs=EPOCHS)
+    config = fast_config(small_root, learning_rate=0.01, epochs=EPOCHS)
     run = tmp_path / "run"
     with pytest.raises(TrainingDivergedError, match=r"training diverged: loss is nan at epoch 2, batch 2") as caught:
         train(config, run, verbose=0, callbacks=[_Poison(epoch=2)])
     message = str(caught.value)
-    assert "lower the learning rate (now 10)" in message and "clip gradients" in message and "\n" not in message
+    assert "lower the learning rate (now 0.01; --learning-rate)" in message and "clip gradients" in message and "\n" not in message
     failed = json.loads((run / "failed.json").read_text())
     assert failed["epoch"] == 2 and failed["batch"] == 2 and failed["advice"][0].startswith("lower the learning rate")
     assert not (run / "metrics.json").exists() and not (run / "best.keras").exists()
@@ -315,22 +339,10 @@ def test_checkpoint_never_saves_non_finite_weights(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- damaged backups
-class _Interrupt(keras.callbacks.Callback):
-    """Stops the process's training after ``epochs`` epochs, as a kill after the backup would."""
-
-    def __init__(self, epochs: int) -> None:
-        super().__init__()
-        self.epochs = epochs
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.epochs:
-            raise KeyboardInterrupt
-
-
 def _interrupted_run(small_root: Path, run: Path, epochs_done: int = 2):
     config = fast_config(small_root, epochs=EPOCHS)
     with pytest.raises(KeyboardInterrupt):
-        train(config, run, verbose=0, callbacks=[_Interrupt(epochs_done)])
+        train(config, run, verbose=0, callbacks=[InterruptAfter(epochs_done)])
     assert recorded_epoch(run / "backup") == epochs_done and not (run / "run.lock").exists()
     return config
 

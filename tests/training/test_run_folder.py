@@ -113,8 +113,21 @@ def test_failed_run_is_never_finished_and_is_refused_without_overwrite(small_roo
     (run / "metrics.json").write_text("{}")  # a stale file from before
     mark_failed(run, {"reason": "training diverged: loss is nan at epoch 2", "advice": ["lower the learning rate"]})
     assert run_state(run) == "failed" and not (run / "metrics.json").exists()
-    with pytest.raises(RunExistsError, match="holds a failed run .*loss is nan.*lower the learning rate"):
+    with pytest.raises(RunExistsError, match="holds a failed run .*loss is nan.*lower the learning rate") as caught:
         prepare_run_dir(fast_config(small_root), run, resume=True, overwrite=False)
+    # The CLI prints this line: it speaks CLI, not Python keywords.
+    assert "and use --overwrite, or choose a new --out" in str(caught.value)
+    assert "overwrite=True" not in str(caught.value)
+
+
+def test_finished_run_message_speaks_cli(small_root: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.json").write_text("{}")
+    with pytest.raises(RunExistsError) as caught:
+        prepare_run_dir(fast_config(small_root), run, resume=True, overwrite=False)
+    assert str(caught.value) == (f"{run} holds a finished run (metrics.json exists); use --overwrite to train it "
+                                 f"again, or choose a new --out")
 
 
 # ----------------------------------------------------------------------------- validate first
@@ -204,9 +217,9 @@ def test_training_without_tensorboard_does_not_crash(small_root: Path, tmp_path:
 def test_one_copy_of_the_best_weights_and_the_model_loads(finished_run) -> None:
     run = finished_run.run_dir
     assert sorted(p.name for p in run.glob("*.h5")) == [] and (run / "best.keras").is_file()
-    from adiencekit.evaluation import load_run_model
+    from adiencekit.training import RunFolder
 
-    model = load_run_model(run)
+    model = RunFolder(run).load_model()
     images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
     np.testing.assert_allclose(model.predict_on_batch(images), finished_run.model.predict_on_batch(images), atol=1e-5)
     assert finished_run.metrics["best_epoch"] in (1, 2)

@@ -65,19 +65,19 @@ def test_a_training_run_folder_loads_as_a_model(trained, tmp_path):
 def test_states_and_what_each_command_is_told(trained, tmp_path):
     run = RunFolder(tmp_path / "run")
     assert run.state == "empty" and not run.is_run()
-    with pytest.raises(ModelFileError, match=r"no config.json \(the folder does not exist\)"):
+    with pytest.raises(ModelFileError, match=r"run folder not found: .* \(no config.json\)"):
         run.read_config()
     run.path.mkdir()
-    with pytest.raises(ModelFileError, match=r"no config.json \(not a training run folder\)"):
+    with pytest.raises(ModelFileError, match=r"is not a run folder: no config.json$"):
         run.read_config()
     _config().to_json(run.config_path)
     trained.save(run.model_path)
-    with pytest.raises(ModelFileError, match="unfinished training run .* export needs a finished run"):
+    with pytest.raises(ModelFileError, match="holds an unfinished run .* export needs a finished run"):
         run.require_finished("export")
     run.metrics_path.write_text(json.dumps({"test": {}}))
     assert run.state == "finished" and run.require_finished("export") == _config()
     mark_failed(run.path, {"reason": "loss exploded"})
-    with pytest.raises(ModelFileError, match=r"failed training run \(loss exploded\)"):
+    with pytest.raises(ModelFileError, match=r"holds a failed run \(loss exploded\)"):
         run.require_finished("export")
     run.config_path.write_text("{not json")
     with pytest.raises(ModelFileError, match="cannot read the run's config"):

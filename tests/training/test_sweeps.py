@@ -49,3 +49,17 @@ def test_run_sweep_writes_one_run_per_setting_and_the_table(tmp_path: Path) -> N
     again = run_sweep("conv_depth", out, verbose=0, **tiny)
     assert again.rows == result.rows
     assert before == {row["setting"]: (Path(row["run_dir"]) / "metrics.json").stat().st_mtime_ns for row in again.rows}
+
+
+def test_a_finished_setting_of_other_settings_is_refused_before_training(tmp_path: Path) -> None:
+    from adiencekit.training import RunExistsError
+
+    out = tmp_path / "sw"
+    run = out / "conv_layers=4"
+    run.mkdir(parents=True)
+    sweep_configs("conv_depth", epochs=2, data=str(tmp_path))[1][1].to_json(run / "config.json")
+    (run / "metrics.json").write_text(json.dumps({"test": {"heads": {}}, "best_epoch": 1}))
+    with pytest.raises(RunExistsError, match=r"setting conv_layers=4 in .* was finished with other settings "
+                                             r"\(epochs differ\); use --overwrite"):
+        run_sweep("conv_depth", out, verbose=0, epochs=3, data=str(tmp_path))
+    assert sorted(p.name for p in out.iterdir()) == ["conv_layers=4"]  # nothing trained, no table

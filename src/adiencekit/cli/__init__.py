@@ -11,7 +11,7 @@ Commands::
                          [--augment standard|strong] [--label-smoothing X]
                          [--age-neighbour-smoothing X] [--age-ordinal-weight W]
                          [--gender-loss-weight W] [--out DIR]
-                         [--overwrite] [--quiet]
+                         [--imagenet-weights FILE | --no-imagenet] [--overwrite] [--quiet]
     adiencekit cv        (as train, without --fold) — the 5-fold protocol + summary table
     adiencekit sweep     conv_depth|dense_units (options as train)
     adiencekit evaluate  --run DIR [--tta]
@@ -51,15 +51,16 @@ from typing import Any
 
 from adiencekit.cli._errors import one_line
 from adiencekit.cli._parser import UsageError, build_parser
-from adiencekit.quiet import import_backend, quiet_environment
-from adiencekit.data.datasets import UTKFACE_PREFIX
-from adiencekit.errors import AdienceKitError, ModelFileError
 from adiencekit.cli.export import run_export
 from adiencekit.cli.predict import run_predict
 from adiencekit.cli.prepare import run_prepare
 from adiencekit.cli.reproduce import run_reproduce
+from adiencekit.data.datasets import UTKFACE_PREFIX
+from adiencekit.errors import AdienceKitError
+from adiencekit.quiet import import_backend, quiet_environment
 from adiencekit.training.config import TrainConfig
 from adiencekit.training.recipes import get_recipe, list_recipes
+from adiencekit.wording import counted
 
 __all__ = ["UsageError", "build_parser", "config_from_args", "main", "option_changes"]
 
@@ -157,7 +158,31 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         # Another model than the recipe's: feed it its native size (e.g. 227 of 256).
         native = (model_defaults(config.model).get("input_shape") or (256,))[0] or 256
         config = config.replace(crop_size=None, image_size=max(256, int(native)))
-    return config.validate()
+    return _with_imagenet_weights(args, config.validate())
+
+
+def _with_imagenet_weights(args: argparse.Namespace, config: TrainConfig) -> TrainConfig:
+    """Apply ``--imagenet-weights FILE`` / ``--no-imagenet``, and fetch the ImageNet file now.
+
+    Fetching it here, before any run folder is named or made, turns an offline machine
+    into one line that names both options instead of a half-started run.
+    """
+    from adiencekit.models import model_defaults
+    from adiencekit.models.weights import imagenet_weights_path
+
+    file, no_imagenet = getattr(args, "imagenet_weights", None), getattr(args, "no_imagenet", False)
+    takes_imagenet = model_defaults(config.model).get("weights") == "imagenet"
+    if (file is not None or no_imagenet) and not takes_imagenet:
+        option = "--no-imagenet" if no_imagenet else "--imagenet-weights"
+        raise UsageError(f"{option} is for the Inception models; {config.model!r} has no ImageNet weights")
+    kwargs = dict(config.model_kwargs)
+    if no_imagenet:
+        kwargs["weights"] = None
+    elif file is not None:
+        kwargs["imagenet_weights_file"] = file
+    if takes_imagenet and kwargs.get("weights", "imagenet") == "imagenet":
+        imagenet_weights_path(kwargs.get("imagenet_weights_file"), model=config.model)  # download once, or refuse
+    return config.replace(model_kwargs=kwargs) if kwargs != config.model_kwargs else config
 
 
 def _default_out(kind: str, config: TrainConfig) -> Path:
@@ -246,51 +271,32 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_model(run: Path) -> Any:
-    """``best.keras`` of a run; a damaged file is a :class:`ModelFileError`, not a traceback."""
-    from adiencekit.evaluation import load_run_model
-
-    path = run / "best.keras"
-    try:
-        return load_run_model(run)
-    except AdienceKitError:
-        raise
-    except Exception as error:  # keras raises many types for a truncated or foreign zip
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelFileError(
-            f"cannot load {path}: {reason[:200]} — the file is damaged or not a Keras model; "
-            f"train again with `adiencekit train --config {run / 'config.json'} --out {run} --overwrite`"
-        ) from error
-
-
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from adiencekit.evaluation import evaluate
     from adiencekit.training.data_loading import load_split
+    from adiencekit.training.run_folder import RunFolder
+    from adiencekit.training.split_record import split_changes
 
-    run = Path(args.run)
-    if not run.is_dir():
-        raise UsageError(f"run folder not found: {run}")
-    config_path = run / "config.json"
-    if not config_path.is_file():
-        raise UsageError(f"{run} is not a run folder: {config_path} is missing")
-    if not (run / "best.keras").is_file():
-        raise UsageError(f"{run} holds no trained model (best.keras is missing; is the run finished?)")
     if args.batch_size is not None and args.batch_size < 1:
         raise UsageError(f"--batch-size must be a positive integer, got {args.batch_size}")
-    try:
-        config = TrainConfig.from_json(config_path)
-    except AdienceKitError:
-        raise
-    except ValueError as error:
-        raise UsageError(f"cannot read {config_path}: {error}") from None
+    run_folder = RunFolder(args.run)
+    run = run_folder.path
+    config = run_folder.require_finished("evaluate")  # before anything is written into the folder
     _check_data_spec(config.data)
     started = time.perf_counter()
-    print(f"Loading {run / 'best.keras'} ...", flush=True)
-    model = _load_model(run)
+    print(f"Loading {run_folder.model_path} ...", flush=True)
+    model = run_folder.load_model()
     print(f"Reading the test set of {config.data} (fold {config.test_fold}) ...", flush=True)
     split = load_split(config)
+    changes = split_changes(run_folder.read_metrics() or {}, split, config.dataset_path)
+    if changes:
+        raise UsageError(
+            f"the data of {run} changed since it was trained ({'; '.join(changes)}), so its test set would now "
+            f"hold other faces, some of them the run's own training or validation faces; evaluate with the data "
+            f"as it was (the run's scores on its test set are in {run / 'metrics.json'})"
+        )
     count = len(split.test) if hasattr(split.test, "__len__") else None
-    what = f"{count} test images" if count is not None else "the test images"
+    what = counted(count, "test image") if count is not None else "the test images"
     print(f"Evaluating {what}{' with 10-crop over-sampling' if args.tta else ''} ...", flush=True)
     result = evaluate(
         model, split.test, config.task, tta=args.tta, verbose=_verbosity(args) != 2,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ DEFAULT_PRESET = "utkface_multitask"
 _PRESET_FILE = "preset.json"
 #: Metrics entries that are not headline figures (tables, counts of missing labels).
 _NOT_HEADLINE = frozenset({"protocol", "per_class", "confusion", "class_names", "missing"})
+#: Width of the licence text's lines (it is printed whole, wrapped between words).
 _LICENCE_WIDTH = 80
 
 
@@ -151,15 +153,14 @@ def format_bundled_presets(folder: str | os.PathLike[str] | None = None) -> list
         if "error" in document:
             lines.append(f"  {labels[name]:{width}s} {document['error']}")
             continue
-        licence = " ".join(str(document.get("license") or "not stated").split())
-        if len(licence) > _LICENCE_WIDTH:
-            licence = licence[: _LICENCE_WIDTH - 3] + "..."
+        licence = textwrap.wrap("licence: " + str(document.get("license") or "not stated"), _LICENCE_WIDTH,
+                                break_on_hyphens=False)
         config = document.get("config")
         members = config.get("members") if isinstance(config, Mapping) else None
         ensemble = f", ensemble of {len(members)} networks" if isinstance(members, list) else ""
         lines.append(f"  {labels[name]:{width}s} {document.get('task', '?')}, "
                      f"input {_shape_text(document.get('input_shape'))}, {_crop_text(document.get('crop'))}{ensemble}")
-        lines.append(f"  {'':{width}s} licence: {licence}")
+        lines += [f"  {'':{width}s} {line}" for line in licence]
         metrics = document.get("metrics")
         protocol = metrics.get("protocol") if isinstance(metrics, Mapping) else None
         lines.append(f"  {'':{width}s} test: {headline_metrics(metrics)}"

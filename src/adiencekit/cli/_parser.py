@@ -3,9 +3,9 @@
 Example:
 
 >>> from adiencekit.cli._parser import build_parser
->>> args = build_parser().parse_args(["train", "--out", "~/runs/x", "--seed", "3"])
->>> args.out.startswith("~")
-False
+>>> args = build_parser().parse_args(["train", "--out=~/runs/x", "--config", "~/c.json", "--seed", "3"])
+>>> args.out.startswith("~"), args.config.startswith("~")
+(False, False)
 >>> args.seed
 3
 >>> args = build_parser().parse_args(["train", "--augment", "strong", "--age-neighbour-smoothing", "0.2"])
@@ -25,7 +25,7 @@ from adiencekit.errors import AdienceKitError
 from adiencekit.training.config import AGE_POLICIES, AUGMENTATIONS, FACES, TASKS
 from adiencekit.training.recipes import SWEEPS
 
-__all__ = ["UsageError", "build_parser"]
+__all__ = ["UsageError", "build_parser", "expanded_path"]
 
 
 class UsageError(AdienceKitError):
@@ -39,8 +39,20 @@ class _Parser(argparse.ArgumentParser):
 
 
 # --------------------------------------------------------------------------- option types
-def _path(text: str) -> str:
-    """A path option with ``~`` expanded (``--out ~/runs/x`` must not create ``./~``)."""
+def expanded_path(text: str) -> str:
+    """The ``type=`` of every path option: ``~`` expanded, in ``--opt ~/x`` and ``--opt=~/x`` alike.
+
+    Without it ``--out=~/x`` (where the shell expands nothing) would create a folder named
+    ``~``. Any parser can use it: ``parser.add_argument("--out", type=expanded_path)``.
+
+    Example:
+
+    >>> import os
+    >>> expanded_path("~/runs/x") == os.path.join(os.path.expanduser("~"), "runs", "x")
+    True
+    >>> expanded_path("runs/x")
+    'runs/x'
+    """
     return os.path.expanduser(text)
 
 
@@ -49,8 +61,8 @@ def _data_spec(text: str) -> str:
     if text == "synthetic":
         return text
     if text.startswith(UTKFACE_PREFIX):
-        return UTKFACE_PREFIX + os.path.expanduser(text[len(UTKFACE_PREFIX):])
-    return os.path.expanduser(text)
+        return UTKFACE_PREFIX + expanded_path(text[len(UTKFACE_PREFIX):])
+    return expanded_path(text)
 
 
 # --------------------------------------------------------------------------- parser
@@ -64,7 +76,7 @@ def _verbose_option(parser: argparse.ArgumentParser, default: Any) -> None:
 def _data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--faces", choices=FACES, default=None, help="Adience image folder (default aligned)")
     parser.add_argument("--age-policy", choices=AGE_POLICIES, default=None, help="stray age labels (default drop)")
-    parser.add_argument("--folds-dir", type=_path, default=None,
+    parser.add_argument("--folds-dir", type=expanded_path, default=None,
                         help="folder of the fold_N_data.txt files (default: the dataset folder)")
 
 
@@ -93,7 +105,8 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
                              "distributions) added to the age loss, in [0, 100] (default 0)")
     parser.add_argument("--gender-loss-weight", type=float, default=None, metavar="W",
                         help="multitask only: weight of the gender loss against the age loss (default 1)")
-    parser.add_argument("--out", type=_path, default=None, help="output folder (default: a new folder under ./runs)")
+    parser.add_argument("--out", type=expanded_path, default=None,
+                        help="output folder (default: a new folder under ./runs)")
     parser.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
     _data_options(parser)
 
@@ -106,8 +119,15 @@ def _run_options(parser: argparse.ArgumentParser, *, fold: bool) -> None:
     if fold:
         parser.add_argument("--fold", type=int, default=None, help="Adience test fold 0-4 (default 0)")
     parser.add_argument("--recipe", default=None, help="training recipe (see `adiencekit models`)")
-    parser.add_argument("--config", type=_path, default=None, help="a TrainConfig JSON file (e.g. a run's config.json)")
+    parser.add_argument("--config", type=expanded_path, default=None,
+                        help="a TrainConfig JSON file (e.g. a run's config.json)")
     parser.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
+    imagenet = parser.add_mutually_exclusive_group()
+    imagenet.add_argument("--imagenet-weights", type=expanded_path, default=None, metavar="FILE",
+                          help="Inception recipes: a local copy of Keras's Inception-v3 no-top ImageNet weights "
+                               "(inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5) instead of the download")
+    imagenet.add_argument("--no-imagenet", action="store_true",
+                          help="Inception recipes: start from a random base instead of ImageNet weights")
     _training_options(parser)
 
 
@@ -133,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     _run_options(command("cv", "5-fold cross-validation with a summary table"), fold=False)
 
     evaluate = command("evaluate", "evaluate a finished run on its test set")
-    evaluate.add_argument("--run", type=_path, required=True, help="a run folder written by `adiencekit train`")
+    evaluate.add_argument("--run", type=expanded_path, required=True,
+                          help="a run folder written by `adiencekit train`")
     evaluate.add_argument("--tta", action="store_true", help="Levi-Hassner 10-crop over-sampling")
     evaluate.add_argument("--batch-size", type=int, default=None, help="evaluation batch size")
     evaluate.add_argument("--quiet", action="store_true", help="one line per stage, no progress bars")

@@ -38,6 +38,7 @@ from PIL import Image
 from adiencekit.crops import CropSpec
 from adiencekit.errors import ConfigError
 from adiencekit.inference.images import ImageReadError, expand_image_paths, read_image
+from adiencekit.wording import counted
 
 if TYPE_CHECKING:  # pragma: no cover
     from adiencekit.inference.detection import Detection, FaceDetector
@@ -271,7 +272,8 @@ class AlignReport:
     def summary(self) -> str:
         """One line: counts of every outcome."""
         return (
-            f"{self.images} images read, {self.written} crops written, {len(self.no_face)} without a face, "
+            f"{counted(self.images, 'image')} read, {counted(self.written, 'crop')} written, "
+            f"{len(self.no_face)} without a face, "
             f"{len(self.unreadable)} unreadable, {self.skipped_existing} kept as they were"
         )
 

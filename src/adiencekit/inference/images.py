@@ -61,6 +61,9 @@ def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255
     Returns:
         An ``RGB`` image of the same size.
 
+    Raises:
+        ValueError: for an ``F`` (float) image with NaN or infinite pixels.
+
     Example:
 
     >>> from PIL import Image
@@ -76,6 +79,9 @@ def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         values = np.asarray(image, dtype=np.float64)
+        bad = int((~np.isfinite(values)).sum())
+        if bad:  # a 32-bit float TIFF can hold NaN or infinity: no colour to give those pixels
+            raise ValueError(f"{bad} of {values.size} pixels are not finite numbers (NaN or infinite)")
         low, high = float(values.min()), float(values.max())
         scaled = np.zeros_like(values) if high <= low else (values - low) * (255.0 / (high - low))
         image = Image.fromarray(np.round(scaled).astype(np.uint8), mode="L")
@@ -97,8 +103,8 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         The pixels, EXIF orientation applied, converted to RGB with :func:`to_rgb`.
 
     Raises:
-        ImageReadError: the file is missing, not an image, truncated or too large to
-            decode (Pillow's decompression-bomb limit).
+        ImageReadError: the file is missing, not an image, truncated, too large to
+            decode (Pillow's decompression-bomb limit) or holds non-finite (NaN) pixels.
     """
     path = Path(path)
     try:

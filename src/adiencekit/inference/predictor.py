@@ -47,6 +47,7 @@ from adiencekit.inference.detection import LANDMARK_NAMES, Detection, FaceDetect
 from adiencekit.inference.images import ImageReadError, as_rgb_array, expand_image_paths, read_image
 from adiencekit.inference.loading import load_model_source, model_input_size
 from adiencekit.models.heads import head_class_names, head_probabilities, model_heads
+from adiencekit.wording import counted
 
 __all__ = [
     "FacePrediction",
@@ -174,8 +175,9 @@ class PredictionSummary:
 
     def __str__(self) -> str:
         return (
-            f"{self.images} images: {self.faces} faces, {self.no_face} without a face, "
-            f"{self.unreadable} unreadable" + (f", {self.too_small} faces below --min-face" if self.too_small else "")
+            f"{counted(self.images, 'image')}: {counted(self.faces, 'face')}, {self.no_face} without a face, "
+            f"{self.unreadable} unreadable"
+            + (f", {counted(self.too_small, 'face')} below --min-face" if self.too_small else "")
         )
 
 

@@ -44,7 +44,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from adiencekit.crops import UTKFACE_TRAINING_CROP, CropSpec
 from adiencekit.data.prepared import PREPARE_FILE, prepared_record

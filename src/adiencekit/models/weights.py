@@ -123,7 +123,7 @@ def imagenet_weights_path(
     if imagenet_weights_file is not None:
         path = os.fspath(imagenet_weights_file)
         if not os.path.isfile(path):
-            raise ConfigError(f"{model}: imagenet_weights_file does not exist: {imagenet_weights_file!r}")
+            raise ConfigError(f"{model}: the ImageNet weights file does not exist: {path}")
         return path
     try:
         # Looked up at call time, so tests can make the download fail without a network.
@@ -137,9 +137,11 @@ def imagenet_weights_path(
         )
     except Exception as error:  # keras raises a bare Exception for URL failures
         reason = " ".join(str(error).split())[:300]
+        # The reason is in the message: no chain of Keras's and urllib's own tracebacks.
         raise ModelFileError(
             f"{model}: weights='imagenet' needs Inception-v3's ImageNet weights (about 90 MB), which are "
             f"downloaded once into the Keras cache (~/.keras/models), but the download failed: {reason}. "
-            f"Offline, pass imagenet_weights_file=<a local copy of "
-            f"{os.path.basename(IMAGENET_INCEPTION_V3_URL)}>, or weights=None for a random base"
-        ) from error
+            f"Offline, give a local copy of {os.path.basename(IMAGENET_INCEPTION_V3_URL)} "
+            f"(--imagenet-weights FILE; imagenet_weights_file= in Python), or start from a random base "
+            f"(--no-imagenet; weights=None)"
+        ) from None

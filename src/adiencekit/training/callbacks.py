@@ -42,7 +42,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from adiencekit.errors import TrainingDivergedError
+from adiencekit.errors import RunFolderError, TrainingDivergedError
 from adiencekit.fileio import atomic_save_model, atomic_save_weights, atomic_write_text
 
 __all__ = [
@@ -68,6 +68,45 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _read_json_rows(path: Path) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """``(rows, None)``, ``(None, None)`` when absent, or ``(None, what is wrong)``."""
+    if not path.is_file():
+        return None, None
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        return None, f"not valid JSON: {type(error).__name__}"
+    if not isinstance(rows, list) or not all(isinstance(row, dict) and isinstance(row.get("epoch"), int)
+                                             for row in rows):
+        return None, "not a list of epochs"
+    return rows, None
+
+
+def _csv_value(text: str) -> Any:
+    if text == "":
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+
+
+def _read_csv_rows(path: Path) -> list[dict[str, Any]] | None:
+    """The rows of ``history.csv`` (as :class:`HistoryRecorder` writes it), or ``None`` when unusable."""
+    if not path.is_file():
+        return None
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = [{key: _csv_value(value or "") for key, value in row.items() if key}
+                    for row in csv.DictReader(handle)]
+    except (OSError, ValueError, csv.Error):
+        return None
+    if not all(isinstance(row.get("epoch"), int) for row in rows):
+        return None
+    return rows
+
+
 def weights_are_finite(model: keras.Model) -> bool:
     """Whether every weight of ``model`` is finite (no NaN, no Inf)."""
     for variable in model.weights:
@@ -78,17 +117,23 @@ def weights_are_finite(model: keras.Model) -> bool:
 
 
 class DivergenceGuard(keras.callbacks.Callback):
-    """Stops training at the first non-finite loss by raising :class:`TrainingDivergedError`.
+    """Stops training at the first non-finite (or exploded) loss by raising :class:`TrainingDivergedError`.
 
     Checks the running ``loss`` after every training batch and ``loss``/``val_loss`` at
-    the end of every epoch. Place it first, so that nothing is recorded or saved for the
+    the end of every epoch; with ``max_loss``, an epoch loss above it stops training too
+    (see :mod:`adiencekit.training.divergence` for the rule :func:`~adiencekit.training.train`
+    uses). Place it first, so that nothing is recorded or saved for the
     diverged epoch. The error carries ``epoch`` (1-based), ``batch`` (``None`` at epoch
     end), ``metric`` and ``value``.
+
+    Args:
+        max_loss: the highest epoch loss (training or validation) allowed; ``None``
+            checks for non-finite values only.
 
     Example:
 
     >>> import numpy as np, keras
-    >>> from adiencekit.errors import TrainingDivergedError
+    >>> from adiencekit.errors import RunFolderError, TrainingDivergedError
     >>> from adiencekit.training.callbacks import DivergenceGuard
     >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     >>> model.compile(keras.optimizers.SGD(1e12), "mse")
@@ -100,15 +145,21 @@ class DivergenceGuard(keras.callbacks.Callback):
     1 loss
     """
 
+    def __init__(self, max_loss: float | None = None) -> None:
+        super().__init__()
+        self.max_loss = max_loss
+
     def _check(self, epoch: int, batch: int | None, logs: dict[str, Any] | None, keys: tuple[str, ...]) -> None:
         for key in keys:
             value = (logs or {}).get(key)
             if value is None:
                 continue
             number = float(np.asarray(value))
-            if not math.isfinite(number):
+            exploded = batch is None and self.max_loss is not None and number > self.max_loss
+            if not math.isfinite(number) or exploded:
                 where = f"epoch {epoch + 1}" + ("" if batch is None else f", batch {batch + 1}")
-                error = TrainingDivergedError(f"training diverged: {key} is {number} at {where}")
+                what = f"{number:.3g}, above the limit {self.max_loss:.3g}" if exploded else str(number)
+                error = TrainingDivergedError(f"training diverged: {key} is {what} at {where}")
                 error.epoch, error.batch, error.metric, error.value = epoch + 1, batch, key, number
                 raise error
 
@@ -177,14 +228,30 @@ class HistoryRecorder(keras.callbacks.Callback):
 
     @staticmethod
     def load(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-        """The rows of an existing history file (``[]`` when there is none)."""
+        """The rows of an existing history file (``[]`` when there is none).
+
+        A ``history.json`` that is missing or unreadable is rebuilt from the
+        ``history.csv`` beside it, so the finished epochs are kept.
+
+        Raises:
+            RunFolderError: when ``history.json`` is damaged and no readable
+                ``history.csv`` stands beside it; the message says how to go on.
+        """
         path = Path(path)
-        if not path.is_file():
+        rows, problem = _read_json_rows(path)
+        if rows is not None:
+            return rows
+        backup = path.with_suffix(".csv")
+        csv_rows = _read_csv_rows(backup)
+        if csv_rows is not None:
+            return csv_rows
+        if problem is None:
             return []
-        rows = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(rows, list):
-            raise ValueError(f"{path} does not hold a list of epochs")
-        return rows
+        raise RunFolderError(
+            f"{path} is damaged ({problem}) and no readable {backup.name} stands beside it; move {path.name} "
+            f"away to resume without the history of the finished epochs (their weights are kept), or use "
+            f"--overwrite to start again"
+        )
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         number = int(epoch) + 1
@@ -313,5 +380,21 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         super().on_epoch_end(epoch, logs)
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         best = None if self.best is None else float(self.best)
-        state = {"wait": int(self.wait), "best": best, "best_epoch": int(self.best_epoch)}
+        stopped = bool(getattr(self.model, "stop_training", False)) and self.stopped_epoch == epoch
+        state = {"wait": int(self.wait), "best": best, "best_epoch": int(self.best_epoch),
+                 "stopped_after_epoch": int(epoch) + 1 if stopped else None}
         atomic_write_text(self.state_path, json.dumps(state) + "\n")
+
+    @staticmethod
+    def stopped_after(state_path: str | os.PathLike[str]) -> int | None:
+        """The epoch (1-based) after which the saved counters stopped training, or ``None``.
+
+        A run killed after early stopping (in its final evaluation, say) must train no
+        further epoch when it is started again.
+        """
+        try:
+            state = json.loads(Path(state_path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        epoch = state.get("stopped_after_epoch") if isinstance(state, dict) else None
+        return epoch if isinstance(epoch, int) else None

@@ -5,7 +5,9 @@ users carved out of them (subject-exclusive, via
 :meth:`adiencekit.data.AdienceDataset.cross_validation`). A finished fold is read
 back from its ``metrics.json`` instead of trained again, so an interrupted
 cross-validation resumes where it stopped (and the fold in progress resumes from its
-last epoch).
+last epoch). A finished fold is reused only when its ``config.json`` matches the
+settings asked for; otherwise :func:`cross_validate` refuses before training anything
+(or, with ``overwrite=True``, trains it again).
 
 Output folder::
 
@@ -165,10 +167,12 @@ def cross_validate(
 
     Raises:
         ValueError: for a UTKFace dataset (it has no folds) or fold numbers outside 0-4.
+        RunExistsError: when a finished fold was trained with other settings and
+            ``overwrite`` is false.
     """
     from adiencekit.training.data_loading import load_dataset
     from adiencekit.training.fit import train
-    from adiencekit.training.run_folder import is_finished
+    from adiencekit.training.run_folder import check_finished_config, is_finished
 
     if config.dataset_kind == "utkface":
         raise ValueError("cross-validation follows the Adience folds; UTKFace has none (use train)")
@@ -178,6 +182,10 @@ def cross_validate(
         raise ValueError(f"folds must be a non-empty subset of 0-4, got {list(folds)}")
     config.validate()
     out = Path(out_dir).expanduser()
+    if not overwrite:  # before any training: a finished fold of other settings is never reused
+        for fold in wanted:
+            if is_finished(out / f"fold_{fold}"):
+                check_finished_config(config.replace(test_fold=fold), out / f"fold_{fold}", f"fold {fold}")
     dataset = load_dataset(config)
     make_dirs(out)
     results: list[dict[str, Any]] = []

@@ -6,14 +6,14 @@ The run folder is the unit of output::
       config.json        the TrainConfig
       best.keras         the model with the best val_loss weights (the one copy kept)
       history.json/.csv  one row per completed epoch, numbered from 1 (kept across resumes)
-      metrics.json       test-set evaluation of the best model; marks the run finished
+      metrics.json       test-set evaluation of the best model, split sizes and digests; marks the run finished
       data_report.txt    the dataset's cleaning report (rows read, dropped by reason)
       plots/             curves.png, confusion_<head>.png, predictions.png
       tensorboard/       TensorBoard logs (``tensorboard --logdir run_dir/tensorboard``)
     while the run is unfinished, also:
       run.lock           the training process that holds the folder
       best.weights.h5    best val_loss weights so far (+ .json record)
-      backup/            per-epoch weights and optimizer state (see training.backup)
+      backup/            per-epoch weights and optimizer state (see training.backup), a copy of config.json
     after a divergence:
       failed.json        what diverged, when, and what to change
 
@@ -23,7 +23,9 @@ killed run started again with the same folder and config resumes after its last
 completed epoch, recovering from a damaged backup; a finished or failed run is never
 overwritten silently: :func:`train` raises unless ``overwrite=True``. Only one process
 trains in a folder at a time (``run.lock``). A non-finite loss stops the run with
-:class:`~adiencekit.errors.TrainingDivergedError` and ``failed.json``; a full or
+:class:`~adiencekit.errors.TrainingDivergedError` and ``failed.json``, and so do an
+exploding loss and a final model worse than knowing nothing (the rule:
+:mod:`~adiencekit.training.divergence`); a full or
 read-only disk ends in a one-line :class:`~adiencekit.errors.RunFolderError` with the
 folder left resumable.
 
@@ -76,15 +78,19 @@ from adiencekit.training.callbacks import (
     atomic_save_model,
 )
 from adiencekit.training.config import TrainConfig
-from adiencekit.training.data_loading import check_split, data_counts, load_dataset, load_split, split_dataset
+from adiencekit.training.data_loading import check_split, data_counts, load_dataset, split_dataset
 from adiencekit.training.devices import DeviceSetup, setup_devices
+from adiencekit.training.divergence import explosion_limit, learned_nothing
 from adiencekit.training.model_setup import build_optimizer, compile_model, create_run_model
 from adiencekit.training.run_folder import (
     RunLock,
     mark_failed,
+    notice,
     prepare_run_dir,
 )
 from adiencekit.training.samples import sample_predictions, write_plots
+from adiencekit.training.split_record import split_record
+from adiencekit.wording import counted
 
 __all__ = ["RunResult", "resolve_verbose", "tensorboard_available", "train"]
 
@@ -174,10 +180,11 @@ def _mean(values: list[Any]) -> float | None:
 
 
 def _advice(config: TrainConfig, setup: DeviceSetup) -> list[str]:
-    advice = [f"lower the learning rate (now {config.learning_rate:g})"]
+    """What to change after a divergence, in the words of the command line (a config file for the rest)."""
+    advice = [f"lower the learning rate (now {config.learning_rate:g}; --learning-rate)"]
     precision = getattr(setup, "precision", None) or config.precision
     if precision != "float32":
-        advice.append(f"use precision='float32' (now {precision})")
+        advice.append(f'train in float32 (now {precision}; "precision": "float32" in a --config file)')
     advice.append("clip gradients (an optimizer with clipnorm)")
     return advice
 
@@ -220,6 +227,30 @@ def _strong_augmentation(train_ds: Any, config: TrainConfig) -> Any:
         return (images, *labels) if labels else images
 
     return train_ds.map(augment).prefetch(tf.data.AUTOTUNE)
+
+
+def _note_missing_history(recorder: HistoryRecorder, resumed_from: int) -> None:
+    """Say so when a resumed run's history lacks finished epochs (history files deleted)."""
+    recorded = {row["epoch"] for row in recorder.rows if row["epoch"] <= resumed_from}
+    missing = [epoch for epoch in range(1, resumed_from + 1) if epoch not in recorded]
+    if missing:
+        notice(f"the history of epochs {_epoch_ranges(missing)} is missing from {recorder.json_path} (deleted?); "
+               f"resuming after epoch {resumed_from}: history.json, its plot and metrics.json will lack those "
+               f"epochs (use --overwrite to train the whole run again)")
+
+
+def _epoch_ranges(epochs: Sequence[int]) -> str:
+    """``[1, 2, 3, 5]`` -> ``"1-3, 5"``."""
+    parts: list[str] = []
+    start = previous = epochs[0]
+    for epoch in [*epochs[1:], None]:
+        if epoch is not None and epoch == previous + 1:
+            previous = epoch
+            continue
+        parts.append(str(start) if start == previous else f"{start}-{previous}")
+        if epoch is not None:
+            start = previous = epoch
+    return ", ".join(parts)
 
 
 def _sample_predictions(model: keras.Model, subset: Any, task: str, **kwargs: Any) -> Any:
@@ -265,7 +296,8 @@ def train(
             is false, or an unfinished run of another config.
         RunFolderError: when another process trains in ``out_dir``, or the folder
             cannot be written (full disk, read-only); the run stays resumable.
-        TrainingDivergedError: when the loss becomes NaN or infinite (``failed.json``).
+        TrainingDivergedError: when the loss becomes NaN, infinite or explodes, or the final model
+            is worse than knowing nothing (see :mod:`~adiencekit.training.divergence`; ``failed.json``).
         DatasetNotFoundError: (a ``FileNotFoundError``) when the dataset is missing.
         ConfigError: (a ``ValueError``) for invalid settings (model kwargs, crop size, ...).
         DataError: (a ``ValueError``) for an empty train, validation or test set.
@@ -317,7 +349,7 @@ def _train_in_folder(
         data = data_counts(data_report)
         atomic_write_text(report_path, str(data_report) + "\n")
         if verbose:
-            print(f"adiencekit: data: {data['kept']} images kept, {data['dropped']} of {data['rows_read']} "
+            print(f"adiencekit: data: {counted(data['kept'], 'image')} kept, {data['dropped']} of {data['rows_read']} "
                   f"rows dropped while cleaning (report: {report_path})")
 
     # uint8 batches: a quarter of the bytes to build and to copy to an accelerator; the
@@ -340,10 +372,12 @@ def _train_in_folder(
     backup_dir = run_dir / "backup"
     best_path = run_dir / "best.weights.h5"
     resumed_from = restore_backup(model, backup_dir)
+    recorder = HistoryRecorder(run_dir / "history.json", run_dir / "history.csv")
+    _note_missing_history(recorder, resumed_from)
     own: list[keras.callbacks.Callback] = [
-        DivergenceGuard(),  # first: nothing is recorded or saved for a diverged epoch
+        DivergenceGuard(explosion_limit(config.task)),  # first: nothing is recorded or saved for a diverged epoch
         ThroughputLogger(global_batch, None if config.steps_per_epoch else len(split.train)),
-        HistoryRecorder(run_dir / "history.json", run_dir / "history.csv"),
+        recorder,
         AtomicBestCheckpoint(best_path, monitor="val_loss", mode="min"),
     ]
     if config.early_stopping_patience is not None:
@@ -362,33 +396,42 @@ def _train_in_folder(
         state = f"resuming after epoch {resumed_from}" if resumed_from else "new run"
         print(f"adiencekit: training {config.model} ({config.task}) in {run_dir} [{state}]; "
               f"devices: {setup.describe()}")
+    # An early-stopped run killed before its final evaluation resumes at that evaluation.
+    stopped_after = ResumableEarlyStopping.stopped_after(backup_dir / "early_stopping.json")
+    stopped = resumed_from > 0 and stopped_after == resumed_from
     try:
-        model.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=config.epochs,
-            initial_epoch=min(resumed_from, config.epochs),
-            steps_per_epoch=config.steps_per_epoch,
-            validation_steps=config.validation_steps,
-            callbacks=[*own, *callbacks],
-            verbose=verbose,
-            shuffle=False,  # the training pipeline shuffles itself (seeded)
-        )
+        if not stopped:
+            model.fit(
+                train_ds,
+                validation_data=val_ds,
+                epochs=config.epochs,
+                initial_epoch=min(resumed_from, config.epochs),
+                steps_per_epoch=config.steps_per_epoch,
+                validation_steps=config.validation_steps,
+                callbacks=[*own, *callbacks],
+                verbose=verbose,
+                shuffle=False,  # the training pipeline shuffles itself (seeded)
+            )
     except TrainingDivergedError as error:
         raise _fail(run_dir, config, setup, error, str(error)) from None
     if not best_path.is_file():
         raise _fail(run_dir, config, setup, None, "training diverged: no epoch reached a finite validation loss")
     model.load_weights(best_path)
-    atomic_save_model(model, run_dir / "best.keras")
     evaluation = evaluate(
         model, split.test, config.task, batch_size=global_batch, image_size=config.image_size,
         steps=config.test_steps,
     )
+    history = HistoryRecorder.load(run_dir / "history.json")
+    best_epoch = _best_epoch(history)
+    best_val_loss = next((row["val_loss"] for row in history if row["epoch"] == best_epoch), None)
+    scores = {name: (head.exact, head.confusion) for name, head in evaluation.heads.items()}
+    reason = learned_nothing(scores, best_val_loss, config.task)
+    if reason is not None:
+        raise _fail(run_dir, config, setup, None, f"training diverged: {reason}")
+    atomic_save_model(model, run_dir / "best.keras")
     samples = _sample_predictions(model, split.test, config.task, image_size=config.image_size, crop_size=crop,
                                   batch_size=global_batch, seed=config.seed)
 
-    history = HistoryRecorder.load(run_dir / "history.json")
-    best_epoch = _best_epoch(history)
     write_plots(run_dir, history, evaluation, samples)
     metrics = {
         "test": evaluation.as_dict(),
@@ -396,7 +439,7 @@ def _train_in_folder(
         "epochs_completed": len(history),
         "resumed_from_epoch": resumed_from,
         "images_per_second": _mean([row.get("images_per_second") for row in history]),
-        "sizes": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
+        **split_record(split, config.dataset_path),  # sizes and digests: evaluate checks them
         "data": data,
         "test_fold": getattr(split, "test_fold", None),
         "devices": setup.describe(),

@@ -35,7 +35,6 @@ import json
 import os
 import shutil
 import socket
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,7 @@ __all__ = [
     "RunExistsError",
     "RunFolder",
     "RunLock",
+    "check_finished_config",
     "clear_run",
     "is_finished",
     "mark_failed",
@@ -175,10 +175,65 @@ def _differences(old: TrainConfig, new: TrainConfig) -> list[str]:
     return [key for key in after if before.get(key) != after[key]]
 
 
-def prepare_run_dir(config: TrainConfig, run_dir: Path, *, resume: bool, overwrite: bool) -> int:
-    """Check the run folder and write ``config.json``.
+#: The copy of ``config.json`` kept with the resume state, so that an unfinished run whose
+#: ``config.json`` was deleted is still checked against the settings it was trained with.
+BACKUP_CONFIG = Path("backup") / "config.json"
 
-    Call it with the folder's :class:`RunLock` held.
+
+def _recorded_config(run_dir: Path) -> tuple[TrainConfig | None, str | None]:
+    """The unfinished run's config: ``config.json``, else the backup's copy; ``(None, why)`` when neither reads."""
+    for relative in (Path("config.json"), BACKUP_CONFIG):
+        path = run_dir / relative
+        if path.is_file():
+            try:
+                return TrainConfig.from_json(path), None
+            except (ValueError, TypeError) as error:
+                return None, f"an unreadable {relative.as_posix()} ({_first_line(error)})"
+    return None, None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def check_finished_config(config: TrainConfig, run_dir: Path, what: str) -> None:
+    """Refuse to reuse a finished run whose ``config.json`` differs from ``config``.
+
+    Cross-validation and sweeps read a finished fold or setting back instead of training
+    it again; that is right only when it was trained with the same settings.
+
+    Args:
+        config: the settings the caller would train with.
+        run_dir: a finished run folder.
+        what: how to name it in the message (``"fold 2"``, ``"setting conv_layers=3"``).
+
+    Raises:
+        RunExistsError: when ``config.json`` is missing, unreadable or differs.
+    """
+    path = run_dir / "config.json"
+    try:
+        previous = TrainConfig.from_json(path)
+    except (OSError, ValueError, TypeError) as error:
+        raise RunExistsError(
+            f"{what} in {run_dir} is finished but its config.json cannot be read ({_first_line(error)}); "
+            "use --overwrite to train it again, or choose a new --out"
+        ) from None
+    changed = _differences(previous, config)
+    if changed:
+        raise RunExistsError(
+            f"{what} in {run_dir} was finished with other settings ({', '.join(changed)} differ); "
+            "use --overwrite to train it again with these, or choose a new --out"
+        )
+
+
+def prepare_run_dir(config: TrainConfig, run_dir: Path, *, resume: bool, overwrite: bool) -> int:
+    """Check the run folder and write ``config.json`` (and its copy in ``backup/``).
+
+    Call it with the folder's :class:`RunLock` held. An unfinished run resumes only
+    under the config it was started with: ``config.json``, or when that was deleted,
+    the copy kept in ``backup/config.json`` (restored to ``config.json``). An unfinished
+    run with neither is refused, since its settings cannot be checked.
 
     Args:
         config: the run's config.
@@ -192,7 +247,8 @@ def prepare_run_dir(config: TrainConfig, run_dir: Path, *, resume: bool, overwri
 
     Raises:
         RunExistsError: for a finished or failed run without ``overwrite``, or an
-            unfinished run of another config (or with ``resume=False``) without ``overwrite``.
+            unfinished run of another (or unknown) config (or with ``resume=False``)
+            without ``overwrite``.
         RunFolderError: when the folder cannot be written.
     """
     from adiencekit.training.backup import recorded_epoch
@@ -207,31 +263,45 @@ def prepare_run_dir(config: TrainConfig, run_dir: Path, *, resume: bool, overwri
     elif failed is not None:
         raise RunExistsError(
             f"{run_dir} holds a failed run ({failed.get('reason', 'see ' + FAILED_FILE)}); change the config "
-            f"({'; '.join(failed.get('advice', [])) or 'see failed.json'}) and pass overwrite=True "
-            f"(--overwrite), or choose a new folder"
+            f"({'; '.join(failed.get('advice', [])) or 'see failed.json'}) and use --overwrite, "
+            f"or choose a new --out"
         )
     elif is_finished(run_dir):
         raise RunExistsError(
-            f"{run_dir} holds a finished run (metrics.json exists); pass overwrite=True "
-            f"(--overwrite) or choose a new folder"
+            f"{run_dir} holds a finished run (metrics.json exists); use --overwrite to train it again, "
+            f"or choose a new --out"
         )
-    elif config_path.is_file():
-        try:
-            previous = TrainConfig.from_json(config_path)
-        except (ValueError, TypeError) as error:
-            raise RunExistsError(f"{run_dir} holds an unreadable config.json ({error}); use overwrite=True") from None
-        if not resume:
-            raise RunExistsError(f"{run_dir} holds an unfinished run; pass resume=True to continue or overwrite=True")
-        changed = _differences(previous, config)
-        if changed:
-            raise RunExistsError(
-                f"{run_dir} holds an unfinished run of a different config (fields {changed} differ); "
-                f"use the same config to resume, overwrite=True, or a new folder"
-            )
+    else:
+        _check_unfinished(config, run_dir, resume=resume, done=recorded_epoch(run_dir / "backup"))
     make_dirs(run_dir)
     _remove_temporaries(run_dir)
     atomic_write_text(config_path, config.to_json())
+    make_dirs(run_dir / BACKUP_CONFIG.parent)
+    atomic_write_text(run_dir / BACKUP_CONFIG, config.to_json())
     return recorded_epoch(run_dir / "backup")
+
+
+def _check_unfinished(config: TrainConfig, run_dir: Path, *, resume: bool, done: int) -> None:
+    """Refuse to resume an unfinished run under other (or unknown) settings; see :func:`prepare_run_dir`."""
+    previous, problem = _recorded_config(run_dir)
+    if previous is None:
+        trained = done or any((run_dir / name).exists() for name in ("history.json", "history.csv", "best.weights.h5"))
+        if problem or trained:
+            raise RunExistsError(
+                f"{run_dir} holds an unfinished run ({done} epochs done) with "
+                f"{problem or 'no config.json (it was deleted)'}, so its settings cannot be checked; put the "
+                f"run's config.json back (then run the same command), use --overwrite to start again, or "
+                f"choose a new --out"
+            )
+        return  # nothing was recorded: a fresh start loses nothing
+    if not resume:
+        raise RunExistsError(f"{run_dir} holds an unfinished run; resume it (resume=True) or use --overwrite")
+    changed = _differences(previous, config)
+    if changed:
+        raise RunExistsError(
+            f"{run_dir} holds an unfinished run of a different config ({', '.join(changed)} differ); "
+            f"use the same settings to resume, --overwrite to start again, or a new --out"
+        )
 
 
 # ----------------------------------------------------------------------------- lock
@@ -465,8 +535,9 @@ class RunFolder:
             ModelFileError: the folder holds no ``config.json`` or an unreadable one.
         """
         if not self.config_path.is_file():
-            reason = "the folder does not exist" if not self.path.exists() else "not a training run folder"
-            raise ModelFileError(f"{self.path}: no {self.CONFIG} ({reason})")
+            if not self.path.exists():
+                raise ModelFileError(f"run folder not found: {self.path} (no {self.CONFIG})")
+            raise ModelFileError(f"{self.path} is not a run folder: no {self.CONFIG}")
         try:
             return TrainConfig.from_json(self.config_path)
         except (OSError, ValueError) as error:
@@ -493,14 +564,16 @@ class RunFolder:
         state = self.state
         if state == "failed":
             record = read_failed(self.path) or {}
-            raise ModelFileError(f"{self.path} is a failed training run ({record.get('reason', 'see ' + FAILED_FILE)}): "
+            raise ModelFileError(f"{self.path} holds a failed run ({record.get('reason', 'see ' + FAILED_FILE)}); "
                                  f"{purpose} needs a finished run")
         if not self.model_path.is_file():
             raise ModelFileError(f"{self.path}: no {self.BEST_MODEL}; {purpose} needs a finished run's trained model")
-        if state != "finished" or self.is_locked():
-            raise ModelFileError(f"{self.path} is an unfinished training run (no {self.METRICS}): {purpose} needs a "
-                                 f"finished run; let it finish (re-run the same `adiencekit train --out ...`) or "
-                                 f"choose another")
+        if state != "finished":
+            raise ModelFileError(f"{self.path} holds an unfinished run (no {self.METRICS}); {purpose} needs a "
+                                 f"finished run: let it finish (run its train command again; it resumes)")
+        if self.is_locked():
+            raise ModelFileError(f"{self.path} is in use by a training ({LOCK_FILE} is held); {purpose} it when "
+                                 f"that has finished")
         return config
 
     # ------------------------------------------------------------------ what it holds

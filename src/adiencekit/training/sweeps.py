@@ -127,7 +127,9 @@ def run_sweep(
     """Train every setting of a named sweep and write the comparison table.
 
     A setting whose run folder is already finished is read back, not trained again,
-    so an interrupted sweep resumes where it stopped.
+    so an interrupted sweep resumes where it stopped; that holds only for a run of the
+    same config: a finished setting trained otherwise is refused before anything is
+    trained (or trained again with ``overwrite=True``).
 
     Args:
         name: ``"conv_depth"`` or ``"dense_units"``.
@@ -139,13 +141,22 @@ def run_sweep(
 
     Returns:
         The :class:`SweepResult`; also written to ``sweep.json`` and ``sweep.md``.
+
+    Raises:
+        RunExistsError: when a finished setting was trained with other settings and
+            ``overwrite`` is false.
     """
     from adiencekit.training.fit import train
-    from adiencekit.training.run_folder import is_finished
+    from adiencekit.training.run_folder import check_finished_config, is_finished
 
     out = Path(out_dir).expanduser()
+    settings = sweep_configs(name, task, **overrides)
+    if not overwrite:  # before any training: a finished setting of other settings is never reused
+        for label, config in settings:
+            if is_finished(out / label):
+                check_finished_config(config, out / label, f"setting {label}")
     rows = []
-    for label, config in sweep_configs(name, task, **overrides):
+    for label, config in settings:
         run_dir = out / label
         metrics_path = run_dir / "metrics.json"
         if is_finished(run_dir) and not overwrite:
