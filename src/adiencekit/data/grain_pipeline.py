@@ -1,0 +1,451 @@
+"""The Grain twin of the ``tf.data`` pipeline: the same images and labels without TensorFlow.
+
+Like ``keras.utils.image_dataset_from_directory(..., format="grain")``, :func:`build_grain_pipeline`
+takes the arguments of :func:`adiencekit.data.pipeline.build_pipeline` and returns a
+``grain.IterDataset`` that ``keras.Model.fit`` accepts on every backend. It needs
+``grain``, Pillow and NumPy (SciPy for rotations), not TensorFlow. Its steps:
+
+1. open the file with Pillow (by content: JPEG, PNG, GIF first frame, BMP; grayscale,
+   palette, alpha and CMYK become RGB); a JPEG at least 2x/4x/8x the target on its short
+   side is decoded at 1/2, 1/4 or 1/8 scale by libjpeg (Pillow's ``draft``), the same
+   rule as the ``tf.data`` pipeline;
+2. resize to ``image_size`` square as TensorFlow does (:func:`resize_array`: area
+   averaging when shrinking, bilinear when enlarging), kept as ``uint8``;
+3. optionally cache those ``uint8`` images in memory (``cache=True``);
+4. training: a new shuffle each epoch, a random rotation (SciPy, reflected borders),
+   random ``crop_size`` crop and random horizontal flip per image; evaluation: the centre
+   crop (offset rounded down);
+5. batch (``uint8`` or ``float32``), with ``os.cpu_count()`` threads (at most 16)
+   decoding and a prefetch buffer ahead of the consumer.
+
+Each iteration over the returned dataset (each Keras epoch) is the next epoch: a new order
+and new crops. With a ``seed`` the sequence of epochs is reproducible and does not depend
+on thread scheduling: epoch ``k`` shuffles with Grain's index shuffle seeded by ``seed``
+and ``k``, and every image's crop, flip and angle come from a generator seeded by its
+position in that sequence.
+
+Where the two engines differ: labels, masks (``-1``), shapes, dtypes, batch boundaries
+and the evaluation order are the same; pixels agree to a few levels (Pillow and
+TensorFlow decode JPEG DCT and resample slightly differently); a seed gives a
+reproducible order and reproducible crops in each engine, but not the *same* order or
+crops in both (tf.data's shuffle and stateless random ops have no NumPy equivalent).
+Only an in-memory cache exists (``cache`` as a file path is ``tf.data``'s), and Grain
+always shuffles the whole set (random access), so ``shuffle_buffer`` is ``tf.data``'s.
+
+Example:
+
+>>> import tempfile, pathlib
+>>> from PIL import Image
+>>> from adiencekit.data.grain_pipeline import build_grain_pipeline
+>>> tmp = pathlib.Path(tempfile.mkdtemp())
+>>> paths = []
+>>> for i in range(3):
+...     _ = Image.new("RGB", (80, 60), (60 * i, 0, 0)).save(tmp / f"{i}.jpg")
+...     paths.append(tmp / f"{i}.jpg")
+>>> ds = build_grain_pipeline(paths, [0, 1, 0], training=True, image_size=48, crop_size=40,
+...                           batch_size=2, seed=0)
+>>> images, labels = next(iter(ds))
+>>> images.shape, images.dtype.name, labels.dtype.name
+((2, 40, 40, 3), 'float32', 'int32')
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from adiencekit.data.pipeline_args import JPEG_DECODE_RATIOS, check_pipeline_args
+from adiencekit.errors import ConfigError
+
+__all__ = [
+    "EpochDataset",
+    "build_grain_pipeline",
+    "center_crop_array",
+    "load_image_array",
+    "random_augment_array",
+    "resize_array",
+]
+
+#: The most threads that decode at once (Keras's and Grain's default is 16).
+_MAX_THREADS = 16
+
+
+def _grain() -> Any:
+    try:
+        import grain
+    except ImportError:
+        raise ConfigError(
+            "format='grain' needs the grain package: pip install grain (or pip install \"adiencekit[jax]\")"
+        ) from None
+    return grain
+
+
+def _decode_ratio(short_side: int, target_size: int) -> int:
+    """The largest libjpeg ratio keeping the decoded short side at least ``target_size``."""
+    return max(ratio for ratio in JPEG_DECODE_RATIOS if short_side >= ratio * target_size or ratio == 1)
+
+
+def load_image_array(path: str | os.PathLike[str], image_size: int) -> np.ndarray:
+    """Decode a file (reduced-ratio for a large JPEG) and resize it to ``image_size`` square.
+
+    Args:
+        path: image file path.
+        image_size: output side.
+
+    Returns:
+        ``uint8`` array ``(image_size, image_size, 3)``.
+
+    Example:
+
+    >>> import tempfile, pathlib
+    >>> from PIL import Image
+    >>> from adiencekit.data.grain_pipeline import load_image_array
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "gray.png"
+    >>> Image.new("L", (100, 80), 200).save(path)
+    >>> image = load_image_array(path, 32)
+    >>> image.shape, image.dtype.name, int(image.min()), int(image.max())
+    ((32, 32, 3), 'uint8', 200, 200)
+    """
+    with Image.open(path) as opened:
+        if opened.format == "JPEG":
+            ratio = _decode_ratio(min(opened.size), image_size)
+            if ratio > 1:
+                opened.draft("RGB", (-(-opened.width // ratio), -(-opened.height // ratio)))
+        image = np.asarray(opened.convert("RGB"))
+    return resize_array(image, image_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _resize_weights(source: int, size: int, area: bool) -> np.ndarray:
+    """The ``(size, source)`` matrix that resamples one axis, as ``tf.image.resize`` does.
+
+    ``area``: each output pixel averages the input it covers, partial pixels weighted by
+    their overlap (TensorFlow's ``area``). Otherwise bilinear with half-pixel centres and
+    clamped borders (TensorFlow's ``bilinear`` without antialiasing).
+    """
+    weights = np.zeros((size, source), np.float64)
+    scale = source / size
+    if area:
+        edges = np.arange(size + 1) * scale
+        for out in range(size):
+            low, high = edges[out], edges[out + 1]
+            first, last = int(np.floor(low)), min(int(np.ceil(high)), source)
+            pixels = np.arange(first, last)
+            weights[out, first:last] = np.minimum(high, pixels + 1) - np.maximum(low, pixels)
+        weights /= weights.sum(axis=1, keepdims=True)
+    else:
+        centres = np.clip((np.arange(size) + 0.5) * scale - 0.5, 0, source - 1)
+        lower = np.floor(centres).astype(int)
+        upper = np.minimum(lower + 1, source - 1)
+        fraction = centres - lower
+        np.add.at(weights, (np.arange(size), lower), 1 - fraction)
+        np.add.at(weights, (np.arange(size), upper), fraction)
+    return weights.astype(np.float32)
+
+
+def resize_array(image: np.ndarray, size: int) -> np.ndarray:
+    """Resize ``(height, width, channels)`` to ``size`` square as :func:`adiencekit.data.pipeline.resize` does.
+
+    Area averaging when both sides shrink (exact pixel coverage, like TensorFlow's
+    ``area``; Pillow's ``BOX`` samples whole pixels and differs at edges), bilinear
+    otherwise; rounded to ``uint8``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from adiencekit.data.grain_pipeline import resize_array
+    >>> row = np.array([[[0], [0], [255], [255], [255]]], np.uint8).repeat(5, axis=0)
+    >>> resize_array(row, 2)[0, :, 0].tolist()
+    [51, 255]
+    """
+    height, width = image.shape[:2]
+    area = height >= size and width >= size
+    rows, columns = _resize_weights(height, size, area), _resize_weights(width, size, area)
+    resized = np.tensordot(rows, image.astype(np.float32), axes=(1, 0))  # (size, width, channels)
+    resized = np.tensordot(columns, resized, axes=(1, 1)).transpose(1, 0, 2)
+    return np.clip(np.round(resized), 0, 255).astype(np.uint8)
+
+
+def center_crop_array(image: np.ndarray, crop_size: int) -> np.ndarray:
+    """The ``crop_size`` square centre of an ``(height, width, channels)`` array (offset rounded down).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from adiencekit.data.grain_pipeline import center_crop_array
+    >>> center_crop_array(np.arange(25).reshape(5, 5, 1), 3)[..., 0].tolist()
+    [[6, 7, 8], [11, 12, 13], [16, 17, 18]]
+    """
+    top = (image.shape[0] - crop_size) // 2
+    left = (image.shape[1] - crop_size) // 2
+    return image[top:top + crop_size, left:left + crop_size]
+
+
+def random_augment_array(
+    image: np.ndarray, rng: np.random.Generator, crop_size: int, *, flip: bool = True, rotation: float = 0.0
+) -> np.ndarray:
+    """Training augmentation of one ``uint8`` image, fully determined by ``rng``.
+
+    A random rotation in ``[-rotation, rotation]`` degrees about the centre (bilinear,
+    reflected borders; when ``rotation > 0``), then a random ``crop_size`` crop, then a
+    random horizontal flip with probability 1/2 (when ``flip``): the steps of
+    :func:`adiencekit.data.pipeline.random_augment`.
+
+    Returns:
+        ``uint8`` array ``(crop_size, crop_size, 3)``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from adiencekit.data.grain_pipeline import random_augment_array
+    >>> image = np.random.default_rng(0).integers(0, 255, (40, 40, 3)).astype("uint8")
+    >>> a = random_augment_array(image, np.random.default_rng(1), 32, rotation=10.0)
+    >>> b = random_augment_array(image, np.random.default_rng(1), 32, rotation=10.0)
+    >>> a.shape, bool((a == b).all())
+    ((32, 32, 3), True)
+    """
+    top, left = rng.integers(0, image.shape[0] - crop_size + 1), rng.integers(0, image.shape[1] - crop_size + 1)
+    flipped = bool(rng.random() < 0.5)
+    angle = float(rng.uniform(-rotation, rotation)) if rotation > 0 else 0.0
+    if angle:
+        from scipy import ndimage
+
+        rotated = ndimage.rotate(image.astype(np.float32), angle, axes=(1, 0), reshape=False, order=1,
+                                 mode="reflect")
+        image = np.clip(np.round(rotated), 0, 255).astype(np.uint8)
+    image = image[top:top + crop_size, left:left + crop_size]
+    return image[:, ::-1] if flip and flipped else image
+
+
+class _MemoryCache:
+    """Decoded, resized images by source index, filled by whichever thread loads one first."""
+
+    def __init__(self, load: Callable[[int], np.ndarray]) -> None:
+        self._load = load
+        self._images: dict[int, np.ndarray] = {}
+
+    def __call__(self, index: int) -> np.ndarray:
+        image = self._images.get(index)
+        if image is None:
+            image = self._images.setdefault(index, self._load(index))
+        return image
+
+
+def _make_epoch_dataset_class() -> type:
+    grain = _grain()
+
+    class _EpochDataset(grain.IterDataset):  # type: ignore[misc,name-defined]
+        def __init__(self, make_epoch: Callable[[int], Any], *, forever: bool = False) -> None:
+            super().__init__()
+            self._make_epoch = make_epoch
+            self._forever = forever
+            self._next_epoch = 0
+            self._lock = threading.Lock()
+
+        def _take_epoch(self) -> int:
+            with self._lock:
+                epoch, self._next_epoch = self._next_epoch, self._next_epoch + 1
+            return epoch
+
+        def __iter__(self) -> Any:
+            if self._forever:
+                return _Forever(self)
+            return iter(self._make_epoch(self._take_epoch()))
+
+        def repeat(self) -> _EpochDataset:
+            """An endless stream of this dataset's epochs, one after the other (``tf.data``'s ``repeat()``)."""
+            return _EpochDataset(self._make_epoch, forever=True)
+
+        def __str__(self) -> str:
+            return f"EpochDataset(next_epoch={self._next_epoch}, forever={self._forever})"
+
+    class _Forever(grain.DatasetIterator):  # type: ignore[misc,name-defined]
+        def __init__(self, dataset: _EpochDataset) -> None:
+            super().__init__()
+            self._dataset = dataset
+            self._current = iter(dataset._make_epoch(dataset._take_epoch()))
+
+        def __next__(self) -> Any:
+            while True:
+                try:
+                    return next(self._current)
+                except StopIteration:
+                    self._current = iter(self._dataset._make_epoch(self._dataset._take_epoch()))
+
+        def get_state(self) -> dict[str, Any]:
+            return {}
+
+        def set_state(self, state: dict[str, Any]) -> None:
+            raise NotImplementedError("adiencekit's Grain pipeline does not checkpoint iterators")
+
+    return _EpochDataset
+
+
+_EPOCH_DATASET: type | None = None
+
+
+def EpochDataset(make_epoch: Callable[[int], Any]) -> Any:  # noqa: N802 (a class built on first use)
+    """A ``grain.IterDataset`` whose ``k``-th iteration yields ``make_epoch(k)``.
+
+    Keras iterates a dataset once per epoch; this is how the Grain pipeline shuffles and
+    augments anew each epoch. ``.repeat()`` gives an endless stream of the epochs, as
+    ``tf.data.Dataset.repeat()`` does (for ``steps_per_epoch``).
+
+    Args:
+        make_epoch: epoch number (from 0) to a ``grain.IterDataset`` of that epoch.
+
+    Example:
+
+    >>> import grain
+    >>> from adiencekit.data.grain_pipeline import EpochDataset
+    >>> ds = EpochDataset(lambda k: grain.MapDataset.range(3).map(lambda i: 10 * k + i).to_iter_dataset())
+    >>> list(ds), list(ds)
+    ([0, 1, 2], [10, 11, 12])
+    >>> stream = iter(ds.repeat())
+    >>> [next(stream) for _ in range(4)]
+    [0, 1, 2, 10]
+    """
+    global _EPOCH_DATASET
+    if _EPOCH_DATASET is None:
+        _EPOCH_DATASET = _make_epoch_dataset_class()
+    return _EPOCH_DATASET(make_epoch)
+
+
+def build_grain_pipeline(
+    paths: Sequence[str | os.PathLike[str]],
+    labels: Sequence[int] | np.ndarray | Mapping[str, Sequence[int] | np.ndarray] | None = None,
+    *,
+    training: bool,
+    image_size: int = 256,
+    crop_size: int = 227,
+    batch_size: int | None = 32,
+    shuffle: bool | None = None,
+    seed: int | None = None,
+    cache: bool | str | os.PathLike[str] = False,
+    flip: bool = True,
+    rotation: float = 0.0,
+    deterministic: bool | None = None,
+    drop_remainder: bool = False,
+    shuffle_buffer: int | None = None,
+    check_images: bool = False,
+    output_dtype: str = "float32",
+    num_threads: int | None = None,
+) -> Any:
+    """Build the Grain input pipeline for a list of face images (no TensorFlow).
+
+    Arguments as :func:`adiencekit.data.pipeline.build_pipeline`, with these differences:
+    ``cache`` is ``True`` or ``False`` (memory only); ``shuffle_buffer`` must be ``None``
+    (the whole set is shuffled); ``deterministic`` is accepted for the same signature and
+    changes nothing (Grain's threads always yield in order).
+
+    Args:
+        paths: image file paths.
+        labels: ``None``, int class indices, or a dict of them (``-1`` = missing).
+        training: random crops, flips and rotations (and shuffling by default).
+        image_size: side images are resized to before cropping.
+        crop_size: side of the crops fed to the model.
+        batch_size: batch size, or ``None`` for unbatched elements.
+        shuffle: shuffle the order each epoch; defaults to ``training``.
+        seed: makes the order and augmentation of every epoch reproducible.
+        cache: ``True`` keeps the decoded, resized ``uint8`` images in memory.
+        flip: random horizontal flips when training.
+        rotation: maximal random rotation in degrees when training.
+        deterministic: ignored (always in order).
+        drop_remainder: drop the last incomplete batch.
+        shuffle_buffer: must be ``None``.
+        check_images: inspect every file first and raise a ``ValueError`` naming the bad ones.
+        output_dtype: ``"float32"`` (default) or ``"uint8"``.
+        num_threads: decoding threads; default ``os.cpu_count()``, at most 16.
+
+    Returns:
+        A ``grain.IterDataset`` of ``(images, labels)`` NumPy batches: images ``(batch,
+        crop_size, crop_size, 3)`` in ``[0, 255]``, labels ``int32`` ``(batch,)`` or a dict
+        of them; images only when ``labels`` is ``None``. Each iteration is the next epoch.
+
+    Raises:
+        ValueError: on inconsistent arguments (as the ``tf.data`` pipeline).
+        ConfigError: (a ``ValueError``) for a file cache, a ``shuffle_buffer``, or when
+            ``grain`` is not installed.
+        TypeError: when ``paths`` is not a sequence of paths.
+
+    Example:
+
+    >>> import tempfile, pathlib
+    >>> from PIL import Image
+    >>> from adiencekit.data.grain_pipeline import build_grain_pipeline
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = Image.new("RGB", (300, 300), "gray").save(tmp / "a.jpg")
+    >>> ds = build_grain_pipeline([tmp / "a.jpg"], {"gender": [1], "age": [-1]}, training=False,
+    ...                           batch_size=None)
+    >>> image, labels = next(iter(ds))
+    >>> image.shape, {k: int(v) for k, v in labels.items()}
+    ((227, 227, 3), {'gender': 1, 'age': -1})
+    """
+    del deterministic  # Grain's threaded map keeps the order.
+    path_list, label_arrays = check_pipeline_args(
+        paths, labels, image_size=image_size, crop_size=crop_size, batch_size=batch_size, rotation=rotation,
+        seed=seed, cache=cache, shuffle_buffer=shuffle_buffer, output_dtype=output_dtype, check_images=check_images,
+    )
+    if not isinstance(cache, bool):
+        raise ConfigError(f"format='grain' caches in memory only: pass cache=True or False, not the file {cache!r}")
+    if shuffle_buffer is not None:
+        raise ConfigError("format='grain' shuffles the whole set; shuffle_buffer applies to format='tf' only")
+    if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, int)
+                                    or num_threads < 1):
+        raise ValueError(f"num_threads must be a positive int or None, got {num_threads!r}")
+    grain = _grain()
+    count = len(path_list)
+    shuffle = training if shuffle is None else bool(shuffle)
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0])
+    threads = num_threads or min(_MAX_THREADS, os.cpu_count() or 1)
+
+    def load(index: int) -> np.ndarray:
+        return load_image_array(path_list[index], image_size)
+
+    image_of: Callable[[int], np.ndarray] = _MemoryCache(load) if cache else load
+
+    def with_labels(index: int, image: np.ndarray) -> Any:
+        if label_arrays is None:
+            return image
+        if isinstance(label_arrays, dict):
+            return image, {task: values[index] for task, values in label_arrays.items()}
+        return image, label_arrays[index]
+
+    def augmented(index: int, rng: np.random.Generator) -> Any:
+        image = random_augment_array(image_of(index), rng, crop_size, flip=flip, rotation=float(rotation))
+        return with_labels(index, np.ascontiguousarray(image))
+
+    def centred(index: int) -> Any:
+        return with_labels(index, np.ascontiguousarray(center_crop_array(image_of(index), crop_size)))
+
+    to_float = output_dtype == "float32"
+
+    def as_output(element: Any) -> Any:
+        if not to_float:
+            return element
+        if isinstance(element, tuple):
+            return (element[0].astype(np.float32), element[1])
+        return element.astype(np.float32)
+
+    indices = grain.MapDataset.range(count)
+    if shuffle:
+        indices = indices.shuffle(seed=seed)
+    every_epoch = indices.repeat() if (shuffle or training) else indices
+    images = every_epoch.random_map(augmented, seed=seed) if training else every_epoch.map(centred)
+    read_options = grain.ReadOptions(num_threads=threads, prefetch_buffer_size=max(2 * threads, 2 * (batch_size or 1)))
+
+    def make_epoch(epoch: int) -> Any:
+        part = images.slice(slice(epoch * count, (epoch + 1) * count)) if (shuffle or training) else images
+        stream = part.to_iter_dataset(read_options)
+        if batch_size is not None:
+            stream = stream.batch(int(batch_size), drop_remainder=drop_remainder)
+        return stream.map(as_output) if to_float else stream
+
+    return EpochDataset(make_epoch)
