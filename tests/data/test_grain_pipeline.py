@@ -165,6 +165,16 @@ def test_unshuffled_training_keeps_the_order_and_repeat_streams_epochs(tmp_path:
     assert [int(next(stream)[1]) for _ in range(7)] == [0, 1, 2, 0, 1, 2, 0]
 
 
+def test_each_keras_style_map_and_iteration_is_the_next_epoch(tmp_path: Path) -> None:
+    # Keras maps a Grain dataset again before each epoch: the shuffle must still move on.
+    paths = _smooth_images(tmp_path, 6)
+    ds = build_grain_pipeline(paths, list(range(6)), training=True, image_size=48, crop_size=40, batch_size=None,
+                              seed=2)
+    orders = [[int(label) for _, label in ds.map(lambda element: element)] for _ in range(3)]
+    assert all(sorted(order) == list(range(6)) for order in orders)
+    assert len({tuple(order) for order in orders}) == 3
+
+
 def test_images_only_and_drop_remainder(tmp_path: Path) -> None:
     paths = _smooth_images(tmp_path, 5)
     batches = list(build_grain_pipeline(paths, None, training=False, image_size=48, crop_size=40, batch_size=2,

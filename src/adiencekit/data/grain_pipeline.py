@@ -237,33 +237,52 @@ class _MemoryCache:
         return image
 
 
+class _EpochCounter:
+    """The number of the next epoch, taken by one iteration at a time."""
+
+    def __init__(self) -> None:
+        self.next = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> int:
+        with self._lock:
+            epoch, self.next = self.next, self.next + 1
+        return epoch
+
+
 def _make_epoch_dataset_class() -> type:
     grain = _grain()
 
     class _EpochDataset(grain.IterDataset):  # type: ignore[misc,name-defined]
-        def __init__(self, make_epoch: Callable[[int], Any], *, forever: bool = False) -> None:
+        def __init__(self, make_epoch: Callable[[int], Any], *, forever: bool = False,
+                     counter: _EpochCounter | None = None) -> None:
             super().__init__()
             self._make_epoch = make_epoch
             self._forever = forever
-            self._next_epoch = 0
-            self._lock = threading.Lock()
+            # Shared with the datasets derived by map(): Keras maps the dataset anew for
+            # each epoch, and every epoch must still be the next one.
+            self._counter = counter or _EpochCounter()
 
         def _take_epoch(self) -> int:
-            with self._lock:
-                epoch, self._next_epoch = self._next_epoch, self._next_epoch + 1
-            return epoch
+            return self._counter.take()
 
         def __iter__(self) -> Any:
             if self._forever:
                 return _Forever(self)
             return iter(self._make_epoch(self._take_epoch()))
 
+        def map(self, transform: Callable[[Any], Any]) -> _EpochDataset:  # noqa: A003 (Grain's name)
+            """This dataset with ``transform`` applied to every element, still one epoch per iteration."""
+            make_epoch = self._make_epoch
+            return _EpochDataset(lambda epoch: make_epoch(epoch).map(transform), forever=self._forever,
+                                 counter=self._counter)
+
         def repeat(self) -> _EpochDataset:
             """An endless stream of this dataset's epochs, one after the other (``tf.data``'s ``repeat()``)."""
-            return _EpochDataset(self._make_epoch, forever=True)
+            return _EpochDataset(self._make_epoch, forever=True, counter=self._counter)
 
         def __str__(self) -> str:
-            return f"EpochDataset(next_epoch={self._next_epoch}, forever={self._forever})"
+            return f"EpochDataset(next_epoch={self._counter.next}, forever={self._forever})"
 
     class _Forever(grain.DatasetIterator):  # type: ignore[misc,name-defined]
         def __init__(self, dataset: _EpochDataset) -> None:
@@ -295,7 +314,8 @@ def EpochDataset(make_epoch: Callable[[int], Any]) -> Any:  # noqa: N802 (a clas
 
     Keras iterates a dataset once per epoch; this is how the Grain pipeline shuffles and
     augments anew each epoch. ``.repeat()`` gives an endless stream of the epochs, as
-    ``tf.data.Dataset.repeat()`` does (for ``steps_per_epoch``).
+    ``tf.data.Dataset.repeat()`` does (for ``steps_per_epoch``), and ``.map(fn)`` maps
+    every element of every epoch.
 
     Args:
         make_epoch: epoch number (from 0) to a ``grain.IterDataset`` of that epoch.
@@ -309,7 +329,9 @@ def EpochDataset(make_epoch: Callable[[int], Any]) -> Any:  # noqa: N802 (a clas
     ([0, 1, 2], [10, 11, 12])
     >>> stream = iter(ds.repeat())
     >>> [next(stream) for _ in range(4)]
-    [0, 1, 2, 10]
+    [20, 21, 22, 30]
+    >>> list(ds.map(lambda x: -x))  # a mapped dataset goes on with the next epoch
+    [-40, -41, -42]
     """
     global _EPOCH_DATASET
     if _EPOCH_DATASET is None:

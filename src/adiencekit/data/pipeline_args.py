@@ -53,7 +53,9 @@ OUTPUT_DTYPES: tuple[str, ...] = ("float32", "uint8")
 
 def tensorflow_installed() -> bool:
     """Whether the ``tensorflow`` package can be imported here (it is not imported)."""
-    return "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is not None
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"] is not None
+    return importlib.util.find_spec("tensorflow") is not None
 
 
 def check_format(format: Any, *, allow_auto: bool = False) -> str:  # noqa: A002 (Keras's name)
@@ -88,7 +90,8 @@ def resolve_format(format: str = "auto", *, notice: Callable[[str], None] | None
         ``"tf"`` or ``"grain"``.
 
     Raises:
-        ConfigError: for an unknown format, or ``"tf"`` without TensorFlow installed.
+        ConfigError: for an unknown format, or one whose package (``tensorflow``,
+            ``grain``) is not installed.
 
     Example:
 
@@ -102,7 +105,11 @@ def resolve_format(format: str = "auto", *, notice: Callable[[str], None] | None
             return "tf"
         if notice is not None:
             notice("adiencekit: TensorFlow is not installed; the input pipeline is Grain (input_format='grain')")
-        return "grain"
+        format = "grain"
+    if format == "grain" and importlib.util.find_spec("grain") is None:
+        raise ConfigError(
+            "input format 'grain' needs the grain package: pip install grain (or pip install \"adiencekit[jax]\")"
+        )
     if format == "tf" and not tensorflow_installed():
         raise ConfigError(
             "input format 'tf' needs TensorFlow, which is not installed: pip install tensorflow, or use "
