@@ -40,8 +40,17 @@ def _smooth_images(folder: Path, count: int, sizes: tuple[int, ...] = (80, 64, 3
     return paths
 
 
+def _tf_pipeline():
+    """The tf.data pipeline module (the test skips where TensorFlow is not installed)."""
+    pytest.importorskip("tensorflow", reason="comparing with tf.data needs TensorFlow")
+    from adiencekit.data import pipeline
+
+    return pipeline
+
+
 def _tf_batches(ds) -> list:
-    tf = pytest.importorskip("tensorflow")
+    import tensorflow as tf
+
     return [tf.nest.map_structure(lambda t: t.numpy(), element) for element in ds]
 
 
@@ -62,7 +71,7 @@ def _window_of(crop: np.ndarray, image: np.ndarray) -> tuple[int, int, bool] | N
 
 # --------------------------------------------------------------- the same as tf.data
 def test_evaluation_batches_match_tf_data(tmp_path: Path) -> None:
-    from adiencekit.data.pipeline import build_pipeline
+    build_pipeline = _tf_pipeline().build_pipeline
 
     paths = _smooth_images(tmp_path, 7)
     args = dict(training=False, image_size=64, crop_size=56, batch_size=3, output_dtype="uint8")
@@ -80,7 +89,7 @@ def test_evaluation_batches_match_tf_data(tmp_path: Path) -> None:
 
 
 def test_resize_matches_tensorflow_area_and_bilinear() -> None:
-    from adiencekit.data.pipeline import resize
+    resize = _tf_pipeline().resize
 
     image = np.random.default_rng(0).integers(0, 256, (75, 90, 3)).astype(np.uint8)
     for size in (32, 64, 120):  # shrink (area), shrink, enlarge (bilinear)
@@ -98,7 +107,7 @@ def test_float32_output_is_the_uint8_output_cast(tmp_path: Path) -> None:
 
 
 def test_training_crops_and_flips_are_windows_of_the_resized_image(tmp_path: Path) -> None:
-    from adiencekit.data.pipeline import build_pipeline
+    build_pipeline = _tf_pipeline().build_pipeline
 
     paths = _smooth_images(tmp_path, 7, sizes=(48,))
     resized = {index: load_image_array(path, 48) for index, path in enumerate(paths)}
@@ -115,7 +124,7 @@ def test_training_crops_and_flips_are_windows_of_the_resized_image(tmp_path: Pat
             seen_flips.add(where[2])
     assert seen_flips == {False, True} and len(seen_offsets) > 3
     # tf.data does the same work with its own draws: each element is a window of its resized image.
-    from adiencekit.data.pipeline import load_image
+    load_image = _tf_pipeline().load_image
 
     tf_resized = {index: load_image(str(path), 48).numpy() for index, path in enumerate(paths)}
     for image, index in _tf_batches(build_pipeline(paths, ids, training=True, image_size=48, crop_size=40,
@@ -244,7 +253,7 @@ def test_undecodable_file_fails_loudly(tmp_path: Path) -> None:
 
 
 def test_real_adience_crops_match_tf_data(adience_faces_dir: Path) -> None:
-    from adiencekit.data.pipeline import build_pipeline
+    build_pipeline = _tf_pipeline().build_pipeline
 
     paths = sorted(adience_faces_dir.glob("*/*.jpg"))[:8]
     args = dict(training=False, batch_size=8, output_dtype="uint8")
