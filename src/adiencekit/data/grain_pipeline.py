@@ -9,8 +9,8 @@ takes the arguments of :func:`adiencekit.data.pipeline.build_pipeline` and retur
    palette, alpha and CMYK become RGB); a JPEG at least 2x/4x/8x the target on its short
    side is decoded at 1/2, 1/4 or 1/8 scale by libjpeg (Pillow's ``draft``), the same
    rule as the ``tf.data`` pipeline;
-2. resize to ``image_size`` square as TensorFlow does (:func:`resize_array`: area
-   averaging when shrinking, bilinear when enlarging), kept as ``uint8``;
+2. resize to ``image_size`` square with Pillow (:func:`resize_array`: a box filter when
+   shrinking, bilinear when enlarging, as the ``tf.data`` pipeline chooses), ``uint8``;
 3. optionally cache those ``uint8`` images in memory (``cache=True``);
 4. training: a new shuffle each epoch, a random rotation (SciPy, reflected borders),
    random ``crop_size`` crop and random horizontal flip per image; evaluation: the centre
@@ -21,12 +21,14 @@ takes the arguments of :func:`adiencekit.data.pipeline.build_pipeline` and retur
 Each iteration over the returned dataset (each Keras epoch) is the next epoch: a new order
 and new crops. With a ``seed`` the sequence of epochs is reproducible and does not depend
 on thread scheduling: epoch ``k`` shuffles with Grain's index shuffle seeded by ``seed``
-and ``k``, and every image's crop, flip and angle come from a generator seeded by its
-position in that sequence.
+and ``k``, and the crops, flips and angles of each batch come from a generator seeded by
+``seed``, ``k`` and the batch's position (so they also depend on ``batch_size``).
 
 Where the two engines differ: labels, masks (``-1``), shapes, dtypes, batch boundaries
-and the evaluation order are the same; pixels agree to a few levels (Pillow and
-TensorFlow decode JPEG DCT and resample slightly differently); a seed gives a
+and the evaluation order are the same; pixels agree to about one level on average but
+not exactly (Pillow and TensorFlow decode JPEG DCT slightly differently, and Pillow's
+box filter takes whole pixels where TensorFlow's ``area`` weighs partly covered ones,
+so shrinking by a non-integer factor differs at sharp edges); a seed gives a
 reproducible order and reproducible crops in each engine, but not the *same* order or
 crops in both (tf.data's shuffle and stateless random ops have no NumPy equivalent).
 Only an in-memory cache exists (``cache`` as a file path is ``tf.data``'s), and Grain
@@ -51,7 +53,6 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -117,59 +118,33 @@ def load_image_array(path: str | os.PathLike[str], image_size: int) -> np.ndarra
             ratio = _decode_ratio(min(opened.size), image_size)
             if ratio > 1:
                 opened.draft("RGB", (-(-opened.width // ratio), -(-opened.height // ratio)))
-        image = np.asarray(opened.convert("RGB"))
-    return resize_array(image, image_size)
+        return _resized(opened.convert("RGB"), image_size)
 
 
-@functools.lru_cache(maxsize=64)
-def _resize_weights(source: int, size: int, area: bool) -> np.ndarray:
-    """The ``(size, source)`` matrix that resamples one axis, as ``tf.image.resize`` does.
-
-    ``area``: each output pixel averages the input it covers, partial pixels weighted by
-    their overlap (TensorFlow's ``area``). Otherwise bilinear with half-pixel centres and
-    clamped borders (TensorFlow's ``bilinear`` without antialiasing).
-    """
-    weights = np.zeros((size, source), np.float64)
-    scale = source / size
-    if area:
-        edges = np.arange(size + 1) * scale
-        for out in range(size):
-            low, high = edges[out], edges[out + 1]
-            first, last = int(np.floor(low)), min(int(np.ceil(high)), source)
-            pixels = np.arange(first, last)
-            weights[out, first:last] = np.minimum(high, pixels + 1) - np.maximum(low, pixels)
-        weights /= weights.sum(axis=1, keepdims=True)
-    else:
-        centres = np.clip((np.arange(size) + 0.5) * scale - 0.5, 0, source - 1)
-        lower = np.floor(centres).astype(int)
-        upper = np.minimum(lower + 1, source - 1)
-        fraction = centres - lower
-        np.add.at(weights, (np.arange(size), lower), 1 - fraction)
-        np.add.at(weights, (np.arange(size), upper), fraction)
-    return weights.astype(np.float32)
+def _resized(image: Image.Image, size: int) -> np.ndarray:
+    shrinking = image.width >= size and image.height >= size
+    resample = Image.Resampling.BOX if shrinking else Image.Resampling.BILINEAR
+    return np.asarray(image.resize((size, size), resample))
 
 
 def resize_array(image: np.ndarray, size: int) -> np.ndarray:
-    """Resize ``(height, width, channels)`` to ``size`` square as :func:`adiencekit.data.pipeline.resize` does.
+    """Resize ``(height, width, 3)`` ``uint8`` to ``size`` square with Pillow, kept as ``uint8``.
 
-    Area averaging when both sides shrink (exact pixel coverage, like TensorFlow's
-    ``area``; Pillow's ``BOX`` samples whole pixels and differs at edges), bilinear
-    otherwise; rounded to ``uint8``.
+    A box filter when both sides shrink, bilinear otherwise: the choice of
+    :func:`adiencekit.data.pipeline.resize`. Enlarging gives TensorFlow's values to a
+    level; shrinking by a non-integer factor differs at sharp edges, because Pillow's box
+    takes whole pixels where TensorFlow's ``area`` weighs partly covered ones (an exact
+    NumPy area resize was 15x slower than Pillow's).
 
     Example:
 
     >>> import numpy as np
     >>> from adiencekit.data.grain_pipeline import resize_array
-    >>> row = np.array([[[0], [0], [255], [255], [255]]], np.uint8).repeat(5, axis=0)
-    >>> resize_array(row, 2)[0, :, 0].tolist()
-    [51, 255]
+    >>> out = resize_array(np.full((100, 80, 3), 200, np.uint8), 32)
+    >>> out.shape, out.dtype.name, int(out.min()), int(out.max())
+    ((32, 32, 3), 'uint8', 200, 200)
     """
-    height, width = image.shape[:2]
-    area = height >= size and width >= size
-    rows, columns = _resize_weights(height, size, area), _resize_weights(width, size, area)
-    resized = np.tensordot(rows, image.astype(np.float32), axes=(1, 0))  # (size, width, channels)
-    resized = np.tensordot(columns, resized, axes=(1, 1)).transpose(1, 0, 2)
-    return np.clip(np.round(resized), 0, 255).astype(np.uint8)
+    return _resized(Image.fromarray(image), size)
 
 
 def center_crop_array(image: np.ndarray, crop_size: int) -> np.ndarray:
@@ -433,41 +408,47 @@ def build_grain_pipeline(
 
     image_of: Callable[[int], np.ndarray] = _MemoryCache(load) if cache else load
 
-    def with_labels(index: int, image: np.ndarray) -> Any:
+    out_dtype = np.dtype(output_dtype)
+
+    def crop_of(index: int, rng: np.random.Generator | None) -> np.ndarray:
+        if rng is None:
+            return center_crop_array(image_of(index), crop_size)
+        return random_augment_array(image_of(index), rng, crop_size, flip=flip, rotation=float(rotation))
+
+    def labelled(images: np.ndarray, index: Any) -> Any:
         if label_arrays is None:
-            return image
+            return images
         if isinstance(label_arrays, dict):
-            return image, {task: values[index] for task, values in label_arrays.items()}
-        return image, label_arrays[index]
+            return images, {task: values[index] for task, values in label_arrays.items()}
+        return images, label_arrays[index]
 
-    def augmented(index: int, rng: np.random.Generator) -> Any:
-        image = random_augment_array(image_of(index), rng, crop_size, flip=flip, rotation=float(rotation))
-        return with_labels(index, np.ascontiguousarray(image))
+    def element(index: int, rng: np.random.Generator | None = None) -> Any:
+        return labelled(np.ascontiguousarray(crop_of(int(index), rng), dtype=out_dtype), index)
 
-    def centred(index: int) -> Any:
-        return with_labels(index, np.ascontiguousarray(center_crop_array(image_of(index), crop_size)))
-
-    to_float = output_dtype == "float32"
-
-    def as_output(element: Any) -> Any:
-        if not to_float:
-            return element
-        if isinstance(element, tuple):
-            return (element[0].astype(np.float32), element[1])
-        return element.astype(np.float32)
+    def batch(indices: np.ndarray, rng: np.random.Generator | None = None) -> Any:
+        # One task per batch: a thread decodes (first epoch) or crops (cached) the whole
+        # batch into one array, instead of Grain handling and stacking each image.
+        images = np.empty((len(indices), crop_size, crop_size, 3), out_dtype)
+        for row, index in enumerate(indices):
+            images[row] = crop_of(int(index), rng)
+        return labelled(images, np.asarray(indices))
 
     indices = grain.MapDataset.range(count)
     if shuffle:
-        indices = indices.shuffle(seed=seed)
-    every_epoch = indices.repeat() if (shuffle or training) else indices
-    images = every_epoch.random_map(augmented, seed=seed) if training else every_epoch.map(centred)
-    read_options = grain.ReadOptions(num_threads=threads, prefetch_buffer_size=max(2 * threads, 2 * (batch_size or 1)))
+        indices = indices.shuffle(seed=seed)  # re-drawn for each pass of the repeat below
+    every_epoch = indices.repeat()
+    read_options = grain.ReadOptions(num_threads=threads, prefetch_buffer_size=2 * threads)
 
     def make_epoch(epoch: int) -> Any:
-        part = images.slice(slice(epoch * count, (epoch + 1) * count)) if (shuffle or training) else images
-        stream = part.to_iter_dataset(read_options)
+        part = every_epoch.slice(slice(epoch * count, (epoch + 1) * count))
         if batch_size is not None:
-            stream = stream.batch(int(batch_size), drop_remainder=drop_remainder)
-        return stream.map(as_output) if to_float else stream
+            part = part.batch(int(batch_size), drop_remainder=drop_remainder)
+        work = batch if batch_size is not None else element
+        if training:  # crops, flips and angles from a generator seeded by (seed, epoch, position)
+            epoch_seed = int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+            part = part.random_map(work, seed=epoch_seed)
+        else:
+            part = part.map(work)
+        return part.to_iter_dataset(read_options)
 
     return EpochDataset(make_epoch)
