@@ -187,6 +187,11 @@ def test_each_keras_style_map_and_iteration_is_the_next_epoch(tmp_path: Path) ->
     assert len({tuple(order) for order in orders}) == 3
 
 
+def test_empty_paths_give_empty_epochs_and_a_finite_repeat() -> None:
+    ds = build_grain_pipeline([], None, training=True, image_size=48, crop_size=40)
+    assert list(ds) == [] and list(ds.repeat()) == []  # an empty repeat ends instead of spinning
+
+
 def test_images_only_and_drop_remainder(tmp_path: Path) -> None:
     paths = _smooth_images(tmp_path, 5)
     batches = list(build_grain_pipeline(paths, None, training=False, image_size=48, crop_size=40, batch_size=2,

@@ -266,14 +266,14 @@ def _make_epoch_dataset_class() -> type:
             self._current = iter(dataset._make_epoch(dataset._take_epoch()))
 
         def __next__(self) -> Any:
-            while True:
-                try:
-                    return next(self._current)
-                except StopIteration:
-                    self._current = iter(self._dataset._make_epoch(self._dataset._take_epoch()))
+            try:
+                return next(self._current)
+            except StopIteration:
+                self._current = iter(self._dataset._make_epoch(self._dataset._take_epoch()))
+            return next(self._current)  # an empty epoch ends the stream, as tf.data's repeat() does
 
         def get_state(self) -> dict[str, Any]:
-            return {}
+            raise NotImplementedError("adiencekit's Grain pipeline does not checkpoint iterators")
 
         def set_state(self, state: dict[str, Any]) -> None:
             raise NotImplementedError("adiencekit's Grain pipeline does not checkpoint iterators")
