@@ -16,7 +16,8 @@ takes the arguments of :func:`adiencekit.data.pipeline.build_pipeline` and retur
    random ``crop_size`` crop and random horizontal flip per image; evaluation: the centre
    crop (offset rounded down);
 5. batch (``uint8`` or ``float32``), with ``os.cpu_count()`` threads (at most 16)
-   decoding and a prefetch buffer ahead of the consumer.
+   decoding, or one thread once every image is cached (cropping holds Python's GIL),
+   and a prefetch buffer ahead of the consumer.
 
 Each iteration over the returned dataset (each Keras epoch) is the next epoch: a new order
 and new crops. With a ``seed`` the sequence of epochs is reproducible and does not depend
@@ -201,9 +202,15 @@ def random_augment_array(
 class _MemoryCache:
     """Decoded, resized images by source index, filled by whichever thread loads one first."""
 
-    def __init__(self, load: Callable[[int], np.ndarray]) -> None:
+    def __init__(self, load: Callable[[int], np.ndarray], count: int) -> None:
         self._load = load
+        self._count = count
         self._images: dict[int, np.ndarray] = {}
+
+    @property
+    def complete(self) -> bool:
+        """Whether every image is cached (from then on an epoch only crops)."""
+        return len(self._images) == self._count
 
     def __call__(self, index: int) -> np.ndarray:
         image = self._images.get(index)
@@ -406,7 +413,7 @@ def build_grain_pipeline(
     def load(index: int) -> np.ndarray:
         return load_image_array(path_list[index], image_size)
 
-    image_of: Callable[[int], np.ndarray] = _MemoryCache(load) if cache else load
+    image_of: Callable[[int], np.ndarray] = _MemoryCache(load, count) if cache else load
 
     out_dtype = np.dtype(output_dtype)
 
@@ -437,7 +444,10 @@ def build_grain_pipeline(
     if shuffle:
         indices = indices.shuffle(seed=seed)  # re-drawn for each pass of the repeat below
     every_epoch = indices.repeat()
-    read_options = grain.ReadOptions(num_threads=threads, prefetch_buffer_size=2 * threads)
+    decoding = grain.ReadOptions(num_threads=threads, prefetch_buffer_size=2 * threads)
+    # Cropping cached images holds the GIL: one worker thread ahead of the consumer was
+    # measured 1.7x faster than two competing for it (2,434 against 1,450 images/s).
+    cropping = grain.ReadOptions(num_threads=1, prefetch_buffer_size=4)
 
     def make_epoch(epoch: int) -> Any:
         part = every_epoch.slice(slice(epoch * count, (epoch + 1) * count))
@@ -449,6 +459,7 @@ def build_grain_pipeline(
             part = part.random_map(work, seed=epoch_seed)
         else:
             part = part.map(work)
-        return part.to_iter_dataset(read_options)
+        cached = isinstance(image_of, _MemoryCache) and image_of.complete
+        return part.to_iter_dataset(cropping if cached else decoding)
 
     return EpochDataset(make_epoch)
