@@ -209,6 +209,11 @@ LOADER_DESCRIPTIONS = {
         "crops and flips (a fixed slice), still reshuffled each epoch: the least work a loader of "
         "this output can do, an upper bound for any per-image random crop, not a training setting"
     ),
+    "adiencekit_grain": (
+        "as 'adiencekit' with format='grain' (build_grain_pipeline: Pillow decode with the same "
+        "reduced-ratio rule, NumPy area resize, in-memory cache, whole-set shuffle re-drawn each "
+        "epoch, per-image random crop + flip, os.cpu_count() threads, batch, prefetch; no TensorFlow)"
+    ),
     "keras": (
         "keras.utils.image_dataset_from_directory(batch_size=None, image_size, bilinear resize, "
         "float32), .cache() of the unbatched decoded images, .shuffle(whole set, "
@@ -339,6 +344,7 @@ def measure_dataset(
         "adiencekit_unordered": lambda: adiencekit_loader(paths, labels, cfg, deterministic=False),
         "adiencekit_no_augmentation": lambda: adiencekit_loader(paths, labels, cfg, augment=False),
         "keras": lambda: keras_loader(directory, cfg, count),
+        "adiencekit_grain": lambda: grain_loader(paths, labels, cfg),
     }
     builders = {k: builders[k] for k in loaders}
     first: dict[str, list[float]] = {k: [] for k in builders}
@@ -401,7 +407,75 @@ def measure_dataset(
             "first_epoch_ratio>=1.5": first_stats["lower_quartile"] >= TARGETS["first_epoch_ratio"],
             "cached_ratio>=10": cached_stats["lower_quartile"] >= TARGETS["cached_ratio"],
         }
+    result.update(grain_against_tf_data(first, cached))
     return result
+
+
+# --------------------------------------------------------------------------------------
+# Grain beside tf.data (issue 24): the same work through the two engines, same run
+# --------------------------------------------------------------------------------------
+
+#: Issue 24: Grain's first epoch at least as fast as tf.data's, its cached epoch within 20%.
+GRAIN_TARGETS = {"grain_first_epoch_ratio": 1.0, "grain_cached_ratio": 0.8}
+
+
+def default_loaders() -> tuple[str, ...]:
+    """Every loader, less ``adiencekit_grain`` where the ``grain`` package is not installed."""
+    import importlib.util
+
+    return tuple(k for k in LOADERS if k != "adiencekit_grain" or importlib.util.find_spec("grain") is not None)
+
+
+def grain_loader(paths: list[str], labels: np.ndarray, cfg: dict[str, int]) -> Any:
+    """adiencekit's training pipeline as ``train()`` builds it, through Grain (``format="grain"``)."""
+    from adiencekit.data.grain_pipeline import build_grain_pipeline
+    from adiencekit.training.fit import TRAINING_INPUT_DTYPE
+
+    return build_grain_pipeline(
+        paths, labels, training=True, shuffle=True, image_size=cfg["image_size"], crop_size=cfg["crop_size"],
+        batch_size=cfg["batch_size"], seed=0, cache=True, output_dtype=TRAINING_INPUT_DTYPE,
+    )
+
+
+def grain_against_tf_data(first: dict[str, list[float]], cached: dict[str, list[float]]) -> dict[str, Any]:
+    """Grain's speed ratios against tf.data (tf.data seconds / Grain seconds: > 1 = Grain faster).
+
+    Empty unless both ``adiencekit`` (tf.data) and ``adiencekit_grain`` ran.
+
+    Example:
+
+    >>> out = grain_against_tf_data({"adiencekit": [2.0], "adiencekit_grain": [1.0]},
+    ...                             {"adiencekit": [1.0], "adiencekit_grain": [2.0]})
+    >>> out["grain_first_epoch_ratio"], out["grain_cached_ratio"], out["grain_targets_met"]
+    (2.0, 0.5, {'grain_first_epoch_ratio>=1': True, 'grain_cached_ratio>=0.8': False})
+    """
+    if "adiencekit" not in first or "adiencekit_grain" not in first:
+        return {}
+    first_stats = ratio_stats(first["adiencekit_grain"], first["adiencekit"])
+    cached_stats = ratio_stats(cached["adiencekit_grain"], cached["adiencekit"])
+    return {
+        "grain_first_epoch_ratio_stats": first_stats,
+        "grain_cached_ratio_stats": cached_stats,
+        "grain_first_epoch_ratio": first_stats["median"],
+        "grain_cached_ratio": cached_stats["median"],
+        "grain_targets_met": {
+            f"grain_first_epoch_ratio>={GRAIN_TARGETS['grain_first_epoch_ratio']:g}":
+                first_stats["median"] >= GRAIN_TARGETS["grain_first_epoch_ratio"],
+            f"grain_cached_ratio>={GRAIN_TARGETS['grain_cached_ratio']:g}":
+                cached_stats["median"] >= GRAIN_TARGETS["grain_cached_ratio"],
+        },
+    }
+
+
+def print_grain_row(row: dict[str, Any]) -> None:
+    """One line: Grain and tf.data images/s side by side, their ratios and the issue 24 targets."""
+    if "grain_first_epoch_ratio" not in row:
+        return
+    met = ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in row["grain_targets_met"].items())
+    print(f"{row['dataset']}: Grain vs tf.data, first epoch {row['adiencekit_grain_first_images_per_s']:.0f} vs "
+          f"{row['adiencekit_first_images_per_s']:.0f} img/s (ratio {row['grain_first_epoch_ratio']:.2f}), cached "
+          f"{row['adiencekit_grain_cached_images_per_s']:.0f} vs {row['adiencekit_cached_images_per_s']:.0f} img/s "
+          f"(ratio {row['grain_cached_ratio']:.2f}); {met}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -411,8 +485,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--utkface-limit", type=int, default=3000, help="UTKFace images to use (default 3000; 0 = all)")
     parser.add_argument("--first-repeats", type=int, default=5, help="fresh pipelines per loader (default 5)")
     parser.add_argument("--cached-repeats", type=int, default=9, help="cached epochs per loader (default 9)")
-    parser.add_argument("--loaders", nargs="+", choices=LOADERS, default=list(LOADERS),
-                        help="loaders to compare (default all; ratios need 'keras')")
+    parser.add_argument("--loaders", nargs="+", choices=LOADERS, default=list(default_loaders()),
+                        help="loaders to compare (default all; ratios need 'keras'; Grain's need 'adiencekit')")
     parser.add_argument("--shared-data", type=Path, default=common.REPO_ROOT.parent / "shared" / "data")
     parser.add_argument("--work-dir", type=Path, default=common.WORK_DIR, help="where generated images go")
     args = parser.parse_args(argv)
@@ -451,6 +525,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in results:
         met = ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in row.get("targets_met", {}).items())
         print(f"{row['dataset']}: {met}")
+        print_grain_row(row)
     common.save_results(
         SUITE, args, env, {
             "config": cfg, "targets": TARGETS, "loaders": {k: LOADER_DESCRIPTIONS[k] for k in args.loaders},

@@ -10,6 +10,7 @@ several minutes on 2 shared CPU cores, so they are marked ``slow``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -79,9 +80,13 @@ def test_pipeline_smoke(tmp_path: Path) -> None:
         assert len(row["load_average_samples"]) == 1 + 2 + 2
         assert set(row["targets_met"]) == {"first_epoch_ratio>=1.5", "cached_ratio>=10", "cached_images_per_s>=3000"}
     # What each loader does is recorded; the library side is the configuration train() uses.
+    grain = ({"adiencekit_grain"} if importlib.util.find_spec("grain") else set())
     assert set(payload["loaders"]) == {
         "adiencekit", "adiencekit_float32", "adiencekit_unordered", "adiencekit_no_augmentation", "keras"
-    }
+    } | grain
+    for row in payload["results"] if grain else []:  # Grain beside tf.data, same run
+        assert row["grain_first_epoch_ratio"] == row["grain_first_epoch_ratio_stats"]["median"] > 0
+        assert set(row["grain_targets_met"]) == {"grain_first_epoch_ratio>=1", "grain_cached_ratio>=0.8"}
     assert "output_dtype='uint8'" in payload["loaders"]["adiencekit"]  # what train() feeds
     assert "per-image" in payload["loaders"]["keras"] and "reshuffle" in payload["loaders"]["keras"]
 

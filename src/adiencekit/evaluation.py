@@ -278,12 +278,12 @@ def _predict(model: keras.Model, images: np.ndarray, heads: list[str], wrapper: 
     return {head: by_head[head] for head in heads}
 
 
-def _batches(data: Any, tta: str | None, batch_size: int, image_size: int, model: keras.Model) -> Iterable[Any]:
+def _batches(data: Any, tta: str | None, batch_size: int, image_size: int, model: keras.Model,
+             input_format: str = "auto") -> Iterable[Any]:
     if hasattr(data, "pipeline") and hasattr(data, "frame"):
-        crop = _model_crop(model)
-        if tta == "ten_crop":
-            return data.pipeline(training=False, image_size=image_size, crop_size=image_size, batch_size=batch_size)
-        return data.pipeline(training=False, image_size=image_size, crop_size=crop[0], batch_size=batch_size)
+        crop = image_size if tta == "ten_crop" else _model_crop(model)[0]
+        return data.pipeline(training=False, image_size=image_size, crop_size=crop, batch_size=batch_size,
+                             format=input_format)
     if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray):
         images, labels = data
         count = images.shape[0]
@@ -309,6 +309,7 @@ def evaluate(
     image_size: int = 256,
     steps: int | None = None,
     verbose: bool | int = False,
+    input_format: str = "auto",
 ) -> EvaluationResult:
     """Score ``model`` on a dataset.
 
@@ -328,6 +329,8 @@ def evaluate(
         image_size: size the images of a Subset are resized to.
         steps: evaluate at most this many batches.
         verbose: show a Keras progress bar over the batches (for the command line).
+        input_format: the engine of a Subset's pipeline: ``"tf"``, ``"grain"`` or
+            ``"auto"`` (``tf.data`` when TensorFlow is installed, else Grain).
 
     Returns:
         The :class:`EvaluationResult`.
@@ -359,7 +362,7 @@ def evaluate(
         elif total is None and hasattr(data, "frame"):
             total = -(-len(data) // batch_size)
         progress = keras.utils.Progbar(total, unit_name="batch")
-    for index, batch in enumerate(_batches(data, mode, batch_size, image_size, model)):
+    for index, batch in enumerate(_batches(data, mode, batch_size, image_size, model, input_format)):
         if steps is not None and index >= steps:
             break
         if not isinstance(batch, (tuple, list)) or len(batch) < 2:

@@ -10,11 +10,11 @@ Commands::
                          [--batch-size N] [--learning-rate LR] [--val-fraction F] [--seed N]
                          [--augment standard|strong] [--label-smoothing X]
                          [--age-neighbour-smoothing X] [--age-ordinal-weight W]
-                         [--gender-loss-weight W] [--out DIR]
+                         [--gender-loss-weight W] [--input-format auto|tf|grain] [--out DIR]
                          [--imagenet-weights FILE | --no-imagenet] [--overwrite] [--quiet]
     adiencekit cv        (as train, without --fold) — the 5-fold protocol + summary table
     adiencekit sweep     conv_depth|dense_units (options as train)
-    adiencekit evaluate  --run DIR [--tta]
+    adiencekit evaluate  --run DIR [--tta] [--input-format auto|tf|grain]
     adiencekit models    list the model zoo, the bundled presets and the training recipes
     adiencekit predict   PATH... [--model RUN|FILE|PRESET] [--json FILE|-] [--annotate DIR]
                          [--no-detect] [--min-face PX] [--tta] [--batch-size N]
@@ -83,7 +83,7 @@ _FIELD_OPTIONS = (
     ("split_seed", "split_seed"),
     ("folds_dir", "folds_dir"), ("augment", "augment"), ("label_smoothing", "label_smoothing"),
     ("age_neighbour_smoothing", "age_neighbour_smoothing"), ("age_ordinal_weight", "age_ordinal_weight"),
-    ("gender_loss_weight", "gender_loss_weight"),
+    ("gender_loss_weight", "gender_loss_weight"), ("input_format", "input_format"),
 )
 
 
@@ -272,6 +272,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from adiencekit.data.pipeline_args import resolve_format
     from adiencekit.evaluation import evaluate
     from adiencekit.training.data_loading import load_split
     from adiencekit.training.run_folder import RunFolder
@@ -301,6 +302,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     result = evaluate(
         model, split.test, config.task, tta=args.tta, verbose=_verbosity(args) != 2,
         batch_size=args.batch_size or config.batch_size, image_size=config.image_size,
+        input_format=resolve_format(args.input_format or config.input_format),
     )
     name = "evaluation_tta.json" if args.tta else "evaluation.json"
     result.to_json(run / name)

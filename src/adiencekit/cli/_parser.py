@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 from adiencekit import __version__
 from adiencekit.data.datasets import UTKFACE_PREFIX
 from adiencekit.errors import AdienceKitError
-from adiencekit.training.config import AGE_POLICIES, AUGMENTATIONS, FACES, TASKS
+from adiencekit.training.config import AGE_POLICIES, AUGMENTATIONS, FACES, INPUT_FORMATS, TASKS
 from adiencekit.training.recipes import SWEEPS
 
 __all__ = ["UsageError", "build_parser", "expanded_path"]
@@ -105,10 +105,17 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
                              "distributions) added to the age loss, in [0, 100] (default 0)")
     parser.add_argument("--gender-loss-weight", type=float, default=None, metavar="W",
                         help="multitask only: weight of the gender loss against the age loss (default 1)")
+    _input_format_option(parser)
     parser.add_argument("--out", type=expanded_path, default=None,
                         help="output folder (default: a new folder under ./runs)")
     parser.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
     _data_options(parser)
+
+
+def _input_format_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input-format", choices=INPUT_FORMATS, default=None,
+                        help="input pipeline: tf (tf.data), grain (no TensorFlow needed) or auto (default: tf "
+                             "when TensorFlow is installed, else grain)")
 
 
 def _run_options(parser: argparse.ArgumentParser, *, fold: bool) -> None:
@@ -157,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="a run folder written by `adiencekit train`")
     evaluate.add_argument("--tta", action="store_true", help="Levi-Hassner 10-crop over-sampling")
     evaluate.add_argument("--batch-size", type=int, default=None, help="evaluation batch size")
+    _input_format_option(evaluate)
     evaluate.add_argument("--quiet", action="store_true", help="one line per stage, no progress bars")
 
     sweep = command("sweep", "the report's sweeps: conv_depth (3/4/5 blocks) or dense_units")

@@ -78,10 +78,6 @@ def heads_option(text: str) -> tuple[str, ...]:
     return heads
 
 
-def _path(text: str) -> str:
-    return os.path.expanduser(text)
-
-
 def add_predict_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``predict`` command to ``subparsers`` (its parser class is the parent's)."""
     parser = subparsers.add_parser(
@@ -89,13 +85,13 @@ def add_predict_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="detect the faces in photos and label their gender and age group",
         description="Detect, align and label the faces in photos (files or folders).",
     )
-    parser.add_argument("paths", nargs="+", type=_path, metavar="PATH", help="image files and/or folders of images")
-    parser.add_argument("--model", default=None, type=_path,
+    parser.add_argument("paths", nargs="+", type=os.path.expanduser, metavar="PATH", help="image files and/or folders of images")
+    parser.add_argument("--model", default=None, type=os.path.expanduser,
                         help="a preset name or folder, a training run folder or a .keras file "
                              "(default: the bundled preset; see `adiencekit models`)")
-    parser.add_argument("--json", default=None, type=_path, metavar="FILE",
+    parser.add_argument("--json", default=None, type=os.path.expanduser, metavar="FILE",
                         help="write the results as JSON to FILE ('-': stdout)")
-    parser.add_argument("--annotate", default=None, type=_path, metavar="DIR",
+    parser.add_argument("--annotate", default=None, type=os.path.expanduser, metavar="DIR",
                         help="write copies with boxes and labels to DIR (input folders are mirrored)")
     parser.add_argument("--no-detect", action="store_true", help="each image is one face crop (no detection)")
     parser.add_argument("--min-face", type=_face_size, default=40.0, metavar="PX",

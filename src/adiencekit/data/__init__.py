@@ -1,8 +1,10 @@
 """The data layer: Adience fold files, cleaning, subject-exclusive splits and pipelines.
 
-Built on ``tf.data``; only :mod:`adiencekit.data.pipeline` (``build_pipeline`` and
-``Subset.pipeline``) needs TensorFlow, and every name here is imported on first use, so
-``import adiencekit.data`` stays light.
+Pipelines come in two engines, as in Keras (``format="tf" | "grain"``): only
+:mod:`adiencekit.data.pipeline` (``build_pipeline``, ``Subset.pipeline(format="tf")``)
+needs TensorFlow; :mod:`adiencekit.data.grain_pipeline` (``build_grain_pipeline``) is its
+twin without it. Every name here is imported on first use, so ``import adiencekit.data``
+stays light.
 
 - :func:`open_dataset` turns a spec (``"synthetic"``, an Adience root, ``"utkface:PATH"``)
   into a dataset; every dataset satisfies the :class:`FaceDataset` protocol.
@@ -34,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from adiencekit.data.adience import AdienceDataset, InvalidRowError
     from adiencekit.data.datasets import FaceDataset, dataset_defaults, open_dataset, parse_dataset_spec
     from adiencekit.data.folds import FoldFileError, FoldTable, read_folds
+    from adiencekit.data.grain_pipeline import build_grain_pipeline
     from adiencekit.data.images import ImageInfo, scan_images
     from adiencekit.data.pipeline import build_pipeline
     from adiencekit.data.report import CleaningReport
@@ -51,6 +54,7 @@ _WHERE: dict[str, str] = {
     "FoldFileError": "folds",
     "FoldTable": "folds",
     "read_folds": "folds",
+    "build_grain_pipeline": "grain_pipeline",
     "ImageInfo": "images",
     "scan_images": "images",
     "build_pipeline": "pipeline",

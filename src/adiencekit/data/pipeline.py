@@ -53,6 +53,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from adiencekit.data.pipeline_args import JPEG_DECODE_RATIOS, check_cache_folder, check_pipeline_args
+
 __all__ = [
     "JPEG_DECODE_RATIOS",
     "build_pipeline",
@@ -65,9 +67,6 @@ __all__ = [
     "resize",
     "rotate",
 ]
-
-#: The DCT scaling ratios libjpeg supports for reduced-size decoding.
-JPEG_DECODE_RATIOS: tuple[int, ...] = (1, 2, 4, 8)
 
 _JPEG_MAGIC = b"\xff\xd8\xff"
 _AUTOTUNE = tf.data.AUTOTUNE
@@ -326,85 +325,7 @@ def load_image(path: tf.Tensor | str | os.PathLike[str], image_size: int) -> tf.
     return image
 
 
-# ------------------------------------------------------------------------- validation
-def _check_sizes(image_size: Any, crop_size: Any) -> None:
-    for name, value in (("image_size", image_size), ("crop_size", crop_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if crop_size > image_size:
-        raise ValueError(f"crop_size ({crop_size}) must be <= image_size ({image_size})")
-
-
-def _as_path_strings(paths: Any) -> list[str]:
-    if isinstance(paths, (str, bytes, os.PathLike)):
-        raise TypeError(f"paths must be a sequence of file paths, got a single {type(paths).__name__}: {paths!r}")
-    try:
-        items = list(paths)
-    except TypeError:
-        raise TypeError(f"paths must be a sequence of file paths, got {type(paths).__name__}") from None
-    out = []
-    for index, item in enumerate(items):
-        if isinstance(item, bytes):
-            item = item.decode()
-        if not isinstance(item, (str, os.PathLike)):
-            raise TypeError(f"paths[{index}] must be a str or os.PathLike, got {type(item).__name__}: {item!r}")
-        out.append(os.fspath(item))
-    return out
-
-
-def _as_label_array(values: Any, count: int, name: str) -> np.ndarray:
-    array = np.asarray(values)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
-    if len(array) != count:
-        raise ValueError(f"{name} has {len(array)} entries but there are {count} paths; they must match")
-    if array.size and not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.bool_)):
-        if not np.issubdtype(array.dtype, np.floating) or not np.all(np.isfinite(array) & (array == np.round(array))):
-            raise ValueError(f"{name} must hold integer class indices (-1 = missing), got dtype {array.dtype}")
-    array = array.astype(np.int32)
-    if array.size and array.min() < -1:
-        raise ValueError(f"{name} must be class indices >= 0 or -1 for missing, got minimum {array.min()}")
-    return array
-
-
-def _as_labels(labels: Any, count: int) -> np.ndarray | dict[str, np.ndarray] | None:
-    if labels is None:
-        return None
-    if isinstance(labels, Mapping):
-        if not labels:
-            raise ValueError("labels is an empty dict; give at least one task, e.g. {'gender': [...]}")
-        return {str(key): _as_label_array(value, count, f"labels[{key!r}]") for key, value in labels.items()}
-    return _as_label_array(labels, count, "labels")
-
-
-def _check_images_exist(paths: Sequence[str]) -> None:
-    from adiencekit.data.images import scan_images
-
-    bad = [info for info in scan_images(paths) if not info.ok]
-    if bad:
-        listed = "\n".join(f"  {info.problem}: {info.path}" for info in bad[:20])
-        more = f"\n  ... and {len(bad) - 20} more" if len(bad) > 20 else ""
-        raise ValueError(f"{len(bad)} of {len(paths)} images cannot be decoded:\n{listed}{more}")
-
-
 # --------------------------------------------------------------------------- pipeline
-def _check_cache_folder(folder: Path) -> None:
-    """Create the file cache's folder, or raise a ConfigError saying why it cannot be used."""
-    from adiencekit.errors import ConfigError
-
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ConfigError(
-            f"cannot create the cache folder {folder}: {error.strerror or error}; pass another cache path, "
-            "cache=True (memory) or cache=False"
-        ) from None
-    if not os.access(folder, os.W_OK):
-        raise ConfigError(
-            f"the cache folder {folder} is not writable; pass another cache path, cache=True (memory) or cache=False"
-        )
-
-
 def build_pipeline(
     paths: Sequence[str | os.PathLike[str]],
     labels: Sequence[int] | np.ndarray | Mapping[str, Sequence[int] | np.ndarray] | None = None,
@@ -480,26 +401,11 @@ def build_pipeline(
     >>> image.shape, {k: int(v) for k, v in labels.items()}
     (TensorShape([227, 227, 3]), {'gender': 1, 'age': -1})
     """
-    path_list = _as_path_strings(paths)
+    path_list, label_arrays = check_pipeline_args(
+        paths, labels, image_size=image_size, crop_size=crop_size, batch_size=batch_size, rotation=rotation,
+        seed=seed, cache=cache, shuffle_buffer=shuffle_buffer, output_dtype=output_dtype, check_images=check_images,
+    )
     count = len(path_list)
-    label_arrays = _as_labels(labels, count)
-    _check_sizes(image_size, crop_size)
-    if output_dtype not in ("float32", "uint8"):
-        raise ValueError(f"output_dtype must be 'float32' or 'uint8', got {output_dtype!r}")
-    if batch_size is not None and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1
-    ):
-        raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
-    if isinstance(rotation, bool) or not isinstance(rotation, (int, float)) or not 0 <= rotation <= 180:
-        raise ValueError(f"rotation must be a number of degrees in [0, 180], got {rotation!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise ValueError(f"seed must be an int or None, got {seed!r}")
-    if not isinstance(cache, (bool, str, os.PathLike)):
-        raise ValueError(f"cache must be False, True (memory) or a file path prefix, got {cache!r}")
-    if shuffle_buffer is not None and (not isinstance(shuffle_buffer, (int, np.integer)) or shuffle_buffer < 1):
-        raise ValueError(f"shuffle_buffer must be a positive int or None, got {shuffle_buffer!r}")
-    if check_images:
-        _check_images_exist(path_list)
 
     shuffle = training if shuffle is None else bool(shuffle)
     if deterministic is None and seed is not None:
@@ -544,7 +450,7 @@ def build_pipeline(
 
     ds = ds.map(_load, num_parallel_calls=_AUTOTUNE, deterministic=deterministic)
     if file_cache is not None:
-        _check_cache_folder(Path(file_cache).parent)
+        check_cache_folder(Path(file_cache).parent)
         ds = ds.cache(file_cache)
     elif cache:
         ds = ds.cache()

@@ -224,9 +224,10 @@ class Subset:
         seed: int | None = None,
         cache: bool | str = False,
         rotation: float = 0.0,
+        format: str = "auto",  # noqa: A002 (Keras's name for the engine)
         **kwargs: Any,
     ) -> Any:
-        """A ``tf.data.Dataset`` of ``(float32 images [B, crop, crop, 3] in [0, 255], labels)``.
+        """A dataset of ``(float32 images [B, crop, crop, 3] in [0, 255], labels)``.
 
         Args:
             training: random crops, flips and shuffling; ``None`` means ``name == "train"``.
@@ -236,15 +237,27 @@ class Subset:
             seed: makes shuffling and augmentation deterministic.
             cache: cache decoded, resized images (``True`` in memory, or a file path).
             rotation: maximum random rotation in degrees (training only).
-            **kwargs: passed on to :func:`adiencekit.data.pipeline.build_pipeline`
-                (``shuffle``, ``flip``, ``deterministic``, ``drop_remainder``).
+            format: the engine, as in ``keras.utils.image_dataset_from_directory``:
+                ``"tf"`` gives a ``tf.data.Dataset``
+                (:func:`adiencekit.data.pipeline.build_pipeline`), ``"grain"`` a
+                ``grain.IterDataset`` of NumPy batches without TensorFlow
+                (:func:`adiencekit.data.grain_pipeline.build_grain_pipeline`), ``"auto"``
+                the first when TensorFlow is installed, else the second.
+            **kwargs: passed on to the builder (``shuffle``, ``flip``, ``deterministic``,
+                ``drop_remainder``, ``output_dtype``, ...).
 
         Raises:
             DataError: if the subset is empty.
+            ConfigError: for an unknown ``format`` or one whose package is missing.
         """
         if not len(self):
             raise DataError(f"subset {self.name!r} is empty; there is nothing to build a pipeline from")
-        from adiencekit.data.pipeline import build_pipeline
+        from adiencekit.data.pipeline_args import resolve_format
+
+        if resolve_format(format) == "grain":
+            from adiencekit.data.grain_pipeline import build_grain_pipeline as build_pipeline
+        else:
+            from adiencekit.data.pipeline import build_pipeline
 
         return build_pipeline(
             self.paths,

@@ -58,6 +58,8 @@ PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 DISTRIBUTIONS = ("auto", "none", "mirrored", "data_parallel")
 #: ``"standard"``: crops, flips, rotation; ``"strong"``: also :class:`~adiencekit.layers.PhotoAugmentation`.
 AUGMENTATIONS = ("standard", "strong")
+#: Input pipeline engines: ``"auto"`` (``tf.data`` when TensorFlow is installed, else Grain), ``"tf"``, ``"grain"``.
+INPUT_FORMATS = ("auto", "tf", "grain")
 
 #: Fields whose unset value (``None``) is the dataset's native one.
 DATASET_FIELDS: tuple[str, ...] = ("faces", "age_policy", "test_fold", "test_fraction", "image_size")
@@ -72,7 +74,8 @@ FIELD_GROUPS: dict[str, tuple[str, ...]] = {
                      "early_stopping_patience", "label_smoothing", "age_neighbour_smoothing", "age_ordinal_weight",
                      "gender_loss_weight",
                      "seed"),
-    "runtime": ("precision", "jit_compile", "distribution", "steps_per_epoch", "validation_steps", "test_steps"),
+    "runtime": ("precision", "jit_compile", "distribution", "input_format", "steps_per_epoch", "validation_steps",
+                "test_steps"),
 }
 
 #: Builder arguments that TrainConfig sets itself.
@@ -168,6 +171,11 @@ class TrainConfig:
         jit_compile: ``"auto"`` (XLA on accelerators) or a bool.
         distribution: ``"auto"``, ``"none"``, ``"mirrored"`` (TensorFlow) or
             ``"data_parallel"`` (JAX).
+        input_format: the input pipeline's engine, Keras's ``format``: ``"tf"``
+            (``tf.data``), ``"grain"`` (Grain, no TensorFlow needed) or ``"auto"`` (the
+            default): ``"tf"`` when TensorFlow is installed, else ``"grain"`` (with a
+            one-line notice). Both give the same images and labels; a seed gives each
+            engine its own reproducible order and crops.
         steps_per_epoch: cap on training batches per epoch (quick runs).
         validation_steps: cap on validation batches.
         test_steps: cap on test batches in the final evaluation.
@@ -209,6 +217,7 @@ class TrainConfig:
     precision: str = "auto"
     jit_compile: str | bool = "auto"
     distribution: str = "auto"
+    input_format: str = "auto"
     steps_per_epoch: int | None = None
     validation_steps: int | None = None
     test_steps: int | None = None
@@ -297,6 +306,7 @@ class TrainConfig:
                                             or self.split_seed < 0):
             raise ValueError(f"TrainConfig.split_seed must be None or a non-negative integer, got {self.split_seed!r}")
         _choice("precision", self.precision, PRECISIONS)
+        _choice("input_format", self.input_format, INPUT_FORMATS)
         if self.jit_compile != "auto" and not isinstance(self.jit_compile, bool):
             raise ValueError(f"TrainConfig.jit_compile must be 'auto', True or False, got {self.jit_compile!r}")
         _choice("distribution", self.distribution, DISTRIBUTIONS)

@@ -65,6 +65,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from adiencekit.data.pipeline_args import resolve_format
 from adiencekit.errors import ConfigError, TrainingDivergedError
 from adiencekit.evaluation import EvaluationResult, evaluate
 from adiencekit.fileio import atomic_write_text
@@ -206,21 +207,29 @@ def _fail(run_dir: Path, config: TrainConfig, setup: DeviceSetup, error: Trainin
     return TrainingDivergedError(f"{reason}; run marked failed in {path}. To fix: {'; '.join(advice)}")
 
 
-def _strong_augmentation(train_ds: Any, config: TrainConfig) -> Any:
+def _strong_augmentation(train_ds: Any, config: TrainConfig, input_format: str = "tf") -> Any:
     """``train_ds`` with :class:`~adiencekit.layers.PhotoAugmentation` on its batches when ``augment="strong"``.
 
     The layer is seeded from ``config.seed`` and mapped without parallel calls, so that
     its seed generator advances in batch order and the sequence is reproducible. (A
     resumed run starts that sequence again from the seed: its later epochs see other
-    draws than an uninterrupted run would.)
+    draws than an uninterrupted run would.) On a Grain pipeline (``input_format``
+    ``"grain"``) the batches are NumPy arrays and stay NumPy arrays.
     """
     if config.augment != "strong":
         return train_ds
-    import tensorflow as tf
-
     from adiencekit.layers import PhotoAugmentation
 
     augmentation = PhotoAugmentation(seed=config.seed)
+    if input_format == "grain":
+
+        def augment_numpy(element: Any) -> Any:
+            images, *labels = element if isinstance(element, tuple) else (element,)
+            images = keras.ops.convert_to_numpy(augmentation(images, training=True))
+            return (images, *labels) if labels else images
+
+        return train_ds.map(augment_numpy)
+    import tensorflow as tf
 
     def augment(images: Any, *labels: Any) -> Any:
         images = augmentation(images, training=True)
@@ -308,6 +317,7 @@ def train(
     verbose = resolve_verbose(verbose)
     # Everything that can be checked is checked before the run folder is touched.
     config.validate(check_data=split is None)
+    resolve_format(config.input_format)  # an engine whose package is missing fails here, not mid-run
     crop = config.resolved_crop_size()
     if split is None:
         dataset = load_dataset(config)
@@ -355,15 +365,16 @@ def _train_in_folder(
     # uint8 batches: a quarter of the bytes to build and to copy to an accelerator; the
     # models cast to float on their device (Keras functional models cast inputs to their
     # Input dtype), so training sees exactly the values a float32 pipeline would give.
+    input_format = resolve_format(config.input_format, notice=print if verbose else None)
     pipeline_args = {
         "image_size": config.image_size, "crop_size": crop, "batch_size": global_batch,
-        "output_dtype": TRAINING_INPUT_DTYPE,
+        "output_dtype": TRAINING_INPUT_DTYPE, "format": input_format,
     }
     train_ds = split.train.pipeline(
         training=True, seed=config.seed, cache=config.cache, rotation=config.rotation, flip=config.flip,
         **pipeline_args,
     )
-    train_ds = _strong_augmentation(train_ds, config)
+    train_ds = _strong_augmentation(train_ds, config, input_format)
     if config.steps_per_epoch is not None:
         # Capped epochs continue where the previous one stopped instead of running dry.
         train_ds = train_ds.repeat()
@@ -419,7 +430,7 @@ def _train_in_folder(
     model.load_weights(best_path)
     evaluation = evaluate(
         model, split.test, config.task, batch_size=global_batch, image_size=config.image_size,
-        steps=config.test_steps,
+        steps=config.test_steps, input_format=input_format,
     )
     history = HistoryRecorder.load(run_dir / "history.json")
     best_epoch = _best_epoch(history)
@@ -430,7 +441,7 @@ def _train_in_folder(
         raise _fail(run_dir, config, setup, None, f"training diverged: {reason}")
     atomic_save_model(model, run_dir / "best.keras")
     samples = _sample_predictions(model, split.test, config.task, image_size=config.image_size, crop_size=crop,
-                                  batch_size=global_batch, seed=config.seed)
+                                  batch_size=global_batch, seed=config.seed, input_format=input_format)
 
     write_plots(run_dir, history, evaluation, samples)
     metrics = {

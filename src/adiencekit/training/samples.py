@@ -79,6 +79,7 @@ def sample_predictions(
     seed: int = 0,
     count: int = 16,
     pool: int = 128,
+    input_format: str = "auto",
 ) -> tuple[np.ndarray, list[str], list[str]] | None:
     """Images and true/predicted captions of a seeded, class-spread sample with mistakes.
 
@@ -92,6 +93,7 @@ def sample_predictions(
         seed: sampling seed (the run's seed).
         count: faces to show.
         pool: candidates predicted (a class-spread seeded sample of the subset).
+        input_format: the pipeline's engine (``"tf"``, ``"grain"`` or ``"auto"``).
 
     Returns:
         ``(images, true captions, predicted captions)`` or ``None`` for an empty subset.
@@ -106,7 +108,7 @@ def sample_predictions(
     candidates = class_round_robin(frame[first].to_numpy().tolist(), seed)[:pool]
     chosen_frame = frame.iloc[candidates].reset_index(drop=True)
     pipeline = Subset(subset.name, chosen_frame, task).pipeline(
-        training=False, image_size=image_size, crop_size=crop_size, batch_size=batch_size
+        training=False, image_size=image_size, crop_size=crop_size, batch_size=batch_size, format=input_format
     )
     images, predicted = [], {head: [] for head in heads}
     for batch, _labels in pipeline:
