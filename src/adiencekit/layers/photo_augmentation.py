@@ -50,7 +50,7 @@ try:  # the tf.data-aware base of Keras' own preprocessing layers
 except ImportError:  # pragma: no cover - Keras < 3.11
     from keras.src.layers.preprocessing.tf_data_layer import TFDataLayer as _DataLayer
 
-__all__ = ["MIN_BLUR_SIGMA", "PhotoAugmentation"]
+__all__ = ["MIN_BLUR_SIGMA", "PhotoAugmentation", "apply_separable"]
 
 #: YIQ from RGB (rows: luma Y, chroma I and Q); saturation and hue act on I and Q only.
 _RGB_TO_YIQ = np.array(
@@ -63,19 +63,33 @@ MIN_BLUR_SIGMA = 0.3
 MAX_BLUR_SIGMA = 10.0
 
 
-def _strength(name: str, value: Any, high: float, *, high_open: bool = True) -> float:
-    """``value`` (``None`` = 0) as a float in ``[0, high)`` (or ``[0, high]``)."""
+def _strength(name: str, value: Any, high: float, *, high_open: bool = True, owner: str = "PhotoAugmentation") -> float:
+    """``value`` (``None`` = 0) as a float in ``[0, high)`` (or ``[0, high]``); errors name ``owner``."""
     if value is None:
         return 0.0
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise TypeError(f"PhotoAugmentation {name} must be a number or None, got {value!r}")
+        raise TypeError(f"{owner} {name} must be a number or None, got {value!r}")
     ok = 0.0 <= value < high if high_open else 0.0 <= value <= high
     if not ok:
         bracket = ")" if high_open else "]"
         raise ValueError(
-            f"PhotoAugmentation {name} must be in [0, {high:g}{bracket} (0 or None disables it), got {value!r}"
+            f"{owner} {name} must be in [0, {high:g}{bracket} (0 or None disables it), got {value!r}"
         )
     return float(value)
+
+
+def apply_separable(b: Any, images: Any, rows: Any, cols: Any, count: Any, height: int, width: int) -> Any:
+    """Each image ``i`` of ``(N, H, W, 3)`` becomes ``rows[i] @ image @ cols[i].T`` per channel.
+
+    ``rows`` is ``(N, H, H)`` and ``cols`` ``(N, W, W)``; ``b`` is the backend's ops
+    module (a ``DataLayer``'s ``self.backend``). Two batched matrix products, no
+    broadcasting: rows act on H as ``(N, H, 3W)``, columns on W as ``(N, 3H, W)``.
+    """
+    images = b.numpy.transpose(images, (0, 1, 3, 2))  # (N, H, 3, W)
+    images = b.numpy.matmul(rows, b.numpy.reshape(images, (count, height, 3 * width)))
+    images = b.numpy.reshape(images, (count, height * 3, width))
+    images = b.numpy.matmul(images, b.numpy.transpose(cols, (0, 2, 1)))
+    return b.numpy.transpose(b.numpy.reshape(images, (count, height, 3, width)), (0, 1, 3, 2))
 
 
 def _reflect(index: np.ndarray | Any, size: int, numpy: Any) -> Any:
@@ -295,19 +309,13 @@ class PhotoAugmentation(_DataLayer):
         return b.numpy.where(apply[:, None], weights, impulse)
 
     def _apply_spatial(self, images: Any, count: Any, height: int, width: int) -> Any:
-        b = self.backend
         zoom = 1.0 + self._symmetric(count, self.scale)
         shift_y = self._symmetric(count, self.shift)
         shift_x = self._symmetric(count, self.shift)
         weights = self._blur_weights(count) if self.blur else None
         rows = self._axis_matrix(count, height, zoom, shift_y, weights)  # (N, H, H)
         cols = self._axis_matrix(count, width, zoom, shift_x, weights)  # (N, W, W)
-        # (N, H, 3, W): rows act on H as (N, H, 3W), columns on W as (N, 3H, W); no broadcasting.
-        images = b.numpy.transpose(images, (0, 1, 3, 2))
-        images = b.numpy.matmul(rows, b.numpy.reshape(images, (count, height, 3 * width)))
-        images = b.numpy.reshape(images, (count, height * 3, width))
-        images = b.numpy.matmul(images, b.numpy.transpose(cols, (0, 2, 1)))
-        return b.numpy.transpose(b.numpy.reshape(images, (count, height, 3, width)), (0, 1, 3, 2))
+        return apply_separable(self.backend, images, rows, cols, count, height, width)
 
     # ------------------------------------------------------------------ Keras
     def _check_shape(self, shape: tuple[int | None, ...]) -> tuple[int, int]:
