@@ -56,8 +56,9 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 LR_SCHEDULES = ("constant", "step", "cosine")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 DISTRIBUTIONS = ("auto", "none", "mirrored", "data_parallel")
-#: ``"standard"``: crops, flips, rotation; ``"strong"``: also :class:`~adiencekit.layers.PhotoAugmentation`.
-AUGMENTATIONS = ("standard", "strong")
+#: ``"standard"``: crops, flips, rotation; ``"strong"``: also :class:`~adiencekit.layers.PhotoAugmentation`;
+#: ``"photo"``: ``"strong"`` plus :class:`~adiencekit.layers.PhotoDegradation`.
+AUGMENTATIONS = ("standard", "strong", "photo")
 
 #: Fields whose unset value (``None``) is the dataset's native one.
 DATASET_FIELDS: tuple[str, ...] = ("faces", "age_policy", "test_fold", "test_fraction", "image_size")
@@ -147,6 +148,9 @@ class TrainConfig:
             ``"strong"``: also :class:`~adiencekit.layers.PhotoAugmentation` with its
             defaults (random zoom in and out, shift, colour, blur and grey per image) on
             the training batches, seeded from ``seed``; never on validation or test data.
+            ``"photo"``: ``"strong"`` followed by
+            :class:`~adiencekit.layers.PhotoDegradation` with its defaults (down- and
+            up-scaling, gamma, side light, noise, JPEG re-compression per image).
         label_smoothing: uniform label smoothing of every head's loss, in [0, 1).
         age_neighbour_smoothing: share of the age target moved to the adjacent age groups
             (the groups are ordered), in [0, 1); needs an age head. With
