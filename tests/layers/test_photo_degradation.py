@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from adiencekit.layers.photo_degradation import PhotoDegradation, _pil_jpeg
-from adiencekit.testing import assert_layer_config_round_trip
+from adiencekit.testing import assert_layer_config_round_trip, assert_seeded_per_call, tf_data_batches
 
 #: Every step off: tests switch on the one they look at.
 OFF = dict(resolution=0, gamma=0, side_light=0, noise=0, jpeg=0)
@@ -110,23 +110,14 @@ def test_jpeg_recompression_adds_block_artefacts_and_follows_quality():
 
 
 def test_same_seed_same_images_different_seed_differs():
-    images = texture(8)
-    first, second = PhotoDegradation(seed=7), PhotoDegradation(seed=7)
-    for _ in range(2):
-        np.testing.assert_array_equal(np.asarray(first(images)), np.asarray(second(images)))
-    assert not np.allclose(np.asarray(PhotoDegradation(seed=7)(images)), np.asarray(PhotoDegradation(seed=8)(images)))
+    assert_seeded_per_call(lambda seed: PhotoDegradation(seed=seed), texture(8))
 
 
 def test_inside_tf_data_on_batches_reproducibly_with_jpeg():
-    tf = pytest.importorskip("tensorflow")
+    pytest.importorskip("tensorflow")
     images = texture(20, size=16).astype("uint8")
-
-    def pipeline(seed: int) -> list[np.ndarray]:
-        layer = PhotoDegradation(seed=seed, jpeg=1.0, resolution=1.0, noise=1.0)
-        dataset = tf.data.Dataset.from_tensor_slices(images).batch(8).map(lambda x: layer(x))
-        return [x.numpy() for _ in range(2) for x in dataset]
-
-    first, second = pipeline(5), pipeline(5)
+    first, second = (tf_data_batches(PhotoDegradation(seed=5, jpeg=1.0, resolution=1.0, noise=1.0), images)
+                     for _ in range(2))
     assert [x.shape for x in first] == [(8, 16, 16, 3), (8, 16, 16, 3), (4, 16, 16, 3)] * 2
     assert all(x.dtype == np.float32 and x.min() >= 0 and x.max() <= 255 for x in first)
     for a, b in zip(first, second):

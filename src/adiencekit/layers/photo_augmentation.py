@@ -50,7 +50,7 @@ try:  # the tf.data-aware base of Keras' own preprocessing layers
 except ImportError:  # pragma: no cover - Keras < 3.11
     from keras.src.layers.preprocessing.tf_data_layer import TFDataLayer as _DataLayer
 
-__all__ = ["MIN_BLUR_SIGMA", "PhotoAugmentation", "apply_separable"]
+__all__ = ["MIN_BLUR_SIGMA", "PerImageAugmentation", "PhotoAugmentation", "apply_separable"]
 
 #: YIQ from RGB (rows: luma Y, chroma I and Q); saturation and hue act on I and Q only.
 _RGB_TO_YIQ = np.array(
@@ -98,8 +98,62 @@ def _reflect(index: np.ndarray | Any, size: int, numpy: Any) -> Any:
     return numpy.where(period < size, period, 2 * size - 1 - period)
 
 
+class PerImageAugmentation(_DataLayer):
+    """Base of the photo augmentation layers: seeded draws per image, batches or one image, Keras plumbing.
+
+    A subclass validates its own arguments, calls ``super().__init__(seed=..., name=...)``
+    and implements :meth:`transform` on a float32 batch ``(N, H, W, 3)``; ``call`` casts,
+    checks the shape, returns the input unchanged (float32) when ``training`` is false and
+    handles a single image. Draws come from the layer's seed generator (:meth:`uniform`),
+    which also works inside ``tf.data`` (Keras' ``DataLayer`` switches the ops there).
+    """
+
+    def __init__(self, seed: int | None = None, name: str | None = None, **kwargs: Any) -> None:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"{type(self).__name__} seed must be an int or None, got {seed!r}")
+        super().__init__(name=name, **kwargs)
+        self.seed = seed
+        # Made here, never lazily, so that the layer can first be called inside tf.data.
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def build(self, input_shape: Sequence[int | None] | None = None) -> None:
+        if input_shape is not None:
+            self._check_shape(tuple(input_shape))
+        self.built = True
+
+    def call(self, inputs: Any, training: bool = True) -> Any:
+        b = self.backend
+        images = b.cast(inputs, "float32")
+        height, width = self._check_shape(tuple(images.shape))
+        if not training:
+            return images
+        single = len(images.shape) == 3
+        if single:
+            images = b.numpy.expand_dims(images, 0)
+        images = self.transform(images, b.shape(images)[0], height, width)
+        return b.numpy.squeeze(images, 0) if single else images
+
+    def transform(self, images: Any, count: Any, height: int, width: int) -> Any:
+        """The training-mode output for a float32 batch of ``count`` images (values in [0, 255])."""
+        raise NotImplementedError(f"{type(self).__name__} must implement transform()")
+
+    def uniform(self, count: Any, low: float, high: float) -> Any:
+        """``count`` float32 draws in ``[low, high)`` from the layer's seed generator."""
+        seed = self._get_seed_generator(self.backend._backend)
+        return self.backend.random.uniform((count,), minval=low, maxval=high, seed=seed, dtype="float32")
+
+    def _check_shape(self, shape: tuple[int | None, ...]) -> tuple[int, int]:
+        return static_image_size(shape, type(self).__name__, rgb=True)
+
+    def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
+        return tuple(input_shape)
+
+    def compute_output_spec(self, inputs: Any, training: bool = True) -> Any:
+        return keras.KerasTensor(inputs.shape, dtype="float32")
+
+
 @keras.saving.register_keras_serializable(package="adiencekit")
-class PhotoAugmentation(_DataLayer):
+class PhotoAugmentation(PerImageAugmentation):
     """Random zoom, shift, colour, blur and grey per image in training; identity otherwise.
 
     In training mode (``training=True``: the default when the layer is called directly,
@@ -192,12 +246,7 @@ class PhotoAugmentation(_DataLayer):
                 f"got {blur_sigma!r}"
             )
         self.blur_sigma = float(blur_sigma)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"PhotoAugmentation seed must be an int or None, got {seed!r}")
-        super().__init__(name=name, **kwargs)
-        self.seed = seed
-        # Made here, never lazily, so that the layer can first be called inside tf.data.
-        self.generator = keras.random.SeedGenerator(seed)
+        super().__init__(seed=seed, name=name, **kwargs)
         self._blur_radius = max(1, math.ceil(2.5 * self.blur_sigma))
 
     @property
@@ -208,38 +257,20 @@ class PhotoAugmentation(_DataLayer):
     def _colour(self) -> bool:
         return bool(self.brightness or self.contrast or self.saturation or self.hue or self.grayscale)
 
-    def build(self, input_shape: Sequence[int | None] | None = None) -> None:
-        if input_shape is not None:
-            self._check_shape(tuple(input_shape))
-        self.built = True
-
-    def call(self, inputs: Any, training: bool = True) -> Any:
-        b = self.backend
-        images = b.cast(inputs, "float32")
-        height, width = self._check_shape(tuple(images.shape))
-        if not training:
-            return images
-        single = len(images.shape) == 3
-        if single:
-            images = b.numpy.expand_dims(images, 0)
-        count = b.shape(images)[0]
+    def transform(self, images: Any, count: Any, height: int, width: int) -> Any:
         if self._colour:
             images = self._apply_colour(images, count, height, width)
         if self._spatial:
             images = self._apply_spatial(images, count, height, width)
-        images = b.numpy.clip(images, 0.0, 255.0)
-        return b.numpy.squeeze(images, 0) if single else images
+        return self.backend.numpy.clip(images, 0.0, 255.0)
 
     # ------------------------------------------------------------------ randomness
-    def _uniform(self, count: Any, low: float, high: float) -> Any:
-        seed = self._get_seed_generator(self.backend._backend)
-        return self.backend.random.uniform((count,), minval=low, maxval=high, seed=seed, dtype="float32")
 
     def _symmetric(self, count: Any, strength: float) -> Any:
         """``count`` draws in ``[-strength, strength]`` (zeros when ``strength`` is 0)."""
         if not strength:
             return self.backend.numpy.zeros((count,), dtype="float32")
-        return self._uniform(count, -strength, strength)
+        return self.uniform(count, -strength, strength)
 
     # ------------------------------------------------------------------ colour
     def _apply_colour(self, images: Any, count: Any, height: int, width: int) -> Any:
@@ -250,7 +281,7 @@ class PhotoAugmentation(_DataLayer):
         angle = self._symmetric(count, self.hue * 2.0 * math.pi)
         contrast = 1.0 + self._symmetric(count, self.contrast)
         if self.grayscale:
-            grey = self._uniform(count, 0.0, 1.0) < self.grayscale
+            grey = self.uniform(count, 0.0, 1.0) < self.grayscale
             saturation = b.numpy.where(grey, b.numpy.zeros_like(saturation), saturation)
         ones, zeros = b.numpy.ones_like(angle), b.numpy.zeros_like(angle)
         cos, sin = b.numpy.cos(angle) * saturation, b.numpy.sin(angle) * saturation
@@ -300,8 +331,8 @@ class PhotoAugmentation(_DataLayer):
         """``(N, taps)`` normalised Gaussian weights; a unit impulse for images not blurred."""
         b = self.backend
         radius = self._blur_radius
-        apply = self._uniform(count, 0.0, 1.0) < self.blur
-        sigma = self._uniform(count, MIN_BLUR_SIGMA, max(MIN_BLUR_SIGMA, self.blur_sigma))
+        apply = self.uniform(count, 0.0, 1.0) < self.blur
+        sigma = self.uniform(count, MIN_BLUR_SIGMA, max(MIN_BLUR_SIGMA, self.blur_sigma))
         taps = b.convert_to_tensor(np.arange(-radius, radius + 1, dtype="float32"))
         weights = b.numpy.exp(-(taps[None, :] ** 2) / (2.0 * sigma[:, None] ** 2))
         weights = weights / b.numpy.sum(weights, axis=1, keepdims=True)
@@ -318,15 +349,6 @@ class PhotoAugmentation(_DataLayer):
         return apply_separable(self.backend, images, rows, cols, count, height, width)
 
     # ------------------------------------------------------------------ Keras
-    def _check_shape(self, shape: tuple[int | None, ...]) -> tuple[int, int]:
-        return static_image_size(shape, "PhotoAugmentation", rgb=True)
-
-    def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
-        return tuple(input_shape)
-
-    def compute_output_spec(self, inputs: Any, training: bool = True) -> Any:
-        return keras.KerasTensor(inputs.shape, dtype="float32")
-
     def get_config(self) -> dict[str, Any]:
         return {
             "name": self.name,

@@ -52,8 +52,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from adiencekit.layers.augmentation import static_image_size
-from adiencekit.layers.photo_augmentation import _DataLayer, _strength, apply_separable
+from adiencekit.layers.photo_augmentation import PerImageAugmentation, _strength, apply_separable
 
 __all__ = ["PhotoDegradation"]
 
@@ -76,7 +75,7 @@ def _quality_range(value: Any) -> tuple[int, int]:
 
 
 @keras.saving.register_keras_serializable(package="adiencekit")
-class PhotoDegradation(_DataLayer):
+class PhotoDegradation(PerImageAugmentation):
     """Random resolution loss, gamma, side light, noise and JPEG re-compression per image.
 
     In training mode (``training=True``, the default when called directly) each image of
@@ -141,27 +140,10 @@ class PhotoDegradation(_DataLayer):
         self.min_scale = float(min_scale)
         self.noise_sigma = float(noise_sigma)
         self.jpeg_quality = _quality_range(tuple(jpeg_quality) if isinstance(jpeg_quality, list) else jpeg_quality)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"PhotoDegradation seed must be an int or None, got {seed!r}")
-        super().__init__(name=name, **kwargs)
-        self.seed = seed
-        self.generator = keras.random.SeedGenerator(seed)
+        super().__init__(seed=seed, name=name, **kwargs)
 
-    def build(self, input_shape: Sequence[int | None] | None = None) -> None:
-        if input_shape is not None:
-            static_image_size(tuple(input_shape), "PhotoDegradation", rgb=True)
-        self.built = True
-
-    def call(self, inputs: Any, training: bool = True) -> Any:
+    def transform(self, images: Any, count: Any, height: int, width: int) -> Any:
         b = self.backend
-        images = b.cast(inputs, "float32")
-        height, width = static_image_size(tuple(images.shape), "PhotoDegradation", rgb=True)
-        if not training:
-            return images
-        single = len(images.shape) == 3
-        if single:
-            images = b.numpy.expand_dims(images, 0)
-        count = b.shape(images)[0]
         if self.resolution:
             images = self._down_up(images, count, height, width)
         if self.gamma or self.side_light:
@@ -171,15 +153,10 @@ class PhotoDegradation(_DataLayer):
         images = b.numpy.clip(images, 0.0, 255.0)
         if self.jpeg:
             images = self._jpeg(images, count)
-        return b.numpy.squeeze(images, 0) if single else images
-
-    # ------------------------------------------------------------------ randomness
-    def _uniform(self, shape: Any, low: float, high: float) -> Any:
-        seed = self._get_seed_generator(self.backend._backend)
-        return self.backend.random.uniform(shape, minval=low, maxval=high, seed=seed, dtype="float32")
+        return images
 
     def _chosen(self, count: Any, probability: float) -> Any:
-        return self._uniform((count,), 0.0, 1.0) < probability
+        return self.uniform(count, 0.0, 1.0) < probability
 
     # ------------------------------------------------------------------ resolution
     def _axis_down_up(self, size: int, scale: Any) -> Any:
@@ -207,7 +184,7 @@ class PhotoDegradation(_DataLayer):
     def _down_up(self, images: Any, count: Any, height: int, width: int) -> Any:
         b = self.backend
         chosen = self._chosen(count, self.resolution)
-        scale = self._uniform((count,), self.min_scale, 1.0)
+        scale = self.uniform(count, self.min_scale, 1.0)
         scale = b.numpy.where(chosen, scale, b.numpy.ones_like(scale))
         return apply_separable(b, images, self._axis_down_up(height, scale), self._axis_down_up(width, scale),
                                count, height, width)
@@ -216,11 +193,11 @@ class PhotoDegradation(_DataLayer):
     def _light(self, images: Any, count: Any, height: int, width: int) -> Any:
         b = self.backend
         if self.gamma:
-            exponent = b.numpy.exp(self._uniform((count,), -self.gamma, self.gamma))[:, None, None, None]
+            exponent = b.numpy.exp(self.uniform(count, -self.gamma, self.gamma))[:, None, None, None]
             images = 255.0 * b.numpy.power(b.numpy.clip(images, 0.0, 255.0) / 255.0, exponent)
         if self.side_light:
-            strength = self._uniform((count,), 0.0, self.side_light)
-            angle = self._uniform((count,), 0.0, 2.0 * math.pi)
+            strength = self.uniform(count, 0.0, self.side_light)
+            angle = self.uniform(count, 0.0, 2.0 * math.pi)
             ys = b.convert_to_tensor(np.linspace(-1.0, 1.0, height, dtype="float32"))
             xs = b.convert_to_tensor(np.linspace(-1.0, 1.0, width, dtype="float32"))
             # A linear ramp along the drawn direction, scaled to reach exactly +-1 at the
@@ -234,7 +211,7 @@ class PhotoDegradation(_DataLayer):
     def _noise(self, images: Any, count: Any) -> Any:
         b = self.backend
         chosen = self._chosen(count, self.noise)
-        sigma = b.numpy.where(chosen, self._uniform((count,), 0.0, self.noise_sigma), b.numpy.zeros((count,)))
+        sigma = b.numpy.where(chosen, self.uniform(count, 0.0, self.noise_sigma), b.numpy.zeros((count,)))
         seed = self._get_seed_generator(b._backend)
         noise = b.random.normal(b.shape(images), seed=seed, dtype="float32")
         return images + noise * sigma[:, None, None, None]
@@ -244,7 +221,7 @@ class PhotoDegradation(_DataLayer):
         b = self.backend
         chosen = self._chosen(count, self.jpeg)
         low, high = self.jpeg_quality
-        quality = b.cast(b.numpy.floor(self._uniform((count,), low, high + 1.0)), "int32")
+        quality = b.cast(b.numpy.floor(self.uniform(count, low, high + 1.0)), "int32")
         quality = b.numpy.minimum(quality, high)
         if b._backend == "tensorflow":
             import tensorflow as tf
@@ -271,12 +248,6 @@ class PhotoDegradation(_DataLayer):
         return b.convert_to_tensor(out)
 
     # ------------------------------------------------------------------ Keras
-    def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
-        return tuple(input_shape)
-
-    def compute_output_spec(self, inputs: Any, training: bool = True) -> Any:
-        return keras.KerasTensor(inputs.shape, dtype="float32")
-
     def get_config(self) -> dict[str, Any]:
         return {
             "name": self.name,
