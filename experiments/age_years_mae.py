@@ -3,7 +3,7 @@
 # fixed UTKFace test split of benchmarks/bench_pretrained.py (1,715 faces of utkface/, end to
 # end from the 200x200 photo: each method's detection, largest face).
 #
-#   python experiments/age_years_mae.py               # all 1,715 test faces, ~3 min (+ start-up) on the loaded 2-core CPU
+#   python experiments/age_years_mae.py               # all 1,715 test faces, ~3 min (+ start-up) here
 #   python experiments/age_years_mae.py --limit 100   # the first 100
 #
 # No tuning: the representative ages come from the training faces only (labels.py).
@@ -57,7 +57,8 @@ def table(truth: np.ndarray, predictions: Mapping[str, np.ndarray], found: Mappi
     everything = ("all", "all", np.ones(len(truth), bool))
     rows = []
     for kind, name, mask in [everything, *slices(frame)]:
-        row: dict[str, Any] = {"kind": kind, "slice": name, "n": int(mask.sum()), "n_all_found": int((mask & both).sum())}
+        row: dict[str, Any] = {"kind": kind, "slice": name, "n": int(mask.sum()),
+                               "n_all_found": int((mask & both).sum())}
         for method, values in predictions.items():
             row[method] = {"found": int((mask & found[method]).sum()),
                            "mae_found": mae(truth, values, mask & found[method]),

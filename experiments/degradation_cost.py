@@ -30,13 +30,14 @@ sys.path.insert(0, str(HERE.parent / "benchmarks"))
 import common  # noqa: E402
 
 SUITE = "degradation_cost"
-_OFF = dict(resolution=0, gamma=0, side_light=0, noise=0, jpeg=0)
+_OFF = dict(resolution=0, yaw=0, gamma=0, side_light=0, noise=0, jpeg=0)
 #: name -> (PhotoAugmentation kwargs or None, PhotoDegradation kwargs or None)
 VARIANTS: dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {
     "PhotoAugmentation (strong)": ({}, None),
     "PhotoDegradation, defaults": (None, {}),
     "PhotoAugmentation + PhotoDegradation (photo)": ({}, {}),
     "PhotoDegradation: down/up scaling only (p=1)": (None, {**_OFF, "resolution": 1.0}),
+    "PhotoDegradation: yaw warp only": (None, {**_OFF, "yaw": 0.15}),
     "PhotoDegradation: gamma + side light only": (None, {**_OFF, "gamma": 0.3, "side_light": 0.2}),
     "PhotoDegradation: noise only (p=1)": (None, {**_OFF, "noise": 1.0}),
     "PhotoDegradation: JPEG only (p=1)": (None, {**_OFF, "jpeg": 1.0}),

@@ -1,4 +1,4 @@
-"""Tests for adiencekit.layers.photo_degradation.PhotoDegradation (every backend; JPEG also in tf.data and under JAX)."""
+"""Tests for adiencekit.layers.photo_degradation.PhotoDegradation (every backend; JPEG in tf.data and under JAX)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from adiencekit.layers.photo_degradation import PhotoDegradation, _pil_jpeg
 from adiencekit.testing import assert_layer_config_round_trip, assert_seeded_per_call, tf_data_batches
 
 #: Every step off: tests switch on the one they look at.
-OFF = dict(resolution=0, gamma=0, side_light=0, noise=0, jpeg=0)
+OFF = dict(resolution=0, yaw=0, gamma=0, side_light=0, noise=0, jpeg=0)
 
 
 def texture(count: int = 8, size: int = 32, seed: int = 0) -> np.ndarray:
@@ -66,6 +66,21 @@ def test_down_up_scaling_follows_its_probability():
     out = run(images, resolution=0.5)
     changed = np.abs(out - images).max(axis=(1, 2, 3)) > 1e-2
     assert 16 <= changed.sum() <= 48, changed.sum()
+
+
+def test_yaw_warp_moves_the_middle_sideways_both_ways_and_keeps_rows_and_edges():
+    size = 33
+    image = np.zeros((size, size, 3), "float32")
+    image[:, 15:18] = 250.0  # a vertical bar in the middle
+    out = run(np.repeat(image[None], 32, axis=0), yaw=0.3)
+    columns = np.arange(size)
+    centres = (out[..., 0].sum(axis=1) * columns).sum(axis=1) / out[..., 0].sum(axis=(1, 2))
+    assert centres.min() < 14 and centres.max() > 18, centres  # moved left and right, per image
+    np.testing.assert_allclose(out[:, :1], out[:, -1:], atol=1e-3)  # every row moved alike (columns only)
+    ramp = np.broadcast_to(np.linspace(10, 240, size, dtype="float32")[None, None, :, None], (8, size, size, 3))
+    warped = run(np.ascontiguousarray(ramp), yaw=0.5)
+    assert np.all(np.diff(warped[:, 0, :, 0], axis=1) > -1e-3)  # monotone: no folding at |a| <= 0.5
+    np.testing.assert_allclose(warped[:, :, [0, -1]], ramp[:, :, [0, -1]], atol=4.0)  # the edges stay
 
 
 def test_noise_adds_zero_mean_noise_up_to_its_sigma():
@@ -162,6 +177,7 @@ def test_config_round_trip():
     [
         ({"resolution": 1.5}, ValueError, "PhotoDegradation resolution"),
         ({"min_scale": 0.0}, ValueError, "min_scale"),
+        ({"yaw": 0.6}, ValueError, "yaw"),
         ({"noise_sigma": 100}, ValueError, "noise_sigma"),
         ({"side_light": 1.0}, ValueError, "side_light"),
         ({"jpeg_quality": (90, 30)}, ValueError, "jpeg_quality"),

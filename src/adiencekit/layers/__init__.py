@@ -6,7 +6,7 @@ so ``import adiencekit.layers`` works where TensorFlow is not installed.
 :class:`FaceAugmentation` is the in-model augmentation of
 :class:`adiencekit.models.AgeGenderClassifier` (crops, flips, rotation),
 :class:`PhotoAugmentation` the scale, shift, colour, blur and grey augmentation of
-``TrainConfig(augment="strong")``, :class:`PhotoDegradation` the resolution, light,
+``TrainConfig(augment="strong")``, :class:`PhotoDegradation` the resolution, yaw, light,
 noise and JPEG degradation that ``augment="photo"`` adds, :class:`TestTimeAugmentation` its (and
 evaluation's) test-time augmentation, and :class:`TFHubLayer` the layer inside
 :class:`adiencekit.models.TFHubBackbone`.

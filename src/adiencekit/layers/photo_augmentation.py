@@ -50,7 +50,7 @@ try:  # the tf.data-aware base of Keras' own preprocessing layers
 except ImportError:  # pragma: no cover - Keras < 3.11
     from keras.src.layers.preprocessing.tf_data_layer import TFDataLayer as _DataLayer
 
-__all__ = ["MIN_BLUR_SIGMA", "PerImageAugmentation", "PhotoAugmentation", "apply_separable"]
+__all__ = ["MIN_BLUR_SIGMA", "PerImageAugmentation", "PhotoAugmentation", "apply_separable", "bilinear_matrix"]
 
 #: YIQ from RGB (rows: luma Y, chroma I and Q); saturation and hue act on I and Q only.
 _RGB_TO_YIQ = np.array(
@@ -76,6 +76,21 @@ def _strength(name: str, value: Any, high: float, *, high_open: bool = True, own
             f"{owner} {name} must be in [0, {high:g}{bracket} (0 or None disables it), got {value!r}"
         )
     return float(value)
+
+
+def bilinear_matrix(b: Any, source: Any, size: int) -> Any:
+    """``(N, size, size)`` rows that sample a line of ``size`` pixels at ``source`` ``(N, size)``.
+
+    Bilinear weights between the two pixels around each source position (pixel ``i``
+    at ``i``), positions outside ``[0, size - 1]`` folded back by symmetric reflection.
+    ``b`` is the backend's ops module.
+    """
+    low = b.numpy.floor(source)
+    fraction = (source - low)[:, :, None]
+    low = b.cast(low, "int32")
+    return (1.0 - fraction) * b.nn.one_hot(_reflect(low, size, b.numpy), size) + fraction * b.nn.one_hot(
+        _reflect(low + 1, size, b.numpy), size
+    )
 
 
 def apply_separable(b: Any, images: Any, rows: Any, cols: Any, count: Any, height: int, width: int) -> Any:
@@ -313,12 +328,7 @@ class PhotoAugmentation(PerImageAugmentation):
         b = self.backend
         positions = b.convert_to_tensor(np.arange(size, dtype="float32") + 0.5 - size / 2.0)
         source = positions[None, :] * zoom[:, None] + (size / 2.0 - 0.5) + shift[:, None] * size
-        low = b.numpy.floor(source)
-        fraction = (source - low)[:, :, None]
-        low = b.cast(low, "int32")
-        matrix = (1.0 - fraction) * b.nn.one_hot(_reflect(low, size, b.numpy), size) + fraction * b.nn.one_hot(
-            _reflect(low + 1, size, b.numpy), size
-        )
+        matrix = bilinear_matrix(b, source, size)
         if blur_weights is not None:
             radius = self._blur_radius
             offsets = np.arange(size)[None, :] + np.arange(-radius, radius + 1)[:, None]  # (taps, size)

@@ -9,6 +9,11 @@ probability, gets:
 * **down- and up-scaling**: resized to ``s`` times its side, ``s`` drawn in
   ``[min_scale, 1]``, with area averaging, then back to its side with bilinear
   interpolation (as a small face cut from a photo and enlarged to the model's input);
+* **yaw warp** (a rough stand-in for a head turned sideways; in-plane rotation is
+  :class:`~adiencekit.layers.FaceAugmentation`'s): column ``u`` (``-1`` left edge, ``1``
+  right edge) is resampled from ``u + a (1 - u^2)``, ``a`` in ``[-yaw, yaw]``: the edges
+  stay, the middle of the face moves sideways, one half is compressed and the other
+  stretched. It does not hide the far side of the face as a real profile does;
 * **gamma**: ``255 * (x / 255) ** g`` with ``log g`` drawn in ``[-gamma, gamma]``
   (under- and over-exposure that scales shadows and highlights unequally);
 * **side light**: a linear brightness ramp across the face in a random direction, from
@@ -19,7 +24,7 @@ probability, gets:
 
 Where each step runs:
 
-* down/up-scaling, gamma, side light and noise are written with the backend's ops (like
+* down/up-scaling, the yaw warp, gamma, side light and noise are written with the backend's ops (like
   ``PhotoAugmentation``: two matrix products per image for the resampling), so they run
   in a model on every backend and inside ``tf.data`` (Keras' ``DataLayer`` switches to
   TensorFlow ops there) and in a Grain/NumPy pipeline;
@@ -34,12 +39,12 @@ All draws come from the layer's seed generator, so two layers built with the sam
 give the same images (the JPEG codec itself is deterministic).
 
 Cost, measured by ``experiments/degradation_cost.py`` on the project's 2-core CPU
-(shared with other jobs, load average about 7; TensorFlow backend, inside ``tf.data``,
+(shared with other jobs, load average about 7.5; TensorFlow backend, inside ``tf.data``,
 batches of 64 float32 images of 96x96, default strengths, median of 12 batches): about
-73 ms of CPU time per batch (with ``PhotoAugmentation`` before it: 88 ms; that layer
-alone 17 ms); per step with probability 1: down/up scaling 15 ms, gamma + side light
-23 ms, noise 23 ms, JPEG 18 ms. Wall-clock figures on the loaded machine varied 2-3x
-between runs (see ``experiments/results/degradation_cost.json``).
+78 ms of CPU time per batch (with ``PhotoAugmentation`` before it: 93 ms; that layer
+alone 18 ms); per step with probability 1: down/up scaling 14 ms, yaw warp 13 ms, gamma
++ side light 24 ms, noise 22 ms, JPEG 19 ms. Wall-clock figures on the loaded machine
+varied 2-3x between runs (see ``experiments/results/degradation_cost.json``).
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from adiencekit.layers.photo_augmentation import PerImageAugmentation, _strength, apply_separable
+from adiencekit.layers.photo_augmentation import PerImageAugmentation, _strength, apply_separable, bilinear_matrix
 
 __all__ = ["PhotoDegradation"]
 
@@ -76,7 +81,7 @@ def _quality_range(value: Any) -> tuple[int, int]:
 
 @keras.saving.register_keras_serializable(package="adiencekit")
 class PhotoDegradation(PerImageAugmentation):
-    """Random resolution loss, gamma, side light, noise and JPEG re-compression per image.
+    """Random resolution loss, yaw warp, gamma, side light, noise and JPEG re-compression per image.
 
     In training mode (``training=True``, the default when called directly) each image of
     the batch is degraded independently (see the module docstring for each step and
@@ -90,6 +95,7 @@ class PhotoDegradation(PerImageAugmentation):
     Args:
         resolution: probability that an image is scaled down and up again, in [0, 1].
         min_scale: smallest scale of the down-scaling, in (0, 1].
+        yaw: largest strength ``|a|`` of the horizontal yaw warp, in [0, 0.5].
         gamma: largest ``|log gamma|``, in [0, 1] (0 disables it).
         side_light: largest relative brightness change at the face's edges, in [0, 1).
         noise: probability that an image gets Gaussian noise, in [0, 1].
@@ -119,6 +125,7 @@ class PhotoDegradation(PerImageAugmentation):
         self,
         resolution: float | None = 0.5,
         min_scale: float = 0.25,
+        yaw: float | None = 0.15,
         gamma: float | None = 0.3,
         side_light: float | None = 0.2,
         noise: float | None = 0.3,
@@ -130,6 +137,7 @@ class PhotoDegradation(PerImageAugmentation):
         **kwargs: Any,
     ) -> None:
         self.resolution = _strength("resolution", resolution, 1.0, high_open=False, owner="PhotoDegradation")
+        self.yaw = _strength("yaw", yaw, 0.5, high_open=False, owner="PhotoDegradation")
         self.gamma = _strength("gamma", gamma, 1.0, high_open=False, owner="PhotoDegradation")
         self.side_light = _strength("side_light", side_light, 1.0, owner="PhotoDegradation")
         self.noise = _strength("noise", noise, 1.0, high_open=False, owner="PhotoDegradation")
@@ -144,8 +152,8 @@ class PhotoDegradation(PerImageAugmentation):
 
     def transform(self, images: Any, count: Any, height: int, width: int) -> Any:
         b = self.backend
-        if self.resolution:
-            images = self._down_up(images, count, height, width)
+        if self.resolution or self.yaw:
+            images = self._geometry(images, count, height, width)
         if self.gamma or self.side_light:
             images = self._light(images, count, height, width)
         if self.noise:
@@ -170,24 +178,31 @@ class PhotoDegradation(PerImageAugmentation):
             b.numpy.minimum(stop, cells[None, None, :] + 1.0) - b.numpy.maximum(start, cells[None, None, :]), 0.0, 1.0
         )
         down = overlap / b.numpy.maximum(b.numpy.sum(overlap, axis=-1, keepdims=True), 1e-6)
-        # Up: output pixel k samples the low-resolution grid at (k + 0.5) * s - 0.5.
-        last = b.numpy.ceil(scale[:, :, 0] * size) - 1.0  # (N, 1): the last cell with source pixels
+        # Up: output pixel k samples the low-resolution grid at (k + 0.5) * s - 0.5, clipped
+        # to the last cell with source pixels (where the bilinear weight beyond it is 0).
+        last = b.numpy.ceil(scale[:, :, 0] * size) - 1.0  # (N, 1)
         source = b.numpy.clip((cells[None, :] + 0.5) * scale[:, :, 0] - 0.5, 0.0, last)
-        low = b.numpy.floor(source)
-        fraction = (source - low)[:, :, None]
-        high = b.numpy.minimum(low + 1.0, last)
-        up = (1.0 - fraction) * b.nn.one_hot(b.cast(low, "int32"), size) + fraction * b.nn.one_hot(
-            b.cast(high, "int32"), size
-        )
-        return b.numpy.matmul(up, down)
+        return b.numpy.matmul(bilinear_matrix(b, source, size), down)
 
-    def _down_up(self, images: Any, count: Any, height: int, width: int) -> Any:
+    def _yaw_warp(self, count: Any, width: int) -> Any:
+        """``(N, W, W)``: columns resampled at ``u + a (1 - u^2)`` (``u`` in [-1, 1]): a turned face, roughly."""
         b = self.backend
-        chosen = self._chosen(count, self.resolution)
-        scale = self.uniform(count, self.min_scale, 1.0)
-        scale = b.numpy.where(chosen, scale, b.numpy.ones_like(scale))
-        return apply_separable(b, images, self._axis_down_up(height, scale), self._axis_down_up(width, scale),
-                               count, height, width)
+        strength = self.uniform(count, -self.yaw, self.yaw)[:, None]
+        u = b.convert_to_tensor((2.0 * (np.arange(width, dtype="float32") + 0.5) / width - 1.0)[None, :])
+        source = (u + strength * (1.0 - u * u) + 1.0) * (width / 2.0) - 0.5
+        return bilinear_matrix(b, source, width)
+
+    def _geometry(self, images: Any, count: Any, height: int, width: int) -> Any:
+        """Down/up scaling (with its probability) and the yaw warp, as one row and one column matrix per image."""
+        b = self.backend
+        scale = b.numpy.ones((count,), dtype="float32")
+        if self.resolution:
+            chosen = self._chosen(count, self.resolution)
+            scale = b.numpy.where(chosen, self.uniform(count, self.min_scale, 1.0), scale)
+        rows, cols = self._axis_down_up(height, scale), self._axis_down_up(width, scale)
+        if self.yaw:
+            cols = b.numpy.matmul(self._yaw_warp(count, width), cols)
+        return apply_separable(b, images, rows, cols, count, height, width)
 
     # ------------------------------------------------------------------ light and noise
     def _light(self, images: Any, count: Any, height: int, width: int) -> Any:
@@ -253,6 +268,7 @@ class PhotoDegradation(PerImageAugmentation):
             "name": self.name,
             "resolution": self.resolution,
             "min_scale": self.min_scale,
+            "yaw": self.yaw,
             "gamma": self.gamma,
             "side_light": self.side_light,
             "noise": self.noise,

@@ -150,7 +150,7 @@ class TrainConfig:
             the training batches, seeded from ``seed``; never on validation or test data.
             ``"photo"``: ``"strong"`` followed by
             :class:`~adiencekit.layers.PhotoDegradation` with its defaults (down- and
-            up-scaling, gamma, side light, noise, JPEG re-compression per image).
+            up-scaling, yaw warp, gamma, side light, noise, JPEG re-compression per image).
         label_smoothing: uniform label smoothing of every head's loss, in [0, 1).
         age_neighbour_smoothing: share of the age target moved to the adjacent age groups
             (the groups are ordered), in [0, 1); needs an age head. With
