@@ -133,21 +133,3 @@ def test_cli_prepare(tmp_path, capsys, monkeypatch):
     assert main(["prepare", str(raw), "--out", str(tmp_path / "o3"), "--pad", "3"]) == 2
     assert "pad must be a number in [0, 1]" in capsys.readouterr().err
     assert not (tmp_path / "o3").exists()  # checked before anything is written
-
-
-def test_prepared_record_of_several_roots_needs_one_crop(tmp_path):
-    from adiencekit.inference.prepare import prepared_record
-
-    crop = CropSpec(size=112, margin=0.1).to_dict()
-    roots = [tmp_path / name for name in ("a", "b", "c")]
-    for root, record in zip(roots, [{"crop": crop, "pad": 0.2}, {"crop": crop, "pad": 0.2}, None]):
-        (root / "images").mkdir(parents=True)
-        if record is not None:
-            (root / PREPARE_FILE).write_text(json.dumps(record))
-    assert prepared_record(f"utkface:{roots[0]},{roots[1]}")["crop"] == crop
-    assert prepared_record(f"utkface:{roots[2]}") is None
-    with pytest.raises(ConfigError, match="cut differently.*not prepared"):
-        prepared_record(f"utkface:{roots[0]},{roots[2]}")
-    (roots[1] / PREPARE_FILE).write_text(json.dumps({"crop": {**crop, "margin": 0.3}, "pad": 0.2}))
-    with pytest.raises(ConfigError, match="cut differently"):
-        prepared_record(f"utkface:{roots[0]},{roots[1]}")

@@ -178,14 +178,7 @@ def prepared_record(data: str) -> dict[str, Any] | None:
     """The ``prepare.json`` of a ``utkface:PATH`` data spec, or ``None`` (not prepared, or not UTKFace).
 
     Runs trained on a prepared root cut faces from photos with the recorded ``crop``
-    (read by the run-folder loader and by :func:`adiencekit.export.export_preset`). A spec
-    of several roots (``utkface:PATH1,PATH2``) gives the first root's record when every
-    root was prepared with the same crop and padding, ``None`` when none was prepared.
-
-    Raises:
-        ConfigError: when the roots of one spec were cut differently (some prepared and
-            some not, or prepared with other crops): a model trained on them would have
-            no one crop to cut faces with.
+    (read by the run-folder loader and by :func:`adiencekit.export.export_preset`).
 
     Example:
 
@@ -194,24 +187,11 @@ def prepared_record(data: str) -> dict[str, Any] | None:
     True
     """
     from adiencekit.data.datasets import parse_dataset_spec
-    from adiencekit.data.utkface import utkface_roots
-    from adiencekit.errors import ConfigError
 
     kind, root = parse_dataset_spec(data)
     if kind != "utkface" or root is None:
         return None
-    roots = utkface_roots(root)
-    records = [_read_prepare_json(path / PREPARE_FILE) for path in roots]
-    if len({json.dumps(None if r is None else [r["crop"], r.get("pad")], sort_keys=True) for r in records}) > 1:
-        cuts = "; ".join(f"{path}: {'not prepared' if r is None else r['crop']}" for path, r in zip(roots, records))
-        raise ConfigError(
-            f"the UTKFace roots of {data!r} were cut differently ({cuts}); prepare every root with the same crop "
-            "(adiencekit prepare) or use raw roots only"
-        )
-    return records[0]
-
-
-def _read_prepare_json(path: Path) -> dict[str, Any] | None:
+    path = root / PREPARE_FILE
     if not path.is_file():
         return None
     try:
