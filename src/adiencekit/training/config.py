@@ -392,13 +392,17 @@ class TrainConfig:
                 "it must hold fold_0_data.txt ... fold_4_data.txt"
             )
         if check_data and self.dataset_kind != "synthetic":
+            from adiencekit.data.utkface import utkface_roots
+
             path = self.dataset_path
             assert path is not None
-            if not path.is_dir():
-                raise DatasetNotFoundError(
-                    f"TrainConfig.data names {path}, which is not a folder; pass an Adience root (fold files + "
-                    "aligned/ or faces/), 'utkface:PATH' (a folder with images/) or 'synthetic'"
-                )
+            for root in utkface_roots(path) if self.dataset_kind == "utkface" else [path]:
+                if not root.is_dir():
+                    raise DatasetNotFoundError(
+                        f"TrainConfig.data names {root}, which is not a folder; pass an Adience root (fold files + "
+                        "aligned/ or faces/), 'utkface:PATH' or 'utkface:PATH1,PATH2' (folders with images/) or "
+                        "'synthetic'"
+                    )
         return self
 
     def resolved_split_seed(self) -> int:
