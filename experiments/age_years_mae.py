@@ -30,15 +30,12 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "benchmarks"))
-
-import common  # noqa: E402
+import studies  # experiments/studies.py: the benchmark helpers on the path, the shared command line
+from studies import common
 
 SUITE = "age_years_mae"
 OURS, ARGMAX, FLOOR = "adiencekit expected age", "adiencekit argmax group", "true group (floor)"
@@ -70,13 +67,8 @@ def table(truth: np.ndarray, predictions: Mapping[str, np.ndarray], found: Mappi
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: run both methods, write the JSON, print the table."""
-    parser = common.base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, default=None, help="only the first N test faces")
-    parser.add_argument("--model", default=None,
-                        help="model source as `adiencekit predict --model` takes it (default: the bundled default)")
-    parser.add_argument("--shared-data", type=Path, default=common.REPO_ROOT.parent / "shared" / "data")
-    args = parser.parse_args(argv)
-    limit = args.limit if args.limit is not None else (6 if args.smoke else None)
+    args = studies.parser(__doc__.splitlines()[0], "test faces").parse_args(argv)
+    limit = studies.limit(args)
 
     from bench_pretrained import BASELINE, SPLIT_KWARGS, crops_of, load_baseline, names_sha256, run_end_to_end
 
@@ -124,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         "end_to_end_seconds_both_methods": round(seconds, 1),
         "rows": table(truth, predictions, found, frame),
     }
-    out = args.out or HERE / "results" / f"{SUITE}{'-smoke' if args.smoke else ''}.json"
+    out = studies.out_path(args, SUITE)
     common.write_json(payload, out)
     flat = [{"slice": r["slice"], "n": r["n"], "both found": r["n_all_found"],
              **{m: r[m]["mae_all_found"] for m in predictions}} for r in payload["rows"]]

@@ -19,15 +19,12 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "benchmarks"))
-
-import common  # noqa: E402
+import studies  # experiments/studies.py: the benchmark helpers on the path
+from studies import common
 
 SUITE = "degradation_cost"
 _OFF = dict(resolution=0, yaw=0, gamma=0, side_light=0, noise=0, jpeg=0)
@@ -99,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     payload = {"suite": SUITE, "smoke": args.smoke, **common.environment(), "batch": args.batch, "size": args.size,
                "timed_batches": args.batches, "where": "tf.data map over batches, TensorFlow ops, no parallel calls",
                "rows": rows}
-    out = args.out or HERE / "results" / f"{SUITE}{'-smoke' if args.smoke else ''}.json"
+    out = studies.out_path(args, SUITE)
     common.write_json(payload, out)
     common.print_table(rows, ["variant", "wall_ms", "cpu_ms"],
                        title=f"ms per batch of {args.batch} images {args.size}x{args.size}")

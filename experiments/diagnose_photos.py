@@ -61,8 +61,6 @@ Example:
 from __future__ import annotations
 
 import csv
-import io
-import math
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -72,10 +70,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "benchmarks"))
-
-import common  # noqa: E402  (benchmarks/common.py: environment, JSON, tables)
+import studies  # experiments/studies.py: the benchmark helpers on the path, the shared command line
+from studies import common
 
 SUITE = "diagnose_photos"
 BANDS = ("0-2", "3-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70+")
@@ -360,18 +356,13 @@ def markdown(payload: Mapping[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: run, write the JSON, print the tables."""
-    parser = common.base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--limit", type=int, default=None, help="only the first N photos of labels.csv")
-    parser.add_argument("--model", default=None,
-                        help="model source as `adiencekit predict --model` takes it (default: the bundled default)")
-    parser.add_argument("--shared-data", type=Path, default=common.REPO_ROOT.parent / "shared" / "data")
-    args = parser.parse_args(argv)
+    args = studies.parser(__doc__.splitlines()[0], "photos of labels.csv").parse_args(argv)
     root = args.shared_data / "fairface-dev"
     if not (root / "labels.csv").is_file():
         raise SystemExit(f"no fairface-dev photos under {root} (see shared/data/README.md)")
-    limit = args.limit if args.limit is not None else (6 if args.smoke else None)
+    limit = studies.limit(args)
     payload = {"smoke": args.smoke, **run(root, limit, args.model)}
-    out = args.out or HERE / "results" / f"{SUITE}{'-smoke' if args.smoke else ''}.json"
+    out = studies.out_path(args, SUITE)
     common.write_json(payload, out)
     print(markdown(payload))
     print(f"wrote {out}")

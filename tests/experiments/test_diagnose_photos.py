@@ -26,9 +26,10 @@ sys.path.insert(0, str(EXPERIMENTS))
 import age_years_mae  # noqa: E402  (the experiments folder is not a package)
 import degradation_cost  # noqa: E402
 import diagnose_photos as dp  # noqa: E402
+import studies  # noqa: E402
 
 
-@pytest.mark.parametrize("module", [dp, age_years_mae, degradation_cost])
+@pytest.mark.parametrize("module", [dp, age_years_mae, degradation_cost, studies])
 def test_docstring_examples_run(module) -> None:
     result = doctest.testmod(module)
     assert result.attempted >= 1 and result.failed == 0
