@@ -275,3 +275,12 @@ def test_real_utkface_and_extra_as_one_dataset(shared_data):
     fixed = alone.split(task="multitask", val_fraction=0.1, test_fraction=0.2, seed=0)
     assert [p for p in split.test.paths if "/utkface/" in p] == list(fixed.test.paths)
     assert sum(len(s) for s in split) == 21500
+
+
+def test_each_face_exact_age_is_a_float_label_of_the_split(tmp_path):
+    data = UTKFaceDataset(write_utk(tmp_path, GOOD))
+    split = data.split(task="multitask", val_fraction=0.2, test_fraction=0.2, seed=0)
+    for subset in split:
+        ages = subset.age_years
+        assert ages.dtype == np.float32 and len(ages) == len(subset)
+        assert ages.tolist() == [float(name.split("_")[0]) for name in subset.frame["filename"]]
