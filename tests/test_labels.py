@@ -168,3 +168,46 @@ def test_the_task_vocabulary_is_defined_once_here() -> None:
         labels.task_heads("race")
     with pytest.raises(ValueError, match="head must be one of"):
         labels.class_names("multitask")
+
+
+# ------------------------------------------------------------------ expected age in years
+
+
+def test_expected_age_is_the_probability_weighted_representative_age():
+    from adiencekit.labels import GROUP_REPRESENTATIVE_AGES, expected_age
+
+    one_hot = np.eye(8)
+    assert np.allclose(expected_age(one_hot), GROUP_REPRESENTATIVE_AGES)
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(8), size=5)
+    assert np.allclose(expected_age(p), p @ np.array(GROUP_REPRESENTATIVE_AGES))
+    assert expected_age(p[0] * 0.99) == pytest.approx(expected_age(p[0]))  # normalised by the sum
+    named = dict(zip(labels.AGE_GROUP_NAMES, p[1]))
+    assert expected_age(named) == pytest.approx(expected_age(p[1]))
+    assert expected_age(one_hot[3], representative_ages=range(8)) == 3.0
+    # monotone: moving mass to an older group never lowers the age
+    assert all(a < b for a, b in zip(expected_age(one_hot), expected_age(one_hot)[1:]))
+
+
+@pytest.mark.parametrize("bad", [np.zeros(8), np.ones(7), -np.eye(8)[0], np.full(8, np.nan), np.ones((2, 2, 8)),
+                                 {"0-2": 1.0}])
+def test_expected_age_rejects_bad_distributions(bad):
+    from adiencekit.labels import expected_age
+
+    with pytest.raises(ValueError):
+        expected_age(bad)
+
+
+@pytest.mark.realdata
+def test_representative_ages_are_the_training_faces_mean_ages(shared_data):
+    from adiencekit.data import UTKFaceDataset
+    from adiencekit.labels import GROUP_REPRESENTATIVE_AGES
+
+    roots = [shared_data / "utkface", shared_data / "utkface-extra"]
+    if not all((root / "images").is_dir() for root in roots):
+        pytest.skip(f"real data not found at {roots}: both UTKFace folders")
+    train = UTKFaceDataset(roots, check_images=False).split(
+        task="multitask", val_fraction=0.1, test_fraction=0.2, seed=0).train.frame
+    assert len(train) == 15050
+    means = train.groupby("age")["age_years"].mean().sort_index().to_numpy()
+    assert np.allclose(means, GROUP_REPRESENTATIVE_AGES, atol=0.051)

@@ -83,7 +83,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
+
+import numpy as np
 
 __all__ = [
     "AGE_GROUPS",
@@ -91,6 +94,7 @@ __all__ = [
     "AGE_POLICIES",
     "AGE_REASONS",
     "GENDERS",
+    "GROUP_REPRESENTATIVE_AGES",
     "KNOWN_AGE_TYPOS",
     "MISSING",
     "NUM_AGE_CLASSES",
@@ -104,6 +108,7 @@ __all__ = [
     "AgeParse",
     "age_to_group",
     "class_names",
+    "expected_age",
     "nearest_group",
     "parse_age",
     "parse_gender",
@@ -433,3 +438,71 @@ def class_names(head: str) -> tuple[str, ...]:
     if head not in CLASS_NAMES:
         raise ValueError(f"head must be one of {HEADS}, got {head!r}")
     return CLASS_NAMES[head]
+
+
+#: One age in years per age group, in class order, for :func:`expected_age`: the mean
+#: exact age of the UTKFace training faces that :func:`age_to_group` puts in the group
+#: (both shared folders, ``utkface`` and ``utkface-extra``, 15,050 faces: the train part
+#: of ``UTKFaceDataset([...]).split(task="multitask", val_fraction=0.1,
+#: test_fraction=0.2, seed=0)``, no validation or test face). The mean, not the
+#: interval's midpoint, because a model's group probabilities weigh the ages its
+#: training faces of each group had: the midpoint of ``(60, 100)`` is 80 where those
+#: faces average 69.7, and each group also holds the gap ages next to it (``(15, 20)``
+#: holds 21 and 22). ``tests/test_labels.py`` recomputes them from the data when present.
+GROUP_REPRESENTATIVE_AGES: tuple[float, ...] = (1.6, 5.2, 9.9, 18.8, 27.5, 38.9, 51.6, 69.7)
+
+
+def expected_age(
+    probabilities: Sequence[float] | Mapping[str, float] | np.ndarray,
+    representative_ages: Sequence[float] = GROUP_REPRESENTATIVE_AGES,
+) -> float | np.ndarray:
+    """An age in years from the eight age-group probabilities: ``sum_g p_g * age_g``.
+
+    The probabilities are normalised by their sum first, so a distribution that sums to
+    a little less than 1 (rounded JSON) gives the same answer.
+
+    Args:
+        probabilities: ``(8,)`` or ``(N, 8)`` group probabilities in class order, or a
+            mapping from group name (``"0-2"`` ... ``"60-100"``, as in a predictor's
+            ``age.probabilities``) to probability.
+        representative_ages: one age per group (default
+            :data:`GROUP_REPRESENTATIVE_AGES`).
+
+    Returns:
+        A float for one distribution, a ``(N,)`` float64 array for ``N``.
+
+    Raises:
+        ValueError: for a wrong shape, unknown or missing group names, negative or
+            non-finite values, or a distribution that sums to 0.
+
+    Example:
+
+    >>> from adiencekit.labels import expected_age
+    >>> expected_age([0, 0, 0, 0, 1, 0, 0, 0])
+    27.5
+    >>> round(expected_age({"25-32": 0.5, "38-43": 0.5, "0-2": 0, "4-6": 0, "8-12": 0,
+    ...                     "15-20": 0, "48-53": 0, "60-100": 0}), 2)
+    33.2
+    >>> expected_age([[0.5, 0.5, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 2]]).round(2).tolist()
+    [3.4, 69.7]
+    """
+    if isinstance(probabilities, Mapping):
+        names = set(probabilities)
+        if names != set(AGE_GROUP_NAMES):
+            raise ValueError(
+                f"age probabilities must name the groups {list(AGE_GROUP_NAMES)}, got {sorted(map(str, names))}"
+            )
+        probabilities = [probabilities[name] for name in AGE_GROUP_NAMES]
+    values = np.asarray(probabilities, dtype=np.float64)
+    ages = np.asarray(representative_ages, dtype=np.float64)
+    if ages.shape != (NUM_AGE_CLASSES,) or not np.isfinite(ages).all():
+        raise ValueError(f"representative_ages must be {NUM_AGE_CLASSES} finite ages, got {representative_ages!r}")
+    if values.ndim not in (1, 2) or values.shape[-1] != NUM_AGE_CLASSES:
+        raise ValueError(f"age probabilities must have shape (8,) or (N, 8), got {values.shape}")
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise ValueError("age probabilities must be finite and non-negative")
+    totals = values.sum(axis=-1)
+    if (totals <= 0).any():
+        raise ValueError("age probabilities must not all be 0")
+    years = values @ ages / totals
+    return float(years) if values.ndim == 1 else years

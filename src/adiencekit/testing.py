@@ -17,7 +17,7 @@ True
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import keras
@@ -160,3 +160,45 @@ def two_head_model(features: int = 4) -> keras.Model:
         "age": keras.layers.Dense(8, activation="softmax", name="age")(inputs),
     }
     return keras.Model(inputs, outputs)
+
+
+def assert_seeded_per_call(make_layer: Callable[[int], Any], images: np.ndarray, *, calls: int = 2) -> None:
+    """Check a random layer's seed: equal seeds give equal outputs call after call, other seeds differ.
+
+    Args:
+        make_layer: builds the layer from an integer seed.
+        images: a batch to call it on.
+        calls: how many successive calls must agree.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from adiencekit.layers import PhotoAugmentation
+    >>> from adiencekit.testing import assert_seeded_per_call
+    >>> assert_seeded_per_call(lambda seed: PhotoAugmentation(seed=seed), np.full((2, 8, 8, 3), 99.0, "float32"))
+    """
+    first, second = make_layer(7), make_layer(7)
+    for call in range(calls):
+        a, b = np.asarray(first(images)), np.asarray(second(images))
+        if not np.array_equal(a, b):
+            raise AssertionError(f"two layers seeded 7 differ at call {call + 1}")
+    if np.allclose(np.asarray(make_layer(7)(images)), np.asarray(make_layer(8)(images))):
+        raise AssertionError("seeds 7 and 8 give the same output")
+
+
+def tf_data_batches(layer: Any, images: np.ndarray, *, batch_size: int = 8, epochs: int = 2) -> list[np.ndarray]:
+    """``layer`` mapped over the batches of ``images`` in ``tf.data`` (no parallel calls), for ``epochs``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from adiencekit.layers import PhotoAugmentation
+    >>> from adiencekit.testing import tf_data_batches
+    >>> batches = tf_data_batches(PhotoAugmentation(seed=0), np.zeros((5, 8, 8, 3), "uint8"), batch_size=4)
+    >>> [b.shape for b in batches]
+    [(4, 8, 8, 3), (1, 8, 8, 3), (4, 8, 8, 3), (1, 8, 8, 3)]
+    """
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices(images).batch(batch_size).map(lambda x: layer(x))
+    return [x.numpy() for _ in range(epochs) for x in dataset]

@@ -182,3 +182,105 @@ def test_malformed_splits_csv_is_a_data_error_naming_file_and_line(tmp_path, tex
     (root / "splits.csv").write_text(text)
     with pytest.raises(DataError, match=message):
         UTKFaceDataset(root)
+
+
+# ------------------------------------------------------------------ several roots
+
+
+def test_several_roots_are_one_dataset_with_a_root_column_and_float_ages(tmp_path):
+    first = write_utk(tmp_path / "a", GOOD[:6])
+    second = write_utk(tmp_path / "b", GOOD[6:])
+    data = UTKFaceDataset([first, second])
+    assert len(data) == 10 and data.roots == [first, second] and data.root == first
+    assert data.frame["root"].tolist() == [0] * 6 + [1] * 4
+    assert data.frame["age_years"].dtype == np.float32
+    assert sorted(data.frame["age_years"]) == sorted(float(n.split("_")[0]) for n in GOOD)
+    assert data.info["roots"] == [str(first), str(second)]
+    # one string with a comma (what a "utkface:PATH1,PATH2" spec holds) names the same roots
+    assert UTKFaceDataset(f"{first},{second}").frame.equals(data.frame)
+
+
+def test_spec_with_two_roots_opens_both(tmp_path):
+    from adiencekit.data import open_dataset
+
+    first = write_utk(tmp_path / "a", GOOD[:6])
+    second = write_utk(tmp_path / "b", GOOD[6:])
+    data = open_dataset(f"utkface:{first},{second}")
+    assert isinstance(data, UTKFaceDataset) and len(data) == 10 and len(data.roots) == 2
+
+
+def test_each_root_keeps_the_split_it_has_alone(tmp_path):
+    names_a = [f"{20 + i % 50}_{i % 2}_{i % 5}_2017{i:05d}.jpg.chip.jpg" for i in range(40)]
+    names_b = [f"{20 + i % 50}_{i % 2}_{i % 5}_2018{i:05d}.jpg.chip.jpg" for i in range(30)]
+    first, second = write_utk(tmp_path / "a", names_a), write_utk(tmp_path / "b", names_b)
+    both = UTKFaceDataset([first, second]).split(task="multitask", val_fraction=0.1, test_fraction=0.2, seed=3)
+    again = UTKFaceDataset([first, second]).split(task="multitask", val_fraction=0.1, test_fraction=0.2, seed=3)
+    assert [s.paths for s in both] == [s.paths for s in again]
+    for root in (first, second):
+        alone = UTKFaceDataset(root).split(task="multitask", val_fraction=0.1, test_fraction=0.2, seed=3)
+        for joined, single in zip(both, alone):
+            assert [p for p in joined.paths if p.startswith(str(root) + "/")] == list(single.paths)
+    assert both.protocol == "random by image, per root (2 roots)"
+    assert [len(s) for s in both] == [28 + 21, 4 + 3, 8 + 6]
+    other = UTKFaceDataset([first, second]).split(task="multitask", val_fraction=0.1, test_fraction=0.2, seed=4)
+    assert other.test.paths != both.test.paths
+
+
+def test_a_file_name_met_again_in_a_later_root_is_counted_and_kept_once(tmp_path):
+    first = write_utk(tmp_path / "a", GOOD[:6])
+    second = write_utk(tmp_path / "b", GOOD[4:])
+    data = UTKFaceDataset([first, second])
+    assert len(data) == 10 and data.report().dropped("file name in an earlier root") == 2
+    assert data.frame["filename"].is_unique
+    with pytest.raises(InvalidRowError, match="earlier root"):
+        UTKFaceDataset([first, second], strict=True)
+
+
+def test_bad_root_arguments_are_config_errors(tmp_path):
+    from adiencekit.errors import ConfigError
+
+    for bad in ([], [str(tmp_path), " "], 3):
+        with pytest.raises(ConfigError):
+            UTKFaceDataset(bad)
+
+
+def test_a_file_name_that_is_not_utf8_is_counted_and_skipped(tmp_path):
+    root = write_utk(tmp_path / "utk", GOOD[:4])
+    bad = b"30_0_1_2017\xff\xfe.jpg.chip.jpg"
+    with open(bytes(root / "images") + b"/" + bad, "wb") as handle:
+        handle.write(jpeg())
+    data = UTKFaceDataset(root)
+    assert len(data) == 4 and data.report().dropped("file name not UTF-8") == 1
+    assert "file name not UTF-8" in str(data.report())
+    # every path left can be handed to TensorFlow, and the pipeline runs over all of them
+    images, _ = next(iter(data.split(task="gender", val_fraction=0.0, test_fraction=0.25, seed=0)
+                          .train.pipeline(image_size=16, crop_size=16, batch_size=3)))
+    assert tuple(images.shape) == (3, 16, 16, 3)
+    with pytest.raises(InvalidRowError, match="not UTF-8"):
+        UTKFaceDataset(root, strict=True)
+
+
+@pytest.mark.realdata
+def test_real_utkface_and_extra_as_one_dataset(shared_data):
+    extra = shared_data / "utkface-extra"
+    if not (extra / "images").is_dir():
+        pytest.skip(f"real data not found at {extra}: the utkface-extra UTKFace faces")
+    alone = UTKFaceDataset(shared_data / "utkface", check_images=False)
+    data = UTKFaceDataset([shared_data / "utkface", extra], check_images=False)
+    # 21,501 files; one of utkface-extra has no race field in its name and is counted as malformed
+    assert data.report().input() == 21501 and data.report().dropped("malformed name") == 1
+    assert len(data) == 21500 and data.report().dropped("file name in an earlier root") == 0
+    assert int((data.frame["root"] == 1).sum()) == 12926
+    split = data.split(task="multitask", val_fraction=0.1, test_fraction=0.2, seed=0)
+    fixed = alone.split(task="multitask", val_fraction=0.1, test_fraction=0.2, seed=0)
+    assert [p for p in split.test.paths if "/utkface/" in p] == list(fixed.test.paths)
+    assert sum(len(s) for s in split) == 21500
+
+
+def test_each_face_exact_age_is_a_float_label_of_the_split(tmp_path):
+    data = UTKFaceDataset(write_utk(tmp_path, GOOD))
+    split = data.split(task="multitask", val_fraction=0.2, test_fraction=0.2, seed=0)
+    for subset in split:
+        ages = subset.age_years
+        assert ages.dtype == np.float32 and len(ages) == len(subset)
+        assert ages.tolist() == [float(name.split("_")[0]) for name in subset.frame["filename"]]

@@ -206,7 +206,7 @@ def test_training_options_augment_and_smoothing() -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"augment": "heavy"}, r"augment must be one of \('standard', 'strong'\), got 'heavy'"),
+        ({"augment": "heavy"}, r"augment must be one of \('standard', 'strong', 'photo'\), got 'heavy'"),
         ({"label_smoothing": 1.0}, r"label_smoothing must be a number in \[0, 1\), got 1.0"),
         ({"label_smoothing": -0.1}, r"label_smoothing must be a number in \[0, 1\)"),
         ({"label_smoothing": True}, r"label_smoothing must be a number in \[0, 1\)"),

@@ -70,10 +70,14 @@ INTERRUPTED_EXIT_CODE = 130
 
 # --------------------------------------------------------------------------- config
 def _check_data_spec(data: str) -> None:
+    from adiencekit.data.utkface import utkface_roots
+
     config = TrainConfig(data=data)
     path = config.dataset_path
-    if path is not None and not path.exists():
-        raise UsageError(f"dataset folder not found: {path}")
+    paths = [] if path is None else utkface_roots(path) if config.dataset_kind == "utkface" else [path]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise UsageError(f"dataset folder not found: {', '.join(missing)}")
 
 
 _FIELD_OPTIONS = (

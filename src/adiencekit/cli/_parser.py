@@ -94,8 +94,9 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
                         help="seed of the train/validation/test split alone (default: --seed); keep it fixed "
                              "and vary --seed to train the members of an ensemble on one split")
     parser.add_argument("--augment", choices=AUGMENTATIONS, default=None,
-                        help="training augmentation: standard (crops, flips; default) or strong (also random "
-                             "zoom in/out, shift, colour, blur and grey per image)")
+                        help="training augmentation: standard (crops, flips; default), strong (also random "
+                             "zoom in/out, shift, colour, blur and grey per image) or photo (strong, then "
+                             "down/up scaling, yaw warp, gamma, side light, noise and JPEG re-compression per image)")
     parser.add_argument("--label-smoothing", type=float, default=None, metavar="X",
                         help="uniform label smoothing of every head's loss, in [0, 1) (default 0)")
     parser.add_argument("--age-neighbour-smoothing", type=float, default=None, metavar="X",

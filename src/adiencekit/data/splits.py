@@ -196,6 +196,27 @@ class Subset:
         return self.frame[self.task].to_numpy(dtype=np.int32)
 
     @property
+    def age_years(self) -> np.ndarray:
+        """``float32`` exact ages in row order (a regression target); NaN where a row has none.
+
+        UTKFace rows carry their exact age; Adience rows (age groups only) are all NaN, so a
+        loss on exact ages masks them.
+
+        Example:
+
+        >>> import pandas as pd
+        >>> from adiencekit.data.splits import Subset
+        >>> frame = pd.DataFrame({"path": ["a", "b"], "gender": [0, 1], "age": [4, 7], "age_years": [26.0, None]})
+        >>> Subset("train", frame, "multitask").age_years.tolist()
+        [26.0, nan]
+        >>> Subset("train", frame.drop(columns="age_years"), "age").age_years.tolist()
+        [nan, nan]
+        """
+        if "age_years" not in self.frame.columns:
+            return np.full(len(self.frame), np.nan, dtype=np.float32)
+        return pd.to_numeric(self.frame["age_years"], errors="coerce").to_numpy(dtype=np.float32)
+
+    @property
     def num_users(self) -> int | None:
         """Distinct ``user_id`` values, or ``None`` when the frame has no identities."""
         return int(self.frame["user_id"].nunique()) if "user_id" in self.frame.columns else None

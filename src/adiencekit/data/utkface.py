@@ -3,8 +3,17 @@
 Layout: ``<root>/images/<age>_<gender>_<race>_<date>.jpg.chip.jpg`` plus an optional
 ``<root>/labels.csv`` (``filename,age,gender,race``). UTKFace codes gender as 0 = male,
 1 = female; :class:`UTKFaceDataset` converts it to the library's ``female = 0, male = 1``.
-Exact ages are kept (``age_years``) and mapped to the eight Adience groups with
+Exact ages are kept (``age_years``, float32, for a regression head; a dataset without
+exact ages has no such column, or NaN) and mapped to the eight Adience groups with
 :func:`adiencekit.labels.age_to_group` (``age``), so Adience models can be evaluated on it.
+
+Several roots make one dataset (``UTKFaceDataset(["utkface", "utkface-extra"])``, or
+``"utkface:PATH1,PATH2"`` as a data spec: the roots separated by commas, see
+:func:`utkface_roots`); the column ``root`` says which root (0, 1, ...) a face comes
+from. :meth:`UTKFaceDataset.split` splits each root on its own, with the same seed, and
+joins the parts, so every face of a root is in the same part as when that root is
+opened alone (a fixed test split stays fixed when a folder is added). A file name met
+again in a later root is skipped as ``"file name in an earlier root"``.
 
 UTKFace has **no identities**: nothing says which photos show the same person, so
 splits can only be random by image (and may put one person on both sides).
@@ -12,7 +21,8 @@ splits can only be random by image (and may put one person on both sides).
 Skips, counted by reason in :meth:`UTKFaceDataset.report` (``strict=True`` raises at the
 first): ``"not a .jpg file"`` (any other entry in ``images/``), ``"malformed name"``
 (not ``age_gender_race_date...jpg`` with gender 0/1, race 0-4 and age 0-130),
-``"labels.csv disagrees"`` (the CSV gives other labels for that file),
+``"file name not UTF-8"`` (the name's bytes are not UTF-8: TensorFlow could not open
+it later), ``"labels.csv disagrees"`` (the CSV gives other labels for that file),
 ``"labels.csv conflicting rows"`` (two or more CSV rows for that file give different
 labels; the file names are listed in ``report().details(...)``), ``"missing image"`` /
 ``"bad image: <kind>"`` (from :func:`adiencekit.data.images.scan_images`, when
@@ -47,8 +57,9 @@ Example:
 >>> data = UTKFaceDataset(root)
 >>> len(data), data.report().dropped("malformed name")
 (8, 1)
->>> data.frame[["age_years", "age", "gender"]].iloc[0].tolist()  # male -> 1
-[25, 4, 1]
+>>> row = data.frame.iloc[0]  # male -> 1
+>>> float(row["age_years"]), int(row["age"]), int(row["gender"])
+(25.0, 4, 1)
 >>> split = data.split(task="gender", val_fraction=0.25, test_fraction=0.25, seed=0)
 >>> [len(s) for s in split]
 [4, 2, 2]
@@ -62,7 +73,8 @@ import csv
 import io
 import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +90,11 @@ from adiencekit.labels import GENDERS, age_to_group
 __all__ = [
     "LABELS_COLUMNS",
     "SPLITS_FILE",
+    "ROOT_SEPARATOR",
     "UTKFACE_URL",
     "LabelsCSV",
     "UTKFaceDataset",
+    "is_utf8_name",
     "parse_utkface_name",
     "read_labels_csv",
     "read_splits_csv",
@@ -99,6 +113,59 @@ UTKFACE_URL = "https://susanqq.github.io/UTKFace/"
 
 _NAME = re.compile(r"^(\d{1,3})_(\d+)_(\d+)_([^_]+)\.jpg(\.chip\.jpg)?$", re.IGNORECASE)
 _GROUP = "all"
+#: Skip reasons of the file names, always listed in the report (0 when none).
+_NAME_REASONS = ("not a .jpg file", "file name not UTF-8", "malformed name", "file name in an earlier root")
+#: Separates the roots in one string (``"utkface:PATH1,PATH2"``).
+ROOT_SEPARATOR = ","
+
+
+def utkface_roots(root: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """The UTKFace roots a ``root`` argument names, each with ``~`` expanded.
+
+    ``root`` is one folder, a sequence of folders, or one string of folders separated by
+    :data:`ROOT_SEPARATOR` (``"~/utkface,~/utkface-extra"``, what a ``utkface:`` data spec
+    holds). A string that names an existing folder is taken whole, even with a comma in it.
+
+    Raises:
+        ConfigError: for an empty list or an empty folder name.
+
+    Example:
+
+    >>> from adiencekit.data.utkface import utkface_roots
+    >>> [p.name for p in utkface_roots("/data/utkface,/data/utkface-extra")]
+    ['utkface', 'utkface-extra']
+    >>> [p.name for p in utkface_roots(["/data/a", "/data/b"])], utkface_roots("/data/a")[0].name
+    (['a', 'b'], 'a')
+    """
+    if isinstance(root, (str, os.PathLike)):
+        text = os.fspath(root)
+        whole = Path(text).expanduser()
+        parts = [text] if whole.is_dir() or ROOT_SEPARATOR not in text else text.split(ROOT_SEPARATOR)
+    elif isinstance(root, Sequence):
+        parts = list(root)
+    else:
+        raise ConfigError(f"root must be a folder, a list of folders or 'PATH1,PATH2', got {root!r}")
+    if not parts or any(not isinstance(p, (str, os.PathLike)) or not os.fspath(p).strip() for p in parts):
+        raise ConfigError(f"every UTKFace root must be a folder name, got {root!r}")
+    return [Path(os.fspath(p).strip()).expanduser() for p in parts]
+
+
+def is_utf8_name(name: str) -> bool:
+    """Whether a file name from ``os.listdir`` is valid UTF-8 (TensorFlow needs UTF-8 paths).
+
+    Python hands undecodable bytes over as lone surrogates; such a name cannot be encoded back.
+
+    Example:
+
+    >>> from adiencekit.data.utkface import is_utf8_name
+    >>> is_utf8_name("25_0_0_2017.jpg"), is_utf8_name(b"25_0_0_2017\\xff.jpg".decode("utf-8", "surrogateescape"))
+    (True, False)
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_utkface_name(name: str) -> dict[str, int] | None:
@@ -332,14 +399,18 @@ class UTKFaceDataset:
     docstring).
 
     Args:
-        root: the folder holding ``images/`` (and optionally ``labels.csv``).
+        root: the folder holding ``images/`` (and optionally ``labels.csv``), or several
+            such folders (a list, or one string ``"PATH1,PATH2"``): one dataset, split
+            root by root (see the module docstring).
         check_images: open every image header (``True``) or only ``stat`` each file.
         strict: raise :class:`~adiencekit.data.adience.InvalidRowError` at the first skip.
         progress: show a progress bar while checking images.
 
     Attributes:
-        frame: ``filename``, ``path``, ``age_years``, ``age`` (group 0..7), ``gender``
-            (0 female, 1 male), ``race``, sorted by file name.
+        frame: ``filename``, ``path``, ``age_years`` (float32), ``age`` (group 0..7),
+            ``gender`` (0 female, 1 male), ``race``, ``root`` (index into ``roots``);
+            sorted by file name within each root, roots in the order given.
+        roots: the folders, in order; ``root`` is the first.
 
     Raises:
         DatasetNotFoundError: when ``root/images`` does not exist (names it and the source).
@@ -354,56 +425,89 @@ class UTKFaceDataset:
     default_test_fold: int | None = None
 
     def __init__(
-        self, root: str | os.PathLike[str], check_images: bool = True, strict: bool = False, progress: bool = False
+        self,
+        root: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        check_images: bool = True,
+        strict: bool = False,
+        progress: bool = False,
     ) -> None:
         for name, value in (("check_images", check_images), ("strict", strict), ("progress", progress)):
             if not isinstance(value, bool):
                 raise ConfigError(f"{name} must be True or False, got {value!r}")
-        self.root = Path(root).expanduser()
+        #: Every root, in the order given (one for a single folder).
+        self.roots: list[Path] = utkface_roots(root)
+        self.root = self.roots[0]
         self.check_images = check_images
         self.strict = strict
-        #: The parsed ``labels.csv`` (``None`` when the file is absent).
-        self.labels_csv: LabelsCSV | None = None
-        image_dir = self.root / "images"
-        if not image_dir.is_dir():
-            raise DatasetNotFoundError(
-                f"UTKFace images not found: expected the folder {image_dir} holding files named "
-                f"<age>_<gender>_<race>_<date>.jpg.chip.jpg. Download UTKFace from {UTKFACE_URL} "
-                "(non-commercial research use), put the crops in images/ under the folder you pass as root."
-            )
-        self._report = CleaningReport(title=f"UTKFace cleaning report ({self.root})", groups=[_GROUP])
-        records = self._read_names(sorted(os.listdir(image_dir)), image_dir)
-        frame = pd.DataFrame.from_records(
-            records, columns=["filename", "path", "age_years", "age", "gender", "race"]
-        )
-        frame = self._check_labels_csv(frame)
-        frame = self._check_splits_csv(frame)
-        frame = self._check_images(frame, progress)
-        for column in ("age_years", "age", "gender", "race"):
+        #: The parsed ``labels.csv`` of each root (``None`` where the file is absent).
+        self.labels_csvs: list[LabelsCSV | None] = []
+        #: file name -> part, from each root's ``splits.csv`` (``None`` where it has none).
+        self.fixed_splits: list[dict[str, str] | None] = []
+        for image_dir in (r / "images" for r in self.roots):
+            if not image_dir.is_dir():
+                raise DatasetNotFoundError(
+                    f"UTKFace images not found: expected the folder {image_dir} holding files named "
+                    f"<age>_<gender>_<race>_<date>.jpg.chip.jpg. Download UTKFace from {UTKFACE_URL} "
+                    "(non-commercial research use), put the crops in images/ under the folder you pass as root."
+                )
+        where = ", ".join(os.fspath(r) for r in self.roots)
+        self._report = CleaningReport(title=f"UTKFace cleaning report ({where})", groups=[_GROUP])
+        for reason in _NAME_REASONS:
+            self._report.add_dropped(reason, _GROUP, 0)
+        seen: set[str] = set()
+        frames = [self._read_root(index, root_dir, seen, progress) for index, root_dir in enumerate(self.roots)]
+        frame = pd.concat(frames, ignore_index=True)
+        for column in ("age", "gender", "race", "root"):
             frame[column] = frame[column].astype(np.int32)
+        frame["age_years"] = frame["age_years"].astype(np.float32)
         self.frame = frame.reset_index(drop=True)
         self._report.check({_GROUP: len(self.frame)})
         if not len(self.frame):
-            dropped = ", ".join(f"{reason} {self._report.dropped(reason)}" for reason in self._report.dropped_reasons)
+            dropped = ", ".join(f"{reason} {self._report.dropped(reason)}" for reason in self._report.dropped_reasons
+                                if self._report.dropped(reason))
+            image_dirs = ", ".join(os.fspath(r / "images") for r in self.roots)
             raise DataError(
-                f"no usable image in {image_dir}: {count_noun(self._report.input(), 'entry', 'entries')} "
+                f"no usable image in {image_dirs}: {count_noun(self._report.input(), 'entry', 'entries')} "
                 f"({'dropped: ' + dropped if dropped else 'the folder is empty'}); UTKFace files are named "
                 "<age>_<gender 0|1>_<race 0-4>_<date>.jpg.chip.jpg"
             )
+
+    @property
+    def labels_csv(self) -> LabelsCSV | None:
+        """The first root's parsed ``labels.csv`` (``None`` when it has none); every root's: ``labels_csvs``."""
+        return self.labels_csvs[0]
+
+    @property
+    def fixed_split(self) -> dict[str, str] | None:
+        """The first root's ``splits.csv`` (file name -> part) or ``None``; every root's: ``fixed_splits``."""
+        return self.fixed_splits[0]
+
+    def _read_root(self, index: int, root: Path, seen: set[str], progress: bool) -> pd.DataFrame:
+        """The usable rows of one root (column ``root`` = ``index``), skips counted in the report."""
+        image_dir = root / "images"
+        records = self._read_names(sorted(os.listdir(image_dir)), image_dir, seen)
+        frame = pd.DataFrame.from_records(
+            records, columns=["filename", "path", "age_years", "age", "gender", "race"]
+        )
+        frame["root"] = index
+        frame = self._check_labels_csv(root, frame)
+        frame = self._check_splits_csv(root, frame)
+        return self._check_images(frame, progress)
 
     def _skip(self, reason: str, detail: str) -> None:
         if self.strict:
             raise InvalidRowError(f"{reason}: {detail} (strict=True stops at the first skipped file)")
         self._report.add_dropped(reason, _GROUP)
 
-    def _read_names(self, names: list[str], image_dir: Path) -> list[dict[str, Any]]:
+    def _read_names(self, names: list[str], image_dir: Path, seen: set[str]) -> list[dict[str, Any]]:
         self._report.add_input(_GROUP, len(names))
-        for reason in ("not a .jpg file", "malformed name"):
-            self._report.add_dropped(reason, _GROUP, 0)
         records = []
         for name in names:
             if not name.lower().endswith(".jpg") or not (image_dir / name).is_file():
                 self._skip("not a .jpg file", f"{image_dir / name}")
+                continue
+            if not is_utf8_name(name):
+                self._skip("file name not UTF-8", f"{image_dir / name!r}: rename it with UTF-8 characters only")
                 continue
             labels = parse_utkface_name(name)
             if labels is None:
@@ -412,18 +516,23 @@ class UTKFaceDataset:
                     f"{name!r} is not <age>_<gender 0|1>_<race 0-4>_<date>.jpg.chip.jpg",
                 )
                 continue
+            if name in seen:
+                self._skip("file name in an earlier root", f"{image_dir / name} (a face is kept once)")
+                continue
+            seen.add(name)
             records.append({
                 "filename": name, "path": os.fspath(image_dir / name),
                 "age": age_to_group(labels["age_years"]), **labels,
             })
         return records
 
-    def _check_labels_csv(self, frame: pd.DataFrame) -> pd.DataFrame:
-        csv_path = self.root / "labels.csv"
+    def _check_labels_csv(self, root: Path, frame: pd.DataFrame) -> pd.DataFrame:
+        csv_path = root / "labels.csv"
         if not csv_path.is_file():
+            self.labels_csvs.append(None)
             return frame
         table = read_labels_csv(csv_path)
-        self.labels_csv = table
+        self.labels_csvs.append(table)
         self._report.add_dropped("labels.csv conflicting rows", _GROUP, 0)
         self._report.add_dropped("labels.csv disagrees", _GROUP, 0)
         keep = np.ones(len(frame), dtype=bool)
@@ -453,14 +562,13 @@ class UTKFaceDataset:
             self._report.add_note("labels.csv duplicate row", _GROUP, duplicates)
         return frame[keep]
 
-    def _check_splits_csv(self, frame: pd.DataFrame) -> pd.DataFrame:
-        #: file name -> part, from ``splits.csv`` (``None`` when the root has none).
-        self.fixed_split: dict[str, str] | None = None
-        path = self.root / SPLITS_FILE
+    def _check_splits_csv(self, root: Path, frame: pd.DataFrame) -> pd.DataFrame:
+        path = root / SPLITS_FILE
         if not path.is_file():
+            self.fixed_splits.append(None)
             return frame
         parts = read_splits_csv(path)
-        self.fixed_split = parts
+        self.fixed_splits.append(parts)
         listed = frame["filename"].isin(parts)
         self._report.add_dropped("not in splits.csv", _GROUP, 0)
         for name in frame.loc[~listed, "filename"]:
@@ -499,6 +607,7 @@ class UTKFaceDataset:
         return {
             "name": "utkface",
             "root": os.fspath(self.root),
+            "roots": [os.fspath(r) for r in self.roots],
             "images": len(frame),
             "files_read": self._report.input(),
             "dropped": {reason: self._report.dropped(reason) for reason in self._report.dropped_reasons},
@@ -521,7 +630,8 @@ class UTKFaceDataset:
         return len(self.frame)
 
     def __repr__(self) -> str:
-        return f"UTKFaceDataset(root={os.fspath(self.root)!r}, images={len(self.frame)})"
+        where = os.fspath(self.root) if len(self.roots) == 1 else ROOT_SEPARATOR.join(map(os.fspath, self.roots))
+        return f"UTKFaceDataset(root={where!r}, images={len(self.frame)})"
 
     def split(
         self,
@@ -537,7 +647,9 @@ class UTKFaceDataset:
 
         When the root holds ``splits.csv`` (see the module docstring) the split follows
         it and ``val_fraction``, ``test_fraction`` and ``seed`` are not used; the split's
-        ``protocol`` then reads ``"fixed split (splits.csv)"``.
+        ``protocol`` then reads ``"fixed split (splits.csv)"``. With several roots each root
+        is split on its own (its ``splits.csv``, else at random with ``seed``) and the
+        parts are joined; ``protocol`` then ends with ``", per root (N roots)"``.
 
         Pass the arguments by keyword: they are the keywords of
         :class:`~adiencekit.data.FaceDataset` (``AdienceDataset.split`` takes the same).
@@ -564,7 +676,9 @@ class UTKFaceDataset:
             )
         if test_fraction is None:
             test_fraction = 0.2
-        if self.fixed_split is not None:
+        if len(self.roots) > 1:
+            split = self._split_per_root(task, val_fraction, test_fraction, seed)
+        elif self.fixed_split is not None:
             split = fixed_image_split(self.frame, task, self.frame["filename"].map(self.fixed_split))
         else:
             split = random_image_split(self.frame, task, val_fraction, test_fraction, seed)
@@ -576,3 +690,26 @@ class UTKFaceDataset:
             f"UTKFace, {count_noun(len(self.frame), 'usable image')} in {self.root}; use more images or "
             "other val_fraction/test_fraction",
         )
+
+    def _split_per_root(self, task: str, val_fraction: float, test_fraction: float, seed: int | None) -> Split:
+        """Each root split on its own (its ``splits.csv``, else at random with ``seed``), then joined.
+
+        A root's faces land in the parts they get when the root is opened alone, so adding
+        a folder never moves a face of another folder across the split.
+        """
+        parts = pd.Series("", index=self.frame.index, dtype=object)
+        protocols = []
+        for index, fixed in enumerate(self.fixed_splits):
+            rows = self.frame[self.frame["root"] == index]
+            if fixed is not None:
+                parts[rows.index] = rows["filename"].map(fixed)
+                protocols.append("fixed split (splits.csv)")
+                continue
+            for subset in random_image_split(rows, task, val_fraction, test_fraction, seed):
+                parts[rows.index[rows["path"].isin(subset.frame["path"])]] = subset.name
+            protocols.append("random by image")
+        labelled = parts != ""
+        split = fixed_image_split(self.frame[labelled], task, parts[labelled])
+        protocol = protocols[0] if len(set(protocols)) == 1 else "mixed"
+        return replace(split, protocol=f"{protocol}, per root ({len(self.roots)} roots)",
+                       unlabelled={"all": int((~labelled).sum())})

@@ -6,7 +6,8 @@ so ``import adiencekit.layers`` works where TensorFlow is not installed.
 :class:`FaceAugmentation` is the in-model augmentation of
 :class:`adiencekit.models.AgeGenderClassifier` (crops, flips, rotation),
 :class:`PhotoAugmentation` the scale, shift, colour, blur and grey augmentation of
-``TrainConfig(augment="strong")``, :class:`TestTimeAugmentation` its (and
+``TrainConfig(augment="strong")``, :class:`PhotoDegradation` the resolution, yaw, light,
+noise and JPEG degradation that ``augment="photo"`` adds, :class:`TestTimeAugmentation` its (and
 evaluation's) test-time augmentation, and :class:`TFHubLayer` the layer inside
 :class:`adiencekit.models.TFHubBackbone`.
 
@@ -25,6 +26,7 @@ from adiencekit.layers.augmentation import FaceAugmentation
 from adiencekit.layers.hub import TFHubLayer
 from adiencekit.layers.normalization import LocalResponseNormalization
 from adiencekit.layers.photo_augmentation import PhotoAugmentation
+from adiencekit.layers.photo_degradation import PhotoDegradation
 from adiencekit.layers.oversampling import (
     CROP_ORDER,
     TTA_MODES,
@@ -40,6 +42,7 @@ __all__ = [
     "FaceAugmentation",
     "LocalResponseNormalization",
     "PhotoAugmentation",
+    "PhotoDegradation",
     "TFHubLayer",
     "TestTimeAugmentation",
     "center_crop",

@@ -50,7 +50,7 @@ try:  # the tf.data-aware base of Keras' own preprocessing layers
 except ImportError:  # pragma: no cover - Keras < 3.11
     from keras.src.layers.preprocessing.tf_data_layer import TFDataLayer as _DataLayer
 
-__all__ = ["MIN_BLUR_SIGMA", "PhotoAugmentation"]
+__all__ = ["MIN_BLUR_SIGMA", "PerImageAugmentation", "PhotoAugmentation", "apply_separable", "bilinear_matrix"]
 
 #: YIQ from RGB (rows: luma Y, chroma I and Q); saturation and hue act on I and Q only.
 _RGB_TO_YIQ = np.array(
@@ -63,19 +63,48 @@ MIN_BLUR_SIGMA = 0.3
 MAX_BLUR_SIGMA = 10.0
 
 
-def _strength(name: str, value: Any, high: float, *, high_open: bool = True) -> float:
-    """``value`` (``None`` = 0) as a float in ``[0, high)`` (or ``[0, high]``)."""
+def _strength(name: str, value: Any, high: float, *, high_open: bool = True, owner: str = "PhotoAugmentation") -> float:
+    """``value`` (``None`` = 0) as a float in ``[0, high)`` (or ``[0, high]``); errors name ``owner``."""
     if value is None:
         return 0.0
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise TypeError(f"PhotoAugmentation {name} must be a number or None, got {value!r}")
+        raise TypeError(f"{owner} {name} must be a number or None, got {value!r}")
     ok = 0.0 <= value < high if high_open else 0.0 <= value <= high
     if not ok:
         bracket = ")" if high_open else "]"
         raise ValueError(
-            f"PhotoAugmentation {name} must be in [0, {high:g}{bracket} (0 or None disables it), got {value!r}"
+            f"{owner} {name} must be in [0, {high:g}{bracket} (0 or None disables it), got {value!r}"
         )
     return float(value)
+
+
+def bilinear_matrix(b: Any, source: Any, size: int) -> Any:
+    """``(N, size, size)`` rows that sample a line of ``size`` pixels at ``source`` ``(N, size)``.
+
+    Bilinear weights between the two pixels around each source position (pixel ``i``
+    at ``i``), positions outside ``[0, size - 1]`` folded back by symmetric reflection.
+    ``b`` is the backend's ops module.
+    """
+    low = b.numpy.floor(source)
+    fraction = (source - low)[:, :, None]
+    low = b.cast(low, "int32")
+    return (1.0 - fraction) * b.nn.one_hot(_reflect(low, size, b.numpy), size) + fraction * b.nn.one_hot(
+        _reflect(low + 1, size, b.numpy), size
+    )
+
+
+def apply_separable(b: Any, images: Any, rows: Any, cols: Any, count: Any, height: int, width: int) -> Any:
+    """Each image ``i`` of ``(N, H, W, 3)`` becomes ``rows[i] @ image @ cols[i].T`` per channel.
+
+    ``rows`` is ``(N, H, H)`` and ``cols`` ``(N, W, W)``; ``b`` is the backend's ops
+    module (a ``DataLayer``'s ``self.backend``). Two batched matrix products, no
+    broadcasting: rows act on H as ``(N, H, 3W)``, columns on W as ``(N, 3H, W)``.
+    """
+    images = b.numpy.transpose(images, (0, 1, 3, 2))  # (N, H, 3, W)
+    images = b.numpy.matmul(rows, b.numpy.reshape(images, (count, height, 3 * width)))
+    images = b.numpy.reshape(images, (count, height * 3, width))
+    images = b.numpy.matmul(images, b.numpy.transpose(cols, (0, 2, 1)))
+    return b.numpy.transpose(b.numpy.reshape(images, (count, height, 3, width)), (0, 1, 3, 2))
 
 
 def _reflect(index: np.ndarray | Any, size: int, numpy: Any) -> Any:
@@ -84,8 +113,62 @@ def _reflect(index: np.ndarray | Any, size: int, numpy: Any) -> Any:
     return numpy.where(period < size, period, 2 * size - 1 - period)
 
 
+class PerImageAugmentation(_DataLayer):
+    """Base of the photo augmentation layers: seeded draws per image, batches or one image, Keras plumbing.
+
+    A subclass validates its own arguments, calls ``super().__init__(seed=..., name=...)``
+    and implements :meth:`transform` on a float32 batch ``(N, H, W, 3)``; ``call`` casts,
+    checks the shape, returns the input unchanged (float32) when ``training`` is false and
+    handles a single image. Draws come from the layer's seed generator (:meth:`uniform`),
+    which also works inside ``tf.data`` (Keras' ``DataLayer`` switches the ops there).
+    """
+
+    def __init__(self, seed: int | None = None, name: str | None = None, **kwargs: Any) -> None:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"{type(self).__name__} seed must be an int or None, got {seed!r}")
+        super().__init__(name=name, **kwargs)
+        self.seed = seed
+        # Made here, never lazily, so that the layer can first be called inside tf.data.
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def build(self, input_shape: Sequence[int | None] | None = None) -> None:
+        if input_shape is not None:
+            self._check_shape(tuple(input_shape))
+        self.built = True
+
+    def call(self, inputs: Any, training: bool = True) -> Any:
+        b = self.backend
+        images = b.cast(inputs, "float32")
+        height, width = self._check_shape(tuple(images.shape))
+        if not training:
+            return images
+        single = len(images.shape) == 3
+        if single:
+            images = b.numpy.expand_dims(images, 0)
+        images = self.transform(images, b.shape(images)[0], height, width)
+        return b.numpy.squeeze(images, 0) if single else images
+
+    def transform(self, images: Any, count: Any, height: int, width: int) -> Any:
+        """The training-mode output for a float32 batch of ``count`` images (values in [0, 255])."""
+        raise NotImplementedError(f"{type(self).__name__} must implement transform()")
+
+    def uniform(self, count: Any, low: float, high: float) -> Any:
+        """``count`` float32 draws in ``[low, high)`` from the layer's seed generator."""
+        seed = self._get_seed_generator(self.backend._backend)
+        return self.backend.random.uniform((count,), minval=low, maxval=high, seed=seed, dtype="float32")
+
+    def _check_shape(self, shape: tuple[int | None, ...]) -> tuple[int, int]:
+        return static_image_size(shape, type(self).__name__, rgb=True)
+
+    def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
+        return tuple(input_shape)
+
+    def compute_output_spec(self, inputs: Any, training: bool = True) -> Any:
+        return keras.KerasTensor(inputs.shape, dtype="float32")
+
+
 @keras.saving.register_keras_serializable(package="adiencekit")
-class PhotoAugmentation(_DataLayer):
+class PhotoAugmentation(PerImageAugmentation):
     """Random zoom, shift, colour, blur and grey per image in training; identity otherwise.
 
     In training mode (``training=True``: the default when the layer is called directly,
@@ -178,12 +261,7 @@ class PhotoAugmentation(_DataLayer):
                 f"got {blur_sigma!r}"
             )
         self.blur_sigma = float(blur_sigma)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"PhotoAugmentation seed must be an int or None, got {seed!r}")
-        super().__init__(name=name, **kwargs)
-        self.seed = seed
-        # Made here, never lazily, so that the layer can first be called inside tf.data.
-        self.generator = keras.random.SeedGenerator(seed)
+        super().__init__(seed=seed, name=name, **kwargs)
         self._blur_radius = max(1, math.ceil(2.5 * self.blur_sigma))
 
     @property
@@ -194,38 +272,20 @@ class PhotoAugmentation(_DataLayer):
     def _colour(self) -> bool:
         return bool(self.brightness or self.contrast or self.saturation or self.hue or self.grayscale)
 
-    def build(self, input_shape: Sequence[int | None] | None = None) -> None:
-        if input_shape is not None:
-            self._check_shape(tuple(input_shape))
-        self.built = True
-
-    def call(self, inputs: Any, training: bool = True) -> Any:
-        b = self.backend
-        images = b.cast(inputs, "float32")
-        height, width = self._check_shape(tuple(images.shape))
-        if not training:
-            return images
-        single = len(images.shape) == 3
-        if single:
-            images = b.numpy.expand_dims(images, 0)
-        count = b.shape(images)[0]
+    def transform(self, images: Any, count: Any, height: int, width: int) -> Any:
         if self._colour:
             images = self._apply_colour(images, count, height, width)
         if self._spatial:
             images = self._apply_spatial(images, count, height, width)
-        images = b.numpy.clip(images, 0.0, 255.0)
-        return b.numpy.squeeze(images, 0) if single else images
+        return self.backend.numpy.clip(images, 0.0, 255.0)
 
     # ------------------------------------------------------------------ randomness
-    def _uniform(self, count: Any, low: float, high: float) -> Any:
-        seed = self._get_seed_generator(self.backend._backend)
-        return self.backend.random.uniform((count,), minval=low, maxval=high, seed=seed, dtype="float32")
 
     def _symmetric(self, count: Any, strength: float) -> Any:
         """``count`` draws in ``[-strength, strength]`` (zeros when ``strength`` is 0)."""
         if not strength:
             return self.backend.numpy.zeros((count,), dtype="float32")
-        return self._uniform(count, -strength, strength)
+        return self.uniform(count, -strength, strength)
 
     # ------------------------------------------------------------------ colour
     def _apply_colour(self, images: Any, count: Any, height: int, width: int) -> Any:
@@ -236,7 +296,7 @@ class PhotoAugmentation(_DataLayer):
         angle = self._symmetric(count, self.hue * 2.0 * math.pi)
         contrast = 1.0 + self._symmetric(count, self.contrast)
         if self.grayscale:
-            grey = self._uniform(count, 0.0, 1.0) < self.grayscale
+            grey = self.uniform(count, 0.0, 1.0) < self.grayscale
             saturation = b.numpy.where(grey, b.numpy.zeros_like(saturation), saturation)
         ones, zeros = b.numpy.ones_like(angle), b.numpy.zeros_like(angle)
         cos, sin = b.numpy.cos(angle) * saturation, b.numpy.sin(angle) * saturation
@@ -268,12 +328,7 @@ class PhotoAugmentation(_DataLayer):
         b = self.backend
         positions = b.convert_to_tensor(np.arange(size, dtype="float32") + 0.5 - size / 2.0)
         source = positions[None, :] * zoom[:, None] + (size / 2.0 - 0.5) + shift[:, None] * size
-        low = b.numpy.floor(source)
-        fraction = (source - low)[:, :, None]
-        low = b.cast(low, "int32")
-        matrix = (1.0 - fraction) * b.nn.one_hot(_reflect(low, size, b.numpy), size) + fraction * b.nn.one_hot(
-            _reflect(low + 1, size, b.numpy), size
-        )
+        matrix = bilinear_matrix(b, source, size)
         if blur_weights is not None:
             radius = self._blur_radius
             offsets = np.arange(size)[None, :] + np.arange(-radius, radius + 1)[:, None]  # (taps, size)
@@ -286,8 +341,8 @@ class PhotoAugmentation(_DataLayer):
         """``(N, taps)`` normalised Gaussian weights; a unit impulse for images not blurred."""
         b = self.backend
         radius = self._blur_radius
-        apply = self._uniform(count, 0.0, 1.0) < self.blur
-        sigma = self._uniform(count, MIN_BLUR_SIGMA, max(MIN_BLUR_SIGMA, self.blur_sigma))
+        apply = self.uniform(count, 0.0, 1.0) < self.blur
+        sigma = self.uniform(count, MIN_BLUR_SIGMA, max(MIN_BLUR_SIGMA, self.blur_sigma))
         taps = b.convert_to_tensor(np.arange(-radius, radius + 1, dtype="float32"))
         weights = b.numpy.exp(-(taps[None, :] ** 2) / (2.0 * sigma[:, None] ** 2))
         weights = weights / b.numpy.sum(weights, axis=1, keepdims=True)
@@ -295,30 +350,15 @@ class PhotoAugmentation(_DataLayer):
         return b.numpy.where(apply[:, None], weights, impulse)
 
     def _apply_spatial(self, images: Any, count: Any, height: int, width: int) -> Any:
-        b = self.backend
         zoom = 1.0 + self._symmetric(count, self.scale)
         shift_y = self._symmetric(count, self.shift)
         shift_x = self._symmetric(count, self.shift)
         weights = self._blur_weights(count) if self.blur else None
         rows = self._axis_matrix(count, height, zoom, shift_y, weights)  # (N, H, H)
         cols = self._axis_matrix(count, width, zoom, shift_x, weights)  # (N, W, W)
-        # (N, H, 3, W): rows act on H as (N, H, 3W), columns on W as (N, 3H, W); no broadcasting.
-        images = b.numpy.transpose(images, (0, 1, 3, 2))
-        images = b.numpy.matmul(rows, b.numpy.reshape(images, (count, height, 3 * width)))
-        images = b.numpy.reshape(images, (count, height * 3, width))
-        images = b.numpy.matmul(images, b.numpy.transpose(cols, (0, 2, 1)))
-        return b.numpy.transpose(b.numpy.reshape(images, (count, height, 3, width)), (0, 1, 3, 2))
+        return apply_separable(self.backend, images, rows, cols, count, height, width)
 
     # ------------------------------------------------------------------ Keras
-    def _check_shape(self, shape: tuple[int | None, ...]) -> tuple[int, int]:
-        return static_image_size(shape, "PhotoAugmentation", rgb=True)
-
-    def compute_output_shape(self, input_shape: Sequence[int | None]) -> tuple[int | None, ...]:
-        return tuple(input_shape)
-
-    def compute_output_spec(self, inputs: Any, training: bool = True) -> Any:
-        return keras.KerasTensor(inputs.shape, dtype="float32")
-
     def get_config(self) -> dict[str, Any]:
         return {
             "name": self.name,

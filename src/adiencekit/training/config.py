@@ -56,8 +56,9 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 LR_SCHEDULES = ("constant", "step", "cosine")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 DISTRIBUTIONS = ("auto", "none", "mirrored", "data_parallel")
-#: ``"standard"``: crops, flips, rotation; ``"strong"``: also :class:`~adiencekit.layers.PhotoAugmentation`.
-AUGMENTATIONS = ("standard", "strong")
+#: ``"standard"``: crops, flips, rotation; ``"strong"``: also :class:`~adiencekit.layers.PhotoAugmentation`;
+#: ``"photo"``: ``"strong"`` plus :class:`~adiencekit.layers.PhotoDegradation`.
+AUGMENTATIONS = ("standard", "strong", "photo")
 #: Input pipeline engines: ``"auto"`` (``tf.data`` when TensorFlow is installed, else Grain), ``"tf"``, ``"grain"``.
 INPUT_FORMATS = ("auto", "tf", "grain")
 
@@ -150,6 +151,9 @@ class TrainConfig:
             ``"strong"``: also :class:`~adiencekit.layers.PhotoAugmentation` with its
             defaults (random zoom in and out, shift, colour, blur and grey per image) on
             the training batches, seeded from ``seed``; never on validation or test data.
+            ``"photo"``: ``"strong"`` followed by
+            :class:`~adiencekit.layers.PhotoDegradation` with its defaults (down- and
+            up-scaling, yaw warp, gamma, side light, noise, JPEG re-compression per image).
         label_smoothing: uniform label smoothing of every head's loss, in [0, 1).
         age_neighbour_smoothing: share of the age target moved to the adjacent age groups
             (the groups are ordered), in [0, 1); needs an age head. With
@@ -398,13 +402,17 @@ class TrainConfig:
                 "it must hold fold_0_data.txt ... fold_4_data.txt"
             )
         if check_data and self.dataset_kind != "synthetic":
+            from adiencekit.data.utkface import utkface_roots
+
             path = self.dataset_path
             assert path is not None
-            if not path.is_dir():
-                raise DatasetNotFoundError(
-                    f"TrainConfig.data names {path}, which is not a folder; pass an Adience root (fold files + "
-                    "aligned/ or faces/), 'utkface:PATH' (a folder with images/) or 'synthetic'"
-                )
+            for root in utkface_roots(path) if self.dataset_kind == "utkface" else [path]:
+                if not root.is_dir():
+                    raise DatasetNotFoundError(
+                        f"TrainConfig.data names {root}, which is not a folder; pass an Adience root (fold files + "
+                        "aligned/ or faces/), 'utkface:PATH' or 'utkface:PATH1,PATH2' (folders with images/) or "
+                        "'synthetic'"
+                    )
         return self
 
     def resolved_split_seed(self) -> int:

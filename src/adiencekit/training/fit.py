@@ -208,32 +208,37 @@ def _fail(run_dir: Path, config: TrainConfig, setup: DeviceSetup, error: Trainin
 
 
 def _strong_augmentation(train_ds: Any, config: TrainConfig, input_format: str = "tf") -> Any:
-    """``train_ds`` with :class:`~adiencekit.layers.PhotoAugmentation` on its batches when ``augment="strong"``.
+    """``train_ds`` with :class:`~adiencekit.layers.PhotoAugmentation` on its batches when ``augment="strong"``,
+    followed by :class:`~adiencekit.layers.PhotoDegradation` when ``augment="photo"``.
 
-    The layer is seeded from ``config.seed`` and mapped without parallel calls, so that
-    its seed generator advances in batch order and the sequence is reproducible. (A
+    The layers are seeded from ``config.seed`` and mapped without parallel calls, so that
+    their seed generators advance in batch order and the sequence is reproducible. (A
     resumed run starts that sequence again from the seed: its later epochs see other
     draws than an uninterrupted run would.) On a Grain pipeline (``input_format``
     ``"grain"``) the batches are NumPy arrays and stay NumPy arrays.
     """
-    if config.augment != "strong":
+    if config.augment not in ("strong", "photo"):
         return train_ds
-    from adiencekit.layers import PhotoAugmentation
+    from adiencekit.layers import PhotoAugmentation, PhotoDegradation
 
-    augmentation = PhotoAugmentation(seed=config.seed)
+    layers = [PhotoAugmentation(seed=config.seed)]
+    if config.augment == "photo":
+        layers.append(PhotoDegradation(seed=None if config.seed is None else config.seed + 1))
+
+    def augment(images: Any, *labels: Any) -> Any:
+        for layer in layers:
+            images = layer(images, training=True)
+        return (images, *labels) if labels else images
+
     if input_format == "grain":
 
         def augment_numpy(element: Any) -> Any:
             images, *labels = element if isinstance(element, tuple) else (element,)
-            images = keras.ops.convert_to_numpy(augmentation(images, training=True))
+            images = keras.ops.convert_to_numpy(augment(images))
             return (images, *labels) if labels else images
 
         return train_ds.map(augment_numpy)
     import tensorflow as tf
-
-    def augment(images: Any, *labels: Any) -> Any:
-        images = augmentation(images, training=True)
-        return (images, *labels) if labels else images
 
     return train_ds.map(augment).prefetch(tf.data.AUTOTUNE)
 
