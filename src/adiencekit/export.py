@@ -369,15 +369,16 @@ def portable_data_spec(spec: str) -> str:
     'utkface:utk-aligned'
     >>> portable_data_spec("synthetic"), portable_data_spec("/data/AdienceBenchmark/")
     ('synthetic', 'AdienceBenchmark')
+    >>> portable_data_spec("utkface:/data/utkface,/data/utkface-extra")
+    'utkface:utkface,utkface-extra'
     """
     from adiencekit.data.datasets import UTKFACE_PREFIX
+    from adiencekit.data.utkface import ROOT_SEPARATOR
 
     text = str(spec)
     prefix = UTKFACE_PREFIX if text.startswith(UTKFACE_PREFIX) else ""
-    rest = text[len(prefix):]
-    if not rest or ("/" not in rest and os.sep not in rest):
-        return text
-    return prefix + (Path(rest.rstrip("/" + os.sep)).name or rest)
+    parts = text[len(prefix):].split(ROOT_SEPARATOR) if prefix else [text]
+    return prefix + ROOT_SEPARATOR.join(Path(part.rstrip("/" + os.sep)).name or part for part in parts)
 
 
 def _portable_config(config: Any) -> dict[str, Any]:
