@@ -202,12 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     result["photos"] = {"count": len(photos), "faces_per_photo": args.faces_per_photo, "canvas": [1280, 960],
                         "face_sizes": [90, 260], "source": "UTKFace crops composed by adiencekit.inference.compose"}
     result["load_average"] = common.load_average()
-    common.print_table(result["rows"], TABLE_COLUMNS, title=f"Photos -> labelled faces ({env['device']['name']})")
     split = result["adiencekit_split"]
-    print(f"adiencekit split: detection {split['detection_s_per_photo']:.3f} s/photo, "
-          f"model {split['model_ms_per_face']:.2f} ms/face ({result['model']})")
-    common.save_results(SUITE, args, env, result)
-    return 0
+    return common.finish(
+        SUITE, args, env, result,
+        tables=[(result["rows"], TABLE_COLUMNS, f"Photos -> labelled faces ({env['device']['name']})")],
+        lines=[f"adiencekit split: detection {split['detection_s_per_photo']:.3f} s/photo, "
+               f"model {split['model_ms_per_face']:.2f} ms/face ({result['model']})"],
+    )
 
 
 if __name__ == "__main__":

@@ -138,17 +138,50 @@ VARIANTS = {
 }
 
 
-class StepTimer:
-    """Keras callback recording the wall-clock end time of every training batch.
+#: How a training step is timed. ``"window"`` (the default): one timed ``fit`` call of N
+#: steps, from ``on_epoch_begin`` to ``on_epoch_end``; Keras reads the epoch's logs once at
+#: its end, which waits for the last step, so asynchronous backends (JAX) are synchronised
+#: once per window, not once per step. ``"per_step"``: a per-batch callback, as used until
+#: 2026-12-05; any ``on_train_batch_end`` callback makes Keras convert the logs to Python
+#: numbers after every step (``CallbackList`` turns off its asynchronous dispatch), a device
+#: sync per step (about 2 ms on the H200, 14 % of a Levi-Hassner batch-512 step). Kept to
+#: measure that cost (the GPU suite's ``sync_cost`` step).
+TIMERS = ("window", "per_step")
 
-    Reading ``logs["loss"]`` forces the step's result, so asynchronous backends (JAX)
-    are timed to completion.
+
+class StepTimer:
+    """Keras callback timing training steps, without (``"window"``) or with a sync per step.
+
+    ``step_seconds()`` returns one entry per step for ``"per_step"`` and, for
+    ``"window"``, the mean step time of the window (one entry per ``fit`` call).
     """
 
-    def __new__(cls) -> Any:  # built lazily so importing this module does not import Keras
+    def __new__(cls, mode: str = "window") -> Any:  # built lazily so importing this module does not import Keras
         import keras
 
-        class _StepTimer(keras.callbacks.Callback):
+        if mode not in TIMERS:
+            raise ValueError(f"timer must be one of {TIMERS}, got {mode!r}")
+
+        class _WindowTimer(keras.callbacks.Callback):
+            def __init__(self) -> None:
+                super().__init__()
+                self.begin = self.end = 0.0
+                self.steps = 0
+
+            def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+                self.begin = time.perf_counter()
+
+            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+                # CallbackList has converted ``logs`` to Python numbers: the last step is done.
+                self.end = time.perf_counter()
+                self.steps = int(self.params.get("steps") or 0)
+
+            def step_seconds(self) -> list[float]:
+                if self.steps < 1:
+                    raise RuntimeError("the window timer saw no finished epoch with a known step count")
+                return [(self.end - self.begin) / self.steps]
+
+        class _PerStepTimer(keras.callbacks.Callback):
             def __init__(self) -> None:
                 super().__init__()
                 self.ends: list[float] = []
@@ -166,7 +199,7 @@ class StepTimer:
                 edges = [self.start, *self.ends]
                 return [b - a for a, b in zip(edges, edges[1:])]
 
-        return _StepTimer()
+        return _WindowTimer() if mode == "window" else _PerStepTimer()
 
 
 def synthetic_batch(size: int, count: int, task: str, seed: int = 0) -> tuple[np.ndarray, Any]:
@@ -179,22 +212,31 @@ def synthetic_batch(size: int, count: int, task: str, seed: int = 0) -> tuple[np
     return images, labels
 
 
-def build_library_model(spec: ModelSpec, size: int, batch: int, jit_compile: bool) -> Any:
-    """create_model + the library's own compile (masked losses, masked/1-off metrics), SGD."""
+#: Optimizer settings the suite compares: the tuned rows' SGD with momentum, and what
+#: ``TrainConfig()`` gives a user who changes nothing (Adam 1e-3; its default batch is
+#: :data:`USER_DEFAULT_BATCH`).
+OPTIMIZERS = {
+    "sgd": {"optimizer": "sgd", "learning_rate": 1e-3, "momentum": 0.9},
+    "adam": {"optimizer": "adam", "learning_rate": 1e-3},
+}
+#: ``TrainConfig().batch_size``, the batch of the "defaults users get" rows.
+USER_DEFAULT_BATCH = 32
+
+
+def build_library_model(spec: ModelSpec, size: int, batch: int, jit_compile: bool, optimizer: str = "sgd") -> Any:
+    """create_model + the library's own compile (masked losses, masked/1-off metrics) and optimizer."""
     from adiencekit.models import create_model
     from adiencekit.training.config import TrainConfig
     from adiencekit.training.fit import build_optimizer, compile_model
 
     model = create_model(spec.model, task=spec.task, input_shape=(size, size, 3), **spec.kwargs)
-    config = TrainConfig(
-        model=spec.model, task=spec.task, optimizer="sgd", learning_rate=1e-3, momentum=0.9, batch_size=batch
-    )
+    config = TrainConfig(model=spec.model, task=spec.task, batch_size=batch, **OPTIMIZERS[optimizer])
     compile_model(model, config, build_optimizer(config, steps_per_epoch=100), jit_compile=jit_compile)
     return model
 
 
-def build_baseline_model(spec: ModelSpec, size: int, jit_compile: bool) -> Any:
-    """The hand-written twin, compiled the plain way: SGD, SparseCategoricalCrossentropy, accuracy."""
+def build_baseline_model(spec: ModelSpec, size: int, jit_compile: bool, optimizer: str = "sgd") -> Any:
+    """The hand-written twin, compiled the plain way: SGD (or Adam), SparseCategoricalCrossentropy, accuracy."""
     import keras
 
     import baselines
@@ -207,7 +249,8 @@ def build_baseline_model(spec: ModelSpec, size: int, jit_compile: bool) -> Any:
         loss = {h: keras.losses.SparseCategoricalCrossentropy() for h in heads}
         metrics = {h: ["accuracy"] for h in heads}
     model.compile(
-        optimizer=keras.optimizers.SGD(1e-3, momentum=0.9), loss=loss, metrics=metrics, jit_compile=jit_compile
+        optimizer=keras.optimizers.SGD(1e-3, momentum=0.9) if optimizer == "sgd" else keras.optimizers.Adam(1e-3),
+        loss=loss, metrics=metrics, jit_compile=jit_compile
     )
     return model
 
@@ -220,8 +263,11 @@ def _is_jax_array(value: Any) -> bool:
     return type(value).__module__.startswith("jax")
 
 
-def fit_steps(model: Any, images: Any, labels: Any, batch: int, steps: int) -> list[float]:
-    """Run ``steps`` training steps with ``model.fit``; returns each step's seconds.
+def fit_steps(model: Any, images: Any, labels: Any, batch: int, steps: int, timer: str = "window") -> list[float]:
+    """Run ``steps`` training steps with one ``model.fit`` call; returns the timer's step seconds.
+
+    With ``timer="window"`` the list holds one entry, the window's mean step time; with
+    ``"per_step"`` one entry per step (see :data:`TIMERS`).
 
     NumPy inputs go through Keras's array adapter (on JAX: a host-to-device copy of each
     batch inside the timed step). JAX arrays are cut into device-resident batches first
@@ -229,7 +275,7 @@ def fit_steps(model: Any, images: Any, labels: Any, batch: int, steps: int) -> l
     would turn a ``jax.Array`` into NumPy and copy every batch back to the device).
     """
     count = batch * steps
-    timer = StepTimer()
+    callback = StepTimer(timer)
     if _is_jax_array(images):
         xs = [images[i * batch : (i + 1) * batch] for i in range(steps)]
         if isinstance(labels, dict):
@@ -243,12 +289,12 @@ def fit_steps(model: Any, images: Any, labels: Any, batch: int, steps: int) -> l
         def batches() -> Any:  # a generator: Keras's generator adapter keeps jax.Array batches as they are
             yield from pairs
 
-        model.fit(batches(), steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[timer])
-        return timer.step_seconds()
+        model.fit(batches(), steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[callback])
+        return callback.step_seconds()
     x = images[:count]
     y = {k: v[:count] for k, v in labels.items()} if isinstance(labels, dict) else labels[:count]
-    model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0, callbacks=[timer])
-    return timer.step_seconds()
+    model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0, callbacks=[callback])
+    return callback.step_seconds()
 
 
 def measure(
@@ -263,21 +309,24 @@ def measure(
     with_baseline: bool,
     device: dict[str, str],
     feed: str = "device",
+    timer: str = "window",
+    optimizer: str = "sgd",
 ) -> dict[str, Any]:
     """Time the library model (and its baseline) under one variant.
 
     Both models are built and compiled first; then ``rounds`` rounds alternate
-    library/baseline ``fit`` calls (order swapped each round). The first ``warmup``
-    steps of each model's first round (tracing and compilation) are left out.
+    library/baseline ``fit`` calls (order swapped each round), each timed by ``timer``
+    (:data:`TIMERS`). Before its first round each model runs ``warmup`` steps in a ``fit``
+    call of their own (tracing and compilation), timed step by step and kept apart.
     """
     import keras
 
     keras.config.set_dtype_policy(variant.policy)
     keras.utils.set_random_seed(0)
     try:
-        impls: dict[str, Any] = {"library": build_library_model(spec, size, batch, variant.jit_compile)}
+        impls: dict[str, Any] = {"library": build_library_model(spec, size, batch, variant.jit_compile, optimizer)}
         if with_baseline:
-            impls["baseline"] = build_baseline_model(spec, size, variant.jit_compile)
+            impls["baseline"] = build_baseline_model(spec, size, variant.jit_compile, optimizer)
         count = batch * (warmup + steps)
         if keras.backend.backend() == "jax" and feed == "device":
             # Inputs made on the device and fed as device-resident batches (fit_steps):
@@ -296,11 +345,9 @@ def measure(
         for round_index in range(rounds):
             order = list(impls) if round_index % 2 == 0 else list(reversed(impls))
             for key in order:
-                first = round_index == 0
-                times = fit_steps(impls[key], images, labels, batch, warmup + steps if first else steps)
-                if first:
-                    warm_times[key], times = times[:warmup], times[warmup:]
-                step_times[key].extend(times)
+                if round_index == 0:  # tracing and compilation: a fit call of its own, timed apart
+                    warm_times[key] = fit_steps(impls[key], images, labels, batch, warmup, timer="per_step")
+                step_times[key].extend(fit_steps(impls[key], images, labels, batch, steps, timer=timer))
         lib = impls["library"]
         macs = _flops().forward_macs(lib)
         row: dict[str, Any] = {
@@ -327,16 +374,22 @@ def measure(
                 and _trainable_count(base) == _trainable_count(lib)
                 and _flops().forward_macs(base) == macs
             )
-        peak = common.peak_tflops(device, variant.policy)
+        math = common.float32_math()
+        peak = common.peak_tflops(device, variant.policy, math)
         for key in impls:
             timing = common.Timing(step_times[key], warm_times[key])
             ips = batch / timing.median
             row[f"{key}_step"] = timing.as_dict()
             row[f"{key}_images_per_s"] = ips
+            # Compilation: what the warm-up steps took beyond as many timed steps.
+            row[f"{key}_compile_seconds"] = max(0.0, sum(warm_times[key]) - len(warm_times[key]) * timing.median)
             tflops = ips * row["train_gflops_per_image"] / 1e3
             row[f"{key}_tflops"] = tflops
-            row[f"{key}_peak_percent"] = None if peak is None else 100.0 * tflops / peak
+            row[f"{key}_peak_percent"] = common.peak_percent(tflops, peak)
         row["peak_tflops"] = peak
+        row["peak_basis"] = common.peak_basis(variant.policy, math)
+        row["timer"] = timer
+        row["optimizer"] = optimizer
         if with_baseline:
             row["ratio_library_vs_baseline"] = common.ratio(row["library_images_per_s"], row["baseline_images_per_s"])
         return row
@@ -375,6 +428,8 @@ def run_training(
     reserve_s: float = 60.0,
     feed: str = "device",
     batch_override: int | None = None,
+    timer: str = "window",
+    optimizer: str = "sgd",
 ) -> dict[str, Any]:
     """Run the measurements of ``plan`` and return JSON-ready results.
 
@@ -391,6 +446,8 @@ def run_training(
             the step) or ``"host_uint8"`` (the same with ``uint8`` images, a quarter of the
             bytes, cast to float in the model).
         batch_override: batch size instead of the spec's (batch-size scaling).
+        timer: how steps are timed (:data:`TIMERS`).
+        optimizer: a key of :data:`OPTIMIZERS` (both sides use it).
 
     Returns:
         ``{"rows": [...], "skipped": [...], "config": {...}}``.
@@ -426,6 +483,8 @@ def run_training(
             with_baseline=with_baseline,
             device=device,
             feed=feed,
+            timer=timer,
+            optimizer=optimizer,
         )
         row["wall_seconds"] = time.perf_counter() - start
         rows.append(row)
@@ -448,7 +507,8 @@ def run_training(
                  "and copies each batch to the device inside the step)")
                 if keras.backend.backend() == "jax" else "numpy arrays"
             ),
-            "optimizer": "SGD(learning_rate=1e-3, momentum=0.9)",
+            "optimizer": OPTIMIZERS[optimizer],
+            "timer": timer,
         },
     }
 
@@ -482,6 +542,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", nargs="+", default=None, help=f"of {sorted(VARIANTS)} (default per device)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating library/baseline rounds (default 3)")
     parser.add_argument("--budget", type=float, default=None, help="seconds; later measurements are skipped")
+    parser.add_argument("--user-defaults", action="store_true",
+                        help=f"also time every model as TrainConfig() leaves it (Adam, batch {USER_DEFAULT_BATCH}), "
+                             "beside the tuned rows (SGD + momentum, the spec's batch)")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error(f"--rounds must be >= 1, got {args.rounds}")
@@ -495,12 +558,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         variants = baseline_variants = variants[:1]
     plan = make_plan(args.models or list(PROFILE_SPECS[profile]), variants, baseline_variants)
-    result = run_training(profile, plan, rounds=args.rounds, budget=common.Budget(args.budget))
-    common.print_table(result["rows"], TABLE_COLUMNS, title=f"Training throughput ({env['backend']}, {env['device']['name']})")
+    budget = common.Budget(args.budget)
+    result = run_training(profile, plan, rounds=args.rounds, budget=budget)
+    if args.user_defaults:
+        defaults = run_training(profile, plan, rounds=args.rounds, budget=budget, optimizer="adam",
+                                batch_override=2 if args.smoke else USER_DEFAULT_BATCH)
+        for row in defaults["rows"]:
+            row["setting"] = "user defaults"
+        result["rows"] += defaults["rows"]
+        result["skipped"] += defaults["skipped"]
+        result["config"]["user_defaults"] = defaults["config"]
     if profile == "gpu":
         result["gpu_targets"] = gpu_target_check(result["rows"])
-    common.save_results(SUITE, args, env, result)
-    return 0
+    title = f"Training throughput ({env['backend']}, {env['device']['name']})"
+    return common.finish(SUITE, args, env, result, tables=[(result["rows"], TABLE_COLUMNS, title)])
 
 
 if __name__ == "__main__":
