@@ -31,6 +31,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -535,6 +536,85 @@ def default_variants(backend: str, kind: str) -> tuple[list[str], list[str]]:
     return [name], [name]
 
 
+#: Keras backends ``--backends`` may compare (each runs in a process of its own).
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def _child_argv(args: Any, out: Path) -> list[str]:
+    """The command line of one backend's run: this suite with the parent's options."""
+    argv = [sys.executable, str(Path(__file__).resolve()), "--out", str(out), "--rounds", str(args.rounds)]
+    for flag, value in (("--models", args.models), ("--variants", args.variants)):
+        if value:
+            argv += [flag, *value]
+    if args.budget is not None:
+        argv += ["--budget", str(args.budget)]
+    return argv + [flag for flag, on in (("--user-defaults", args.user_defaults), ("--smoke", args.smoke)) if on]
+
+
+def backend_comparison(runs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per model, batch, optimizer and dtype policy measured on every backend.
+
+    Variants are matched on their dtype policy (on a CPU, TensorFlow runs graph mode and
+    JAX always compiles its step with XLA: each backend's own default; the row names both).
+
+    >>> row = {"model": "m", "batch": 16, "optimizer": "sgd", "library_images_per_s": 10.0, "library_compile_seconds": 1.0}
+    >>> runs = {"tensorflow": {"rows": [{**row, "variant": "float32"}]},
+    ...         "jax": {"rows": [{**row, "variant": "float32+xla", "library_images_per_s": 12.0}]}}
+    >>> backend_comparison(runs)[0]["jax_vs_tensorflow"]
+    1.2
+    """
+    names = list(runs)
+    out = []
+    for first in runs[names[0]]["rows"]:
+        policy = VARIANTS[first["variant"]].policy
+        key = (first["model"], first["batch"], first.get("optimizer"), policy)
+        found = {names[0]: first}
+        for name in names[1:]:
+            for other in runs[name]["rows"]:
+                if (other["model"], other["batch"], other.get("optimizer"), VARIANTS[other["variant"]].policy) == key:
+                    found[name] = other
+        if len(found) < len(names):
+            continue
+        row: dict[str, Any] = {"model": key[0], "batch": key[1], "optimizer": key[2], "policy": policy}
+        for name, measured in found.items():
+            row[f"{name}_variant"] = measured["variant"]
+            row[f"{name}_images_per_s"] = measured["library_images_per_s"]
+            row[f"{name}_compile_seconds"] = measured.get("library_compile_seconds")
+        for name in names[1:]:
+            row[f"{name}_vs_{names[0]}"] = common.ratio(row[f"{name}_images_per_s"], row[f"{names[0]}_images_per_s"])
+        out.append(row)
+    return out
+
+
+def run_backends(args: Any) -> int:
+    """``--backends``: this suite once per backend, one after the other, merged into one JSON."""
+    import json
+    import subprocess
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix="adiencekit-backends-"))
+    runs: dict[str, dict[str, Any]] = {}
+    for backend in args.backends:
+        out = work / f"{backend}.json"
+        common.log(f"backend {backend}: {' '.join(_child_argv(args, out)[1:])}")
+        subprocess.run(_child_argv(args, out), env=dict(os.environ, KERAS_BACKEND=backend), check=True)
+        runs[backend] = json.loads(out.read_text())
+    env = common.environment(with_keras=False)
+    env["backend"] = "+".join(args.backends)
+    env["device"] = runs[args.backends[0]]["device"]
+    comparison = backend_comparison(runs)
+    result = {
+        "backends": {name: {k: run[k] for k in ("backend", "versions", "machine", "device", "rows", "skipped", "config")}
+                     for name, run in runs.items()},
+        "rows": [row for run in runs.values() for row in ({**r, "backend": run["backend"]} for r in run["rows"])],
+        "backend_comparison": comparison,
+        "note": "backends run one after the other, each in its own process (a backend is chosen at import)",
+    }
+    columns = ["model", "batch", "optimizer", "policy"] + [f"{b}_images_per_s" for b in args.backends] + \
+        [f"{b}_vs_{args.backends[0]}" for b in args.backends[1:]] + [f"{b}_compile_seconds" for b in args.backends]
+    return common.finish(SUITE, args, env, result, tables=[(comparison, columns, "Training: backends compared")])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the suite from the command line; returns the exit code."""
     parser = common.base_parser(__doc__.splitlines()[0])
@@ -545,9 +625,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--user-defaults", action="store_true",
                         help=f"also time every model as TrainConfig() leaves it (Adam, batch {USER_DEFAULT_BATCH}), "
                              "beside the tuned rows (SGD + momentum, the spec's batch)")
+    parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=None,
+                        help="run the suite once per Keras backend (each in its own process) and write one JSON "
+                             "with every row and a backend comparison")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error(f"--rounds must be >= 1, got {args.rounds}")
+    if args.backends:
+        if len(set(args.backends)) < 2:
+            parser.error(f"--backends needs two different backends, got {args.backends}")
+        return run_backends(args)
 
     env = common.environment()
     kind = env["device"]["kind"]

@@ -72,6 +72,8 @@ def render(payload: Mapping[str, Any]) -> str:
         parts.append(_endtoend(payload))
     elif suite == "training":
         parts.append(_training(payload["rows"]))
+        if payload.get("backend_comparison"):
+            parts.append("\n" + _backends(payload))
     elif suite == "inference":
         parts.append(_inference(payload))
     elif suite == "gpu":
@@ -101,6 +103,18 @@ def _training(rows: Sequence[Mapping[str, Any]], device: Mapping[str, str] | Non
                  f"for {len(changed)} row(s) ({', '.join(changed)}), written against a peak since corrected "
                  "(float32 rows against plain fp32's 67 TFLOP/s, where JAX computes in TF32).")
     return text
+
+
+def _backends(payload: Mapping[str, Any]) -> str:
+    """``bench_training.py --backends``: each model on every backend, same machine, one after the other."""
+    names = list(payload["backends"])
+    cols = ["model", "batch", "optimizer", "policy", *[f"{b}_images_per_s" for b in names],
+            *[f"{b}_vs_{names[0]}" for b in names[1:]], *[f"{b}_compile_seconds" for b in names]]
+    heads = ["model", "batch", "optimizer", "policy", *[f"{b} img/s" for b in names],
+             *[f"{b} / {names[0]}" for b in names[1:]], *[f"{b} compile s" for b in names]]
+    loads = ", ".join(f"{b} {payload['backends'][b]['machine'].get('load_average_at_start')}" for b in names)
+    return (f"Backends compared (library model; each backend in its own process, one after the other; load at "
+            f"each start: {loads}):\n\n" + markdown_table(payload["backend_comparison"], cols, heads))
 
 
 def _differs(stored: Any, current: Any) -> bool:

@@ -117,6 +117,17 @@ def test_training_smoke(tmp_path: Path) -> None:
         assert 0 < row["train_gflops_per_image"] <= row["train_gflops_per_image_if_all_trainable"]
 
 
+def test_training_backends_smoke_compares_tensorflow_and_jax_in_one_file(tmp_path: Path) -> None:
+    pytest.importorskip("jax")
+    payload = _run_suite("bench_training.py", tmp_path / "backends.json", "--backends", "tensorflow", "jax",
+                         "--models", "scratch_cnn")
+    assert set(payload["backends"]) == {"tensorflow", "jax"} and payload["backend"] == "tensorflow+jax"
+    assert {row["backend"] for row in payload["rows"]} == {"tensorflow", "jax"}
+    (row,) = payload["backend_comparison"]
+    assert row["model"] == "scratch_cnn" and row["policy"] == "float32"
+    assert row["jax_vs_tensorflow"] == pytest.approx(row["jax_images_per_s"] / row["tensorflow_images_per_s"])
+
+
 def test_inference_smoke_runs_inception_at_its_smallest_size(tmp_path: Path) -> None:
     payload = _run_suite("bench_inference.py", tmp_path / "inference.json", "--models", "basic_inception")
     (row,) = payload["rows"]
