@@ -80,8 +80,6 @@ def make_photos(shared_data: Path, count: int, faces_per_photo: int) -> list[tup
     return photos
 
 
-#: The model a user gets: ``Predictor()``'s default, the bundled preset.
-DEFAULT_MODEL = "utkface_multitask"
 #: ``--model quick``: the random stand-in network (fast, chance-level labels).
 STANDIN = "quick"
 
@@ -197,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2, help="timed passes over the photos (default 2)")
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads for adiencekit (default 1)")
     parser.add_argument("--model", default=None,
-                        help=f"a run folder, .keras file or preset (default: {DEFAULT_MODEL}; with --smoke or "
+                        help="a run folder, .keras file or preset (default: the bundled preset, what Predictor() "
+                             f"gives a user; with --smoke or "
                              f"'{STANDIN}': a random stand-in network)")
     parser.add_argument("--shared-data", type=Path, default=common.REPO_ROOT.parent / "shared" / "data")
     args = parser.parse_args(argv)
@@ -208,7 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     set_threads(args.threads)
     env = common.environment()
     photos = make_photos(args.shared_data, 3 if args.smoke else args.photos, args.faces_per_photo)
-    predictor = build_predictor(args.model or (STANDIN if args.smoke else DEFAULT_MODEL))
+    from adiencekit.models.presets import DEFAULT_PRESET
+
+    predictor = build_predictor(args.model or (STANDIN if args.smoke else DEFAULT_PRESET))
     common.log(f"{len(photos)} photos x {args.faces_per_photo} faces, {args.repeats} passes")
     result = run_photos(photos, predictor, 1 if args.smoke else args.repeats)
     result["photos"] = {"count": len(photos), "faces_per_photo": args.faces_per_photo, "canvas": [1280, 960],
