@@ -251,7 +251,13 @@ def measure_zoo(
             folder = Path(tempfile.mkdtemp(prefix="adiencekit-export-"))
             runners = {"keras": lambda x: _block(model.predict_on_batch(x))}
             for fmt in exports:
-                runners[fmt] = exported_runner(model, fmt, folder)
+                try:  # a file that cannot be exported or run is recorded, and the others are still timed
+                    runner = exported_runner(model, fmt, folder)
+                    runner(singles[0])
+                    runners[fmt] = runner
+                except Exception as error:  # noqa: BLE001 - converters fail in many ways
+                    extra.setdefault("exported_errors", {})[fmt] = f"{type(error).__name__}: {error}"[:500]
+                    common.log(f"{key}: {fmt} export not timed: {type(error).__name__}: {str(error)[:200]}")
             times = interleaved_item_seconds(runners, singles)
             extra["exported_batch1_ms"] = {name: 1e3 * float(np.median(t)) for name, t in times.items()}
             extra["exported_note"] = ("batch-1 model-only ms per face, the runners taking turns on the same crops; "

@@ -279,11 +279,14 @@ def _inference(payload: Mapping[str, Any]) -> str:
     text = markdown_table(payload["rows"], cols, heads)
     exported = [r for r in payload["rows"] if r.get("exported_batch1_ms")]
     if exported:
-        formats = [f for f in ("keras", "onnx", "tflite") if f in exported[0]["exported_batch1_ms"]]
         flat = [{"model": r["model"], **r["exported_batch1_ms"]} for r in exported]
+        formats = [f for f in ("keras", "onnx", "tflite") if any(f in r["exported_batch1_ms"] for r in exported)]
         text += ("\n\nExported with `adiencekit.export.export_model`, batch-1 model-only ms per face on the same "
                  "crops, taking turns (onnxruntime and LiteRT on 1 thread):\n\n"
                  + markdown_table(flat, ["model", *formats], ["model", *formats]))
+        for row in exported:
+            for fmt, error in row.get("exported_errors", {}).items():
+                text += f"\n\n{row['model']}: {fmt} not timed ({error[:160]})."
     resident = [r for r in payload["rows"] if r.get("device_resident_images_per_s")]
     if resident:
         text += ("\n\nBatch throughput with the batch already on the device (jitted forward pass) against "
