@@ -189,3 +189,26 @@ def test_finish_writes_the_load_at_the_end(tmp_path: Path, capsys) -> None:
     assert len(payload["machine"]["load_average_at_end"]) == 3
     assert common.is_loaded(payload["machine"]) is True
     assert "summary" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------------------
+# Exported files beside Keras
+# --------------------------------------------------------------------------------------
+
+
+def test_an_export_that_fails_is_recorded_and_the_others_are_still_timed(monkeypatch) -> None:
+    import bench_inference
+
+    def fake_runner(model, fmt, folder):
+        if fmt == "onnx":
+            raise ValueError("Required inputs (['mean/Sub/y:0']) are missing from input feed (['image'])")
+        return lambda x: x.sum()
+
+    monkeypatch.setattr(bench_inference, "exported_runner", fake_runner)
+    faces = bench_inference.random_faces(3, side=64)
+    row = bench_inference.measure_zoo("scratch_cnn", "scratch_cnn", "gender", 48, {}, faces, batch=2, repeats=1,
+                                      exports=("onnx", "tflite"))
+    assert set(row["exported_batch1_ms"]) == {"keras", "tflite"}
+    assert row["exported_errors"]["onnx"].startswith("ValueError: Required inputs")
+    text = results_table._inference({"rows": [row], "baseline": None, "config": {}})
+    assert "scratch_cnn: onnx not timed (ValueError" in text
