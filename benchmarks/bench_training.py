@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import gc
 import os
 import sys
@@ -548,7 +549,8 @@ def _child_argv(args: Any, out: Path) -> list[str]:
             argv += [flag, *value]
     if args.budget is not None:
         argv += ["--budget", str(args.budget)]
-    return argv + [flag for flag, on in (("--user-defaults", args.user_defaults), ("--smoke", args.smoke)) if on]
+    flags = (("--user-defaults", args.user_defaults), ("--memory", args.memory), ("--smoke", args.smoke))
+    return argv + [flag for flag, on in flags if on]
 
 
 def backend_comparison(runs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -586,6 +588,52 @@ def backend_comparison(runs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _rss_mib() -> tuple[float, float]:
+    """This process's resident memory now and at its peak, in MiB (Linux ``/proc/self/status``)."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(("VmRSS:", "VmHWM:")):
+            name, value = line.split(":")
+            fields[name] = int(value.split()[0]) / 1024
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+def memory_of_one_model(key: str, profile: str, steps: int = 3) -> dict[str, Any]:
+    """Peak resident memory of training one library model for ``steps`` steps (run in a fresh process).
+
+    Reported: the process's peak before the model is built (Python, Keras, the backend),
+    its peak after ``steps`` training steps, and the difference, the model's share
+    (weights, optimizer state, activations and gradients of a batch, the compiled step).
+    """
+    import keras
+
+    spec = {s.key: s for s in SPECS}[key]
+    size = SMOKE_SIZES[spec.model] if profile == "smoke" else spec.size
+    batch = 2 if profile == "smoke" else spec.batch["cpu"]
+    images, labels = synthetic_batch(size, batch * steps, spec.task)
+    _, before = _rss_mib()
+    model = build_library_model(spec, size, batch, jit_compile=False)
+    fit_steps(model, images, labels, batch, steps)
+    _, peak = _rss_mib()
+    return {"model": key, "backend": keras.backend.backend(), "input_size": size, "batch": batch, "steps": steps,
+            "peak_rss_mib_before_model": round(before, 1), "peak_rss_mib": round(peak, 1),
+            "model_peak_mib": round(peak - before, 1)}
+
+
+def run_memory(keys: list[str], smoke: bool) -> list[dict[str, Any]]:
+    """:func:`memory_of_one_model` for every key, each in a fresh process (peaks never reset)."""
+    import json
+    import subprocess
+
+    rows = []
+    for key in keys:
+        argv = [sys.executable, str(Path(__file__).resolve()), "--memory-of", key, *(["--smoke"] if smoke else [])]
+        common.log(f"peak memory: {key}")
+        done = subprocess.run(argv, capture_output=True, text=True, check=True)
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return rows
+
+
 def run_backends(args: Any) -> int:
     """``--backends``: this suite once per backend, one after the other, merged into one JSON."""
     import json
@@ -604,7 +652,8 @@ def run_backends(args: Any) -> int:
     env["device"] = runs[args.backends[0]]["device"]
     comparison = backend_comparison(runs)
     result = {
-        "backends": {name: {k: run[k] for k in ("backend", "versions", "machine", "device", "rows", "skipped", "config")}
+        "backends": {name: {k: run[k] for k in ("backend", "versions", "machine", "device", "rows", "skipped", "config",
+                                                 "memory") if k in run}
                      for name, run in runs.items()},
         "rows": [row for run in runs.values() for row in ({**r, "backend": run["backend"]} for r in run["rows"])],
         "backend_comparison": comparison,
@@ -625,12 +674,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--user-defaults", action="store_true",
                         help=f"also time every model as TrainConfig() leaves it (Adam, batch {USER_DEFAULT_BATCH}), "
                              "beside the tuned rows (SGD + momentum, the spec's batch)")
+    parser.add_argument("--memory", action="store_true",
+                        help="also measure each model's peak resident memory in training, each in a fresh process")
+    parser.add_argument("--memory-only", action="store_true", help="--memory without the throughput rounds")
+    parser.add_argument("--memory-of", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=None,
                         help="run the suite once per Keras backend (each in its own process) and write one JSON "
                              "with every row and a backend comparison")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error(f"--rounds must be >= 1, got {args.rounds}")
+    if args.memory_of:  # the child of --memory: one model, one JSON line on stdout
+        import json
+
+        print(json.dumps(memory_of_one_model(args.memory_of, "smoke" if args.smoke else "cpu")))
+        return 0
     if args.backends:
         if len(set(args.backends)) < 2:
             parser.error(f"--backends needs two different backends, got {args.backends}")
@@ -646,6 +704,10 @@ def main(argv: list[str] | None = None) -> int:
         variants = baseline_variants = variants[:1]
     plan = make_plan(args.models or list(PROFILE_SPECS[profile]), variants, baseline_variants)
     budget = common.Budget(args.budget)
+    if args.memory_only:
+        result = {"rows": [], "skipped": [], "config": {"profile": profile, "plan": [list(item) for item in plan]},
+                  "memory": run_memory(list(dict.fromkeys(key for key, _, _ in plan)), args.smoke)}
+        return common.finish(SUITE, args, env, result, tables=[(result["memory"], common.MEMORY_COLUMNS, "Peak memory")])
     result = run_training(profile, plan, rounds=args.rounds, budget=budget)
     if args.user_defaults:
         defaults = run_training(profile, plan, rounds=args.rounds, budget=budget, optimizer="adam",
@@ -657,6 +719,8 @@ def main(argv: list[str] | None = None) -> int:
         result["config"]["user_defaults"] = defaults["config"]
     if profile == "gpu":
         result["gpu_targets"] = gpu_target_check(result["rows"])
+    if args.memory:
+        result["memory"] = run_memory(list(dict.fromkeys(key for key, _, _ in plan)), args.smoke)
     title = f"Training throughput ({env['backend']}, {env['device']['name']})"
     return common.finish(SUITE, args, env, result, tables=[(result["rows"], TABLE_COLUMNS, title)])
 

@@ -146,6 +146,7 @@ TRAINING_COLUMNS = [
     "library_tflops",
     "library_peak_percent",
 ]
+MEMORY_COLUMNS = ["model", "backend", "input_size", "batch", "peak_rss_mib_before_model", "peak_rss_mib", "model_peak_mib"]
 INFERENCE_COLUMNS = [
     "model",
     "task",

@@ -74,6 +74,13 @@ def render(payload: Mapping[str, Any]) -> str:
         parts.append(_training(payload["rows"]))
         if payload.get("backend_comparison"):
             parts.append("\n" + _backends(payload))
+        memory = payload.get("memory") or [m for run in payload.get("backends", {}).values() for m in run.get("memory", [])]
+        if memory:
+            parts.append("\nPeak resident memory of training each library model (3 steps, a fresh process each; "
+                         "the model's share = peak after the steps - peak before the model was built):\n\n"
+                         + markdown_table(memory, common.MEMORY_COLUMNS,
+                                          ["model", "backend", "size", "batch", "peak MiB before the model", "peak MiB",
+                                           "model's share MiB"]))
     elif suite == "inference":
         parts.append(_inference(payload))
     elif suite == "gpu":

@@ -120,12 +120,15 @@ def test_training_smoke(tmp_path: Path) -> None:
 def test_training_backends_smoke_compares_tensorflow_and_jax_in_one_file(tmp_path: Path) -> None:
     pytest.importorskip("jax")
     payload = _run_suite("bench_training.py", tmp_path / "backends.json", "--backends", "tensorflow", "jax",
-                         "--models", "scratch_cnn")
+                         "--models", "scratch_cnn", "--memory")
     assert set(payload["backends"]) == {"tensorflow", "jax"} and payload["backend"] == "tensorflow+jax"
     assert {row["backend"] for row in payload["rows"]} == {"tensorflow", "jax"}
     (row,) = payload["backend_comparison"]
     assert row["model"] == "scratch_cnn" and row["policy"] == "float32"
     assert row["jax_vs_tensorflow"] == pytest.approx(row["jax_images_per_s"] / row["tensorflow_images_per_s"])
+    for backend, run in payload["backends"].items():  # peak memory of training, a fresh process per model
+        (memory,) = run["memory"]
+        assert memory["backend"] == backend and memory["peak_rss_mib"] >= memory["peak_rss_mib_before_model"] > 0
 
 
 def test_inference_smoke_runs_inception_at_its_smallest_size(tmp_path: Path) -> None:
