@@ -89,6 +89,8 @@ def render(payload: Mapping[str, Any]) -> str:
         parts.append(_pretrained(payload))
     elif suite == "photos":
         parts.append(_photos(payload))
+    elif suite == "zoo":
+        parts.append(_zoo(payload))
     for skip in payload.get("skipped", []) or []:
         if isinstance(skip, Mapping) and {"step", "reason"} <= set(skip):
             skip = f"{skip['step']} ({skip['reason']})"
@@ -311,6 +313,19 @@ def _inference(payload: Mapping[str, Any]) -> str:
             + f"; threads: {payload['config'].get('threads', 'not recorded')}; faces: {payload['config']['face_source']}."
         )
     return text
+
+
+def _zoo(payload: Mapping[str, Any]) -> str:
+    """``experiments/zoo_accuracy_speed.py``: every model trained with one short recipe, scored on validation."""
+    recipe = payload["recipe"]
+    cols = ["model", "params", "forward_gmacs_per_image", "gender", "age_exact", "age_one_off", "train_images_per_s",
+            "batch1_ms", "batch64_images_per_s"]
+    heads = ["model", "params", "fwd GMACs/img", "gender", "age exact", "age 1-off", "train img/s",
+             "batch-1 ms per face", "batch-64 img/s"]
+    return (f"Recipe: {recipe['data']}; {recipe['split']}; the first {recipe['train_faces']} training faces, "
+            f"{recipe['epochs']} epochs, {recipe['optimizer']} {recipe['learning_rate']}, batch {recipe['batch_size']}, "
+            f"{recipe['task']} at {recipe['image_size']} px; scored on {recipe['val_faces']} validation faces.\n\n"
+            + markdown_table(payload["rows"], cols, heads))
 
 
 def _photos(payload: Mapping[str, Any]) -> str:
