@@ -76,11 +76,9 @@ def render(payload: Mapping[str, Any]) -> str:
             parts.append("\n" + _backends(payload))
         memory = payload.get("memory") or [m for run in payload.get("backends", {}).values() for m in run.get("memory", [])]
         if memory:
-            parts.append("\nPeak resident memory of training each library model (3 steps, a fresh process each; "
-                         "the model's share = peak after the steps - peak before the model was built):\n\n"
-                         + markdown_table(memory, common.MEMORY_COLUMNS,
-                                          ["model", "backend", "size", "batch", "peak MiB before the model", "peak MiB",
-                                           "model's share MiB"]))
+            parts.append("\n" + _memory(memory))
+    elif suite == "memory":
+        parts.append(_memory(payload["memory"]))
     elif suite == "inference":
         parts.append(_inference(payload))
     elif suite == "gpu":
@@ -112,6 +110,14 @@ def _training(rows: Sequence[Mapping[str, Any]], device: Mapping[str, str] | Non
                  f"for {len(changed)} row(s) ({', '.join(changed)}), written against a peak since corrected "
                  "(float32 rows against plain fp32's 67 TFLOP/s, where JAX computes in TF32).")
     return text
+
+
+def _memory(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Peak resident memory of training each model (``bench_training.py --memory``)."""
+    return ("Peak resident memory of training each library model (3 steps, a fresh process each; the model's "
+            "share = peak after the steps - peak before the model was built):\n\n"
+            + markdown_table(rows, common.MEMORY_COLUMNS, ["model", "backend", "size", "batch", "peak MiB before the model",
+                                                           "peak MiB", "model's share MiB"]))
 
 
 def _backends(payload: Mapping[str, Any]) -> str:
