@@ -216,31 +216,54 @@ def synthetic_batch(size: int, count: int, task: str, seed: int = 0) -> tuple[np
     return images, labels
 
 
-#: Optimizer settings the suite compares: the tuned rows' SGD with momentum, and what
-#: ``TrainConfig()`` gives a user who changes nothing (Adam 1e-3; its default batch is
-#: :data:`USER_DEFAULT_BATCH`).
-OPTIMIZERS = {
-    "sgd": {"optimizer": "sgd", "learning_rate": 1e-3, "momentum": 0.9},
-    "adam": {"optimizer": "adam", "learning_rate": 1e-3},
+#: Optimizer settings the suite compares (``TrainConfig`` fields): ``"tuned"``, the SGD with
+#: momentum of the tuned rows, and ``"user_defaults"``, nothing changed: what ``TrainConfig()``
+#: gives a user (its optimizer and learning rate; those rows also take its batch size,
+#: :func:`user_default_batch`).
+SETTINGS: dict[str, dict[str, Any]] = {
+    "tuned": {"optimizer": "sgd", "learning_rate": 1e-3, "momentum": 0.9},
+    "user_defaults": {},
 }
-#: ``TrainConfig().batch_size``, the batch of the "defaults users get" rows.
-USER_DEFAULT_BATCH = 32
 
 
-def build_library_model(spec: ModelSpec, size: int, batch: int, jit_compile: bool, optimizer: str = "sgd") -> Any:
-    """create_model + the library's own compile (masked losses, masked/1-off metrics) and optimizer."""
+def user_default_batch() -> int:
+    """``TrainConfig``'s default batch size (read from the dataclass, not repeated here)."""
+    import dataclasses
+
+    from adiencekit.training.config import TrainConfig
+
+    return next(f.default for f in dataclasses.fields(TrainConfig) if f.name == "batch_size")
+
+
+def build_library_model(spec: ModelSpec, size: int, batch: int, jit_compile: bool, setting: str = "tuned") -> Any:
+    """create_model + the library's own compile (masked losses, masked/1-off metrics) and optimizer.
+
+    Returns:
+        ``(model, config)``: the compiled model and the ``TrainConfig`` its optimizer came from.
+    """
     from adiencekit.models import create_model
     from adiencekit.training.config import TrainConfig
     from adiencekit.training.fit import build_optimizer, compile_model
 
     model = create_model(spec.model, task=spec.task, input_shape=(size, size, 3), **spec.kwargs)
-    config = TrainConfig(model=spec.model, task=spec.task, batch_size=batch, **OPTIMIZERS[optimizer])
+    config = TrainConfig(model=spec.model, task=spec.task, batch_size=batch, **SETTINGS[setting])
     compile_model(model, config, build_optimizer(config, steps_per_epoch=100), jit_compile=jit_compile)
-    return model
+    return model, config
 
 
-def build_baseline_model(spec: ModelSpec, size: int, jit_compile: bool, optimizer: str = "sgd") -> Any:
-    """The hand-written twin, compiled the plain way: SGD (or Adam), SparseCategoricalCrossentropy, accuracy."""
+def plain_optimizer(config: Any) -> Any:
+    """The Keras optimizer a user would write by hand for ``config``'s optimizer and learning rate."""
+    import keras
+
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(config.learning_rate, momentum=config.momentum)
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(config.learning_rate)
+    raise ValueError(f"no plain twin for optimizer {config.optimizer!r}; known: sgd, adam")
+
+
+def build_baseline_model(spec: ModelSpec, size: int, jit_compile: bool, config: Any) -> Any:
+    """The hand-written twin, compiled the plain way: ``config``'s optimizer, SparseCategoricalCrossentropy, accuracy."""
     import keras
 
     import baselines
@@ -253,8 +276,7 @@ def build_baseline_model(spec: ModelSpec, size: int, jit_compile: bool, optimize
         loss = {h: keras.losses.SparseCategoricalCrossentropy() for h in heads}
         metrics = {h: ["accuracy"] for h in heads}
     model.compile(
-        optimizer=keras.optimizers.SGD(1e-3, momentum=0.9) if optimizer == "sgd" else keras.optimizers.Adam(1e-3),
-        loss=loss, metrics=metrics, jit_compile=jit_compile
+        optimizer=plain_optimizer(config), loss=loss, metrics=metrics, jit_compile=jit_compile
     )
     return model
 
@@ -314,7 +336,7 @@ def measure(
     device: dict[str, str],
     feed: str = "device",
     timer: str = "window",
-    optimizer: str = "sgd",
+    setting: str = "tuned",
 ) -> dict[str, Any]:
     """Time the library model (and its baseline) under one variant.
 
@@ -328,9 +350,10 @@ def measure(
     keras.config.set_dtype_policy(variant.policy)
     keras.utils.set_random_seed(0)
     try:
-        impls: dict[str, Any] = {"library": build_library_model(spec, size, batch, variant.jit_compile, optimizer)}
+        library, config = build_library_model(spec, size, batch, variant.jit_compile, setting)
+        impls: dict[str, Any] = {"library": library}
         if with_baseline:
-            impls["baseline"] = build_baseline_model(spec, size, variant.jit_compile, optimizer)
+            impls["baseline"] = build_baseline_model(spec, size, variant.jit_compile, config)
         count = batch * (warmup + steps)
         if keras.backend.backend() == "jax" and feed == "device":
             # Inputs made on the device and fed as device-resident batches (fit_steps):
@@ -393,7 +416,9 @@ def measure(
         row["peak_tflops"] = peak
         row["peak_basis"] = common.peak_basis(variant.policy, math)
         row["timer"] = timer
-        row["optimizer"] = optimizer
+        row["setting"] = setting
+        row["optimizer"] = config.optimizer
+        row["learning_rate"] = config.learning_rate
         if with_baseline:
             row["ratio_library_vs_baseline"] = common.ratio(row["library_images_per_s"], row["baseline_images_per_s"])
         return row
@@ -433,7 +458,7 @@ def run_training(
     feed: str = "device",
     batch_override: int | None = None,
     timer: str = "window",
-    optimizer: str = "sgd",
+    setting: str = "tuned",
 ) -> dict[str, Any]:
     """Run the measurements of ``plan`` and return JSON-ready results.
 
@@ -451,7 +476,7 @@ def run_training(
             bytes, cast to float in the model).
         batch_override: batch size instead of the spec's (batch-size scaling).
         timer: how steps are timed (:data:`TIMERS`).
-        optimizer: a key of :data:`OPTIMIZERS` (both sides use it).
+        setting: a key of :data:`SETTINGS` (both sides use its optimizer).
 
     Returns:
         ``{"rows": [...], "skipped": [...], "config": {...}}``.
@@ -488,7 +513,7 @@ def run_training(
             device=device,
             feed=feed,
             timer=timer,
-            optimizer=optimizer,
+            setting=setting,
         )
         row["wall_seconds"] = time.perf_counter() - start
         rows.append(row)
@@ -511,7 +536,8 @@ def run_training(
                  "and copies each batch to the device inside the step)")
                 if keras.backend.backend() == "jax" else "numpy arrays"
             ),
-            "optimizer": OPTIMIZERS[optimizer],
+            "setting": setting,
+            "train_config_overrides": SETTINGS[setting],
             "timer": timer,
         },
     }
@@ -614,7 +640,7 @@ def memory_of_one_model(key: str, profile: str, steps: int = 3) -> dict[str, Any
     batch = 2 if profile == "smoke" else spec.batch["cpu"]
     images, labels = synthetic_batch(size, batch * steps, spec.task)
     _, before = _rss_mib()
-    model = build_library_model(spec, size, batch, jit_compile=False)
+    model, _ = build_library_model(spec, size, batch, jit_compile=False)
     fit_steps(model, images, labels, batch, steps)
     _, peak = _rss_mib()
     return {"model": key, "backend": keras.backend.backend(), "input_size": size, "batch": batch, "steps": steps,
@@ -674,7 +700,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating library/baseline rounds (default 3)")
     parser.add_argument("--budget", type=float, default=None, help="seconds; later measurements are skipped")
     parser.add_argument("--user-defaults", action="store_true",
-                        help=f"also time every model as TrainConfig() leaves it (Adam, batch {USER_DEFAULT_BATCH}), "
+                        help="also time every model as TrainConfig() leaves it (its optimizer, learning rate and batch), "
                              "beside the tuned rows (SGD + momentum, the spec's batch)")
     parser.add_argument("--memory", action="store_true",
                         help="also measure each model's peak resident memory in training, each in a fresh process")
@@ -714,10 +740,8 @@ def main(argv: list[str] | None = None) -> int:
                              tables=[(result["memory"], common.MEMORY_COLUMNS, "Peak memory")])
     result = run_training(profile, plan, rounds=args.rounds, budget=budget)
     if args.user_defaults:
-        defaults = run_training(profile, plan, rounds=args.rounds, budget=budget, optimizer="adam",
-                                batch_override=2 if args.smoke else USER_DEFAULT_BATCH)
-        for row in defaults["rows"]:
-            row["setting"] = "user defaults"
+        defaults = run_training(profile, plan, rounds=args.rounds, budget=budget, setting="user_defaults",
+                                batch_override=2 if args.smoke else user_default_batch())
         result["rows"] += defaults["rows"]
         result["skipped"] += defaults["skipped"]
         result["config"]["user_defaults"] = defaults["config"]
