@@ -65,7 +65,7 @@ def run_endtoend(
     import bench_training
 
     spec = {s.key: s for s in bench_training.SPECS}[model_key]
-    model = bench_training.build_library_model(spec, cfg["crop_size"], cfg["batch_size"], jit_compile)
+    model, _ = bench_training.build_library_model(spec, cfg["crop_size"], cfg["batch_size"], jit_compile)
     datasets = {key: build_loader(key, directory, cfg) for key in loaders}
     warm: dict[str, float] = {}
     for key, ds in datasets.items():
