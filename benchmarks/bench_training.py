@@ -148,7 +148,7 @@ VARIANTS = {
 #: once per window, not once per step. ``"per_step"``: a per-batch callback, as used until
 #: 2026-12-05; any ``on_train_batch_end`` callback makes Keras convert the logs to Python
 #: numbers after every step (``CallbackList`` turns off its asynchronous dispatch), a device
-#: sync per step (about 2 ms on the H200, 14 % of a Levi-Hassner batch-512 step). Kept to
+#: sync per step (issue 25 estimated 2 ms on the H200, 14 % of a Levi-Hassner batch-512 step). Kept to
 #: measure that cost (the GPU suite's ``sync_cost`` step).
 TIMERS = ("window", "per_step")
 
