@@ -331,7 +331,8 @@ def _zoo(payload: Mapping[str, Any]) -> str:
     return (f"Recipe: {recipe['data']}; {recipe['split']}; the first {recipe['train_faces']} training faces, "
             f"{recipe['epochs']} epochs, {recipe['optimizer']} {recipe['learning_rate']}, batch {recipe['batch_size']}, "
             f"{recipe['task']} at {recipe['image_size']} px; scored on {recipe['val_faces']} validation faces.\n\n"
-            + markdown_table(payload["rows"], cols, heads))
+            + markdown_table(payload["rows"], cols, heads)
+            + "".join(f"\n\n{e['model']}: not trained ({e['error'][:200]})." for e in payload.get("errors", [])))
 
 
 def _photos(payload: Mapping[str, Any]) -> str:

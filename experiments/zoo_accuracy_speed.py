@@ -9,7 +9,8 @@
 # split UTKFaceDataset(root).split(task="multitask", val_fraction=0.1, test_fraction=0.2,
 # seed=0) (the bundled preset's split); the first --train-faces training faces; every
 # face resized (area) to 80x80 once, no augmentation; multitask models (gender + age
-# heads) from create_model(name, task="multitask", input_shape=(80, 80, 3)), compiled by
+# heads) from create_model(name, task="multitask", input_shape=(80, 80, 3), weights=None)
+# (every model from random weights, Inception-v3 included: no ImageNet download), compiled by
 # the library (compile_model) with TrainConfig's defaults (Adam 1e-3, batch 32),
 # --epochs epochs, seed 0; scored on the whole validation split (never the test split).
 # Speed: training images/s (the median epoch after the first), batch-1 model ms per face
@@ -51,6 +52,7 @@ RECIPE: dict[str, Any] = {
     "learning_rate": 1e-3,
     "batch_size": 32,
     "seed": 0,
+    "weights": None,
 }
 #: Zoo models trained from scratch (``basic_inception`` is left out: a frozen base is only
 #: meaningful with ImageNet weights, which this machine cannot download).
@@ -103,7 +105,7 @@ def train_and_score(name: str, data: dict[str, Any], epochs: int) -> dict[str, A
 
     keras.utils.set_random_seed(RECIPE["seed"])
     size = RECIPE["image_size"]
-    model = create_model(name, task="multitask", input_shape=(size, size, 3))
+    model = create_model(name, task="multitask", input_shape=(size, size, 3), weights=None)
     config = TrainConfig(model=name, task="multitask", optimizer=RECIPE["optimizer"],
                          learning_rate=RECIPE["learning_rate"], batch_size=RECIPE["batch_size"], seed=RECIPE["seed"])
     steps = int(np.ceil(len(data["x_train"]) / config.batch_size))
@@ -168,17 +170,27 @@ def main(argv: list[str] | None = None) -> int:
         "y_val": {k: np.asarray(v)[: len(val_paths)] for k, v in split.val.labels.items()},
     }
     env = common.environment()
-    rows = []
+    result: dict[str, Any] = {
+        "recipe": {**RECIPE, "train_faces": len(data["x_train"]), "epochs": epochs, "val_faces": len(data["x_val"])},
+        "scored_on": "validation split (never the test split)", "rows": [], "errors": [], "status": "running",
+    }
+    out = args.out or common.default_out_path(SUITE, env["device"], smoke=args.smoke)
     for name in models:
         common.log(f"{name}: training {epochs} epochs on {len(data['x_train'])} faces")
-        rows.append(train_and_score(name, data, epochs))
-        common.log(f"{name}: gender {rows[-1]['gender']:.3f}, age exact {rows[-1]['age_exact']:.3f}, "
-                   f"{rows[-1]['train_images_per_s']:.0f} train img/s, {rows[-1]['batch1_ms']:.1f} ms per face")
-    result = {"recipe": {**RECIPE, "train_faces": len(data["x_train"]), "epochs": epochs,
-                         "val_faces": len(data["x_val"])},
-              "scored_on": "validation split (never the test split)", "rows": rows,
-              "load_average_at_end": common.load_average()}
-    return common.finish(SUITE, args, env, result, tables=[(rows, COLUMNS, "Zoo: accuracy against speed")])
+        try:
+            row = train_and_score(name, data, epochs)
+        except Exception as error:  # noqa: BLE001 - one model's failure must not lose the others
+            result["errors"].append({"model": name, "error": f"{type(error).__name__}: {error}"[:1000]})
+            common.log(f"{name}: failed: {type(error).__name__}: {str(error)[:200]}")
+            continue
+        result["rows"].append(row)
+        common.write_json({"suite": SUITE, "smoke": args.smoke, **env, **result}, out)  # kept if a later model fails
+        common.log(f"{name}: gender {row['gender']:.3f}, age exact {row['age_exact']:.3f}, "
+                   f"{row['train_images_per_s']:.0f} train img/s, {row['batch1_ms']:.1f} ms per face")
+    result["status"] = "complete"
+    args.out = out
+    common.finish(SUITE, args, env, result, tables=[(result["rows"], COLUMNS, "Zoo: accuracy against speed")])
+    return 1 if result["errors"] else 0
 
 
 if __name__ == "__main__":
