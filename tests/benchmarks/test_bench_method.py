@@ -95,7 +95,7 @@ def test_old_gpu_file_renders_recomputed_percent_and_says_so() -> None:
     stored = {r["model"]: r["library_peak_percent"] for r in payload["training"]["rows"] if r["variant"] == "float32+xla"}
     assert round(stored["levi_hassner"], 1) == 164.5  # the record stays as it ran
     text = results_table.render(payload)
-    assert "| 22.28 |" in text and "164" not in text
+    assert "| 22.28 |" in text and "164.5" not in text and "123.1" not in text
     assert "the file stores another % for 2 row(s) (levi_hassner, modified_inception)" in text
 
 
