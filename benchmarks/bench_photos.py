@@ -6,6 +6,10 @@
 #   python benchmarks/bench_photos.py --smoke        # ~30 s
 #   python benchmarks/bench_photos.py --model runs/x # a trained run folder or .keras file
 #
+# The default model is the bundled preset (utkface_multitask), what Predictor() gives a
+# user; --smoke (and --model quick) use a random 72 px stand-in network instead, as the
+# runs before 2026-12-05 did.
+#
 # Photos: UTKFace crops (../shared/data/utkface) pasted 5 per photo at 90-260 px on
 # 1280x960 canvases (benchmarks/group_photos.py), so every face's position is known
 # and both detectors are scored too (IoU >= 0.4 with the pasted square).
@@ -76,12 +80,16 @@ def make_photos(shared_data: Path, count: int, faces_per_photo: int) -> list[tup
     return photos
 
 
+#: ``--model quick``: the random stand-in network (fast, chance-level labels).
+STANDIN = "quick"
+
+
 def build_predictor(model_source: str | None) -> Any:
-    """The Predictor: a given model, or the ``quick`` recipe's network (64 px, random weights)."""
+    """The Predictor: a given model, or (``None`` / ``"quick"``) a random 72 px stand-in network."""
     from adiencekit.inference import CropSpec, LoadedModel, Predictor
     from adiencekit.models import create_model
 
-    if model_source:
+    if model_source and model_source != STANDIN:
         return Predictor(model_source)
     model = create_model("scratch_cnn", task="multitask", input_shape=(64, 64, 3), conv_layers=4, base_filters=16,
                          dense_units=64, pooling="avg")
@@ -186,7 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faces-per-photo", type=int, default=5, help="faces per photo (default 5)")
     parser.add_argument("--repeats", type=int, default=2, help="timed passes over the photos (default 2)")
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads for adiencekit (default 1)")
-    parser.add_argument("--model", default=None, help="a run folder, .keras file or preset (default: quick network)")
+    parser.add_argument("--model", default=None,
+                        help="a run folder, .keras file or preset (default: the bundled preset, what Predictor() "
+                             f"gives a user; with --smoke or "
+                             f"'{STANDIN}': a random stand-in network)")
     parser.add_argument("--shared-data", type=Path, default=common.REPO_ROOT.parent / "shared" / "data")
     args = parser.parse_args(argv)
     if min(args.photos, args.faces_per_photo, args.repeats, args.threads) < 1:
@@ -196,18 +207,21 @@ def main(argv: list[str] | None = None) -> int:
     set_threads(args.threads)
     env = common.environment()
     photos = make_photos(args.shared_data, 3 if args.smoke else args.photos, args.faces_per_photo)
-    predictor = build_predictor(args.model)
+    from adiencekit.models.presets import DEFAULT_PRESET
+
+    predictor = build_predictor(args.model or (STANDIN if args.smoke else DEFAULT_PRESET))
     common.log(f"{len(photos)} photos x {args.faces_per_photo} faces, {args.repeats} passes")
     result = run_photos(photos, predictor, 1 if args.smoke else args.repeats)
     result["photos"] = {"count": len(photos), "faces_per_photo": args.faces_per_photo, "canvas": [1280, 960],
                         "face_sizes": [90, 260], "source": "UTKFace crops composed by benchmarks/group_photos.py"}
     result["load_average"] = common.load_average()
-    common.print_table(result["rows"], TABLE_COLUMNS, title=f"Photos -> labelled faces ({env['device']['name']})")
     split = result["adiencekit_split"]
-    print(f"adiencekit split: detection {split['detection_s_per_photo']:.3f} s/photo, "
-          f"model {split['model_ms_per_face']:.2f} ms/face ({result['model']})")
-    common.save_results(SUITE, args, env, result)
-    return 0
+    return common.finish(
+        SUITE, args, env, result,
+        tables=[(result["rows"], TABLE_COLUMNS, f"Photos -> labelled faces ({env['device']['name']})")],
+        lines=[f"adiencekit split: detection {split['detection_s_per_photo']:.3f} s/photo, "
+               f"model {split['model_ms_per_face']:.2f} ms/face ({result['model']})"],
+    )
 
 
 if __name__ == "__main__":

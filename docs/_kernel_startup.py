@@ -12,7 +12,7 @@ export); it is created here and set to errors only.
 import logging
 import sys
 
-from adiencekit.cli._quiet import import_backend, quiet_environment
+from adiencekit.quiet import import_backend, quiet_environment
 
 quiet_environment()
 import_backend()

@@ -1,9 +1,12 @@
-# Ablations of the bundled model's recipe (issue 12): what moved the figures.
+# Ablations of the bundled model's recipe (issue 12): what moved the figures. An
+# experiment, not a benchmark: it TRAINS models (minutes to hours on a CPU) and scores
+# their accuracy; it shares the benchmarks' helpers (benchmarks/common.py) and writes its
+# result files beside theirs, in benchmarks/results/ (ablation-*, validation-*).
 #
-#   python benchmarks/ablate_pretrained.py --aligned DATA/utk-aligned --raw ../shared/data/utkface
-#   python benchmarks/ablate_pretrained.py ... --variants baseline,raw_crops --epochs 12
-#   python benchmarks/ablate_pretrained.py --runs runs/utkface_multitask runs/utkface_multitask_seed1
-#   python benchmarks/ablate_pretrained.py --runs runs/candidate --preset utkface_multitask
+#   python experiments/ablate_pretrained.py --aligned DATA/utk-aligned --raw ../shared/data/utkface
+#   python experiments/ablate_pretrained.py ... --variants baseline,raw_crops --epochs 12
+#   python experiments/ablate_pretrained.py --runs runs/utkface_multitask runs/utkface_multitask_seed1
+#   python experiments/ablate_pretrained.py --runs runs/candidate --preset utkface_multitask
 #
 # --runs scores finished full-size runs of one split on its validation split, each alone
 # and their ensemble (mean probabilities), into a `validation` result file; --preset adds
@@ -34,7 +37,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import common
+# The benchmarks' helpers (timing-free here: environment capture, JSON, tables, options).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import common  # noqa: E402  (benchmarks/ is not a package)
 
 SUITE = "ablation"
 #: Reduced scale shared by every variant (the full recipe: 112 px images, 96 px crops, 40 epochs).

@@ -1,4 +1,4 @@
-"""``benchmarks/ablate_pretrained.py`` end to end on a tiny UTKFace-format root (about 40 s: slow)."""
+"""``experiments/ablate_pretrained.py`` end to end on a tiny UTKFace-format root (about 40 s: slow)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO / "experiments"))
 
 import ablate_pretrained  # noqa: E402
 
@@ -54,7 +54,7 @@ def test_two_variants_their_ensemble_and_the_reframed_scores(tmp_path, monkeypat
         assert row["val_images"] == 4  # 10% of 40
     # --rescore in a new process (nothing imported or registered yet): the runs are read
     # back with their own configs, so the reduced SCALE patched above is not needed there.
-    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "ablate_pretrained.py"), *args, "--rescore"],
+    done = subprocess.run([sys.executable, str(REPO / "experiments" / "ablate_pretrained.py"), *args, "--rescore"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     payload = json.loads(out.read_text())
