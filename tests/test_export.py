@@ -249,3 +249,16 @@ def test_the_onnx_example_of_the_docs_gives_predictors_labels(tmp_path: Path, ad
     for head in ("gender", "age"):
         expected = np.array([list(face.heads[head].probabilities.values()) for face in faces])
         np.testing.assert_allclose(namespace["outputs"][head], expected, atol=1e-4)
+
+
+def test_levi_hassner_exports_to_an_onnx_graph_that_takes_the_image_alone(tmp_path: Path) -> None:
+    """Its mean subtraction was a Normalization layer whose constants became two extra ONNX inputs."""
+    pytest.importorskip("tf2onnx", reason="ONNX export needs tf2onnx (the export extra)")
+    ort = pytest.importorskip("onnxruntime")
+    model = create_model("levi_hassner", task="gender", input_shape=(64, 64, 3))
+    path = export_model(model, tmp_path / "lh.onnx", format="onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [node.name for node in session.get_inputs()] == ["image"]
+    x = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+    out = session.run(None, {"image": x})[0]
+    np.testing.assert_allclose(out, np.asarray(model.predict(x, verbose=0)), atol=1e-4)

@@ -67,7 +67,17 @@ def levi_hassner_preprocessing(
         name: layer name.
 
     Returns:
-        A ``keras.layers.Normalization`` with fixed ``mean`` and unit variance.
+        A ``keras.layers.Rescaling`` with scale 1 and offset ``-mean`` per channel. (Not a
+        ``keras.layers.Normalization``: its mean and variance are tensors captured from
+        outside the traced graph, which the ONNX converter turns into two extra graph
+        inputs, so the exported file could not run on an image alone.)
+
+    Example:
+
+    >>> import numpy as np
+    >>> layer = levi_hassner_preprocessing([1.0, 2.0, 3.0])
+    >>> np.asarray(layer(np.full((1, 1, 1, 3), 10.0, "float32"))).ravel().tolist()
+    [9.0, 8.0, 7.0]
     """
     try:
         values = [float(value) for value in mean]
@@ -75,7 +85,7 @@ def levi_hassner_preprocessing(
         raise ValueError(f"mean must be a sequence of numbers, one per channel, got {mean!r}") from None
     if not values:
         raise ValueError(f"mean must hold one number per channel, got {mean!r}")
-    return keras.layers.Normalization(mean=values, variance=[1.0] * len(values), name=name)
+    return keras.layers.Rescaling(scale=1.0, offset=[-value for value in values], name=name)
 
 
 #: The kinds of in-model preprocessing a task model records in its config.
