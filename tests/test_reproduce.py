@@ -17,7 +17,7 @@ from adiencekit.reproduce import recorded_training, reproduce_preset
 from adiencekit.training import TrainConfig, train
 from adiencekit.training.run_folder import RunExistsError
 
-from .test_prepare import _CentreFace, _raw_root
+from inference.test_prepare import _CentreFace, _raw_root
 
 CROP = CropSpec(margin=0.0, shift=-0.12, size=40)
 

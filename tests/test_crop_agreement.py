@@ -16,8 +16,8 @@ from adiencekit.inference.detection import Detection
 from adiencekit.training import TrainConfig
 from adiencekit.training.run_folder import RunFolder
 
-from ._helpers import make_small_tree
-from .test_export_preset import _prepared_root, _train
+from training._helpers import make_small_tree
+from test_export_preset import _prepared_root, _train
 
 _NETWORK = {"model": "face_resnet", "model_kwargs": {"width": 4, "blocks": [1, 1]}, "task": "multitask",
             "image_size": 40, "crop_size": 32, "batch_size": 8, "epochs": 1, "early_stopping_patience": None}
