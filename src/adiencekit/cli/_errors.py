@@ -30,7 +30,7 @@ from types import TracebackType
 
 from adiencekit.errors import AdienceKitError
 
-__all__ = ["fail", "one_line"]
+__all__ = ["fail", "one_line", "printable"]
 
 _ELSEWHERE = "--out for runs, ADIENCEKIT_HOME for the synthetic-data cache"
 _HINTS = {
@@ -110,5 +110,17 @@ def one_line(error: BaseException) -> str | None:
 def fail(message: str, code: int = 2) -> int:
     """Print ``adiencekit: error: MESSAGE`` (its first line, printable on any stream) on stderr; return ``code``."""
     first = message.strip().splitlines()[0] if message.strip() else "unknown error"
-    print(f"adiencekit: error: {first.encode('utf-8', 'backslashreplace').decode('utf-8')}", file=sys.stderr, flush=True)
+    print(f"adiencekit: error: {printable(first)}", file=sys.stderr, flush=True)
     return code
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on any stream: file names that are not valid UTF-8 keep their bytes as escapes.
+
+    Example:
+
+    >>> import os
+    >>> printable(os.fsdecode(b"caf\\xe9.jpg"))
+    'caf\\\\udce9.jpg'
+    """
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -37,14 +37,12 @@ import collections
 import json
 import math
 import os
-import stat
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from adiencekit.cli._errors import fail
+from adiencekit.cli._errors import fail, printable
 from adiencekit.errors import AdienceKitError, ConfigError
 
 __all__ = ["add_predict_parser", "format_table", "run_predict"]
@@ -104,52 +102,8 @@ def add_predict_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-# ----------------------------------------------------------------------------- inputs and outputs
-@dataclass
-class _Input:
-    """A photo to label: where it is, and where its annotated copy goes (relative to ``--annotate``)."""
-
-    path: Path
-    relative: Path
-
-
-def _collect(arguments: list[str]) -> tuple[list[_Input], list[Path]]:
-    """The photos named or found in folders, with their mirrored output paths; and the skipped entries.
-
-    Files named directly are kept whatever their suffix (reading them decides) and missing
-    ones too (reported as unreadable); inside folders only image suffixes count. Entries
-    that exist but are no regular files (named pipes, sockets, devices) are skipped:
-    opening a pipe would wait forever.
-    """
-    from adiencekit.inference.images import IMAGE_SUFFIXES
-
-    inputs: list[_Input] = []
-    skipped: list[Path] = []
-    for argument in arguments:
-        root = Path(argument)
-        if root.is_dir():
-            for path in sorted(root.rglob("*")):
-                if path.suffix.lower() not in IMAGE_SUFFIXES or path.is_dir():
-                    continue
-                if _regular(path):
-                    inputs.append(_Input(path, path.relative_to(root)))
-                else:
-                    skipped.append(path)
-        elif root.exists() and not _regular(root):
-            skipped.append(root)
-        else:
-            inputs.append(_Input(root, Path(root.name)))
-    return inputs, skipped
-
-
-def _regular(path: Path) -> bool:
-    try:
-        return stat.S_ISREG(path.stat().st_mode)
-    except OSError:
-        return True  # a dangling link or a permission error: reading reports it
-
-
-def _annotated_paths(inputs: list[_Input], folder: Path) -> list[Path]:
+# ----------------------------------------------------------------------------- outputs
+def _annotated_paths(inputs: list[Any], folder: Path) -> list[Path]:
     """Where each annotated copy goes: the input's relative path under ``folder``, JPEG or PNG, never twice."""
     used: set[Path] = set()
     targets = []
@@ -164,7 +118,7 @@ def _annotated_paths(inputs: list[_Input], folder: Path) -> list[Path]:
     return targets
 
 
-def _refuse_writing_over_inputs(args: argparse.Namespace, inputs: list[_Input], targets: list[Path]) -> None:
+def _refuse_writing_over_inputs(args: argparse.Namespace, inputs: list[Any], targets: list[Path]) -> None:
     """``--annotate`` and ``--json`` must never replace a photo or land inside an input folder."""
     sources = {item.path.resolve() for item in inputs}
     folders = [Path(argument).resolve() for argument in args.paths if Path(argument).is_dir()]
@@ -186,11 +140,6 @@ def _refuse_writing_over_inputs(args: argparse.Namespace, inputs: list[_Input], 
 
 
 # ----------------------------------------------------------------------------- output
-def _display(text: str) -> str:
-    """``text`` safe to print on any stream: file names that are not valid UTF-8 keep their bytes as escapes."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 def format_table(results: list[Any]) -> str:
     """A fixed-width table: one row per face, a row for photos without a face.
 
@@ -206,7 +155,7 @@ def format_table(results: list[Any]) -> str:
     for result in results:
         if not result.ok:
             continue
-        name = _display(result.path) if result.path is not None else "<array>"
+        name = printable(result.path) if result.path is not None else "<array>"
         if not result.faces:
             rows.append([name, "-", "-", "-", "-", "-", "-", "-"])
         for index, face in enumerate(result.faces):
@@ -263,7 +212,7 @@ class _Warnings:
 
     def flush(self) -> None:
         for message in self.held:
-            print(f"adiencekit: warning: {_display(message)}", file=sys.stderr, flush=True)
+            print(f"adiencekit: warning: {printable(message)}", file=sys.stderr, flush=True)
         self.held.clear()
 
 
@@ -271,7 +220,9 @@ class _Warnings:
 def run_predict(args: argparse.Namespace) -> int:
     """Run ``adiencekit predict``; returns the exit status (0, or 2 on a user error or when nothing was read)."""
     try:
-        inputs, skipped = _collect(args.paths)
+        from adiencekit.inference.images import collect_images
+
+        inputs, skipped = collect_images(args.paths)
         if not inputs:
             if skipped:
                 return fail(f"nothing to read: {len(skipped)} entries are not regular files (first: {skipped[0]})")
@@ -316,13 +267,13 @@ def run_predict(args: argparse.Namespace) -> int:
         return fail(str(error))
 
 
-def _label(predictor: Any, inputs: list[_Input], targets: list[Path], args: argparse.Namespace,
+def _label(predictor: Any, inputs: list[Any], targets: list[Path], args: argparse.Namespace,
            warnings: _Warnings) -> list[Any]:
     """Label every photo, decoding each once; annotate from the same pixels."""
     from adiencekit.inference.annotate import annotate_image
     from adiencekit.inference.images import ImageReadError, read_image
 
-    decoded: collections.deque[tuple[_Input, Any]] = collections.deque()
+    decoded: collections.deque[tuple[Any, Any]] = collections.deque()
 
     def feed() -> Iterator[Any]:
         for item in inputs:

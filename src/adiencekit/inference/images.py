@@ -28,8 +28,10 @@ cannot read image (not an image format Pillow knows)
 from __future__ import annotations
 
 import os
+import stat
 import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from adiencekit.errors import DataError
 
-__all__ = ["IMAGE_SUFFIXES", "ImageReadError", "as_rgb_array", "expand_image_paths", "read_image", "to_rgb"]
+__all__ = ["IMAGE_SUFFIXES", "ImageInput", "ImageReadError", "as_rgb_array", "collect_images", "expand_image_paths",
+           "read_image", "to_rgb"]
 
 #: File suffixes taken from a folder (lower case); other files in a folder are ignored.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -171,18 +174,66 @@ def as_rgb_array(image: Any) -> np.ndarray:
     raise ValueError(f"image must be uint8 RGB of shape (H, W, 3), got shape {array.shape}")
 
 
+@dataclass(frozen=True)
+class ImageInput:
+    """A photo to read: the file, and its path below the folder it was found in (its name when named directly)."""
+
+    path: Path
+    relative: Path
+
+
+def collect_images(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+) -> tuple[list[ImageInput], list[Path]]:
+    """The photos named directly or found in named folders, and the entries skipped.
+
+    Files named directly are kept whatever their suffix (reading them decides), and so are
+    missing ones, so that the caller reports them as unreadable rather than dropping them;
+    inside a folder (recursively, sorted) only :data:`IMAGE_SUFFIXES` count. Entries that
+    exist but are no regular files (named pipes, sockets, devices) are skipped and
+    returned, never opened: reading a pipe would wait forever.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> from pathlib import Path
+    >>> from adiencekit.inference.images import collect_images
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "a").mkdir()
+    >>> for name in ("a/x.jpg", "b.PNG", "notes.txt"):
+    ...     _ = (root / name).write_bytes(b"")
+    >>> os.mkfifo(root / "pipe.jpg")
+    >>> found, skipped = collect_images(root)
+    >>> [str(item.relative) for item in found], [p.name for p in skipped]
+    (['a/x.jpg', 'b.PNG'], ['pipe.jpg'])
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    found: list[ImageInput] = []
+    skipped: list[Path] = []
+    for entry in paths:
+        root = Path(entry)
+        if root.is_dir():
+            for path in sorted(root.rglob("*")):
+                if path.suffix.lower() in IMAGE_SUFFIXES and not path.is_dir():
+                    (found.append(ImageInput(path, path.relative_to(root))) if _regular(path)
+                     else skipped.append(path))
+        elif root.exists() and not _regular(root):
+            skipped.append(root)
+        else:
+            found.append(ImageInput(root, Path(root.name)))
+    return found, skipped
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return True  # a dangling link or a permission error: reading reports it
+
+
 def expand_image_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Files named directly, plus the image files inside named folders (sorted, recursive).
-
-    Files named directly are kept whatever their suffix (reading them decides); inside a
-    folder only :data:`IMAGE_SUFFIXES` count. Missing paths are kept, so that the caller
-    reports them as unreadable rather than dropping them.
-
-    Args:
-        paths: one path or several.
-
-    Returns:
-        The paths to read, in order.
+    """The paths of :func:`collect_images` (named files, then the images of named folders), in order.
 
     Example:
 
@@ -195,15 +246,4 @@ def expand_image_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLik
     >>> [p.name for p in expand_image_paths(root)]
     ['a.PNG', 'b.jpg']
     """
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    found: list[Path] = []
-    for entry in paths:
-        path = Path(entry)
-        if path.is_dir():
-            found.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            )
-        else:
-            found.append(path)
-    return found
+    return [item.path for item in collect_images(paths)[0]]
