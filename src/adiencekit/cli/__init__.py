@@ -49,7 +49,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from adiencekit.cli._errors import one_line
+from adiencekit.cli._errors import fail, one_line
 from adiencekit.cli._parser import UsageError, build_parser
 from adiencekit.cli.export import run_export
 from adiencekit.cli.predict import run_predict
@@ -338,11 +338,6 @@ _COMMANDS = {
 _LIGHT_COMMANDS = frozenset({"models"})
 
 
-def _fail(message: str, code: int = USAGE_EXIT_CODE) -> int:
-    print(f"adiencekit: error: {message}", file=sys.stderr, flush=True)
-    return code
-
-
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
     """Library warnings as ``adiencekit: warning: ...`` lines, without Python's source line."""
     text = str(message).strip().splitlines()
@@ -374,12 +369,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, --version
         return int(exit_.code or 0)
     except KeyboardInterrupt:
-        return _fail("interrupted", INTERRUPTED_EXIT_CODE)
+        return fail("interrupted", INTERRUPTED_EXIT_CODE)
     except Exception as error:
         message = one_line(error)
         if message is None:
             raise  # a bug: keep the traceback
-        return _fail(message)
+        return fail(message, USAGE_EXIT_CODE)
     finally:
         warnings.showwarning = shown
 
