@@ -1,0 +1,509 @@
+"""MTCNN as Keras 3 models: face detection on any Keras backend, without TensorFlow.
+
+The ``mtcnn`` package builds its three networks with TensorFlow, and ``import mtcnn``
+imports TensorFlow (four seconds on a small CPU). This module rebuilds the networks of
+Zhang et al. 2016 ("Joint Face Detection and Alignment using Multi-task Cascaded
+Convolutional Networks") with ``keras.layers`` only, loads the package's weights from
+its installed folder without importing it (``mtcnn/assets/weights/{pnet,rnet,onet}.lz4``,
+read with joblib), and runs the three detection stages in NumPy:
+
+1. P-Net, fully convolutional, on an image pyramid whose first scale maps the smallest
+   face worth finding onto P-Net's 12-pixel cell; every cell scoring above the first
+   threshold proposes a box, corrected by its regression; non-maximum suppression per
+   scale, then across scales.
+2. R-Net on 24 x 24 crops of the squared proposals (one batch): score, box regression,
+   non-maximum suppression.
+3. O-Net on 48 x 48 crops (one batch): score, box regression, five landmarks; a last
+   suppression that compares overlaps with the smaller box.
+
+The numerical conventions (pixel normalisation, area-averaged pyramid, crop sampling,
+box and landmark decoding) follow ``mtcnn`` 1.0, so that :class:`KerasMTCNNDetector`
+finds the same faces as :class:`~adiencekit.inference.detection.MTCNNDetector`.
+
+Example:
+
+>>> import numpy as np
+>>> from adiencekit.inference.mtcnn_keras import KerasMTCNNDetector, square_boxes
+>>> detector = KerasMTCNNDetector()
+>>> detector.detect(np.full((120, 160, 3), 200, np.uint8))  # a blank photo
+[]
+>>> square_boxes(np.array([[0.0, 0.0, 10.0, 4.0]]))
+array([[ 0., -3., 10.,  7.]])
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from adiencekit.errors import ConfigError, ModelFileError
+from adiencekit.inference.detection import Detection, FaceDetector, MTCNNDetector
+
+__all__ = [
+    "KerasMTCNNDetector",
+    "area_resize",
+    "build_onet",
+    "build_pnet",
+    "build_rnet",
+    "crop_patches",
+    "load_mtcnn_weights",
+    "mtcnn_networks",
+    "non_max_suppression",
+    "pyramid_scales",
+    "square_boxes",
+]
+
+#: P-Net's receptive field (pixels) and the stride of its output cells.
+PNET_CELL = 12
+PNET_STRIDE = 2
+#: Ratio between two pyramid scales (the paper's 0.709, about 1/sqrt(2)).
+SCALE_FACTOR = 0.709
+#: Overlap thresholds of the suppressions: within a scale, across scales, after R-Net, after O-Net.
+NMS_PER_SCALE = 0.5
+NMS_ACROSS_SCALES = 0.7
+NMS_RNET = 0.7
+NMS_ONET = 0.7
+#: Input sides of R-Net and O-Net.
+RNET_SIDE = 24
+ONET_SIDE = 48
+
+
+# ----------------------------------------------------------------------------- networks
+def _conv_prelu(x: Any, filters: int, kernel: int, name: str) -> Any:
+    import keras
+
+    x = keras.layers.Conv2D(filters, kernel, padding="valid", name=name)(x)
+    return keras.layers.PReLU(shared_axes=[1, 2], name=f"prelu_{name}")(x)
+
+
+def _dense_prelu_trunk(x: Any, units: int, name: str) -> Any:
+    """Caffe's flatten order (width before height), then a dense layer and a PReLU."""
+    import keras
+
+    x = keras.layers.Permute((2, 1, 3), name="caffe_order")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(units, name=name)(x)
+    return keras.layers.PReLU(name=f"prelu_{name}")(x)
+
+
+def build_pnet() -> Any:
+    """P-Net (proposals): a fully convolutional net on images of any size.
+
+    Returns:
+        A ``keras.Model`` from ``(batch, H, W, 3)`` normalised pixels to box regressions
+        ``(batch, h, w, 4)`` and face probabilities ``(batch, h, w, 2)`` (column 1: face),
+        one cell per 12-pixel window at stride 2.
+
+    Example:
+
+    >>> from adiencekit.inference.mtcnn_keras import build_pnet
+    >>> [tuple(out.shape) for out in build_pnet().outputs]
+    [(None, None, None, 4), (None, None, None, 2)]
+    """
+    import keras
+
+    inputs = keras.Input((None, None, 3), name="pixels")
+    x = _conv_prelu(inputs, 10, 3, "conv1")
+    x = keras.layers.MaxPooling2D(2, 2, padding="same", name="pool1")(x)
+    x = _conv_prelu(x, 16, 3, "conv2")
+    x = _conv_prelu(x, 32, 3, "conv3")
+    boxes = keras.layers.Conv2D(4, 1, name="boxes")(x)
+    faces = keras.layers.Conv2D(2, 1, activation="softmax", name="faces")(x)
+    return keras.Model(inputs, [boxes, faces], name="pnet")
+
+
+def build_rnet() -> Any:
+    """R-Net (refinement) on 24 x 24 crops.
+
+    Returns:
+        A ``keras.Model`` from ``(batch, 24, 24, 3)`` to box regressions ``(batch, 4)``
+        and face probabilities ``(batch, 2)``.
+
+    Example:
+
+    >>> from adiencekit.inference.mtcnn_keras import build_rnet
+    >>> build_rnet().count_params()
+    100178
+    """
+    import keras
+
+    inputs = keras.Input((RNET_SIDE, RNET_SIDE, 3), name="pixels")
+    x = _conv_prelu(inputs, 28, 3, "conv1")
+    x = keras.layers.MaxPooling2D(3, 2, padding="same", name="pool1")(x)
+    x = _conv_prelu(x, 48, 3, "conv2")
+    x = keras.layers.MaxPooling2D(3, 2, padding="valid", name="pool2")(x)
+    x = _conv_prelu(x, 64, 2, "conv3")
+    x = _dense_prelu_trunk(x, 128, "fc4")
+    boxes = keras.layers.Dense(4, name="boxes")(x)
+    faces = keras.layers.Dense(2, activation="softmax", name="faces")(x)
+    return keras.Model(inputs, [boxes, faces], name="rnet")
+
+
+def build_onet() -> Any:
+    """O-Net (output) on 48 x 48 crops, with the five landmarks.
+
+    Returns:
+        A ``keras.Model`` from ``(batch, 48, 48, 3)`` to box regressions ``(batch, 4)``,
+        landmarks ``(batch, 10)`` (five x, then five y, relative to the crop) and face
+        probabilities ``(batch, 2)``.
+
+    Example:
+
+    >>> from adiencekit.inference.mtcnn_keras import build_onet
+    >>> [tuple(out.shape) for out in build_onet().outputs]
+    [(None, 4), (None, 10), (None, 2)]
+    """
+    import keras
+
+    inputs = keras.Input((ONET_SIDE, ONET_SIDE, 3), name="pixels")
+    x = _conv_prelu(inputs, 32, 3, "conv1")
+    x = keras.layers.MaxPooling2D(3, 2, padding="same", name="pool1")(x)
+    x = _conv_prelu(x, 64, 3, "conv2")
+    x = keras.layers.MaxPooling2D(3, 2, padding="valid", name="pool2")(x)
+    x = _conv_prelu(x, 64, 3, "conv3")
+    x = keras.layers.MaxPooling2D(2, 2, padding="same", name="pool3")(x)
+    x = _conv_prelu(x, 128, 2, "conv4")
+    x = _dense_prelu_trunk(x, 256, "fc5")
+    boxes = keras.layers.Dense(4, name="boxes")(x)
+    landmarks = keras.layers.Dense(10, name="landmarks")(x)
+    faces = keras.layers.Dense(2, activation="softmax", name="faces")(x)
+    return keras.Model(inputs, [boxes, landmarks, faces], name="onet")
+
+
+def _weights_dir() -> Path:
+    """The installed ``mtcnn`` package's weight folder, found without importing the package."""
+    spec = importlib.util.find_spec("mtcnn")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("the MTCNN weights ship in the 'mtcnn' package; install it with pip install 'mtcnn>=1.0,<2'")
+    return Path(next(iter(spec.submodule_search_locations))) / "assets" / "weights"
+
+
+def load_mtcnn_weights(name: str, folder: str | Path | None = None) -> list[np.ndarray]:
+    """The weights of one network (``"pnet"``, ``"rnet"`` or ``"onet"``) as arrays.
+
+    Args:
+        name: which network.
+        folder: where ``<name>.lz4`` lies; by default the installed ``mtcnn`` package's
+            ``assets/weights`` folder (the package itself is not imported).
+
+    Returns:
+        The arrays in the layers' order (kernel, bias, PReLU slope, ...; the last layers:
+        boxes, [landmarks,] faces).
+
+    Raises:
+        ConfigError: unknown name, or the ``mtcnn`` package is not installed.
+        ModelFileError: the file is missing or unreadable.
+
+    Example:
+
+    >>> from adiencekit.inference.mtcnn_keras import load_mtcnn_weights
+    >>> [w.shape for w in load_mtcnn_weights("pnet")][:3]
+    [(3, 3, 3, 10), (10,), (1, 1, 10)]
+    """
+    if name not in ("pnet", "rnet", "onet"):
+        raise ConfigError(f"unknown MTCNN network {name!r}; expected 'pnet', 'rnet' or 'onet'")
+    path = (Path(folder) if folder is not None else _weights_dir()) / f"{name}.lz4"
+    if not path.is_file():
+        raise ModelFileError(f"MTCNN weights not found: {path} (reinstall the 'mtcnn' package)")
+    import joblib
+
+    try:
+        weights = joblib.load(path)
+    except Exception as error:  # joblib raises many types on a damaged file
+        raise ModelFileError(f"MTCNN weights {path} are damaged: {type(error).__name__}: {error}") from None
+    return [np.asarray(w, np.float32) for w in weights]
+
+
+def _with_weights(model: Any, weights: list[np.ndarray]) -> Any:
+    expected = [tuple(w.shape) for w in model.weights]
+    found = [tuple(w.shape) for w in weights]
+    if expected != found:
+        raise ModelFileError(f"MTCNN weights for {model.name} have shapes {found}, expected {expected}")
+    model.set_weights(weights)
+    return model
+
+
+@functools.lru_cache(maxsize=None)
+def mtcnn_networks() -> tuple[Any, Any, Any]:
+    """P-Net, R-Net and O-Net with the ``mtcnn`` package's weights (built once per process).
+
+    Example:
+
+    >>> from adiencekit.inference.mtcnn_keras import mtcnn_networks
+    >>> [net.name for net in mtcnn_networks()]
+    ['pnet', 'rnet', 'onet']
+    """
+    return tuple(_with_weights(build(), load_mtcnn_weights(name))  # type: ignore[return-value]
+                 for name, build in (("pnet", build_pnet), ("rnet", build_rnet), ("onet", build_onet)))
+
+
+# ----------------------------------------------------------------------------- NumPy stages
+def pyramid_scales(height: int, width: int, min_face: float) -> np.ndarray:
+    """Scales of the image pyramid: the first maps a ``min_face`` face onto P-Net's 12 px.
+
+    The number of scales follows ``mtcnn`` 1.0 (from the shorter side over 12 px, with
+    factor :data:`SCALE_FACTOR`); scales whose shorter side would be under 12 px are left out.
+
+    Example:
+
+    >>> from adiencekit.inference.mtcnn_keras import pyramid_scales
+    >>> [round(float(s), 3) for s in pyramid_scales(200, 300, min_face=20)]
+    [0.6, 0.425, 0.302, 0.214, 0.152, 0.107, 0.076]
+    """
+    shorter = min(height, width)
+    if shorter < PNET_CELL:
+        return np.empty(0)
+    count = max(0, round(math.log(shorter / PNET_CELL) / -math.log(SCALE_FACTOR) - 1))
+    scales = PNET_CELL / min_face * SCALE_FACTOR ** np.arange(count)
+    return scales[np.floor(shorter * scales) >= PNET_CELL]
+
+
+def _area_weights(size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per output pixel: the input indices it covers and their area weights (rows sum to 1)."""
+    step = size_in / size_out
+    starts = np.arange(size_out) * step
+    span = math.ceil(step) + 1
+    index = np.floor(starts)[:, None] + np.arange(span)[None, :]
+    left = np.maximum(index, starts[:, None])
+    right = np.minimum(index + 1, (starts + step)[:, None])
+    weights = np.clip(right - left, 0.0, None) / step
+    return np.minimum(index, size_in - 1).astype(np.intp), weights.astype(np.float32)
+
+
+def area_resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Shrink ``(H, W, C)`` by area averaging (each output pixel: the mean of what it covers).
+
+    The same resampling as TensorFlow's ``method="area"``, in NumPy; cost linear in the
+    number of pixels.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from adiencekit.inference.mtcnn_keras import area_resize
+    >>> area_resize(np.arange(16, dtype=np.float32).reshape(4, 4, 1), 2, 2)[..., 0]
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]], dtype=float32)
+    """
+    rows, row_w = _area_weights(image.shape[0], height)
+    cols, col_w = _area_weights(image.shape[1], width)
+    tall = np.einsum("ok,okwc->owc", row_w, image[rows])
+    return np.einsum("ok,hokc->hoc", col_w, tall[:, cols])
+
+
+def non_max_suppression(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "union") -> np.ndarray:
+    """Non-maximum suppression as ``mtcnn`` 1.0 does it: indices kept, highest score first.
+
+    A box is dropped when it overlaps *any* higher-scoring box by more than
+    ``threshold``, whether that box is kept or not (stricter than greedy suppression,
+    which compares with kept boxes only). Computed in blocks, so memory stays bounded.
+
+    Args:
+        boxes: ``(N, 4)`` ``x1, y1, x2, y2``.
+        scores: ``(N,)``.
+        threshold: the overlap above which the lower-scoring box is dropped.
+        mode: ``"union"`` (intersection over union) or ``"min"`` (over the smaller area).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from adiencekit.inference.mtcnn_keras import non_max_suppression
+    >>> boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30]], float)
+    >>> non_max_suppression(boxes, np.array([0.8, 0.9, 0.7]), 0.5).tolist()
+    [1, 2]
+    """
+    if mode not in ("union", "min"):
+        raise ConfigError(f"mode must be 'union' or 'min', got {mode!r}")
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    x1, y1, x2, y2 = np.asarray(boxes, np.float64)[order].T
+    areas = (x2 - x1) * (y2 - y1)
+    dropped = np.zeros(order.size, bool)
+    block = 512
+    for start in range(0, order.size, block):
+        rows = slice(start, min(start + block, order.size))
+        stop = rows.stop  # only higher-scoring boxes (earlier in the order) can drop a box
+        width = np.clip(np.minimum(x2[rows, None], x2[None, :stop]) - np.maximum(x1[rows, None], x1[None, :stop]), 0, None)
+        height = np.clip(np.minimum(y2[rows, None], y2[None, :stop]) - np.maximum(y1[rows, None], y1[None, :stop]), 0, None)
+        inter = width * height
+        if mode == "min":
+            base = np.minimum(areas[rows, None], areas[None, :stop])
+        else:
+            base = areas[rows, None] + areas[None, :stop] - inter
+        overlap = np.divide(inter, base, out=np.zeros_like(inter), where=base > 0)
+        earlier = np.arange(stop)[None, :] < np.arange(rows.start, stop)[:, None]
+        dropped[rows] = ((overlap > threshold) & earlier).any(axis=1)
+    return order[~dropped]
+
+
+def square_boxes(boxes: np.ndarray) -> np.ndarray:
+    """``x1, y1, x2, y2`` boxes grown to squares (the longer side) around the same centre."""
+    boxes = np.array(boxes, dtype=np.float64)
+    width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    side = np.maximum(width, height)
+    boxes[:, 0] += (width - side) / 2
+    boxes[:, 1] += (height - side) / 2
+    boxes[:, 2:4] = boxes[:, 0:2] + side[:, None]
+    return boxes
+
+
+def crop_patches(image: np.ndarray, boxes: np.ndarray, side: int) -> np.ndarray:
+    """Bilinear ``side x side`` crops of ``boxes`` (``x1, y1, x2, y2``); outside the image is 0.
+
+    Sampling follows ``mtcnn`` 1.0 (TensorFlow's ``crop_and_resize`` on box corners
+    divided by the image size).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from adiencekit.inference.mtcnn_keras import crop_patches
+    >>> crop_patches(np.ones((10, 10, 3), np.float32), np.array([[0, 0, 10, 10.0]]), 4).shape
+    (1, 4, 4, 3)
+    """
+    height, width = image.shape[:2]
+    steps = np.arange(side) / max(side - 1, 1)
+
+    def axis(low: np.ndarray, high: np.ndarray, size: int) -> tuple[np.ndarray, ...]:
+        at = (low[:, None] + (high - low)[:, None] * steps[None, :]) * (size - 1) / size
+        inside = (at >= 0) & (at <= size - 1)
+        base = np.clip(np.floor(at), 0, size - 1).astype(np.intp)
+        frac = (at - base).astype(np.float32)
+        return base, np.minimum(base + 1, size - 1), frac, inside
+
+    y0, y1, fy, in_y = axis(boxes[:, 1], boxes[:, 3], height)
+    x0, x1, fx, in_x = axis(boxes[:, 0], boxes[:, 2], width)
+    wx = fx[:, None, :, None]
+    top = image[y0[:, :, None], x0[:, None, :]] * (1 - wx) + image[y0[:, :, None], x1[:, None, :]] * wx
+    bottom = image[y1[:, :, None], x0[:, None, :]] * (1 - wx) + image[y1[:, :, None], x1[:, None, :]] * wx
+    patches = top * (1 - fy[:, :, None, None]) + bottom * fy[:, :, None, None]
+    mask = in_y[:, :, None, None] & in_x[:, None, :, None]
+    return np.where(mask, patches, 0.0).astype(np.float32)
+
+
+def _run_network(network: Any, batch: np.ndarray) -> list[np.ndarray]:
+    import keras
+
+    outputs = network(batch, training=False)
+    return [np.asarray(keras.ops.convert_to_numpy(out), np.float64) for out in outputs]
+
+
+def _proposals(pnet: Any, normalized: np.ndarray, scales: np.ndarray, threshold: float) -> np.ndarray:
+    """Stage 1: ``(N, 5)`` rows ``x1, y1, x2, y2, score`` in the image's pixels."""
+    height, width = normalized.shape[:2]
+    found = []
+    for scale in scales:
+        scaled = area_resize(normalized, int(height * scale), int(width * scale))
+        regression, probability = (out[0] for out in _run_network(pnet, scaled[None]))
+        ys, xs = np.nonzero(probability[..., 1] > threshold)
+        if ys.size == 0:
+            continue
+        # Cell (y, x) sees the window [2x + 1, 2x + 12] of the scaled image (mtcnn 1.0).
+        corners = np.stack([xs, ys, xs, ys], axis=1) * PNET_STRIDE + [1, 1, PNET_CELL, PNET_CELL]
+        boxes = (corners + regression[ys, xs] * (PNET_CELL - 1)) / scale
+        rows = np.column_stack([boxes, probability[ys, xs, 1]])
+        found.append(rows[non_max_suppression(rows[:, :4], rows[:, 4], NMS_PER_SCALE)])
+    if not found:
+        return np.empty((0, 5))
+    rows = np.concatenate(found)
+    return rows[non_max_suppression(rows[:, :4], rows[:, 4], NMS_ACROSS_SCALES)]
+
+
+def _refine(boxes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Apply R-/O-Net box regressions (fractions of the box's side, ``+1`` as in mtcnn 1.0)."""
+    sides = np.stack([boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1] * 2, axis=1)
+    return boxes[:, :4] + offsets * sides
+
+
+class KerasMTCNNDetector(MTCNNDetector):
+    """MTCNN as Keras 3 models (any backend; no TensorFlow on JAX or PyTorch).
+
+    The same constructor options, retries and :class:`Detection` output as
+    :class:`~adiencekit.inference.detection.MTCNNDetector` (it reuses that class's
+    retry rules and :class:`FaceDetector`'s scaling and filters); only the networks and
+    stages are this module's. The weights come from the installed ``mtcnn`` package,
+    which is never imported.
+
+    Args:
+        min_face: see :class:`FaceDetector`; below 20 it also lowers the smallest
+            pyramid face (never below 12 px).
+        max_side: see :class:`FaceDetector`.
+        min_score: see :class:`FaceDetector`.
+        thresholds: the three stage thresholds (P-, R-, O-net).
+        retry: see :class:`~adiencekit.inference.detection.MTCNNDetector`.
+        retry_thresholds: the thresholds of the contrast-stretched retry.
+        device: Keras device the networks run on (``"CPU:0"``, ``"GPU:0"``, ...).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from adiencekit.inference.mtcnn_keras import KerasMTCNNDetector
+    >>> detector = KerasMTCNNDetector(min_face=30, retry=False)
+    >>> detector.detect(np.zeros((64, 64, 3), np.uint8)), detector.last_too_small
+    ([], 0)
+    """
+
+    def __init__(
+        self,
+        *,
+        min_face: float = 40,
+        max_side: int | None = 1280,
+        min_score: float = 0.0,
+        thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8),
+        retry: bool = True,
+        retry_thresholds: tuple[float, float, float] = (0.5, 0.6, 0.7),
+        device: str = "CPU:0",
+    ) -> None:
+        FaceDetector.__init__(self, min_face=min_face, max_side=max_side, min_score=min_score)
+        for name, values in (("thresholds", thresholds), ("retry_thresholds", retry_thresholds)):
+            if len(values) != 3 or not all(0.0 < t < 1.0 for t in values):
+                raise ConfigError(f"{name} must be three numbers in (0, 1), got {values!r}")
+        self.thresholds = tuple(float(t) for t in thresholds)
+        self.retry = bool(retry)
+        self.retry_thresholds = tuple(float(t) for t in retry_thresholds)
+        self.device = str(device)
+        self._pnet, self._rnet, self._onet = mtcnn_networks()
+
+    def _run(self, image: np.ndarray, thresholds: tuple[float, ...]) -> list[Detection]:
+        import keras
+
+        pyramid_min = min(self.native_min_face, max(12, int(math.floor(self.min_face * self.last_downscale))))
+        with keras.device(self.device):
+            rows = self._stages(image, thresholds, pyramid_min)
+        height, width = image.shape[:2]
+        rows[:, [0, 2]] = np.clip(rows[:, [0, 2]], 0, width - 1)
+        rows[:, [1, 3]] = np.clip(rows[:, [1, 3]], 0, height - 1)
+        return [
+            Detection(
+                box=(row[0], row[1], row[2] - row[0], row[3] - row[1]),
+                score=float(row[4]),
+                landmarks=np.stack([row[5:10], row[10:15]], axis=1),
+            )
+            for row in rows
+            if row[2] > row[0] and row[3] > row[1]
+        ]
+
+    def _stages(self, image: np.ndarray, thresholds: tuple[float, ...], pyramid_min: float) -> np.ndarray:
+        """The three stages: ``(N, 15)`` rows ``x1, y1, x2, y2, score``, five landmark x, five y."""
+        normalized = (image.astype(np.float32) - 127.5) / 128.0
+        scales = pyramid_scales(*image.shape[:2], min_face=pyramid_min)
+        rows = _proposals(self._pnet, normalized, scales, thresholds[0])
+        if len(rows) == 0:
+            return np.empty((0, 15))
+        boxes = square_boxes(rows[:, :4])
+        offsets, probability = _run_network(self._rnet, crop_patches(normalized, boxes, RNET_SIDE))
+        keep = probability[:, 1] > thresholds[1]
+        boxes, scores = _refine(boxes[keep], offsets[keep]), probability[keep, 1]
+        boxes = square_boxes(boxes[non_max_suppression(boxes, scores, NMS_RNET)])
+        if len(boxes) == 0:
+            return np.empty((0, 15))
+        offsets, landmarks, probability = _run_network(self._onet, crop_patches(normalized, boxes, ONET_SIDE))
+        sides = np.stack([boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1], axis=1)
+        # Landmarks: fractions of the crop's side, from its corner (mtcnn 1.0 counts from -1).
+        xs = landmarks[:, :5] * sides[:, :1] + boxes[:, :1] - 1
+        ys = landmarks[:, 5:] * sides[:, 1:] + boxes[:, 1:2] - 1
+        rows = np.column_stack([_refine(boxes, offsets), probability[:, 1], xs, ys])
+        rows = rows[probability[:, 1] > thresholds[2]]
+        return rows[non_max_suppression(rows[:, :4], rows[:, 4], NMS_ONET, mode="min")]
