@@ -16,10 +16,12 @@ from adiencekit.inference.detection import get_detector
 from adiencekit.inference.mtcnn_keras import (
     KerasMTCNNDetector,
     area_resize,
+    build_pnet,
     crop_patches,
     load_mtcnn_weights,
     mtcnn_networks,
     non_max_suppression,
+    pyramid_mosaic,
     pyramid_scales,
 )
 from group_photos import compose_photo, iou, match_faces
@@ -36,7 +38,9 @@ def _assert_same_faces(reference, found, max_landmark_px: float) -> None:
     assert len(found) == len(reference), (reference, found)
     for ref, mine in zip(reference, found):
         assert iou(ref.box, mine.box) >= 0.9, (ref.box, mine.box)
-        assert abs(ref.score - mine.score) < 0.02
+        # P-Net sees all scales on one canvas: cells on an odd-sized level's last row or
+        # column see a neighbour's pixels, so scores may differ a little.
+        assert abs(ref.score - mine.score) < 0.1
         side = min(ref.box[2], ref.box[3])
         assert np.abs(ref.landmarks - mine.landmarks).max() <= max(max_landmark_px, 0.05 * side)
 
@@ -80,6 +84,33 @@ def test_pyramid_starts_at_min_face_and_stops_at_the_cell() -> None:
     assert pyramid_scales(10, 10, min_face=20).size == 0
 
 
+def test_mosaic_levels_give_the_cells_of_each_level_alone() -> None:
+    import adiencekit.inference.mtcnn_keras as module
+
+    pnet = mtcnn_networks()[0]
+    image = np.random.default_rng(1).uniform(-1, 1, (120, 200, 3)).astype(np.float32)
+    scales = np.array([0.6, 0.4, 0.3, 0.2])
+    canvas, levels = pyramid_mosaic(image, scales)
+    boxes = [(top, left, top + h, left + w) for _, top, left, h, w in levels]
+    for i, a in enumerate(boxes):  # no two levels overlap
+        for b in boxes[i + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+    _, together = (np.asarray(out[0]) for out in pnet.predict_on_batch(canvas[None]))
+    for scale, top, left, height, width in levels:
+        alone = np.asarray(pnet.predict_on_batch(area_resize(image, height, width)[None])[1][0])
+        cells = module._level_cells(together, top, left, height, width)
+        assert cells.shape == alone.shape
+        if height % 2 == 0 and width % 2 == 0:  # odd sizes: the last row/column may differ slightly
+            np.testing.assert_allclose(cells, alone, atol=1e-5)
+
+
+def test_weights_that_do_not_fit_the_network_are_one_line_errors() -> None:
+    with pytest.raises(ModelFileError, match="do not fit"):
+        build_pnet(load_mtcnn_weights("rnet"))
+    with pytest.raises(ModelFileError, match="the network uses 13"):
+        build_pnet([*load_mtcnn_weights("pnet"), np.zeros(2, np.float32)])
+
+
 def test_weights_errors_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown MTCNN network"):
         load_mtcnn_weights("qnet")
@@ -104,7 +135,7 @@ def test_blank_photo_finds_nothing_prints_nothing_and_skips_later_networks(capfd
     import adiencekit.inference.mtcnn_keras as module
 
     real = module._run_network
-    monkeypatch.setattr(module, "_run_network", lambda net, batch: calls.append(net.name) or real(net, batch))
+    monkeypatch.setattr(module, "_run_network", lambda net, batch, **kw: calls.append(net.name) or real(net, batch, **kw))
     capfd.readouterr()
     assert detector.detect(np.full((300, 400, 3), 128, np.uint8)) == []
     assert detector.detect(np.zeros((5, 5, 3), np.uint8)) == []  # smaller than P-Net's cell

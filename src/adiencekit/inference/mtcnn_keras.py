@@ -54,6 +54,7 @@ __all__ = [
     "load_mtcnn_weights",
     "mtcnn_networks",
     "non_max_suppression",
+    "pyramid_mosaic",
     "pyramid_scales",
     "square_boxes",
 ]
@@ -71,28 +72,87 @@ NMS_ONET = 0.7
 #: Input sides of R-Net and O-Net.
 RNET_SIDE = 24
 ONET_SIDE = 48
+#: The P-Net canvas is rounded up to a multiple of this many pixels, and R-/O-Net batches
+#: to a power of two (at least ``MIN_BATCH``): compiled networks see few distinct shapes.
+CANVAS_STEP = 64
+MIN_BATCH = 4
 
 
 # ----------------------------------------------------------------------------- networks
-def _conv_prelu(x: Any, filters: int, kernel: int, name: str) -> Any:
+class _WeightFeed:
+    """Hands the loaded arrays to the layers as their initializers, in creation order.
+
+    The variables are created from the arrays directly: no random initialisation (which
+    the JAX backend compiles once per weight shape, seconds per network on a small CPU)
+    and no second copy through ``set_weights``. Without arrays the layers' default
+    initializers are used.
+    """
+
+    def __init__(self, name: str, weights: list[np.ndarray] | None) -> None:
+        self.name = name
+        self.weights = None if weights is None else list(weights)
+        self.used = 0
+
+    def __call__(self, shape: Any, dtype: Any = None) -> np.ndarray:
+        assert self.weights is not None
+        if self.used >= len(self.weights) or tuple(self.weights[self.used].shape) != tuple(shape):
+            found = [tuple(w.shape) for w in self.weights]
+            raise ModelFileError(f"MTCNN weights for {self.name} do not fit: a layer needs {tuple(shape)} "
+                                 f"as array {self.used}; the file holds {found}")
+        self.used += 1
+        return self.weights[self.used - 1]
+
+    def kwargs(self, *names: str) -> dict[str, Any]:
+        """``{name: self}`` for the layer's initializer arguments (nothing when no arrays)."""
+        return {} if self.weights is None else dict.fromkeys(names, self)
+
+    def finish(self, model: Any) -> Any:
+        if self.weights is not None and self.used != len(self.weights):
+            raise ModelFileError(f"MTCNN weights for {self.name}: the file holds {len(self.weights)} arrays, "
+                                 f"the network uses {self.used}")
+        return model
+
+
+def _conv(x: Any, feed: _WeightFeed, filters: int, kernel: int, name: str, activation: str | None = None) -> Any:
     import keras
 
-    x = keras.layers.Conv2D(filters, kernel, padding="valid", name=name)(x)
-    return keras.layers.PReLU(shared_axes=[1, 2], name=f"prelu_{name}")(x)
+    layer = keras.layers.Conv2D(filters, kernel, padding="valid", activation=activation, name=name,
+                                **feed.kwargs("kernel_initializer", "bias_initializer"))
+    return layer(x)
 
 
-def _dense_prelu_trunk(x: Any, units: int, name: str) -> Any:
+def _dense(x: Any, feed: _WeightFeed, units: int, name: str, activation: str | None = None) -> Any:
+    import keras
+
+    layer = keras.layers.Dense(units, activation=activation, name=name,
+                               **feed.kwargs("kernel_initializer", "bias_initializer"))
+    return layer(x)
+
+
+def _prelu(x: Any, feed: _WeightFeed, name: str, shared_axes: list[int] | None = None) -> Any:
+    import keras
+
+    return keras.layers.PReLU(shared_axes=shared_axes, name=name, **feed.kwargs("alpha_initializer"))(x)
+
+
+def _conv_prelu(x: Any, feed: _WeightFeed, filters: int, kernel: int, name: str) -> Any:
+    return _prelu(_conv(x, feed, filters, kernel, name), feed, f"prelu_{name}", shared_axes=[1, 2])
+
+
+def _dense_prelu_trunk(x: Any, feed: _WeightFeed, units: int, name: str) -> Any:
     """Caffe's flatten order (width before height), then a dense layer and a PReLU."""
     import keras
 
     x = keras.layers.Permute((2, 1, 3), name="caffe_order")(x)
     x = keras.layers.Flatten(name="flatten")(x)
-    x = keras.layers.Dense(units, name=name)(x)
-    return keras.layers.PReLU(name=f"prelu_{name}")(x)
+    return _prelu(_dense(x, feed, units, name), feed, f"prelu_{name}")
 
 
-def build_pnet() -> Any:
+def build_pnet(weights: list[np.ndarray] | None = None) -> Any:
     """P-Net (proposals): a fully convolutional net on images of any size.
+
+    Args:
+        weights: the arrays of :func:`load_mtcnn_weights` (``None``: random weights).
 
     Returns:
         A ``keras.Model`` from ``(batch, H, W, 3)`` normalised pixels to box regressions
@@ -107,18 +167,22 @@ def build_pnet() -> Any:
     """
     import keras
 
+    feed = _WeightFeed("pnet", weights)
     inputs = keras.Input((None, None, 3), name="pixels")
-    x = _conv_prelu(inputs, 10, 3, "conv1")
+    x = _conv_prelu(inputs, feed, 10, 3, "conv1")
     x = keras.layers.MaxPooling2D(2, 2, padding="same", name="pool1")(x)
-    x = _conv_prelu(x, 16, 3, "conv2")
-    x = _conv_prelu(x, 32, 3, "conv3")
-    boxes = keras.layers.Conv2D(4, 1, name="boxes")(x)
-    faces = keras.layers.Conv2D(2, 1, activation="softmax", name="faces")(x)
-    return keras.Model(inputs, [boxes, faces], name="pnet")
+    x = _conv_prelu(x, feed, 16, 3, "conv2")
+    x = _conv_prelu(x, feed, 32, 3, "conv3")
+    boxes = _conv(x, feed, 4, 1, "boxes")
+    faces = _conv(x, feed, 2, 1, "faces", activation="softmax")
+    return feed.finish(keras.Model(inputs, [boxes, faces], name="pnet"))
 
 
-def build_rnet() -> Any:
+def build_rnet(weights: list[np.ndarray] | None = None) -> Any:
     """R-Net (refinement) on 24 x 24 crops.
+
+    Args:
+        weights: the arrays of :func:`load_mtcnn_weights` (``None``: random weights).
 
     Returns:
         A ``keras.Model`` from ``(batch, 24, 24, 3)`` to box regressions ``(batch, 4)``
@@ -132,20 +196,24 @@ def build_rnet() -> Any:
     """
     import keras
 
+    feed = _WeightFeed("rnet", weights)
     inputs = keras.Input((RNET_SIDE, RNET_SIDE, 3), name="pixels")
-    x = _conv_prelu(inputs, 28, 3, "conv1")
+    x = _conv_prelu(inputs, feed, 28, 3, "conv1")
     x = keras.layers.MaxPooling2D(3, 2, padding="same", name="pool1")(x)
-    x = _conv_prelu(x, 48, 3, "conv2")
+    x = _conv_prelu(x, feed, 48, 3, "conv2")
     x = keras.layers.MaxPooling2D(3, 2, padding="valid", name="pool2")(x)
-    x = _conv_prelu(x, 64, 2, "conv3")
-    x = _dense_prelu_trunk(x, 128, "fc4")
-    boxes = keras.layers.Dense(4, name="boxes")(x)
-    faces = keras.layers.Dense(2, activation="softmax", name="faces")(x)
-    return keras.Model(inputs, [boxes, faces], name="rnet")
+    x = _conv_prelu(x, feed, 64, 2, "conv3")
+    x = _dense_prelu_trunk(x, feed, 128, "fc4")
+    boxes = _dense(x, feed, 4, "boxes")
+    faces = _dense(x, feed, 2, "faces", activation="softmax")
+    return feed.finish(keras.Model(inputs, [boxes, faces], name="rnet"))
 
 
-def build_onet() -> Any:
+def build_onet(weights: list[np.ndarray] | None = None) -> Any:
     """O-Net (output) on 48 x 48 crops, with the five landmarks.
+
+    Args:
+        weights: the arrays of :func:`load_mtcnn_weights` (``None``: random weights).
 
     Returns:
         A ``keras.Model`` from ``(batch, 48, 48, 3)`` to box regressions ``(batch, 4)``,
@@ -160,19 +228,20 @@ def build_onet() -> Any:
     """
     import keras
 
+    feed = _WeightFeed("onet", weights)
     inputs = keras.Input((ONET_SIDE, ONET_SIDE, 3), name="pixels")
-    x = _conv_prelu(inputs, 32, 3, "conv1")
+    x = _conv_prelu(inputs, feed, 32, 3, "conv1")
     x = keras.layers.MaxPooling2D(3, 2, padding="same", name="pool1")(x)
-    x = _conv_prelu(x, 64, 3, "conv2")
+    x = _conv_prelu(x, feed, 64, 3, "conv2")
     x = keras.layers.MaxPooling2D(3, 2, padding="valid", name="pool2")(x)
-    x = _conv_prelu(x, 64, 3, "conv3")
+    x = _conv_prelu(x, feed, 64, 3, "conv3")
     x = keras.layers.MaxPooling2D(2, 2, padding="same", name="pool3")(x)
-    x = _conv_prelu(x, 128, 2, "conv4")
-    x = _dense_prelu_trunk(x, 256, "fc5")
-    boxes = keras.layers.Dense(4, name="boxes")(x)
-    landmarks = keras.layers.Dense(10, name="landmarks")(x)
-    faces = keras.layers.Dense(2, activation="softmax", name="faces")(x)
-    return keras.Model(inputs, [boxes, landmarks, faces], name="onet")
+    x = _conv_prelu(x, feed, 128, 2, "conv4")
+    x = _dense_prelu_trunk(x, feed, 256, "fc5")
+    boxes = _dense(x, feed, 4, "boxes")
+    landmarks = _dense(x, feed, 10, "landmarks")
+    faces = _dense(x, feed, 2, "faces", activation="softmax")
+    return feed.finish(keras.Model(inputs, [boxes, landmarks, faces], name="onet"))
 
 
 def _weights_dir() -> Path:
@@ -219,15 +288,6 @@ def load_mtcnn_weights(name: str, folder: str | Path | None = None) -> list[np.n
     return [np.asarray(w, np.float32) for w in weights]
 
 
-def _with_weights(model: Any, weights: list[np.ndarray]) -> Any:
-    expected = [tuple(w.shape) for w in model.weights]
-    found = [tuple(w.shape) for w in weights]
-    if expected != found:
-        raise ModelFileError(f"MTCNN weights for {model.name} have shapes {found}, expected {expected}")
-    model.set_weights(weights)
-    return model
-
-
 @functools.lru_cache(maxsize=None)
 def mtcnn_networks() -> tuple[Any, Any, Any]:
     """P-Net, R-Net and O-Net with the ``mtcnn`` package's weights (built once per process).
@@ -238,7 +298,7 @@ def mtcnn_networks() -> tuple[Any, Any, Any]:
     >>> [net.name for net in mtcnn_networks()]
     ['pnet', 'rnet', 'onet']
     """
-    return tuple(_with_weights(build(), load_mtcnn_weights(name))  # type: ignore[return-value]
+    return tuple(build(load_mtcnn_weights(name))  # type: ignore[return-value]
                  for name, build in (("pnet", build_pnet), ("rnet", build_rnet), ("onet", build_onet)))
 
 
@@ -383,20 +443,102 @@ def crop_patches(image: np.ndarray, boxes: np.ndarray, side: int) -> np.ndarray:
     return np.where(mask, patches, 0.0).astype(np.float32)
 
 
-def _run_network(network: Any, batch: np.ndarray) -> list[np.ndarray]:
+def _round_up(value: int, step: int) -> int:
+    return -(-value // step) * step
+
+
+def pyramid_mosaic(image: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, list[tuple[float, int, int, int, int]]]:
+    """All pyramid levels of ``image`` on one canvas, so that P-Net runs once per photo.
+
+    The levels are shelf-packed at even offsets (P-Net's cells keep their alignment);
+    the canvas is rounded up to :data:`CANVAS_STEP`, so photos of similar sizes share one
+    shape and a compiled P-Net is reused. Cells are read back per level
+    (``_level_cells``), each from its own level's pixels.
+
+    Args:
+        image: ``(H, W, 3)`` float image.
+        scales: the pyramid's scales, largest first.
+
+    Returns:
+        The canvas and one ``(scale, top, left, height, width)`` per level.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from adiencekit.inference.mtcnn_keras import pyramid_mosaic
+    >>> canvas, levels = pyramid_mosaic(np.zeros((100, 200, 3), np.float32), np.array([0.5, 0.25]))
+    >>> canvas.shape, levels
+    ((128, 128, 3), [(0.5, 0, 0, 50, 100), (0.25, 50, 0, 25, 50)])
+    """
+    height, width = image.shape[:2]
+    sizes = [(int(height * scale), int(width * scale)) for scale in scales]
+    canvas_width = _round_up(sizes[0][1], 2) if sizes else 0
+    levels, top, left, shelf = [], 0, 0, 0
+    for scale, (level_height, level_width) in zip(scales, sizes):
+        if left and left + level_width > canvas_width:
+            top, left, shelf = top + shelf, 0, 0
+        levels.append((float(scale), top, left, level_height, level_width))
+        left += _round_up(level_width, 2)
+        shelf = max(shelf, _round_up(level_height, 2))
+    canvas = np.zeros((_round_up(top + shelf, CANVAS_STEP), _round_up(canvas_width, CANVAS_STEP), 3), np.float32)
+    for scale, top, left, level_height, level_width in levels:
+        canvas[top:top + level_height, left:left + level_width] = area_resize(image, level_height, level_width)
+    return canvas, levels
+
+
+def _level_cells(output: np.ndarray, top: int, left: int, height: int, width: int) -> np.ndarray:
+    """The P-Net cells of one level of the mosaic (those P-Net gives on the level alone)."""
+    rows, cols = (height - 1) // PNET_STRIDE - 4, (width - 1) // PNET_STRIDE - 4
+    return output[top // PNET_STRIDE:top // PNET_STRIDE + max(rows, 0), left // PNET_STRIDE:left // PNET_STRIDE + max(cols, 0)]
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(network: Any) -> Any:
+    """``network``'s forward pass as the backend's compiled function.
+
+    TensorFlow: a ``tf.function`` with relaxed shapes (new photo sizes do not retrace);
+    JAX: ``jax.jit`` of the stateless call (one XLA program per input shape, hence the
+    shape buckets); other backends: the eager call.
+    """
     import keras
 
-    outputs = network(batch, training=False)
-    return [np.asarray(keras.ops.convert_to_numpy(out), np.float64) for out in outputs]
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(lambda batch: network(batch, training=False), reduce_retracing=True)
+    if backend == "jax":
+        import jax
+
+        forward = jax.jit(lambda trainable, fixed, batch: network.stateless_call(trainable, fixed, batch)[0])
+        # The variables' current buffers on every call (Keras may replace them, e.g. in predict()).
+        return lambda batch: forward([v.value for v in network.trainable_variables],
+                                     [v.value for v in network.non_trainable_variables], batch)
+    return lambda batch: network(batch, training=False)
+
+
+def _run_network(network: Any, batch: np.ndarray, bucket: bool = True) -> list[np.ndarray]:
+    """``network`` on ``batch`` as NumPy; with ``bucket`` the batch is padded to a power of
+    two (at least :data:`MIN_BATCH`) so that few shapes are compiled."""
+    import keras
+
+    count = len(batch)
+    if bucket:
+        size = max(MIN_BATCH, 1 << max(count - 1, 0).bit_length())
+        batch = np.concatenate([batch, np.zeros((size - count, *batch.shape[1:]), batch.dtype)])
+    outputs = _compiled(network)(batch)
+    return [np.asarray(keras.ops.convert_to_numpy(out)[:count], np.float64) for out in outputs]
 
 
 def _proposals(pnet: Any, normalized: np.ndarray, scales: np.ndarray, threshold: float) -> np.ndarray:
     """Stage 1: ``(N, 5)`` rows ``x1, y1, x2, y2, score`` in the image's pixels."""
-    height, width = normalized.shape[:2]
+    if scales.size == 0:
+        return np.empty((0, 5))
+    canvas, levels = pyramid_mosaic(normalized, scales)
+    regression_all, probability_all = (out[0] for out in _run_network(pnet, canvas[None], bucket=False))
     found = []
-    for scale in scales:
-        scaled = area_resize(normalized, int(height * scale), int(width * scale))
-        regression, probability = (out[0] for out in _run_network(pnet, scaled[None]))
+    for scale, *place in levels:
+        regression, probability = _level_cells(regression_all, *place), _level_cells(probability_all, *place)
         ys, xs = np.nonzero(probability[..., 1] > threshold)
         if ys.size == 0:
             continue
