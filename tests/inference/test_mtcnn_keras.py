@@ -126,6 +126,8 @@ def test_constructor_checks_and_registration() -> None:
         KerasMTCNNDetector(thresholds=(0.6, 0.7))
     with pytest.raises(ConfigError, match="min_face"):
         KerasMTCNNDetector(min_face=-1)
+    with pytest.raises(ConfigError, match="device 'banana' is not usable"):
+        KerasMTCNNDetector(device="banana")
     assert isinstance(get_detector("mtcnn-keras", min_face=30), KerasMTCNNDetector)
 
 
@@ -205,6 +207,7 @@ def test_runs_on_jax_without_tensorflow(adience_files, detector) -> None:
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT / "src")}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr == ""  # quiet: no backend start-up lines
     import json
 
     rows = json.loads(result.stdout.strip().splitlines()[-1])

@@ -559,6 +559,19 @@ def _refine(boxes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return boxes[:, :4] + offsets * sides
 
 
+def _checked_device(device: str) -> str:
+    """``device`` if the Keras backend accepts it, else a one-line :class:`ConfigError`."""
+    import keras
+
+    try:
+        with keras.device(str(device)):
+            pass
+    except (RuntimeError, ValueError) as error:
+        raise ConfigError(f"device {device!r} is not usable on the {keras.backend.backend()} backend: "
+                          f"{str(error).splitlines()[0]}") from None
+    return str(device)
+
+
 class KerasMTCNNDetector(MTCNNDetector):
     """MTCNN as Keras 3 models (any backend; no TensorFlow on JAX or PyTorch).
 
@@ -605,7 +618,7 @@ class KerasMTCNNDetector(MTCNNDetector):
         self.thresholds = tuple(float(t) for t in thresholds)
         self.retry = bool(retry)
         self.retry_thresholds = tuple(float(t) for t in retry_thresholds)
-        self.device = str(device)
+        self.device = _checked_device(device)
         self._pnet, self._rnet, self._onet = mtcnn_networks()
 
     def _run(self, image: np.ndarray, thresholds: tuple[float, ...]) -> list[Detection]:
