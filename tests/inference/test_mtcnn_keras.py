@@ -1,4 +1,4 @@
-"""MTCNN as Keras 3 models: the networks match the mtcnn package's, detection matches MTCNNDetector, no TensorFlow on JAX."""
+"""MTCNN as Keras 3 models: networks equal to the mtcnn package's, the same faces as MTCNNDetector, JAX without TensorFlow."""
 
 from __future__ import annotations
 
@@ -137,7 +137,11 @@ def test_blank_photo_finds_nothing_prints_nothing_and_skips_later_networks(capfd
     import adiencekit.inference.mtcnn_keras as module
 
     real = module._run_network
-    monkeypatch.setattr(module, "_run_network", lambda net, batch, **kw: calls.append(net.name) or real(net, batch, **kw))
+    def counted(net, batch, **kwargs):
+        calls.append(net.name)
+        return real(net, batch, **kwargs)
+
+    monkeypatch.setattr(module, "_run_network", counted)
     capfd.readouterr()
     assert detector.detect(np.full((300, 400, 3), 128, np.uint8)) == []
     assert detector.detect(np.zeros((5, 5, 3), np.uint8)) == []  # smaller than P-Net's cell

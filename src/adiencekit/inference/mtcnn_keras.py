@@ -355,6 +355,11 @@ def area_resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.einsum("ok,hokc->hoc", col_w, tall[:, cols])
 
 
+def _overlap(low: np.ndarray, high: np.ndarray, rows: slice, stop: int) -> np.ndarray:
+    """Overlap along one axis of the boxes in ``rows`` with the first ``stop`` boxes."""
+    return np.clip(np.minimum(high[rows, None], high[None, :stop]) - np.maximum(low[rows, None], low[None, :stop]), 0, None)
+
+
 def non_max_suppression(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "union") -> np.ndarray:
     """Non-maximum suppression as ``mtcnn`` 1.0 does it: indices kept, highest score first.
 
@@ -386,9 +391,7 @@ def non_max_suppression(boxes: np.ndarray, scores: np.ndarray, threshold: float,
     for start in range(0, order.size, block):
         rows = slice(start, min(start + block, order.size))
         stop = rows.stop  # only higher-scoring boxes (earlier in the order) can drop a box
-        width = np.clip(np.minimum(x2[rows, None], x2[None, :stop]) - np.maximum(x1[rows, None], x1[None, :stop]), 0, None)
-        height = np.clip(np.minimum(y2[rows, None], y2[None, :stop]) - np.maximum(y1[rows, None], y1[None, :stop]), 0, None)
-        inter = width * height
+        inter = _overlap(x1, x2, rows, stop) * _overlap(y1, y2, rows, stop)
         if mode == "min":
             base = np.minimum(areas[rows, None], areas[None, :stop])
         else:
@@ -489,7 +492,8 @@ def pyramid_mosaic(image: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, l
 def _level_cells(output: np.ndarray, top: int, left: int, height: int, width: int) -> np.ndarray:
     """The P-Net cells of one level of the mosaic (those P-Net gives on the level alone)."""
     rows, cols = (height - 1) // PNET_STRIDE - 4, (width - 1) // PNET_STRIDE - 4
-    return output[top // PNET_STRIDE:top // PNET_STRIDE + max(rows, 0), left // PNET_STRIDE:left // PNET_STRIDE + max(cols, 0)]
+    top, left = top // PNET_STRIDE, left // PNET_STRIDE
+    return output[top:top + max(rows, 0), left:left + max(cols, 0)]
 
 
 @functools.lru_cache(maxsize=None)
