@@ -178,8 +178,39 @@ def build_pnet(weights: list[np.ndarray] | None = None) -> Any:
     return feed.finish(keras.Model(inputs, [boxes, faces], name="pnet"))
 
 
+#: R-Net and O-Net, layer by layer: ``(filters, kernel, pooling)`` per convolution
+#: (pooling: ``(size, stride, padding)`` or ``None``), the dense layer's units, and the
+#: heads ``(name, units, activation)`` in the weight files' order.
+RNET_LAYERS = {
+    "convs": [(28, 3, (3, 2, "same")), (48, 3, (3, 2, "valid")), (64, 2, None)],
+    "units": 128,
+    "heads": [("boxes", 4, None), ("faces", 2, "softmax")],
+}
+ONET_LAYERS = {
+    "convs": [(32, 3, (3, 2, "same")), (64, 3, (3, 2, "valid")), (64, 3, (2, 2, "same")), (128, 2, None)],
+    "units": 256,
+    "heads": [("boxes", 4, None), ("landmarks", 10, None), ("faces", 2, "softmax")],
+}
+
+
+def _crop_network(name: str, side: int, layers: dict[str, Any], weights: list[np.ndarray] | None) -> Any:
+    """R-Net or O-Net: convolutions with PReLU and pooling, a dense trunk, the heads."""
+    import keras
+
+    feed = _WeightFeed(name, weights)
+    x = inputs = keras.Input((side, side, 3), name="pixels")
+    for index, (filters, kernel, pooling) in enumerate(layers["convs"], start=1):
+        x = _conv_prelu(x, feed, filters, kernel, f"conv{index}")
+        if pooling is not None:
+            size, stride, padding = pooling
+            x = keras.layers.MaxPooling2D(size, stride, padding=padding, name=f"pool{index}")(x)
+    x = _dense_prelu_trunk(x, feed, layers["units"], "trunk")
+    outputs = [_dense(x, feed, units, head, activation=activation) for head, units, activation in layers["heads"]]
+    return feed.finish(keras.Model(inputs, outputs, name=name))
+
+
 def build_rnet(weights: list[np.ndarray] | None = None) -> Any:
-    """R-Net (refinement) on 24 x 24 crops.
+    """R-Net (refinement) on 24 x 24 crops (layers: :data:`RNET_LAYERS`).
 
     Args:
         weights: the arrays of :func:`load_mtcnn_weights` (``None``: random weights).
@@ -194,23 +225,11 @@ def build_rnet(weights: list[np.ndarray] | None = None) -> Any:
     >>> build_rnet().count_params()
     100178
     """
-    import keras
-
-    feed = _WeightFeed("rnet", weights)
-    inputs = keras.Input((RNET_SIDE, RNET_SIDE, 3), name="pixels")
-    x = _conv_prelu(inputs, feed, 28, 3, "conv1")
-    x = keras.layers.MaxPooling2D(3, 2, padding="same", name="pool1")(x)
-    x = _conv_prelu(x, feed, 48, 3, "conv2")
-    x = keras.layers.MaxPooling2D(3, 2, padding="valid", name="pool2")(x)
-    x = _conv_prelu(x, feed, 64, 2, "conv3")
-    x = _dense_prelu_trunk(x, feed, 128, "fc4")
-    boxes = _dense(x, feed, 4, "boxes")
-    faces = _dense(x, feed, 2, "faces", activation="softmax")
-    return feed.finish(keras.Model(inputs, [boxes, faces], name="rnet"))
+    return _crop_network("rnet", RNET_SIDE, RNET_LAYERS, weights)
 
 
 def build_onet(weights: list[np.ndarray] | None = None) -> Any:
-    """O-Net (output) on 48 x 48 crops, with the five landmarks.
+    """O-Net (output) on 48 x 48 crops, with the five landmarks (layers: :data:`ONET_LAYERS`).
 
     Args:
         weights: the arrays of :func:`load_mtcnn_weights` (``None``: random weights).
@@ -226,22 +245,7 @@ def build_onet(weights: list[np.ndarray] | None = None) -> Any:
     >>> [tuple(out.shape) for out in build_onet().outputs]
     [(None, 4), (None, 10), (None, 2)]
     """
-    import keras
-
-    feed = _WeightFeed("onet", weights)
-    inputs = keras.Input((ONET_SIDE, ONET_SIDE, 3), name="pixels")
-    x = _conv_prelu(inputs, feed, 32, 3, "conv1")
-    x = keras.layers.MaxPooling2D(3, 2, padding="same", name="pool1")(x)
-    x = _conv_prelu(x, feed, 64, 3, "conv2")
-    x = keras.layers.MaxPooling2D(3, 2, padding="valid", name="pool2")(x)
-    x = _conv_prelu(x, feed, 64, 3, "conv3")
-    x = keras.layers.MaxPooling2D(2, 2, padding="same", name="pool3")(x)
-    x = _conv_prelu(x, feed, 128, 2, "conv4")
-    x = _dense_prelu_trunk(x, feed, 256, "fc5")
-    boxes = _dense(x, feed, 4, "boxes")
-    landmarks = _dense(x, feed, 10, "landmarks")
-    faces = _dense(x, feed, 2, "faces", activation="softmax")
-    return feed.finish(keras.Model(inputs, [boxes, landmarks, faces], name="onet"))
+    return _crop_network("onet", ONET_SIDE, ONET_LAYERS, weights)
 
 
 def _weights_dir() -> Path:
