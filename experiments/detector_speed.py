@@ -2,7 +2,7 @@
 # (MTCNNDetector, today's default) against the same networks as Keras 3 models
 # (KerasMTCNNDetector) on the TensorFlow and the JAX backend, per photo and at start-up.
 #
-#   python experiments/detector_speed.py            # about 3 minutes on 2 loaded CPU cores
+#   python experiments/detector_speed.py            # about 4 minutes on 2 loaded CPU cores
 #   python experiments/detector_speed.py --smoke    # one round, fewer photos (under a minute or two)
 #
 # Photos: the 19 real Adience crops (../shared/data/adience/faces, one or two faces each,
@@ -13,7 +13,10 @@
 # the mean of those medians over the photos. Variants are interleaved, --rounds rounds.
 # Cold start: a fresh process that imports the detector, builds it and detects one
 # Adience crop, timed from outside (time.perf_counter around the subprocess), the
-# variants interleaved, --cold-repeats times each.
+# variants interleaved, --cold-repeats times each. Then what switching `predict` would
+# give: Predictor(None, detector=...) on one photo in a fresh process, today's TensorFlow
+# path against JAX with the Keras detector, without and with JAX's persistent
+# compilation cache (PREDICT_VARIANTS).
 """Detection time per photo and at start-up: MTCNN on TensorFlow against MTCNN as Keras 3 models.
 
 Example:
@@ -71,9 +74,42 @@ print({{"import_s": imported - start, "build_s": built - imported, "detect_s": d
        "faces": len(found), "tensorflow_imported": "tensorflow" in sys.modules}})
 """
 
+#: What switching ``predict`` would give: ``Predictor(None, detector=...)`` (the bundled
+#: model) on one photo in a fresh process; today's path (TensorFlow, "mtcnn") against the
+#: JAX backend with "mtcnn-keras", without and with JAX's persistent compilation cache
+#: (warmed by one untimed run). The JAX runs set ADIENCEKIT_VERBOSE=1: otherwise
+#: adiencekit.quiet imports TensorFlow whenever it is installed, whatever the backend.
+PREDICT_VARIANTS: dict[str, dict[str, Any]] = {
+    "predict-tensorflow-mtcnn": {"backend": "tensorflow", "detector": "mtcnn", "jax_cache": False},
+    "predict-jax-mtcnn-keras": {"backend": "jax", "detector": "mtcnn-keras", "jax_cache": False},
+    "predict-jax-mtcnn-keras-cached": {"backend": "jax", "detector": "mtcnn-keras", "jax_cache": True},
+}
 
-def _env(backend: str) -> dict[str, str]:
-    return {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT / "src"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+PREDICT_SCRIPT = """
+import sys, time
+start = time.perf_counter()
+from adiencekit.inference import Predictor
+imported = time.perf_counter()
+predictor = Predictor(None, detector=sys.argv[2])
+built = time.perf_counter()
+result = predictor.predict(sys.argv[1])
+done = time.perf_counter()
+print({"import_s": imported - start, "build_s": built - imported, "predict_s": done - built,
+       "faces": len(result.faces), "tensorflow_imported": "tensorflow" in sys.modules})
+"""
+
+
+def _env(backend: str, **extra: str) -> dict[str, str]:
+    return {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT / "src"), "TF_CPP_MIN_LOG_LEVEL": "2",
+            **extra}
+
+
+def _predict_env(spec: dict[str, Any], cache: Path) -> dict[str, str]:
+    extra = {"ADIENCEKIT_VERBOSE": "1"} if spec["backend"] == "jax" else {}
+    if spec["jax_cache"]:
+        extra.update(JAX_COMPILATION_CACHE_DIR=str(cache), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+                     JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+    return _env(spec["backend"], **extra)
 
 
 def make_photos(folder: Path, group_count: int, adience_count: int) -> dict[str, list[Path]]:
@@ -136,17 +172,26 @@ def _run_worker(variant: str, photos: dict[str, list[Path]], repeats: int) -> di
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _cold_start(variant: str, photo: Path) -> dict[str, Any]:
-    spec = VARIANTS[variant]
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", COLD_SCRIPT.format(**spec), str(photo)], capture_output=True,
-                          text=True, env=_env(spec["backend"]), timeout=600)
-    wall = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"detector_speed: cold start of {variant} failed: {done.stderr.strip().splitlines()[-1:]}")
+def _fresh_process(script: str, argv: list[str], env: dict[str, str], what: str) -> dict[str, Any]:
+    """Run ``script`` in a fresh interpreter; its last stdout line (a dict) plus the wall time."""
     import ast
 
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, env=env, timeout=600)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"detector_speed: {what} failed: {done.stderr.strip().splitlines()[-1:]}")
     return {"wall_s": wall, **ast.literal_eval(done.stdout.strip().splitlines()[-1])}
+
+
+def _cold_start(variant: str, photo: Path) -> dict[str, Any]:
+    spec = VARIANTS[variant]
+    return _fresh_process(COLD_SCRIPT.format(**spec), [str(photo)], _env(spec["backend"]), f"cold start of {variant}")
+
+
+def _predict_start(variant: str, photo: Path, cache: Path) -> dict[str, Any]:
+    spec = PREDICT_VARIANTS[variant]
+    return _fresh_process(PREDICT_SCRIPT, [str(photo), spec["detector"]], _predict_env(spec, cache), variant)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,6 +219,14 @@ def main(argv: list[str] | None = None) -> int:
             for name in VARIANTS:
                 common.log(f"cold start {repeat + 1}/{args.cold_repeats}: {name}")
                 cold[name].append(_cold_start(name, photos["single"][0]))
+        cache = Path(tmp) / "jax-cache"
+        common.log("warming the JAX compilation cache (untimed)")
+        _predict_start("predict-jax-mtcnn-keras-cached", photos["single"][0], cache)
+        predict: dict[str, list[dict[str, Any]]] = {name: [] for name in PREDICT_VARIANTS}
+        for repeat in range(args.cold_repeats):
+            for name in PREDICT_VARIANTS:
+                common.log(f"predict one photo {repeat + 1}/{args.cold_repeats}: {name}")
+                predict[name].append(_predict_start(name, photos["single"][0], cache))
     rows = []
     for name in VARIANTS:
         runs, starts = per_photo[name], cold[name]
@@ -196,6 +249,16 @@ def main(argv: list[str] | None = None) -> int:
     columns = ["variant", "single_ms_per_photo", "group_ms_per_photo", "faces_single", "faces_group",
                "cold_start_s", "cold_load_s", "cold_detect_s", "tensorflow_imported"]
     common.print_table(rows, columns, title="Face detection, ms per photo (best round) and cold start (median)")
+    predict_rows = [
+        {"variant": name, "backend": spec["backend"], "detector": spec["detector"], "jax_cache": spec["jax_cache"],
+         "cold_start_s": statistics.median(r["wall_s"] for r in predict[name]),
+         **{key: statistics.median(r[key] for r in predict[name]) for key in ("import_s", "build_s", "predict_s")},
+         "faces": predict[name][0]["faces"], "tensorflow_imported": predict[name][0]["tensorflow_imported"]}
+        for name, spec in PREDICT_VARIANTS.items()
+    ]
+    common.print_table(predict_rows, ["variant", "cold_start_s", "import_s", "build_s", "predict_s", "faces",
+                                      "tensorflow_imported"],
+                       title="Predictor(None, detector=...) on one photo in a fresh process (median)")
     env["machine"]["load_average_at_end"] = common.load_average()
     results = {
         "note": "2-core CPU shared with other developers' jobs, loaded; see load_average_at_start/end",
@@ -204,9 +267,12 @@ def main(argv: list[str] | None = None) -> int:
                             f"0..{len(photos['group']) - 1}"},
         "method": {"rounds": args.rounds, "repeats": args.repeats, "cold_repeats": args.cold_repeats,
                    "per_photo": "mean over photos of the median of repeats, after one untimed pass; best round",
-                   "cold_start": "wall time of a fresh python process: import, build, detect one Adience crop"},
+                   "cold_start": "wall time of a fresh python process: import, build, detect one Adience crop",
+                   "predict": "wall time of a fresh python process: import Predictor, Predictor(None, detector=...), "
+                              "predict one Adience crop; JAX runs with ADIENCEKIT_VERBOSE=1 (see PREDICT_VARIANTS)"},
         "rows": rows,
-        "runs": {"per_photo": per_photo, "cold": cold},
+        "predict_rows": predict_rows,
+        "runs": {"per_photo": per_photo, "cold": cold, "predict": predict},
     }
     if args.out is None:
         date = time.strftime("%Y%m%d", time.gmtime())
