@@ -310,7 +310,14 @@ def _empty_safe(graph: Any) -> Any:
 
 
 #: Detector names accepted by :func:`get_detector`.
-DETECTORS = {"mtcnn": MTCNNDetector}
+DETECTORS = {"mtcnn": MTCNNDetector, "mtcnn-keras": lambda **kwargs: _keras_mtcnn()(**kwargs)}
+
+
+def _keras_mtcnn() -> type[FaceDetector]:
+    """:class:`~adiencekit.inference.mtcnn_keras.KerasMTCNNDetector`, imported on first use."""
+    from adiencekit.inference.mtcnn_keras import KerasMTCNNDetector
+
+    return KerasMTCNNDetector
 
 
 def get_detector(detector: str | FaceDetector, **kwargs: Any) -> FaceDetector:
