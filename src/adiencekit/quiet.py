@@ -87,13 +87,17 @@ def native_stderr_captured() -> Iterator[None]:
                 os.write(2, sink.read())
 
 
-def import_backend(verbose: bool = False) -> None:
+def import_backend(verbose: bool = False, *, tensorflow: bool = True) -> None:
     """Import TensorFlow (when installed) and Keras now, quietly unless ``verbose``.
 
     Args:
         verbose: show TensorFlow's start-up messages as they come.
+        tensorflow: import TensorFlow even when Keras runs on another backend (the
+            command line does: its data pipelines may use ``tf.data``); with ``False``
+            only Keras is imported, which imports TensorFlow itself on that backend alone.
     """
-    names = [name for name in ("tensorflow", "keras") if name not in sys.modules and importlib.util.find_spec(name)]
+    wanted = ("tensorflow", "keras") if tensorflow else ("keras",)
+    names = [name for name in wanted if name not in sys.modules and importlib.util.find_spec(name)]
     if not names:
         return
     with contextlib.nullcontext() if verbose else native_stderr_captured():
@@ -112,4 +116,4 @@ def quiet_backend_import() -> None:
         return
     for name, value in QUIET_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
-    import_backend(verbose=False)
+    import_backend(verbose=False, tensorflow=False)  # on JAX, predicting needs no TensorFlow
