@@ -191,7 +191,8 @@ def tf_data_batches(layer: Any, images: np.ndarray, *, batch_size: int = 8, epoc
 
     Example:
 
-    >>> import numpy as np
+    >>> import numpy as np, pytest
+    >>> _ = pytest.importorskip("tensorflow", reason="tf.data needs TensorFlow")
     >>> from adiencekit.layers import PhotoAugmentation
     >>> from adiencekit.testing import tf_data_batches
     >>> batches = tf_data_batches(PhotoAugmentation(seed=0), np.zeros((5, 8, 8, 3), "uint8"), batch_size=4)
