@@ -434,8 +434,7 @@ class UTKFaceDataset:
         for name, value in (("check_images", check_images), ("strict", strict), ("progress", progress)):
             if not isinstance(value, bool):
                 raise ConfigError(f"{name} must be True or False, got {value!r}")
-        #: Every root, in the order given (one for a single folder).
-        self.roots: list[Path] = utkface_roots(root)
+        self.roots = utkface_roots(root)  # documented under Attributes (a second description would clash)
         self.root = self.roots[0]
         self.check_images = check_images
         self.strict = strict
