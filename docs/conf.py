@@ -27,6 +27,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import adiencekit  # noqa: E402
+from adiencekit.quiet import import_backend  # noqa: E402
+
+import_backend()  # autodoc imports TensorFlow: its start-up block stays out of the build log
 
 project = "adiencekit"
 author = "adiencekit developers"
