@@ -37,6 +37,7 @@ always shuffles the whole set (random access), so ``shuffle_buffer`` is ``tf.dat
 
 Example:
 
+>>> import pytest; _ = pytest.importorskip("grain")  # pip install 'adiencekit[jax]'
 >>> import tempfile, pathlib
 >>> from PIL import Image
 >>> from adiencekit.data.grain_pipeline import build_grain_pipeline
@@ -178,7 +179,8 @@ def random_augment_array(
 
     Example:
 
-    >>> import numpy as np
+    >>> import numpy as np, pytest
+    >>> _ = pytest.importorskip("scipy", reason="rotation needs scipy (pip install 'adiencekit[jax]')")
     >>> from adiencekit.data.grain_pipeline import random_augment_array
     >>> image = np.random.default_rng(0).integers(0, 255, (40, 40, 3)).astype("uint8")
     >>> a = random_augment_array(image, np.random.default_rng(1), 32, rotation=10.0)
@@ -304,7 +306,7 @@ def EpochDataset(make_epoch: Callable[[int], Any]) -> Any:  # noqa: N802 (a clas
 
     Example:
 
-    >>> import grain
+    >>> import pytest; grain = pytest.importorskip("grain")  # pip install 'adiencekit[jax]'
     >>> from adiencekit.data.grain_pipeline import EpochDataset
     >>> ds = EpochDataset(lambda k: grain.MapDataset.range(3).map(lambda i: 10 * k + i).to_iter_dataset())
     >>> list(ds), list(ds)
@@ -380,6 +382,7 @@ def build_grain_pipeline(
 
     Example:
 
+    >>> import pytest; _ = pytest.importorskip("grain")  # pip install 'adiencekit[jax]'
     >>> import tempfile, pathlib
     >>> from PIL import Image
     >>> from adiencekit.data.grain_pipeline import build_grain_pipeline

@@ -95,6 +95,7 @@ def resolve_format(format: str = "auto", *, notice: Callable[[str], None] | None
 
     Example:
 
+    >>> import pytest; _ = pytest.importorskip("grain", reason="the Grain pipeline needs grain")
     >>> from adiencekit.data.pipeline_args import resolve_format
     >>> resolve_format("grain")
     'grain'
