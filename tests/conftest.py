@@ -19,6 +19,7 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 #: The benchmarks' helpers (``group_photos``: composed group photos) are imported by tests too.

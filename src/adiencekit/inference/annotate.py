@@ -6,8 +6,7 @@ a filled band above its box (below it when the box touches the top edge).
 
 Example:
 
->>> import numpy as np
->>> from adiencekit.inference.annotate import annotate_image, face_caption
+>>> >>> from adiencekit.inference.annotate import annotate_image, face_caption
 >>> from adiencekit.inference.predictor import FacePrediction, HeadPrediction
 >>> face = FacePrediction(box=(10, 20, 40, 40), score=0.99, landmarks=None, heads={
 ...     "gender": HeadPrediction("female", 0.93, {"female": 0.93, "male": 0.07}),
@@ -23,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from adiencekit.inference.images import as_rgb_array
