@@ -6,7 +6,8 @@ a filled band above its box (below it when the box touches the top edge).
 
 Example:
 
->>> >>> from adiencekit.inference.annotate import annotate_image, face_caption
+>>> import numpy as np
+>>> from adiencekit.inference.annotate import annotate_image, face_caption
 >>> from adiencekit.inference.predictor import FacePrediction, HeadPrediction
 >>> face = FacePrediction(box=(10, 20, 40, 40), score=0.99, landmarks=None, heads={
 ...     "gender": HeadPrediction("female", 0.93, {"female": 0.93, "male": 0.07}),
