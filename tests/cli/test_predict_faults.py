@@ -141,3 +141,27 @@ def test_a_download_that_never_answers_times_out_in_one_line(tmp_path, monkeypat
     lines = err.strip().splitlines()  # Keras's "Downloading data from ..." goes to stderr, never to stdout
     assert "no answer within 1 s" in lines[-1] and lines[-1].startswith("adiencekit: error:"), lines
     assert "Traceback" not in err
+
+
+def test_the_detector_choices_are_the_registered_detectors() -> None:
+    from adiencekit.cli.predict import DETECTOR_NAMES
+    from adiencekit.inference.detection import DETECTORS
+
+    assert set(DETECTOR_NAMES) == set(DETECTORS)
+
+
+@pytest.mark.realdata
+def test_predict_with_the_keras_detector_finds_the_faces_mtcnn_finds(tmp_path, model_file, adience_faces_dir,
+                                                                    capsys) -> None:
+    pytest.importorskip("mtcnn", reason="the detectors read the mtcnn package's weights")
+    photos = sorted(adience_faces_dir.rglob("*.jpg"))[:3]
+    counts = {}
+    for detector in ("mtcnn", "mtcnn-keras"):
+        code = main(["predict", *map(str, photos), "--model", str(model_file), "--detector", detector,
+                     "--json", str(tmp_path / f"{detector}.json"), "--quiet"])
+        assert code == 0, capsys.readouterr().err
+        payload = json.loads((tmp_path / f"{detector}.json").read_text())
+        assert payload["detector"] == detector  # the result says what made it
+        images = payload["images"]
+        counts[detector] = [len(image["faces"]) for image in images]
+    assert counts["mtcnn"] == counts["mtcnn-keras"] and sum(counts["mtcnn"]) >= 3

@@ -1,7 +1,8 @@
 """``adiencekit predict``: label the faces in photos (files or folders) as a table, JSON or annotated copies.
 
 ``adiencekit predict PATH... [--model PRESET|RUN|FILE] [--json FILE|-] [--annotate DIR]
-[--no-detect] [--min-face PX] [--tta] [--batch-size N] [--heads H[,H]] [--quiet]`` prints
+[--no-detect] [--detector mtcnn|mtcnn-keras] [--min-face PX] [--tta] [--batch-size N]
+[--heads H[,H]] [--quiet]`` prints
 one row per face (or writes the JSON of ``docs/predict.md``), optionally writes annotated
 copies, and ends with a one-line summary on stderr. Without ``--model`` it uses the
 bundled default preset. How it treats what it is given:
@@ -46,6 +47,10 @@ from adiencekit.cli._errors import fail, printable
 from adiencekit.errors import AdienceKitError, ConfigError
 
 __all__ = ["add_predict_parser", "format_table", "run_predict"]
+
+#: ``--detector`` choices (static, so that ``--help`` imports nothing): the names of
+#: :data:`adiencekit.inference.detection.DETECTORS` (a test keeps them equal).
+DETECTOR_NAMES = ("mtcnn", "mtcnn-keras")
 
 #: Files at or above which ``predict`` shows a progress bar (on a terminal, unless ``--quiet``).
 PROGRESS_MIN_FILES = 5
@@ -92,6 +97,9 @@ def add_predict_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--annotate", default=None, type=os.path.expanduser, metavar="DIR",
                         help="write copies with boxes and labels to DIR (input folders are mirrored)")
     parser.add_argument("--no-detect", action="store_true", help="each image is one face crop (no detection)")
+    parser.add_argument("--detector", choices=DETECTOR_NAMES, default="mtcnn",
+                        help="face detector: 'mtcnn' (the mtcnn package, TensorFlow) or 'mtcnn-keras' (the same "
+                             "networks and weights as Keras 3 models: runs without TensorFlow under KERAS_BACKEND=jax)")
     parser.add_argument("--min-face", type=_face_size, default=40.0, metavar="PX",
                         help="ignore faces smaller than PX pixels (default 40; larger is faster)")
     parser.add_argument("--tta", action="store_true", help="average each face with its mirror image")
@@ -234,7 +242,7 @@ def run_predict(args: argparse.Namespace) -> int:
         from adiencekit.inference.predictor import Predictor, summarize
 
         options: dict[str, Any] = {"heads": args.heads} if getattr(args, "heads", None) else {}
-        predictor = Predictor(args.model, detector=None if args.no_detect else "mtcnn", min_face=args.min_face,
+        predictor = Predictor(args.model, detector=None if args.no_detect else args.detector, min_face=args.min_face,
                               batch_size=args.batch_size, tta=args.tta, **options)
         warnings = _Warnings(args.quiet)
         if skipped:
@@ -254,6 +262,7 @@ def run_predict(args: argparse.Namespace) -> int:
             payload = {
                 "schema_version": 1,
                 "model": predictor.source,
+                "detector": None if args.no_detect else args.detector,
                 "crop": predictor.crop.to_dict(),
                 "images": images,
                 "summary": {**vars(summary), "skipped_not_regular_files": len(skipped)},
