@@ -165,3 +165,21 @@ def test_predict_with_the_keras_detector_finds_the_faces_mtcnn_finds(tmp_path, m
         images = payload["images"]
         counts[detector] = [len(image["faces"]) for image in images]
     assert counts["mtcnn"] == counts["mtcnn-keras"] and sum(counts["mtcnn"]) >= 3
+
+
+def test_predict_on_jax_imports_no_tensorflow_and_keeps_its_compilations(tmp_path, model_file) -> None:
+    """KERAS_BACKEND=jax: no TensorFlow on the predict path, JAX's compilation cache under $KERAS_HOME."""
+    pytest.importorskip("jax", reason='the JAX backend needs jax (pip install "adiencekit[jax]")')
+    _photo(tmp_path / "p.jpg")
+    code = ("import runpy, sys\n"
+            "sys.argv = ['adiencekit', 'predict', 'p.jpg', '--no-detect', '--model', sys.argv[1], '--quiet']\n"
+            "try:\n    runpy.run_module('adiencekit.cli', run_name='__main__')\n"
+            "except SystemExit as exit_:\n    assert exit_.code in (0, None), exit_.code\n"
+            "print('tensorflow' in sys.modules)\n")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("JAX_")}
+    env.update(KERAS_BACKEND="jax", KERAS_HOME=str(tmp_path / "keras"))
+    run = subprocess.run([sys.executable, "-c", code, str(model_file)], capture_output=True, text=True, env=env,
+                         cwd=tmp_path, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().splitlines()[-1] == "False"  # TensorFlow never imported
+    assert any((tmp_path / "keras" / "adiencekit_jax_cache").iterdir())

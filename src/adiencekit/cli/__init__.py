@@ -57,7 +57,7 @@ from adiencekit.cli.prepare import run_prepare
 from adiencekit.cli.reproduce import run_reproduce
 from adiencekit.data.datasets import UTKFACE_PREFIX
 from adiencekit.errors import AdienceKitError
-from adiencekit.quiet import import_backend, quiet_environment
+from adiencekit.quiet import import_backend, jax_compilation_cache, quiet_environment
 from adiencekit.training.config import TrainConfig
 from adiencekit.training.recipes import get_recipe, list_recipes
 from adiencekit.wording import counted
@@ -363,8 +363,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.verbose:
             quiet_environment()
             warnings.showwarning = _one_line_warning
+        if args.command == "predict":
+            jax_compilation_cache()  # on JAX, a second predict starts without recompiling
         if args.command not in _LIGHT_COMMANDS:
-            import_backend(verbose=args.verbose)
+            # predict needs no tf.data: on another backend it runs without TensorFlow
+            import_backend(verbose=args.verbose, tensorflow=args.command != "predict")
         return _COMMANDS[args.command](args)
     except SystemExit as exit_:  # --help, --version
         return int(exit_.code or 0)
