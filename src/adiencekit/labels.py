@@ -93,6 +93,7 @@ __all__ = [
     "AGE_GROUP_NAMES",
     "AGE_POLICIES",
     "AGE_REASONS",
+    "AGE_YEARS",
     "GENDERS",
     "GROUP_REPRESENTATIVE_AGES",
     "KNOWN_AGE_TYPOS",
@@ -208,6 +209,11 @@ TASK_CLASSES: dict[str, int] = {"gender": NUM_GENDER_CLASSES, "age": NUM_AGE_CLA
 
 #: Class names of each head, in class-id order (the one public spelling).
 CLASS_NAMES: dict[str, tuple[str, ...]] = {"gender": GENDERS, "age": AGE_GROUP_NAMES}
+
+#: Name of the regression output (and label) that gives an age in years beside the age
+#: group: a task model built with ``age_years=True`` outputs it, a split gives it as a
+#: float label (NaN where a face has only a group, as Adience rows do).
+AGE_YEARS = "age_years"
 
 #: Number of subject-exclusive folds of the Adience benchmark protocol.
 NUM_FOLDS = 5

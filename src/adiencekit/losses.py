@@ -19,7 +19,7 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["MaskedSparseCategoricalCrossentropy", "class_indices"]
+__all__ = ["MaskedAgeYearsLoss", "MaskedSparseCategoricalCrossentropy", "age_years_targets", "class_indices"]
 
 _REDUCTIONS = ("mean_with_sample_weight", "sum_over_batch_size", "mean", "sum", "none", None)
 
@@ -221,3 +221,75 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
             "name": self.name,
             "dtype": self.dtype,
         }
+
+
+def age_years_targets(y_true: Any, owner: str = "age_years") -> Any:
+    """Exact ages of shape ``(N,)`` or ``(N, 1)`` as a float32 vector (NaN = no exact age).
+
+    Raises:
+        ValueError: for any other shape.
+    """
+    y_true = ops.cast(ops.convert_to_tensor(y_true), "float32")
+    if len(y_true.shape) == 2 and y_true.shape[-1] == 1:
+        y_true = ops.squeeze(y_true, axis=-1)
+    if len(y_true.shape) != 1:
+        raise ValueError(f"{owner}: exact ages must have shape (N,) or (N, 1), got shape {tuple(y_true.shape)}")
+    return y_true
+
+
+@keras.saving.register_keras_serializable(package="adiencekit")
+class MaskedAgeYearsLoss(keras.losses.Loss):
+    """Huber loss on the age in years, leaving out faces without an exact age (NaN).
+
+    UTKFace rows carry an exact age; Adience rows only a group, so their ``age_years``
+    target is NaN and they add nothing (a batch without any exact age gives 0, not NaN).
+    The error is measured in units of ``scale`` years, so with the defaults the loss is
+    quadratic within 10 years of the truth and linear beyond (robust to mislabelled ages),
+    and of the same order as the cross-entropies of the class heads it is trained beside.
+
+    Args:
+        scale: years per unit of error (default 10).
+        delta: the Huber threshold, in units of ``scale`` (default 1).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from adiencekit.losses import MaskedAgeYearsLoss
+    >>> loss = MaskedAgeYearsLoss()
+    >>> float(loss(np.array([30.0, np.nan]), np.array([[35.0], [80.0]])))  # 0.5 * (5 / 10) ** 2
+    0.125
+    >>> float(loss(np.array([np.nan]), np.array([[35.0]])))
+    0.0
+    """
+
+    def __init__(self, scale: float = 10.0, delta: float = 1.0, reduction: str | None = "mean_with_sample_weight",
+                 name: str = "masked_age_years_loss", dtype: Any = None) -> None:
+        for argument, value in (("scale", scale), ("delta", delta)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"{argument} must be a positive number, got {value!r}")
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"reduction must be one of {list(_REDUCTIONS)}, got {reduction!r}")
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.scale = float(scale)
+        self.delta = float(delta)
+
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+        labelled = ops.cast(ops.isfinite(age_years_targets(y_true)), self.dtype)
+        if sample_weight is None:
+            weight = labelled
+        else:
+            weight = labelled * ops.reshape(ops.cast(sample_weight, self.dtype), (-1,))
+        return super().__call__(y_true, y_pred, sample_weight=weight)
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        ages = age_years_targets(y_true)
+        labelled = ops.isfinite(ages)
+        predicted = ops.reshape(ops.cast(y_pred, "float32"), (-1,))
+        error = ops.abs(predicted - ops.where(labelled, ages, predicted)) / self.scale
+        quadratic = ops.minimum(error, self.delta)
+        losses = 0.5 * quadratic * quadratic + self.delta * (error - quadratic)
+        return ops.where(labelled, losses, ops.zeros_like(losses))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"scale": self.scale, "delta": self.delta, "reduction": self.reduction, "name": self.name,
+                "dtype": self.dtype}

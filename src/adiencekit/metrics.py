@@ -23,9 +23,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from adiencekit.losses import class_indices
+from adiencekit.losses import age_years_targets, class_indices
 
 __all__ = [
+    "MaskedMeanAbsoluteError",
     "MaskedSparseCategoricalAccuracy",
     "OneOffAccuracy",
     "exact_accuracy",
@@ -143,6 +144,48 @@ class MaskedSparseCategoricalAccuracy(_MaskedClassAccuracy):
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "dtype": self.dtype}
+
+
+@keras.saving.register_keras_serializable(package="adiencekit")
+class MaskedMeanAbsoluteError(keras.metrics.Metric):
+    """Mean absolute error in years of an ``age_years`` output, over the faces with an exact age.
+
+    Labels are exact ages ``(N,)`` or ``(N, 1)``, NaN where a face has none (Adience rows);
+    predictions ``(N, 1)`` or ``(N,)`` in years. No labelled face gives 0.0.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from adiencekit.metrics import MaskedMeanAbsoluteError
+    >>> metric = MaskedMeanAbsoluteError()
+    >>> metric.update_state(np.array([30.0, np.nan, 10.0]), np.array([[34.0], [50.0], [9.0]]))
+    >>> float(metric.result())
+    2.5
+    """
+
+    def __init__(self, name: str = "mae", dtype: Any = None) -> None:
+        super().__init__(name=name, dtype=dtype)
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+        self.labelled = self.add_variable(shape=(), initializer="zeros", name="labelled")
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        ages = age_years_targets(y_true, self.name)
+        predicted = ops.reshape(ops.cast(ops.convert_to_tensor(y_pred), "float32"), (-1,))
+        finite = ops.isfinite(ages)
+        labelled = ops.cast(finite, self.dtype)
+        error = ops.cast(ops.where(finite, ops.abs(predicted - ops.where(finite, ages, predicted)), 0.0), self.dtype)
+        if sample_weight is not None:
+            weight = ops.reshape(ops.cast(sample_weight, self.dtype), (-1,))
+            error, labelled = error * weight, labelled * weight
+        self.total.assign_add(ops.sum(error))
+        self.labelled.assign_add(ops.sum(labelled))
+
+    def result(self) -> Any:
+        return ops.divide_no_nan(self.total, self.labelled)
+
+    def reset_state(self) -> None:
+        self.total.assign(0.0)
+        self.labelled.assign(0.0)
 
 
 def _labels_and_predictions(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:

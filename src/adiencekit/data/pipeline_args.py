@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from adiencekit.errors import ConfigError
+from adiencekit.labels import AGE_YEARS
 
 __all__ = [
     "JPEG_DECODE_RATIOS",
@@ -150,6 +151,9 @@ def check_pipeline_args(
 ) -> tuple[list[str], np.ndarray | dict[str, np.ndarray] | None]:
     """Check the arguments both pipelines share; return the paths as strings and the labels as ``int32``.
 
+    A label dict may also hold ``"age_years"`` (exact ages, kept as ``float32`` with NaN
+    where a face has none) for a model with an ``age_years`` output.
+
     See :func:`adiencekit.data.pipeline.build_pipeline` for what each argument means.
 
     Returns:
@@ -222,13 +226,32 @@ def _as_label_array(values: Any, count: int, name: str) -> np.ndarray:
     return array
 
 
+def _as_age_years(values: Any, count: int, name: str) -> np.ndarray:
+    """Exact ages as ``float32`` (NaN = no exact age); negative or infinite ages are refused."""
+    try:
+        array = np.asarray(values, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must hold ages in years (NaN = missing), got {values!r:.80}") from None
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
+    if len(array) != count:
+        raise ValueError(f"{name} has {len(array)} entries but there are {count} paths; they must match")
+    bad = np.isinf(array) | (array < 0)
+    if bad.any():
+        raise ValueError(f"{name} must be ages >= 0 in years or NaN for missing, got {array[bad][:5].tolist()}")
+    return array
+
+
 def _as_labels(labels: Any, count: int) -> np.ndarray | dict[str, np.ndarray] | None:
     if labels is None:
         return None
     if isinstance(labels, Mapping):
         if not labels:
             raise ValueError("labels is an empty dict; give at least one task, e.g. {'gender': [...]}")
-        return {str(key): _as_label_array(value, count, f"labels[{key!r}]") for key, value in labels.items()}
+        return {
+            str(key): (_as_age_years if key == AGE_YEARS else _as_label_array)(value, count, f"labels[{key!r}]")
+            for key, value in labels.items()
+        }
     return _as_label_array(labels, count, "labels")
 
 

@@ -42,7 +42,7 @@ import pandas as pd
 
 from adiencekit.data.report import CleaningReport
 from adiencekit.errors import ConfigError, DataError
-from adiencekit.labels import AGE_GROUP_NAMES, CLASS_NAMES, MISSING, TASKS
+from adiencekit.labels import AGE_GROUP_NAMES, AGE_YEARS, CLASS_NAMES, MISSING, TASKS
 
 __all__ = [
     "AGE_CLASS_NAMES",
@@ -246,6 +246,7 @@ class Subset:
         cache: bool | str = False,
         rotation: float = 0.0,
         format: str = "auto",  # noqa: A002 (Keras's name for the engine)
+        age_years: bool = False,
         **kwargs: Any,
     ) -> Any:
         """A dataset of ``(float32 images [B, crop, crop, 3] in [0, 255], labels)``.
@@ -264,6 +265,8 @@ class Subset:
                 ``grain.IterDataset`` of NumPy batches without TensorFlow
                 (:func:`adiencekit.data.grain_pipeline.build_grain_pipeline`), ``"auto"``
                 the first when TensorFlow is installed, else the second.
+            age_years: add the exact ages as the label ``"age_years"`` (float32, NaN where
+                a face has none), for a model with that output; multitask only.
             **kwargs: passed on to the builder (``shuffle``, ``flip``, ``deterministic``,
                 ``drop_remainder``, ``output_dtype``, ...).
 
@@ -273,6 +276,11 @@ class Subset:
         """
         if not len(self):
             raise DataError(f"subset {self.name!r} is empty; there is nothing to build a pipeline from")
+        labels = self.labels
+        if age_years:
+            if not isinstance(labels, dict):
+                raise ConfigError(f"age_years=True needs a multitask subset (gender and age), this one is {self.task!r}")
+            labels = {**labels, AGE_YEARS: self.age_years}
         from adiencekit.data.pipeline_args import resolve_format
 
         if resolve_format(format) == "grain":
@@ -282,7 +290,7 @@ class Subset:
 
         return build_pipeline(
             self.paths,
-            self.labels,
+            labels,
             training=self.name == "train" if training is None else training,
             image_size=image_size,
             crop_size=crop_size,

@@ -34,11 +34,13 @@ import keras
 import numpy as np
 
 from adiencekit.errors import ConfigError
-from adiencekit.labels import CLASS_NAMES, TASK_CLASSES, TASKS, validate_task
+from adiencekit.labels import AGE_YEARS, CLASS_NAMES, TASK_CLASSES, TASKS, validate_task
 
 __all__ = [
     "TASKS",
     "TASK_CLASSES",
+    "AGE_YEARS_OFFSET",
+    "AGE_YEARS_SCALE",
     "HEAD_POOLINGS",
     "POOLINGS",
     "classification_head",
@@ -58,6 +60,12 @@ POOLINGS: tuple[str | None, ...] = (None, "avg", "max")
 #: Accepted ``pooling`` values of a classification top: ``"flatten"`` keeps every
 #: position of the feature map (the dense layer sees ``H * W * C`` features).
 HEAD_POOLINGS: tuple[str, ...] = ("flatten", "avg", "max")
+
+
+#: The ``age_years`` output is ``AGE_YEARS_OFFSET + AGE_YEARS_SCALE * z`` for a linear unit
+#: ``z``: a fresh head starts near a typical adult age and learns in units of 20 years.
+AGE_YEARS_OFFSET = 35.0
+AGE_YEARS_SCALE = 20.0
 
 
 def num_classes(task: str, classes: int | None = None) -> int:
@@ -155,6 +163,7 @@ def classification_head(
     classes: int | None = None,
     kernel_initializer: Any = "glorot_uniform",
     bias_initializer: Any = "zeros",
+    age_years: bool = False,
 ) -> Any:
     """Add the output layer(s) of ``task`` on top of a feature vector.
 
@@ -166,12 +175,24 @@ def classification_head(
         classes: override of the class count of a single-task head.
         kernel_initializer: initializer of the output kernels.
         bias_initializer: initializer of the output biases.
+        age_years: add a regression output ``"age_years"`` (an age in years, shape
+            ``(batch, 1)``, float32) beside the class heads; ``task="multitask"`` only.
 
     Returns:
         One tensor named after the task, or for ``"multitask"`` a dict
-        ``{"gender": tensor, "age": tensor}``.
+        ``{"gender": tensor, "age": tensor}`` (and ``"age_years"``).
+
+    Example:
+
+    >>> import keras
+    >>> from adiencekit.models.heads import classification_head
+    >>> outputs = classification_head(keras.Input((16,)), "multitask", age_years=True)
+    >>> {name: tuple(tensor.shape) for name, tensor in outputs.items()}
+    {'gender': (None, 2), 'age': (None, 8), 'age_years': (None, 1)}
     """
     validate_task(task)
+    if age_years and task != "multitask":
+        raise ValueError(f"age_years=True needs task='multitask' (an age head beside gender), got task={task!r}")
     if task == "multitask" and classes is not None:
         raise ValueError(f"classes cannot be set for task='multitask' (gender: 2, age: 8), got classes={classes!r}")
 
@@ -187,7 +208,13 @@ def classification_head(
         return layer(features)
 
     if task == "multitask":
-        return {name: dense(name, units) for name, units in TASK_CLASSES.items()}
+        outputs = {name: dense(name, units) for name, units in TASK_CLASSES.items()}
+        if age_years:
+            unit = keras.layers.Dense(1, kernel_initializer=kernel_initializer, dtype="float32",
+                                      name=f"{AGE_YEARS}_unit")(features)
+            outputs[AGE_YEARS] = keras.layers.Rescaling(AGE_YEARS_SCALE, offset=AGE_YEARS_OFFSET, dtype="float32",
+                                                        name=AGE_YEARS)(unit)
+        return outputs
     return dense(task, num_classes(task, classes))
 
 

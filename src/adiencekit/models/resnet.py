@@ -44,6 +44,7 @@ def face_resnet(
     blocks: Sequence[int] = (1, 1, 1, 1),
     dropout: float = 0.3,
     classes: int | None = None,
+    age_years: bool = False,
 ) -> AgeGenderClassifier:
     """Build the compact face ResNet (stem, residual stages, global pooling, classifier).
 
@@ -60,6 +61,8 @@ def face_resnet(
         blocks: basic residual blocks per stage.
         dropout: dropout on the pooled features before the classifier(s).
         classes: override of the class count of a single-task model.
+        age_years: add the ``"age_years"`` regression output (an age in years; multitask
+            with a top only), trained on exact ages where a face has one.
 
     Returns:
         An :class:`~adiencekit.models.AgeGenderClassifier` taking RGB images in [0, 255].
@@ -74,8 +77,12 @@ def face_resnet(
     >>> model = face_resnet(input_shape=(32, 32, 3), width=8, blocks=(1, 1))
     >>> {task: tensor.shape for task, tensor in model.output.items()}
     {'gender': (None, 2), 'age': (None, 8)}
+    >>> face_resnet(age_years=True).count_params() - face_resnet().count_params()  # one unit on 257 features
+    257
     """
     validate_task(task)
+    if age_years and not include_top:
+        raise ValueError("age_years=True needs include_top=True (the age in years is an output of the top)")
     validate_pooling(pooling)
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
@@ -87,5 +94,6 @@ def face_resnet(
         backbone, task, include_top=include_top, pooling=pooling, default_pooling="avg",
         preprocessing=FaceResNetBackbone.default_preprocessing, name=name or f"face_resnet_{task}",
         classifier_activation=classifier_activation, classes=classes, input_dropout=float(dropout),
+        **({"age_years": True} if age_years else {}),
     )
     return load_weights(model, weights_path)

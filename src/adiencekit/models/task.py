@@ -39,7 +39,7 @@ from typing import Any
 
 import keras
 
-from adiencekit.labels import validate_task
+from adiencekit.labels import AGE_YEARS, validate_task
 from adiencekit.models.heads import HEAD_POOLINGS, classification_head, global_pool, num_classes, validate_pooling
 from adiencekit.models.preprocessing import check_preprocessing, preprocessing_layer
 from adiencekit.models.presets import plain_json
@@ -90,6 +90,8 @@ class AgeGenderClassifier(TaskModel):
             every backend; centre crop in inference).
         input_shape: the model's input shape; defaults to the backbone's. Set it to the
             larger image size when ``augmentation`` crops.
+        age_years: add the regression output ``"age_years"`` (an age in years beside the
+            age group, trained on exact ages where a face has one); multitask with a top only.
         name: model name.
     """
 
@@ -112,6 +114,7 @@ class AgeGenderClassifier(TaskModel):
         preprocessing: Mapping[str, Any] | None = None,
         augmentation: keras.layers.Layer | None = None,
         input_shape: Sequence[int | None] | None = None,
+        age_years: bool = False,
         name: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -134,6 +137,11 @@ class AgeGenderClassifier(TaskModel):
             names = tuple(hidden_names)
             if len(names) != len(hidden) or not all(isinstance(n, str) and n for n in names):
                 raise ValueError(f"hidden_names needs one name per hidden layer {hidden}, got {hidden_names!r}")
+        if not isinstance(age_years, bool):
+            raise ValueError(f"age_years must be True or False, got {age_years!r}")
+        if age_years and (task != "multitask" or not include_top):
+            raise ValueError(f"age_years=True needs task='multitask' with include_top=True, got task={task!r}, "
+                             f"include_top={include_top!r}")
         dropout = _check_rate(dropout, "dropout")
         input_dropout = _check_rate(input_dropout, "input_dropout")
         if task != "multitask":
@@ -192,6 +200,7 @@ class AgeGenderClassifier(TaskModel):
                 classifier_activation,
                 classes=classes,
                 kernel_initializer=output_init,
+                age_years=age_years,
             )
         else:
             outputs = global_pool(x, pooling, name="pool")
@@ -212,6 +221,7 @@ class AgeGenderClassifier(TaskModel):
         self.classes = classes
         self.preprocessing_config = spec
         self.image_shape = shape
+        self.age_years = age_years
         #: Metadata of the preset this model was loaded from (``{}`` otherwise).
         self.preset_metadata: dict[str, Any] = {}
 
@@ -236,7 +246,10 @@ class AgeGenderClassifier(TaskModel):
     # ------------------------------------------------------------------ training
     def default_loss(self, *, label_smoothing: float = 0.0, age_neighbour_smoothing: float = 0.0,
                      age_ordinal_weight: float = 0.0) -> Any:
-        """Masked sparse cross-entropy per head (labels of −1 are left out).
+        """Masked sparse cross-entropy per head (labels of −1 are left out), Huber on ``age_years``.
+
+        A model with ``age_years=True`` adds :class:`~adiencekit.losses.MaskedAgeYearsLoss`
+        for that output (faces without an exact age, NaN, are left out).
 
         Args:
             label_smoothing: uniform label smoothing of every head, in [0, 1) (Keras'
@@ -297,11 +310,16 @@ class AgeGenderClassifier(TaskModel):
             )
 
         if self.task == "multitask":
-            return {head: head_loss(head) for head in self.heads}
+            losses = {head: head_loss(head) for head in self.heads}
+            if self.age_years:
+                from adiencekit.losses import MaskedAgeYearsLoss
+
+                losses[AGE_YEARS] = MaskedAgeYearsLoss()
+            return losses
         return head_loss(self.task)
 
     def default_metrics(self) -> Any:
-        """Exact accuracy (``accuracy``) per head, and 1-off accuracy (``one_off``) for age."""
+        """Exact accuracy (``accuracy``) per head, 1-off accuracy (``one_off``) for age, MAE in years for ``age_years``."""
         from adiencekit.metrics import MaskedSparseCategoricalAccuracy, OneOffAccuracy
 
         self._require_top("default metrics")
@@ -313,7 +331,12 @@ class AgeGenderClassifier(TaskModel):
             return metrics
 
         if self.task == "multitask":
-            return {head: head_metrics(head) for head in self.heads}
+            metrics = {head: head_metrics(head) for head in self.heads}
+            if self.age_years:
+                from adiencekit.metrics import MaskedMeanAbsoluteError
+
+                metrics[AGE_YEARS] = [MaskedMeanAbsoluteError(name="mae")]
+            return metrics
         return head_metrics(self.task)
 
     def _require_top(self, what: str) -> None:
@@ -377,6 +400,7 @@ class AgeGenderClassifier(TaskModel):
             if self.augmentation is None
             else keras.saving.serialize_keras_object(self.augmentation),
             "input_shape": list(self.image_shape),
+            "age_years": self.age_years,
         }
 
     @classmethod

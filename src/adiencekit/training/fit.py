@@ -374,6 +374,7 @@ def _train_in_folder(
     pipeline_args = {
         "image_size": config.image_size, "crop_size": crop, "batch_size": global_batch,
         "output_dtype": TRAINING_INPUT_DTYPE, "format": input_format,
+        "age_years": bool(getattr(model, "age_years", False)),
     }
     train_ds = split.train.pipeline(
         training=True, seed=config.seed, cache=config.cache, rotation=config.rotation, flip=config.flip,

@@ -78,6 +78,8 @@ def compile_model(model: keras.Model, config: TrainConfig, optimizer: Any, jit_c
         )
     if config.gender_loss_weight != 1.0:
         options["loss_weights"] = {"gender": float(config.gender_loss_weight), "age": 1.0}
+        if getattr(model, "age_years", False):
+            options["loss_weights"]["age_years"] = 1.0
     model.compile(**options)
 
 
