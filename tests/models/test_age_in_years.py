@@ -81,3 +81,8 @@ def test_an_ensemble_with_a_member_without_the_head_has_none() -> None:
     ensemble = AgeGenderEnsemble([tiny(6, age_years=True), tiny(7)])
     assert not ensemble.age_years and set(ensemble.output) == {"gender", "age"}
     assert age_years_source(ensemble) == "age groups"
+
+
+def test_an_age_head_with_other_classes_than_the_groups_has_no_age() -> None:
+    model = tiny(8, task="age", classes=3)
+    assert age_years_source(model) is None and age_in_years(model, model.predict_on_batch(images())) is None

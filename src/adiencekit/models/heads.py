@@ -387,7 +387,10 @@ def as_probabilities(values: Any) -> np.ndarray:
 
 
 def age_years_source(model: keras.Model, heads: Sequence[str] | None = None) -> str | None:
-    """Where ``model``'s age in years comes from: ``"head"``, ``"age groups"``, or ``None`` (no age head).
+    """Where ``model``'s age in years comes from: ``"head"``, ``"age groups"``, or ``None``.
+
+    ``None`` for a model without an age head, or whose age head has other classes than
+    the eight Adience groups (a ``classes`` override).
 
     Args:
         model: a Keras model.
@@ -406,9 +409,9 @@ def age_years_source(model: keras.Model, heads: Sequence[str] | None = None) -> 
     """
     if AGE_YEARS in _output_keys(model):
         return AGE_YEARS_FROM_HEAD
-    if "age" in model_heads(model, heads):
+    if "age" in model_heads(model, heads) and head_class_names(model, ("age",))["age"] == CLASS_NAMES["age"]:
         return AGE_YEARS_FROM_GROUPS
-    return None
+    return None  # no age head, or one whose classes are not the eight age groups
 
 
 def age_in_years(model: keras.Model, outputs: Any, heads: Sequence[str] | None = None) -> tuple[np.ndarray, str] | None:
@@ -425,8 +428,8 @@ def age_in_years(model: keras.Model, outputs: Any, heads: Sequence[str] | None =
         heads: the heads of a model that does not name them (see :func:`model_heads`).
 
     Returns:
-        ``(years, source)`` with ``years`` a ``(N,)`` float64 array, or ``None`` for a
-        model without an age head.
+        ``(years, source)`` with ``years`` a ``(N,)`` float64 array, or ``None`` where
+        :func:`age_years_source` is ``None``.
 
     Raises:
         ConfigError: the model does not name its heads, or the outputs lack the one needed.
