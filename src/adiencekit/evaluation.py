@@ -9,6 +9,12 @@ the centre, and their mirrors) of the full-size image; ``tta="flip"`` averages t
 centre crop and its mirror. Both go through :class:`adiencekit.layers.TestTimeAugmentation`,
 the implementation ``AgeGenderClassifier.predict_tta`` uses too.
 
+On faces with an exact age (UTKFace; labels ``"age_years"``, NaN where a face has only
+a group, as every Adience face does) a model with an age in years
+(:func:`adiencekit.models.heads.age_in_years`: its ``age_years`` output, else the
+expected age of its age groups) is also scored by its mean absolute error in years
+(:class:`AgeYearsEvaluation`); without any exact age that score is not reported.
+
 Example:
 
 >>> import numpy as np, keras
@@ -34,16 +40,18 @@ import keras
 import numpy as np
 
 from adiencekit.errors import DataError
-from adiencekit.labels import TASKS, task_heads
+from adiencekit.labels import AGE_YEARS, TASKS, task_heads
 from adiencekit.labels import class_names as _class_names
-from adiencekit.metrics import exact_accuracy, one_off_accuracy
-from adiencekit.models.heads import head_probabilities
+from adiencekit.metrics import MaskedMeanAbsoluteError, exact_accuracy, one_off_accuracy
+from adiencekit.models.heads import age_in_years, age_years_source, head_probabilities
 
 __all__ = [
+    "AgeYearsEvaluation",
     "EvaluationResult",
     "HeadEvaluation",
     "class_names",
     "evaluate",
+    "score_age_years",
     "score_predictions",
 ]
 
@@ -145,6 +153,56 @@ def score_predictions(head: str, labels: np.ndarray, probabilities: np.ndarray) 
 
 
 @dataclass
+class AgeYearsEvaluation:
+    """Mean absolute error of a model's age in years, over the faces with an exact age.
+
+    Attributes:
+        source: where the model's age in years comes from: ``"head"`` (its
+            ``age_years`` output) or ``"age groups"`` (the expected age of its age-group
+            probabilities).
+        n: faces with an exact age (scored).
+        missing: faces without one (NaN: e.g. Adience faces, which have only a group).
+        mae: mean absolute error in years over the ``n`` faces.
+    """
+
+    source: str
+    n: int
+    missing: int
+    mae: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {"source": self.source, "n": self.n, "missing": self.missing, "mae": self.mae}
+
+
+def score_age_years(source: str, ages: np.ndarray, predicted: np.ndarray) -> AgeYearsEvaluation | None:
+    """Score ages in years against exact ages (NaN = none); ``None`` when no face has an exact age.
+
+    The error is :class:`adiencekit.metrics.MaskedMeanAbsoluteError`, the metric training reports.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from adiencekit.evaluation import score_age_years
+    >>> score_age_years("head", np.array([30.0, np.nan, 10.0]), np.array([34.0, 50.0, 9.0]))
+    AgeYearsEvaluation(source='head', n=2, missing=1, mae=2.5)
+    >>> print(score_age_years("head", np.array([np.nan]), np.array([34.0])))
+    None
+    """
+    ages = np.asarray(ages, dtype="float32").reshape(-1)
+    predicted = np.asarray(predicted, dtype="float32").reshape(-1)
+    if ages.shape != predicted.shape:
+        raise ValueError(f"age_years: {predicted.shape[0]} predictions for {ages.shape[0]} exact ages")
+    labelled = np.isfinite(ages)
+    if not labelled.any():
+        return None
+    metric = MaskedMeanAbsoluteError()
+    metric.update_state(ages, predicted)
+    return AgeYearsEvaluation(source=source, n=int(labelled.sum()), missing=int((~labelled).sum()),
+                              mae=round(float(metric.result()), 4))
+
+
+@dataclass
 class EvaluationResult:
     """Scores of a model on one dataset.
 
@@ -154,6 +212,9 @@ class EvaluationResult:
         tta: the test-time augmentation used: ``False``, ``True`` (ten crops, as passed),
             ``"ten_crop"`` or ``"flip"``.
         images: number of images evaluated (scored or not).
+        age_years: the MAE of the model's age in years over the faces with an exact age
+            (:class:`AgeYearsEvaluation`), ``None`` when the model has no age in years or
+            no face an exact age (Adience).
     """
 
     task: str
@@ -161,6 +222,7 @@ class EvaluationResult:
     tta: bool | str = False
     images: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    age_years: AgeYearsEvaluation | None = None
 
     def _single(self) -> HeadEvaluation:
         if len(self.heads) != 1:
@@ -195,12 +257,13 @@ class EvaluationResult:
         return self._single().per_class
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
+        """JSON-ready dict (``"age_years"`` only where it was measured)."""
         return {
             "task": self.task,
             "tta": self.tta,
             "images": self.images,
             "heads": {name: head.as_dict() for name, head in self.heads.items()},
+            **({} if self.age_years is None else {AGE_YEARS: self.age_years.as_dict()}),
             **self.extra,
         }
 
@@ -219,6 +282,10 @@ class EvaluationResult:
         for name, head in self.heads.items():
             one_off = "–" if head.one_off is None else f"{head.one_off:.3f}"
             lines.append(f"| {name} | {head.n} | {head.exact:.3f} | {one_off} |")
+        if self.age_years is not None:
+            years = self.age_years
+            lines += ["", "| age in years | n | MAE (years) |", "|---|---|---|",
+                      f"| {years.source} | {years.n} | {years.mae:.2f} |"]
         for name, head in self.heads.items():
             lines += ["", f"Per-class accuracy ({name}):", "", "| class | accuracy |", "|---|---|"]
             for cls, value in head.per_class.items():
@@ -265,7 +332,9 @@ def _check_finite(images: np.ndarray, seen: int) -> None:
         )
 
 
-def _predict(model: keras.Model, images: np.ndarray, heads: list[str], wrapper: keras.Model | None) -> dict[str, np.ndarray]:
+def _predict(model: keras.Model, images: np.ndarray, heads: list[str],
+             wrapper: keras.Model | None) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """Each head's probabilities, and the age in years (``None`` for a model without one)."""
     if wrapper is not None:
         if images.shape[1] < wrapper.crop_size[0] or images.shape[2] < wrapper.crop_size[1]:
             raise ValueError(
@@ -275,15 +344,18 @@ def _predict(model: keras.Model, images: np.ndarray, heads: list[str], wrapper: 
     else:
         outputs = model(images, training=False)
     by_head = head_probabilities(model, outputs, heads)  # the model's own heads; it must have these
-    return {head: by_head[head] for head in heads}
+    years = age_in_years(model, outputs, heads)
+    return {head: by_head[head] for head in heads}, None if years is None else years[0]
 
 
 def _batches(data: Any, tta: str | None, batch_size: int, image_size: int, model: keras.Model,
-             input_format: str = "auto") -> Iterable[Any]:
+             input_format: str = "auto", age_years: bool = False) -> Iterable[Any]:
     if hasattr(data, "pipeline") and hasattr(data, "frame"):
         crop = image_size if tta == "ten_crop" else _model_crop(model)[0]
+        # exact ages only from a multitask subset that has some (UTKFace; Adience has none)
+        exact = age_years and data.task == "multitask" and bool(np.isfinite(data.age_years).any())
         return data.pipeline(training=False, image_size=image_size, crop_size=crop, batch_size=batch_size,
-                             format=input_format)
+                             format=input_format, **({"age_years": True} if exact else {}))
     if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray):
         images, labels = data
         count = images.shape[0]
@@ -319,7 +391,8 @@ def evaluate(
         data: an ``adiencekit.data.Subset`` (its evaluation pipeline is built here), a
             batched ``tf.data.Dataset`` / iterable of ``(images, labels)``, or a tuple
             of NumPy arrays ``(images, labels)``; multitask labels are dicts with keys
-            ``gender`` and ``age``.
+            ``gender`` and ``age``, and optionally ``age_years`` (exact ages, NaN where
+            a face has none; a multitask Subset with exact ages gives them itself).
         task: ``"gender"``, ``"age"`` or ``"multitask"``.
         tta: test-time augmentation: ``False`` (default, one view), ``"ten_crop"`` or
             ``True`` (Levi & Hassner over-sampling: the images must be larger than the
@@ -333,7 +406,8 @@ def evaluate(
             ``"auto"`` (``tf.data`` when TensorFlow is installed, else Grain).
 
     Returns:
-        The :class:`EvaluationResult`.
+        The :class:`EvaluationResult`; its ``age_years`` holds the MAE in years where the
+        labels have exact ages and the model an age in years.
 
     Raises:
         DataError: for NaN or infinite pixels (naming how many), or a head without any
@@ -353,6 +427,9 @@ def evaluate(
         raise ValueError(f"steps must be a positive integer or None, got {steps!r}")
     labels: dict[str, list[np.ndarray]] = {head: [] for head in heads}
     probabilities: dict[str, list[np.ndarray]] = {head: [] for head in heads}
+    source = age_years_source(model, heads)
+    exact_ages: list[np.ndarray] = []
+    predicted_ages: list[np.ndarray] = []
     images_seen = 0
     progress = None
     if verbose:
@@ -362,7 +439,8 @@ def evaluate(
         elif total is None and hasattr(data, "frame"):
             total = -(-len(data) // batch_size)
         progress = keras.utils.Progbar(total, unit_name="batch")
-    for index, batch in enumerate(_batches(data, mode, batch_size, image_size, model, input_format)):
+    for index, batch in enumerate(_batches(data, mode, batch_size, image_size, model, input_format,
+                                           age_years=source is not None)):
         if steps is not None and index >= steps:
             break
         if not isinstance(batch, (tuple, list)) or len(batch) < 2:
@@ -370,7 +448,10 @@ def evaluate(
         images, batch_labels = np.asarray(batch[0]), batch[1]
         _check_finite(images, images_seen)
         images_seen += images.shape[0]
-        predictions = _predict(model, images, heads, wrapper)
+        predictions, years = _predict(model, images, heads, wrapper)
+        if years is not None and isinstance(batch_labels, Mapping) and AGE_YEARS in batch_labels:
+            exact_ages.append(np.asarray(batch_labels[AGE_YEARS], dtype="float32").reshape(-1))
+            predicted_ages.append(years)
         if progress is not None:
             progress.update(index + 1)
         for head in heads:
@@ -392,5 +473,8 @@ def evaluate(
         head: score_predictions(head, np.concatenate(labels[head]), np.concatenate(probabilities[head]))
         for head in heads
     }
+    age_years = (score_age_years(source, np.concatenate(exact_ages), np.concatenate(predicted_ages))
+                 if source is not None and exact_ages else None)
     # ``tta`` is reported as given (True stays True, as in earlier result files).
-    return EvaluationResult(task=task, heads=results, tta=True if tta is True else (mode or False), images=images_seen)
+    return EvaluationResult(task=task, heads=results, tta=True if tta is True else (mode or False), images=images_seen,
+                            age_years=age_years)

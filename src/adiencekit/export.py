@@ -9,12 +9,14 @@ holds:
   ``[0, 255]`` of shape ``(batch, size, size, 3)``, named ``image``;
 - a dynamic batch size;
 - one output per head, named ``gender`` (2 probabilities: female, male) and/or ``age``
-  (8 probabilities, the Adience groups in order);
-- the record of how a face reaches it (:func:`export_record`: heads, class names, the
-  crop spec, ``image_size``, input size and the resize/centre-crop rule), so no outside
-  code guesses: in the ONNX file's ``metadata_props`` (key :data:`RECORD_KEY`), in
-  ``assets/adiencekit.json`` inside the SavedModel folder, and in ``<file>.tflite.json`` beside
-  a TFLite file. :func:`read_export_record` reads it back from any of the three.
+  (8 probabilities, the Adience groups in order), and for a model with an ``age_years``
+  output that one too (``age_years``: ``(batch, 1)`` ages in years);
+- the record of how a face reaches it (:func:`export_record`: heads, output names, class
+  names, where an age in years comes from, the crop spec, ``image_size``, input size and
+  the resize/centre-crop rule), so no outside code guesses: in the ONNX file's
+  ``metadata_props`` (key :data:`RECORD_KEY`), in ``assets/adiencekit.json`` inside the
+  SavedModel folder, and in ``<file>.tflite.json`` beside a TFLite file.
+  :func:`read_export_record` reads it back from any of the three.
 
 The heads are asked of the model (:func:`adiencekit.models.heads.model_heads`); a
 single-task model is wrapped so that its one output is named after its head too.
@@ -58,9 +60,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from adiencekit.inference.loading import LoadedModel
 
-__all__ = ["ENSEMBLE_SHARED_FIELDS", "EXPORT_FORMATS", "PRESET_FORMAT", "RECORD_KEY", "check_ensemble_runs",
-           "describe_export", "export_model", "export_preset", "export_record", "named_outputs", "read_export_record",
-           "record_path"]
+__all__ = ["ENSEMBLE_SHARED_FIELDS", "EXPORT_FORMATS", "PRESET_FORMAT", "RECORD_KEY", "age_years_record",
+           "check_ensemble_runs", "describe_export", "export_model", "export_preset", "export_record", "named_outputs",
+           "output_names", "read_export_record", "record_path"]
 
 #: Formats of :func:`export_model` and the Keras exporter each uses.
 EXPORT_FORMATS: dict[str, str] = {"saved_model": "tf_saved_model", "tflite": "litert", "onnx": "onnx"}
@@ -73,12 +75,57 @@ RECORD_KEY = "adiencekit"
 _RECORD_FORMAT = "adiencekit-export"
 
 
+def output_names(model: keras.Model, heads: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The names of an export's outputs: the model's heads, then ``"age_years"`` when it has that output.
+
+    Example:
+
+    >>> from adiencekit.export import output_names
+    >>> from adiencekit.models import face_resnet
+    >>> output_names(face_resnet(input_shape=(32, 32, 3), width=8, blocks=(1, 1), age_years=True))
+    ('gender', 'age', 'age_years')
+    """
+    from adiencekit.labels import AGE_YEARS
+    from adiencekit.models.heads import AGE_YEARS_FROM_HEAD, age_years_source, model_heads
+
+    chosen = model_heads(model, heads)
+    return (*chosen, AGE_YEARS) if age_years_source(model, heads) == AGE_YEARS_FROM_HEAD else chosen
+
+
+def age_years_record(model: keras.Model, heads: Sequence[str] | None = None) -> dict[str, Any] | None:
+    """Where an exported model's age in years comes from, for outside code (``None``: no age head).
+
+    ``{"source": "head", "output": "age_years", ...}`` for a model with that output;
+    ``{"source": "age groups", "output": None, "representative_ages": [...], ...}`` for
+    one with only the age groups: the age is then ``sum(p * ages) / sum(p)`` over the
+    ``age`` output (:func:`adiencekit.labels.expected_age`).
+
+    Example:
+
+    >>> from adiencekit.export import age_years_record
+    >>> from adiencekit.models import face_resnet
+    >>> age_years_record(face_resnet(input_shape=(32, 32, 3), width=8, blocks=(1, 1)))["representative_ages"]
+    [1.6, 5.2, 9.9, 18.8, 27.5, 38.9, 51.6, 69.7]
+    """
+    from adiencekit.labels import AGE_YEARS, GROUP_REPRESENTATIVE_AGES
+    from adiencekit.models.heads import AGE_YEARS_FROM_HEAD, age_years_source
+
+    source = age_years_source(model, heads)
+    if source is None:
+        return None
+    if source == AGE_YEARS_FROM_HEAD:
+        return {"source": source, "output": AGE_YEARS, "unit": "years", "shape": [None, 1]}
+    return {"source": source, "output": None, "unit": "years", "representative_ages": list(GROUP_REPRESENTATIVE_AGES),
+            "rule": "sum(age * representative_ages) / sum(age) over the 'age' output's probabilities"}
+
+
 def named_outputs(model: keras.Model, heads: Sequence[str] | None = None) -> keras.Model:
     """``model`` with its outputs as a dict keyed by head (the same layers and weights).
 
-    The heads are the model's own (:func:`~adiencekit.models.heads.model_heads`); a
-    multitask model built by :mod:`adiencekit.models` already returns such a dict and is
-    returned as is; a single-output model is wrapped.
+    The heads are the model's own (:func:`~adiencekit.models.heads.model_heads`), and an
+    ``age_years`` output is kept under that name (:func:`output_names`); a multitask
+    model built by :mod:`adiencekit.models` already returns such a dict and is returned
+    as is; a single-output model is wrapped.
 
     Args:
         model: the model.
@@ -90,14 +137,14 @@ def named_outputs(model: keras.Model, heads: Sequence[str] | None = None) -> ker
     """
     import keras
 
-    from adiencekit.models.heads import model_heads
-
-    chosen = model_heads(model, heads)
+    names = output_names(model, heads)
     output = getattr(model, "output", None)  # a Sequential never called has no .output
-    if isinstance(output, dict) and set(output) == set(chosen):
+    if isinstance(output, dict) and set(output) == set(names):
         return model
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    return keras.Model(inputs, dict(zip(chosen, model.outputs, strict=True)), name=f"{model.name}_named")
+    tensors = ({name: output[name] for name in names} if isinstance(output, dict)
+               else dict(zip(names, model.outputs, strict=True)))
+    return keras.Model(inputs, tensors, name=f"{model.name}_named")
 
 
 def export_record(loaded: LoadedModel, heads: Sequence[str] | None = None) -> dict[str, Any]:
@@ -113,8 +160,10 @@ def export_record(loaded: LoadedModel, heads: Sequence[str] | None = None) -> di
         heads: the heads of a model that does not name them, in output order.
 
     Returns:
-        A JSON-ready dict: ``format``, ``heads``, ``class_names``, ``input``,
-        ``input_size``, ``image_size``, ``crop``, ``input_rule``, ``source``.
+        A JSON-ready dict: ``format``, ``heads``, ``outputs`` (the output names: the
+        heads, then ``age_years`` where the model has it), ``class_names``,
+        ``age_years`` (:func:`age_years_record`), ``input``, ``input_size``,
+        ``image_size``, ``crop``, ``input_rule``, ``source``.
     """
     from adiencekit.crops import INPUT_RULE, inference_crop
     from adiencekit.inference.loading import model_input_size
@@ -125,7 +174,9 @@ def export_record(loaded: LoadedModel, heads: Sequence[str] | None = None) -> di
     return {
         "format": _RECORD_FORMAT,
         "heads": list(chosen),
+        "outputs": list(output_names(loaded.model, heads)),
         "class_names": {head: list(names) for head, names in head_class_names(loaded.model, chosen).items()},
+        "age_years": age_years_record(loaded.model, heads),
         "input": {"name": loaded.model.inputs[0].name, "dtype": "float32", "shape": [None, input_size, input_size, 3],
                   "pixels": "RGB in [0, 255], unscaled"},
         "input_size": input_size,
@@ -213,8 +264,8 @@ def describe_export(path: str | os.PathLike[str]) -> str:
     "input 'image': float32 RGB 0-255, 64 px; output 'gender'"
     """
     record = read_export_record(path)
-    heads = record["heads"]
-    outputs = ("output " if len(heads) == 1 else "outputs ") + ", ".join(repr(head) for head in heads)
+    names = record.get("outputs") or record["heads"]  # records before the age_years output list only heads
+    outputs = ("output " if len(names) == 1 else "outputs ") + ", ".join(repr(name) for name in names)
     size = f", {record['input_size']} px" if record.get("input_size") else ""
     return f"input 'image': float32 RGB 0-255{size}; {outputs}"
 

@@ -45,7 +45,7 @@ def test_predict_no_detect_table_and_summary(photos: Path, model_file: Path, cap
     out, err = capsys.readouterr()
     assert status == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["image", "face", "box", "score", "gender", "p", "age", "p"]
+    assert lines[0].split() == ["image", "face", "box", "score", "gender", "p", "age", "p", "age", "(years)"]
     assert len(lines) == 3 and "one.jpg" in lines[1] and "0,0,80x60" in lines[1]
     assert "3 images: 2 faces, 0 without a face, 1 unreadable" in err
 

@@ -52,6 +52,11 @@ __all__ = ["add_predict_parser", "format_table", "run_predict"]
 #: :data:`adiencekit.inference.detection.DETECTORS` (a test keeps them equal).
 DETECTOR_NAMES = ("mtcnn", "mtcnn-keras")
 
+#: How the summary line says where the table's "age (years)" comes from (by
+#: :attr:`adiencekit.inference.Predictor.age_years_source`; the JSON says it as ``age_years_source``).
+_AGE_YEARS_NOTES = {"head": "age in years from the model's age_years output",
+                   "age groups": "age in years = expected age of the age-group probabilities"}
+
 #: Files at or above which ``predict`` shows a progress bar (on a terminal, unless ``--quiet``).
 PROGRESS_MIN_FILES = 5
 
@@ -156,16 +161,16 @@ def format_table(results: list[Any]) -> str:
     >>> from adiencekit.cli.predict import format_table
     >>> from adiencekit.inference.predictor import ImageResult
     >>> print(format_table([ImageResult("a.jpg", size=(10, 10))]))
-    image  face  box  score  gender  p  age  p
-    a.jpg  -     -    -      -       -  -    -
+    image  face  box  score  gender  p  age  p  age (years)
+    a.jpg  -     -    -      -       -  -    -  -
     """
-    rows = [["image", "face", "box", "score", "gender", "p", "age", "p"]]
+    rows = [["image", "face", "box", "score", "gender", "p", "age", "p", "age (years)"]]
     for result in results:
         if not result.ok:
             continue
         name = printable(result.path) if result.path is not None else "<array>"
         if not result.faces:
-            rows.append([name, "-", "-", "-", "-", "-", "-", "-"])
+            rows.append([name, *["-"] * (len(rows[0]) - 1)])
         for index, face in enumerate(result.faces):
             x, y, w, h = (round(v) for v in face.box)
             rows.append([
@@ -177,6 +182,7 @@ def format_table(results: list[Any]) -> str:
                 f"{face.gender.probability:.2f}" if face.gender else "-",
                 face.age.label if face.age else "-",
                 f"{face.age.probability:.2f}" if face.age else "-",
+                "-" if face.age_years is None else f"{face.age_years:.1f}",
             ])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
@@ -264,13 +270,15 @@ def run_predict(args: argparse.Namespace) -> int:
                 "model": predictor.source,
                 "detector": None if args.no_detect else args.detector,
                 "crop": predictor.crop.to_dict(),
+                "age_years_source": predictor.age_years_source,
                 "images": images,
                 "summary": {**vars(summary), "skipped_not_regular_files": len(skipped)},
             }
             _write_json(payload, args.json, sys.stdout)
         if args.json != "-":
             print(format_table(results))
-        print(f"adiencekit: {summary}", file=sys.stderr)
+        note = _AGE_YEARS_NOTES.get(predictor.age_years_source)
+        print(f"adiencekit: {summary}" + (f"; {note}" if note else ""), file=sys.stderr)
         return 0
     except AdienceKitError as error:
         return fail(str(error))

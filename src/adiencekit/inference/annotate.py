@@ -14,6 +14,9 @@ Example:
 ...     "age": HeadPrediction("25-32", 0.61, {})})
 >>> face_caption(face)
 'female 93% · 25-32 61%'
+>>> face.age_years = 29.4
+>>> face_caption(face)
+'female 93% · 25-32 61% · 29 y'
 >>> annotate_image(np.zeros((100, 120, 3), np.uint8), [face]).size
 (120, 100)
 """
@@ -34,8 +37,10 @@ _COLOURS = {"female": (230, 60, 140), "male": (40, 120, 230), None: (250, 180, 0
 
 
 def face_caption(face: Any) -> str:
-    """``"female 93% · 25-32 61%"``: each head's label and probability."""
+    """``"female 93% · 25-32 61% · 29 y"``: each head's label and probability, then the age in years."""
     parts = [f"{head.label} {head.probability:.0%}" for head in (face.gender, face.age) if head is not None]
+    if face.age_years is not None:
+        parts.append(f"{face.age_years:.0f} y")
     return " · ".join(parts)
 
 

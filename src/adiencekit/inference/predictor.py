@@ -6,7 +6,10 @@ default), cuts each face out the way the model was trained
 (:func:`~adiencekit.inference.alignment.crop_face`), and runs the model on the faces of
 several photos at once (``batch_size`` faces per call). Each face gets, per head of the
 model, the label, its probability and the full distribution (age: the eight Adience
-groups in order, named ``"0-2"`` ... ``"60-100"``).
+groups in order, named ``"0-2"`` ... ``"60-100"``), and an age in years
+(:func:`~adiencekit.models.heads.age_in_years`: the model's ``age_years`` output when it
+has one, else the expected age of its age groups; :attr:`Predictor.age_years_source`
+says which).
 
 A photo that cannot be read gives an :class:`ImageResult` with ``error`` set (the batch
 goes on); a photo without a face gives an empty ``faces`` list. :func:`summarize` counts
@@ -26,6 +29,8 @@ Example:
 ((0.0, 0.0, 40.0, 50.0), ['age', 'gender'], 8)
 >>> face.gender.label in ("female", "male")
 True
+>>> predictor.age_years_source, 1.6 <= face.age_years <= 69.7
+('age groups', True)
 """
 
 from __future__ import annotations
@@ -46,7 +51,15 @@ from adiencekit.inference.alignment import crop_face
 from adiencekit.inference.detection import LANDMARK_NAMES, Detection, FaceDetector, get_detector
 from adiencekit.inference.images import ImageReadError, as_rgb_array, expand_image_paths, read_image
 from adiencekit.inference.loading import load_model_source, model_input_size
-from adiencekit.models.heads import head_class_names, head_probabilities, model_heads
+from adiencekit.labels import AGE_YEARS
+from adiencekit.models.heads import (
+    age_in_years,
+    age_years_source,
+    as_probabilities,
+    head_class_names,
+    head_probabilities,
+    model_heads,
+)
 from adiencekit.wording import counted
 
 __all__ = [
@@ -83,12 +96,15 @@ class FacePrediction:
         landmarks: ``(5, 2)`` landmarks in :data:`~adiencekit.inference.detection.LANDMARK_NAMES`
             order, or ``None``.
         heads: ``{"gender": HeadPrediction, "age": HeadPrediction}`` (the model's heads).
+        age_years: the age in years (``None`` for a model without an age head); where it
+            comes from is the predictor's :attr:`Predictor.age_years_source`.
     """
 
     box: tuple[float, float, float, float]
     score: float | None
     landmarks: np.ndarray | None
     heads: dict[str, HeadPrediction] = field(default_factory=dict)
+    age_years: float | None = None
 
     @property
     def gender(self) -> HeadPrediction | None:
@@ -117,6 +133,8 @@ class FacePrediction:
             out["age_group"] = self.age.label
             out["age_probability"] = round(self.age.probability, 4)
             out["age_probabilities"] = {k: round(v, 4) for k, v in self.age.probabilities.items()}
+        if self.age_years is not None:
+            out["age_years"] = round(float(self.age_years), 1)
         return out
 
 
@@ -202,15 +220,6 @@ def summarize(results: Iterable[ImageResult]) -> PredictionSummary:
     )
 
 
-def _as_probabilities(values: np.ndarray) -> np.ndarray:
-    values = np.asarray(values, dtype=np.float64)
-    sums = values.sum(axis=-1)
-    if np.all(values >= -1e-6) and np.allclose(sums, 1.0, atol=1e-3):
-        return values
-    shifted = np.exp(values - values.max(axis=-1, keepdims=True))  # logits -> softmax
-    return shifted / shifted.sum(axis=-1, keepdims=True)
-
-
 class Predictor:
     """Detect, align and label the faces in photos with an age/gender model.
 
@@ -238,6 +247,9 @@ class Predictor:
 
     Attributes:
         heads: the model's heads, e.g. ``["gender", "age"]``.
+        age_years_source: where each face's ``age_years`` comes from: ``"head"`` (the
+            model's ``age_years`` output), ``"age groups"`` (the expected age of its age
+            probabilities) or ``None`` (no age head, no age in years).
         class_names: class names of each head, in class order.
         crop: the :class:`CropSpec` in use.
         input_size: the model's input side (``None``: any; the crop is fed as is).
@@ -260,6 +272,7 @@ class Predictor:
         self._named_heads = None if heads is None else tuple(heads)
         self.heads = list(model_heads(self.model, self._named_heads))
         self.class_names = head_class_names(self.model, self.heads)
+        self.age_years_source = age_years_source(self.model, self._named_heads)
         self.input_size = model_input_size(self.model)
         if isinstance(crop, dict):
             crop = CropSpec.from_dict(crop)
@@ -278,26 +291,27 @@ class Predictor:
         return model_inputs(crops, self.input_size, self.image_size)
 
     def predict_crops(self, crops: Any) -> dict[str, np.ndarray]:
-        """Class probabilities of face crops.
+        """Class probabilities and ages in years of face crops.
 
         Args:
             crops: ``(N, S, S, 3)`` ``uint8`` face crops in the predictor's crop style.
 
         Returns:
-            ``{head: (N, classes) float64}`` probabilities.
+            ``{head: (N, classes) float64}`` probabilities and, unless
+            :attr:`age_years_source` is ``None``, ``"age_years"``: ``(N,)`` float64 years.
         """
         crops = np.asarray(crops)
         if crops.ndim != 4 or crops.shape[-1] != 3:
             raise ValueError(f"crops must be (N, S, S, 3), got shape {crops.shape}")
-        out: dict[str, list[np.ndarray]] = {head: [] for head in self.heads}
+        empty = {head: np.zeros((0, len(names))) for head, names in self.class_names.items()}
+        if self.age_years_source is not None:
+            empty[AGE_YEARS] = np.zeros((0,))
+        out: dict[str, list[np.ndarray]] = {name: [] for name in empty}
         for start in range(0, len(crops), self.batch_size):
             batch = self._model_inputs(crops[start : start + self.batch_size]).astype(np.float32)
-            for head, values in self._call(batch).items():
-                out[head].append(_as_probabilities(values))
-        return {
-            head: np.concatenate(parts) if parts else np.zeros((0, len(self.class_names[head])))
-            for head, parts in out.items()
-        }
+            for name, values in self._call(batch).items():
+                out[name].append(values)
+        return {name: np.concatenate(parts) if parts else empty[name] for name, parts in out.items()}
 
     def _call(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         # predict_on_batch runs the compiled predict step (a tf.function with relaxed
@@ -311,7 +325,13 @@ class Predictor:
 
                 self._flip = TestTimeAugmentation(self.model, crop_size=batch.shape[1:3], mode="flip")
             runner = self._flip
-        return head_probabilities(self.model, runner.predict_on_batch(batch), self._named_heads)
+        outputs = runner.predict_on_batch(batch)
+        out = {head: as_probabilities(values)
+               for head, values in head_probabilities(self.model, outputs, self._named_heads).items()}
+        years = age_in_years(self.model, outputs, self._named_heads)
+        if years is not None:
+            out[AGE_YEARS] = years[0]
+        return out
 
     # ------------------------------------------------------------------ photos
     def _faces_of(self, image: np.ndarray, detect: bool) -> tuple[list[Detection], list[np.ndarray], int]:
@@ -341,12 +361,14 @@ class Predictor:
                     heads[head] = HeadPrediction(
                         label=names[best], probability=float(p[best]), probabilities=dict(zip(names, map(float, p)))
                     )
+                years = probabilities.get(AGE_YEARS)
                 result.faces.append(
                     FacePrediction(
                         box=tuple(float(v) for v in detection.box),  # type: ignore[arg-type]
                         score=detection.score if detect else None,
                         landmarks=detection.landmarks,
                         heads=heads,
+                        age_years=None if years is None else float(years[row]),
                     )
                 )
                 row += 1

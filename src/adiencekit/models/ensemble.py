@@ -16,6 +16,11 @@ probabilities costs one forward pass per member; what it bought for the bundled
 ``utkface_multitask`` preset (steadier figures, better ones on re-framed crops) is
 measured on its model card.
 
+When every member has the ``"age_years"`` output (an age in years, built with
+``age_years=True``), the ensemble has it too: the mean of the members' ages. Otherwise
+it has none, and an age in years comes from its averaged age groups
+(:func:`adiencekit.models.heads.age_in_years`).
+
 Example:
 
 >>> import numpy as np
@@ -28,8 +33,8 @@ Example:
 >>> parts = [member.predict(images, verbose=0) for member in members]
 >>> bool(np.allclose(out["age"], (parts[0]["age"] + parts[1]["age"]) / 2, atol=1e-6))
 True
->>> ensemble.heads, len(ensemble.members)
-(('gender', 'age'), 2)
+>>> ensemble.heads, len(ensemble.members), ensemble.age_years
+(('gender', 'age'), 2, False)
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from typing import Any
 
 import keras
 
+from adiencekit.labels import AGE_YEARS
 from adiencekit.models.presets import plain_json
 from adiencekit.models.task import AgeGenderClassifier
 from adiencekit.models.task_model import TaskModel
@@ -84,6 +90,8 @@ class AgeGenderEnsemble(TaskModel):
             task, class names, input shape and preprocessing, ending in softmax heads,
             with distinct names.
         name: model name (default ``"<first member>_ensemble<count>"``).
+            Members that all have the ``"age_years"`` output give the ensemble one (their
+            mean); if any member lacks it, the ensemble has none.
         **kwargs: the other ``keras.Model`` arguments.
 
     Raises:
@@ -98,8 +106,9 @@ class AgeGenderEnsemble(TaskModel):
         inputs = keras.Input(shape=tuple(first.image_shape), name="image")
         per_member = [out if isinstance(out, dict) else {first.task: out}
                       for out in (member(inputs) for member in checked)]
-        averaged = {head: keras.layers.Average(name=head, dtype="float32")([out[head] for out in per_member])
-                    for head in first.heads}
+        age_years = all(member.age_years for member in checked)
+        averaged = {name: keras.layers.Average(name=name, dtype="float32")([out[name] for out in per_member])
+                    for name in (*first.heads, *((AGE_YEARS,) if age_years else ()))}
         outputs: Any = averaged if first.task == "multitask" else averaged[first.task]
         super().__init__(inputs, outputs, name=name or f"{first.name}_ensemble{len(checked)}", **kwargs)
         self.members = checked
@@ -107,6 +116,9 @@ class AgeGenderEnsemble(TaskModel):
         self.classes = first.classes
         self.preprocessing_config = first.preprocessing_config
         self.image_shape = tuple(first.image_shape)
+        #: Whether the ensemble has the ``"age_years"`` output: the mean of its members'
+        #: ages in years, when every member has that output.
+        self.age_years = age_years
         #: Metadata of the preset this model was loaded from (``{}`` otherwise).
         self.preset_metadata: dict[str, Any] = {}
 

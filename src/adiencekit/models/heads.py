@@ -34,13 +34,19 @@ import keras
 import numpy as np
 
 from adiencekit.errors import ConfigError
-from adiencekit.labels import AGE_YEARS, CLASS_NAMES, TASK_CLASSES, TASKS, validate_task
+from adiencekit.labels import AGE_YEARS, CLASS_NAMES, TASK_CLASSES, TASKS, expected_age, validate_task
 
 __all__ = [
     "TASKS",
     "TASK_CLASSES",
+    "AGE_YEARS_FROM_GROUPS",
+    "AGE_YEARS_FROM_HEAD",
     "AGE_YEARS_OFFSET",
     "AGE_YEARS_SCALE",
+    "AGE_YEARS_SOURCES",
+    "age_in_years",
+    "age_years_source",
+    "as_probabilities",
     "HEAD_POOLINGS",
     "POOLINGS",
     "classification_head",
@@ -349,3 +355,113 @@ def head_probabilities(model: keras.Model, outputs: Any, heads: Sequence[str] | 
             raise ConfigError(f"model {model.name!r} gives one output for the heads {list(chosen)}")
         values = [outputs]
     return {head: keras.ops.convert_to_numpy(value) for head, value in zip(chosen, values, strict=True)}
+
+
+# ----------------------------------------------------------------------------- an age in years
+#: Where an age in years comes from: the model's own ``age_years`` output (a regression
+#: head trained on exact ages), or :func:`adiencekit.labels.expected_age` of its eight
+#: age-group probabilities (every model with an age head but without that output).
+AGE_YEARS_FROM_HEAD = "head"
+AGE_YEARS_FROM_GROUPS = "age groups"
+AGE_YEARS_SOURCES: tuple[str, ...] = (AGE_YEARS_FROM_HEAD, AGE_YEARS_FROM_GROUPS)
+
+
+def as_probabilities(values: Any) -> np.ndarray:
+    """Class scores as float64 probabilities: a distribution is kept, logits go through a softmax.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from adiencekit.models.heads import as_probabilities
+    >>> as_probabilities(np.array([[0.25, 0.75]])).tolist()
+    [[0.25, 0.75]]
+    >>> as_probabilities(np.array([[0.0, 0.0]])).tolist()  # logits
+    [[0.5, 0.5]]
+    """
+    values = np.asarray(values, dtype=np.float64)
+    sums = values.sum(axis=-1)
+    if np.all(values >= -1e-6) and np.allclose(sums, 1.0, atol=1e-3):
+        return values
+    shifted = np.exp(values - values.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def age_years_source(model: keras.Model, heads: Sequence[str] | None = None) -> str | None:
+    """Where ``model``'s age in years comes from: ``"head"``, ``"age groups"``, or ``None``.
+
+    ``None`` for a model without an age head, or whose age head has other classes than
+    the eight Adience groups (a ``classes`` override).
+
+    Args:
+        model: a Keras model.
+        heads: the heads of a model that does not name them (see :func:`model_heads`).
+
+    Example:
+
+    >>> from adiencekit.models import face_resnet
+    >>> from adiencekit.models.heads import age_years_source
+    >>> age_years_source(face_resnet(input_shape=(32, 32, 3), width=8, blocks=(1, 1), age_years=True))
+    'head'
+    >>> age_years_source(face_resnet(input_shape=(32, 32, 3), width=8, blocks=(1, 1)))
+    'age groups'
+    >>> print(age_years_source(face_resnet(task="gender", input_shape=(32, 32, 3), width=8, blocks=(1, 1))))
+    None
+    """
+    if AGE_YEARS in _output_keys(model):
+        return AGE_YEARS_FROM_HEAD
+    if "age" in model_heads(model, heads) and head_class_names(model, ("age",))["age"] == CLASS_NAMES["age"]:
+        return AGE_YEARS_FROM_GROUPS
+    return None  # no age head, or one whose classes are not the eight age groups
+
+
+def age_in_years(model: keras.Model, outputs: Any, heads: Sequence[str] | None = None) -> tuple[np.ndarray, str] | None:
+    """An age in years per face from ``model``'s outputs (one call's result), and where it comes from.
+
+    From the model's ``age_years`` output when it has one (source ``"head"``), else the
+    expected age of its age-group probabilities (:func:`adiencekit.labels.expected_age`,
+    source ``"age groups"``; logits are turned into probabilities first).
+
+    Args:
+        model: the model that gave ``outputs``.
+        outputs: its output: a dict keyed by output name, a list/tuple in output order,
+            or one array.
+        heads: the heads of a model that does not name them (see :func:`model_heads`).
+
+    Returns:
+        ``(years, source)`` with ``years`` a ``(N,)`` float64 array, or ``None`` where
+        :func:`age_years_source` is ``None``.
+
+    Raises:
+        ConfigError: the model does not name its heads, or the outputs lack the one needed.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from adiencekit.models import face_resnet
+    >>> from adiencekit.models.heads import age_in_years
+    >>> images = np.zeros((2, 32, 32, 3), "float32")
+    >>> model = face_resnet(input_shape=(32, 32, 3), width=8, blocks=(1, 1), age_years=True)
+    >>> outputs = model.predict_on_batch(images)
+    >>> years, source = age_in_years(model, outputs)
+    >>> source, years.shape, bool(np.allclose(years, outputs["age_years"][:, 0]))
+    ('head', (2,), True)
+    >>> groups = face_resnet(input_shape=(32, 32, 3), width=8, blocks=(1, 1))
+    >>> years, source = age_in_years(groups, groups.predict_on_batch(images))
+    >>> source, bool(((1.6 <= years) & (years <= 69.7)).all())
+    ('age groups', True)
+    """
+    source = age_years_source(model, heads)
+    if source == AGE_YEARS_FROM_HEAD:
+        if not isinstance(outputs, Mapping):
+            keys = _output_keys(model)
+            if not isinstance(outputs, (list, tuple)) or len(outputs) != len(keys):
+                raise ConfigError(f"model {model.name!r} outputs {keys}; got {type(outputs).__name__} without them")
+            outputs = dict(zip(keys, outputs, strict=True))
+        if AGE_YEARS not in outputs:
+            raise ConfigError(f"model {model.name!r} outputs {sorted(outputs)} lack {AGE_YEARS!r}")
+        years = keras.ops.convert_to_numpy(outputs[AGE_YEARS])
+        return np.asarray(years, dtype=np.float64).reshape(-1), source
+    if source == AGE_YEARS_FROM_GROUPS:
+        age = head_probabilities(model, outputs, heads)["age"]
+        return np.asarray(expected_age(as_probabilities(age)), dtype=np.float64).reshape(-1), source
+    return None
