@@ -161,9 +161,11 @@ def view_scores(predict: Any, config: Any, arrays: tuple[Any, dict[str, Any]] | 
 def model_predictor(model: Any, task: str) -> Any:
     """``predict`` for :func:`view_scores` from one model."""
 
+    from adiencekit.models.heads import head_probabilities
+
     def predict(images: Any) -> dict[str, Any]:
-        outputs = model.predict(images, batch_size=128, verbose=0)
-        return outputs if isinstance(outputs, dict) else {task: outputs}
+        # the class heads only: a model's age_years output is not a class distribution
+        return head_probabilities(model, model.predict(images, batch_size=128, verbose=0))
 
     return predict
 
