@@ -53,6 +53,15 @@ def _two_raw_roots(tmp: Path, count: int = 24) -> list[Path]:
     return roots
 
 
+def _with_card(preset: Path, document: dict, folder: Path) -> Path:
+    """A copy of ``preset`` in ``folder`` whose preset.json is ``document``."""
+    folder.mkdir()
+    for item in preset.iterdir():
+        (folder / item.name).write_bytes(item.read_bytes())
+    (folder / "preset.json").write_text(json.dumps(document))
+    return folder
+
+
 @pytest.fixture(scope="module")
 def two_roots(tmp_path_factory) -> tuple[list[Path], Path]:
     """Two raw roots and a one-network preset trained on both, prepared (as utkface_v2 was made)."""
@@ -91,6 +100,16 @@ def test_a_preset_of_two_roots_records_each_raw_root_by_name_only(two_roots) -> 
     plan = recorded_training(preset)
     assert [(root.raw, root.images, root.split_seed, root.test_fraction) for root in plan.roots] == [
         ("utkface", 24, 0, 0.2), ("utkface-extra", 24, 0, 0.2)]
+
+
+def test_a_card_that_records_fewer_roots_than_its_networks_used_is_refused(two_roots, tmp_path) -> None:
+    _, preset = two_roots
+    document = json.loads((preset / "preset.json").read_text())
+    prepared_with = document["training_data"]["prepared_with"]
+    # As an adiencekit that predates `roots` wrote it: the first root's split only.
+    prepared_with["split"] = prepared_with.pop("roots")[0]["split"]
+    with pytest.raises(ConfigError, match="trained on 2 UTKFace roots .* records the preparation of 1; export the"):
+        recorded_training(_with_card(preset, document, tmp_path / "older"))
 
 
 def test_a_preset_of_two_roots_is_re_made_by_the_command_and_a_rerun_keeps_the_run(
@@ -137,13 +156,10 @@ def test_a_single_root_card_of_either_form_is_read_the_same(original, tmp_path) 
     document = json.loads((preset / "preset.json").read_text())
     prepared_with = document["training_data"]["prepared_with"]
     assert [root["raw"] for root in prepared_with["roots"]] == ["raw"]
-    legacy = tmp_path / "legacy"  # as cards were written before several roots (the bundled utkface_multitask)
-    legacy.mkdir()
-    for item in preset.iterdir():
-        (legacy / item.name).write_bytes(item.read_bytes())
+    # As cards were written before several roots were recorded (the bundled utkface_multitask).
     document["training_data"]["prepared_with"] = {**{key: prepared_with[key] for key in ("crop", "pad", "detector")},
                                                   "split": prepared_with["roots"][0]["split"]}
-    (legacy / "preset.json").write_text(json.dumps(document))
+    legacy = _with_card(preset, document, tmp_path / "legacy")
     new, old = recorded_training(preset), recorded_training(legacy)
     assert [(root.raw, root.images) for root in new.roots] == [("raw", 30)]
     assert [(root.raw, root.images) for root in old.roots] == [(None, None)]

@@ -151,6 +151,7 @@ def recorded_training(preset: str | os.PathLike[str]) -> RecordedTraining:
         )
     try:
         configs = [TrainConfig.from_dict(values) for values in raw_configs]
+        _check_root_count(preset, configs, roots)
         crop = CropSpec.from_dict(prepared["crop"])
         return RecordedTraining(
             name=str(preset), configs=configs, crop=crop, pad=float(prepared["pad"]),
@@ -159,6 +160,25 @@ def recorded_training(preset: str | os.PathLike[str]) -> RecordedTraining:
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ConfigError(f"preset {preset}: its training record is incomplete or invalid ({error})") from None
+
+
+def _check_root_count(preset: str | os.PathLike[str], configs: list[Any], roots: list[Any]) -> None:
+    """Refuse a card whose networks were trained on another number of roots than it records prepared.
+
+    (An adiencekit that predates ``roots`` recorded the split of the first root only.)
+    """
+    from adiencekit.data.datasets import parse_dataset_spec
+    from adiencekit.data.utkface import utkface_roots
+
+    for config in configs:
+        kind, root = parse_dataset_spec(config.data)
+        trained_on = len(utkface_roots(root)) if kind == "utkface" and root is not None else 1
+        if trained_on != len(roots):
+            raise ConfigError(
+                f"preset {preset}: its networks were trained on {trained_on} UTKFace roots ({config.data}) but its "
+                f"card records the preparation of {len(roots)}; export the runs again with this adiencekit "
+                "(adiencekit export --format preset), which records every root"
+            )
 
 
 def _recorded_root(root: dict[str, Any]) -> RecordedRoot:
