@@ -40,13 +40,131 @@ def original(tmp_path_factory) -> tuple[Path, Path]:
     return raw, preset
 
 
+def _two_raw_roots(tmp: Path, count: int = 24) -> list[Path]:
+    """Two raw UTKFace roots, ``utkface`` and ``utkface-extra``, no file name in both (as the real two)."""
+    roots = []
+    for index, name in enumerate(("utkface", "utkface-extra")):
+        root = _raw_root(tmp / f"part{index}", count=count).rename(tmp / name)
+        for image in sorted((root / "images").iterdir()):
+            image.rename(image.with_name(image.name.replace("_2017", f"_201{7 + index}")))
+        labels = root / "labels.csv"
+        labels.write_text(labels.read_text().replace("_2017", f"_201{7 + index}"))
+        roots.append(root)
+    return roots
+
+
+def _with_card(preset: Path, document: dict, folder: Path) -> Path:
+    """A copy of ``preset`` in ``folder`` whose preset.json is ``document``."""
+    folder.mkdir()
+    for item in preset.iterdir():
+        (folder / item.name).write_bytes(item.read_bytes())
+    (folder / "preset.json").write_text(json.dumps(document))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def two_roots(tmp_path_factory) -> tuple[list[Path], Path]:
+    """Two raw roots and a one-network preset trained on both, prepared (as utkface_v2 was made)."""
+    tmp = tmp_path_factory.mktemp("two_roots")
+    raws = _two_raw_roots(tmp)
+    prepared = [tmp / f"{raw.name}-aligned" for raw in raws]
+    for raw, folder in zip(raws, prepared, strict=True):
+        prepare_utkface(raw, folder, CROP, detector=_CentreFace(), val_fraction=0.2, test_fraction=0.2, seed=0)
+    config = TrainConfig(data="utkface:" + ",".join(map(str, prepared)), task="multitask", model="face_resnet",
+                         model_kwargs={"width": 8, "blocks": [1, 1], "age_years": True}, augment="photo",
+                         image_size=40, crop_size=32, batch_size=8, epochs=1, early_stopping_patience=None, seed=0,
+                         split_seed=0)
+    train(config, tmp / "runs" / "run", verbose=0)
+    return raws, export_preset(tmp / "runs" / "run", tmp / "preset", license="test licence")
+
+
 def test_the_bundled_preset_records_how_it_was_made() -> None:
     plan = recorded_training("utkface_multitask")
     assert [config.seed for config in plan.configs] == [0, 1]
     assert {config.model for config in plan.configs} == {"face_resnet"}
     assert (plan.crop.style, plan.crop.size, plan.pad) == ("aligned", 112, 0.25)
-    assert (plan.val_fraction, plan.test_fraction, plan.split_seed) == (0.1, 0.2, 0)
+    assert [(root.val_fraction, root.test_fraction, root.split_seed) for root in plan.roots] == [(0.1, 0.2, 0)]
     assert "non-commercial" in plan.license
+
+
+def test_a_preset_of_two_roots_records_each_raw_root_by_name_only(two_roots) -> None:
+    raws, preset = two_roots
+    text = (preset / "preset.json").read_text()
+    assert str(raws[0].parent) not in text  # no folder of the training machine
+    prepared_with = json.loads(text)["training_data"]["prepared_with"]
+    assert (prepared_with["crop"], prepared_with["pad"]) == (CROP.to_dict(), 0.25)
+    roots = prepared_with["roots"]
+    assert [(root["raw"], root["images"], root["faces"]) for root in roots] == [("utkface", 24, 23),
+                                                                              ("utkface-extra", 24, 23)]
+    assert [root["split"]["seed"] for root in roots] == [0, 0]
+    plan = recorded_training(preset)
+    assert [(root.raw, root.images, root.split_seed, root.test_fraction) for root in plan.roots] == [
+        ("utkface", 24, 0, 0.2), ("utkface-extra", 24, 0, 0.2)]
+
+
+def test_a_card_that_records_fewer_roots_than_its_networks_used_is_refused(two_roots, tmp_path) -> None:
+    _, preset = two_roots
+    document = json.loads((preset / "preset.json").read_text())
+    prepared_with = document["training_data"]["prepared_with"]
+    # As an adiencekit that predates `roots` wrote it: the first root's split only.
+    prepared_with["split"] = prepared_with.pop("roots")[0]["split"]
+    with pytest.raises(ConfigError, match="trained on 2 UTKFace roots .* records the preparation of 1; export the"):
+        recorded_training(_with_card(preset, document, tmp_path / "older"))
+
+
+def test_a_preset_of_two_roots_is_re_made_by_the_command_and_a_rerun_keeps_the_run(
+    two_roots, tmp_path, capsys, monkeypatch
+) -> None:
+    from adiencekit.cli import main
+    from adiencekit.inference import detection
+
+    raws, preset = two_roots
+    monkeypatch.setattr(detection, "MTCNNDetector", lambda **_: _CentreFace())  # the command's own detector
+    out = tmp_path / "v2"
+    argv = ["reproduce", str(preset), "--data", f"utkface:{raws[0]},{raws[1]}", "--out", str(out), "--epochs", "1",
+            "--quiet"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    folders = [out.resolve() / "data" / "utkface", out.resolve() / "data" / "utkface-extra"]
+    for raw, folder in zip(raws, folders, strict=True):
+        assert f"{raw} -> {folder}: 24 images read" in printed
+        assert json.loads((folder / PREPARE_FILE).read_text())["split"]["seed"] == 0
+    assert f"trained: {out.resolve() / 'runs' / 'seed0'}" in printed
+    config = json.loads((out / "runs" / "seed0" / "config.json").read_text())
+    assert config["data"] == "utkface:" + ",".join(map(str, folders)) and config["epochs"] == 1
+    document = json.loads((out / "preset" / "preset.json").read_text())
+    before = json.loads((preset / "preset.json").read_text())["training_data"]["prepared_with"]
+    assert document["training_data"]["prepared_with"]["roots"] == before["roots"]
+    assert "re-made with 1 epochs" in document["description"] and document["license"] == "test licence"
+    outputs = Predictor(str(out / "preset"), detector=None).predict_crops(np.zeros((2, 40, 40, 3), np.uint8))
+    assert outputs["gender"].shape == (2, 2) and outputs["age"].shape == (2, 8)
+    # A raw root that is not the card's (one more image) is said so; the finished run is kept.
+    added = raws[1] / "images" / "30_1_0_20190101.jpg.chip.jpg"
+    added.write_bytes(next((raws[1] / "images").iterdir()).read_bytes())
+    try:
+        assert main(argv) == 0
+    finally:
+        added.unlink()
+    printed = capsys.readouterr().out
+    assert "the card records 24 images for utkface-extra" in printed
+    assert "utkface-extra: 2 images read, 1 crop written, 1 without a face, 0 unreadable, 23 kept" in printed
+    assert "split 15 train / 5 val / 5 test" in printed and "kept (already finished)" in printed
+
+
+def test_a_single_root_card_of_either_form_is_read_the_same(original, tmp_path) -> None:
+    _, preset = original
+    document = json.loads((preset / "preset.json").read_text())
+    prepared_with = document["training_data"]["prepared_with"]
+    assert [root["raw"] for root in prepared_with["roots"]] == ["raw"]
+    # As cards were written before several roots were recorded (the bundled utkface_multitask).
+    document["training_data"]["prepared_with"] = {**{key: prepared_with[key] for key in ("crop", "pad", "detector")},
+                                                  "split": prepared_with["roots"][0]["split"]}
+    legacy = _with_card(preset, document, tmp_path / "legacy")
+    new, old = recorded_training(preset), recorded_training(legacy)
+    assert [(root.raw, root.images) for root in new.roots] == [("raw", 30)]
+    assert [(root.raw, root.images) for root in old.roots] == [(None, None)]
+    assert [(r.val_fraction, r.test_fraction, r.split_seed) for r in old.roots + new.roots] == [(0.2, 0.2, 0)] * 2
+    assert (old.configs, old.crop, old.pad) == (new.configs, new.crop, new.pad)
 
 
 def test_a_preset_is_re_made_from_its_card_and_a_rerun_keeps_the_runs(original, tmp_path) -> None:
@@ -122,4 +240,36 @@ def test_command_line_mistakes_give_one_line_and_exit_2(capsys, tmp_path, argv: 
     assert main([arg.format(tmp=tmp_path) for arg in argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("{raw0}", "was trained on 2 UTKFace root(s) (utkface, utkface-extra), but 1 given; pass one raw root per "
+                   "recorded root, in that order (utkface:PATH1,PATH2)"),
+        ("utkface:{raw0},{raw1},{raw0}", "but 3 given"),
+        ("utkface:{raw0},{tmp}/none", "UTKFace images not found: expected the folder {tmp}/none/images"),
+    ],
+)
+def test_roots_that_do_not_match_the_card_give_one_line_and_exit_2(two_roots, capsys, tmp_path, data: str,
+                                                                   message: str) -> None:
+    from adiencekit.cli import main
+
+    raws, preset = two_roots
+    names = {"raw0": raws[0], "raw1": raws[1], "tmp": tmp_path}
+    argv = ["reproduce", str(preset), "--data", data.format(**names), "--out", f"{tmp_path}/out", "--epochs", "1"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message.format(**names) in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_single_root_preset_refuses_two_roots(original, capsys, tmp_path) -> None:
+    from adiencekit.cli import main
+
+    raw, preset = original
+    assert main(["reproduce", str(preset), "--data", f"utkface:{raw},{raw}", "--out", f"{tmp_path}/out"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "was trained on 1 UTKFace root(s) (raw), but 2 given" in err[0]
     assert not (tmp_path / "out").exists()

@@ -561,11 +561,12 @@ def export_preset(
     image_size, crop = recorded["image_size"], recorded["crop"]
     if metrics is None:
         measured = [(folder.read_metrics() or {}).get("test") for folder in folders]
+        data = portable_data_spec(config.data)  # no folder of the training machine in the card
         if len(runs) == 1:
-            metrics = {"protocol": f"test split of the run's data ({config.data}), centre crop, no TTA",
+            metrics = {"protocol": f"test split of the run's data ({data}), centre crop, no TTA",
                        "test": measured[0]}
         else:
-            metrics = {"protocol": f"each member alone on the test split of its run ({config.data}, one split for "
+            metrics = {"protocol": f"each member alone on the test split of its run ({data}, one split for "
                                    f"all), centre crop, no TTA; the ensemble itself was not measured at export",
                        "members": [{"seed": member.seed, "test": test}
                                    for member, test in zip(configs, measured, strict=True)]}

@@ -2,6 +2,8 @@
 
 ``adiencekit reproduce PRESET --data UTKFACE_ROOT --out DIR [--epochs N] [--quiet]`` runs
 :func:`adiencekit.reproduce.reproduce_preset`; re-run it to continue after an interruption.
+A preset trained on several UTKFace roots takes one raw root per recorded root, in the
+card's order, spelled as ``train`` spells them: ``--data utkface:RAW1,RAW2``.
 
 Example:
 
@@ -28,11 +30,14 @@ def add_reproduce_parser(subparsers: Any) -> argparse.ArgumentParser:
         "reproduce",
         help="re-make a preset from its card: prepare UTKFace, train each network, export",
         description="Re-make a preset whose card records its training (the bundled utkface_multitask): prepare "
-                    "the raw UTKFace faces as recorded, train each network with its recorded config, export them "
-                    "as a preset. Re-run the same command to continue after an interruption.",
+                    "the raw UTKFace faces as recorded (each root, for a preset trained on several), train each "
+                    "network with its recorded config, export them as a preset. Re-run the same command to continue "
+                    "after an interruption.",
     )
     parser.add_argument("preset", help="a bundled preset name (see `adiencekit models`) or a preset folder")
-    parser.add_argument("--data", required=True, help="the raw UTKFace root (PATH or utkface:PATH) holding images/")
+    parser.add_argument("--data", required=True,
+                        help="the raw UTKFace root(s) holding images/: PATH, utkface:PATH, or utkface:PATH1,PATH2 for "
+                             "a preset trained on several roots (one per recorded root, in its card's order)")
     parser.add_argument("--out", required=True, type=os.path.expanduser,
                         help="working folder: data/, runs/ and preset/ are written there")
     parser.add_argument("--epochs", type=int, default=None, metavar="N",
@@ -44,9 +49,11 @@ def add_reproduce_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run_reproduce(args: argparse.Namespace) -> int:
     """Run ``adiencekit reproduce``; errors are :class:`~adiencekit.errors.AdienceKitError` (one line, exit 2)."""
     from adiencekit.cli.prepare import raw_utkface_root
+    from adiencekit.data.utkface import utkface_roots
     from adiencekit.reproduce import reproduce_preset
 
-    result = reproduce_preset(args.preset, raw_utkface_root(args.data), args.out, epochs=args.epochs,
+    roots = utkface_roots(raw_utkface_root(args.data))
+    result = reproduce_preset(args.preset, roots, args.out, epochs=args.epochs,
                               verbose=2 if args.quiet else "auto", progress=sys.stderr.isatty())
     print(result.prepare_summary)
     for run, trained in zip(result.runs, result.trained, strict=True):

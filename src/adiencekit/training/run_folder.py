@@ -637,19 +637,17 @@ class RunFolder:
         The model's own fields (task, class names, input shape, preprocessing) are read
         from the config and the model builder, so this loads no weights.
         """
-        from adiencekit.data.prepared import prepared_record
+        from adiencekit.data.prepared import preparation_card
 
         config = self.read_config()
         metrics = self.read_metrics()
         test = None if metrics is None else metrics.get("test")
-        prepared = prepared_record(config.data)
         return {
             "task": config.task,
             "image_size": int(config.image_size or config.resolved_crop_size()),
             "crop": self.recorded_crop(),
             "training_data": {"data": config.data, "faces": config.faces, "age_policy": config.age_policy,
-                              "prepared_with": prepared and {k: prepared.get(k)
-                                                             for k in ("crop", "pad", "detector", "split")}},
+                              "prepared_with": preparation_card(config.data)},
             "metrics": None if test is None else {
                 "protocol": f"held-out test split of the run's data ({config.data!r}, test_fold={config.test_fold!r}, "
                             f"seed={config.seed!r}), single centre crop",
