@@ -441,6 +441,27 @@ class PhotoFiles(Sequence[np.ndarray]):
         return read_image(self.paths[index])
 
 
+def spread(roots: np.ndarray, per_root: int | None) -> np.ndarray:
+    """Indices of up to ``per_root`` faces of each root, evenly spaced over that root's faces (in order).
+
+    The test faces are sorted by file name, which starts with the age, so an evenly
+    spaced subset keeps the age mix where the first N would not.
+
+    Example:
+
+    >>> import numpy as np
+    >>> spread(np.array([0] * 5 + [1] * 3), 2).tolist(), spread(np.array([0, 0, 1]), None).tolist()
+    ([0, 4, 5, 7], [0, 1, 2])
+    """
+    out = []
+    for root in dict.fromkeys(roots.tolist()):
+        index = np.flatnonzero(roots == root)
+        if per_root is not None and per_root < len(index):
+            index = index[np.unique(np.linspace(0, len(index) - 1, per_root).round().astype(np.int64))]
+        out.append(index)
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
 def take(outcome: Outcome, index: np.ndarray) -> Outcome:
     """The outcome of the faces ``index`` only."""
     return Outcome(outcome.gender[index], outcome.age[index], outcome.years[index])
@@ -730,7 +751,8 @@ def main(argv: list[str] | None = None) -> int:
                              f"{' and '.join(DEFAULT_ROOTS)} under --shared-data)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N test faces of each root")
     parser.add_argument("--robustness-limit", type=int, default=None,
-                        help="re-framed photos of the first N measured faces of each root only (default all; 0: none)")
+                        help="re-framed photos of N measured faces of each root only, evenly spaced over them "
+                             "(default all; 0: none)")
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads for adiencekit (default 1)")
     parser.add_argument("--margin-deltas", type=float, nargs="+", default=list(MARGIN_DELTAS),
                         help="changes of the preset's crop margin for the re-crop rows (default -0.1 0 0.15 0.3)")
@@ -883,14 +905,14 @@ def main(argv: list[str] | None = None) -> int:
     if robustness_limit == 0:
         payload["skipped"].append({"what": "re-framed photos", "reason": "--robustness-limit 0"})
     else:
-        subset = np.arange(len(frame)) if robustness_limit is None else (
-            frame.groupby("root", sort=False).head(robustness_limit).index.to_numpy())
+        subset = spread(frame["root"].to_numpy(), robustness_limit)
         sub_truth = {key: values[subset] for key, values in truth.items()}
         plain = {m: take(o, subset) for m, o in outcomes.items() if m != TTA}
 
         def save_variants(part: dict[str, Any]) -> None:
             payload["robustness"]["variants"] = {**part, "limit": robustness_limit,
-                                                 "limit_is": "the first N measured faces of each root"}
+                                                 "limit_is": "N measured faces of each root, evenly spaced "
+                                                             "over them in file-name order (bench_pretrained.spread)"}
             save("re-framed photos")
 
         robustness_variants([frame["path"][i] for i in subset], sub_truth, plain, predictor, baseline,

@@ -121,6 +121,14 @@ def test_adience_faces_missing_is_a_recorded_reason_not_an_error(tmp_path: Path)
     assert why is not None and str(tmp_path / "adience") in why
 
 
+def test_robustness_subset_is_spread_over_each_root() -> None:
+    roots = np.array([0] * 10 + [1] * 4)
+    assert bp.spread(roots, 3).tolist() == [0, 4, 9, 10, 12, 13]  # each root's first and last included
+    assert bp.spread(roots, 1).tolist() == [0, 10]
+    assert bp.spread(roots, 50).tolist() == list(range(14)) == bp.spread(roots, None).tolist()
+    assert bp.spread(np.zeros(0, int), 3).tolist() == []
+
+
 def test_photo_files_are_read_when_asked(tmp_path: Path) -> None:
     from PIL import Image
 
@@ -198,7 +206,7 @@ def test_smoke_run_writes_every_section(shared_data: Path, tmp_path: Path) -> No
     variants = payload["robustness"]["variants"]
     assert variants["faces"] == 2 * bp.SMOKE_ROBUSTNESS_FACES and variants["points"] == 0.02
     assert [v["variant"] for v in variants["variants"]] == ["tighter", "looser", "pasted"]
-    assert [r["n"] for r in variants["plain"]] == [4, 4]  # the first 2 measured faces of each root
+    assert [r["n"] for r in variants["plain"]] == [4, 4]  # 2 measured faces of each root
     for entry in variants["variants"]:
         assert {r["method"] for r in entry["rows"]} == {bp.ADIENCEKIT, bp.BASELINE}
         assert set(entry["within_points"][bp.ADIENCEKIT]) == set(bp.METRICS)
