@@ -64,6 +64,7 @@ import numpy as np
 import common
 from age_in_years import adiencekit_age_years, age_years_source, mae
 from face_variants import PASTE_CANVAS, PASTE_SIZES
+from split_check import training_overlap
 
 SUITE = "pretrained"
 #: The UTKFace folders of ``--shared-data`` measured by default.
@@ -838,6 +839,10 @@ def main(argv: list[str] | None = None) -> int:
         payload["last_step"] = step
         common.write_json(payload, out)
 
+    overlap = payload["test_split"]["training_overlap"] = training_overlap(model_source, full["filename"])
+    if overlap.get("test_faces_seen_in_training"):
+        common.log(f"WARNING: the run {model_source} trained or validated on {overlap['test_faces_seen_in_training']} "
+                   "of these test faces: its figures are not held-out figures")
     save("start")
     truth = {"gender": frame["gender"].to_numpy(np.int64), "age": frame["age"].to_numpy(np.int64),
              "years": frame["age_years"].to_numpy(np.float64)}

@@ -384,6 +384,12 @@ def _pretrained(payload: Mapping[str, Any]) -> str:
         f"status {payload.get('status')}. A face a method does not find counts as wrong; *(found)* columns are "
         "over the faces it found."
     )
+    overlap = split.get("training_overlap")
+    if overlap and overlap.get("checked"):
+        seen = overlap["test_faces_seen_in_training"]
+        parts.append(f"\nThe run's own split (`{overlap['data']}`): " + (
+            f"**{seen} of these test faces were among its training or validation faces: not held-out figures.**"
+            if seen else "none of these test faces was among its training or validation faces."))
     accuracy = payload.get("accuracy")
     if accuracy:
         parts += ["", _accuracy_table(accuracy["rows"])]
