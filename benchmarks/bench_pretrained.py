@@ -55,7 +55,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -132,13 +132,11 @@ class Outcome:
         gender: predicted gender index per face.
         age: predicted age group index per face.
         years: predicted age in years per face (NaN where there is none).
-        extra: per-face extras, column -> values.
     """
 
     gender: np.ndarray
     age: np.ndarray
     years: np.ndarray | None = None
-    extra: dict[str, list[Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.years is None:
