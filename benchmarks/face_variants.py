@@ -11,7 +11,8 @@ photo:
   mirrored pixels (``numpy.pad(mode="reflect")``; the face fills less of the frame);
 * ``pasted``: the photo resized to a random side in ``sizes`` and pasted at a random place
   on a ``canvas`` square of smoothed colour noise (:func:`group_photos.compose_photo`,
-  seeded by the face's index, so every run makes the same photos).
+  seeded by the face's position in the list, so a run of the same faces makes the same
+  photos).
 
 A benchmark helper, not part of the installed library. :class:`VariantPhotos` makes the
 photos one at a time when asked (thousands of 600 px canvases would hold gigabytes).
@@ -94,7 +95,7 @@ def describe(canvas: int = PASTE_CANVAS, sizes: tuple[int, int] = PASTE_SIZES) -
                       "(numpy.pad mode='reflect')",
             "pasted": f"the photo resized to a random side in [{sizes[0]}, {sizes[1]}] px at a random place on a "
                       f"{canvas}x{canvas} canvas of smoothed colour noise (group_photos.compose_photo, "
-                      f"seed {PASTE_SEED} + face index)"}
+                      f"seed {PASTE_SEED} + the face's position among the re-framed faces)"}
 
 
 class VariantPhotos(Sequence[np.ndarray]):
