@@ -91,7 +91,7 @@ def test_age_in_years_is_the_models_output_when_it_has_one() -> None:
     years = age_in_years.adiencekit_age_years(predictor, crops)
     expected = np.asarray(model.predict_on_batch(crops.astype("float32"))["age_years"]).reshape(-1)
     np.testing.assert_allclose(years, expected, rtol=1e-5)
-    assert age_in_years.age_years_source(predictor) == age_in_years.FROM_OUTPUT
+    assert age_in_years.age_years_source(predictor) == "head"
     assert age_in_years.adiencekit_age_years(predictor, crops[:0]).shape == (0,)
 
 
@@ -103,4 +103,4 @@ def test_age_in_years_is_the_expected_age_of_the_groups_otherwise() -> None:
     crops = np.random.default_rng(1).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
     years = age_in_years.adiencekit_age_years(predictor, crops)
     np.testing.assert_allclose(years, expected_age(predictor.predict_crops(crops)["age"]))
-    assert age_in_years.age_years_source(predictor) == age_in_years.FROM_GROUPS
+    assert age_in_years.age_years_source(predictor) == "age groups"

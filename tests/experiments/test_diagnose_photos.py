@@ -153,7 +153,7 @@ def test_diagnose_photos_takes_a_run_folder_and_reports_its_age_years_output(tmp
                             env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     payload = json.loads(out.read_text())
-    assert payload["model"]["source"] == str(run) and payload["model"]["age_years"] == "the model's 'age_years' output"
+    assert payload["model"]["source"] == str(run) and payload["model"]["age_years"] == "head"
     found = [r["adiencekit"] for r in payload["rows"] if r["adiencekit"]["found"]]
     assert found and all(isinstance(r["age_years"], float) for r in found)
     assert set(payload["targets"]["adiencekit"]) == {"found>=0.95", "gender>=0.85", "adults_20_plus_gender>=0.9"}
