@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from adiencekit.errors import ConfigError, ModelFileError
-from adiencekit.inference.detection import Detection, FaceDetector, MTCNNDetector
+from adiencekit.inference.detection import Detection, MTCNNDetector
 
 __all__ = [
     "KerasMTCNNDetector",
@@ -588,21 +588,23 @@ def _checked_device(device: str) -> str:
 class KerasMTCNNDetector(MTCNNDetector):
     """MTCNN as Keras 3 models (any backend; no TensorFlow on JAX or PyTorch).
 
-    The same constructor options, retries and :class:`Detection` output as
+    The constructor, retries and :class:`Detection` output of
     :class:`~adiencekit.inference.detection.MTCNNDetector` (it reuses that class's
-    retry rules and :class:`FaceDetector`'s scaling and filters); only the networks and
+    retry rules and the scaling and filters of
+    :class:`~adiencekit.inference.detection.FaceDetector`); only the networks and
     stages are this module's. The weights come from the installed ``mtcnn`` package,
     which is never imported.
 
     Args:
-        min_face: see :class:`FaceDetector`; below 20 it also lowers the smallest
-            pyramid face (never below 12 px).
-        max_side: see :class:`FaceDetector`.
-        min_score: see :class:`FaceDetector`.
+        min_face: see :class:`~adiencekit.inference.detection.FaceDetector`; below 20 it
+            also lowers the smallest pyramid face (never below 12 px).
+        max_side: see :class:`~adiencekit.inference.detection.FaceDetector`.
+        min_score: see :class:`~adiencekit.inference.detection.FaceDetector`.
         thresholds: the three stage thresholds (P-, R-, O-net).
         retry: see :class:`~adiencekit.inference.detection.MTCNNDetector`.
         retry_thresholds: the thresholds of the contrast-stretched retry.
         device: Keras device the networks run on (``"CPU:0"``, ``"GPU:0"``, ...).
+        min_face_share: see :class:`~adiencekit.inference.detection.FaceDetector`.
 
     Example:
 
@@ -613,33 +615,16 @@ class KerasMTCNNDetector(MTCNNDetector):
     ([], 0)
     """
 
-    def __init__(
-        self,
-        *,
-        min_face: float = 40,
-        max_side: int | None = 1280,
-        min_score: float = 0.0,
-        thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8),
-        retry: bool = True,
-        retry_thresholds: tuple[float, float, float] = (0.5, 0.6, 0.7),
-        device: str = "CPU:0",
-    ) -> None:
-        FaceDetector.__init__(self, min_face=min_face, max_side=max_side, min_score=min_score)
-        for name, values in (("thresholds", thresholds), ("retry_thresholds", retry_thresholds)):
-            if len(values) != 3 or not all(0.0 < t < 1.0 for t in values):
-                raise ConfigError(f"{name} must be three numbers in (0, 1), got {values!r}")
-        self.thresholds = tuple(float(t) for t in thresholds)
-        self.retry = bool(retry)
-        self.retry_thresholds = tuple(float(t) for t in retry_thresholds)
+    def _build_networks(self, device: str) -> None:
+        """The Keras networks (built once per process); ``device`` checked first."""
         self.device = _checked_device(device)
         self._pnet, self._rnet, self._onet = mtcnn_networks()
 
     def _run(self, image: np.ndarray, thresholds: tuple[float, ...]) -> list[Detection]:
         import keras
 
-        pyramid_min = min(self.native_min_face, max(12, int(math.floor(self.min_face * self.last_downscale))))
         with keras.device(self.device):
-            rows = self._stages(image, thresholds, pyramid_min)
+            rows = self._stages(image, thresholds, self._pyramid_min_face())
         height, width = image.shape[:2]
         rows[:, [0, 2]] = np.clip(rows[:, [0, 2]], 0, width - 1)
         rows[:, [1, 3]] = np.clip(rows[:, [1, 3]], 0, height - 1)
