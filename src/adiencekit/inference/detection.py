@@ -362,8 +362,21 @@ def _empty_safe(graph: Any) -> Any:
     return call
 
 
-#: Detector names accepted by :func:`get_detector`.
-DETECTORS = {"mtcnn": MTCNNDetector, "mtcnn-keras": lambda **kwargs: _keras_mtcnn()(**kwargs)}
+def _mtcnn_for_backend(**kwargs: Any) -> FaceDetector:
+    """MTCNN with the ``mtcnn`` package's weights: the package itself on the TensorFlow backend,
+    the same networks as Keras 3 models on any other (the package imports TensorFlow: seconds
+    of start-up on a backend that does not need it)."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        return MTCNNDetector(**kwargs)
+    return _keras_mtcnn()(**kwargs)
+
+
+#: Detector names accepted by :func:`get_detector`: ``"mtcnn"`` (the ``mtcnn`` package on
+#: TensorFlow, :class:`~adiencekit.inference.mtcnn_keras.KerasMTCNNDetector` on other Keras
+#: backends) and ``"mtcnn-keras"`` (the Keras 3 networks on any backend).
+DETECTORS = {"mtcnn": _mtcnn_for_backend, "mtcnn-keras": lambda **kwargs: _keras_mtcnn()(**kwargs)}
 
 
 def _keras_mtcnn() -> type[FaceDetector]:
