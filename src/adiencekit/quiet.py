@@ -123,8 +123,8 @@ def quiet_backend_import() -> None:
 def prefer_jax_backend() -> str | None:
     """Run Keras on JAX where JAX is installed and the user has not chosen a backend.
 
-    ``adiencekit predict`` calls it first: on JAX the photo path never imports TensorFlow,
-    which on the project's 2-core CPU made a one-photo run start in 0.69x the time of the
+    ``adiencekit predict`` calls it first: on JAX the photo path never imports TensorFlow;
+    on the project's 2-core CPU a one-photo run took 3.84 s against 6.16 s on the
     TensorFlow path (``benchmarks/results/startup-cpu-20261205.json``). Sets
     ``KERAS_BACKEND=jax`` only when ``KERAS_BACKEND`` is unset, Keras is not imported yet
     and ``jax`` is importable; returns ``"jax"`` then, else ``None``.
