@@ -111,9 +111,10 @@ class FaceDetector(abc.ABC):
 
     Attributes:
         native_min_face: the smallest face the detector finds at full size (class
-            attribute; ``None``: unknown). When ``min_face`` is larger, the photo is
-            shrunk by ``native_min_face / min_face`` before detection: the faces asked
-            for are still found, and the search is several times faster.
+            attribute; ``None``: unknown). When the photo's smallest face worth
+            labelling (:meth:`smallest_face`) is larger, the photo is shrunk by
+            ``native_min_face / smallest face`` before detection: the faces asked for
+            are still found, and the search is several times faster.
         last_downscale: factor of the last :meth:`detect` call (1.0 = full size).
         last_min_face: the smallest face (original pixels) of the last call.
         last_too_small: faces dropped as too small in the last call.
