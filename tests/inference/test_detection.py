@@ -42,9 +42,36 @@ def test_min_face_and_min_score_filters_count_what_they_drop() -> None:
     assert detector.last_too_small == 1
 
 
+def test_min_face_share_sets_the_smallest_face_photo_by_photo() -> None:
+    boxes = [((0, 0, 50, 50), 0.9), ((0, 0, 70, 70), 0.8)]
+    detector = _Fixed(boxes, min_face=40, max_side=None)  # default share: 1/16 of the shorter side
+    assert [d.box for d in detector.detect(np.zeros((960, 1280, 3), np.uint8))] == [(0, 0, 70, 70)]
+    assert (detector.last_min_face, detector.last_too_small) == (60.0, 1)
+    assert len(detector.detect(np.zeros((400, 400, 3), np.uint8))) == 2  # 25 px < 40 px: min_face rules
+    assert detector.last_min_face == 40.0
+    everything = _Fixed(boxes, min_face=40, max_side=None, min_face_share=0)
+    assert len(everything.detect(np.zeros((960, 1280, 3), np.uint8))) == 2
+
+
+class _Native(_Fixed):
+    native_min_face = 20.0
+
+
+def test_a_larger_smallest_face_shrinks_the_searched_copy() -> None:
+    detector = _Native([], min_face=40, max_side=None)
+    detector.detect(np.zeros((960, 1280, 3), np.uint8))
+    assert detector.seen == (320, 427, 3)  # 20 px native / 60 px asked for
+    pixels_only = _Native([], min_face=40, max_side=None, min_face_share=0)
+    pixels_only.detect(np.zeros((960, 1280, 3), np.uint8))
+    assert pixels_only.seen == (480, 640, 3)  # 20 px native / 40 px
+
+
 def test_detector_argument_checks() -> None:
     with pytest.raises(ConfigError, match="min_face"):
         _Fixed([], min_face=-1)
+    for share in (-0.1, 1.0, True, "0.1"):
+        with pytest.raises(ConfigError, match="min_face_share"):
+            _Fixed([], min_face_share=share)
     with pytest.raises(ConfigError, match="unknown detector"):
         get_detector("haar")
     mine = _Fixed([])

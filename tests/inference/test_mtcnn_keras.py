@@ -219,3 +219,27 @@ def test_runs_on_jax_without_tensorflow(adience_files, detector) -> None:
     assert len(rows) == len(reference)
     for row, ref in zip(rows, reference):
         assert iou(row[:4], ref.box) >= 0.9
+
+
+def test_networks_are_built_on_jax_without_converting_numpy_weights() -> None:
+    """On JAX the weights reach the variables as device arrays: no per-shape conversion program."""
+    pytest.importorskip("jax", reason='the JAX backend needs jax (pip install -e ".[jax]")')
+    script = textwrap.dedent(
+        """
+        import jax.numpy as jnp
+        converted = []
+        original = jnp.asarray
+        def counting(*args, **kwargs):
+            converted.append(getattr(args[0], "shape", None))
+            return original(*args, **kwargs)
+        jnp.asarray = counting
+        from adiencekit.inference.mtcnn_keras import mtcnn_networks
+        networks = mtcnn_networks()
+        print(len(converted), sum(len(n.weights) for n in networks))
+        """
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT / "src")}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    converted, weights = map(int, result.stdout.split()[-2:])
+    assert weights == 50 and converted == 0

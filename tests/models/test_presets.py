@@ -223,3 +223,42 @@ def test_predict_tta_shows_no_progress_bar(trained, capsys):
     trained.predict_tta(images(2), mode="flip")
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+def test_a_preset_loads_on_jax_without_random_initial_values(preset_dir, trained):
+    """On JAX the loaded weights replace the variables' first values, which are never drawn."""
+    pytest.importorskip("jax", reason='the JAX backend needs jax (pip install -e ".[jax]")')
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        f"""
+        import json
+        import jax, numpy as np
+        drawn = []
+        for name in ("uniform", "normal", "truncated_normal"):
+            def counting(*args, _draw=getattr(jax.random, name), **kwargs):
+                drawn.append(1)
+                return _draw(*args, **kwargs)
+            setattr(jax.random, name, counting)
+        from adiencekit.models import AgeGenderClassifier
+        model = AgeGenderClassifier.from_preset({str(preset_dir)!r})
+        images = np.random.default_rng(0).uniform(0, 255, (6, {SIZE}, {SIZE}, 3)).astype("float32")
+        out = model.predict_on_batch(images)
+        again = model.predict_on_batch(images)
+        print(json.dumps({{"drawn": len(drawn), "out": {{k: np.asarray(v).tolist() for k, v in out.items()}},
+                          "same": all(np.allclose(out[k], again[k]) for k in out)}}))
+        """
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(root / "src")}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    assert record["drawn"] == 0
+    assert record["same"]
+    expected = trained.predict_on_batch(images())
+    for head in ("gender", "age"):
+        np.testing.assert_allclose(record["out"][head], np.asarray(expected[head]), atol=1e-4)

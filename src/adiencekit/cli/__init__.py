@@ -57,7 +57,7 @@ from adiencekit.cli.prepare import run_prepare
 from adiencekit.cli.reproduce import run_reproduce
 from adiencekit.data.datasets import UTKFACE_PREFIX
 from adiencekit.errors import AdienceKitError
-from adiencekit.quiet import import_backend, jax_compilation_cache, quiet_environment
+from adiencekit.quiet import import_backend, jax_compilation_cache, prefer_jax_backend, quiet_environment
 from adiencekit.training.config import TrainConfig
 from adiencekit.training.recipes import get_recipe, list_recipes
 from adiencekit.wording import counted
@@ -364,6 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             quiet_environment()
             warnings.showwarning = _one_line_warning
         if args.command == "predict":
+            prefer_jax_backend()  # where installed and no backend chosen: predicting needs no TensorFlow
             jax_compilation_cache()  # on JAX, a second predict starts without recompiling
         if args.command not in _LIGHT_COMMANDS:
             # predict needs no tf.data: on another backend it runs without TensorFlow

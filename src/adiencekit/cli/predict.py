@@ -103,10 +103,11 @@ def add_predict_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="write copies with boxes and labels to DIR (input folders are mirrored)")
     parser.add_argument("--no-detect", action="store_true", help="each image is one face crop (no detection)")
     parser.add_argument("--detector", choices=DETECTOR_NAMES, default="mtcnn",
-                        help="face detector: 'mtcnn' (the mtcnn package, TensorFlow) or 'mtcnn-keras' (the same "
-                             "networks and weights as Keras 3 models: runs without TensorFlow under KERAS_BACKEND=jax)")
+                        help="face detector: 'mtcnn' (the mtcnn package on the TensorFlow backend, its networks as "
+                             "Keras 3 models on JAX) or 'mtcnn-keras' (the Keras 3 networks on any backend)")
     parser.add_argument("--min-face", type=_face_size, default=40.0, metavar="PX",
-                        help="ignore faces smaller than PX pixels (default 40; larger is faster)")
+                        help="ignore faces smaller than PX pixels or 1/16 of the photo's shorter side, whichever "
+                             "is larger (default 40; larger is faster)")
     parser.add_argument("--tta", action="store_true", help="average each face with its mirror image")
     parser.add_argument("--batch-size", type=_positive_int, default=32, metavar="N", help="faces per model call (default 32)")
     parser.add_argument("--heads", type=heads_option, default=None, metavar="H[,H]",

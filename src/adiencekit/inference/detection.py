@@ -3,8 +3,12 @@
 A :class:`FaceDetector` turns an RGB photo into :class:`Detection` objects (box, score,
 five landmarks). The base class does what every detector needs the same way: very large
 photos are detected on a downscaled copy (``max_side``) and the boxes and landmarks
-mapped back to the original's pixels; faces smaller than ``min_face`` pixels (the box's
-shorter side, in the original) are dropped and counted. A new detector implements only
+mapped back to the original's pixels; faces smaller than the smallest face worth
+labelling (the box's shorter side, in the original: ``min_face`` pixels, or
+``min_face_share`` of the photo's shorter side where that is larger) are dropped and
+counted. A detector that knows its own smallest face (``native_min_face``) searches a
+copy shrunk so that this smallest face maps onto it: the larger the faces asked for, the
+fewer pixels searched. A new detector implements only
 :meth:`FaceDetector._detect` on an image no larger than ``max_side``.
 
 :class:`MTCNNDetector` wraps the ``mtcnn`` package (MIT licence; its weights ship inside
@@ -40,13 +44,20 @@ from PIL import Image, ImageOps
 from adiencekit.errors import ConfigError
 from adiencekit.inference.images import as_rgb_array
 
-__all__ = ["DETECTORS", "LANDMARK_NAMES", "Detection", "FaceDetector", "MTCNNDetector", "get_detector"]
+__all__ = ["DETECTORS", "LANDMARK_NAMES", "MIN_FACE_SHARE", "Detection", "FaceDetector", "MTCNNDetector",
+           "get_detector"]
 
 #: Order of the five landmarks (left/right as the viewer sees the image).
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 #: Mirror padding (fraction of the longer side) of the last retry of :class:`MTCNNDetector`.
 PAD_RETRY = 0.25
+
+#: Default ``min_face_share``: faces under 1/16 of the photo's shorter side (60 px on a
+#: 1280 x 960 photo) are not searched for. The model sees faces at 96 px or more, so
+#: smaller faces are upscaled guesses; leaving them out cut MTCNN's time on 1280 x 960
+#: group photos by half (see ``benchmarks/README.md``, "Photos: detection").
+MIN_FACE_SHARE = 1 / 16
 
 
 @dataclass
@@ -94,28 +105,59 @@ class FaceDetector(abc.ABC):
         max_side: detect on a copy whose longer side is at most this many pixels
             (``None``: always full size). Boxes and landmarks are mapped back.
         min_score: drop detections scoring below this.
+        min_face_share: also drop faces smaller than this share of the photo's shorter
+            side (in ``[0, 1)``; ``0``: ``min_face`` alone). The larger of the two bounds
+            applies, photo by photo (:meth:`smallest_face`).
 
     Attributes:
         native_min_face: the smallest face the detector finds at full size (class
-            attribute; ``None``: unknown). When ``min_face`` is larger, the photo is
-            shrunk by ``native_min_face / min_face`` before detection: the faces asked
-            for are still found, and the search is several times faster.
+            attribute; ``None``: unknown). When the photo's smallest face worth
+            labelling (:meth:`smallest_face`) is larger, the photo is shrunk by
+            ``native_min_face / smallest face`` before detection: the faces asked for
+            are still found, and the search is several times faster.
         last_downscale: factor of the last :meth:`detect` call (1.0 = full size).
-        last_too_small: faces dropped by ``min_face`` in the last call.
+        last_min_face: the smallest face (original pixels) of the last call.
+        last_too_small: faces dropped as too small in the last call.
     """
 
     native_min_face: float | None = None
 
-    def __init__(self, *, min_face: float = 40, max_side: int | None = 1280, min_score: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        min_face: float = 40,
+        max_side: int | None = 1280,
+        min_score: float = 0.0,
+        min_face_share: float = MIN_FACE_SHARE,
+    ) -> None:
         if isinstance(min_face, bool) or not isinstance(min_face, (int, float)) or min_face < 0:
             raise ConfigError(f"min_face must be a number of pixels >= 0, got {min_face!r}")
+        if isinstance(min_face_share, bool) or not isinstance(min_face_share, (int, float)) \
+                or not 0.0 <= min_face_share < 1.0:
+            raise ConfigError(f"min_face_share must be a number in [0, 1), got {min_face_share!r}")
         self.min_face = float(min_face)
+        self.min_face_share = float(min_face_share)
         self.max_side = _check_positive(max_side, "max_side", allow_none=True)
         if not 0.0 <= min_score <= 1.0:
             raise ConfigError(f"min_score must be in [0, 1], got {min_score!r}")
         self.min_score = float(min_score)
         self.last_downscale = 1.0
+        self.last_min_face = self.min_face
         self.last_too_small = 0
+
+    def smallest_face(self, height: int, width: int) -> float:
+        """The smallest face worth labelling in a ``height x width`` photo, in its pixels.
+
+        Example:
+
+        >>> from adiencekit.inference.detection import FaceDetector
+        >>> class Nothing(FaceDetector):
+        ...     def _detect(self, image):
+        ...         return []
+        >>> Nothing(min_face=40).smallest_face(960, 1280), Nothing(min_face=40).smallest_face(444, 444)
+        (60.0, 40.0)
+        """
+        return max(self.min_face, self.min_face_share * min(height, width))
 
     @abc.abstractmethod
     def _detect(self, image: np.ndarray) -> list[Detection]:
@@ -129,15 +171,16 @@ class FaceDetector(abc.ABC):
                 :func:`~adiencekit.inference.images.as_rgb_array` for other forms).
 
         Returns:
-            The detections kept after the ``min_face`` and ``min_score`` filters.
+            The detections kept after the smallest-face and ``min_score`` filters.
         """
         image = as_rgb_array(image)
         height, width = image.shape[:2]
+        min_face = self.last_min_face = self.smallest_face(height, width)
         factor = 1.0
         if self.max_side is not None and max(height, width) > self.max_side:
             factor = self.max_side / max(height, width)
-        if self.native_min_face is not None and self.min_face > self.native_min_face:
-            factor = min(factor, self.native_min_face / self.min_face)
+        if self.native_min_face is not None and min_face > self.native_min_face:
+            factor = min(factor, self.native_min_face / min_face)
         small = image
         if factor < 1.0:
             size = (max(1, round(width * factor)), max(1, round(height * factor)))
@@ -149,7 +192,7 @@ class FaceDetector(abc.ABC):
         if factor != 1.0:
             found = [d.scaled(1.0 / factor) for d in found]
         kept = [d for d in found if d.score >= self.min_score]
-        big_enough = [d for d in kept if min(d.box[2], d.box[3]) >= self.min_face]
+        big_enough = [d for d in kept if min(d.box[2], d.box[3]) >= min_face]
         self.last_too_small = len(kept) - len(big_enough)
         return sorted(big_enough, key=lambda d: d.score, reverse=True)
 
@@ -175,6 +218,7 @@ class MTCNNDetector(FaceDetector):
             without a face.
         retry_thresholds: the thresholds of that second look.
         device: TensorFlow device the networks run on.
+        min_face_share: see :class:`FaceDetector`.
     """
 
     native_min_face = 20.0
@@ -189,15 +233,29 @@ class MTCNNDetector(FaceDetector):
         retry: bool = True,
         retry_thresholds: tuple[float, float, float] = (0.5, 0.6, 0.7),
         device: str = "CPU:0",
+        min_face_share: float = MIN_FACE_SHARE,
     ) -> None:
-        super().__init__(min_face=min_face, max_side=max_side, min_score=min_score)
+        super().__init__(min_face=min_face, max_side=max_side, min_score=min_score, min_face_share=min_face_share)
         for name, values in (("thresholds", thresholds), ("retry_thresholds", retry_thresholds)):
             if len(values) != 3 or not all(0.0 < t < 1.0 for t in values):
                 raise ConfigError(f"{name} must be three numbers in (0, 1), got {values!r}")
         self.thresholds = tuple(float(t) for t in thresholds)
         self.retry = bool(retry)
         self.retry_thresholds = tuple(float(t) for t in retry_thresholds)
+        self._build_networks(device)
+
+    def _build_networks(self, device: str) -> None:
+        """Get the three networks for ``device`` (here: the ``mtcnn`` package's, shared)."""
         self._mtcnn = _shared_mtcnn(device)
+
+    def _pyramid_min_face(self) -> int:
+        """The pyramid's smallest face in the detection copy's pixels (12 to 20).
+
+        The smallest face is in original pixels; the pyramid's is in the copy's. mtcnn 1.0
+        sizes its pyramid for a smallest face of 20 px and fails silently (no faces) above
+        that, so larger smallest faces shrink the photo instead (:meth:`FaceDetector.detect`).
+        """
+        return int(min(self.native_min_face, max(12, math.floor(self.last_min_face * self.last_downscale))))
 
     def _detect(self, image: np.ndarray) -> list[Detection]:
         found = self._run(image, self.thresholds)
@@ -228,15 +286,11 @@ class MTCNNDetector(FaceDetector):
         return kept
 
     def _run(self, image: np.ndarray, thresholds: tuple[float, ...]) -> list[Detection]:
-        # min_face is in original pixels; MTCNN's is in the detection copy's. mtcnn 1.0
-        # sizes its pyramid for a smallest face of 20 px and fails silently (no faces)
-        # above that, so larger min_face values shrink the photo instead (base class).
-        pyramid_min = min(self.native_min_face, max(12, int(math.floor(self.min_face * self.last_downscale))))
         rows = self._mtcnn.detect_faces(
             image,
             output_type="numpy",
             box_format="xywh",
-            min_face_size=pyramid_min,
+            min_face_size=self._pyramid_min_face(),
             threshold_pnet=thresholds[0],
             threshold_rnet=thresholds[1],
             threshold_onet=thresholds[2],
@@ -309,8 +363,21 @@ def _empty_safe(graph: Any) -> Any:
     return call
 
 
-#: Detector names accepted by :func:`get_detector`.
-DETECTORS = {"mtcnn": MTCNNDetector, "mtcnn-keras": lambda **kwargs: _keras_mtcnn()(**kwargs)}
+def _mtcnn_for_backend(**kwargs: Any) -> FaceDetector:
+    """MTCNN with the ``mtcnn`` package's weights: the package itself on the TensorFlow backend,
+    the same networks as Keras 3 models on any other (the package imports TensorFlow: seconds
+    of start-up on a backend that does not need it)."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        return MTCNNDetector(**kwargs)
+    return _keras_mtcnn()(**kwargs)
+
+
+#: Detector names accepted by :func:`get_detector`: ``"mtcnn"`` (the ``mtcnn`` package on
+#: TensorFlow, :class:`~adiencekit.inference.mtcnn_keras.KerasMTCNNDetector` on other Keras
+#: backends) and ``"mtcnn-keras"`` (the Keras 3 networks on any backend).
+DETECTORS = {"mtcnn": _mtcnn_for_backend, "mtcnn-keras": lambda **kwargs: _keras_mtcnn()(**kwargs)}
 
 
 def _keras_mtcnn() -> type[FaceDetector]:

