@@ -79,11 +79,13 @@ def two_roots(tmp_path_factory) -> tuple[list[Path], Path]:
 
 
 def test_the_bundled_preset_records_how_it_was_made() -> None:
-    plan = recorded_training("utkface_multitask")
-    assert [config.seed for config in plan.configs] == [0, 1]
-    assert {config.model for config in plan.configs} == {"face_resnet"}
+    plan = recorded_training("utkface_v2")
+    assert [config.seed for config in plan.configs] == [0]
+    assert [(config.model, config.model_kwargs["age_years"], config.augment) for config in plan.configs] == [
+        ("face_resnet", True, "photo")]
     assert (plan.crop.style, plan.crop.size, plan.pad) == ("aligned", 112, 0.25)
-    assert [(root.val_fraction, root.test_fraction, root.split_seed) for root in plan.roots] == [(0.1, 0.2, 0)]
+    assert [(root.raw, root.images) for root in plan.roots] == [("utkface", 8574), ("utkface-extra", 12926)]
+    assert [(root.val_fraction, root.test_fraction, root.split_seed) for root in plan.roots] == [(0.1, 0.2, 0)] * 2
     assert "non-commercial" in plan.license
 
 
@@ -156,7 +158,7 @@ def test_a_single_root_card_of_either_form_is_read_the_same(original, tmp_path) 
     document = json.loads((preset / "preset.json").read_text())
     prepared_with = document["training_data"]["prepared_with"]
     assert [root["raw"] for root in prepared_with["roots"]] == ["raw"]
-    # As cards were written before several roots were recorded (the bundled utkface_multitask).
+    # As cards were written before several roots were recorded (the first bundled preset, utkface_multitask).
     document["training_data"]["prepared_with"] = {**{key: prepared_with[key] for key in ("crop", "pad", "detector")},
                                                   "split": prepared_with["roots"][0]["split"]}
     legacy = _with_card(preset, document, tmp_path / "legacy")
@@ -220,7 +222,7 @@ def test_presets_without_a_training_record_and_bad_arguments_are_refused(tmp_pat
     with pytest.raises(ModelFileError, match="is not a preset"):
         recorded_training(tmp_path / "nothing")
     with pytest.raises(ConfigError, match="epochs must be a positive integer"):
-        reproduce_preset("utkface_multitask", tmp_path / "raw", tmp_path / "out", epochs=0)
+        reproduce_preset("utkface_v2", tmp_path / "raw", tmp_path / "out", epochs=0)
     assert not (tmp_path / "out").exists()
 
 
@@ -229,8 +231,9 @@ def test_presets_without_a_training_record_and_bad_arguments_are_refused(tmp_pat
     [
         (["reproduce", "nosuch", "--data", "{tmp}", "--out", "{tmp}/out"], "unknown preset 'nosuch'; known presets: "),
         (["reproduce", "{tmp}", "--data", "{tmp}", "--out", "{tmp}/out"], "is not a preset"),
-        (["reproduce", "utkface_multitask", "--data", "{tmp}/none", "--out", "{tmp}/out"], "UTKFace images not found"),
-        (["reproduce", "utkface_multitask", "--data", "{tmp}", "--out", "{tmp}/out", "--epochs", "0"],
+        (["reproduce", "utkface_v2", "--data", "utkface:{tmp}/none,{tmp}/none2", "--out", "{tmp}/out"],
+         "UTKFace images not found"),
+        (["reproduce", "utkface_v2", "--data", "utkface:{tmp},{tmp}", "--out", "{tmp}/out", "--epochs", "0"],
          "epochs must be a positive integer"),
     ],
 )

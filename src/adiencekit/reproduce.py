@@ -15,11 +15,10 @@ replays that record on the raw UTKFace roots in one call:
 3. ``DIR/preset``: :func:`~adiencekit.export.export_preset` of the runs (an ensemble for
    several), with the original's licence and description.
 
-So a bundled model is re-made by one command; the raw roots are given in the card's
+So the bundled model is re-made by one command; the raw roots are given in the card's
 order, as ``train`` takes several roots::
 
-    adiencekit reproduce utkface_multitask --data ../shared/data/utkface --out work/utkface_multitask
-    adiencekit reproduce PRESET --data utkface:../shared/data/utkface,../shared/data/utkface-extra --out work/v2
+    adiencekit reproduce utkface_v2 --data utkface:../shared/data/utkface,../shared/data/utkface-extra --out work/v2
 
 A count of roots other than the card's is refused before anything is written.
 ``--epochs N`` shortens every run for a quick check of the chain; the figures then are
@@ -28,11 +27,11 @@ not the preset's.
 Example:
 
 >>> from adiencekit.reproduce import recorded_training
->>> plan = recorded_training("utkface_multitask")
+>>> plan = recorded_training("utkface_v2")
 >>> [config.seed for config in plan.configs], plan.crop.size, plan.pad
-([0, 1], 112, 0.25)
->>> [(root.split_seed, root.test_fraction) for root in plan.roots]
-[(0, 0.2)]
+([0], 112, 0.25)
+>>> [(root.raw, root.split_seed, root.test_fraction) for root in plan.roots]
+[('utkface', 0, 0.2), ('utkface-extra', 0, 0.2)]
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The default model: the bundled preset ``utkface_multitask`` behind ``Predictor()``,
+"""The default model: the bundled preset ``utkface_v2`` behind ``Predictor()``,
 ``adiencekit predict`` without ``--model`` and the ``adiencekit models`` listing.
 
 A tiny stand-in preset (a 32 px multitask scratch CNN saved with ``save_to_preset``) is
@@ -40,7 +40,7 @@ STAND_IN = {
 
 @pytest.fixture(scope="module")
 def stand_in_dir(tmp_path_factory) -> Path:
-    """A folder of bundled presets holding a tiny ``utkface_multitask``."""
+    """A folder of bundled presets holding a tiny stand-in of the default preset."""
     import keras
 
     from adiencekit.models import scratch_cnn
@@ -91,7 +91,7 @@ def crop_file(tmp_path: Path) -> Path:
 
 # ----------------------------------------------------------------------------- the constant
 def test_the_cli_catalogue_copies_match_the_presets_module() -> None:
-    assert _catalog.DEFAULT_PRESET == DEFAULT_PRESET == "utkface_multitask"
+    assert _catalog.DEFAULT_PRESET == DEFAULT_PRESET == "utkface_v2"
     assert _catalog.BUNDLED_DIR == presets_module.BUNDLED_DIR
 
 

@@ -42,7 +42,7 @@ MODELS: dict[str, tuple[int, int, int]] = {
 BUNDLED_DIR = Path(__file__).resolve().parents[1] / "models" / "bundled"
 
 #: Copy of :data:`adiencekit.models.presets.DEFAULT_PRESET`.
-DEFAULT_PRESET = "utkface_multitask"
+DEFAULT_PRESET = "utkface_v2"
 
 _PRESET_FILE = "preset.json"
 #: Metrics entries that are not headline figures (tables, counts of missing labels).

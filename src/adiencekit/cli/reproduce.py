@@ -29,7 +29,7 @@ def add_reproduce_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "reproduce",
         help="re-make a preset from its card: prepare UTKFace, train each network, export",
-        description="Re-make a preset whose card records its training (the bundled utkface_multitask): prepare "
+        description="Re-make a preset whose card records its training (the bundled utkface_v2): prepare "
                     "the raw UTKFace faces as recorded (each root, for a preset trained on several), train each "
                     "network with its recorded config, export them as a preset. Re-run the same command to continue "
                     "after an interruption.",

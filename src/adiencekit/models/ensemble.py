@@ -12,9 +12,9 @@ one split: ``adiencekit train --seed N --split-seed 0``). The ensemble is a func
 so it predicts, evaluates, exports (SavedModel, TFLite, ONNX) and saves as a preset
 exactly like one model: its outputs carry the head names, and it answers to ``task``,
 ``heads``, ``class_names``, ``image_shape`` and :meth:`predict_tta`. Averaging
-probabilities costs one forward pass per member; what it bought for the bundled
-``utkface_multitask`` preset (steadier figures, better ones on re-framed crops) is
-measured on its model card.
+probabilities costs one forward pass per member; what it bought for the first bundled
+model, ``utkface_multitask`` (steadier figures, better ones on re-framed crops), is
+measured on the model cards page.
 
 When every member has the ``"age_years"`` output (an age in years, built with
 ``age_years=True``), the ensemble has it too: the mean of the members' ages. Otherwise

@@ -92,7 +92,7 @@ BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 #: The bundled preset :class:`~adiencekit.inference.Predictor` and ``adiencekit predict``
 #: use when no model is given (``BUNDLED_DIR / DEFAULT_PRESET``; an installation without
 #: it asks for ``--model``).
-DEFAULT_PRESET = "utkface_multitask"
+DEFAULT_PRESET = "utkface_v2"
 
 _REGISTERED: dict[str, dict[str, Any]] = {}
 #: Seconds a download waits for the server to answer (``$ADIENCEKIT_DOWNLOAD_TIMEOUT`` overrides it).

@@ -1,7 +1,7 @@
 """``face_resnet``: a compact residual network for face crops, trained from scratch.
 
 Not one of the reference report's models: it is the architecture of the bundled
-pretrained model (``utkface_multitask``), chosen because it trains on a 2-core CPU in
+pretrained models (``utkface_v2``, and ``utkface_multitask`` before it), chosen because it trains on a 2-core CPU in
 well under an hour at 96 px (about 140 faces/s with ``mixed_bfloat16`` on a recent x86
 CPU) while reaching far better accuracy than the report's plain CNNs. See
 :class:`~adiencekit.models.backbones.FaceResNetBackbone` for the trunk; the head is

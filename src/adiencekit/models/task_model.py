@@ -11,12 +11,12 @@ Example:
 
 >>> from adiencekit.models import AgeGenderClassifier, AgeGenderEnsemble, DEFAULT_PRESET, TaskModel
 >>> model = TaskModel.from_preset(DEFAULT_PRESET)        # the bundled model, read from the package
->>> isinstance(model, AgeGenderEnsemble), model.heads
-(True, ('gender', 'age'))
->>> AgeGenderClassifier.from_preset(DEFAULT_PRESET)
+>>> type(model).__name__, model.heads, model.age_years
+('AgeGenderClassifier', ('gender', 'age'), True)
+>>> AgeGenderEnsemble.from_preset(DEFAULT_PRESET)
 Traceback (most recent call last):
 ...
-adiencekit.errors.ModelFileError: preset 'utkface_multitask' holds an AgeGenderEnsemble, not an AgeGenderClassifier; load it with AgeGenderEnsemble.from_preset or TaskModel.from_preset
+adiencekit.errors.ModelFileError: preset 'utkface_v2' holds an AgeGenderClassifier, not an AgeGenderEnsemble; load it with AgeGenderClassifier.from_preset or TaskModel.from_preset
 """
 
 from __future__ import annotations
