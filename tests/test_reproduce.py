@@ -222,7 +222,7 @@ def test_presets_without_a_training_record_and_bad_arguments_are_refused(tmp_pat
     with pytest.raises(ModelFileError, match="is not a preset"):
         recorded_training(tmp_path / "nothing")
     with pytest.raises(ConfigError, match="epochs must be a positive integer"):
-        reproduce_preset("utkface_v2", tmp_path / "raw", tmp_path / "out", epochs=0)
+        reproduce_preset("utkface_v2", f"utkface:{tmp_path / 'raw'},{tmp_path / 'raw2'}", tmp_path / "out", epochs=0)
     assert not (tmp_path / "out").exists()
 
 

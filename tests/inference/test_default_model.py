@@ -241,6 +241,7 @@ def test_the_real_bundled_preset_labels_the_adience_crops_offline(real_preset: P
     assert code == 0, err
     payload = json.loads(out)
     assert payload["model"] == DEFAULT_PRESET
+    assert payload["age_years_source"] == "head"  # the default model has its own age_years output
     assert payload["summary"]["images"] == 19 and payload["summary"]["unreadable"] == 0
     missed = [Path(image["path"]).name for image in payload["images"] if not image["faces"]]
     assert not missed, f"no face found in {len(missed)} of 19 Adience crops: {missed}"
@@ -249,3 +250,4 @@ def test_the_real_bundled_preset_labels_the_adience_crops_offline(real_preset: P
         assert face["gender"] in HEAD_CLASSES["gender"] and face["age_group"] in HEAD_CLASSES["age"]
         assert 0.5 <= face["gender_probability"] <= 1.0
         assert sum(face["age_probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+        assert isinstance(face["age_years"], float) and 0.0 <= face["age_years"] <= 110.0
