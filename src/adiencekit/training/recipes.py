@@ -124,7 +124,7 @@ _RECIPES: dict[str, Recipe] = {
          "image_size": 72, "crop_size": 64, "learning_rate": 2e-3, "epochs": 15,
          "early_stopping_patience": 6, "cache": True},
     ),
-    # The bundled pretrained model (preset "utkface_multitask", an ensemble of this recipe
+    # The first bundled pretrained model (preset "utkface_multitask", no longer bundled: an ensemble of this recipe
     # trained with --seed 0 and --seed 1 on one split): a compact ResNet on
     # aligned 112 px crops (adiencekit.inference.prepare.prepare_utkface), random 96 px
     # windows, strong photo augmentation (scale, shift, colour, blur, grey), age targets
@@ -132,7 +132,7 @@ _RECIPES: dict[str, Recipe] = {
     # and accelerators run it about 1.5x faster than float32; elsewhere use
     # --precision float32). 25-33 minutes per seed measured on a 2-core CPU (see the model card).
     "utkface_multitask": Recipe(
-        "compact ResNet, gender + age, on aligned UTKFace crops (the bundled model)",
+        "compact ResNet, gender + age, on aligned UTKFace crops (the first bundled model)",
         {"model": "face_resnet", "model_kwargs": {"width": 32, "blocks": [1, 1, 1, 1], "dropout": 0.3},
          "image_size": 112, "crop_size": 96, "batch_size": 64, "optimizer": "adamw", "learning_rate": 2e-3,
          "weight_decay": 0.05, "lr_schedule": "cosine", "epochs": 40, "early_stopping_patience": None,
