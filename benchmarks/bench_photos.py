@@ -9,7 +9,7 @@
 #                                                    # detection + alignment alone, per smallest-face share
 #                                                    # (--adience-crops: the 19 real single-face crops)
 #
-# The default model is the bundled preset (utkface_multitask), what Predictor() gives a
+# The default model is the bundled preset (utkface_v2), what Predictor() gives a
 # user; --smoke (and --model quick) use a random 72 px stand-in network instead, as the
 # runs before 2026-12-05 did.
 #

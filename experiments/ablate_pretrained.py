@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="instead of ablations: score these finished runs (one split) on validation, alone "
                              "and as an ensemble, into a 'validation' result file")
     parser.add_argument("--preset", default=None, metavar="NAME|DIR",
-                        help="with --runs: also score this multitask preset (e.g. the bundled utkface_multitask; "
+                        help="with --runs: also score this multitask preset (e.g. a multitask preset folder; "
                              "its networks alone and together) on the same validation faces")
     args = parser.parse_args(argv)
     if args.runs is not None:
