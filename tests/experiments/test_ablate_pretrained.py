@@ -86,6 +86,6 @@ def test_two_variants_their_ensemble_and_the_reframed_scores(tmp_path, monkeypat
     assert scored["rows"][-1]["params"] == 2 * rows["baseline"]["params"]
     assert all(0.0 <= row["gender"] <= 1.0 and 0.0 <= row["age_looser"] <= 1.0 for row in scored["rows"])
     with pytest.raises(SystemExit, match="cannot be scored beside runs"):  # 96 px crops against 32 px runs
-        ablate_pretrained.main(["--runs", runs[0], "--preset", "utkface_multitask", "--out", str(validation)])
+        ablate_pretrained.main(["--runs", runs[0], "--preset", "utkface_v2", "--out", str(validation)])
     with pytest.raises(SystemExit):  # a preset alone has no validation split to be scored on
         ablate_pretrained.main(["--preset", str(preset), "--out", str(validation)])
