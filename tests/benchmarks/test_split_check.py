@@ -44,7 +44,7 @@ def test_a_run_folder_that_left_the_test_faces_out_passes_and_one_that_trained_o
 
 
 def test_no_run_folder_or_no_data_is_not_checked_and_says_why(tmp_path) -> None:
-    assert "not a training run folder" in split_check.training_overlap("utkface_multitask", ["a"])["reason"]
+    assert "not a training run folder" in split_check.training_overlap("utkface_v2", ["a"])["reason"]
     assert not split_check.training_overlap(tmp_path, ["a"])["checked"]  # a folder without config.json
     gone = split_check.training_overlap(_run(tmp_path / "run", f"utkface:{tmp_path / 'absent'}"), ["a"])
     assert not gone["checked"] and "could not be rebuilt" in gone["reason"]
