@@ -19,7 +19,8 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["MaskedAgeYearsLoss", "MaskedSparseCategoricalCrossentropy", "age_years_targets", "class_indices"]
+__all__ = ["MaskedAgeYearsLoss", "MaskedSparseCategoricalCrossentropy", "age_years_targets", "class_indices",
+           "masked_weight"]
 
 _REDUCTIONS = ("mean_with_sample_weight", "sum_over_batch_size", "mean", "sum", "none", None)
 
@@ -46,6 +47,18 @@ def class_indices(y_true: Any, owner: str = "labels") -> Any:
             f"{owner}: labels must be class indices of shape (N,) or (N, 1), got shape {tuple(y_true.shape)}"
         )
     return ops.cast(y_true, "int32")
+
+def masked_weight(labelled: Any, sample_weight: Any, dtype: Any) -> Any:
+    """Per-example weights of a masked loss: 1 where ``labelled`` (times ``sample_weight``), else 0.
+
+    With the ``"mean_with_sample_weight"`` reduction this makes the loss the mean over the
+    labelled examples, and 0 for a batch without any.
+    """
+    weight = ops.cast(labelled, dtype)
+    if sample_weight is not None:
+        weight = weight * ops.reshape(ops.cast(sample_weight, dtype), (-1,))
+    return weight
+
 
 @keras.saving.register_keras_serializable(package="adiencekit")
 class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
@@ -142,11 +155,7 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         self.ordinal_weight = float(ordinal_weight)
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
-        labelled = ops.cast(class_indices(y_true) >= 0, self.dtype)
-        if sample_weight is None:
-            weight = labelled
-        else:
-            weight = labelled * ops.reshape(ops.cast(sample_weight, self.dtype), (-1,))
+        weight = masked_weight(class_indices(y_true) >= 0, sample_weight, self.dtype)
         return super().__call__(y_true, y_pred, sample_weight=weight)
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
@@ -274,11 +283,7 @@ class MaskedAgeYearsLoss(keras.losses.Loss):
         self.delta = float(delta)
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
-        labelled = ops.cast(ops.isfinite(age_years_targets(y_true)), self.dtype)
-        if sample_weight is None:
-            weight = labelled
-        else:
-            weight = labelled * ops.reshape(ops.cast(sample_weight, self.dtype), (-1,))
+        weight = masked_weight(ops.isfinite(age_years_targets(y_true)), sample_weight, self.dtype)
         return super().__call__(y_true, y_pred, sample_weight=weight)
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
