@@ -86,16 +86,18 @@ def output_names(model: keras.Model, heads: Sequence[str] | None = None) -> tupl
     ('gender', 'age', 'age_years')
     """
     from adiencekit.labels import AGE_YEARS
-    from adiencekit.models.heads import AGE_YEARS_FROM_HEAD, age_years_source, model_heads
+    from adiencekit.models.heads import AGE_YEARS_OUTPUT_SOURCES, age_years_source, model_heads
 
     chosen = model_heads(model, heads)
-    return (*chosen, AGE_YEARS) if age_years_source(model, heads) == AGE_YEARS_FROM_HEAD else chosen
+    return (*chosen, AGE_YEARS) if age_years_source(model, heads) in AGE_YEARS_OUTPUT_SOURCES else chosen
 
 
 def age_years_record(model: keras.Model, heads: Sequence[str] | None = None) -> dict[str, Any] | None:
     """Where an exported model's age in years comes from, for outside code (``None``: no age head).
 
-    ``{"source": "head", "output": "age_years", ...}`` for a model with that output;
+    ``{"source": "head", "output": "age_years", ...}`` for a model with that output
+    (``"head and age groups"`` with its ``head_weight`` when that output blends the head with
+    the groups' expected age);
     ``{"source": "age groups", "output": None, "representative_ages": [...], ...}`` for
     one with only the age groups: the age is then ``sum(p * ages) / sum(p)`` over the
     ``age`` output (:func:`adiencekit.labels.expected_age`).
@@ -108,13 +110,19 @@ def age_years_record(model: keras.Model, heads: Sequence[str] | None = None) -> 
     [1.6, 5.2, 9.9, 18.8, 27.5, 38.9, 51.6, 69.7]
     """
     from adiencekit.labels import AGE_YEARS, GROUP_REPRESENTATIVE_AGES
-    from adiencekit.models.heads import AGE_YEARS_FROM_HEAD, age_years_source
+    from adiencekit.models.heads import (AGE_YEARS_FROM_BLEND, AGE_YEARS_OUTPUT_SOURCES, age_years_head_weight,
+                                         age_years_source)
 
     source = age_years_source(model, heads)
     if source is None:
         return None
-    if source == AGE_YEARS_FROM_HEAD:
-        return {"source": source, "output": AGE_YEARS, "unit": "years", "shape": [None, 1]}
+    if source in AGE_YEARS_OUTPUT_SOURCES:
+        record = {"source": source, "output": AGE_YEARS, "unit": "years", "shape": [None, 1]}
+        if source == AGE_YEARS_FROM_BLEND:
+            record.update(head_weight=age_years_head_weight(model), representative_ages=list(GROUP_REPRESENTATIVE_AGES),
+                          rule="head_weight * head + (1 - head_weight) * sum(age * representative_ages) / sum(age), "
+                               "computed inside the model: the output is the blend")
+        return record
     return {"source": source, "output": None, "unit": "years", "representative_ages": list(GROUP_REPRESENTATIVE_AGES),
             "rule": "sum(age * representative_ages) / sum(age) over the 'age' output's probabilities"}
 

@@ -27,6 +27,12 @@ def years_model() -> keras.Model:
 
 
 @pytest.fixture(scope="module")
+def blend_model() -> keras.Model:
+    keras.utils.set_random_seed(2)
+    return face_resnet(input_shape=(SIZE, SIZE, 3), width=8, blocks=(1, 1), age_years=True, age_years_head_weight=0.3)
+
+
+@pytest.fixture(scope="module")
 def groups_model() -> keras.Model:
     keras.utils.set_random_seed(1)
     return face_resnet(input_shape=(SIZE, SIZE, 3), width=8, blocks=(1, 1))
@@ -84,7 +90,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-@pytest.mark.parametrize(("fixture", "source"), [("years_model", "head"), ("groups_model", "age groups")])
+@pytest.mark.parametrize(("fixture", "source"), [("years_model", "head"), ("blend_model", "head and age groups"),
+                                                 ("groups_model", "age groups")])
 def test_cli_json_and_table_show_the_age_in_years_and_say_its_source(fixture, source, request, tmp_path,
                                                                      capsys) -> None:
     model = request.getfixturevalue(fixture)
@@ -99,7 +106,9 @@ def test_cli_json_and_table_show_the_age_in_years_and_say_its_source(fixture, so
     assert payload["age_years_source"] == source
     direct = Predictor(model, detector=None).predict(np.asarray(Image.open(photo)), detect=False).faces[0]
     assert face["age_years"] == round(direct.age_years, 1)
-    assert ("age_years output" in err) == (source == "head") and ("age-group probabilities" in err) == (source != "head")
+    assert ("age_years output" in err) == (source != "age groups")
+    assert ("blends its regression head" in err) == (source == "head and age groups")
+    assert ("age-group probabilities" in err) == (source == "age groups")
     assert run_predict(_parse(["predict", str(photo), "--model", str(model_file), "--no-detect", "--quiet"])) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].endswith("age (years)") and table[1].split()[-1] == f"{face['age_years']:.1f}"

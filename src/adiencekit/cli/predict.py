@@ -55,6 +55,8 @@ DETECTOR_NAMES = ("mtcnn", "mtcnn-keras")
 #: How the summary line says where the table's "age (years)" comes from (by
 #: :attr:`adiencekit.inference.Predictor.age_years_source`; the JSON says it as ``age_years_source``).
 _AGE_YEARS_NOTES = {"head": "age in years from the model's age_years output",
+                   "head and age groups": "age in years from the model's age_years output, which blends its "
+                                          "regression head with the expected age of its age groups",
                    "age groups": "age in years = expected age of the age-group probabilities"}
 
 #: Files at or above which ``predict`` shows a progress bar (on a terminal, unless ``--quiet``).

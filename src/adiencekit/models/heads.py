@@ -35,16 +35,20 @@ import numpy as np
 
 from adiencekit.errors import ConfigError
 from adiencekit.labels import AGE_YEARS, CLASS_NAMES, TASK_CLASSES, TASKS, expected_age, validate_task
+from adiencekit.layers.age_years_blend import AgeYearsBlend, check_head_weight
 
 __all__ = [
     "TASKS",
     "TASK_CLASSES",
+    "AGE_YEARS_FROM_BLEND",
     "AGE_YEARS_FROM_GROUPS",
     "AGE_YEARS_FROM_HEAD",
+    "AGE_YEARS_OUTPUT_SOURCES",
     "AGE_YEARS_OFFSET",
     "AGE_YEARS_SCALE",
     "AGE_YEARS_SOURCES",
     "age_in_years",
+    "age_years_head_weight",
     "age_years_source",
     "as_probabilities",
     "HEAD_POOLINGS",
@@ -170,6 +174,7 @@ def classification_head(
     kernel_initializer: Any = "glorot_uniform",
     bias_initializer: Any = "zeros",
     age_years: bool = False,
+    age_years_head_weight: float = 1.0,
 ) -> Any:
     """Add the output layer(s) of ``task`` on top of a feature vector.
 
@@ -183,6 +188,10 @@ def classification_head(
         bias_initializer: initializer of the output biases.
         age_years: add a regression output ``"age_years"`` (an age in years, shape
             ``(batch, 1)``, float32) beside the class heads; ``task="multitask"`` only.
+        age_years_head_weight: below 1, the ``age_years`` output at inference is
+            ``w * head + (1 - w) * expected age of the age groups``
+            (:class:`~adiencekit.layers.age_years_blend.AgeYearsBlend`; the head alone in
+            training). 1 (the default) is the head alone, with no blend layer.
 
     Returns:
         One tensor named after the task, or for ``"multitask"`` a dict
@@ -201,6 +210,9 @@ def classification_head(
         raise ValueError(f"age_years=True needs task='multitask' (an age head beside gender), got task={task!r}")
     if task == "multitask" and classes is not None:
         raise ValueError(f"classes cannot be set for task='multitask' (gender: 2, age: 8), got classes={classes!r}")
+    head_weight = check_head_weight(age_years_head_weight)
+    if head_weight != 1.0 and not age_years:
+        raise ValueError(f"age_years_head_weight={age_years_head_weight!r} needs age_years=True")
 
     def dense(name: str, units: int) -> Any:
         layer = keras.layers.Dense(
@@ -218,8 +230,11 @@ def classification_head(
         if age_years:
             unit = keras.layers.Dense(1, kernel_initializer=kernel_initializer, dtype="float32",
                                       name=f"{AGE_YEARS}_unit")(features)
-            outputs[AGE_YEARS] = keras.layers.Rescaling(AGE_YEARS_SCALE, offset=AGE_YEARS_OFFSET, dtype="float32",
-                                                        name=AGE_YEARS)(unit)
+            blended = head_weight != 1.0
+            head = keras.layers.Rescaling(AGE_YEARS_SCALE, offset=AGE_YEARS_OFFSET, dtype="float32",
+                                          name=f"{AGE_YEARS}_head" if blended else AGE_YEARS)(unit)
+            outputs[AGE_YEARS] = AgeYearsBlend(head_weight, from_logits=classifier_activation is None,
+                                               name=AGE_YEARS)([outputs["age"], head]) if blended else head
         return outputs
     return dense(task, num_classes(task, classes))
 
@@ -359,11 +374,38 @@ def head_probabilities(model: keras.Model, outputs: Any, heads: Sequence[str] | 
 
 # ----------------------------------------------------------------------------- an age in years
 #: Where an age in years comes from: the model's own ``age_years`` output (a regression
-#: head trained on exact ages), or :func:`adiencekit.labels.expected_age` of its eight
-#: age-group probabilities (every model with an age head but without that output).
+#: head trained on exact ages), that output blended with the expected age of the groups
+#: (:class:`~adiencekit.layers.age_years_blend.AgeYearsBlend`, still the ``age_years``
+#: output), or :func:`adiencekit.labels.expected_age` of its eight age-group
+#: probabilities (every model with an age head but without that output).
 AGE_YEARS_FROM_HEAD = "head"
+AGE_YEARS_FROM_BLEND = "head and age groups"
 AGE_YEARS_FROM_GROUPS = "age groups"
-AGE_YEARS_SOURCES: tuple[str, ...] = (AGE_YEARS_FROM_HEAD, AGE_YEARS_FROM_GROUPS)
+AGE_YEARS_SOURCES: tuple[str, ...] = (AGE_YEARS_FROM_HEAD, AGE_YEARS_FROM_BLEND, AGE_YEARS_FROM_GROUPS)
+#: The sources whose age is the model's own ``age_years`` output.
+AGE_YEARS_OUTPUT_SOURCES: tuple[str, ...] = (AGE_YEARS_FROM_HEAD, AGE_YEARS_FROM_BLEND)
+
+
+def age_years_head_weight(model: keras.Model) -> float | None:
+    """The head's share of ``model``'s ``age_years`` output: 1.0 for the head alone, the
+    :class:`~adiencekit.layers.age_years_blend.AgeYearsBlend` weight for a blend, ``None``
+    without that output.
+
+    Example:
+
+    >>> from adiencekit.models import face_resnet
+    >>> from adiencekit.models.heads import age_years_head_weight
+    >>> age_years_head_weight(face_resnet(input_shape=(32, 32, 3), width=8, blocks=(1, 1), age_years=True,
+    ...                                   age_years_head_weight=0.5))
+    0.5
+    """
+    if AGE_YEARS not in _output_keys(model):
+        return None
+    try:
+        layer = model.get_layer(AGE_YEARS)
+    except ValueError:
+        return 1.0
+    return layer.head_weight if isinstance(layer, AgeYearsBlend) else 1.0
 
 
 def as_probabilities(values: Any) -> np.ndarray:
@@ -387,7 +429,8 @@ def as_probabilities(values: Any) -> np.ndarray:
 
 
 def age_years_source(model: keras.Model, heads: Sequence[str] | None = None) -> str | None:
-    """Where ``model``'s age in years comes from: ``"head"``, ``"age groups"``, or ``None``.
+    """Where ``model``'s age in years comes from: ``"head"``, ``"head and age groups"``,
+    ``"age groups"``, or ``None``.
 
     ``None`` for a model without an age head, or whose age head has other classes than
     the eight Adience groups (a ``classes`` override).
@@ -407,8 +450,9 @@ def age_years_source(model: keras.Model, heads: Sequence[str] | None = None) -> 
     >>> print(age_years_source(face_resnet(task="gender", input_shape=(32, 32, 3), width=8, blocks=(1, 1))))
     None
     """
-    if AGE_YEARS in _output_keys(model):
-        return AGE_YEARS_FROM_HEAD
+    weight = age_years_head_weight(model)
+    if weight is not None:
+        return AGE_YEARS_FROM_HEAD if weight == 1.0 else AGE_YEARS_FROM_BLEND
     if "age" in model_heads(model, heads) and head_class_names(model, ("age",))["age"] == CLASS_NAMES["age"]:
         return AGE_YEARS_FROM_GROUPS
     return None  # no age head, or one whose classes are not the eight age groups
@@ -417,8 +461,8 @@ def age_years_source(model: keras.Model, heads: Sequence[str] | None = None) -> 
 def age_in_years(model: keras.Model, outputs: Any, heads: Sequence[str] | None = None) -> tuple[np.ndarray, str] | None:
     """An age in years per face from ``model``'s outputs (one call's result), and where it comes from.
 
-    From the model's ``age_years`` output when it has one (source ``"head"``), else the
-    expected age of its age-group probabilities (:func:`adiencekit.labels.expected_age`,
+    From the model's ``age_years`` output when it has one (source ``"head"``, or
+    ``"head and age groups"`` when that output blends the two), else the expected age of its age-group probabilities (:func:`adiencekit.labels.expected_age`,
     source ``"age groups"``; logits are turned into probabilities first).
 
     Args:
@@ -451,7 +495,7 @@ def age_in_years(model: keras.Model, outputs: Any, heads: Sequence[str] | None =
     ('age groups', True)
     """
     source = age_years_source(model, heads)
-    if source == AGE_YEARS_FROM_HEAD:
+    if source in AGE_YEARS_OUTPUT_SOURCES:
         if not isinstance(outputs, Mapping):
             keys = _output_keys(model)
             if not isinstance(outputs, (list, tuple)) or len(outputs) != len(keys):

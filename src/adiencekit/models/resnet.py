@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from adiencekit.layers.age_years_blend import check_head_weight
 from adiencekit.models.backbones import FaceResNetBackbone
 from adiencekit.models.heads import validate_input_shape, validate_pooling, validate_task
 from adiencekit.models.registry import register_model
@@ -45,6 +46,7 @@ def face_resnet(
     dropout: float = 0.3,
     classes: int | None = None,
     age_years: bool = False,
+    age_years_head_weight: float = 1.0,
 ) -> AgeGenderClassifier:
     """Build the compact face ResNet (stem, residual stages, global pooling, classifier).
 
@@ -63,6 +65,9 @@ def face_resnet(
         classes: override of the class count of a single-task model.
         age_years: add the ``"age_years"`` regression output (an age in years; multitask
             with a top only), trained on exact ages where a face has one.
+        age_years_head_weight: the head's share of the ``age_years`` output at inference,
+            the rest the expected age of the age groups (see
+            :class:`~adiencekit.models.AgeGenderClassifier`); 1 is the head alone.
 
     Returns:
         An :class:`~adiencekit.models.AgeGenderClassifier` taking RGB images in [0, 255].
@@ -83,6 +88,7 @@ def face_resnet(
     validate_task(task)
     if age_years and not include_top:
         raise ValueError("age_years=True needs include_top=True (the age in years is an output of the top)")
+    head_weight = check_head_weight(age_years_head_weight)
     validate_pooling(pooling)
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
@@ -95,5 +101,6 @@ def face_resnet(
         preprocessing=FaceResNetBackbone.default_preprocessing, name=name or f"face_resnet_{task}",
         classifier_activation=classifier_activation, classes=classes, input_dropout=float(dropout),
         **({"age_years": True} if age_years else {}),
+        **({"age_years_head_weight": head_weight} if head_weight != 1.0 else {}),
     )
     return load_weights(model, weights_path)

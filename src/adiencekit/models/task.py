@@ -40,6 +40,7 @@ from typing import Any
 import keras
 
 from adiencekit.labels import AGE_YEARS, validate_task
+from adiencekit.layers.age_years_blend import check_head_weight
 from adiencekit.models.heads import HEAD_POOLINGS, classification_head, global_pool, num_classes, validate_pooling
 from adiencekit.models.preprocessing import check_preprocessing, preprocessing_layer
 from adiencekit.models.presets import plain_json
@@ -92,6 +93,11 @@ class AgeGenderClassifier(TaskModel):
             larger image size when ``augmentation`` crops.
         age_years: add the regression output ``"age_years"`` (an age in years beside the
             age group, trained on exact ages where a face has one); multitask with a top only.
+        age_years_head_weight: below 1, the ``age_years`` output at inference blends the
+            head with the expected age of the age groups, ``w * head + (1 - w) * groups``
+            (:class:`~adiencekit.layers.age_years_blend.AgeYearsBlend`; training uses the
+            head alone, so the weight can be set after training, on validation faces).
+            Needs ``age_years=True``; 1 (the default) is the head alone.
         name: model name.
     """
 
@@ -115,6 +121,7 @@ class AgeGenderClassifier(TaskModel):
         augmentation: keras.layers.Layer | None = None,
         input_shape: Sequence[int | None] | None = None,
         age_years: bool = False,
+        age_years_head_weight: float = 1.0,
         name: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -142,6 +149,9 @@ class AgeGenderClassifier(TaskModel):
         if age_years and (task != "multitask" or not include_top):
             raise ValueError(f"age_years=True needs task='multitask' with include_top=True, got task={task!r}, "
                              f"include_top={include_top!r}")
+        head_weight = check_head_weight(age_years_head_weight)
+        if head_weight != 1.0 and not age_years:
+            raise ValueError(f"age_years_head_weight={age_years_head_weight!r} needs age_years=True")
         dropout = _check_rate(dropout, "dropout")
         input_dropout = _check_rate(input_dropout, "input_dropout")
         if task != "multitask":
@@ -201,6 +211,7 @@ class AgeGenderClassifier(TaskModel):
                 classes=classes,
                 kernel_initializer=output_init,
                 age_years=age_years,
+                age_years_head_weight=head_weight,
             )
         else:
             outputs = global_pool(x, pooling, name="pool")
@@ -222,6 +233,7 @@ class AgeGenderClassifier(TaskModel):
         self.preprocessing_config = spec
         self.image_shape = shape
         self.age_years = age_years
+        self.age_years_head_weight = head_weight
         #: Metadata of the preset this model was loaded from (``{}`` otherwise).
         self.preset_metadata: dict[str, Any] = {}
 
@@ -401,6 +413,7 @@ class AgeGenderClassifier(TaskModel):
             else keras.saving.serialize_keras_object(self.augmentation),
             "input_shape": list(self.image_shape),
             "age_years": self.age_years,
+            **({"age_years_head_weight": self.age_years_head_weight} if self.age_years_head_weight != 1.0 else {}),
         }
 
     @classmethod
