@@ -187,3 +187,21 @@ def test_cli_exports_an_ensemble_preset_and_refuses_several_models_elsewhere(fin
                  "--out", str(tmp_path / "m.onnx")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "exports one model" in err[0]
+
+
+def test_a_multi_root_spec_is_fixed_only_when_every_root_has_its_splits_file(tmp_path):
+    from adiencekit.data.utkface import SPLITS_FILE
+    from adiencekit.errors import ConfigError
+    from adiencekit.export import check_ensemble_runs
+
+    roots = [tmp_path / "utk", tmp_path / "utk-extra"]
+    for root in roots:
+        (root / "images").mkdir(parents=True)
+    spec = "utkface:" + ",".join(map(str, roots))
+    runs = [tmp_path / "a", tmp_path / "b"]
+    configs = [TrainConfig(data=spec, seed=0), TrainConfig(data=spec, seed=1)]
+    (roots[0] / SPLITS_FILE).write_text("path,subset\n")
+    with pytest.raises(ConfigError, match="in split seed: "):  # one root's split still follows the seed
+        check_ensemble_runs(runs, configs)
+    (roots[1] / SPLITS_FILE).write_text("path,subset\n")
+    check_ensemble_runs(runs, configs)  # both fixed: every seed gives the same split

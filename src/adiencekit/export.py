@@ -454,15 +454,21 @@ ENSEMBLE_SHARED_FIELDS: tuple[str, ...] = ("task", "data", "folds_dir", "faces",
                                            "val_fraction", "test_fraction", "image_size", "crop_size")
 
 
-def _split_file(config: Any) -> Path | None:
-    """The ``splits.csv`` that fixes the split of a UTKFace root whatever the seed, or ``None``."""
+def _split_file(config: Any) -> str | None:
+    """The ``splits.csv`` file(s) that fix the split of a UTKFace spec whatever the seed, or ``None``.
+
+    A spec of several roots (``utkface:A,B``) is fixed only when every root has its file.
+    """
     from adiencekit.data.datasets import parse_dataset_spec
-    from adiencekit.data.utkface import SPLITS_FILE
+    from adiencekit.data.utkface import SPLITS_FILE, utkface_roots
 
     kind, root = parse_dataset_spec(config.data)
-    if kind != "utkface" or root is None or not (root / SPLITS_FILE).is_file():
+    if kind != "utkface" or root is None:
         return None
-    return root / SPLITS_FILE
+    files = [path / SPLITS_FILE for path in utkface_roots(root)]
+    if not files or not all(path.is_file() for path in files):
+        return None
+    return ", ".join(map(str, files))
 
 
 def check_ensemble_runs(runs: Sequence[Path], configs: Sequence[Any]) -> None:
