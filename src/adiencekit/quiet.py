@@ -45,11 +45,12 @@ QUIET_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR"}
 #: ``try: ... except ImportError`` and runs without the feature when it is missing. On the
 #: project's 2-core CPU they were about a third of ``import keras`` on JAX (cumulative import
 #: times: matplotlib.pyplot 0.38 s, pandas 0.22 s, IPython 0.20 s of keras's 2.43 s,
-#: ``benchmarks/results/startup-cpu-20261205.json``).
+#: ``benchmarks/results/startup-cpu-20261205.json``; requests 0.05 s on a loaded machine).
 KERAS_EXTRAS: dict[str, str] = {
     "IPython": "the notebook view of keras.saving.KerasFileEditor",
     "matplotlib": "keras.visualization's image and bounding-box plots",
     "pandas": "pandas DataFrame and Series inputs to fit, evaluate and predict",
+    "requests": "keras.callbacks.RemoteMonitor",
 }
 
 #: Python warnings issued from these packages are hidden unless ``--verbose``.

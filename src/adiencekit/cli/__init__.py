@@ -57,7 +57,8 @@ from adiencekit.cli.prepare import run_prepare
 from adiencekit.cli.reproduce import run_reproduce
 from adiencekit.data.datasets import UTKFACE_PREFIX
 from adiencekit.errors import AdienceKitError
-from adiencekit.quiet import KERAS_EXTRAS, import_backend, jax_compilation_cache, prefer_jax_backend, quiet_environment
+from adiencekit.cli._startup import backend_started
+from adiencekit.quiet import quiet_environment
 from adiencekit.training.config import TrainConfig
 from adiencekit.training.recipes import get_recipe, list_recipes
 from adiencekit.wording import counted
@@ -344,28 +345,6 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"adiencekit: warning: {text[0] if text else category.__name__}", file=file or sys.stderr, flush=True)
 
 
-def _exit_without_final_collection() -> None:
-    """At interpreter exit, spare the garbage collector's passes over every object left.
-
-    Python's shutdown runs full collections over the whole heap; with Keras and its backend
-    loaded that took about 0.6 s of a 3.8 s ``adiencekit predict`` on the project's 2-core
-    CPU (measured by sampling the process after its last line). ``gc.freeze()`` as the
-    first exit handler takes the objects out of those passes: they are still freed by
-    reference counting, only objects in reference cycles are left to the operating system,
-    and the command has closed every file it wrote by then. Registered once per process,
-    so a program calling :func:`main` repeatedly collects its garbage as usual until it exits.
-    """
-    import atexit
-    import gc
-
-    if not _EXIT_HANDLER:
-        atexit.register(gc.freeze)
-        _EXIT_HANDLER.append(gc.freeze)
-
-
-_EXIT_HANDLER: list[Any] = []
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``adiencekit`` command line.
 
@@ -385,16 +364,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.verbose:
             quiet_environment()
             warnings.showwarning = _one_line_warning
-        if args.command == "predict":
-            prefer_jax_backend()  # where installed and no backend chosen: predicting needs no TensorFlow
-            jax_compilation_cache()  # on JAX, a second predict starts without recompiling
-        if args.command not in _LIGHT_COMMANDS:
-            # predict needs no tf.data (on another backend it runs without TensorFlow) and none of
-            # Keras's plotting, notebook and DataFrame integrations: it imports Keras without them
-            predict = args.command == "predict"
-            import_backend(verbose=args.verbose, tensorflow=not predict, without=KERAS_EXTRAS if predict else ())
-            _exit_without_final_collection()
-        return _COMMANDS[args.command](args)
+        if args.command in _LIGHT_COMMANDS:
+            return _COMMANDS[args.command](args)
+        with backend_started(args.command, verbose=args.verbose):
+            return _COMMANDS[args.command](args)
     except SystemExit as exit_:  # --help, --version
         return int(exit_.code or 0)
     except KeyboardInterrupt:
