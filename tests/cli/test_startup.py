@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from adiencekit.cli._startup import _collection_paused, collector_spared, exit_without_final_collection
-from adiencekit.quiet import KERAS_EXTRAS, imports_refused
+from adiencekit.cli._startup import collector_spared, exit_without_final_collection
+from adiencekit.quiet import KERAS_EXTRAS, _collection_paused, imports_refused
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 

@@ -9,8 +9,9 @@ r"""How a command's process starts: the backend it imports, the garbage collecto
 - imports the backend quietly; ``predict`` on JAX imports Keras without the optional
   packages it never uses (:data:`~adiencekit.quiet.KERAS_EXTRAS`: IPython, matplotlib,
   pandas, requests);
-- spares the garbage collector the objects the imports made (:func:`collector_spared`):
-  they live until the process ends, yet every full collection walked them again;
+- spares the garbage collector the objects the imports made: no collection while importing
+  (:func:`~adiencekit.quiet.import_backend`), and :func:`collector_spared` while the command
+  runs: they live until the process ends, yet every full collection walked them again;
 - spares the interpreter's exit-time collection (:func:`exit_without_final_collection`).
 
 Garbage collection was about 0.5 s of a one-photo ``predict`` on the project's loaded
@@ -89,18 +90,6 @@ def collector_spared() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _collection_paused() -> Iterator[None]:
-    """No automatic collection while the block runs (imports make objects that live on, not garbage)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-@contextlib.contextmanager
 def backend_started(command: str, verbose: bool = False) -> Iterator[None]:
     """Prepare the process for ``command``, import the backend it needs, and run the block (the command).
 
@@ -116,8 +105,7 @@ def backend_started(command: str, verbose: bool = False) -> Iterator[None]:
     # notebook, DataFrame and remote-monitor integrations; on JAX alone, the backend measured
     # and tested without them (TensorFlow imports requests itself, and is imported by Keras).
     without = KERAS_EXTRAS if predict and os.environ.get("KERAS_BACKEND") == "jax" else ()
-    with _collection_paused():
-        import_backend(verbose=verbose, tensorflow=not predict, without=without)
+    import_backend(verbose=verbose, tensorflow=not predict, without=without)
     exit_without_final_collection()
     with collector_spared():
         yield
