@@ -4,7 +4,7 @@
 #   python benchmarks/bench_startup.py --repeats 5    # 2-3 minutes on the 2-core CPU
 #   python benchmarks/bench_startup.py --smoke        # one repeat
 #   mkdir /tmp/before && git archive REV src | tar -x -C /tmp/before  # then:
-#   python benchmarks/bench_startup.py --baseline-src /tmp/before/src
+#   python benchmarks/bench_startup.py --baseline-src /tmp/before/src --baseline-label "before (REV)"
 #                                   # the same command from an earlier commit, alternating (before/after)
 #
 # Three measurements, each in fresh processes, the methods alternating:
@@ -168,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-src", type=Path, default=None, metavar="DIR",
                         help="another tree's src folder (e.g. `git archive` of an earlier commit): its predict is "
                              "timed beside this one, alternating, and its JSON output compared")
+    parser.add_argument("--baseline-label", default="baseline",
+                        help="what --baseline-src is, for the table and the JSON (e.g. the commit it came from)")
     args = parser.parse_args(argv)
     photo = args.photo or next(iter(sorted((args.shared_data / "adience" / "faces").rglob("*.jpg"))), None)
     if photo is None:
@@ -187,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     if backend == "jax":
         commands[f"{ours}, first run: empty compilation cache"] = (predict + ["--detector", args.detector], None,
                                                                     True, SRC)
-    baseline = f"{ours}, baseline {args.baseline_src}"
+    baseline = f"{ours}, {args.baseline_label}"
     if args.baseline_src is not None:
         commands[baseline] = (predict + ["--detector", args.detector], None, False, str(args.baseline_src.resolve()))
     outputs = {}
@@ -220,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
               "package_imports": package_costs(importtime),
               "load_average": common.load_average(), "repeats": repeats}
     if args.baseline_src is not None:
-        result["baseline_src"] = str(args.baseline_src)
+        result["baseline"] = args.baseline_label
         result["baseline_output_identical"] = outputs[baseline] == outputs[ours]
     return common.finish(SUITE, args, env, result, tables=[
         (rows, columns, f"Fresh process, one photo ({env['device']['name']})"),
