@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     if photo is None:
         raise SystemExit(f"no photo: pass --photo (no Adience crops under {args.shared_data})")
     repeats = 1 if args.smoke else args.repeats
-    env = common.environment()
+    env = common.environment(with_keras=False)  # the work is in the child processes: no Keras here
     python = sys.executable
     predict = [python, "-m", "adiencekit.cli", "predict", str(photo), "--json", "-"]
     # predict's own choice where none is set (adiencekit.quiet.prefer_jax_backend)
@@ -221,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
               "faces": record["faces"], "slowest_imports": slowest_imports(importtime, 12),
               "package_imports": package_costs(importtime),
               "load_average": common.load_average(), "repeats": repeats}
+    env["backend"] = record["backend"]  # the backend predict ran on (no KERAS_BACKEND: its own choice)
     if args.baseline_src is not None:
         result["baseline"] = args.baseline_label
         result["baseline_output_identical"] = outputs[baseline] == outputs[ours]

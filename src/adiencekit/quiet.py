@@ -199,8 +199,8 @@ def prefer_jax_backend() -> str | None:
     """Run Keras on JAX where JAX is installed and the user has not chosen a backend.
 
     ``adiencekit predict`` calls it first: on JAX the photo path never imports TensorFlow;
-    on the project's 2-core CPU a one-photo run took 3.84 s against 6.16 s on the
-    TensorFlow path (``benchmarks/results/startup-cpu-20261205.json``). Sets
+    on the project's 2-core CPU a one-photo run took 2.10 s against 4.64 s on the
+    TensorFlow path (``benchmarks/results/startup-cpu-20261205-b.json``). Sets
     ``KERAS_BACKEND=jax`` only when ``KERAS_BACKEND`` is unset, Keras is not imported yet
     and ``jax`` is importable; returns ``"jax"`` then, else ``None``.
 
@@ -226,6 +226,9 @@ def jax_compilation_cache() -> str | None:
     the project's 2-core CPU, ``adiencekit predict face.jpg --detector mtcnn-keras`` under
     ``KERAS_BACKEND=jax`` started in 4.4 s with the cache warm against 8.3 s without it
     (and 6.3 s for the default TensorFlow path), medians of 5 runs each, side by side.
+    Since presets skip their random initial values and the detector's weights load as
+    device arrays, less is left to compile: 2.10 s warm against 2.75 s with an empty
+    cache (``benchmarks/results/startup-cpu-20261205-b.json``).
 
     Sets ``JAX_COMPILATION_CACHE_DIR`` (``$KERAS_HOME/adiencekit_jax_cache``, default
     ``~/.keras/adiencekit_jax_cache``) and caches every program, only when the backend is
