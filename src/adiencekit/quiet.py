@@ -115,7 +115,7 @@ def imports_refused(names: Iterable[str]) -> Iterator[tuple[str, ...]]:
 
     >>> import sys
     >>> from adiencekit.quiet import imports_refused
-    >>> sys.modules.pop("tabnanny", None) and None
+    >>> _ = sys.modules.pop("tabnanny", None)  # a module this process has not imported
     >>> with imports_refused(["tabnanny", "sys"]) as refused:  # sys is imported already
     ...     try:
     ...         import tabnanny
