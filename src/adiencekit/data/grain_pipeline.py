@@ -11,8 +11,8 @@ takes the arguments of :func:`adiencekit.data.pipeline.build_pipeline` and retur
    rule and the same decoded size as the ``tf.data`` pipeline (:func:`decode_image_array`);
 2. resize to ``image_size`` square with Pillow (:func:`resize_array`: a box filter when
    shrinking, bilinear when enlarging, as the ``tf.data`` pipeline chooses), ``uint8``;
-3. optionally cache those ``uint8`` images in memory (``cache=True``): one contiguous
-   array, each row filled the first time its image is decoded;
+3. optionally cache those ``uint8`` images in memory (``cache=True``), each stored the
+   first time it is decoded;
 4. training: a new shuffle each epoch, then per batch one draw of every image's own crop
    offset, flip and angle, and each image's window sliced out of its cached or decoded
    image (:func:`adiencekit.data.array_augment.random_augment_batch`: a random rotation
@@ -224,25 +224,28 @@ def resize_array(image: np.ndarray, size: int) -> np.ndarray:
 
 
 class _MemoryCache:
-    """Decoded, resized images in one contiguous ``uint8`` array, each row filled by the first load of its image."""
+    """Decoded, resized images by source index, each stored by the first load of its image.
 
-    def __init__(self, load: Callable[[int], np.ndarray], count: int, image_size: int) -> None:
+    One ``uint8`` array per image, not one array for the whole set: NumPy asks the kernel
+    for huge pages for a large array, and filling such a cache cost 833 against 109
+    microseconds an image (the first epoch's time on 200x200 faces doubled) where the
+    kernel had to compact memory for them; small arrays reuse freed memory.
+    """
+
+    def __init__(self, load: Callable[[int], np.ndarray], count: int) -> None:
         self._load = load
-        # np.empty maps pages lazily: memory is taken as the first epoch fills the rows.
-        self._images = np.empty((count, image_size, image_size, 3), np.uint8)
-        self._filled = np.zeros(count, bool)
+        self._images: list[np.ndarray | None] = [None] * count
 
     @property
     def complete(self) -> bool:
         """Whether every image is cached (from then on an epoch only crops)."""
-        return bool(self._filled.all())
+        return all(image is not None for image in self._images)
 
     def __call__(self, index: int) -> np.ndarray:
-        if not self._filled[index]:
-            # Two threads loading one image write the same bytes; the flag is set after.
-            self._images[index] = self._load(index)
-            self._filled[index] = True
-        return self._images[index]
+        image = self._images[index]
+        if image is None:  # two threads loading one image store equal arrays
+            image = self._images[index] = self._load(index)
+        return image
 
 
 class _EpochCounter:
@@ -441,7 +444,7 @@ def build_grain_pipeline(
     def load(index: int) -> np.ndarray:
         return load_image_array(path_list[index], image_size)
 
-    image_of: Callable[[int], np.ndarray] = _MemoryCache(load, count, image_size) if cache else load
+    image_of: Callable[[int], np.ndarray] = _MemoryCache(load, count) if cache else load
 
     out_dtype = np.dtype(output_dtype)
 
