@@ -588,8 +588,9 @@ def grain_loader(paths: list[str], labels: np.ndarray, cfg: dict[str, int]) -> A
 
 register_loader("adiencekit_grain", (
     "as 'adiencekit' with format='grain' (build_grain_pipeline: Pillow decode with the same "
-    "reduced-ratio rule, Pillow resize, in-memory cache, whole-set shuffle re-drawn each "
-    "epoch, per-image random crop + flip, threads, batch, prefetch; no TensorFlow)"
+    "reduced-ratio rule, Pillow resize, in-memory cache of the uint8 images, whole-set "
+    "shuffle re-drawn each epoch, each image its own random crop + flip (drawn once per batch, "
+    "windows sliced), decoding threads, batch, prefetch; no TensorFlow)"
 ))(lambda f: grain_loader(f.paths, f.labels, f.cfg))
 
 

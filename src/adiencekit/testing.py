@@ -17,6 +17,8 @@ True
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -203,3 +205,31 @@ def tf_data_batches(layer: Any, images: np.ndarray, *, batch_size: int = 8, epoc
 
     dataset = tf.data.Dataset.from_tensor_slices(images).batch(batch_size).map(lambda x: layer(x))
     return [x.numpy() for _ in range(epochs) for x in dataset]
+
+
+def assert_runs_without_tensorflow(code: str, *, backend: str = "jax", timeout: float = 300) -> None:
+    """Run ``code`` in a fresh Python process on a Keras ``backend``; fail if it errs or imports TensorFlow.
+
+    For the parts that must work where TensorFlow is not installed (the zoo on JAX, the
+    Grain input pipeline): a test process has usually imported TensorFlow already, so
+    the check needs a process of its own.
+
+    Args:
+        code: Python source to run.
+        backend: ``KERAS_BACKEND`` of the process.
+        timeout: seconds before the process is stopped (a failure).
+
+    Raises:
+        AssertionError: with the end of the process's stderr, when the code fails or
+            TensorFlow was imported.
+
+    Example:
+
+    >>> from adiencekit.testing import assert_runs_without_tensorflow
+    >>> assert_runs_without_tensorflow("import json; json.dumps([1])")
+    """
+    check = (f"{code}\nimport sys\n"
+             "assert 'tensorflow' not in sys.modules, sorted(m for m in sys.modules if 'tensorflow' in m)[:5]\n")
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=env, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import keras
 import pytest
 
 import adiencekit.models as models
 from adiencekit.models import registry
+from adiencekit.testing import assert_runs_without_tensorflow
 
 
 @pytest.fixture
@@ -91,11 +88,4 @@ def test_register_model_rejects_bad_names(name):
 @pytest.mark.requires("jax")
 def test_models_never_import_tensorflow():
     """The zoo must build under JAX on a machine without TensorFlow."""
-    code = (
-        "import sys; import adiencekit.models as m; "
-        "m.levi_hassner(input_shape=(64, 64, 3)); "
-        "assert 'tensorflow' not in sys.modules, sorted(k for k in sys.modules if 'tensorflow' in k)[:5]"
-    )
-    env = {**os.environ, "KERAS_BACKEND": "jax"}
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert_runs_without_tensorflow("import adiencekit.models as m; m.levi_hassner(input_shape=(64, 64, 3))")
