@@ -10,7 +10,6 @@ import keras
 import numpy as np
 import pytest
 
-from adiencekit.export import age_years_record, export_model, read_export_record
 from adiencekit.labels import GROUP_REPRESENTATIVE_AGES, expected_age
 from adiencekit.layers.age_years_blend import AgeYearsBlend
 from adiencekit.models import AgeGenderClassifier, face_resnet
@@ -93,11 +92,23 @@ def test_the_weight_survives_keras_files_presets_and_exports(tmp_path: Path) -> 
     assert isinstance(loaded, AgeGenderClassifier) and loaded.age_years_head_weight == 0.4
     np.testing.assert_allclose(loaded.predict_on_batch(x)["age_years"], reference, rtol=1e-5)
 
+
+
+def test_the_export_record_gives_the_weight(tmp_path: Path) -> None:
+    pytest.importorskip("tensorflow", reason="TFLite export needs TensorFlow")
+    from adiencekit.export import age_years_record, export_model, read_export_record
+
+    model = tiny(6, age_years_head_weight=0.4)
     record = age_years_record(model)
     assert record["source"] == "head and age groups" and record["head_weight"] == 0.4
     assert record["output"] == "age_years"
     path = export_model(model, tmp_path / "m.tflite", format="tflite")
     assert read_export_record(path)["age_years"]["head_weight"] == 0.4
+    x = images(2, seed=3)
+    from test_export import RUNTIMES  # noqa: PLC0415  (tests/test_export.py: the runtimes per format)
+
+    np.testing.assert_allclose(RUNTIMES["tflite"](path, x)["age_years"], model.predict_on_batch(x)["age_years"],
+                               atol=1e-3)
 
 
 def test_a_model_without_a_blend_keeps_its_old_config() -> None:
