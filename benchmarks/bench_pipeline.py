@@ -308,12 +308,14 @@ def keras_loader(
     return ds.batch(cfg["batch_size"]).prefetch(tf.data.AUTOTUNE)
 
 
-def bare_tf_data_loader(files: DatasetFiles) -> Any:
+def bare_tf_data_loader(files: DatasetFiles, augment: bool = False) -> Any:
     """The bound: bare ``tf.data`` with nothing but what any loader of these batches must do.
 
     Decode once (full JPEG decode, bilinear resize to ``image_size``), cache ``uint8``,
     shuffle the whole set each epoch, a fixed centre slice (no random crop, no flip),
     batch, prefetch. Its cached epoch is the most a loader can deliver on this machine.
+    ``augment=True`` replaces the fixed slice by a random crop and flip per image (the
+    library's batched op, seeded per batch): the same bound doing the library's work.
     """
     import tensorflow as tf
 
@@ -328,7 +330,14 @@ def bare_tf_data_loader(files: DatasetFiles) -> Any:
     ds = tf.data.Dataset.from_tensor_slices((files.paths, files.labels))
     ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE).cache()
     ds = ds.shuffle(files.count, seed=0, reshuffle_each_iteration=True)
-    ds = ds.batch(files.cfg["batch_size"]).map(lambda x, y: (x[:, offset : offset + crop, offset : offset + crop], y))
+    ds = ds.batch(files.cfg["batch_size"])
+    if augment:
+        from adiencekit.data.batch_augment import augment_batch
+
+        ds = tf.data.Dataset.zip((ds, tf.data.Dataset.random(seed=0, rerandomize_each_iteration=True)))
+        ds = ds.map(lambda batch, r: (augment_batch(batch[0], tf.stack([r, r // 2**32]), crop), batch[1]))
+    else:
+        ds = ds.map(lambda x, y: (x[:, offset : offset + crop, offset : offset + crop], y))
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -337,7 +346,8 @@ register_loader("adiencekit", (
     "train() uses (a seed makes the parallel maps deterministic; uint8 batches, the model casts "
     "on its device); read file, reduced-ratio JPEG decode, area resize to image_size (uint8), "
     "in-memory cache of the uint8 images, shuffle of the whole set re-drawn each epoch, "
-    "per-image random crop + random flip, batch, prefetch"
+    "batch, then one batched augmentation per batch (every image its own random crop offset "
+    "and flip coin, one XLA-compiled gather), prefetch"
 ))(lambda f: adiencekit_loader(f.paths, f.labels, f.cfg))
 register_loader("adiencekit_float32", (
     "as 'adiencekit' with output_dtype='float32' (one float32 cast per batch in the pipeline): "
@@ -368,6 +378,12 @@ register_loader("tf_data_bound", (
     "centre slice, prefetch. Its cached epoch is the most a loader can deliver here; the "
     "library's cached epoch is judged as a share of it"
 ))(bare_tf_data_loader)
+register_loader("tf_data_bound_augmented", (
+    "the bound doing the library's work: as 'tf_data_bound' with the fixed centre slice replaced "
+    "by a random crop offset and flip per image (adiencekit.data.batch_augment.augment_batch on "
+    "each batch, seeded per batch, a serial map as the bound's): like with like for the library's "
+    "augmented cached epoch"
+))(lambda f: bare_tf_data_loader(f, augment=True))
 
 #: The loader every ratio is taken against (issue 25: uint8 cache, as a competent user would).
 BASELINE = "keras_uint8"

@@ -91,7 +91,7 @@ def test_pipeline_smoke(tmp_path: Path) -> None:
     grain = ({"adiencekit_grain"} if importlib.util.find_spec("grain") else set())
     assert set(payload["loaders"]) == {
         "adiencekit", "adiencekit_float32", "adiencekit_unordered", "adiencekit_no_augmentation", "keras_uint8", "keras",
-        "tf_data_bound",
+        "tf_data_bound", "tf_data_bound_augmented",
     } | grain
     for row in payload["results"] if grain else []:  # Grain beside tf.data, same run
         assert row["grain_first_epoch_ratio"] == row["grain_first_epoch_ratio_stats"]["median"] > 0

@@ -12,17 +12,22 @@ that yields ``float32`` RGB images in ``[0, 255]``. Its steps, in order:
    times faster than a full decode followed by a resize, with nearly the same result;
 3. resize to ``image_size x image_size`` with an antialiasing filter, kept as ``uint8``;
 4. optionally cache those ``uint8`` images (in memory or in files);
-5. training: shuffle, random ``crop_size`` crop, random horizontal flip, optional small
-   random rotation; evaluation: the centre crop;
-6. convert to ``float32``, batch, prefetch.
+5. training: shuffle, batch, then augment the whole batch at once
+   (:func:`adiencekit.data.batch_augment.augment_batch`): every image gets its own
+   uniformly drawn ``crop_size`` crop offset, a fair coin for a horizontal flip and, with
+   ``rotation``, its own small random rotation, still ``uint8``;
+   evaluation: the centre crop of each image, then batch;
+6. convert to ``float32`` (unless ``output_dtype="uint8"``), prefetch.
 
 Randomness and epochs: with a ``seed`` the whole output is reproducible — two pipelines
 built with the same arguments yield identical batches. Each *iteration* over the dataset
 (each Keras epoch) draws a new shuffle order and new crops/flips/rotations, and the
-sequence of epochs is itself reproducible: every element carries a random value from
-``tf.data.Dataset.random(seed, rerandomize_each_iteration=True)`` from which the stateless
-ops (``tf.image.stateless_random_crop`` and friends) derive their seeds, so augmentation
-does not depend on thread scheduling in the parallel ``map``.
+sequence of epochs is itself reproducible: every batch is paired with a random value from
+``tf.data.Dataset.random(seed, rerandomize_each_iteration=True)``, the stateless seed of
+all its draws, so the augmentation of a batch depends on the seed, the epoch and the
+batch's position, not on thread scheduling in the parallel ``map``. (So an image's crop
+also depends on ``batch_size``; unbatched pipelines augment in batches of
+:data:`UNBATCHED_AUGMENT_BATCH` and unbatch.)
 
 Example:
 
@@ -53,10 +58,12 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from adiencekit.data.batch_augment import affine_transforms, augment_batch, to_uint8
 from adiencekit.data.pipeline_args import JPEG_DECODE_RATIOS, check_cache_folder, check_pipeline_args
 
 __all__ = [
     "JPEG_DECODE_RATIOS",
+    "UNBATCHED_AUGMENT_BATCH",
     "build_pipeline",
     "center_crop",
     "decode_image_bytes",
@@ -73,6 +80,8 @@ _AUTOTUNE = tf.data.AUTOTUNE
 # Shuffle buffer after a *file* cache, where a buffer of the whole data set would hold
 # every decoded image in memory a second time.
 _FILE_CACHE_SHUFFLE_BUFFER = 2048
+#: With ``batch_size=None`` training images are augmented in batches of this many, then unbatched.
+UNBATCHED_AUGMENT_BATCH = 32
 
 
 # --------------------------------------------------------------------------- decoding
@@ -193,11 +202,7 @@ def resize(image: tf.Tensor, size: int) -> tf.Tensor:
         lambda: tf.image.resize(image, [size, size], method="area"),
         lambda: tf.image.resize(image, [size, size], method="bilinear"),
     )
-    return _to_uint8(resized)
-
-
-def _to_uint8(image: tf.Tensor) -> tf.Tensor:
-    return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
+    return to_uint8(resized)
 
 
 def center_crop(image: tf.Tensor, crop_size: int) -> tf.Tensor:
@@ -244,14 +249,8 @@ def rotate(image: tf.Tensor, angle: tf.Tensor | float) -> tf.Tensor:
     """
     image = tf.cast(tf.convert_to_tensor(image), tf.float32)
     shape = tf.shape(image)
-    height, width = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
-    angle = tf.cast(angle, tf.float32)
-    cos, sin = tf.cos(angle), tf.sin(angle)
-    cx, cy = (width - 1.0) / 2.0, (height - 1.0) / 2.0
     # Maps each output pixel (x, y) to the input pixel it samples.
-    transform = tf.stack(
-        [cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy, 0.0, 0.0]
-    )
+    transform = affine_transforms(angle, (shape[0], shape[1]))[0]
     rotated = tf.raw_ops.ImageProjectiveTransformV3(
         images=image[tf.newaxis],
         transforms=transform[tf.newaxis],
@@ -273,8 +272,10 @@ def random_augment(
 ) -> tf.Tensor:
     """Training augmentation of one image, fully determined by ``seed``.
 
-    A random rotation in ``[-rotation, rotation]`` degrees (when ``rotation > 0``), then a
-    random ``crop_size`` crop, then a random horizontal flip (when ``flip``).
+    The one-image case of :func:`adiencekit.data.batch_augment.augment_batch` (what the
+    pipeline applies to each batch): a random rotation in ``[-rotation, rotation]`` degrees
+    about the centre (when ``rotation > 0``), a uniformly drawn ``crop_size`` crop, and a
+    horizontal flip with probability 1/2 (when ``flip``).
 
     Args:
         image: ``(size, size, 3)`` image (``uint8`` or float).
@@ -297,17 +298,8 @@ def random_augment(
     >>> a.shape, bool((a.numpy() == b.numpy()).all())
     (TensorShape([32, 32, 3]), True)
     """
-    crop_seed, flip_seed, angle_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=3))
-    image = tf.convert_to_tensor(image)
-    if rotation > 0:
-        limit = rotation * math.pi / 180.0
-        angle = tf.random.stateless_uniform([], angle_seed, minval=-limit, maxval=limit)
-        rotated = rotate(tf.cast(image, tf.float32), angle)
-        image = rotated if image.dtype.is_floating else _to_uint8(rotated)
-    image = tf.image.stateless_random_crop(image, [crop_size, crop_size, 3], seed=crop_seed)
-    if flip:
-        image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
-    return image
+    batch = tf.convert_to_tensor(image)[tf.newaxis]
+    return augment_batch(batch, seed, crop_size, flip=flip, rotation=rotation)[0]
 
 
 def load_image(path: tf.Tensor | str | os.PathLike[str], image_size: int) -> tf.Tensor:
@@ -367,7 +359,9 @@ def build_pipeline(
         rotation: maximal random rotation in degrees when training (``0`` = none).
         deterministic: order of the parallel ``map``; ``None`` means deterministic when a
             seed is given (tf.data's default otherwise); ``False`` lets elements come out
-            of order for speed (augmentation still follows each element's own seed).
+            of order for speed: the output is then no longer reproducible (without a
+            cache the batches are filled in the order images finish decoding, and each
+            crop follows its position in its batch).
         drop_remainder: drop the last incomplete batch.
         shuffle_buffer: shuffle buffer size; default the whole data set (shuffling the
             paths before decoding when nothing is cached, the cached images otherwise),
@@ -426,25 +420,7 @@ def build_pipeline(
     if shuffle and not cached:
         ds = _shuffle(ds, count)
 
-    def _with_randoms(dataset: tf.data.Dataset) -> tf.data.Dataset:
-        randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        return tf.data.Dataset.zip((dataset, randoms))
-
-    # Each element's augmentation seed is attached before any parallel (possibly
-    # unordered) map, so an element keeps its own augmentation whatever order the
-    # workers finish in. With a cache, the seeds must be drawn after it (fresh ones each
-    # epoch), and the order of the first pass is then only reproducible when the load
-    # map is deterministic.
-    attach_early = training and not cached
-    if attach_early:
-        ds = _with_randoms(ds)
-
-    def _load(*element: Any) -> Any:
-        if attach_early:
-            first, random = element
-            path, *label = first if isinstance(first, tuple) else (first,)
-            return (load_image(path, image_size), *label), random
-        path, *label = element
+    def _load(path: tf.Tensor, *label: Any) -> Any:
         image = load_image(path, image_size)
         return (image, *label) if label else image
 
@@ -458,17 +434,22 @@ def build_pipeline(
         ds = _shuffle(ds, _FILE_CACHE_SHUFFLE_BUFFER if file_cache is not None else count)
 
     if training:
-        if not attach_early:
-            ds = _with_randoms(ds)
+        # Batch first, then one vectorised augmentation per batch, seeded by the batch's
+        # own draw from a random stream that is new each epoch (see the module docstring).
+        augment_size = UNBATCHED_AUGMENT_BATCH if batch_size is None else int(batch_size)
+        ds = ds.batch(augment_size, drop_remainder=drop_remainder and batch_size is not None)
+        randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip((ds, randoms))
 
         def _augment(element: Any, random: tf.Tensor) -> Any:
-            image, label = (element[0], element[1:]) if isinstance(element, tuple) else (element, ())
-            element_seed = tf.stack([random, tf.bitwise.right_shift(random, 32)])
-            image = random_augment(image, element_seed, crop_size, flip=flip, rotation=float(rotation))
-            image.set_shape([crop_size, crop_size, 3])
-            return (image, *label) if label else image
+            images, label = (element[0], element[1:]) if isinstance(element, tuple) else (element, ())
+            batch_seed = tf.stack([random, tf.bitwise.right_shift(random, 32)])
+            images = augment_batch(images, batch_seed, crop_size, flip=flip, rotation=float(rotation))
+            return (images, *label) if label else images
 
         ds = ds.map(_augment, num_parallel_calls=_AUTOTUNE, deterministic=deterministic)
+        if batch_size is None:
+            ds = ds.unbatch()
     else:
 
         def _center(image: tf.Tensor, *label: Any) -> Any:
@@ -477,9 +458,8 @@ def build_pipeline(
             return (image, *label) if label else image
 
         ds = ds.map(_center, num_parallel_calls=_AUTOTUNE, deterministic=deterministic)
-
-    if batch_size is not None:
-        ds = ds.batch(int(batch_size), drop_remainder=drop_remainder)
+        if batch_size is not None:
+            ds = ds.batch(int(batch_size), drop_remainder=drop_remainder)
 
     # Crops and flips stay uint8 (4x less memory traffic); one cast per batch.
     if output_dtype == "float32":
