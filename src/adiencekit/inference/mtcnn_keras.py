@@ -48,6 +48,7 @@ import numpy as np
 
 from adiencekit.errors import ConfigError, ModelFileError
 from adiencekit.inference.detection import Detection, MTCNNDetector
+from adiencekit.inference.stage_times import stage
 
 __all__ = [
     "KerasMTCNNDetector",
@@ -560,8 +561,17 @@ def _proposals(pnet: Any, normalized: np.ndarray, scales: np.ndarray, threshold:
     """Stage 1: ``(N, 5)`` rows ``x1, y1, x2, y2, score`` in the image's pixels."""
     if scales.size == 0:
         return np.empty((0, 5))
-    canvas, levels = pyramid_mosaic(normalized, scales)
-    regression_all, probability_all = (out[0] for out in _run_network(pnet, canvas[None], bucket=False))
+    with stage("pyramid"):
+        canvas, levels = pyramid_mosaic(normalized, scales)
+    with stage("pnet"):
+        regression_all, probability_all = (out[0] for out in _run_network(pnet, canvas[None], bucket=False))
+    with stage("pnet boxes + nms"):
+        return _pnet_boxes(regression_all, probability_all, levels, threshold)
+
+
+def _pnet_boxes(regression_all: np.ndarray, probability_all: np.ndarray, levels: list[tuple[float, int, int, int, int]],
+                threshold: float) -> np.ndarray:
+    """P-Net's cells above ``threshold`` as boxes in the image's pixels, suppressed per level, then across."""
     found = []
     for scale, *place in levels:
         regression, probability = _level_cells(regression_all, *place), _level_cells(probability_all, *place)
@@ -653,23 +663,38 @@ class KerasMTCNNDetector(MTCNNDetector):
 
     def _stages(self, image: np.ndarray, thresholds: tuple[float, ...], pyramid_min: float) -> np.ndarray:
         """The three stages: ``(N, 15)`` rows ``x1, y1, x2, y2, score``, five landmark x, five y."""
-        normalized = (image.astype(np.float32) - 127.5) / 128.0
-        scales = pyramid_scales(*image.shape[:2], min_face=pyramid_min)
+        with stage("pyramid"):
+            normalized = (image.astype(np.float32) - 127.5) / 128.0
+            scales = pyramid_scales(*image.shape[:2], min_face=pyramid_min)
         rows = _proposals(self._pnet, normalized, scales, thresholds[0])
         if len(rows) == 0:
             return np.empty((0, 15))
-        boxes = square_boxes(rows[:, :4])
-        offsets, probability = _run_network(self._rnet, crop_patches(normalized, boxes, RNET_SIDE))
-        keep = probability[:, 1] > thresholds[1]
-        boxes, scores = _refine(boxes[keep], offsets[keep]), probability[keep, 1]
-        boxes = square_boxes(boxes[non_max_suppression(boxes, scores, NMS_RNET)])
+        with stage("rnet patches"):
+            boxes = square_boxes(rows[:, :4])
+            patches = crop_patches(normalized, boxes, RNET_SIDE)
+        with stage("rnet"):
+            offsets, probability = _run_network(self._rnet, patches)
+        with stage("rnet boxes + nms"):
+            keep = probability[:, 1] > thresholds[1]
+            boxes, scores = _refine(boxes[keep], offsets[keep]), probability[keep, 1]
+            boxes = square_boxes(boxes[non_max_suppression(boxes, scores, NMS_RNET)])
         if len(boxes) == 0:
             return np.empty((0, 15))
-        offsets, landmarks, probability = _run_network(self._onet, crop_patches(normalized, boxes, ONET_SIDE))
-        sides = np.stack([boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1], axis=1)
-        # Landmarks: fractions of the crop's side, from its corner (mtcnn 1.0 counts from -1).
-        xs = landmarks[:, :5] * sides[:, :1] + boxes[:, :1] - 1
-        ys = landmarks[:, 5:] * sides[:, 1:] + boxes[:, 1:2] - 1
-        rows = np.column_stack([_refine(boxes, offsets), probability[:, 1], xs, ys])
-        rows = rows[probability[:, 1] > thresholds[2]]
-        return rows[non_max_suppression(rows[:, :4], rows[:, 4], NMS_ONET, mode="min")]
+        with stage("onet patches"):
+            patches = crop_patches(normalized, boxes, ONET_SIDE)
+        with stage("onet"):
+            offsets, landmarks, probability = _run_network(self._onet, patches)
+        with stage("onet boxes + nms"):
+            return _onet_rows(boxes, offsets, landmarks, probability, thresholds[2])
+
+
+def _onet_rows(boxes: np.ndarray, offsets: np.ndarray, landmarks: np.ndarray, probability: np.ndarray,
+               threshold: float) -> np.ndarray:
+    """O-Net's outputs as ``(N, 15)`` rows above ``threshold``, suppressed (overlap over the smaller box)."""
+    sides = np.stack([boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1], axis=1)
+    # Landmarks: fractions of the crop's side, from its corner (mtcnn 1.0 counts from -1).
+    xs = landmarks[:, :5] * sides[:, :1] + boxes[:, :1] - 1
+    ys = landmarks[:, 5:] * sides[:, 1:] + boxes[:, 1:2] - 1
+    rows = np.column_stack([_refine(boxes, offsets), probability[:, 1], xs, ys])
+    rows = rows[probability[:, 1] > threshold]
+    return rows[non_max_suppression(rows[:, :4], rows[:, 4], NMS_ONET, mode="min")]

@@ -51,6 +51,7 @@ from adiencekit.inference.alignment import crop_face
 from adiencekit.inference.detection import LANDMARK_NAMES, Detection, FaceDetector, get_detector
 from adiencekit.inference.images import ImageReadError, as_rgb_array, expand_image_paths, read_image
 from adiencekit.inference.loading import load_model_source, model_input_size
+from adiencekit.inference.stage_times import stage
 from adiencekit.labels import AGE_YEARS
 from adiencekit.models.heads import (
     age_in_years,
@@ -342,14 +343,16 @@ class Predictor:
         if self.detector is None:
             raise ConfigError("this Predictor has no detector; pass detector='mtcnn' or predict(..., detect=False)")
         detections = self.detector.detect(image)
-        crops = [crop_face(image, d, self.crop) for d in detections]
+        with stage("align"):
+            crops = [crop_face(image, d, self.crop) for d in detections]
         return detections, crops, self.detector.last_too_small
 
     def _label(self, pending: list[tuple[ImageResult, list[Detection], list[np.ndarray], bool]]) -> None:
         crops = [c for _, _, image_crops, _ in pending for c in image_crops]
         if not crops:
             return
-        probabilities = self.predict_crops(np.stack(crops))
+        with stage("model"):
+            probabilities = self.predict_crops(np.stack(crops))
         row = 0
         for result, detections, _, detect in pending:
             for detection in detections:
@@ -395,7 +398,8 @@ class Predictor:
             if isinstance(item, (str, os.PathLike)):
                 result = ImageResult(path=str(item))
                 try:
-                    image = read_image(item)
+                    with stage("decode"):
+                        image = read_image(item)
                 except ImageReadError as error:
                     result.error = str(error)
                     pending.append((result, [], [], detect))
