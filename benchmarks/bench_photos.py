@@ -262,12 +262,12 @@ STAGE_COLUMNS = ["stage", "ms_per_photo", "calls_per_photo", "share"]
 
 def run_stages(files: list[Path], predictor: Any, repeats: int) -> dict[str, Any]:
     """Where a single-face photo's time goes: ``Predictor.predict(path)`` (decode included) on
-    every file, ``repeats`` passes, each stage's seconds summed by
+    every file, ``repeats`` passes after an untimed one, each stage's seconds summed by
     :class:`~adiencekit.inference.stage_times.StageTimes`; the end-to-end time less the
     stages is the Python overhead (result objects, checks, calls between stages)."""
     from adiencekit.inference.stage_times import StageTimes
 
-    for path in files[:3]:  # warm-up: compilation, first calls
+    for path in files:  # an untimed pass: compilation of every shape (JAX compiles one per batch bucket)
         predictor.predict(path)
     total = 0.0
     faces = 0

@@ -22,8 +22,8 @@ box and landmark decoding, suppression) follow ``mtcnn`` 1.0, so that
 :class:`KerasMTCNNDetector` finds the same faces as
 :class:`~adiencekit.inference.detection.MTCNNDetector` (on the 19 real Adience crops
 and composed group photos: the same faces, boxes at IoU >= 0.9; the one-canvas P-Net
-pass moves a few scores and boxes slightly). The networks run compiled (``tf.function``
-on TensorFlow, ``jax.jit`` on JAX) on shapes rounded up to a few sizes.
+pass moves a few scores and boxes slightly). The networks run as compiled functions
+(:mod:`~adiencekit.inference.compiled`; on JAX fed shapes rounded up to a few sizes).
 
 Example:
 
@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from adiencekit.errors import ConfigError, ModelFileError
+from adiencekit.inference.compiled import run_compiled
 from adiencekit.inference.detection import Detection, MTCNNDetector
 from adiencekit.inference.stage_times import stage
 
@@ -78,10 +79,9 @@ NMS_ONET = 0.7
 #: Input sides of R-Net and O-Net.
 RNET_SIDE = 24
 ONET_SIDE = 48
-#: The P-Net canvas is rounded up to a multiple of this many pixels, and R-/O-Net batches
-#: to a power of two (at least ``MIN_BATCH``): compiled networks see few distinct shapes.
+#: The P-Net canvas is rounded up to a multiple of this many pixels (and R-/O-Net batches to
+#: :func:`~adiencekit.inference.compiled.batch_bucket` sizes on JAX): few distinct shapes to compile.
 CANVAS_STEP = 64
-MIN_BATCH = 4
 
 
 # ----------------------------------------------------------------------------- networks
@@ -519,42 +519,10 @@ def _level_cells(output: np.ndarray, top: int, left: int, height: int, width: in
     return output[top:top + max(rows, 0), left:left + max(cols, 0)]
 
 
-@functools.lru_cache(maxsize=None)
-def _compiled(network: Any) -> Any:
-    """``network``'s forward pass as the backend's compiled function.
-
-    TensorFlow: a ``tf.function`` with relaxed shapes (new photo sizes do not retrace);
-    JAX: ``jax.jit`` of the stateless call (one XLA program per input shape, hence the
-    shape buckets); other backends: the eager call.
-    """
-    import keras
-
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return tf.function(lambda batch: network(batch, training=False), reduce_retracing=True)
-    if backend == "jax":
-        import jax
-
-        forward = jax.jit(lambda trainable, fixed, batch: network.stateless_call(trainable, fixed, batch)[0])
-        # The variables' current buffers on every call (Keras may replace them, e.g. in predict()).
-        return lambda batch: forward([v.value for v in network.trainable_variables],
-                                     [v.value for v in network.non_trainable_variables], batch)
-    return lambda batch: network(batch, training=False)
-
-
 def _run_network(network: Any, batch: np.ndarray, bucket: bool = True) -> list[np.ndarray]:
-    """``network`` on ``batch`` as NumPy; with ``bucket`` the batch is padded to a power of
-    two (at least :data:`MIN_BATCH`) so that few shapes are compiled."""
-    import keras
-
-    count = len(batch)
-    if bucket:
-        size = max(MIN_BATCH, 1 << max(count - 1, 0).bit_length())
-        batch = np.concatenate([batch, np.zeros((size - count, *batch.shape[1:]), batch.dtype)])
-    outputs = _compiled(network)(batch)
-    return [np.asarray(keras.ops.convert_to_numpy(out)[:count], np.float64) for out in outputs]
+    """``network`` on ``batch`` as float64 NumPy arrays, compiled (:mod:`adiencekit.inference.compiled`);
+    with ``bucket`` the batch is padded to a bucketed size where the backend compiles per shape."""
+    return [np.asarray(out, np.float64) for out in run_compiled(network, batch, bucket=bucket)]
 
 
 def _proposals(pnet: Any, normalized: np.ndarray, scales: np.ndarray, threshold: float) -> np.ndarray:
