@@ -346,8 +346,12 @@ def pyramid_scales(height: int, width: int, min_face: float) -> np.ndarray:
     return scales[np.floor(shorter * scales) >= PNET_CELL]
 
 
+@functools.lru_cache(maxsize=256)
 def _area_weights(size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per output pixel: the input indices it covers and their area weights (rows sum to 1)."""
+    """Per output pixel: the input indices it covers and their area weights (rows sum to 1).
+
+    Cached: photos of one size share their pyramid's weights (read-only arrays).
+    """
     step = size_in / size_out
     starts = np.arange(size_out) * step
     span = math.ceil(step) + 1
@@ -355,7 +359,9 @@ def _area_weights(size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray]:
     left = np.maximum(index, starts[:, None])
     right = np.minimum(index + 1, (starts + step)[:, None])
     weights = np.clip(right - left, 0.0, None) / step
-    return np.minimum(index, size_in - 1).astype(np.intp), weights.astype(np.float32)
+    index, weights = np.minimum(index, size_in - 1).astype(np.intp), weights.astype(np.float32)
+    index.flags.writeable = weights.flags.writeable = False
+    return index, weights
 
 
 def area_resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -461,12 +467,18 @@ def crop_patches(image: np.ndarray, boxes: np.ndarray, side: int) -> np.ndarray:
 
     y0, y1, fy, in_y = axis(boxes[:, 1], boxes[:, 3], height)
     x0, x1, fx, in_x = axis(boxes[:, 0], boxes[:, 2], width)
-    wx = fx[:, None, :, None]
-    top = image[y0[:, :, None], x0[:, None, :]] * (1 - wx) + image[y0[:, :, None], x1[:, None, :]] * wx
-    bottom = image[y1[:, :, None], x0[:, None, :]] * (1 - wx) + image[y1[:, :, None], x1[:, None, :]] * wx
-    patches = top * (1 - fy[:, :, None, None]) + bottom * fy[:, :, None, None]
-    mask = in_y[:, :, None, None] & in_x[:, None, :, None]
-    return np.where(mask, patches, 0.0).astype(np.float32)
+    # The four neighbours by flat index (np.take: a third of the time of 2-D fancy indexing).
+    flat = np.asarray(image, np.float32).reshape(-1, image.shape[2])
+    row0, row1 = (y0 * width)[:, :, None], (y1 * width)[:, :, None]
+    col0, col1 = x0[:, None, :], x1[:, None, :]
+    wx, wy = fx[:, None, :, None], fy[:, :, None, None]
+    top = np.take(flat, row0 + col0, axis=0)
+    top += (np.take(flat, row0 + col1, axis=0) - top) * wx
+    bottom = np.take(flat, row1 + col0, axis=0)
+    bottom += (np.take(flat, row1 + col1, axis=0) - bottom) * wx
+    top += (bottom - top) * wy
+    top *= in_y[:, :, None, None] & in_x[:, None, :, None]  # outside the image: 0
+    return top
 
 
 def _round_up(value: int, step: int) -> int:
