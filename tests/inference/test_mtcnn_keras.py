@@ -243,3 +243,37 @@ def test_networks_are_built_on_jax_without_converting_numpy_weights() -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     converted, weights = map(int, result.stdout.split()[-2:])
     assert weights == 50 and converted == 0
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_mosaic_never_lets_a_cell_see_two_levels(seed) -> None:
+    """On any photo size and smallest face, every P-Net cell read back for a level sees only
+    that level's pixels: levels never overlap, sit at even offsets (P-Net's stride) inside
+    the canvas, and each level's cells (12-pixel windows at stride 2) end inside it, but for
+    the pooling's padding on an odd-sized level: one row or column of the empty gap (what
+    the level alone pads), never another level's pixels."""
+    import adiencekit.inference.mtcnn_keras as module
+
+    rng = np.random.default_rng(seed)
+    height, width = (int(v) for v in rng.integers(12, 700, 2))
+    scales = pyramid_scales(height, width, min_face=float(rng.uniform(12, 40)))
+    canvas, levels = pyramid_mosaic(np.zeros((height, width, 3), np.float32), scales)
+    assert [level[0] for level in levels] == [float(s) for s in scales]
+    owner = np.full(canvas.shape[:2], -1)
+    for index, (scale, top, left, level_height, level_width) in enumerate(levels):
+        assert top % 2 == 0 and left % 2 == 0
+        assert (level_height, level_width) == (int(height * scale), int(width * scale))
+        assert top + level_height <= canvas.shape[0] and left + level_width <= canvas.shape[1]
+        assert (owner[top:top + level_height, left:left + level_width] == -1).all()
+        owner[top:top + level_height, left:left + level_width] = index
+    output = np.zeros((canvas.shape[0] // 2, canvas.shape[1] // 2))
+    for index, (scale, top, left, level_height, level_width) in enumerate(levels):
+        rows, cols = module._level_cells(output, top, left, level_height, level_width).shape
+        # Cell (r, c) of the level sees canvas rows top + 2r ... top + 2r + 11 (and columns alike).
+        if rows and cols:
+            window = owner[top:top + 2 * (rows - 1) + module.PNET_CELL, left:left + 2 * (cols - 1) + module.PNET_CELL]
+            assert window.shape == (2 * (rows - 1) + 12, 2 * (cols - 1) + 12)
+            assert np.isin(window, [index, -1]).all()
+            assert (window[:level_height, :level_width] == index).all()
+            assert window.shape[0] <= level_height + 1 and window.shape[1] <= level_width + 1
+    assert canvas.shape[0] % module.CANVAS_STEP == 0 and canvas.shape[1] % module.CANVAS_STEP == 0

@@ -43,6 +43,7 @@ from PIL import Image, ImageOps
 
 from adiencekit.errors import ConfigError
 from adiencekit.inference.images import as_rgb_array
+from adiencekit.inference.stage_times import stage
 
 __all__ = ["DETECTORS", "LANDMARK_NAMES", "MIN_FACE_SHARE", "Detection", "FaceDetector", "MTCNNDetector",
            "get_detector"]
@@ -184,7 +185,8 @@ class FaceDetector(abc.ABC):
         small = image
         if factor < 1.0:
             size = (max(1, round(width * factor)), max(1, round(height * factor)))
-            small = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
+            with stage("downscale"):
+                small = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
             # The effective factor per axis after rounding the size.
             factor = small.shape[1] / width
         self.last_downscale = factor
@@ -286,15 +288,16 @@ class MTCNNDetector(FaceDetector):
         return kept
 
     def _run(self, image: np.ndarray, thresholds: tuple[float, ...]) -> list[Detection]:
-        rows = self._mtcnn.detect_faces(
-            image,
-            output_type="numpy",
-            box_format="xywh",
-            min_face_size=self._pyramid_min_face(),
-            threshold_pnet=thresholds[0],
-            threshold_rnet=thresholds[1],
-            threshold_onet=thresholds[2],
-        )
+        with stage("mtcnn package"):
+            rows = self._mtcnn.detect_faces(
+                image,
+                output_type="numpy",
+                box_format="xywh",
+                min_face_size=self._pyramid_min_face(),
+                threshold_pnet=thresholds[0],
+                threshold_rnet=thresholds[1],
+                threshold_onet=thresholds[2],
+            )
         rows = np.asarray(rows, dtype=np.float64).reshape(-1, 16)
         # Row layout (mtcnn 1.0): image id, x, y, w, h, score, five landmark x, five y.
         return [
