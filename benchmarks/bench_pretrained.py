@@ -754,8 +754,8 @@ def main(argv: list[str] | None = None) -> int:
                              "(default all; 0: none)")
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads for adiencekit (default 1)")
     parser.add_argument("--detector", default="mtcnn",
-                        help="adiencekit's detector: mtcnn (Predictor's default: the mtcnn package on TensorFlow, the "
-                             "Keras networks elsewhere) or mtcnn-keras")
+                        help="adiencekit's detector: mtcnn (Predictor's default: the Keras networks on any backend; "
+                             "mtcnn-keras is the same) or mtcnn-package (the mtcnn package on TensorFlow)")
     parser.add_argument("--margin-deltas", type=float, nargs="+", default=list(MARGIN_DELTAS),
                         help="changes of the preset's crop margin for the re-crop rows (default -0.1 0 0.15 0.3)")
     parser.add_argument("--paste-canvas", type=int, default=PASTE_CANVAS,

@@ -20,8 +20,9 @@ LOUD_UNSET = ("TF_CPP_MIN_LOG_LEVEL", "ADIENCEKIT_VERBOSE", "GRPC_VERBOSITY")
 
 
 @pytest.mark.parametrize(("backend", "detector", "tensorflow"), [
-    ("tensorflow", "mtcnn", True),  # the mtcnn package
-    ("jax", "mtcnn", False),  # the same networks as Keras 3 models
+    ("tensorflow", "mtcnn", True),  # the Keras networks, on the TensorFlow backend
+    ("tensorflow", "mtcnn-package", True),  # the mtcnn package's own implementation
+    ("jax", "mtcnn", False),  # the same networks on JAX
     ("jax", "mtcnn-keras", False),
     (None, "mtcnn", False),  # no backend chosen: predict prefers JAX where it is installed
 ])

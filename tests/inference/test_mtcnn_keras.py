@@ -277,3 +277,18 @@ def test_mosaic_never_lets_a_cell_see_two_levels(seed) -> None:
             assert (window[:level_height, :level_width] == index).all()
             assert window.shape[0] <= level_height + 1 and window.shape[1] <= level_width + 1
     assert canvas.shape[0] % module.CANVAS_STEP == 0 and canvas.shape[1] % module.CANVAS_STEP == 0
+
+
+def test_the_default_detector_is_the_keras_networks_on_every_backend() -> None:
+    from adiencekit.inference.detection import MTCNNDetector
+
+    assert isinstance(get_detector("mtcnn"), KerasMTCNNDetector)
+    pytest.importorskip("tensorflow", reason="the mtcnn package runs on TensorFlow")
+    package = get_detector("mtcnn-package", min_face=30)
+    assert type(package) is MTCNNDetector and not isinstance(package, KerasMTCNNDetector)
+
+
+def test_the_package_detector_without_tensorflow_is_one_clear_error(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # an import of it now fails, as where it is not installed
+    with pytest.raises(ConfigError, match="'mtcnn-package' detector needs TensorFlow"):
+        get_detector("mtcnn-package")

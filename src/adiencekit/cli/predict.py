@@ -1,7 +1,7 @@
 """``adiencekit predict``: label the faces in photos (files or folders) as a table, JSON or annotated copies.
 
 ``adiencekit predict PATH... [--model PRESET|RUN|FILE] [--json FILE|-] [--annotate DIR]
-[--no-detect] [--detector mtcnn|mtcnn-keras] [--min-face PX] [--tta] [--batch-size N]
+[--no-detect] [--detector mtcnn|mtcnn-keras|mtcnn-package] [--min-face PX] [--tta] [--batch-size N]
 [--heads H[,H]] [--quiet]`` prints
 one row per face (or writes the JSON of ``docs/predict.md``), optionally writes annotated
 copies, and ends with a one-line summary on stderr. Without ``--model`` it uses the
@@ -50,7 +50,7 @@ __all__ = ["add_predict_parser", "format_table", "run_predict"]
 
 #: ``--detector`` choices (static, so that ``--help`` imports nothing): the names of
 #: :data:`adiencekit.inference.detection.DETECTORS` (a test keeps them equal).
-DETECTOR_NAMES = ("mtcnn", "mtcnn-keras")
+DETECTOR_NAMES = ("mtcnn", "mtcnn-keras", "mtcnn-package")
 
 #: How the summary line says where the table's "age (years)" comes from (by
 #: :attr:`adiencekit.inference.Predictor.age_years_source`; the JSON says it as ``age_years_source``).
@@ -105,8 +105,9 @@ def add_predict_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="write copies with boxes and labels to DIR (input folders are mirrored)")
     parser.add_argument("--no-detect", action="store_true", help="each image is one face crop (no detection)")
     parser.add_argument("--detector", choices=DETECTOR_NAMES, default="mtcnn",
-                        help="face detector: 'mtcnn' (the mtcnn package on the TensorFlow backend, its networks as "
-                             "Keras 3 models on JAX) or 'mtcnn-keras' (the Keras 3 networks on any backend)")
+                        help="face detector: 'mtcnn' (MTCNN's networks as compiled Keras 3 models with the mtcnn "
+                             "package's weights, on any backend; 'mtcnn-keras' is the same) or 'mtcnn-package' (the "
+                             "mtcnn package's own TensorFlow implementation, slower, the same faces)")
     parser.add_argument("--min-face", type=_face_size, default=40.0, metavar="PX",
                         help="ignore faces smaller than PX pixels or 1/16 of the photo's shorter side, whichever "
                              "is larger (default 40; larger is faster)")

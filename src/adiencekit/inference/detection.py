@@ -366,21 +366,27 @@ def _empty_safe(graph: Any) -> Any:
     return call
 
 
-def _mtcnn_for_backend(**kwargs: Any) -> FaceDetector:
-    """MTCNN with the ``mtcnn`` package's weights: the package itself on the TensorFlow backend,
-    the same networks as Keras 3 models on any other (the package imports TensorFlow: seconds
-    of start-up on a backend that does not need it)."""
-    import keras
+def _mtcnn_package(**kwargs: Any) -> FaceDetector:
+    """MTCNN run by the ``mtcnn`` package itself (it imports TensorFlow, whatever Keras's backend)."""
+    try:
+        import tensorflow  # noqa: F401  (the package's own networks are TensorFlow models)
+    except ImportError as error:
+        raise ConfigError("the 'mtcnn-package' detector needs TensorFlow (pip install tensorflow); "
+                          "'mtcnn' runs the same networks on any Keras backend") from error
+    return MTCNNDetector(**kwargs)
 
-    if keras.backend.backend() == "tensorflow":
-        return MTCNNDetector(**kwargs)
-    return _keras_mtcnn()(**kwargs)
 
-
-#: Detector names accepted by :func:`get_detector`: ``"mtcnn"`` (the ``mtcnn`` package on
-#: TensorFlow, :class:`~adiencekit.inference.mtcnn_keras.KerasMTCNNDetector` on other Keras
-#: backends) and ``"mtcnn-keras"`` (the Keras 3 networks on any backend).
-DETECTORS = {"mtcnn": _mtcnn_for_backend, "mtcnn-keras": lambda **kwargs: _keras_mtcnn()(**kwargs)}
+#: Detector names accepted by :func:`get_detector`: ``"mtcnn"`` (the default; MTCNN's
+#: networks as compiled Keras 3 models with the ``mtcnn`` package's weights,
+#: :class:`~adiencekit.inference.mtcnn_keras.KerasMTCNNDetector`, on every backend),
+#: ``"mtcnn-keras"`` (the same, by its older name) and ``"mtcnn-package"`` (the ``mtcnn``
+#: package's own TensorFlow implementation, the default before 2026-12-05: the same faces,
+#: boxes and landmarks within a pixel on 46 real photos, and 16.2 against 12.2 ms per
+#: single-face photo end to end on TensorFlow, one thread,
+#: ``benchmarks/results/pretrained-cpu-20261205-c-*.json``).
+DETECTORS = {"mtcnn": lambda **kwargs: _keras_mtcnn()(**kwargs),
+             "mtcnn-keras": lambda **kwargs: _keras_mtcnn()(**kwargs),
+             "mtcnn-package": _mtcnn_package}
 
 
 def _keras_mtcnn() -> type[FaceDetector]:
