@@ -8,8 +8,9 @@ so ``import adiencekit.layers`` works where TensorFlow is not installed.
 :class:`PhotoAugmentation` the scale, shift, colour, blur and grey augmentation of
 ``TrainConfig(augment="strong")``, :class:`PhotoDegradation` the resolution, yaw, light,
 noise and JPEG degradation that ``augment="photo"`` adds, :class:`TestTimeAugmentation` its (and
-evaluation's) test-time augmentation, and :class:`TFHubLayer` the layer inside
-:class:`adiencekit.models.TFHubBackbone`.
+evaluation's) test-time augmentation, :class:`TFHubLayer` the layer inside
+:class:`adiencekit.models.TFHubBackbone`, and :class:`AgeYearsBlend` the age in years that
+blends a model's ``age_years`` head with its age groups.
 
 Example:
 
@@ -22,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+from adiencekit.layers.age_years_blend import AgeYearsBlend
 from adiencekit.layers.augmentation import FaceAugmentation
 from adiencekit.layers.hub import TFHubLayer
 from adiencekit.layers.normalization import LocalResponseNormalization
@@ -39,6 +41,7 @@ from adiencekit.layers.oversampling import (
 __all__ = [
     "CROP_ORDER",
     "TTA_MODES",
+    "AgeYearsBlend",
     "FaceAugmentation",
     "LocalResponseNormalization",
     "PhotoAugmentation",
