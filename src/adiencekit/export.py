@@ -60,9 +60,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from adiencekit.inference.loading import LoadedModel
 
-__all__ = ["ENSEMBLE_SHARED_FIELDS", "EXPORT_FORMATS", "PRESET_FORMAT", "RECORD_KEY", "age_years_record",
+__all__ = ["ENSEMBLE_SHARED_FIELDS", "EXPORT_FORMATS", "PRESET_FORMAT", "PRESET_WEIGHTS_KEY", "RECORD_KEY",
+           "add_onnx_to_preset", "age_years_record", "file_sha256",
            "check_ensemble_runs", "describe_export", "export_model", "export_preset", "export_record", "named_outputs",
-           "output_names", "read_export_record", "record_path"]
+           "output_names", "parse_record", "read_export_record", "record_path"]
 
 #: Formats of :func:`export_model` and the Keras exporter each uses.
 EXPORT_FORMATS: dict[str, str] = {"saved_model": "tf_saved_model", "tflite": "litert", "onnx": "onnx"}
@@ -247,13 +248,36 @@ def read_export_record(path: str | os.PathLike[str]) -> dict[str, Any]:
             props = {prop.key: prop.value for prop in onnx.load(str(target), load_external_data=False).metadata_props}
             if RECORD_KEY not in props:
                 raise ModelFileError(f"{target}: its metadata_props hold no {RECORD_KEY!r} record")
-            record = json.loads(props[RECORD_KEY])
+            text = props[RECORD_KEY]
         else:
-            record = json.loads(record_path(target).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
+            text = record_path(target).read_text(encoding="utf-8")
+    except OSError as error:
         raise ModelFileError(f"{target}: no readable adiencekit export record ({error})") from None
+    return parse_record(text, target)
+
+
+def parse_record(text: str, where: str | os.PathLike[str]) -> dict[str, Any]:
+    """An export record from its JSON text (as :func:`export_record` wrote it), or a one-line error.
+
+    Raises:
+        ModelFileError: the text is not JSON or not an adiencekit export record.
+
+    Example:
+
+    >>> from adiencekit.export import parse_record
+    >>> parse_record('{"format": "adiencekit-export", "heads": ["age"]}', "m.onnx")["heads"]
+    ['age']
+    >>> parse_record("{}", "m.onnx")
+    Traceback (most recent call last):
+    ...
+    adiencekit.errors.ModelFileError: m.onnx: its record is not an adiencekit export record
+    """
+    try:
+        record = json.loads(text)
+    except ValueError as error:
+        raise ModelFileError(f"{where}: no readable adiencekit export record ({error})") from None
     if not isinstance(record, dict) or record.get("format") != _RECORD_FORMAT:
-        raise ModelFileError(f"{target}: its record is not an adiencekit export record")
+        raise ModelFileError(f"{where}: its record is not an adiencekit export record")
     return record
 
 
@@ -286,6 +310,7 @@ def export_model(
     heads: Sequence[str] | None = None,
     overwrite: bool = False,
     verbose: bool = False,
+    record_extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``model`` to ``path`` in ``format``, with its record (:func:`export_record`).
 
@@ -299,6 +324,7 @@ def export_model(
             whose outputs are not named ``gender``/``age``), in output order.
         overwrite: replace an existing output (default: refuse).
         verbose: let Keras and the converters print their progress.
+        record_extra: more entries for the record (e.g. the weights it was made from).
 
     Returns:
         The path written.
@@ -314,9 +340,9 @@ def export_model(
         raise ConfigError(f"format must be one of {sorted(EXPORT_FORMATS)}, got {format!r}")
     from adiencekit.inference.loading import load_model_source
 
-    source = load_model_source(model)
+    source = load_model_source(model, runtime="keras")  # the Keras network is what is exported
     loaded = source.model
-    record = export_record(source, heads)
+    record = {**export_record(source, heads), **(record_extra or {})}
     if loaded.dtype_policy.name != "float32":
         raise ConfigError(
             f"model {loaded.name!r} uses dtype policy {loaded.dtype_policy.name!r}; export needs a float32 model "
@@ -592,3 +618,54 @@ def export_preset(
     training_data["prepared_with"] = recorded["training_data"]["prepared_with"]
     return save_preset(model, Path(out).expanduser(), image_size=image_size, crop=crop, training_data=training_data,
                        metrics=metrics, license=license, description=description, overwrite=overwrite)
+
+
+#: The record entry of a preset's ONNX copy that names the weights it was made from.
+PRESET_WEIGHTS_KEY = "preset_weights_sha256"
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB blocks."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def add_onnx_to_preset(folder: str | os.PathLike[str], *, verbose: bool = False) -> Path:
+    """Write a preset's network to ONNX inside the preset: ``<folder>/model.onnx`` (replaced if there).
+
+    The file is :func:`export_model`'s ONNX export of the preset, its record naming the
+    sha256 of the weights it was made from (:data:`PRESET_WEIGHTS_KEY`), so that a loader
+    can tell a stale copy (weights changed after the export) and use the weights instead
+    (:func:`adiencekit.inference.loading.load_model_source`). ``adiencekit predict`` runs a
+    preset through this file with ONNX Runtime, without importing Keras.
+
+    Args:
+        folder: a preset folder (``preset.json`` and ``model.weights.h5``).
+        verbose: let the converter print its progress.
+
+    Returns:
+        The ONNX file.
+
+    Raises:
+        ModelFileError: ``folder`` is not a preset with weights.
+        ConfigError: the export extra (``tf2onnx``) is not installed.
+    """
+    from adiencekit.bundled import ONNX_FILE, PRESET_FILE, WEIGHTS_FILE
+
+    preset = Path(folder).expanduser()
+    weights = preset / WEIGHTS_FILE
+    if not (preset / PRESET_FILE).is_file() or not weights.is_file():
+        raise ModelFileError(f"{preset}: not a preset folder with weights ({PRESET_FILE} and {WEIGHTS_FILE})")
+    staging = preset / f".tmp-{os.getpid()}-{ONNX_FILE}"
+    try:
+        export_model(preset, staging, format="onnx", verbose=verbose,
+                     record_extra={PRESET_WEIGHTS_KEY: file_sha256(weights), "source": f"preset {preset.name}"})
+        os.replace(staging, preset / ONNX_FILE)
+    finally:
+        _remove(staging)
+    return preset / ONNX_FILE

@@ -109,6 +109,7 @@ __all__ = [
     "AgeParse",
     "age_to_group",
     "class_names",
+    "as_probabilities",
     "expected_age",
     "nearest_group",
     "parse_age",
@@ -512,3 +513,23 @@ def expected_age(
         raise ValueError("age probabilities must not all be 0")
     years = values @ ages / totals
     return float(years) if values.ndim == 1 else years
+
+
+def as_probabilities(values: Any) -> np.ndarray:
+    """Class scores as float64 probabilities: a distribution is kept, logits go through a softmax.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from adiencekit.labels import as_probabilities
+    >>> as_probabilities(np.array([[0.25, 0.75]])).tolist()
+    [[0.25, 0.75]]
+    >>> as_probabilities(np.array([[0.0, 0.0]])).tolist()  # logits
+    [[0.5, 0.5]]
+    """
+    values = np.asarray(values, dtype=np.float64)
+    sums = values.sum(axis=-1)
+    if np.all(values >= -1e-6) and np.allclose(sums, 1.0, atol=1e-3):
+        return values
+    shifted = np.exp(values - values.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)

@@ -35,7 +35,7 @@ import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
 
-__all__ = ["KERAS_EXTRAS", "import_backend", "imports_refused", "jax_compilation_cache", "native_stderr_captured",
+__all__ = ["KERAS_EXTRAS", "defer_backend_import", "import_backend", "imports_refused", "jax_compilation_cache", "native_stderr_captured",
            "prefer_jax_backend", "quiet_backend_import", "quiet_environment"]
 
 #: Environment settings for a quiet run; a value the user set already wins.
@@ -179,20 +179,39 @@ def import_backend(verbose: bool = False, *, tensorflow: bool = True, without: I
             importlib.import_module(name)
 
 
+#: Optional packages a deferred Keras import leaves out (:func:`defer_backend_import`).
+_DEFERRED_WITHOUT: tuple[str, ...] = ()
+
+
+def defer_backend_import(without: Iterable[str] = ()) -> None:
+    """Say how Keras is to be imported later, when (and if) the process needs it.
+
+    ``adiencekit predict`` runs the bundled model and the detector in ONNX Runtime and
+    needs no Keras at all; only a Keras model or detector imports it, through
+    :func:`quiet_backend_import`, which then leaves out ``without`` (see
+    :func:`import_backend`).
+    """
+    global _DEFERRED_WITHOUT
+    _DEFERRED_WITHOUT = tuple(without)
+
+
 def quiet_backend_import() -> None:
-    """Import the backend for a library user without TensorFlow's start-up block on stderr.
+    """Import the backend, when it is needed, without TensorFlow's start-up block on stderr.
 
     Sets the quiet log levels where the user has not set them (no warnings filters or
     logger levels are touched: those belong to the user's program) and imports
     TensorFlow and Keras with file descriptor 2 captured. ``ADIENCEKIT_VERBOSE=1`` skips it.
+    The inference path calls it just before it first needs Keras (a Keras model or
+    detector), not on import: the ONNX Runtime path never does.
     """
-    if os.environ.get("ADIENCEKIT_VERBOSE", "").strip() not in ("", "0"):
+    if "keras" in sys.modules or os.environ.get("ADIENCEKIT_VERBOSE", "").strip() not in ("", "0"):
         return
     for name, value in QUIET_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
     # On JAX, predicting needs no TensorFlow. Keras keeps its optional integrations
-    # (KERAS_EXTRAS): the user's program may use them, now or after importing pandas.
-    import_backend(verbose=False, tensorflow=False)
+    # (KERAS_EXTRAS) unless the command said otherwise (defer_backend_import): the user's
+    # program may use them, now or after importing pandas.
+    import_backend(verbose=False, tensorflow=False, without=_DEFERRED_WITHOUT)
 
 
 def prefer_jax_backend() -> str | None:

@@ -2,8 +2,8 @@
 ``adiencekit predict`` without ``--model`` and the ``adiencekit models`` listing.
 
 A tiny stand-in preset (a 32 px multitask scratch CNN saved with ``save_to_preset``) is
-made the bundled one by pointing ``presets.BUNDLED_DIR`` (and the CLI catalogue's copy)
-at a temporary folder. The last tests use the real bundled preset and skip, saying why,
+made the bundled one by pointing ``adiencekit.bundled.BUNDLED_DIR`` (read at call time by
+the presets module, the loader and the CLI catalogue) at a temporary folder. The last tests use the real bundled preset and skip, saying why,
 in a tree that does not have it yet.
 """
 
@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from adiencekit import bundled as bundled_module
 from adiencekit.cli import _catalog, main
 from adiencekit.crops import CropSpec
 from adiencekit.errors import ModelFileError
@@ -55,8 +56,7 @@ def stand_in_dir(tmp_path_factory) -> Path:
 @pytest.fixture()
 def bundled(stand_in_dir: Path, monkeypatch) -> Path:
     """Make the stand-in folder the package's bundled presets (library and CLI listing)."""
-    monkeypatch.setattr(presets_module, "BUNDLED_DIR", stand_in_dir)
-    monkeypatch.setattr(_catalog, "BUNDLED_DIR", stand_in_dir)
+    monkeypatch.setattr(bundled_module, "BUNDLED_DIR", stand_in_dir)
     return stand_in_dir
 
 
@@ -64,8 +64,7 @@ def bundled(stand_in_dir: Path, monkeypatch) -> Path:
 def nothing_bundled(tmp_path: Path, monkeypatch) -> Path:
     empty = tmp_path / "bundled"
     empty.mkdir()
-    monkeypatch.setattr(presets_module, "BUNDLED_DIR", empty)
-    monkeypatch.setattr(_catalog, "BUNDLED_DIR", empty)
+    monkeypatch.setattr(bundled_module, "BUNDLED_DIR", empty)
     return empty
 
 
@@ -90,9 +89,9 @@ def crop_file(tmp_path: Path) -> Path:
 
 
 # ----------------------------------------------------------------------------- the constant
-def test_the_cli_catalogue_copies_match_the_presets_module() -> None:
-    assert _catalog.DEFAULT_PRESET == DEFAULT_PRESET == "utkface_v2"
-    assert _catalog.BUNDLED_DIR == presets_module.BUNDLED_DIR
+def test_the_presets_module_and_the_cli_catalogue_name_the_bundled_module_s_default() -> None:
+    assert _catalog.DEFAULT_PRESET == DEFAULT_PRESET == bundled_module.DEFAULT_PRESET == "utkface_v2"
+    assert presets_module.BUNDLED_DIR == bundled_module.BUNDLED_DIR
 
 
 # ----------------------------------------------------------------------------- stand-in bundled

@@ -279,10 +279,12 @@ def test_mosaic_never_lets_a_cell_see_two_levels(seed) -> None:
     assert canvas.shape[0] % module.CANVAS_STEP == 0 and canvas.shape[1] % module.CANVAS_STEP == 0
 
 
-def test_the_default_detector_is_the_keras_networks_on_every_backend() -> None:
+def test_the_default_detector_is_mtcnn_in_onnx_runtime_else_the_keras_networks() -> None:
     from adiencekit.inference.detection import MTCNNDetector
+    from adiencekit.inference.mtcnn_onnx import OnnxMTCNNDetector, mtcnn_onnx_available
 
-    assert isinstance(get_detector("mtcnn"), KerasMTCNNDetector)
+    assert type(get_detector("mtcnn", runtime="keras")) is KerasMTCNNDetector
+    assert type(get_detector("mtcnn")) is (OnnxMTCNNDetector if mtcnn_onnx_available() else KerasMTCNNDetector)
     pytest.importorskip("tensorflow", reason="the mtcnn package runs on TensorFlow")
     package = get_detector("mtcnn-package", min_face=30)
     assert type(package) is MTCNNDetector and not isinstance(package, KerasMTCNNDetector)

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import pytest
 
+from adiencekit import bundled as bundled_module
 from adiencekit.errors import ConfigError, ModelFileError
 from adiencekit.models import AgeGenderClassifier, list_presets, register_preset, scratch_cnn
 from adiencekit.models import presets as presets_module
@@ -158,7 +159,7 @@ def test_an_unreachable_url_is_one_clear_error(tmp_path):
 def test_names_bundled_and_registered(preset_dir, monkeypatch):
     assert isinstance(list_presets(), list)
     monkeypatch.setattr(presets_module, "_REGISTERED", {})
-    monkeypatch.setattr(presets_module, "BUNDLED_DIR", preset_dir.parent / "no-bundled-presets")
+    monkeypatch.setattr(bundled_module, "BUNDLED_DIR", preset_dir.parent / "no-bundled-presets")
     assert list_presets() == []
     with pytest.raises(ConfigError, match="unknown preset 'nope'; known presets: none are bundled"):
         AgeGenderClassifier.from_preset("nope")
@@ -172,7 +173,7 @@ def test_names_bundled_and_registered(preset_dir, monkeypatch):
     assert presets_module.preset_metadata("tiny_test")["task"] == "multitask"
     with pytest.raises(ModelFileError, match="is not a preset"):
         presets_module.preset_metadata(preset_dir.parent / "no-such-folder")
-    monkeypatch.setattr(presets_module, "BUNDLED_DIR", preset_dir.parent)  # a package folder of presets
+    monkeypatch.setattr(bundled_module, "BUNDLED_DIR", preset_dir.parent)  # a package folder of presets
     assert "tiny" in list_presets()
 
 

@@ -3,9 +3,8 @@
 Importing the registry (:mod:`adiencekit.models.registry`) or the presets module imports
 Keras and its backend, five seconds or more of TensorFlow start-up for a command that
 only prints a table. This static copy keeps ``adiencekit models`` instant; the tests
-check it against the registry (names and native input shapes) and against
-:mod:`adiencekit.models.presets` (:data:`BUNDLED_DIR`, :data:`DEFAULT_PRESET`), so it
-cannot drift. The bundled presets are described from their ``preset.json`` files, read
+check it against the registry (names and native input shapes), so it cannot drift. The
+bundled presets' folder and the default are :mod:`adiencekit.bundled`'s (read at call time). The bundled presets are described from their ``preset.json`` files, read
 as JSON.
 
 Example:
@@ -26,7 +25,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BUNDLED_DIR", "DEFAULT_PRESET", "MODELS", "bundled_presets", "format_bundled_presets",
+from adiencekit import bundled
+from adiencekit.bundled import DEFAULT_PRESET
+from adiencekit.bundled import PRESET_FILE as _PRESET_FILE
+
+__all__ = ["MODELS", "bundled_presets", "format_bundled_presets",
            "headline_metrics"]
 
 #: ``{registered model name: default input_shape}``, sorted by name like ``list_models()``.
@@ -38,13 +41,6 @@ MODELS: dict[str, tuple[int, int, int]] = {
     "scratch_cnn": (256, 256, 3),
 }
 
-#: Copy of :data:`adiencekit.models.presets.BUNDLED_DIR` (the package's preset folder).
-BUNDLED_DIR = Path(__file__).resolve().parents[1] / "models" / "bundled"
-
-#: Copy of :data:`adiencekit.models.presets.DEFAULT_PRESET`.
-DEFAULT_PRESET = "utkface_v2"
-
-_PRESET_FILE = "preset.json"
 #: Metrics entries that are not headline figures (tables, counts of missing labels).
 _NOT_HEADLINE = frozenset({"protocol", "per_class", "confusion", "class_names", "missing"})
 #: Width of the licence text's lines (it is printed whole, wrapped between words).
@@ -59,9 +55,9 @@ def bundled_presets(folder: str | os.PathLike[str] | None = None) -> dict[str, d
     ``{"error": "<why>"}`` so the listing shows it instead of dropping it.
 
     Args:
-        folder: the folder of presets (default :data:`BUNDLED_DIR`).
+        folder: the folder of presets (default :data:`adiencekit.bundled.BUNDLED_DIR`).
     """
-    root = Path(BUNDLED_DIR if folder is None else folder)
+    root = Path(bundled.BUNDLED_DIR if folder is None else folder)
     found: dict[str, dict[str, Any]] = {}
     if not root.is_dir():
         return found
@@ -139,7 +135,7 @@ def format_bundled_presets(folder: str | os.PathLike[str] | None = None) -> list
     figures with their protocol.
 
     Args:
-        folder: the folder of presets (default :data:`BUNDLED_DIR`).
+        folder: the folder of presets (default :data:`adiencekit.bundled.BUNDLED_DIR`).
     """
     presets = bundled_presets(folder)
     if not presets:

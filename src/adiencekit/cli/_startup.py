@@ -6,9 +6,11 @@ r"""How a command's process starts: the backend it imports, the garbage collecto
 - for ``predict``, runs Keras on JAX where JAX is installed and no backend was chosen
   (:func:`~adiencekit.quiet.prefer_jax_backend`: predicting needs no TensorFlow) and keeps
   JAX's compiled programs between runs (:func:`~adiencekit.quiet.jax_compilation_cache`);
-- imports the backend quietly; ``predict`` on JAX imports Keras without the optional
-  packages it never uses (:data:`~adiencekit.quiet.KERAS_EXTRAS`: IPython, matplotlib,
-  pandas, requests);
+- imports the backend quietly; ``predict`` imports none up front: the bundled model and
+  the detector run in ONNX Runtime, and Keras is imported only where a Keras model or
+  detector is asked for (:func:`~adiencekit.quiet.defer_backend_import`), then on JAX
+  without the optional packages it never uses (:data:`~adiencekit.quiet.KERAS_EXTRAS`:
+  IPython, matplotlib, pandas, requests);
 - spares the garbage collector the objects the imports made: no collection while importing
   (:func:`~adiencekit.quiet.import_backend`), and :func:`collector_spared` while the command
   runs: they live until the process ends, yet every full collection walked them again;
@@ -25,10 +27,12 @@ Example (in a fresh process: it chooses the process's backend):
 >>> import subprocess, sys
 >>> code = ("import sys; from adiencekit.cli._startup import backend_started\n"
 ...         "with backend_started('predict'):\n"
-...         "    import keras; from adiencekit.quiet import KERAS_EXTRAS\n"
+...         "    print('keras' in sys.modules)  # nothing imported up front\n"
+...         "    from adiencekit.quiet import KERAS_EXTRAS, quiet_backend_import\n"
+...         "    quiet_backend_import(); import keras  # what a Keras model or detector does\n"
 ...         "    print(keras.backend.backend(), sorted(set(sys.modules) & set(KERAS_EXTRAS)))")
 >>> out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
->>> out == "jax []\n" or out.startswith("tensorflow")  # on JAX: none of them
+>>> out == "False\njax []\n" or out.startswith("False\ntensorflow")  # on JAX: none of them
 True
 """
 
@@ -40,7 +44,7 @@ import gc
 import os
 from collections.abc import Iterator
 
-from adiencekit.quiet import KERAS_EXTRAS, import_backend, jax_compilation_cache, prefer_jax_backend
+from adiencekit.quiet import KERAS_EXTRAS, defer_backend_import, import_backend, jax_compilation_cache, prefer_jax_backend
 
 __all__ = ["backend_started", "collector_spared", "exit_without_final_collection"]
 
@@ -105,7 +109,12 @@ def backend_started(command: str, verbose: bool = False) -> Iterator[None]:
     # notebook, DataFrame and remote-monitor integrations; on JAX alone, the backend measured
     # and tested without them (TensorFlow imports requests itself, and is imported by Keras).
     without = KERAS_EXTRAS if predict and os.environ.get("KERAS_BACKEND") == "jax" else ()
-    import_backend(verbose=verbose, tensorflow=not predict, without=without)
+    if predict and not verbose:
+        # The bundled model and the detector run in ONNX Runtime: Keras is imported only
+        # if a Keras model or detector is asked for, and then quietly.
+        defer_backend_import(without)
+    else:
+        import_backend(verbose=verbose, tensorflow=not predict, without=without)
     exit_without_final_collection()
     with collector_spared():
         yield

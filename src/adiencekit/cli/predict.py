@@ -1,8 +1,8 @@
 """``adiencekit predict``: label the faces in photos (files or folders) as a table, JSON or annotated copies.
 
 ``adiencekit predict PATH... [--model PRESET|RUN|FILE] [--json FILE|-] [--annotate DIR]
-[--no-detect] [--detector mtcnn|mtcnn-keras|mtcnn-package] [--min-face PX] [--tta] [--batch-size N]
-[--heads H[,H]] [--quiet]`` prints
+[--no-detect] [--detector mtcnn|mtcnn-onnx|mtcnn-keras|mtcnn-package] [--runtime auto|onnx|keras]
+[--threads N] [--min-face PX] [--tta] [--batch-size N] [--heads H[,H]] [--quiet]`` prints
 one row per face (or writes the JSON of ``docs/predict.md``), optionally writes annotated
 copies, and ends with a one-line summary on stderr. Without ``--model`` it uses the
 bundled default preset. How it treats what it is given:
@@ -50,7 +50,10 @@ __all__ = ["add_predict_parser", "format_table", "run_predict"]
 
 #: ``--detector`` choices (static, so that ``--help`` imports nothing): the names of
 #: :data:`adiencekit.inference.detection.DETECTORS` (a test keeps them equal).
-DETECTOR_NAMES = ("mtcnn", "mtcnn-keras", "mtcnn-package")
+DETECTOR_NAMES = ("mtcnn", "mtcnn-onnx", "mtcnn-keras", "mtcnn-package")
+
+#: ``--runtime`` choices: :data:`adiencekit.inference.onnx_model.RUNTIMES` (a test keeps them equal).
+RUNTIME_NAMES = ("auto", "onnx", "keras")
 
 #: How the summary line says where the table's "age (years)" comes from (by
 #: :attr:`adiencekit.inference.Predictor.age_years_source`; the JSON says it as ``age_years_source``).
@@ -97,7 +100,8 @@ def add_predict_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("paths", nargs="+", type=os.path.expanduser, metavar="PATH", help="image files and/or folders of images")
     parser.add_argument("--model", default=None, type=os.path.expanduser,
-                        help="a preset name or folder, a training run folder or a .keras file "
+                        help="a preset name or folder, a training run folder, a .keras file or an .onnx file from "
+                             "adiencekit export "
                              "(default: the bundled preset; see `adiencekit models`)")
     parser.add_argument("--json", default=None, type=os.path.expanduser, metavar="FILE",
                         help="write the results as JSON to FILE ('-': stdout)")
@@ -105,9 +109,17 @@ def add_predict_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="write copies with boxes and labels to DIR (input folders are mirrored)")
     parser.add_argument("--no-detect", action="store_true", help="each image is one face crop (no detection)")
     parser.add_argument("--detector", choices=DETECTOR_NAMES, default="mtcnn",
-                        help="face detector: 'mtcnn' (MTCNN's networks as compiled Keras 3 models with the mtcnn "
-                             "package's weights, on any backend; 'mtcnn-keras' is the same) or 'mtcnn-package' (the "
-                             "mtcnn package's own TensorFlow implementation, slower, the same faces)")
+                        help="face detector: 'mtcnn' (MTCNN's networks with the mtcnn package's weights, in ONNX "
+                             "Runtime, or with --runtime keras as compiled Keras 3 models: 'mtcnn-onnx' and "
+                             "'mtcnn-keras' name one of the two) or 'mtcnn-package' (the mtcnn package's own "
+                             "TensorFlow implementation, slower, the same faces)")
+    parser.add_argument("--runtime", choices=RUNTIME_NAMES, default="auto",
+                        help="what runs the networks: 'auto' (default: ONNX Runtime for a model with an ONNX copy, "
+                             "such as the bundled one, or an .onnx file, and for the detector; Keras otherwise), "
+                             "'onnx' or 'keras'")
+    parser.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                        help="ONNX Runtime threads per network (default 1: a photo's few faces are too little work "
+                             "to share)")
     parser.add_argument("--min-face", type=_face_size, default=40.0, metavar="PX",
                         help="ignore faces smaller than PX pixels or 1/16 of the photo's shorter side, whichever "
                              "is larger (default 40; larger is faster)")
@@ -253,7 +265,8 @@ def run_predict(args: argparse.Namespace) -> int:
 
         options: dict[str, Any] = {"heads": args.heads} if getattr(args, "heads", None) else {}
         predictor = Predictor(args.model, detector=None if args.no_detect else args.detector, min_face=args.min_face,
-                              batch_size=args.batch_size, tta=args.tta, **options)
+                              batch_size=args.batch_size, tta=args.tta, runtime=getattr(args, "runtime", "auto"),
+                              threads=getattr(args, "threads", None), **options)
         warnings = _Warnings(args.quiet)
         if skipped:
             warnings.add(f"skipped {len(skipped)} entries that are not regular files (first: {skipped[0]})")
@@ -273,6 +286,7 @@ def run_predict(args: argparse.Namespace) -> int:
                 "schema_version": 1,
                 "model": predictor.source,
                 "detector": None if args.no_detect else args.detector,
+                "runtime": predictor.runtime,
                 "crop": predictor.crop.to_dict(),
                 "age_years_source": predictor.age_years_source,
                 "images": images,

@@ -50,9 +50,8 @@ _EXPORTS = {
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        from adiencekit.quiet import quiet_backend_import
-
-        quiet_backend_import()  # TensorFlow's start-up block stays off the user's terminal
+        # No backend import here: the ONNX Runtime path needs none, and the Keras paths
+        # import it quietly when they first need it (adiencekit.quiet.quiet_backend_import).
         value = getattr(importlib.import_module(f"adiencekit.inference.{_EXPORTS[name]}"), name)
         globals()[name] = value
         return value

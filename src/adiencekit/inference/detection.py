@@ -320,6 +320,9 @@ def _shared_mtcnn(device: str) -> Any:
     detectors (``align_faces_in_folder`` called folder after folder) TensorFlow warned
     about excessive ``tf.function`` retracing.
     """
+    from adiencekit.quiet import quiet_backend_import
+
+    quiet_backend_import()  # the package's networks are TensorFlow models: its start-up block stays off stderr
     try:
         from mtcnn import MTCNN
     except ImportError as error:  # pragma: no cover - depends on the environment
@@ -368,6 +371,9 @@ def _empty_safe(graph: Any) -> Any:
 
 def _mtcnn_package(**kwargs: Any) -> FaceDetector:
     """MTCNN run by the ``mtcnn`` package itself (it imports TensorFlow, whatever Keras's backend)."""
+    from adiencekit.quiet import quiet_backend_import
+
+    quiet_backend_import()
     try:
         import tensorflow  # noqa: F401  (the package's own networks are TensorFlow models)
     except ImportError as error:
@@ -376,17 +382,25 @@ def _mtcnn_package(**kwargs: Any) -> FaceDetector:
     return MTCNNDetector(**kwargs)
 
 
-#: Detector names accepted by :func:`get_detector`: ``"mtcnn"`` (the default; MTCNN's
-#: networks as compiled Keras 3 models with the ``mtcnn`` package's weights,
-#: :class:`~adiencekit.inference.mtcnn_keras.KerasMTCNNDetector`, on every backend),
-#: ``"mtcnn-keras"`` (the same, by its older name) and ``"mtcnn-package"`` (the ``mtcnn``
-#: package's own TensorFlow implementation, the default before 2026-12-05: the same faces,
-#: boxes and landmarks within a pixel on 46 real photos, and 16.2 against 12.2 ms per
-#: single-face photo end to end on TensorFlow, one thread,
-#: ``benchmarks/results/pretrained-cpu-20261205-c-*.json``).
-DETECTORS = {"mtcnn": lambda **kwargs: _keras_mtcnn()(**kwargs),
-             "mtcnn-keras": lambda **kwargs: _keras_mtcnn()(**kwargs),
-             "mtcnn-package": _mtcnn_package}
+#: Detector names accepted by :func:`get_detector`: ``"mtcnn"`` (the default: MTCNN's
+#: networks with the ``mtcnn`` package's weights, in ONNX Runtime where it is installed and
+#: the runtime allows, :class:`~adiencekit.inference.mtcnn_onnx.OnnxMTCNNDetector`, else as
+#: compiled Keras 3 models, :class:`~adiencekit.inference.mtcnn_keras.KerasMTCNNDetector`),
+#: ``"mtcnn-onnx"`` and ``"mtcnn-keras"`` (one of the two, by name), and ``"mtcnn-package"``
+#: (the ``mtcnn`` package's own TensorFlow implementation, the default before 2026-12-05:
+#: the same faces, boxes and landmarks within a pixel on 46 real photos, and 16.2 against
+#: 12.2 ms per single-face photo end to end on TensorFlow, one thread,
+#: ``benchmarks/results/pretrained-cpu-20261205-c-*.json``). The three MTCNN versions run
+#: the same networks and stages; only the engine differs.
+DETECTORS = {"mtcnn": lambda **kwargs: _default_mtcnn(**kwargs),
+             "mtcnn-onnx": lambda **kwargs: _onnx_mtcnn(**kwargs),
+             "mtcnn-keras": lambda **kwargs: _keras_mtcnn()(**_without_threads(kwargs)),
+             "mtcnn-package": lambda **kwargs: _mtcnn_package(**_without_threads(kwargs))}
+
+
+def _without_threads(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of a detector that sizes no ONNX Runtime session (``threads`` dropped)."""
+    return {key: value for key, value in kwargs.items() if key != "threads"}
 
 
 def _keras_mtcnn() -> type[FaceDetector]:
@@ -396,10 +410,36 @@ def _keras_mtcnn() -> type[FaceDetector]:
     return KerasMTCNNDetector
 
 
-def get_detector(detector: str | FaceDetector, **kwargs: Any) -> FaceDetector:
-    """A detector instance from a name in :data:`DETECTORS` (``kwargs`` go to it) or as is."""
+def _onnx_mtcnn(**kwargs: Any) -> FaceDetector:
+    """:class:`~adiencekit.inference.mtcnn_onnx.OnnxMTCNNDetector`, imported on first use."""
+    from adiencekit.inference.mtcnn_onnx import OnnxMTCNNDetector
+
+    return OnnxMTCNNDetector(**kwargs)
+
+
+def _default_mtcnn(runtime: str = "auto", **kwargs: Any) -> FaceDetector:
+    """``"mtcnn"``: in ONNX Runtime unless ``runtime`` is ``"keras"`` or (``"auto"``) it is not installed."""
+    from adiencekit.inference.mtcnn_onnx import mtcnn_onnx_available
+
+    if runtime == "onnx" or (runtime == "auto" and mtcnn_onnx_available()):
+        return _onnx_mtcnn(**kwargs)
+    return _keras_mtcnn()(**_without_threads(kwargs))
+
+
+def get_detector(detector: str | FaceDetector, runtime: str = "auto", **kwargs: Any) -> FaceDetector:
+    """A detector instance from a name in :data:`DETECTORS` (``kwargs`` go to it) or as is.
+
+    Args:
+        detector: a name or a :class:`FaceDetector` (returned as is).
+        runtime: for ``"mtcnn"``: ``"auto"`` (ONNX Runtime where installed, else Keras),
+            ``"onnx"`` or ``"keras"``.
+        **kwargs: the detector's arguments; ``threads`` (ONNX Runtime intra-op threads)
+            is used by the ONNX Runtime version only.
+    """
     if isinstance(detector, FaceDetector):
         return detector
     if detector not in DETECTORS:
         raise ConfigError(f"unknown detector {detector!r}; available: {sorted(DETECTORS)}")
+    if detector == "mtcnn":
+        return _default_mtcnn(runtime=runtime, **kwargs)
     return DETECTORS[detector](**kwargs)

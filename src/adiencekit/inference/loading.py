@@ -1,12 +1,26 @@
-"""One place that turns ``--model`` (a model, a ``.keras`` file, a run folder, a preset) into a model.
+"""One place that turns ``--model`` (a model, a ``.keras`` or ``.onnx`` file, a run folder, a preset) into a model.
 
-:func:`load_model_source` returns a :class:`LoadedModel`: the Keras model plus what
+:func:`load_model_source` returns a :class:`LoadedModel`: the network (a Keras model, or
+an :class:`~adiencekit.inference.onnx_model.OnnxFaceModel` run by ONNX Runtime) plus what
 inference must know to feed it crops like the ones it was trained on: the crop
-(:class:`~adiencekit.crops.CropSpec`; a preset records it in its
-``crop`` metadata) and, for a training run, the ``image_size`` the faces were resized
-to before the centre ``crop_size`` crop. No model (``None``) means the default model:
-the bundled preset :data:`~adiencekit.models.presets.DEFAULT_PRESET`, read from the
+(:class:`~adiencekit.crops.CropSpec`; a preset records it in its ``crop`` metadata, an
+ONNX export in its record) and, for a training run, the ``image_size`` the faces were
+resized to before the centre ``crop_size`` crop. No model (``None``) means the default
+model: the bundled preset :data:`adiencekit.bundled.DEFAULT_PRESET`, read from the
 package folder (:func:`load_default_model`; never fetched).
+
+Which runtime (``runtime``, :data:`~adiencekit.inference.onnx_model.RUNTIMES`):
+
+- ``"auto"`` (the default): a preset folder that holds its network's ONNX copy
+  (:data:`adiencekit.bundled.ONNX_FILE`, made from the same weights:
+  :func:`adiencekit.export.add_onnx_to_preset`; the bundled default has one) and an
+  ``.onnx`` file run in ONNX Runtime when ``onnxruntime`` is installed, without importing
+  Keras; everything else, and a preset whose ONNX copy was made from other weights (a
+  warning says so), runs in Keras;
+- ``"onnx"``: ONNX Runtime or a one-line error saying why not;
+- ``"keras"``: Keras always (an ``.onnx`` file is then refused).
+
+Importing this module does not import Keras; loading a Keras model does.
 
 Example:
 
@@ -14,25 +28,26 @@ Example:
 >>> load_model_source("no/such/model.keras")
 Traceback (most recent call last):
 ...
-adiencekit.errors.ModelFileError: no/such/model.keras: no such file or folder; --model takes a .keras file, a training run folder (config.json + best.keras) or a preset
+adiencekit.errors.ModelFileError: no/such/model.keras: no such file or folder; --model takes a .keras or .onnx file, a training run folder (config.json + best.keras) or a preset
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import keras
-
+from adiencekit import bundled
+from adiencekit.bundled import ONNX_FILE, PRESET_FILE, WEIGHTS_FILE
 from adiencekit.crops import CropSpec, metadata_crop
-from adiencekit.errors import ModelFileError, damaged_reason
-from adiencekit.models import presets
-from adiencekit.models.presets import PRESET_FILE
+from adiencekit.errors import ConfigError, ModelFileError, damaged_reason
+from adiencekit.inference.onnx_model import OnnxFaceModel, check_runtime, onnx_runtime_available
 from adiencekit.training.run_folder import RunFolder
 
-__all__ = ["LoadedModel", "load_default_model", "load_model_source", "model_input_size"]
+__all__ = ["LoadedModel", "load_default_model", "load_model_source", "model_input_size", "preset_onnx_model"]
 
 
 @dataclass
@@ -40,23 +55,33 @@ class LoadedModel:
     """A model ready for inference and how to crop faces for it.
 
     Attributes:
-        model: the Keras model (RGB ``[0, 255]`` in, probabilities out).
+        model: the Keras model (RGB ``[0, 255]`` in, probabilities out), or ``None`` when
+            the network runs in ONNX Runtime (:attr:`onnx`).
         crop: the crop the model was trained on, or ``None`` when unknown (the
             :class:`~adiencekit.inference.Predictor` default applies). For a run folder:
             the framing of its dataset (UTKFace or Adience) at the run's ``image_size``.
         image_size: side the crop is resized to before the model's centre crop (a run's
             ``image_size``), or ``None`` to resize straight to the model's input.
         source: what was loaded, for messages.
+        onnx: the network in ONNX Runtime, or ``None`` when it runs in Keras (:attr:`model`).
     """
 
-    model: keras.Model
+    model: Any = None
     crop: CropSpec | None = None
     image_size: int | None = None
     source: str = "<model>"
+    onnx: OnnxFaceModel | None = None
+
+    @property
+    def runtime(self) -> str:
+        """``"onnx"`` or ``"keras"``: what runs the network."""
+        return "onnx" if self.onnx is not None else "keras"
 
 
-def model_input_size(model: keras.Model) -> int | None:
+def model_input_size(model: Any) -> int | None:
     """The model's square input side, or ``None`` when it takes any size."""
+    if isinstance(model, OnnxFaceModel):
+        return model.input_size
     shape = model.inputs[0].shape if getattr(model, "inputs", None) else None
     if shape is None or len(shape) != 4 or shape[1] is None or shape[2] is None:
         return None
@@ -65,7 +90,17 @@ def model_input_size(model: keras.Model) -> int | None:
     return int(shape[1])
 
 
-def _load_keras_file(path: Path) -> keras.Model:
+def _keras_quietly() -> None:
+    """Import Keras (and its backend) now, quietly: a Keras model is about to be loaded."""
+    from adiencekit.quiet import quiet_backend_import
+
+    quiet_backend_import()
+
+
+def _load_keras_file(path: Path) -> Any:
+    _keras_quietly()
+    import keras
+
     import adiencekit.layers  # noqa: F401  (registers the custom layers)
     import adiencekit.models  # noqa: F401
 
@@ -78,16 +113,67 @@ def _load_keras_file(path: Path) -> keras.Model:
 def _from_run_folder(run: RunFolder) -> LoadedModel:
     """A training run: its best model, cut faces the way its training faces were made."""
     metadata = run.preset_metadata()
+    _keras_quietly()
     return LoadedModel(model=run.load_model(), crop=metadata_crop(metadata),
                        image_size=metadata["image_size"], source=str(run.path))
 
 
-def _from_preset(name_or_path: str | os.PathLike[str]) -> LoadedModel:
-    """Load a preset (a name, a folder holding ``preset.json``, a URL).
+def _from_onnx_file(path: Path, threads: int | None) -> LoadedModel:
+    """An adiencekit ONNX export: its network in ONNX Runtime, its crop from its record."""
+    network = OnnxFaceModel(path, threads=threads)
+    return LoadedModel(crop=CropSpec.from_dict(network.crop), image_size=network.image_size, source=str(path),
+                       onnx=network)
+
+
+def preset_onnx_model(folder: str | os.PathLike[str], threads: int | None = None) -> tuple[OnnxFaceModel | None, str]:
+    """A preset folder's ONNX copy of its network in ONNX Runtime, if it is current, and why not otherwise.
+
+    Current means made from the preset's weights as they are: the copy's record names the
+    sha256 of the weights file it was exported from
+    (:data:`adiencekit.export.PRESET_WEIGHTS_KEY`), compared with the file's.
+
+    Returns:
+        ``(network, "")`` for a current copy, else ``(None, reason)``.
+    """
+    from adiencekit.export import PRESET_WEIGHTS_KEY, file_sha256
+
+    preset = Path(folder)
+    path = preset / ONNX_FILE
+    if not path.is_file():
+        return None, f"{preset} has no {ONNX_FILE}"
+    if not onnx_runtime_available():
+        return None, "onnxruntime is not installed"
+    weights = preset / WEIGHTS_FILE
+    try:
+        network = OnnxFaceModel(path, threads=threads)
+        current = file_sha256(weights) if weights.is_file() else None
+    except (OSError, ModelFileError) as error:
+        return None, str(error)
+    if network.record.get(PRESET_WEIGHTS_KEY) != current:
+        return None, (f"{path} was not made from this preset's weights ({weights.name} changed after the export; "
+                      f"remake it with adiencekit.export.add_onnx_to_preset)")
+    return network, ""
+
+
+def _from_preset(name_or_path: str | os.PathLike[str], runtime: str = "keras",
+                 threads: int | None = None) -> LoadedModel:
+    """Load a preset (a name, a folder holding ``preset.json``, a URL), in ONNX Runtime where ``runtime`` allows.
 
     Presets belong to :mod:`adiencekit.models` (``AgeGenderClassifier.from_preset``,
     which records ``preset_metadata``); this is the single hook inference uses.
     """
+    folder = _local_preset_folder(name_or_path)
+    if runtime != "keras":
+        network, reason = preset_onnx_model(folder, threads) if folder is not None else (None, "not a local folder")
+        if network is not None:
+            return LoadedModel(crop=CropSpec.from_dict(network.crop), image_size=network.image_size,
+                               source=str(name_or_path), onnx=network)
+        if runtime == "onnx":
+            raise ConfigError(f"--runtime onnx: cannot run the preset {name_or_path} in ONNX Runtime ({reason}); "
+                              f"use --runtime keras")
+        if folder is not None and (folder / ONNX_FILE).is_file() and onnx_runtime_available():
+            warnings.warn(f"{reason}; running the preset in Keras instead", stacklevel=3)
+    _keras_quietly()
     from adiencekit.models import TaskModel
 
     model = TaskModel.from_preset(str(name_or_path))
@@ -100,12 +186,30 @@ def _from_preset(name_or_path: str | os.PathLike[str]) -> LoadedModel:
     )
 
 
-def load_default_model() -> LoadedModel:
-    """The default model: the bundled preset :data:`~adiencekit.models.presets.DEFAULT_PRESET`.
+def _local_preset_folder(name_or_path: str | os.PathLike[str]) -> Path | None:
+    """The folder of a local preset (a folder with ``preset.json``, or a bundled preset's name), else ``None``."""
+    text = os.fspath(name_or_path)
+    if "://" in text:
+        return None
+    path = Path(text).expanduser()
+    if (path / PRESET_FILE).is_file():
+        return path
+    candidate = bundled.BUNDLED_DIR / text
+    if os.sep not in text and "/" not in text and (candidate / PRESET_FILE).is_file():
+        return candidate
+    return None
 
-    It is read from the package's own folder
-    (:data:`~adiencekit.models.presets.BUNDLED_DIR`), never from the network, and never
-    from a preset registered under the same name.
+
+def load_default_model(runtime: str = "auto", threads: int | None = None) -> LoadedModel:
+    """The default model: the bundled preset :data:`adiencekit.bundled.DEFAULT_PRESET`.
+
+    It is read from the package's own folder (:data:`adiencekit.bundled.BUNDLED_DIR`),
+    never from the network, and never from a preset registered under the same name; with
+    ``runtime="auto"`` its ONNX copy runs in ONNX Runtime where ``onnxruntime`` is installed.
+
+    Args:
+        runtime: see the module's note.
+        threads: ONNX Runtime intra-op threads.
 
     Returns:
         The model and its crop settings; ``source`` is the preset's name.
@@ -114,27 +218,36 @@ def load_default_model() -> LoadedModel:
         ModelFileError: the preset is not in this installation (a source tree without
             the weights, or a deleted folder); the message says to pass ``--model``.
     """
-    folder = presets.BUNDLED_DIR / presets.DEFAULT_PRESET  # looked up at call time (tests substitute them)
+    folder = bundled.default_preset_dir()  # looked up at call time (tests substitute the folder)
     if not (folder / PRESET_FILE).is_file():
         raise ModelFileError(
-            f"no model given and the default model, the bundled preset {presets.DEFAULT_PRESET!r}, is not in "
+            f"no model given and the default model, the bundled preset {bundled.DEFAULT_PRESET!r}, is not in "
             f"this installation ({folder / PRESET_FILE} is missing); pass --model (Python: "
             f"Predictor(model=...)) with a preset name or folder, a training run folder or a .keras file"
         )
-    loaded = _from_preset(folder)
-    loaded.source = presets.DEFAULT_PRESET
+    loaded = _from_preset(folder, check_runtime(runtime), threads)
+    loaded.source = bundled.DEFAULT_PRESET
     return loaded
 
 
-def load_model_source(source: Any = None) -> LoadedModel:
+def _keras_model_class() -> Any:
+    """``keras.Model`` if Keras is imported (a model object can only exist then), else ``None``."""
+    keras = sys.modules.get("keras")
+    return getattr(keras, "Model", None)
+
+
+def load_model_source(source: Any = None, runtime: str = "auto", threads: int | None = None) -> LoadedModel:
     """Resolve ``source`` into a :class:`LoadedModel`.
 
     Args:
         source: ``None`` for the default model (:func:`load_default_model`); a
             ``keras.Model``; a :class:`LoadedModel` (returned as is); a ``.keras``
-            file; a training run folder (``config.json`` + ``best.keras``, see
-            :func:`adiencekit.training.train`); a preset folder (``preset.json``) or
-            preset name.
+            file; an ``.onnx`` file exported by adiencekit; a training run folder
+            (``config.json`` + ``best.keras``, see :func:`adiencekit.training.train`); a
+            preset folder (``preset.json``) or preset name.
+        runtime: ``"auto"``, ``"onnx"`` or ``"keras"`` (see the module's note).
+        threads: ONNX Runtime intra-op threads (default
+            :data:`~adiencekit.inference.onnx_model.DEFAULT_THREADS`).
 
     Returns:
         The model and its crop settings.
@@ -142,36 +255,58 @@ def load_model_source(source: Any = None) -> LoadedModel:
     Raises:
         ModelFileError: the path does not exist or holds no loadable model, or
             ``source`` is ``None`` and the default preset is not bundled.
+        ConfigError: ``runtime`` cannot run this source (``"onnx"`` for a Keras-only
+            source, ``"keras"`` for an ``.onnx`` file, ``"onnx"`` without ``onnxruntime``).
     """
+    check_runtime(runtime)
     if source is None:
-        return load_default_model()
+        return load_default_model(runtime, threads)
     if isinstance(source, LoadedModel):
         return source
-    if isinstance(source, keras.Model):
+    keras_model = _keras_model_class()
+    if keras_model is not None and isinstance(source, keras_model):
+        _refuse_onnx(runtime, f"the Keras model {source.name!r}")
         return LoadedModel(model=source, source=source.name)
+    if isinstance(source, OnnxFaceModel):
+        return _from_onnx_file(source.path, threads) if runtime != "keras" else _refuse_keras(source.path)
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"model must be a keras.Model, a path or a preset name, got {type(source).__name__}")
     if "://" in str(source):  # a preset archive URL
-        return _from_preset(str(source))
+        return _from_preset(str(source), runtime, threads)
     path = Path(source).expanduser()
     if path.is_dir():
         run = RunFolder(path)
         if run.is_run():
+            _refuse_onnx(runtime, f"the training run {path}")
             return _from_run_folder(run)
         if (path / PRESET_FILE).is_file():
-            return _from_preset(path)
+            return _from_preset(path, runtime, threads)
         raise ModelFileError(
             f"{path}: neither a training run folder (config.json + best.keras) nor a preset folder ({PRESET_FILE})"
         )
     if path.is_file():
+        if path.suffix == ".onnx":
+            return _from_onnx_file(path, threads) if runtime != "keras" else _refuse_keras(path)
         if path.suffix != ".keras":
-            raise ModelFileError(f"{path}: expected a .keras model file, got {path.suffix or 'no suffix'}")
+            raise ModelFileError(f"{path}: expected a .keras or .onnx model file, got {path.suffix or 'no suffix'}")
+        _refuse_onnx(runtime, str(path))
         return LoadedModel(model=_load_keras_file(path), source=str(path))
     if path.exists():
         raise ModelFileError(f"{path}: not a regular file or folder")
     if path.suffix or os.sep in str(source) or "/" in str(source) or str(source).startswith("~"):
         raise ModelFileError(
-            f"{source}: no such file or folder; --model takes a .keras file, a training run folder "
+            f"{source}: no such file or folder; --model takes a .keras or .onnx file, a training run folder "
             f"(config.json + best.keras) or a preset"
         )
-    return _from_preset(str(source))
+    return _from_preset(str(source), runtime, threads)
+
+
+def _refuse_onnx(runtime: str, what: str) -> None:
+    if runtime == "onnx":
+        raise ConfigError(f"--runtime onnx: {what} runs in Keras only; export it first "
+                          f"(adiencekit export --format onnx) or use --runtime auto")
+
+
+def _refuse_keras(path: Path) -> LoadedModel:
+    raise ConfigError(f"--runtime keras: {path} is an ONNX file, which runs in ONNX Runtime only; "
+                      f"use --runtime auto or onnx")

@@ -532,9 +532,16 @@ def _level_cells(output: np.ndarray, top: int, left: int, height: int, width: in
 
 
 def _run_network(network: Any, batch: np.ndarray, bucket: bool = True) -> list[np.ndarray]:
-    """``network`` on ``batch`` as float64 NumPy arrays, compiled (:mod:`adiencekit.inference.compiled`);
-    with ``bucket`` the batch is padded to a bucketed size where the backend compiles per shape."""
-    return [np.asarray(out, np.float64) for out in run_compiled(network, batch, bucket=bucket)]
+    """``network`` on ``batch`` as float64 NumPy arrays, in output order.
+
+    A Keras network runs compiled (:mod:`adiencekit.inference.compiled`; with ``bucket`` the
+    batch is padded to a bucketed size where the backend compiles per shape); a network with
+    a ``run_numpy`` method (the ONNX Runtime networks of
+    :mod:`~adiencekit.inference.mtcnn_onnx`) runs through that.
+    """
+    run_numpy = getattr(network, "run_numpy", None)
+    outputs = run_numpy(batch) if run_numpy is not None else run_compiled(network, batch, bucket=bucket)
+    return [np.asarray(out, np.float64) for out in outputs]
 
 
 def _proposals(pnet: Any, normalized: np.ndarray, scales: np.ndarray, threshold: float) -> np.ndarray:
@@ -619,14 +626,21 @@ class KerasMTCNNDetector(MTCNNDetector):
     """
 
     def _build_networks(self, device: str) -> None:
-        """The Keras networks (built once per process); ``device`` checked first."""
+        """The Keras networks (built once per process); ``device`` checked first (Keras imported quietly)."""
+        from adiencekit.quiet import quiet_backend_import
+
+        quiet_backend_import()
         self.device = _checked_device(device)
         self._pnet, self._rnet, self._onet = mtcnn_networks()
 
-    def _run(self, image: np.ndarray, thresholds: tuple[float, ...]) -> list[Detection]:
+    def _device_scope(self) -> Any:
+        """Where the networks run: the Keras device chosen at construction."""
         import keras
 
-        with keras.device(self.device):
+        return keras.device(self.device)
+
+    def _run(self, image: np.ndarray, thresholds: tuple[float, ...]) -> list[Detection]:
+        with self._device_scope():
             rows = self._stages(image, thresholds, self._pyramid_min_face())
         height, width = image.shape[:2]
         rows[:, [0, 2]] = np.clip(rows[:, [0, 2]], 0, width - 1)

@@ -41,28 +41,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 from PIL import Image
 
 from adiencekit.crops import CropSpec, inference_crop, model_inputs, resize_square
 from adiencekit.errors import ConfigError
 from adiencekit.inference.alignment import crop_face
-from adiencekit.inference.compiled import run_compiled
 from adiencekit.inference.detection import LANDMARK_NAMES, Detection, FaceDetector, get_detector
 from adiencekit.inference.images import ImageReadError, as_rgb_array, expand_image_paths, read_image
 from adiencekit.inference.loading import load_model_source, model_input_size
+from adiencekit.inference.onnx_model import OnnxFaceModel
 from adiencekit.inference.read_ahead import default_decode_workers, read_ahead
 from adiencekit.inference.stage_times import stage
-from adiencekit.labels import AGE_YEARS
-from adiencekit.models.heads import (
-    age_in_years,
-    age_years_source,
-    as_probabilities,
-    head_class_names,
-    head_probabilities,
-    model_heads,
-)
+from adiencekit.labels import AGE_YEARS, as_probabilities
 from adiencekit.wording import counted
 
 __all__ = [
@@ -227,11 +218,11 @@ class Predictor:
     """Detect, align and label the faces in photos with an age/gender model.
 
     Args:
-        model: a ``keras.Model``, a ``.keras`` file, a training run folder or a preset
-            (see :func:`~adiencekit.inference.loading.load_model_source`). The model takes
+        model: a ``keras.Model``, a ``.keras`` or adiencekit ``.onnx`` file, a training run
+            folder or a preset (see :func:`~adiencekit.inference.loading.load_model_source`). The model takes
             RGB ``[0, 255]`` images and has a ``gender`` and/or an ``age`` output.
             ``None`` (the default): the bundled preset
-            :data:`~adiencekit.models.presets.DEFAULT_PRESET`, loaded from the package
+            :data:`~adiencekit.bundled.DEFAULT_PRESET`, loaded from the package
             folder without network; :class:`~adiencekit.errors.ModelFileError` when this
             installation does not have it.
         detector: ``"mtcnn"``, a :class:`~adiencekit.inference.detection.FaceDetector`,
@@ -252,8 +243,17 @@ class Predictor:
             (:func:`~adiencekit.inference.read_ahead.read_ahead`); ``None``: one per spare
             core, at most two, none on one core
             (:func:`~adiencekit.inference.read_ahead.default_decode_workers`); 0: none.
+        runtime: what runs the networks: ``"auto"`` (default: ONNX Runtime for a model
+            with an ONNX copy, such as the bundled default, and for the detector, where
+            ``onnxruntime`` is installed; Keras otherwise), ``"onnx"`` or ``"keras"``
+            (:mod:`~adiencekit.inference.onnx_model`).
+        threads: ONNX Runtime intra-op threads of each network (default 1; more only pays
+            for large batches of faces).
 
     Attributes:
+        model: the Keras model, or ``None`` when the network runs in ONNX Runtime.
+        onnx: the :class:`~adiencekit.inference.onnx_model.OnnxFaceModel`, or ``None``.
+        runtime: ``"onnx"`` or ``"keras"``: what runs the model.
         heads: the model's heads, e.g. ``["gender", "age"]``.
         age_years_source: where each face's ``age_years`` comes from: ``"head"`` (the
             model's ``age_years`` output), ``"age groups"`` (the expected age of its age
@@ -274,15 +274,30 @@ class Predictor:
         tta: bool = False,
         heads: Sequence[str] | None = None,
         decode_workers: int | None = None,
+        runtime: str = "auto",
+        threads: int | None = None,
     ) -> None:
-        loaded = load_model_source(model)
-        self.model: keras.Model = loaded.model
+        loaded = load_model_source(model, runtime=runtime, threads=threads)
+        self.model: Any = loaded.model
+        self.onnx: OnnxFaceModel | None = loaded.onnx
+        self.runtime = loaded.runtime
         self.source = loaded.source
         self._named_heads = None if heads is None else tuple(heads)
-        self.heads = list(model_heads(self.model, self._named_heads))
-        self.class_names = head_class_names(self.model, self.heads)
-        self.age_years_source = age_years_source(self.model, self._named_heads)
-        self.input_size = model_input_size(self.model)
+        if self.onnx is not None:
+            if self._named_heads is not None and list(self._named_heads) != self.onnx.heads:
+                raise ConfigError(f"heads {list(self._named_heads)} do not match the ONNX file's own "
+                                  f"{self.onnx.heads} ({self.onnx.path})")
+            self.heads = list(self.onnx.heads)
+            self.class_names = dict(self.onnx.class_names)
+            self.age_years_source = self.onnx.age_years_source
+            self.input_size = self.onnx.input_size
+        else:
+            from adiencekit.models.heads import age_years_source, head_class_names, model_heads
+
+            self.heads = list(model_heads(self.model, self._named_heads))
+            self.class_names = head_class_names(self.model, self.heads)
+            self.age_years_source = age_years_source(self.model, self._named_heads)
+            self.input_size = model_input_size(self.model)
         if isinstance(crop, dict):
             crop = CropSpec.from_dict(crop)
         self.crop: CropSpec = crop if crop is not None else inference_crop(loaded.crop, self.input_size)
@@ -291,8 +306,9 @@ class Predictor:
             raise ConfigError(f"batch_size must be a positive int, got {batch_size!r}")
         self.batch_size = batch_size
         self.tta = bool(tta)
-        self._flip: keras.Model | None = None
-        self.detector = None if detector is None else get_detector(detector, min_face=min_face)
+        self._flip: Any = None
+        self.detector = None if detector is None else get_detector(detector, min_face=min_face, runtime=runtime,
+                                                                   threads=threads)
         if decode_workers is None:
             decode_workers = default_decode_workers()
         if isinstance(decode_workers, bool) or not isinstance(decode_workers, int) or decode_workers < 0:
@@ -328,6 +344,11 @@ class Predictor:
         return {name: np.concatenate(parts) if parts else empty[name] for name, parts in out.items()}
 
     def _call(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        if self.onnx is not None:
+            return self.onnx.predict(batch, tta=self.tta)
+        from adiencekit.inference.compiled import run_compiled
+        from adiencekit.models.heads import age_in_years, head_probabilities
+
         # The compiled forward pass (adiencekit.inference.compiled; a concrete tf.function
         # on TensorFlow, jit on JAX): several times faster per face than an eager call for
         # the small batches of one photo, and without predict_on_batch's per-call work.

@@ -34,7 +34,7 @@ import keras
 import numpy as np
 
 from adiencekit.errors import ConfigError
-from adiencekit.labels import AGE_YEARS, CLASS_NAMES, TASK_CLASSES, TASKS, expected_age, validate_task
+from adiencekit.labels import AGE_YEARS, CLASS_NAMES, TASK_CLASSES, TASKS, as_probabilities, expected_age, validate_task
 from adiencekit.layers.age_years_blend import AgeYearsBlend, check_head_weight
 
 __all__ = [
@@ -406,26 +406,6 @@ def age_years_head_weight(model: keras.Model) -> float | None:
     except ValueError:
         return 1.0
     return layer.head_weight if isinstance(layer, AgeYearsBlend) else 1.0
-
-
-def as_probabilities(values: Any) -> np.ndarray:
-    """Class scores as float64 probabilities: a distribution is kept, logits go through a softmax.
-
-    Example:
-
-    >>> import numpy as np
-    >>> from adiencekit.models.heads import as_probabilities
-    >>> as_probabilities(np.array([[0.25, 0.75]])).tolist()
-    [[0.25, 0.75]]
-    >>> as_probabilities(np.array([[0.0, 0.0]])).tolist()  # logits
-    [[0.5, 0.5]]
-    """
-    values = np.asarray(values, dtype=np.float64)
-    sums = values.sum(axis=-1)
-    if np.all(values >= -1e-6) and np.allclose(sums, 1.0, atol=1e-3):
-        return values
-    shifted = np.exp(values - values.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 def age_years_source(model: keras.Model, heads: Sequence[str] | None = None) -> str | None:

@@ -63,6 +63,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from adiencekit import bundled
+from adiencekit.bundled import PRESET_FILE, WEIGHTS_FILE
 from adiencekit.crops import check_recorded_crop
 from adiencekit.errors import ConfigError, ModelFileError
 
@@ -78,21 +80,18 @@ __all__ = [
     "save_preset",
 ]
 
-PRESET_FILE = "preset.json"
-WEIGHTS_FILE = "model.weights.h5"
 FORMAT = "adiencekit-preset"
 FORMAT_VERSION = 2
 #: The preset format version each model class needs: an ensemble preset (version 2) tells
 #: an older adiencekit (which reads up to 1) to upgrade instead of failing to build it.
 _CLASS_FORMAT_VERSIONS = {"AgeGenderClassifier": 1, "AgeGenderEnsemble": 2}
 
-#: Folder of the presets shipped inside the package (one sub-folder per preset).
-BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
-
-#: The bundled preset :class:`~adiencekit.inference.Predictor` and ``adiencekit predict``
-#: use when no model is given (``BUNDLED_DIR / DEFAULT_PRESET``; an installation without
-#: it asks for ``--model``).
-DEFAULT_PRESET = "utkface_v2"
+#: Folder of the presets shipped inside the package (one sub-folder per preset), and the
+#: bundled preset :class:`~adiencekit.inference.Predictor` and ``adiencekit predict`` use
+#: when no model is given: said once, without Keras, in :mod:`adiencekit.bundled` (read
+#: from there at call time; these names are copies for users of this module).
+BUNDLED_DIR = bundled.BUNDLED_DIR
+DEFAULT_PRESET = bundled.DEFAULT_PRESET
 
 _REGISTERED: dict[str, dict[str, Any]] = {}
 #: Seconds a download waits for the server to answer (``$ADIENCEKIT_DOWNLOAD_TIMEOUT`` overrides it).
@@ -123,8 +122,8 @@ def register_preset(name: str, source: str | os.PathLike[str], *, sha256: str | 
 
 def _bundled() -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
-    if BUNDLED_DIR.is_dir():
-        for folder in sorted(BUNDLED_DIR.iterdir()):
+    if bundled.BUNDLED_DIR.is_dir():
+        for folder in sorted(bundled.BUNDLED_DIR.iterdir()):
             if (folder / PRESET_FILE).is_file():
                 found[folder.name] = {"source": str(folder), "sha256": None, "description": ""}
     return {**found, **_REGISTERED}
@@ -376,12 +375,12 @@ def preset_metadata(source: str | os.PathLike[str]) -> dict[str, Any]:
     """
     folder = Path(source)
     if not folder.is_dir():
-        bundled = _bundled()
-        known = bundled.get(str(source))
+        presets_known = _bundled()
+        known = presets_known.get(str(source))
         if known is not None and not _is_url(str(known["source"])):
             folder = Path(known["source"])
         elif known is None and _is_bare_name(str(source)):
-            raise _unknown_name(str(source), bundled)
+            raise _unknown_name(str(source), presets_known)
     source = folder
     path = folder / PRESET_FILE
     try:
