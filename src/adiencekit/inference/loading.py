@@ -247,7 +247,7 @@ def load_model_source(source: Any = None, runtime: str = "auto", threads: int | 
             preset folder (``preset.json``) or preset name.
         runtime: ``"auto"``, ``"onnx"`` or ``"keras"`` (see the module's note).
         threads: ONNX Runtime intra-op threads (default
-            :data:`~adiencekit.inference.onnx_model.DEFAULT_THREADS`).
+            :func:`~adiencekit.inference.onnx_model.default_threads`).
 
     Returns:
         The model and its crop settings.

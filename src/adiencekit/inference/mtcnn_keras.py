@@ -485,17 +485,20 @@ def _round_up(value: int, step: int) -> int:
     return -(-value // step) * step
 
 
-def pyramid_mosaic(image: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, list[tuple[float, int, int, int, int]]]:
+def pyramid_mosaic(image: np.ndarray, scales: np.ndarray,
+                   step: int = CANVAS_STEP) -> tuple[np.ndarray, list[tuple[float, int, int, int, int]]]:
     """All pyramid levels of ``image`` on one canvas, so that P-Net runs once per photo.
 
     The levels are shelf-packed at even offsets (P-Net's cells keep their alignment);
-    the canvas is rounded up to :data:`CANVAS_STEP`, so photos of similar sizes share one
-    shape and a compiled P-Net is reused. Cells are read back per level
+    the canvas is rounded up to ``step`` (:data:`CANVAS_STEP` by default), so photos of
+    similar sizes share one shape and a compiled P-Net is reused (a runtime that compiles
+    nothing per shape, ONNX Runtime, passes a small step: less canvas to run P-Net on). Cells are read back per level
     (``_level_cells``), each from its own level's pixels.
 
     Args:
         image: ``(H, W, 3)`` float image.
         scales: the pyramid's scales, largest first.
+        step: the canvas's sides are rounded up to a multiple of it (even).
 
     Returns:
         The canvas and one ``(scale, top, left, height, width)`` per level.
@@ -518,7 +521,7 @@ def pyramid_mosaic(image: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, l
         levels.append((float(scale), top, left, level_height, level_width))
         left += _round_up(level_width, 2)
         shelf = max(shelf, _round_up(level_height, 2))
-    canvas = np.zeros((_round_up(top + shelf, CANVAS_STEP), _round_up(canvas_width, CANVAS_STEP), 3), np.float32)
+    canvas = np.zeros((_round_up(top + shelf, step), _round_up(canvas_width, step), 3), np.float32)
     for scale, top, left, level_height, level_width in levels:
         canvas[top:top + level_height, left:left + level_width] = area_resize(image, level_height, level_width)
     return canvas, levels
@@ -544,12 +547,13 @@ def _run_network(network: Any, batch: np.ndarray, bucket: bool = True) -> list[n
     return [np.asarray(out, np.float64) for out in outputs]
 
 
-def _proposals(pnet: Any, normalized: np.ndarray, scales: np.ndarray, threshold: float) -> np.ndarray:
+def _proposals(pnet: Any, normalized: np.ndarray, scales: np.ndarray, threshold: float,
+               canvas_step: int = CANVAS_STEP) -> np.ndarray:
     """Stage 1: ``(N, 5)`` rows ``x1, y1, x2, y2, score`` in the image's pixels."""
     if scales.size == 0:
         return np.empty((0, 5))
     with stage("pyramid"):
-        canvas, levels = pyramid_mosaic(normalized, scales)
+        canvas, levels = pyramid_mosaic(normalized, scales, canvas_step)
     with stage("pnet"):
         regression_all, probability_all = (out[0] for out in _run_network(pnet, canvas[None], bucket=False))
     with stage("pnet boxes + nms"):
@@ -559,8 +563,8 @@ def _proposals(pnet: Any, normalized: np.ndarray, scales: np.ndarray, threshold:
 def _pnet_boxes(regression_all: np.ndarray, probability_all: np.ndarray, levels: list[tuple[float, int, int, int, int]],
                 threshold: float) -> np.ndarray:
     """P-Net's cells above ``threshold`` as boxes in the image's pixels, suppressed per level, then across."""
-    found = []
-    for scale, *place in levels:
+    found, level_of = [], []
+    for level, (scale, *place) in enumerate(levels):
         regression, probability = _level_cells(regression_all, *place), _level_cells(probability_all, *place)
         ys, xs = np.nonzero(probability[..., 1] > threshold)
         if ys.size == 0:
@@ -568,11 +572,15 @@ def _pnet_boxes(regression_all: np.ndarray, probability_all: np.ndarray, levels:
         # Cell (y, x) sees the window [2x + 1, 2x + 12] of the scaled image (mtcnn 1.0).
         corners = np.stack([xs, ys, xs, ys], axis=1) * PNET_STRIDE + [1, 1, PNET_CELL, PNET_CELL]
         boxes = (corners + regression[ys, xs] * (PNET_CELL - 1)) / scale
-        rows = np.column_stack([boxes, probability[ys, xs, 1]])
-        found.append(rows[non_max_suppression(rows[:, :4], rows[:, 4], NMS_PER_SCALE)])
+        found.append(np.column_stack([boxes, probability[ys, xs, 1]]))
+        level_of.append(np.full(ys.size, level))
     if not found:
         return np.empty((0, 5))
     rows = np.concatenate(found)
+    # Suppression within each level, all levels in one call: each level's boxes are moved
+    # apart (by more than any box spans) so that boxes of two levels never overlap.
+    apart = rows[:, :4] + (np.concatenate(level_of) * (np.abs(rows[:, :4]).max() * 2 + 1))[:, None]
+    rows = rows[np.sort(non_max_suppression(apart, rows[:, 4], NMS_PER_SCALE))]
     return rows[non_max_suppression(rows[:, :4], rows[:, 4], NMS_ACROSS_SCALES)]
 
 
@@ -625,6 +633,9 @@ class KerasMTCNNDetector(MTCNNDetector):
     ([], 0)
     """
 
+    #: P-Net's canvas is rounded up to a multiple of this many pixels (:func:`pyramid_mosaic`).
+    canvas_step = CANVAS_STEP
+
     def _build_networks(self, device: str) -> None:
         """The Keras networks (built once per process); ``device`` checked first (Keras imported quietly)."""
         from adiencekit.quiet import quiet_backend_import
@@ -660,7 +671,7 @@ class KerasMTCNNDetector(MTCNNDetector):
         with stage("pyramid"):
             normalized = (image.astype(np.float32) - 127.5) / 128.0
             scales = pyramid_scales(*image.shape[:2], min_face=pyramid_min)
-        rows = _proposals(self._pnet, normalized, scales, thresholds[0])
+        rows = _proposals(self._pnet, normalized, scales, thresholds[0], self.canvas_step)
         if len(rows) == 0:
             return np.empty((0, 15))
         with stage("rnet patches"):

@@ -247,8 +247,8 @@ class Predictor:
             with an ONNX copy, such as the bundled default, and for the detector, where
             ``onnxruntime`` is installed; Keras otherwise), ``"onnx"`` or ``"keras"``
             (:mod:`~adiencekit.inference.onnx_model`).
-        threads: ONNX Runtime intra-op threads of each network (default 1; more only pays
-            for large batches of faces).
+        threads: ONNX Runtime intra-op threads of each network (default: one per usable
+            core, at most two, :func:`~adiencekit.inference.onnx_model.default_threads`).
 
     Attributes:
         model: the Keras model, or ``None`` when the network runs in ONNX Runtime.
