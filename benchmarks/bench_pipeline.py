@@ -603,7 +603,7 @@ def grain_loader(paths: list[str], labels: np.ndarray, cfg: dict[str, int]) -> A
 
 
 def grain_decoders() -> str:
-    """Which library decodes and resizes in the Grain rows: OpenCV (and its version) for enlarged JPEGs, or Pillow alone.
+    """Which libraries decode and resize in the Grain rows: Pillow, and OpenCV for enlarged JPEGs where installed.
 
     >>> grain_decoders().startswith(("Pillow; OpenCV", "Pillow alone"))
     True
