@@ -602,9 +602,29 @@ def grain_loader(paths: list[str], labels: np.ndarray, cfg: dict[str, int]) -> A
     )
 
 
+def grain_decoders() -> str:
+    """Which libraries decode and resize in the Grain rows: Pillow, and OpenCV for enlarged JPEGs where installed.
+
+    >>> grain_decoders().startswith(("Pillow; OpenCV", "Pillow alone"))
+    True
+    """
+    import importlib.metadata
+
+    from adiencekit.data.opencv_images import opencv
+
+    if opencv() is None:
+        return "Pillow alone (OpenCV 4.10+ not installed)"
+    try:
+        version = importlib.metadata.version("opencv-python-headless")
+    except importlib.metadata.PackageNotFoundError:
+        version = opencv().__version__
+    return f"Pillow; OpenCV {version} for enlarged RGB/grayscale JPEGs"
+
+
 register_loader("adiencekit_grain", (
-    "as 'adiencekit' with format='grain' (build_grain_pipeline: Pillow decode with the same "
-    "reduced-ratio rule, Pillow resize, in-memory cache of the uint8 images, whole-set "
+    "as 'adiencekit' with format='grain' (build_grain_pipeline: decode with the same "
+    "reduced-ratio rule and resize, box when both sides shrink, bilinear otherwise; decoders: "
+    f"{grain_decoders()}; in-memory cache of the uint8 images, whole-set "
     "shuffle re-drawn each epoch, each image its own random crop + flip (drawn once per batch, "
     "windows sliced), decoding threads, batch, prefetch; no TensorFlow)"
 ))(lambda f: grain_loader(f.paths, f.labels, f.cfg))
