@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
@@ -13,7 +14,8 @@ from adiencekit.inference.detection import get_detector
 from adiencekit.inference.mtcnn_keras import KerasMTCNNDetector, _weights_dir, mtcnn_networks
 
 ort = pytest.importorskip("onnxruntime", reason="the ONNX Runtime detector needs onnxruntime")
-pytest.importorskip("mtcnn", reason="the reference networks use the mtcnn package's weights")
+if importlib.util.find_spec("mtcnn") is None:  # found, not imported: importing it imports TensorFlow
+    pytest.skip("the reference networks use the mtcnn package's weights", allow_module_level=True)
 
 from adiencekit.inference.mtcnn_onnx import (  # noqa: E402
     MTCNN_ONNX_DIR,
