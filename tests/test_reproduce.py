@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -138,8 +139,13 @@ def test_a_preset_of_two_roots_is_re_made_by_the_command_and_a_rerun_keeps_the_r
     before = json.loads((preset / "preset.json").read_text())["training_data"]["prepared_with"]
     assert document["training_data"]["prepared_with"]["roots"] == before["roots"]
     assert "re-made with 1 epochs" in document["description"] and document["license"] == "test licence"
-    outputs = Predictor(str(out / "preset"), detector=None).predict_crops(np.zeros((2, 40, 40, 3), np.uint8))
+    remade = Predictor(str(out / "preset"), detector=None)
+    outputs = remade.predict_crops(np.zeros((2, 40, 40, 3), np.uint8))
     assert outputs["gender"].shape == (2, 2) and outputs["age"].shape == (2, 8)
+    # The preset's ONNX copy, made where the export extra is installed (predict then runs it in ONNX Runtime).
+    exporting = importlib.util.find_spec("tf2onnx") is not None and importlib.util.find_spec("onnxruntime") is not None
+    assert ("ONNX copy (predict runs it in ONNX Runtime)" if exporting else "no ONNX copy") in printed
+    assert (out / "preset" / "model.onnx").is_file() == exporting and remade.runtime == ("onnx" if exporting else "keras")
     # A raw root that is not the card's (one more image) is said so; the finished run is kept.
     added = raws[1] / "images" / "30_1_0_20190101.jpg.chip.jpg"
     added.write_bytes(next((raws[1] / "images").iterdir()).read_bytes())

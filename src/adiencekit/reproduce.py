@@ -100,6 +100,8 @@ class ReproduceResult:
         trained: for each run, ``True`` when it trained in this call, ``False`` when it was
             already finished with the same config.
         prepare_summary: the preparation's summary, one line per root.
+        onnx: the preset's ONNX copy (:func:`adiencekit.export.add_onnx_to_preset`, what
+            ``predict`` runs in ONNX Runtime), or why there is none (a line to print).
     """
 
     preset: Path
@@ -107,6 +109,7 @@ class ReproduceResult:
     runs: list[Path]
     trained: list[bool]
     prepare_summary: str
+    onnx: str = ""
 
 
 def recorded_training(preset: str | os.PathLike[str]) -> RecordedTraining:
@@ -315,7 +318,19 @@ def reproduce_preset(
     written = export_preset(runs if len(runs) > 1 else runs[0], out / "preset", license=plan.license,
                             description=description, overwrite=True)
     return ReproduceResult(preset=written, prepared=prepared, runs=runs, trained=[not done for done in finished],
-                           prepare_summary="\n".join(summaries))
+                           prepare_summary="\n".join(summaries), onnx=_onnx_copy(written))
+
+
+def _onnx_copy(preset: Path) -> str:
+    """Add the preset's ONNX copy where the export extra is installed; a line saying what happened."""
+    import importlib.util
+
+    from adiencekit.export import add_onnx_to_preset
+
+    if importlib.util.find_spec("tf2onnx") is None:
+        return (f"no ONNX copy (the export extra is not installed: pip install 'adiencekit[export]'); predict runs "
+                f"this preset in Keras")
+    return f"ONNX copy (predict runs it in ONNX Runtime): {add_onnx_to_preset(preset)}"
 
 
 def _prepare_line(root: RecordedRoot, raw: Path, folder: Path, report: Any, *, several: bool) -> str:

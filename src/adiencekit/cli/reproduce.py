@@ -59,6 +59,8 @@ def run_reproduce(args: argparse.Namespace) -> int:
     for run, trained in zip(result.runs, result.trained, strict=True):
         print(f"{'trained' if trained else 'kept (already finished)'}: {run}")
     print(f"preset: {result.preset}")
+    if result.onnx:
+        print(result.onnx)
     print(f"use it: adiencekit predict PHOTO --model {result.preset}")
     print(f"measure it (source checkout): python benchmarks/bench_pretrained.py --model {result.preset}")
     return 0
