@@ -53,7 +53,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from adiencekit.errors import ConfigError, ModelFileError
-from adiencekit.fileio import disk_errors, make_dirs, run_folder_error
+from adiencekit.export_record import PRESET_WEIGHTS_KEY, RECORD_FORMAT, RECORD_KEY, parse_record
+from adiencekit.fileio import disk_errors, file_sha256, make_dirs, run_folder_error
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -61,7 +62,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from adiencekit.inference.loading import LoadedModel
 
 __all__ = ["ENSEMBLE_SHARED_FIELDS", "EXPORT_FORMATS", "PRESET_FORMAT", "PRESET_WEIGHTS_KEY", "RECORD_KEY",
-           "add_onnx_to_preset", "age_years_record", "file_sha256",
+           "add_onnx_to_preset", "age_years_record",
            "check_ensemble_runs", "describe_export", "export_model", "export_preset", "export_record", "named_outputs",
            "output_names", "parse_record", "read_export_record", "record_path"]
 
@@ -71,9 +72,6 @@ EXPORT_FORMATS: dict[str, str] = {"saved_model": "tf_saved_model", "tflite": "li
 #: ``adiencekit export --format preset``: a finished run as a preset folder (:func:`export_preset`).
 PRESET_FORMAT = "preset"
 
-#: The ONNX ``metadata_props`` key of the export record, and the stem of its JSON file.
-RECORD_KEY = "adiencekit"
-_RECORD_FORMAT = "adiencekit-export"
 
 
 def output_names(model: keras.Model, heads: Sequence[str] | None = None) -> tuple[str, ...]:
@@ -181,7 +179,7 @@ def export_record(loaded: LoadedModel, heads: Sequence[str] | None = None) -> di
     chosen = model_heads(loaded.model, heads)
     input_size = model_input_size(loaded.model)
     return {
-        "format": _RECORD_FORMAT,
+        "format": RECORD_FORMAT,
         "heads": list(chosen),
         "outputs": list(output_names(loaded.model, heads)),
         "class_names": {head: list(names) for head, names in head_class_names(loaded.model, chosen).items()},
@@ -254,31 +252,6 @@ def read_export_record(path: str | os.PathLike[str]) -> dict[str, Any]:
     except OSError as error:
         raise ModelFileError(f"{target}: no readable adiencekit export record ({error})") from None
     return parse_record(text, target)
-
-
-def parse_record(text: str, where: str | os.PathLike[str]) -> dict[str, Any]:
-    """An export record from its JSON text (as :func:`export_record` wrote it), or a one-line error.
-
-    Raises:
-        ModelFileError: the text is not JSON or not an adiencekit export record.
-
-    Example:
-
-    >>> from adiencekit.export import parse_record
-    >>> parse_record('{"format": "adiencekit-export", "heads": ["age"]}', "m.onnx")["heads"]
-    ['age']
-    >>> parse_record("{}", "m.onnx")
-    Traceback (most recent call last):
-    ...
-    adiencekit.errors.ModelFileError: m.onnx: its record is not an adiencekit export record
-    """
-    try:
-        record = json.loads(text)
-    except ValueError as error:
-        raise ModelFileError(f"{where}: no readable adiencekit export record ({error})") from None
-    if not isinstance(record, dict) or record.get("format") != _RECORD_FORMAT:
-        raise ModelFileError(f"{where}: its record is not an adiencekit export record")
-    return record
 
 
 def describe_export(path: str | os.PathLike[str]) -> str:
@@ -618,21 +591,6 @@ def export_preset(
     training_data["prepared_with"] = recorded["training_data"]["prepared_with"]
     return save_preset(model, Path(out).expanduser(), image_size=image_size, crop=crop, training_data=training_data,
                        metrics=metrics, license=license, description=description, overwrite=overwrite)
-
-
-#: The record entry of a preset's ONNX copy that names the weights it was made from.
-PRESET_WEIGHTS_KEY = "preset_weights_sha256"
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """The sha256 of a file's bytes, read in 1 MiB blocks."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def add_onnx_to_preset(folder: str | os.PathLike[str], *, verbose: bool = False) -> Path:

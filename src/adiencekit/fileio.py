@@ -55,6 +55,7 @@ __all__ = [
     "atomic_write_text",
     "check_free_space",
     "disk_errors",
+    "file_sha256",
     "make_dirs",
     "run_folder_error",
     "set_write_hook",
@@ -334,3 +335,14 @@ def atomic_save_model(model: Any, path: str | os.PathLike[str]) -> None:
         raise ValueError(f"model file must end in '.keras', got {target.name!r}")
     check_free_space(target.parent, _weights_bytes(model))
     _atomic(target, _tmp_with_suffix(target, ".keras"), lambda tmp: model.save(tmp, overwrite=True))
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB blocks (hex)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from adiencekit.errors import ConfigError
-from adiencekit.export import file_sha256
+from adiencekit.fileio import file_sha256
 from adiencekit.inference.detection import get_detector
 from adiencekit.inference.mtcnn_keras import KerasMTCNNDetector, _weights_dir, mtcnn_networks
 

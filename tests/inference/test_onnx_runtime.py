@@ -14,7 +14,8 @@ import pytest
 from adiencekit import bundled
 from adiencekit.cli import main
 from adiencekit.errors import ConfigError, ModelFileError
-from adiencekit.export import PRESET_WEIGHTS_KEY, file_sha256
+from adiencekit.export_record import PRESET_WEIGHTS_KEY
+from adiencekit.fileio import file_sha256
 from adiencekit.inference import Predictor
 from adiencekit.inference.loading import load_model_source, preset_onnx_model
 

@@ -118,7 +118,7 @@ def add_predict_parser(subparsers: Any) -> argparse.ArgumentParser:
                              "such as the bundled one, or an .onnx file, and for the detector; Keras otherwise), "
                              "'onnx' or 'keras'")
     parser.add_argument("--threads", type=_positive_int, default=None, metavar="N",
-                        help="ONNX Runtime threads per network (default: one per usable core, at most 2)")
+                        help="ONNX Runtime threads per network (default: one per idle core, at most 2)")
     parser.add_argument("--min-face", type=_face_size, default=40.0, metavar="PX",
                         help="ignore faces smaller than PX pixels or 1/16 of the photo's shorter side, whichever "
                              "is larger (default 40; larger is faster)")

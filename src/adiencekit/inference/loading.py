@@ -135,7 +135,8 @@ def preset_onnx_model(folder: str | os.PathLike[str], threads: int | None = None
     Returns:
         ``(network, "")`` for a current copy, else ``(None, reason)``.
     """
-    from adiencekit.export import PRESET_WEIGHTS_KEY, file_sha256
+    from adiencekit.export_record import PRESET_WEIGHTS_KEY
+    from adiencekit.fileio import file_sha256
 
     preset = Path(folder)
     path = preset / ONNX_FILE

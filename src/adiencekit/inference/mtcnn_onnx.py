@@ -143,7 +143,7 @@ def write_mtcnn_onnx(folder: str | os.PathLike[str] | None = None, weights_folde
 
     import onnx
 
-    from adiencekit.export import file_sha256
+    from adiencekit.fileio import file_sha256
     from adiencekit.inference.mtcnn_keras import _weights_dir, build_onet, build_pnet, build_rnet, load_mtcnn_weights
 
     target = MTCNN_ONNX_DIR if folder is None else Path(folder)

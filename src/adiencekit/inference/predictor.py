@@ -247,7 +247,7 @@ class Predictor:
             with an ONNX copy, such as the bundled default, and for the detector, where
             ``onnxruntime`` is installed; Keras otherwise), ``"onnx"`` or ``"keras"``
             (:mod:`~adiencekit.inference.onnx_model`).
-        threads: ONNX Runtime intra-op threads of each network (default: one per usable
+        threads: ONNX Runtime intra-op threads of each network (default: one per idle
             core, at most two, :func:`~adiencekit.inference.onnx_model.default_threads`).
 
     Attributes:
