@@ -176,6 +176,9 @@ def test_listing_without_the_default_and_with_long_metrics(tmp_path: Path) -> No
     assert " ".join(line.strip() for line in lines[2:4]) == "licence: " + licence
     assert lines[2].strip().endswith("released") and lines[3].strip() == "for non-commercial research"
     assert lines[4].strip() == "test: m0 0.000, m1 0.100, m2 0.200, m3 0.300, m4 0.400, m5 0.500, ... (3 more in preset.json) [p]"
+    (folder / "model.onnx").write_bytes(b"")  # a preset with its ONNX copy says so
+    assert _catalog.format_bundled_presets(tmp_path / "bundled")[1].endswith(
+        "ensemble of 3 networks, ONNX copy (predict runs it in ONNX Runtime)")
 
 
 # ----------------------------------------------------------------------------- not bundled

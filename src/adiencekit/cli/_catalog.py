@@ -131,8 +131,8 @@ def format_bundled_presets(folder: str | os.PathLike[str] | None = None) -> list
     """The lines ``adiencekit models`` prints about the bundled presets.
 
     Per preset: name (``(default)`` for :data:`DEFAULT_PRESET`), task, input shape,
-    crop style (and the member count of an ensemble), licence, and the headline test
-    figures with their protocol.
+    crop style (and the member count of an ensemble, and whether it holds an ONNX copy),
+    licence, and the headline test figures with their protocol.
 
     Args:
         folder: the folder of presets (default :data:`adiencekit.bundled.BUNDLED_DIR`).
@@ -154,8 +154,11 @@ def format_bundled_presets(folder: str | os.PathLike[str] | None = None) -> list
         config = document.get("config")
         members = config.get("members") if isinstance(config, Mapping) else None
         ensemble = f", ensemble of {len(members)} networks" if isinstance(members, list) else ""
+        root = Path(bundled.BUNDLED_DIR if folder is None else folder)
+        onnx = ", ONNX copy (predict runs it in ONNX Runtime)" if (root / name / bundled.ONNX_FILE).is_file() else ""
         lines.append(f"  {labels[name]:{width}s} {document.get('task', '?')}, "
-                     f"input {_shape_text(document.get('input_shape'))}, {_crop_text(document.get('crop'))}{ensemble}")
+                     f"input {_shape_text(document.get('input_shape'))}, {_crop_text(document.get('crop'))}"
+                     f"{ensemble}{onnx}")
         lines += [f"  {'':{width}s} {line}" for line in licence]
         metrics = document.get("metrics")
         protocol = metrics.get("protocol") if isinstance(metrics, Mapping) else None

@@ -11,6 +11,9 @@ The pieces, each usable alone:
 - :mod:`~adiencekit.inference.predictor`: :class:`Predictor`.
 - :mod:`~adiencekit.inference.annotate`: draw boxes and labels.
 - :mod:`~adiencekit.inference.loading`: :func:`load_model_source`, the one resolver of a model source.
+- :mod:`~adiencekit.inference.onnx_model`: :class:`OnnxFaceModel`, an exported ``.onnx`` model
+  run by ONNX Runtime with its record (the default model's path: no Keras import), and
+  :mod:`~adiencekit.inference.mtcnn_onnx`: MTCNN's networks in ONNX Runtime.
 
 The ``predict`` and ``export`` commands live in :mod:`adiencekit.cli.predict` and
 :mod:`adiencekit.cli.export`.
@@ -39,6 +42,7 @@ _EXPORTS = {
     "read_image": "images",
     "LoadedModel": "loading",
     "load_model_source": "loading",
+    "OnnxFaceModel": "onnx_model",
     "FacePrediction": "predictor",
     "HeadPrediction": "predictor",
     "ImageResult": "predictor",
@@ -73,6 +77,7 @@ __all__ = [
     "ImageResult",
     "LoadedModel",
     "MTCNNDetector",
+    "OnnxFaceModel",
     "PredictionSummary",
     "Predictor",
     "align_face",
