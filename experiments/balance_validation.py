@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 import studies  # experiments/studies.py: the benchmark helpers on the path, the shared command line
-from age_years_blend import BANDS, folder_names
+from age_years_blend import BANDS, folder_names, split_fields
 from studies import common
 
 SUITE = "balance_validation"
@@ -120,8 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         "data": {"spec": folder_names(config.data), "subset": "val", "faces": len(subsets["all"]),
                  "faces_per_band": {band: len(subset) for band, subset in subsets.items() if band != "all"},
                  "crop": f"centre {config.crop_size} of {config.image_size}",
-                 "split": {"val_fraction": config.val_fraction, "test_fraction": config.test_fraction,
-                           "seed": config.resolved_split_seed()}},
+                 "split": split_fields(config)},
         "rule": "adiencekit.evaluation.evaluate per band of the exact age (ends included); gender over the faces "
                 "with a gender label; d_* = run - baseline",
         "seconds": round(seconds, 1),
