@@ -12,6 +12,8 @@ that yields ``float32`` RGB images in ``[0, 255]``. Its steps, in order:
    times faster than a full decode followed by a resize, with nearly the same result;
 3. resize to ``image_size x image_size`` with an antialiasing filter, kept as ``uint8``;
 4. optionally cache those ``uint8`` images (in memory or in files);
+   with ``balance``, steps 1-4 and the shuffle run once per age group and an epoch draws
+   from the groups at balanced shares (:mod:`adiencekit.data.balance`);
 5. training: shuffle, batch, then augment the whole batch at once
    (:func:`adiencekit.data.batch_augment.augment_batch`): every image gets its own
    uniformly drawn ``crop_size`` crop offset, a fair coin for a horizontal flip and, with
