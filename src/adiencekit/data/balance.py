@@ -28,7 +28,7 @@ Example:
 >>> sampling.groups, [round(r, 2) for r in sampling.rates]
 ((0, 3, 4), [4.0, 4.0, 1.0])
 >>> [round(s, 3) for s in sampling.shares]   # was 0.04, 0.16, 0.80
-[0.084, 0.337, 0.579]
+[0.1, 0.4, 0.5]
 """
 
 from __future__ import annotations
