@@ -63,6 +63,12 @@ def folder_names(spec: str) -> str:
     return f"{kind}:" + ",".join(Path(path).name for path in paths.split(","))
 
 
+def split_fields(config: Any) -> dict[str, Any]:
+    """What fixes a run's split, for a results file: validation and test fractions and the split seed."""
+    return {"val_fraction": config.val_fraction, "test_fraction": config.test_fraction,
+            "seed": config.resolved_split_seed()}
+
+
 def collect(model: Any, dataset: Any, limit: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(head years, group probabilities, true years)`` over ``dataset``'s batches (``limit`` faces)."""
     heads, probabilities, truths, seen = [], [], [], 0
@@ -126,8 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": args.run.name,
         "data": {"spec": folder_names(config.data), "subset": "val", "faces_with_exact_age": int(exact.sum()),
                  "faces_per_band": counts, "crop": f"centre {config.crop_size} of {config.image_size}",
-                 "split": {"val_fraction": config.val_fraction, "test_fraction": config.test_fraction,
-                           "seed": config.resolved_split_seed()}},
+                 "split": split_fields(config)},
         "rule": "age_years = w * head + (1 - w) * expected_age(age probabilities); MAE in years on the "
                 "validation faces with an exact age; the chosen w has the lowest overall MAE (ties: larger w)",
         "seconds": round(seconds, 1),

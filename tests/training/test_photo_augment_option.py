@@ -26,9 +26,9 @@ def test_photo_augment_maps_both_layers_over_training_batches_only(tmp_path: Pat
     assert all(np.array_equal(labels_before[k].numpy(), labels_after[k].numpy()) for k in labels_before)
 
 
-def test_photo_is_a_command_line_choice_and_only_the_v2_recipe_uses_it() -> None:
+def test_photo_is_a_command_line_choice_and_only_the_v2_recipes_use_it() -> None:
     from adiencekit.cli._parser import build_parser
     from adiencekit.training.recipes import get_recipe, list_recipes
 
     assert build_parser().parse_args(["train", "--augment", "photo"]).augment == "photo"
-    assert [name for name in list_recipes() if get_recipe(name).augment == "photo"] == ["utkface_v2"]
+    assert [name for name in list_recipes() if get_recipe(name).augment == "photo"] == ["utkface_v2", "utkface_v2_balanced"]

@@ -86,7 +86,7 @@ _FIELD_OPTIONS = (
     ("crop_size", "crop_size"), ("faces", "faces"), ("age_policy", "age_policy"),
     ("learning_rate", "learning_rate"), ("val_fraction", "val_fraction"), ("seed", "seed"),
     ("split_seed", "split_seed"),
-    ("folds_dir", "folds_dir"), ("augment", "augment"), ("label_smoothing", "label_smoothing"),
+    ("folds_dir", "folds_dir"), ("augment", "augment"), ("balance", "balance"), ("label_smoothing", "label_smoothing"),
     ("age_neighbour_smoothing", "age_neighbour_smoothing"), ("age_ordinal_weight", "age_ordinal_weight"),
     ("gender_loss_weight", "gender_loss_weight"), ("input_format", "input_format"),
 )

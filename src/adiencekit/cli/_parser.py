@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 from adiencekit import __version__
 from adiencekit.data.datasets import UTKFACE_PREFIX
 from adiencekit.errors import AdienceKitError
-from adiencekit.training.config import AGE_POLICIES, AUGMENTATIONS, FACES, INPUT_FORMATS, TASKS
+from adiencekit.training.config import AGE_POLICIES, AUGMENTATIONS, BALANCE_MODES, FACES, INPUT_FORMATS, TASKS
 from adiencekit.training.recipes import SWEEPS
 
 __all__ = ["UsageError", "build_parser", "expanded_path"]
@@ -97,6 +97,9 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
                         help="training augmentation: standard (crops, flips; default), strong (also random "
                              "zoom in/out, shift, colour, blur and grey per image) or photo (strong, then "
                              "down/up scaling, yaw warp, gamma, side light, noise and JPEG re-compression per image)")
+    parser.add_argument("--balance", choices=BALANCE_MODES, default=None,
+                        help="group-balanced sampling: age_group draws faces of rare age groups more often "
+                             "(each epoch as many faces; default: each face once per epoch)")
     parser.add_argument("--label-smoothing", type=float, default=None, metavar="X",
                         help="uniform label smoothing of every head's loss, in [0, 1) (default 0)")
     parser.add_argument("--age-neighbour-smoothing", type=float, default=None, metavar="X",

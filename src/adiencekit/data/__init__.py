@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from adiencekit.data.adience import AdienceDataset, InvalidRowError
+    from adiencekit.data.balance import BalancedSampling, balanced_sampling
     from adiencekit.data.datasets import FaceDataset, dataset_defaults, open_dataset, parse_dataset_spec
     from adiencekit.data.folds import FoldFileError, FoldTable, read_folds
     from adiencekit.data.grain_pipeline import build_grain_pipeline
@@ -47,6 +48,8 @@ if TYPE_CHECKING:  # pragma: no cover
 _WHERE: dict[str, str] = {
     "AdienceDataset": "adience",
     "InvalidRowError": "adience",
+    "BalancedSampling": "balance",
+    "balanced_sampling": "balance",
     "FaceDataset": "datasets",
     "dataset_defaults": "datasets",
     "open_dataset": "datasets",

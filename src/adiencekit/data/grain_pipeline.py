@@ -397,6 +397,7 @@ def build_grain_pipeline(
     check_images: bool = False,
     output_dtype: str = "float32",
     num_threads: int | None = None,
+    balance: str | None = None,
 ) -> Any:
     """Build the Grain input pipeline for a list of face images (no TensorFlow).
 
@@ -423,6 +424,7 @@ def build_grain_pipeline(
         check_images: inspect every file first and raise a ``ValueError`` naming the bad ones.
         output_dtype: ``"float32"`` (default) or ``"uint8"``.
         num_threads: decoding threads; default ``os.cpu_count()``, at most 16.
+        balance: must be ``None``: group-balanced sampling is on the ``tf.data`` pipeline only.
 
     Returns:
         A ``grain.IterDataset`` of ``(images, labels)`` NumPy batches: images ``(batch,
@@ -431,7 +433,7 @@ def build_grain_pipeline(
 
     Raises:
         ValueError: on inconsistent arguments (as the ``tf.data`` pipeline).
-        ConfigError: (a ``ValueError``) for a file cache, a ``shuffle_buffer``, or when
+        ConfigError: (a ``ValueError``) for a file cache, a ``shuffle_buffer``, a ``balance``, or when
             ``grain`` is not installed.
         TypeError: when ``paths`` is not a sequence of paths.
 
@@ -458,6 +460,8 @@ def build_grain_pipeline(
         raise ConfigError(f"format='grain' caches in memory only: pass cache=True or False, not the file {cache!r}")
     if shuffle_buffer is not None:
         raise ConfigError("format='grain' shuffles the whole set; shuffle_buffer applies to format='tf' only")
+    if balance is not None:
+        raise ConfigError(f"format='grain' has no balanced sampling (balance={balance!r}); use format='tf'")
     if num_threads is not None and (isinstance(num_threads, bool) or not isinstance(num_threads, int)
                                     or num_threads < 1):
         raise ValueError(f"num_threads must be a positive int or None, got {num_threads!r}")

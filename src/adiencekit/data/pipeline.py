@@ -12,6 +12,8 @@ that yields ``float32`` RGB images in ``[0, 255]``. Its steps, in order:
    times faster than a full decode followed by a resize, with nearly the same result;
 3. resize to ``image_size x image_size`` with an antialiasing filter, kept as ``uint8``;
 4. optionally cache those ``uint8`` images (in memory or in files);
+   with ``balance``, steps 1-4 and the shuffle run once per age group and an epoch draws
+   from the groups at balanced shares (:mod:`adiencekit.data.balance`);
 5. training: shuffle, batch, then augment the whole batch at once
    (:func:`adiencekit.data.batch_augment.augment_batch`): every image gets its own
    uniformly drawn ``crop_size`` crop offset, a fair coin for a horizontal flip and, with
@@ -58,6 +60,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from adiencekit.data.balance import check_balance
 from adiencekit.data.batch_augment import affine_transforms, augment_batch, to_uint8
 from adiencekit.data.pipeline_args import JPEG_DECODE_RATIOS, check_cache_folder, check_pipeline_args
 
@@ -318,6 +321,29 @@ def load_image(path: tf.Tensor | str | os.PathLike[str], image_size: int) -> tf.
 
 
 # --------------------------------------------------------------------------- pipeline
+def _balanced_stream(
+    stream: Any, label_arrays: Any, balance: str, count: int, seed: int | None, training: bool
+) -> tf.data.Dataset:
+    """``count`` faces a epoch drawn group by group at :func:`~adiencekit.data.balance.balanced_sampling`'s shares.
+
+    Each group is its own stream (decoded, cached, shuffled with its own seed, repeated);
+    ``sample_from_datasets`` picks the group of each face, seeded and drawn anew each epoch.
+    """
+    from adiencekit.data.balance import balanced_sampling  # noqa: PLC0415 (only balanced pipelines need it)
+
+    if not training or label_arrays is None:
+        raise ValueError("balance applies to a training pipeline with labels (training=True and labels given)")
+    sampling = balanced_sampling(label_arrays, balance)
+    streams = [
+        stream(rows, None if seed is None else seed + 1 + index, f".group{group}").repeat()
+        for index, (group, rows) in enumerate(zip(sampling.groups, sampling.members))
+    ]
+    mixed = tf.data.Dataset.sample_from_datasets(
+        streams, weights=list(sampling.shares), seed=seed, rerandomize_each_iteration=True
+    )
+    return mixed.take(count)
+
+
 def build_pipeline(
     paths: Sequence[str | os.PathLike[str]],
     labels: Sequence[int] | np.ndarray | Mapping[str, Sequence[int] | np.ndarray] | None = None,
@@ -336,6 +362,7 @@ def build_pipeline(
     shuffle_buffer: int | None = None,
     check_images: bool = False,
     output_dtype: str = "float32",
+    balance: str | None = None,
 ) -> tf.data.Dataset:
     """Build the ``tf.data`` input pipeline for a list of face images.
 
@@ -372,6 +399,10 @@ def build_pipeline(
         output_dtype: ``"float32"`` (default) or ``"uint8"``. The zoo's models accept
             both (their float32 inputs cast on the device), and ``uint8`` batches are four
             times smaller to produce and to copy to an accelerator.
+        balance: ``None`` (each face once per epoch) or a mode of
+            :data:`adiencekit.data.balance.BALANCE_MODES` (training only, with labels):
+            each epoch draws as many faces as there are, rare groups more often
+            (:mod:`adiencekit.data.balance`), seeded, a new draw each epoch.
 
     Returns:
         A ``tf.data.Dataset`` of ``(images, labels)``: images ``float32`` (or ``uint8``) in ``[0, 255]``
@@ -400,38 +431,51 @@ def build_pipeline(
         seed=seed, cache=cache, shuffle_buffer=shuffle_buffer, output_dtype=output_dtype, check_images=check_images,
     )
     count = len(path_list)
+    check_balance(balance)
 
     shuffle = training if shuffle is None else bool(shuffle)
     if deterministic is None and seed is not None:
         deterministic = True
     file_cache = None if isinstance(cache, bool) else os.path.expanduser(os.fspath(cache))
 
-    path_tensor = tf.constant(path_list, dtype=tf.string, shape=[count])
-    if label_arrays is None:
-        ds = tf.data.Dataset.from_tensor_slices(path_tensor)
-    else:
-        ds = tf.data.Dataset.from_tensor_slices((path_tensor, label_arrays))
-
-    def _shuffle(dataset: tf.data.Dataset, default_buffer: int) -> tf.data.Dataset:
-        buffer = shuffle_buffer or default_buffer
-        return dataset.shuffle(max(1, min(buffer, count)), seed=seed, reshuffle_each_iteration=True)
-
     cached = bool(cache) or file_cache is not None
-    if shuffle and not cached:
-        ds = _shuffle(ds, count)
+    if file_cache is not None:
+        check_cache_folder(Path(file_cache).parent)
 
     def _load(path: tf.Tensor, *label: Any) -> Any:
         image = load_image(path, image_size)
         return (image, *label) if label else image
 
-    ds = ds.map(_load, num_parallel_calls=_AUTOTUNE, deterministic=deterministic)
-    if file_cache is not None:
-        check_cache_folder(Path(file_cache).parent)
-        ds = ds.cache(file_cache)
-    elif cache:
-        ds = ds.cache()
-    if shuffle and cached:
-        ds = _shuffle(ds, _FILE_CACHE_SHUFFLE_BUFFER if file_cache is not None else count)
+    def _stream(rows: np.ndarray | None, stream_seed: int | None, cache_suffix: str = "") -> tf.data.Dataset:
+        """Decoded (and cached) images of ``rows`` (all when ``None``), shuffled when asked."""
+        size = count if rows is None else len(rows)
+        paths_part = path_list if rows is None else [path_list[i] for i in rows]
+        path_tensor = tf.constant(paths_part, dtype=tf.string, shape=[size])
+        if label_arrays is None:
+            part = tf.data.Dataset.from_tensor_slices(path_tensor)
+        else:
+            labels_part = label_arrays if rows is None else tf.nest.map_structure(lambda a: a[rows], label_arrays)
+            part = tf.data.Dataset.from_tensor_slices((path_tensor, labels_part))
+
+        def _shuffle(dataset: tf.data.Dataset, default_buffer: int) -> tf.data.Dataset:
+            buffer = shuffle_buffer or default_buffer
+            return dataset.shuffle(max(1, min(buffer, size)), seed=stream_seed, reshuffle_each_iteration=True)
+
+        if shuffle and not cached:
+            part = _shuffle(part, size)
+        part = part.map(_load, num_parallel_calls=_AUTOTUNE, deterministic=deterministic)
+        if file_cache is not None:
+            part = part.cache(file_cache + cache_suffix)
+        elif cache:
+            part = part.cache()
+        if shuffle and cached:
+            part = _shuffle(part, _FILE_CACHE_SHUFFLE_BUFFER if file_cache is not None else size)
+        return part
+
+    if balance is None:
+        ds = _stream(None, seed)
+    else:
+        ds = _balanced_stream(_stream, label_arrays, balance, count, seed, training)
 
     if training:
         # Batch first, then one vectorised augmentation per batch, seeded by the batch's

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adiencekit.data.balance import BALANCE_MODES
 from adiencekit.data.datasets import SYNTHETIC, UTKFACE_PREFIX, dataset_defaults, parse_dataset_spec
 from adiencekit.errors import ConfigError, DatasetNotFoundError
 from adiencekit.data.folds import FACE_LAYOUTS
@@ -59,6 +60,8 @@ DISTRIBUTIONS = ("auto", "none", "mirrored", "data_parallel")
 #: ``"standard"``: crops, flips, rotation; ``"strong"``: also :class:`~adiencekit.layers.PhotoAugmentation`;
 #: ``"photo"``: ``"strong"`` plus :class:`~adiencekit.layers.PhotoDegradation`.
 AUGMENTATIONS = ("standard", "strong", "photo")
+#: ``TrainConfig.balance``: ``None`` or a mode of :data:`adiencekit.data.balance.BALANCE_MODES`.
+BALANCE_CHOICES: tuple[str | None, ...] = (None, *BALANCE_MODES)
 #: Input pipeline engines: ``"auto"`` (``tf.data`` when TensorFlow is installed, else Grain), ``"tf"``, ``"grain"``.
 INPUT_FORMATS = ("auto", "tf", "grain")
 
@@ -68,7 +71,7 @@ DATASET_FIELDS: tuple[str, ...] = ("faces", "age_policy", "test_fold", "test_fra
 #: The fields of a TrainConfig by concern (the JSON file stays flat; see :meth:`TrainConfig.grouped`).
 FIELD_GROUPS: dict[str, tuple[str, ...]] = {
     "data": ("task", "data", "folds_dir", "faces", "age_policy", "test_fold", "val_fraction", "test_fraction", "split_seed",
-             "image_size", "crop_size", "flip", "rotation", "augment", "cache"),
+             "image_size", "crop_size", "flip", "rotation", "augment", "balance", "cache"),
     "model": ("model", "model_kwargs"),
     "optimisation": ("batch_size", "optimizer", "learning_rate", "momentum", "weight_decay", "lr_schedule",
                      "lr_step_iterations", "lr_step_factor", "scale_lr_with_replicas", "epochs",
@@ -165,6 +168,11 @@ class TrainConfig:
         gender_loss_weight: weight of the gender head's loss against the age head's
             (weight 1) in a multitask model, in (0, 100]; must stay 1 for the one-head
             tasks. The best epoch (lowest ``val_loss``) is chosen on the weighted sum.
+        balance: ``None`` (the default: each training face once per epoch) or
+            ``"age_group"``: group-balanced sampling on the ``tf.data`` pipeline, each
+            epoch as many faces (so as many steps) as the training set, faces of rare age
+            groups drawn more often (rate ``min(4, n_largest / n_group)``; see
+            :mod:`adiencekit.data.balance`), seeded from ``seed``, a new draw each epoch.
         cache: cache decoded images in memory.
         seed: seed for splits, initialisation and augmentation.
         split_seed: seed of the train/validation/test split alone; ``None`` (the default)
@@ -211,6 +219,7 @@ class TrainConfig:
     flip: bool = True
     rotation: float = 0.0
     augment: str = "standard"
+    balance: str | None = None
     label_smoothing: float = 0.0
     age_neighbour_smoothing: float = 0.0
     age_ordinal_weight: float = 0.0
@@ -279,6 +288,12 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.flip must be a bool, got {self.flip!r}")
         _number("rotation", self.rotation, 0.0, 180.0)
         _choice("augment", self.augment, AUGMENTATIONS)
+        _choice("balance", self.balance, BALANCE_CHOICES)
+        if self.balance is not None and self.input_format == "grain":
+            raise ConfigError(
+                f"TrainConfig.balance={self.balance!r} needs the tf.data pipeline; the Grain pipeline has no "
+                "balanced sampling yet (use input_format 'tf' or 'auto', or leave balance unset)"
+            )
         for name in ("label_smoothing", "age_neighbour_smoothing"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:

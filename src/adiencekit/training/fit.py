@@ -378,7 +378,7 @@ def _train_in_folder(
     }
     train_ds = split.train.pipeline(
         training=True, seed=config.seed, cache=config.cache, rotation=config.rotation, flip=config.flip,
-        **pipeline_args,
+        balance=config.balance, **pipeline_args,
     )
     train_ds = _strong_augmentation(train_ds, config, input_format)
     if config.steps_per_epoch is not None:

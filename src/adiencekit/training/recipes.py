@@ -153,6 +153,15 @@ _RECIPES: dict[str, Recipe] = {
         base="utkface_multitask",
         default_task="multitask",
     ),
+    # utkface_v2 with group-balanced sampling (issue 22: children and teens, rare in both
+    # folders, were worse than with the first bundled model): each epoch as many faces,
+    # rare age groups drawn up to 4 times as often per face as the 25-32 group.
+    "utkface_v2_balanced": Recipe(
+        "utkface_v2 with age-group-balanced sampling (rare age groups drawn more often)",
+        {"balance": "age_group"},
+        base="utkface_v2",
+        default_task="multitask",
+    ),
 }
 
 
