@@ -94,6 +94,38 @@ def test_cli_export_preset_and_bad_inputs(finished_run, tmp_path, capsys):
     assert len(err) == 1 and "no config.json" in err[0]
 
 
+def test_cli_export_preset_with_its_onnx_copy(finished_run, tmp_path, capsys, monkeypatch):
+    """--onnx writes model.onnx into the preset (predict then runs it in ONNX Runtime); without the export extra,
+    or with another format, one line and exit 2 before anything is written."""
+    import importlib.util
+
+    from adiencekit.cli import main
+
+    out = tmp_path / "p"
+    if importlib.util.find_spec("tf2onnx") is None or importlib.util.find_spec("onnxruntime") is None:
+        assert main(["export", "--model", str(finished_run), "--format", "preset", "--out", str(out), "--onnx"]) == 2
+        assert "--onnx needs" in capsys.readouterr().err and not out.exists()
+        return
+    assert main(["export", "--model", str(finished_run), "--format", "preset", "--out", str(out), "--onnx"]) == 0
+    assert "wrote its ONNX copy to" in capsys.readouterr().out
+    fast, keras_side = load_model_source(out), load_model_source(out, runtime="keras")
+    assert fast.runtime == "onnx" and keras_side.runtime == "keras" and fast.crop == keras_side.crop
+    crops = np.random.default_rng(0).integers(0, 256, (3, 40, 40, 3), dtype=np.uint8)
+    from adiencekit.inference import Predictor
+
+    mine = Predictor(fast, detector=None).predict_crops(crops)
+    theirs = Predictor(keras_side, detector=None).predict_crops(crops)
+    for name in mine:
+        np.testing.assert_allclose(mine[name], theirs[name], atol=1e-4)
+    assert main(["export", "--model", str(finished_run), "--format", "onnx", "--out", str(tmp_path / "m.onnx"),
+                 "--onnx"]) == 2
+    assert "--onnx is for --format preset" in capsys.readouterr().err
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tf2onnx" else object())
+    assert main(["export", "--model", str(finished_run), "--format", "preset", "--out", str(tmp_path / "q"),
+                 "--onnx"]) == 2
+    assert "--onnx needs tf2onnx" in capsys.readouterr().err and not (tmp_path / "q").exists()
+
+
 @pytest.fixture(scope="module")
 def second_seed_run(finished_run, tmp_path_factory):
     """The finished run's recipe with another seed on the same split: an ensemble member."""

@@ -54,6 +54,9 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="a plain Keras model's outputs in order (gender, age), for a model that does not say")
     parser.add_argument("--license", default=None, help="preset only: the weights' licence (carry the data's terms)")
     parser.add_argument("--description", default=None, help="preset only: one line saying what the model is")
+    parser.add_argument("--onnx", action="store_true",
+                        help="preset only: also write the network's ONNX copy into the preset (model.onnx; needs the "
+                             "export extra), so that predict runs it in ONNX Runtime without Keras")
     return parser
 
 
@@ -72,14 +75,34 @@ def _export(args: argparse.Namespace) -> int:
     from adiencekit.export import PRESET_FORMAT, describe_export, export_model, export_preset
 
     if args.format == PRESET_FORMAT:
+        if args.onnx:
+            _need_onnx_export()  # before the preset is written, not after
         written = export_preset(args.model, args.out, license=args.license, description=args.description,
                                 overwrite=args.overwrite)
         kind = f"an ensemble of {len(args.model)} runs" if len(args.model) > 1 else "the preset"
         print(f"wrote {kind} to {written} (load it with --model {written})")
+        if args.onnx:
+            from adiencekit.export import add_onnx_to_preset
+
+            print(f"wrote its ONNX copy to {add_onnx_to_preset(written)} (predict runs it in ONNX Runtime)")
         return 0
+    if args.onnx:
+        raise ConfigError(f"--onnx is for --format preset; --format {args.format} writes one file (use --format onnx "
+                          f"for an ONNX file)")
     if len(args.model) > 1:
         raise ConfigError(f"--format {args.format} exports one model; --model was given {len(args.model)} times "
                           f"(make an ensemble preset first: --format preset with several --model, then export it)")
     written = export_model(args.model[0], args.out, format=args.format, overwrite=args.overwrite, heads=args.heads)
     print(f"exported {args.format} to {written} ({describe_export(written)})")
     return 0
+
+
+def _need_onnx_export() -> None:
+    """A one-line error where ONNX export's packages are missing (``tf2onnx``, ``onnx``)."""
+    import importlib.util
+
+    from adiencekit.errors import ConfigError
+
+    missing = [name for name in ("tf2onnx", "onnx") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigError(f"--onnx needs {' and '.join(missing)}: pip install 'adiencekit[export]'")
