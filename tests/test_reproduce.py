@@ -76,7 +76,8 @@ def two_roots(tmp_path_factory) -> tuple[list[Path], Path]:
                          image_size=40, crop_size=32, batch_size=8, epochs=1, early_stopping_patience=None, seed=0,
                          split_seed=0)
     train(config, tmp / "runs" / "run", verbose=0)
-    return raws, export_preset(tmp / "runs" / "run", tmp / "preset", license="test licence")
+    return raws, export_preset(tmp / "runs" / "run", tmp / "preset", license="test licence",
+                               age_years_head_weight=0.4, age_years={"chosen_on": "the run's validation faces"})
 
 
 def test_the_bundled_preset_records_how_it_was_made() -> None:
@@ -103,6 +104,57 @@ def test_a_preset_of_two_roots_records_each_raw_root_by_name_only(two_roots) -> 
     plan = recorded_training(preset)
     assert [(root.raw, root.images, root.split_seed, root.test_fraction) for root in plan.roots] == [
         ("utkface", 24, 0, 0.2), ("utkface-extra", 24, 0, 0.2)]
+
+
+def test_a_preset_records_the_head_weight_of_its_age_in_years(two_roots) -> None:
+    _, preset = two_roots
+    document = json.loads((preset / "preset.json").read_text())
+    assert document["config"]["age_years_head_weight"] == 0.4
+    assert document["age_years"] == {
+        "source": "head and age groups", "head_weight": 0.4, "chosen_on": "the run's validation faces",
+        "rule": "age_years = 0.4 * the regression head + 0.6 * the expected age of the age-group probabilities "
+                "(AgeYearsBlend, inside the model)"}
+    plan = recorded_training(preset)
+    assert plan.age_years_head_weight == 0.4 and plan.age_years["chosen_on"] == "the run's validation faces"
+
+
+def test_a_head_weight_the_model_cannot_take_is_refused(original, two_roots, tmp_path) -> None:
+    raws, preset = two_roots
+    run = preset.parent / "runs" / "run"
+    for weight, message in ((1.5, "from 0 to 1"), (True, "from 0 to 1")):
+        with pytest.raises(ConfigError, match=message):
+            export_preset(run, tmp_path / f"bad{weight}", age_years_head_weight=weight)
+    with pytest.raises(ConfigError, match="needs age_years_head_weight"):
+        export_preset(run, tmp_path / "note-only", age_years={"chosen_on": "x"})
+    runs = sorted((original[1].parent / "runs").iterdir())
+    with pytest.raises(ConfigError, match="applies to one network"):
+        export_preset(runs, tmp_path / "ensemble", age_years_head_weight=0.5)
+    with pytest.raises(ConfigError, match="needs one network with an age_years output"):
+        export_preset(runs[0], tmp_path / "no-head", age_years_head_weight=0.5)
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_export_sets_the_head_weight_from_the_command_line(two_roots, tmp_path, capsys) -> None:
+    from adiencekit.cli import main
+
+    _, preset = two_roots
+    run = str(preset.parent / "runs" / "run")
+    out = tmp_path / "blend"
+    assert main(["export", "--model", run, "--format", "preset", "--out", str(out), "--age-years-head-weight", "0.25",
+                 "--age-years-chosen-on", "validation MAE"]) == 0
+    document = json.loads((out / "preset.json").read_text())
+    assert document["config"]["age_years_head_weight"] == 0.25
+    assert (document["age_years"]["head_weight"], document["age_years"]["chosen_on"]) == (0.25, "validation MAE")
+    capsys.readouterr()
+    for argv, message in (
+        (["--format", "preset", "--age-years-chosen-on", "x"], "--age-years-chosen-on says how"),
+        (["--format", "preset", "--age-years-head-weight", "2"], "must be a number from 0 to 1, got 2.0"),
+        (["--format", "onnx", "--age-years-head-weight", "0.3"], "--age-years-head-weight is for --format preset"),
+    ):
+        assert main(["export", "--model", run, "--out", str(tmp_path / "bad"), *argv]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "bad").exists()
 
 
 def test_a_card_that_records_fewer_roots_than_its_networks_used_is_refused(two_roots, tmp_path) -> None:
@@ -139,7 +191,12 @@ def test_a_preset_of_two_roots_is_re_made_by_the_command_and_a_rerun_keeps_the_r
     before = json.loads((preset / "preset.json").read_text())["training_data"]["prepared_with"]
     assert document["training_data"]["prepared_with"]["roots"] == before["roots"]
     assert "re-made with 1 epochs" in document["description"] and document["license"] == "test licence"
+    # The age in years blends head and groups as the card's did: the weight is replayed, not chosen again.
+    assert document["config"]["age_years_head_weight"] == 0.4 and document["age_years"]["head_weight"] == 0.4
+    assert document["age_years"]["chosen_on"].startswith(f"the weight recorded by {preset}'s card, replayed")
+    assert "(there: the run's validation faces)" in document["age_years"]["chosen_on"]
     remade = Predictor(str(out / "preset"), detector=None)
+    assert remade.age_years_source == "head and age groups"
     outputs = remade.predict_crops(np.zeros((2, 40, 40, 3), np.uint8))
     assert outputs["gender"].shape == (2, 2) and outputs["age"].shape == (2, 8)
     # The preset's ONNX copy, made where the export extra is installed (predict then runs it in ONNX Runtime).

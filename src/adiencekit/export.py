@@ -46,7 +46,7 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +64,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["ENSEMBLE_SHARED_FIELDS", "EXPORT_FORMATS", "PRESET_FORMAT", "PRESET_WEIGHTS_KEY", "RECORD_KEY",
            "add_onnx_to_preset", "age_years_record",
            "check_ensemble_runs", "describe_export", "export_model", "export_preset", "export_record", "named_outputs",
-           "output_names", "parse_record", "read_export_record", "record_path"]
+           "output_names", "parse_record", "read_export_record", "record_path", "with_age_years_head_weight"]
 
 #: Formats of :func:`export_model` and the Keras exporter each uses.
 EXPORT_FORMATS: dict[str, str] = {"saved_model": "tf_saved_model", "tflite": "litert", "onnx": "onnx"}
@@ -507,6 +507,53 @@ def check_ensemble_runs(runs: Sequence[Path], configs: Sequence[Any]) -> None:
         seen[key] = run
 
 
+def with_age_years_head_weight(model: Any, head_weight: float) -> Any:
+    """The same network (weights shared by copy) whose ``age_years`` output is
+    ``head_weight * head + (1 - head_weight) * the expected age of its age groups``.
+
+    How a preset's age in years is set after training: the weight is chosen on the run's
+    validation faces (``experiments/age_years_blend.py``); :func:`export_preset` applies it.
+
+    Args:
+        model: an :class:`~adiencekit.models.AgeGenderClassifier` with an ``age_years`` output.
+        head_weight: the head's share, from 0 (the age groups alone) to 1 (the head alone).
+
+    Returns:
+        A new model; ``model`` is left as it was.
+
+    Raises:
+        ConfigError: ``model`` has no ``age_years`` output (or is an ensemble), or the
+            weight is not a number from 0 to 1.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from adiencekit.export import with_age_years_head_weight
+    >>> from adiencekit.models import face_resnet
+    >>> model = face_resnet(input_shape=(32, 32, 3), width=8, blocks=(1, 1), age_years=True)
+    >>> blended = with_age_years_head_weight(model, 0.3)
+    >>> blended.age_years_head_weight, model.age_years_head_weight
+    (0.3, 1.0)
+    >>> faces = np.zeros((1, 32, 32, 3), np.float32)
+    >>> bool(np.allclose(blended.predict(faces, verbose=0)["age"], model.predict(faces, verbose=0)["age"]))
+    True
+    """
+    from adiencekit.layers.age_years_blend import check_head_weight
+    from adiencekit.models.heads import age_years_head_weight
+
+    try:
+        weight = check_head_weight(head_weight)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    if not getattr(model, "age_years", False) or age_years_head_weight(model) is None:
+        raise ConfigError(f"age_years_head_weight needs one network with an age_years output; "
+                          f"{getattr(model, 'name', model)!r} has none")
+    rebuilt = type(model).from_config({**model.get_config(), "age_years_head_weight": weight})
+    rebuilt.set_weights(model.get_weights())
+    rebuilt.preset_metadata = dict(getattr(model, "preset_metadata", {}) or {})
+    return rebuilt
+
+
 def export_preset(
     run_dir: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str],
@@ -514,6 +561,8 @@ def export_preset(
     metrics: Any = None,
     license: str | None = None,  # noqa: A002 - the preset field's name
     description: str | None = None,
+    age_years_head_weight: float | None = None,
+    age_years: Mapping[str, Any] | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Turn a finished training run, or several, into a preset folder (float32, with its crop and data).
@@ -542,6 +591,11 @@ def export_preset(
             the members were not measured together).
         license: the weights' licence (carry the training data's terms over).
         description: one line.
+        age_years_head_weight: one network with an ``age_years`` output: report
+            ``w * head + (1 - w) * the expected age of the age groups``
+            (:func:`with_age_years_head_weight`); default the run's own (the head alone).
+        age_years: how that weight was chosen (on what faces, with what figures), kept as
+            the card's ``age_years`` entry beside the weight and its rule.
         overwrite: replace an existing preset folder.
 
     Returns:
@@ -549,7 +603,8 @@ def export_preset(
 
     Raises:
         ModelFileError: a run is not finished or cannot be read.
-        ConfigError: ensemble runs that differ in data, split or crop, or repeat a config.
+        ConfigError: ensemble runs that differ in data, split or crop, or repeat a config;
+            a head weight for a model without an ``age_years`` output, or not in [0, 1].
     """
     from adiencekit.models.presets import save_preset
     from adiencekit.training.run_folder import RunFolder
@@ -570,6 +625,18 @@ def export_preset(
         members = [folder.load_model(float32=True, name=f"member{index}_{member.model}_seed{member.seed}")
                    for index, (folder, member) in enumerate(zip(folders, configs, strict=True))]
         model = AgeGenderEnsemble(members, name=f"{config.model}_{config.task}_ensemble{len(members)}")
+    card: dict[str, Any] | None = None
+    if age_years_head_weight is not None:
+        if len(runs) > 1:
+            raise ConfigError("age_years_head_weight applies to one network; an ensemble averages its members' own")
+        model = with_age_years_head_weight(model, age_years_head_weight)
+        weight = model.age_years_head_weight
+        card = {"source": "head and age groups" if weight < 1.0 else "head", "head_weight": weight,
+                "rule": f"age_years = {weight:g} * the regression head + {1 - weight:g} * the expected age of the "
+                        "age-group probabilities (AgeYearsBlend, inside the model)",
+                **dict(age_years or {})}
+    elif age_years is not None:
+        raise ConfigError("age_years (how the head weight was chosen) needs age_years_head_weight")
     recorded = folders[0].preset_metadata()
     image_size, crop = recorded["image_size"], recorded["crop"]
     if metrics is None:
@@ -590,7 +657,8 @@ def export_preset(
         training_data["member_configs"] = [_portable_config(member) for member in configs]
     training_data["prepared_with"] = recorded["training_data"]["prepared_with"]
     return save_preset(model, Path(out).expanduser(), image_size=image_size, crop=crop, training_data=training_data,
-                       metrics=metrics, license=license, description=description, overwrite=overwrite)
+                       metrics=metrics, license=license, description=description, age_years=card,
+                       overwrite=overwrite)
 
 
 def add_onnx_to_preset(folder: str | os.PathLike[str], *, verbose: bool = False) -> Path:

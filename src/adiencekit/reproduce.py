@@ -13,7 +13,9 @@ replays that record on the raw UTKFace roots in one call:
    its data pointed at the prepared folder(s) (an interrupted run resumes; a finished run
    of the same config is kept as it is);
 3. ``DIR/preset``: :func:`~adiencekit.export.export_preset` of the runs (an ensemble for
-   several), with the original's licence and description.
+   several), with the original's licence and description, and the head weight of its age
+   in years (chosen after training on the original run's validation faces, so replayed
+   from the card, not chosen again).
 
 So the bundled model is re-made by one command; the raw roots are given in the card's
 order, as ``train`` takes several roots::
@@ -28,8 +30,8 @@ Example:
 
 >>> from adiencekit.reproduce import recorded_training
 >>> plan = recorded_training("utkface_v2")
->>> [config.seed for config in plan.configs], plan.crop.size, plan.pad
-([0], 112, 0.25)
+>>> [config.seed for config in plan.configs], plan.crop.size, plan.pad, plan.age_years_head_weight
+([0], 112, 0.25, 0.3)
 >>> [(root.raw, root.split_seed, root.test_fraction) for root in plan.roots]
 [('utkface', 0, 0.2), ('utkface-extra', 0, 0.2)]
 """
@@ -78,6 +80,10 @@ class RecordedTraining:
         roots: each prepared root (:class:`RecordedRoot`), in the order the networks
             were trained on them.
         license, description: the preset's, carried to the new one.
+        age_years_head_weight: the head's share of the ``age_years`` output of a one-network
+            preset that blends it with its age groups (chosen after training, on the run's
+            validation faces, and not part of the training config), or ``None``.
+        age_years: the card's ``age_years`` entry (how that weight was chosen), or ``None``.
     """
 
     name: str
@@ -87,6 +93,8 @@ class RecordedTraining:
     roots: list[RecordedRoot]
     license: str | None = None
     description: str | None = None
+    age_years_head_weight: float | None = None
+    age_years: dict[str, Any] | None = None
 
 
 @dataclass
@@ -155,10 +163,14 @@ def recorded_training(preset: str | os.PathLike[str]) -> RecordedTraining:
         configs = [TrainConfig.from_dict(values) for values in raw_configs]
         _check_root_count(preset, configs, roots)
         crop = CropSpec.from_dict(prepared["crop"])
+        head_weight = (document.get("config") or {}).get("age_years_head_weight") if len(configs) == 1 else None
+        age_years = document.get("age_years")
         return RecordedTraining(
             name=str(preset), configs=configs, crop=crop, pad=float(prepared["pad"]),
             roots=[_recorded_root(root) for root in roots], license=document.get("license"),
             description=document.get("description"),
+            age_years_head_weight=None if head_weight is None else float(head_weight),
+            age_years=age_years if isinstance(age_years, dict) else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ConfigError(f"preset {preset}: its training record is incomplete or invalid ({error})") from None
@@ -315,8 +327,14 @@ def reproduce_preset(
     description = plan.description
     if epochs is not None:
         description = f"{description or plan.name} (re-made with {epochs} epochs per network: not its figures)"
+    replayed = None
+    if plan.age_years_head_weight is not None:
+        chosen = (plan.age_years or {}).get("chosen_on", "not recorded")
+        replayed = {"chosen_on": f"the weight recorded by {plan.name}'s card, replayed by adiencekit reproduce "
+                                 f"(there: {chosen})"}
     written = export_preset(runs if len(runs) > 1 else runs[0], out / "preset", license=plan.license,
-                            description=description, overwrite=True)
+                            description=description, age_years_head_weight=plan.age_years_head_weight,
+                            age_years=replayed, overwrite=True)
     return ReproduceResult(preset=written, prepared=prepared, runs=runs, trained=[not done for done in finished],
                            prepare_summary="\n".join(summaries), onnx=_onnx_copy(written))
 

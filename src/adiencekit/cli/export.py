@@ -54,6 +54,12 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="a plain Keras model's outputs in order (gender, age), for a model that does not say")
     parser.add_argument("--license", default=None, help="preset only: the weights' licence (carry the data's terms)")
     parser.add_argument("--description", default=None, help="preset only: one line saying what the model is")
+    parser.add_argument("--age-years-head-weight", type=float, default=None, metavar="W",
+                        help="preset only, one network with an age_years output: report W x its head + (1 - W) x the "
+                             "expected age of its age groups (choose W on the run's validation faces, e.g. with "
+                             "experiments/age_years_blend.py; default: the head alone)")
+    parser.add_argument("--age-years-chosen-on", default=None, metavar="TEXT",
+                        help="preset only, with --age-years-head-weight: how W was chosen (kept in the card)")
     parser.add_argument("--onnx", action="store_true",
                         help="preset only: also write the network's ONNX copy into the preset (model.onnx; needs the "
                              "export extra), so that predict runs it in ONNX Runtime without Keras")
@@ -77,7 +83,11 @@ def _export(args: argparse.Namespace) -> int:
     if args.format == PRESET_FORMAT:
         if args.onnx:
             _need_onnx_export()  # before the preset is written, not after
+        if args.age_years_chosen_on is not None and args.age_years_head_weight is None:
+            raise ConfigError("--age-years-chosen-on says how --age-years-head-weight was chosen; give both")
+        chosen = None if args.age_years_chosen_on is None else {"chosen_on": args.age_years_chosen_on}
         written = export_preset(args.model, args.out, license=args.license, description=args.description,
+                                age_years_head_weight=args.age_years_head_weight, age_years=chosen,
                                 overwrite=args.overwrite)
         kind = f"an ensemble of {len(args.model)} runs" if len(args.model) > 1 else "the preset"
         print(f"wrote {kind} to {written} (load it with --model {written})")
@@ -86,6 +96,10 @@ def _export(args: argparse.Namespace) -> int:
 
             print(f"wrote its ONNX copy to {add_onnx_to_preset(written)} (predict runs it in ONNX Runtime)")
         return 0
+    for given, flag in ((args.age_years_head_weight, "--age-years-head-weight"),
+                        (args.age_years_chosen_on, "--age-years-chosen-on")):
+        if given is not None:
+            raise ConfigError(f"{flag} is for --format preset (an exported file keeps its model's own age in years)")
     if args.onnx:
         raise ConfigError(f"--onnx is for --format preset; --format {args.format} writes one file (use --format onnx "
                           f"for an ONNX file)")

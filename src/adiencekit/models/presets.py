@@ -177,6 +177,7 @@ def save_preset(
     metrics: Mapping[str, Any] | None = None,
     license: str | None = None,  # noqa: A002 - the preset field's name
     description: str | None = None,
+    age_years: Mapping[str, Any] | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write ``model`` as a preset folder: ``preset.json`` and ``model.weights.h5``.
@@ -198,6 +199,8 @@ def save_preset(
             measured.
         license: licence of the weights (e.g. data terms that carry over).
         description: one line.
+        age_years: how the model's ``age_years`` output was chosen (its head weight and on
+            what faces), kept as the card's ``age_years`` entry.
         overwrite: replace an existing preset in ``preset_dir``.
 
     Returns:
@@ -224,6 +227,7 @@ def save_preset(
     metrics_value = previous.get("metrics") if metrics is None else metrics
     if metrics_value is not None and (not isinstance(metrics_value, Mapping) or "protocol" not in metrics_value):
         raise ConfigError("preset metrics must be a dict with a 'protocol' entry saying how they were measured")
+    age_years_value = previous.get("age_years") if age_years is None else age_years
     document = {
         "format": FORMAT,
         "format_version": _CLASS_FORMAT_VERSIONS[class_name],
@@ -239,6 +243,7 @@ def save_preset(
         "training_data": _jsonable(training_data if training_data is not None else previous.get("training_data"),
                                    "training_data"),
         "metrics": _jsonable(plain_json(metrics_value), "metrics"),
+        **({"age_years": _jsonable(plain_json(age_years_value), "age_years")} if age_years_value else {}),
         "license": license if license is not None else previous.get("license"),
         "description": description if description is not None else previous.get("description", ""),
         "versions": {"adiencekit": _version(), "keras": keras.__version__},
