@@ -174,7 +174,9 @@ def test_a_preset_of_two_roots_is_re_made_by_the_command_and_a_rerun_keeps_the_r
     from adiencekit.inference import detection
 
     raws, preset = two_roots
-    monkeypatch.setattr(detection, "MTCNNDetector", lambda **_: _CentreFace())  # the command's own detector
+    # The card records the detector its faces were cut with (here the test's _CentreFace); the command uses it.
+    monkeypatch.setitem(detection.DETECTOR_OF_CLASS, "_CentreFace", "centre")
+    monkeypatch.setitem(detection.DETECTORS, "centre", lambda **_: _CentreFace())
     out = tmp_path / "v2"
     argv = ["reproduce", str(preset), "--data", f"utkface:{raws[0]},{raws[1]}", "--out", str(out), "--epochs", "1",
             "--quiet"]

@@ -7,7 +7,7 @@ and its split) and the full config of each network it holds. :func:`reproduce_pr
 replays that record on the raw UTKFace roots in one call:
 
 1. ``DIR/data``: :func:`~adiencekit.inference.prepare.prepare_utkface` with the recorded
-   crop, padding and split (continues an interrupted preparation); a preset trained on
+   crop, padding, split and detector (continues an interrupted preparation); a preset trained on
    several roots gets one prepared folder per root, ``DIR/data/<raw folder name>``;
 2. ``DIR/runs/<network>``: :func:`~adiencekit.training.train` with each recorded config,
    its data pointed at the prepared folder(s) (an interrupted run resumes; a finished run
@@ -32,6 +32,8 @@ Example:
 >>> plan = recorded_training("utkface_v2")
 >>> [config.seed for config in plan.configs], plan.crop.size, plan.pad, plan.age_years_head_weight
 ([0], 112, 0.25, 0.3)
+>>> plan.detector  # the mtcnn package cut its faces: reproduce prepares with "mtcnn-package"
+'MTCNNDetector'
 >>> [(root.raw, root.split_seed, root.test_fraction) for root in plan.roots]
 [('utkface', 0, 0.2), ('utkface-extra', 0, 0.2)]
 """
@@ -84,6 +86,8 @@ class RecordedTraining:
             preset that blends it with its age groups (chosen after training, on the run's
             validation faces, and not part of the training config), or ``None``.
         age_years: the card's ``age_years`` entry (how that weight was chosen), or ``None``.
+        detector: the class of the face detector the faces were cut with
+            (``MTCNNDetector``: the ``mtcnn`` package), or ``None`` where not recorded.
     """
 
     name: str
@@ -95,6 +99,7 @@ class RecordedTraining:
     description: str | None = None
     age_years_head_weight: float | None = None
     age_years: dict[str, Any] | None = None
+    detector: str | None = None
 
 
 @dataclass
@@ -171,6 +176,7 @@ def recorded_training(preset: str | os.PathLike[str]) -> RecordedTraining:
             description=document.get("description"),
             age_years_head_weight=None if head_weight is None else float(head_weight),
             age_years=age_years if isinstance(age_years, dict) else None,
+            detector=prepared.get("detector") if isinstance(prepared.get("detector"), str) else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ConfigError(f"preset {preset}: its training record is incomplete or invalid ({error})") from None
@@ -270,7 +276,9 @@ def reproduce_preset(
         out: the working folder: ``data/``, ``runs/`` and ``preset/`` are written there.
         epochs: train every network for this many epochs instead of the recorded number
             (a quick check of the chain, not the preset's figures).
-        detector: the face detector for the preparation (default: MTCNN, as recorded).
+        detector: the face detector for the preparation (a detector or a name of
+            :data:`~adiencekit.inference.detection.DETECTORS`); default the one the card
+            records (``mtcnn-package`` for ``MTCNNDetector``), else ``"mtcnn"``.
         verbose: Keras ``fit`` verbosity for the runs.
         progress: show the preparation's progress bar on stderr.
 
@@ -314,6 +322,10 @@ def reproduce_preset(
     UTKFaceDataset(raws, check_images=False)  # every raw root has its images/ (one line naming the first that does not)
     runs = [out / "runs" / _run_name(config, index, configs) for index, config in enumerate(configs)]
     finished = [_finished_with(run, config) for run, config in zip(runs, configs, strict=True)]
+    if detector is None:
+        from adiencekit.inference.detection import DETECTOR_OF_CLASS
+
+        detector = DETECTOR_OF_CLASS.get(plan.detector or "", "mtcnn")
     summaries = []
     for root, raw, folder in zip(plan.roots, raws, prepared, strict=True):
         report = prepare_utkface(

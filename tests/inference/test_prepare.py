@@ -120,11 +120,15 @@ def test_cli_prepare(tmp_path, capsys, monkeypatch):
     raw = _raw_root(tmp_path, count=10)
     original = prepare_module.prepare_utkface
 
-    def with_fake_detector(*args, **kwargs):
+    asked = []
+
+    def with_fake_detector(*args, detector, **kwargs):
+        asked.append(detector)
         return original(*args, detector=_CentreFace(), **kwargs)
 
     monkeypatch.setattr(prepare_module, "prepare_utkface", with_fake_detector)
     assert main(["prepare", f"utkface:{raw}", "--out", str(tmp_path / "out"), "--seed", "1"]) == 0
+    assert asked == ["mtcnn"]  # predict's own detector by default
     out = capsys.readouterr().out
     assert "9 crops written, 1 without a face" in out and "--recipe utkface_multitask" in out
     assert (tmp_path / "out" / "splits.csv").is_file()
@@ -134,3 +138,21 @@ def test_cli_prepare(tmp_path, capsys, monkeypatch):
     assert main(["prepare", str(raw), "--out", str(tmp_path / "o3"), "--pad", "3"]) == 2
     assert "pad must be a number in [0, 1]" in capsys.readouterr().err
     assert not (tmp_path / "o3").exists()  # checked before anything is written
+    assert main(["prepare", str(raw), "--out", str(tmp_path / "o4"), "--detector", "haar"]) == 2
+    assert "invalid choice: 'haar'" in capsys.readouterr().err and not (tmp_path / "o4").exists()
+
+
+def test_a_root_prepared_with_another_detector_is_not_continued(tmp_path) -> None:
+    class OtherFace(_CentreFace):
+        pass
+
+    raw = _raw_root(tmp_path, count=6)
+    out = tmp_path / "out"
+    prepare_utkface(raw, out, detector=_CentreFace(), val_fraction=0.2, test_fraction=0.2)
+    assert json.loads((out / PREPARE_FILE).read_text())["detector"] == "_CentreFace"
+    stamp = (out / "splits.csv").stat().st_mtime_ns
+    with pytest.raises(ConfigError, match="prepared with the _CentreFace detector, not OtherFace"):
+        prepare_utkface(raw, out, detector=OtherFace(), val_fraction=0.2, test_fraction=0.2)
+    assert (out / "splits.csv").stat().st_mtime_ns == stamp  # refused before anything is written
+    report = prepare_utkface(raw, out, detector=OtherFace(), val_fraction=0.2, test_fraction=0.2, overwrite=True)
+    assert report.align.written == 5 and json.loads((out / PREPARE_FILE).read_text())["detector"] == "OtherFace"

@@ -1,7 +1,7 @@
 """``adiencekit prepare``: detect, align and split a raw UTKFace root for training, the way predict cuts faces.
 
 ``adiencekit prepare UTKFACE_ROOT --out DIR [--pad F] [--val-fraction F] [--test-fraction F]
-[--seed N] [--overwrite]`` runs :func:`adiencekit.inference.prepare.prepare_utkface`.
+[--seed N] [--detector NAME] [--overwrite]`` runs :func:`adiencekit.inference.prepare.prepare_utkface`.
 
 Example:
 
@@ -38,6 +38,9 @@ def add_prepare_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--val-fraction", type=float, default=0.1, help="validation share (default 0.1)")
     parser.add_argument("--test-fraction", type=float, default=0.2, help="test share (default 0.2)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
+    parser.add_argument("--detector", default="mtcnn", choices=("mtcnn", "mtcnn-onnx", "mtcnn-keras", "mtcnn-package"),
+                        help="the face detector (default mtcnn: predict's own, in ONNX Runtime where installed; "
+                             "mtcnn-package: the mtcnn package on TensorFlow, which cut the bundled model's faces)")
     parser.add_argument("--overwrite", action="store_true", help="rewrite crops that exist already")
     return parser
 
@@ -65,7 +68,8 @@ def run_prepare(args: argparse.Namespace) -> int:
     root = raw_utkface_root(args.source)
     report = prepare_utkface(
         root, Path(args.out).expanduser(), pad=args.pad, val_fraction=args.val_fraction,
-        test_fraction=args.test_fraction, seed=args.seed, overwrite=args.overwrite, progress=sys.stderr.isatty(),
+        test_fraction=args.test_fraction, seed=args.seed, detector=args.detector, overwrite=args.overwrite,
+        progress=sys.stderr.isatty(),
     )
     print(report.summary())
     print(f"train with: adiencekit train --recipe utkface_multitask --data utkface:{args.out}")

@@ -45,7 +45,7 @@ from adiencekit.errors import ConfigError
 from adiencekit.inference.images import as_rgb_array
 from adiencekit.inference.stage_times import stage
 
-__all__ = ["DETECTORS", "LANDMARK_NAMES", "MIN_FACE_SHARE", "Detection", "FaceDetector", "MTCNNDetector",
+__all__ = ["DETECTORS", "DETECTOR_OF_CLASS", "LANDMARK_NAMES", "MIN_FACE_SHARE", "Detection", "FaceDetector", "MTCNNDetector",
            "get_detector"]
 
 #: Order of the five landmarks (left/right as the viewer sees the image).
@@ -424,6 +424,13 @@ def _default_mtcnn(runtime: str = "auto", **kwargs: Any) -> FaceDetector:
     if runtime == "onnx" or (runtime == "auto" and mtcnn_onnx_available()):
         return _onnx_mtcnn(**kwargs)
     return _keras_mtcnn()(**_without_threads(kwargs))
+
+
+#: The :data:`DETECTORS` name of each MTCNN class, as a preparation records the class
+#: (``prepare.json``'s ``detector``): how ``adiencekit reproduce`` finds the detector a preset's
+#: faces were cut with.
+DETECTOR_OF_CLASS = {"MTCNNDetector": "mtcnn-package", "KerasMTCNNDetector": "mtcnn-keras",
+                     "OnnxMTCNNDetector": "mtcnn-onnx"}
 
 
 def get_detector(detector: str | FaceDetector, runtime: str = "auto", **kwargs: Any) -> FaceDetector:

@@ -83,7 +83,7 @@ def prepare_utkface(
     val_fraction: float = 0.1,
     test_fraction: float = 0.2,
     seed: int = 0,
-    detector: FaceDetector | None = None,
+    detector: FaceDetector | str | None = None,
     overwrite: bool = False,
     progress: bool = False,
 ) -> PrepareReport:
@@ -97,7 +97,11 @@ def prepare_utkface(
         val_fraction: share of the raw images for validation.
         test_fraction: share of the raw images for testing.
         seed: seed of the split.
-        detector: a face detector; default MTCNN with a 20 px smallest face.
+        detector: a face detector, or a name of
+            :data:`~adiencekit.inference.detection.DETECTORS` (built with a 20 px smallest
+            face); default ``"mtcnn"``, the detector ``predict`` uses (in ONNX Runtime where
+            installed). Its class is recorded in ``prepare.json``; a root prepared with
+            another detector is not continued (the crops would mix) unless ``overwrite``.
         overwrite: rewrite crops that exist already (needed to continue a ``dst``
             prepared with another crop or padding, which is refused otherwise).
         progress: show a progress bar on stderr.
@@ -130,15 +134,21 @@ def prepare_utkface(
             "crops would be mixed with new ones: prepare it again with overwrite (adiencekit prepare --overwrite), "
             "or choose another folder"
         )
+    if detector is None or isinstance(detector, str):
+        from adiencekit.inference.detection import get_detector
+
+        detector = get_detector(detector or "mtcnn", min_face=20)
+    if earlier is not None and not overwrite and earlier.get("detector") not in (None, type(detector).__name__):
+        raise ConfigError(
+            f"{dst} was prepared with the {earlier.get('detector')} detector, not {type(detector).__name__}; its "
+            "crops would be mixed with new ones: prepare it again with overwrite (adiencekit prepare --overwrite), "
+            "pass that detector, or choose another folder"
+        )
     split = raw.split(task="multitask", val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
     dst.mkdir(parents=True, exist_ok=True)
     write_splits_csv(split, dst / SPLITS_FILE)
     if (src / "labels.csv").is_file():
         shutil.copyfile(src / "labels.csv", dst / "labels.csv")
-    if detector is None:
-        from adiencekit.inference.detection import MTCNNDetector
-
-        detector = MTCNNDetector(min_face=20)
     start = time.perf_counter()
     aligned = align_faces_in_folder(src / "images", dst / "images", spec, detector=detector, overwrite=overwrite,
                                     pad=pad, progress=progress)
