@@ -31,7 +31,7 @@ Example:
 >>> from adiencekit.reproduce import recorded_training
 >>> plan = recorded_training("utkface_v2")
 >>> [config.seed for config in plan.configs], plan.crop.size, plan.pad, plan.age_years_head_weight
-([0], 112, 0.25, 0.3)
+([0], 112, 0.25, 0.4)
 >>> plan.detector  # the mtcnn package cut its faces: reproduce prepares with "mtcnn-package"
 'MTCNNDetector'
 >>> [(root.raw, root.split_seed, root.test_fraction) for root in plan.roots]
