@@ -8,7 +8,8 @@ Commands::
     adiencekit train     [--data PATH|synthetic|utkface:PATH] [--folds-dir DIR] [--model NAME]
                          [--task T] [--fold K] [--recipe NAME] [--config FILE] [--epochs N]
                          [--batch-size N] [--learning-rate LR] [--val-fraction F] [--seed N]
-                         [--augment standard|strong] [--label-smoothing X]
+                         [--augment standard|strong|photo] [--augment-on host|device]
+                         [--label-smoothing X]
                          [--age-neighbour-smoothing X] [--age-ordinal-weight W]
                          [--gender-loss-weight W] [--input-format auto|tf|grain] [--out DIR]
                          [--imagenet-weights FILE | --no-imagenet] [--overwrite] [--quiet]
@@ -86,7 +87,8 @@ _FIELD_OPTIONS = (
     ("crop_size", "crop_size"), ("faces", "faces"), ("age_policy", "age_policy"),
     ("learning_rate", "learning_rate"), ("val_fraction", "val_fraction"), ("seed", "seed"),
     ("split_seed", "split_seed"),
-    ("folds_dir", "folds_dir"), ("augment", "augment"), ("balance", "balance"), ("label_smoothing", "label_smoothing"),
+    ("folds_dir", "folds_dir"), ("augment", "augment"), ("augment_on", "augment_on"),
+    ("balance", "balance"), ("label_smoothing", "label_smoothing"),
     ("age_neighbour_smoothing", "age_neighbour_smoothing"), ("age_ordinal_weight", "age_ordinal_weight"),
     ("gender_loss_weight", "gender_loss_weight"), ("input_format", "input_format"),
 )

@@ -22,7 +22,15 @@ from typing import Any, NoReturn
 from adiencekit import __version__
 from adiencekit.data.datasets import UTKFACE_PREFIX
 from adiencekit.errors import AdienceKitError
-from adiencekit.training.config import AGE_POLICIES, AUGMENTATIONS, BALANCE_MODES, FACES, INPUT_FORMATS, TASKS
+from adiencekit.training.config import (
+    AGE_POLICIES,
+    AUGMENT_PLACES,
+    AUGMENTATIONS,
+    BALANCE_MODES,
+    FACES,
+    INPUT_FORMATS,
+    TASKS,
+)
 from adiencekit.training.recipes import SWEEPS
 
 __all__ = ["UsageError", "build_parser", "expanded_path"]
@@ -97,6 +105,10 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
                         help="training augmentation: standard (crops, flips; default), strong (also random "
                              "zoom in/out, shift, colour, blur and grey per image) or photo (strong, then "
                              "down/up scaling, yaw warp, gamma, side light, noise and JPEG re-compression per image)")
+    parser.add_argument("--augment-on", choices=AUGMENT_PLACES, default=None,
+                        help="where the random crop, flip and rotation run: host (the input pipeline; default) "
+                             "or device (a layer in front of the model in the training step, on the GPU; the "
+                             "pipeline then only batches cached images; --augment standard only)")
     parser.add_argument("--balance", choices=BALANCE_MODES, default=None,
                         help="group-balanced sampling: age_group draws faces of rare age groups more often "
                              "(each epoch as many faces; default: each face once per epoch)")

@@ -82,7 +82,7 @@ from PIL import Image
 
 from adiencekit.data.array_augment import center_crop_array, random_augment_array, random_augment_batch
 from adiencekit.data.opencv_images import bilinear_resize_opencv, decode_jpeg_opencv, opencv, shrinks
-from adiencekit.data.pipeline_args import JPEG_DECODE_RATIOS, check_pipeline_args
+from adiencekit.data.pipeline_args import JPEG_DECODE_RATIOS, augments, check_pipeline_args
 from adiencekit.errors import ConfigError
 
 __all__ = [
@@ -518,7 +518,8 @@ def build_grain_pipeline(
         if batch_size is not None:
             part = part.batch(int(batch_size), drop_remainder=drop_remainder)
         work = batch if batch_size is not None else element
-        if training:  # crops, flips and angles from a generator seeded by (seed, epoch, position)
+        if training and augments(image_size, crop_size, flip=flip, rotation=rotation):
+            # crops, flips and angles from a generator seeded by (seed, epoch, position)
             epoch_seed = int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
             part = part.random_map(work, seed=epoch_seed)
         else:

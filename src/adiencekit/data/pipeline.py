@@ -62,7 +62,7 @@ import tensorflow as tf
 
 from adiencekit.data.balance import check_balance
 from adiencekit.data.batch_augment import affine_transforms, augment_batch, to_uint8
-from adiencekit.data.pipeline_args import JPEG_DECODE_RATIOS, check_cache_folder, check_pipeline_args
+from adiencekit.data.pipeline_args import JPEG_DECODE_RATIOS, augments, check_cache_folder, check_pipeline_args
 
 __all__ = [
     "JPEG_DECODE_RATIOS",
@@ -477,7 +477,12 @@ def build_pipeline(
     else:
         ds = _balanced_stream(_stream, label_arrays, balance, count, seed, training)
 
-    if training:
+    if training and not augments(image_size, crop_size, flip=flip, rotation=rotation):
+        # Nothing to draw (the crop is the whole image, no flip, no rotation: the model
+        # augments on its device, TrainConfig.augment_on="device"): shuffled batches only.
+        if batch_size is not None:
+            ds = ds.batch(int(batch_size), drop_remainder=drop_remainder)
+    elif training:
         # Batch first, then one vectorised augmentation per batch, seeded by the batch's
         # own draw from a random stream that is new each epoch (see the module docstring).
         augment_size = UNBATCHED_AUGMENT_BATCH if batch_size is None else int(batch_size)

@@ -37,6 +37,7 @@ __all__ = [
     "JPEG_DECODE_RATIOS",
     "OUTPUT_DTYPES",
     "PIPELINE_FORMATS",
+    "augments",
     "check_cache_folder",
     "check_format",
     "check_pipeline_args",
@@ -118,6 +119,16 @@ def resolve_format(format: str = "auto", *, notice: Callable[[str], None] | None
             "format 'grain' (pip install grain)"
         )
     return format
+
+
+def augments(image_size: int, crop_size: int, *, flip: bool, rotation: float) -> bool:
+    """Whether a training pipeline has per-image work after loading: a crop smaller than
+    the image, a flip or a rotation (without any, it only shuffles and batches).
+
+    >>> augments(256, 227, flip=True, rotation=0.0), augments(256, 256, flip=False, rotation=0.0)
+    (True, False)
+    """
+    return int(crop_size) < int(image_size) or bool(flip) or float(rotation) > 0
 
 
 def check_cache_folder(folder: Path) -> None:

@@ -50,7 +50,9 @@ from adiencekit.errors import ConfigError, DatasetNotFoundError
 from adiencekit.data.folds import FACE_LAYOUTS
 from adiencekit.labels import AGE_POLICIES, NUM_FOLDS, TASKS
 
-__all__ = ["AUGMENTATIONS", "DATASET_FIELDS", "FIELD_GROUPS", "SYNTHETIC", "UTKFACE_PREFIX", "TrainConfig"]
+__all__ = [
+    "AUGMENTATIONS", "AUGMENT_PLACES", "DATASET_FIELDS", "FIELD_GROUPS", "SYNTHETIC", "UTKFACE_PREFIX", "TrainConfig",
+]
 
 FACES: tuple[str, ...] = tuple(FACE_LAYOUTS)
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -64,6 +66,10 @@ AUGMENTATIONS = ("standard", "strong", "photo")
 BALANCE_CHOICES: tuple[str | None, ...] = (None, *BALANCE_MODES)
 #: Input pipeline engines: ``"auto"`` (``tf.data`` when TensorFlow is installed, else Grain), ``"tf"``, ``"grain"``.
 INPUT_FORMATS = ("auto", "tf", "grain")
+#: Where training's random crop, flip and rotation run: ``"host"`` (the input pipeline, on
+#: the CPU) or ``"device"`` (a :class:`~adiencekit.layers.FaceAugmentation` layer in front of
+#: the model during ``fit``, on the accelerator; the pipeline then only batches cached images).
+AUGMENT_PLACES = ("host", "device")
 
 #: Fields whose unset value (``None``) is the dataset's native one.
 DATASET_FIELDS: tuple[str, ...] = ("faces", "age_policy", "test_fold", "test_fraction", "image_size")
@@ -71,7 +77,8 @@ DATASET_FIELDS: tuple[str, ...] = ("faces", "age_policy", "test_fold", "test_fra
 #: The fields of a TrainConfig by concern (the JSON file stays flat; see :meth:`TrainConfig.grouped`).
 FIELD_GROUPS: dict[str, tuple[str, ...]] = {
     "data": ("task", "data", "folds_dir", "faces", "age_policy", "test_fold", "val_fraction", "test_fraction", "split_seed",
-             "image_size", "crop_size", "flip", "rotation", "augment", "balance", "cache"),
+             "image_size", "crop_size", "flip", "rotation", "augment", "augment_on", "balance",
+             "cache"),
     "model": ("model", "model_kwargs"),
     "optimisation": ("batch_size", "optimizer", "learning_rate", "momentum", "weight_decay", "lr_schedule",
                      "lr_step_iterations", "lr_step_factor", "scale_lr_with_replicas", "epochs",
@@ -157,6 +164,16 @@ class TrainConfig:
             ``"photo"``: ``"strong"`` followed by
             :class:`~adiencekit.layers.PhotoDegradation` with its defaults (down- and
             up-scaling, yaw warp, gamma, side light, noise, JPEG re-compression per image).
+        augment_on: where the random crop, ``flip`` and ``rotation`` run. ``"host"``
+            (default): in the input pipeline, on the CPU, overlapping the training step.
+            ``"device"``: in the training step, by a seed-``seed``
+            :class:`~adiencekit.layers.FaceAugmentation` in front of the model, on the
+            accelerator; the pipeline then only shuffles and batches whole
+            ``image_size`` images (no per-image work after the cache), which is what
+            keeps a fast GPU fed by a few CPU cores. The saved model is the plain one
+            (``crop_size`` input, no augmentation layer), exactly as with ``"host"``.
+            Only with ``augment="standard"`` (the photo augmentations run on the host).
+            On a CPU-only machine it moves the work into the step instead of beside it.
         label_smoothing: uniform label smoothing of every head's loss, in [0, 1).
         age_neighbour_smoothing: share of the age target moved to the adjacent age groups
             (the groups are ordered), in [0, 1); needs an age head. With
@@ -219,6 +236,7 @@ class TrainConfig:
     flip: bool = True
     rotation: float = 0.0
     augment: str = "standard"
+    augment_on: str = "host"
     balance: str | None = None
     label_smoothing: float = 0.0
     age_neighbour_smoothing: float = 0.0
@@ -288,6 +306,13 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.flip must be a bool, got {self.flip!r}")
         _number("rotation", self.rotation, 0.0, 180.0)
         _choice("augment", self.augment, AUGMENTATIONS)
+        _choice("augment_on", self.augment_on, AUGMENT_PLACES)
+        if self.augment_on == "device" and self.augment != "standard":
+            raise ConfigError(
+                f"TrainConfig.augment_on='device' moves the random crop, flip and rotation into the model; "
+                f"augment={self.augment!r} runs its photo augmentation on the host before them "
+                "(use augment 'standard', or augment_on 'host')"
+            )
         _choice("balance", self.balance, BALANCE_CHOICES)
         if self.balance is not None and self.input_format == "grain":
             raise ConfigError(

@@ -82,7 +82,12 @@ from adiencekit.training.config import TrainConfig
 from adiencekit.training.data_loading import check_split, data_counts, load_dataset, split_dataset
 from adiencekit.training.devices import DeviceSetup, setup_devices
 from adiencekit.training.divergence import explosion_limit, learned_nothing
-from adiencekit.training.model_setup import build_optimizer, compile_model, create_run_model
+from adiencekit.training.model_setup import (
+    build_optimizer,
+    compile_model,
+    create_run_model,
+    device_augmented_model,
+)
 from adiencekit.training.run_folder import (
     RunLock,
     mark_failed,
@@ -336,12 +341,17 @@ def train(
     keras.utils.set_random_seed(config.seed)
     with setup.scope():
         model = _build_model(config, crop)
+        # augment_on="device": fit trains the model behind its augmentation layer (shared
+        # weights); the plain model is what is saved and evaluated.
+        fit_model = device_augmented_model(model, config) if config.augment_on == "device" else model
         learning_rate = setup.learning_rate(config.learning_rate, config.scale_lr_with_replicas)
-        compile_model(model, config, build_optimizer(config, steps, learning_rate), setup.jit_compile)
+        compile_model(model, config, build_optimizer(config, steps, learning_rate), setup.jit_compile,
+                      fit_model=fit_model)
         with RunLock(run_dir):
             prepare_run_dir(config, run_dir, resume=resume, overwrite=overwrite)
             return _train_in_folder(
-                config, run_dir, model, split, setup, crop, global_batch, verbose, callbacks, data_report
+                config, run_dir, model, split, setup, crop, global_batch, verbose, callbacks, data_report,
+                fit_model,
             )
 
 
@@ -356,8 +366,13 @@ def _train_in_folder(
     verbose: int,
     callbacks: Sequence[keras.callbacks.Callback],
     data_report: Any,
+    fit_model: keras.Model,
 ) -> RunResult:
-    """The part of :func:`train` that runs with the folder prepared and locked."""
+    """The part of :func:`train` that runs with the folder prepared and locked.
+
+    ``fit_model`` is what ``fit`` trains, checkpoints and backs up: ``model`` itself, or
+    the device-augmenting wrapper around it (``augment_on="device"``).
+    """
     data = None
     report_path = run_dir / "data_report.txt"
     if data_report is not None:
@@ -371,14 +386,16 @@ def _train_in_folder(
     # models cast to float on their device (Keras functional models cast inputs to their
     # Input dtype), so training sees exactly the values a float32 pipeline would give.
     input_format = resolve_format(config.input_format, notice=print if verbose else None)
+    on_device = config.augment_on == "device"
     pipeline_args = {
-        "image_size": config.image_size, "crop_size": crop, "batch_size": global_batch,
-        "output_dtype": TRAINING_INPUT_DTYPE, "format": input_format,
+        # On the device the model crops: the pipeline delivers whole images.
+        "image_size": config.image_size, "crop_size": config.image_size if on_device else crop,
+        "batch_size": global_batch, "output_dtype": TRAINING_INPUT_DTYPE, "format": input_format,
         "age_years": bool(getattr(model, "age_years", False)),
     }
     train_ds = split.train.pipeline(
-        training=True, seed=config.seed, cache=config.cache, rotation=config.rotation, flip=config.flip,
-        balance=config.balance, **pipeline_args,
+        training=True, seed=config.seed, cache=config.cache, rotation=0.0 if on_device else config.rotation,
+        flip=config.flip and not on_device, balance=config.balance, **pipeline_args,
     )
     train_ds = _strong_augmentation(train_ds, config, input_format)
     if config.steps_per_epoch is not None:
@@ -388,7 +405,7 @@ def _train_in_folder(
 
     backup_dir = run_dir / "backup"
     best_path = run_dir / "best.weights.h5"
-    resumed_from = restore_backup(model, backup_dir)
+    resumed_from = restore_backup(fit_model, backup_dir)
     recorder = HistoryRecorder(run_dir / "history.json", run_dir / "history.csv")
     _note_missing_history(recorder, resumed_from)
     own: list[keras.callbacks.Callback] = [
@@ -418,7 +435,7 @@ def _train_in_folder(
     stopped = resumed_from > 0 and stopped_after == resumed_from
     try:
         if not stopped:
-            model.fit(
+            fit_model.fit(
                 train_ds,
                 validation_data=val_ds,
                 epochs=config.epochs,
@@ -433,7 +450,7 @@ def _train_in_folder(
         raise _fail(run_dir, config, setup, error, str(error)) from None
     if not best_path.is_file():
         raise _fail(run_dir, config, setup, None, "training diverged: no epoch reached a finite validation loss")
-    model.load_weights(best_path)
+    fit_model.load_weights(best_path)  # the best weights, into model too (shared)
     evaluation = evaluate(
         model, split.test, config.task, batch_size=global_batch, image_size=config.image_size,
         steps=config.test_steps, input_format=input_format,

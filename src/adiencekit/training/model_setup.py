@@ -18,7 +18,7 @@ import keras
 
 from adiencekit.training.config import TrainConfig
 
-__all__ = ["build_optimizer", "compile_model", "create_run_model"]
+__all__ = ["build_optimizer", "compile_model", "create_run_model", "device_augmented_model"]
 
 
 def build_optimizer(config: TrainConfig, steps_per_epoch: int, learning_rate: float | None = None) -> Any:
@@ -52,7 +52,10 @@ def build_optimizer(config: TrainConfig, steps_per_epoch: int, learning_rate: fl
     return keras.optimizers.RMSprop(lr, momentum=config.momentum, weight_decay=decay)
 
 
-def compile_model(model: keras.Model, config: TrainConfig, optimizer: Any, jit_compile: Any = False) -> None:
+def compile_model(
+    model: keras.Model, config: TrainConfig, optimizer: Any, jit_compile: Any = False,
+    fit_model: keras.Model | None = None,
+) -> None:
     """Compile with the task model's defaults: masked losses (−1 = missing), accuracy, 1-off for age.
 
     The losses and metrics belong to :class:`~adiencekit.models.AgeGenderClassifier`
@@ -66,6 +69,9 @@ def compile_model(model: keras.Model, config: TrainConfig, optimizer: Any, jit_c
         config: the run's config (its ``task`` must be the model's).
         optimizer: the optimizer.
         jit_compile: value for :meth:`keras.Model.compile`.
+        fit_model: the model ``fit`` trains when it is not ``model`` itself (the
+            :func:`device_augmented_model` around it): compiled with the same losses,
+            metrics and optimizer (one optimizer for the same trainable variables).
     """
     task = getattr(model, "task", None)
     if task != config.task:
@@ -81,6 +87,42 @@ def compile_model(model: keras.Model, config: TrainConfig, optimizer: Any, jit_c
         if getattr(model, "age_years", False):
             options["loss_weights"]["age_years"] = 1.0
     model.compile(**options)
+    if fit_model is not None and fit_model is not model:
+        # A plain Keras model: the task's defaults are passed explicitly, keyed by the
+        # same output names (the wrapper's outputs are the task model's).
+        options.setdefault("loss", model.default_loss())
+        options["metrics"] = model.default_metrics()
+        fit_model.compile(**options)
+
+
+def device_augmented_model(model: keras.Model, config: TrainConfig) -> keras.Model:
+    """``model`` behind a :class:`~adiencekit.layers.FaceAugmentation`: what ``fit`` trains
+    with ``TrainConfig.augment_on="device"``.
+
+    The wrapper takes whole ``image_size`` images; in training each gets its own random
+    ``crop_size`` window, flip (``config.flip``) and rotation (``config.rotation``), drawn
+    on the device from ``config.seed``; in inference (Keras's validation) the centre
+    window. It shares every weight with ``model``, which stays the plain network that is
+    saved, evaluated and exported.
+
+    Example:
+
+    >>> from adiencekit.training import TrainConfig
+    >>> config = TrainConfig(model="scratch_cnn", model_kwargs={"base_filters": 4, "dense_units": 8},
+    ...                      image_size=40, crop_size=32, augment_on="device")
+    >>> model = create_run_model(config)
+    >>> wrapper = device_augmented_model(model, config)
+    >>> wrapper.input_shape, model.input_shape, len(wrapper.trainable_weights) == len(model.trainable_weights)
+    ((None, 40, 40, 3), (None, 32, 32, 3), True)
+    """
+    from adiencekit.layers import FaceAugmentation
+
+    crop = int(model.input_shape[1])
+    size = int(config.image_size)
+    inputs = keras.Input((size, size, 3), name="images")
+    augment = FaceAugmentation(crop, flip=config.flip, rotation=config.rotation, seed=config.seed,
+                               name="device_augmentation")
+    return keras.Model(inputs, model(augment(inputs)), name=f"{model.name}_device_augmented")
 
 
 def create_run_model(config: TrainConfig, crop: int | None = None, name: str | None = None) -> keras.Model:
