@@ -220,13 +220,16 @@ class Loader:
 
     description: str
     build: Callable[[DatasetFiles], Any]
+    whole_images: bool = False  # batches of whole image_size images (the model crops on its device)
 
 
 #: Every loader the suite knows, in table order; :func:`register_loader` adds one.
 LOADER_REGISTRY: dict[str, Loader] = {}
 
 
-def register_loader(name: str, description: str) -> Callable[[Callable[[DatasetFiles], Any]], Callable[[DatasetFiles], Any]]:
+def register_loader(
+    name: str, description: str, *, whole_images: bool = False,
+) -> Callable[[Callable[[DatasetFiles], Any]], Callable[[DatasetFiles], Any]]:
     """Decorator: add ``build(files) -> iterable of (images, labels) batches`` as loader ``name``.
 
     A new loader is one decorated function; the suite times it beside the others, in the
@@ -241,7 +244,7 @@ def register_loader(name: str, description: str) -> Callable[[Callable[[DatasetF
     def decorate(build: Callable[[DatasetFiles], Any]) -> Callable[[DatasetFiles], Any]:
         if name in LOADER_REGISTRY:
             raise ValueError(f"loader {name!r} is already registered")
-        LOADER_REGISTRY[name] = Loader(description, build)
+        LOADER_REGISTRY[name] = Loader(description, build, whole_images)
         return build
 
     return decorate
@@ -249,23 +252,27 @@ def register_loader(name: str, description: str) -> Callable[[Callable[[DatasetF
 
 def adiencekit_loader(
     paths: list[str], labels: np.ndarray, cfg: dict[str, int], *, deterministic: bool | None = None,
-    output_dtype: str | None = None, augment: bool = True, cache: bool = True,
+    output_dtype: str | None = None, augment: bool = True, cache: bool = True, on_device: bool = False,
 ) -> Any:
     """adiencekit's training pipeline as ``train()`` builds it (seed given; ``cache=True`` by default).
 
     ``output_dtype`` defaults to train()'s (``TRAINING_INPUT_DTYPE``); ``augment=False``
-    takes the centre crop (still reshuffled): the no-augmentation bound.
+    takes the centre crop (still reshuffled): the no-augmentation bound. ``on_device``:
+    as ``train()`` builds it with ``augment_on="device"`` (whole images, no crop, flip or
+    rotation in the pipeline; the model's first layer does them in the training step).
     """
     from adiencekit.data.pipeline import build_pipeline
     from adiencekit.training.fit import TRAINING_INPUT_DTYPE
 
+    extra = {"flip": False, "rotation": 0.0} if on_device else {}
     return build_pipeline(
         paths,
         labels,
         training=augment,
         shuffle=True,
         image_size=cfg["image_size"],
-        crop_size=cfg["crop_size"],
+        crop_size=cfg["image_size"] if on_device else cfg["crop_size"],
+        **extra,
         batch_size=cfg["batch_size"],
         seed=0,
         cache=cache,
@@ -362,6 +369,14 @@ register_loader("adiencekit_no_augmentation", (
     "crops and flips (a fixed slice), still reshuffled each epoch: the library's own pipeline "
     "doing the bound's work"
 ))(lambda f: adiencekit_loader(f.paths, f.labels, f.cfg, augment=False))
+register_loader("adiencekit_device", (
+    "build_pipeline as train() builds it with TrainConfig.augment_on='device': as 'adiencekit' "
+    "but the training pipeline only shuffles and batches the cached uint8 images, whole "
+    "(image_size, not crop_size: 1.27x the bytes of a 227 crop at 256), no per-image work; the "
+    "random crop, flip and rotation run in the model's first layer (FaceAugmentation) inside "
+    "the training step, on the accelerator. On a CPU-only machine that work moves into the "
+    "step: see device_augmentation_cost"
+), whole_images=True)(lambda f: adiencekit_loader(f.paths, f.labels, f.cfg, on_device=True))
 register_loader("keras_uint8", (
     "the headline baseline: keras.utils.image_dataset_from_directory(batch_size=None, image_size, "
     "bilinear resize), cast to uint8 (rounded) BEFORE .cache() of the unbatched decoded images, "
@@ -390,7 +405,7 @@ BASELINE = "keras_uint8"
 #: The loader whose cached epoch bounds every cached ratio.
 BOUND = "tf_data_bound"
 def epoch_seconds(dataset: Any, expected_images: int, crop_size: int) -> float:
-    """Seconds to iterate one epoch; checks the image count and crop shape."""
+    """Seconds to iterate one epoch; checks the image count and image shape (``crop_size`` square)."""
     start = time.perf_counter()
     images = 0
     for batch_images, _ in dataset:
@@ -498,6 +513,9 @@ def judge_targets(result: dict[str, Any]) -> dict[str, bool]:
     if "cached_share_of_bound_stats" in result:
         met["cached>=0.8 of the bound (median)"] = (
             result["cached_share_of_bound_stats"]["median"] >= TARGETS["cached_share_of_bound"])
+    if "device_cached_share_of_bound_stats" in result:
+        met["cached>=0.8 of the bound (median), augment_on='device'"] = (
+            result["device_cached_share_of_bound_stats"]["median"] >= TARGETS["cached_share_of_bound"])
     met["cached_images_per_s>=3000"] = result["adiencekit_cached_images_per_s"] >= TARGETS["cached_images_per_s"]
     return met
 
@@ -528,18 +546,21 @@ def measure_dataset(
         shift = repeat % len(names)
         return names[shift:] + names[:shift]
 
+    def side(key: str) -> int:
+        return cfg["image_size"] if LOADER_REGISTRY[key].whole_images else cfg["crop_size"]
+
     for repeat in range(first_repeats):
         for key in rotated(repeat):
             filled.pop(key, None)
             dataset = LOADER_REGISTRY[key].build(files)
-            first[key].append(epoch_seconds(dataset, count, cfg["crop_size"]))
+            first[key].append(epoch_seconds(dataset, count, side(key)))
             filled[key] = dataset
         loads.append(common.load_average())
         common.log(f"{name}: first epochs, repeat {repeat + 1}/{first_repeats}: "
                    + ", ".join(f"{k} {count / first[k][-1]:.0f}" for k in names) + f" img/s; load {loads[-1]}")
     for repeat in range(cached_repeats):
         for key in rotated(repeat):
-            cached[key].append(epoch_seconds(filled[key], count, cfg["crop_size"]))
+            cached[key].append(epoch_seconds(filled[key], count, side(key)))
         loads.append(common.load_average())
     filled.clear()
     common.log(f"{name}: cached epochs (median): "
@@ -571,9 +592,66 @@ def measure_dataset(
             # library images/s as a share of the bound's = bound seconds / library seconds, per round.
             result["cached_share_of_bound_stats"] = ratio_stats(cached["adiencekit"], cached[BOUND])
             result["cached_share_of_bound"] = result["cached_share_of_bound_stats"]["median"]
+            if "adiencekit_device" in names:
+                result["device_cached_share_of_bound_stats"] = ratio_stats(cached["adiencekit_device"], cached[BOUND])
+                result["device_cached_share_of_bound"] = result["device_cached_share_of_bound_stats"]["median"]
         result["targets_met"] = judge_targets(result)
     result.update(grain_against_tf_data(first, cached))
     return result
+
+
+def device_augmentation_cost(cfg: dict[str, int], repeats: int = 30) -> dict[str, Any]:
+    """Milliseconds per batch of the random crop and flip where each placement runs them, on this machine.
+
+    ``host``: the pipeline's batched op (``augment_batch``, what ``augment_on="host"`` runs
+    in ``tf.data`` beside the step); ``device_layer``: the model's first layer with
+    ``augment_on="device"`` (``FaceAugmentation`` on the float32 batch Keras casts to, in an
+    XLA-compiled function, as inside the training step); ``fixed_slice``: the bound's
+    centre slice. On a CPU-only machine the device layer's time is added to every training
+    step (it no longer overlaps it); on a GPU it runs on the GPU (``gpu_suite.py``).
+    Interleaved repeats, median and quartiles.
+
+    Example:
+
+    >>> out = device_augmentation_cost({"image_size": 40, "crop_size": 32, "batch_size": 4}, repeats=3)
+    >>> sorted(out["ms_per_batch"])
+    ['device_layer', 'fixed_slice', 'host']
+    """
+    import tensorflow as tf
+
+    from adiencekit.data.batch_augment import augment_batch
+    from adiencekit.layers import FaceAugmentation
+
+    size, crop, batch = cfg["image_size"], cfg["crop_size"], cfg["batch_size"]
+    offset = (size - crop) // 2
+    images = tf.constant(np.random.default_rng(0).integers(0, 256, (batch, size, size, 3), dtype=np.uint8))
+    layer = FaceAugmentation(crop, flip=True, seed=0)
+    device = tf.function(lambda x: layer(tf.cast(x, tf.float32), training=True), jit_compile=True)
+    seeds = iter(range(10**9))
+    work = {
+        "host": lambda: augment_batch(images, tf.constant([next(seeds), 7]), crop).numpy(),
+        "device_layer": lambda: device(images).numpy(),
+        "fixed_slice": lambda: tf.identity(images[:, offset:offset + crop, offset:offset + crop]).numpy(),
+    }
+    for run in work.values():  # compile and warm up
+        run()
+        run()
+    seconds: dict[str, list[float]] = {key: [] for key in work}
+    for _ in range(repeats):
+        for key, run in work.items():
+            start = time.perf_counter()
+            run()
+            seconds[key].append(time.perf_counter() - start)
+    summary = {}
+    for key, values in seconds.items():
+        q1, q2, q3 = (1000 * float(q) for q in np.quantile(values, [0.25, 0.5, 0.75]))
+        summary[key] = {"median": round(q2, 3), "lower_quartile": round(q1, 3), "upper_quartile": round(q3, 3)}
+    return {
+        "batch": [batch, size, size, 3], "crop_size": crop, "repeats": repeats,
+        "ms_per_batch": summary,
+        "note": ("on this machine's CPU; with augment_on='device' the device_layer time is spent inside the "
+                 "training step on the accelerator, with 'host' the host time overlaps the step in tf.data"),
+    }
 
 
 # --------------------------------------------------------------------------------------
@@ -713,6 +791,12 @@ def main(argv: list[str] | None = None) -> int:
         skipped["utkface"] = f"not found at {utk} (see shared/data/README.md)"
         common.log(f"skipping UTKFace: {skipped['utkface']}")
 
+    cost = None
+    if "adiencekit_device" in args.loaders:
+        cost = device_augmentation_cost(cfg, repeats=3 if args.smoke else 30)
+        common.log("random crop + flip, ms per batch: " + ", ".join(
+            f"{k} {v['median']:.2f}" for k, v in cost["ms_per_batch"].items()))
+
     lines = [f"{row['dataset']}: " + ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in row.get("targets_met", {}).items())
              for row in results]
     lines += [line for line in (grain_line(row) for row in results) if line]
@@ -730,7 +814,7 @@ def main(argv: list[str] | None = None) -> int:
                 "images/s per cached round, met when the median reaches 0.8"
             ),
             "load_average_start_end": [load_at_start, common.load_average()],
-            "results": results, "skipped": skipped,
+            "results": results, "skipped": skipped, "device_augmentation_cost": cost,
         },
         tables=[(results, common.PIPELINE_COLUMNS, title)], lines=lines,
     )

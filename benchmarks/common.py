@@ -120,6 +120,8 @@ PIPELINE_COLUMNS = [
     "cached_ratio",
     "tf_data_bound_cached_images_per_s",
     "cached_share_of_bound",
+    "adiencekit_device_cached_images_per_s",
+    "device_cached_share_of_bound",
 ]
 #: The pipeline table of files written before 2026-12-05 (float32-caching Keras baseline, no bound).
 PIPELINE_COLUMNS_BEFORE_BOUND = [

@@ -66,6 +66,7 @@ LARGE_INFERENCE_BATCH = 1024
 #: The whole run in priority order: (kind, argument). Kinds: "training" (one
 #: TRAINING_PLAN entry), "host_feed" (the first entry with NumPy inputs: what the
 #: host-to-device copy costs), "endtoend" (pipeline + fit, float32 and uint8 output),
+#: "library_training" (train() through Grain, augment_on host against device),
 #: "inference" (float32, batch 64), "inference_bf16" (mixed_bfloat16, large batch),
 #: "scaling" (one (model, batch size)), "sync_cost" (the first training row with a sync per step).
 PLAN: list[tuple[str, Any]] = [
@@ -74,6 +75,7 @@ PLAN: list[tuple[str, Any]] = [
     ("host_feed", TRAINING_PLAN[0]),
     ("host_feed_uint8", (TRAINING_PLAN[0][0], TRAINING_PLAN[0][1], False)),
     ("endtoend", "levi_hassner"),
+    ("library_training", "levi_hassner"),
     ("training", BUNDLED_TRAINING),
     ("inference_bf16", ["levi_hassner", "modified_inception", "face_resnet_multitask"]),
     *[("scaling", ("levi_hassner", b)) for b in SCALING_BATCHES],
@@ -87,6 +89,7 @@ SMOKE_PLAN: list[tuple[str, Any]] = [
     ("host_feed", SMOKE_TRAINING_PLAN[0]),
     ("host_feed_uint8", (SMOKE_TRAINING_PLAN[0][0], SMOKE_TRAINING_PLAN[0][1], False)),
     ("endtoend", "levi_hassner"),
+    ("library_training", "scratch_cnn"),
     ("inference_bf16", ["scratch_cnn"]),
     ("scaling", ("scratch_cnn", 4)),
     ("sync_cost", (SMOKE_TRAINING_PLAN[0][0], SMOKE_TRAINING_PLAN[0][1], False)),
@@ -103,7 +106,7 @@ TIMER = {"training": "window", "scaling": "window", "host_feed": "window", "host
          "sync_cost": "per_step"}
 #: Seconds each kind is assumed to need at least (a step that would start with less
 #: left in the budget is skipped and recorded).
-RESERVE_S = {"sync_cost": 30.0, "training": 40.0, "host_feed": 30.0, "host_feed_uint8": 30.0, "endtoend": 60.0, "inference": 40.0,
+RESERVE_S = {"library_training": 90.0, "sync_cost": 30.0, "training": 40.0, "host_feed": 30.0, "host_feed_uint8": 30.0, "endtoend": 60.0, "inference": 40.0,
              "inference_bf16": 30.0, "scaling": 20.0}
 
 
@@ -178,6 +181,55 @@ def run_endtoend_step(profile: str, work: Path) -> dict[str, Any]:
     return result
 
 
+def run_library_training_step(profile: str, model: str, work: Path) -> dict[str, Any]:
+    """``train()`` end to end through the library's own path (Grain pipeline, run folder, no
+    TensorFlow), the random crop and flip on the host against in the training step on the
+    device (``TrainConfig.augment_on``), same data, model and settings, one after the other.
+
+    Train images/s per epoch come from the run's ``history.json`` (``ThroughputLogger``:
+    training images over the epoch's fit time, validation excluded); the first epoch
+    decodes and compiles, the later ones read the in-memory cache.
+    """
+    import json
+
+    from adiencekit.data import make_synthetic_adience
+    from adiencekit.errors import TrainingDivergedError
+    from adiencekit.training import TrainConfig, train
+
+    if profile == "smoke":
+        data = {"users_per_fold": 2, "images_per_user": 8, "image_sizes": (80,)}
+        settings = {"image_size": 72, "crop_size": 64, "batch_size": 8, "epochs": 2, "precision": "float32"}
+    else:
+        data = {"users_per_fold": 8, "images_per_user": 100, "image_sizes": (256,)}  # 4,000 faces
+        settings = {"image_size": 256, "crop_size": None, "batch_size": 256, "epochs": 4,
+                    "precision": "mixed_bfloat16"}
+    root = make_synthetic_adience(work / "library-training", seed=0, **data)
+    rows = []
+    for place in ("host", "device"):
+        config = TrainConfig(data=str(root), model=model, cache=True, input_format="grain", jit_compile=True,
+                             augment_on=place, early_stopping_patience=None, seed=0, **settings)
+        run = work / f"library-training-{place}"
+        start = time.perf_counter()
+        outcome = "finished"
+        try:
+            train(config, run, overwrite=True, verbose=0)
+        except TrainingDivergedError as error:  # the speed was still measured; say how it ended
+            outcome = f"diverged: {error}"
+        history = json.loads((run / "history.json").read_text())
+        rates = [row["images_per_second"] for row in history]
+        rows.append({
+            "augment_on": place, "model": model, "outcome": outcome,
+            "wall_seconds": round(time.perf_counter() - start, 2),
+            "images_per_second_per_epoch": [round(r, 1) for r in rates],
+            "cached_epochs_images_per_s_median": round(float(sorted(rates[1:])[len(rates[1:]) // 2]), 1)
+            if len(rates) > 1 else None,
+        })
+        common.log(f"library training {model}, augment_on={place}: {rows[-1]['images_per_second_per_epoch']} img/s")
+    host, device = (row["cached_epochs_images_per_s_median"] for row in rows)
+    return {"config": {**settings, "model": model, "data": data, "input_format": "grain"}, "rows": rows,
+            "device_over_host_cached": round(device / host, 3) if host and device else None}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the plan within the budget, writing the JSON after each step; return the exit code."""
     parser = common.base_parser(__doc__.splitlines()[0])
@@ -224,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         "scaling": [],
         "sync_cost": [],
         "endtoend": None,
+        "library_training": None,
         "inference": {"rows": [], "baseline": None, "skipped": []},
         "inference_bf16": {"rows": [], "skipped": []},
         "errors": [],
@@ -272,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
                 # The only step that may import TensorFlow (tf.data); the rest is JAX only.
                 payload["tensorflow_imported_before_endtoend"] = "tensorflow" in sys.modules
                 payload["endtoend"] = run_endtoend_step(profile, work)
+            elif step_kind == "library_training":
+                payload["library_training"] = run_library_training_step(profile, arg, work)
             elif step_kind in ("inference", "inference_bf16"):
                 bf16 = step_kind == "inference_bf16"
                 if bf16:

@@ -240,7 +240,28 @@ def _pipeline(payload: Mapping[str, Any]) -> str:
         if share:
             lines.append(f"\n{row['dataset']}: adiencekit's cached epoch is {_stats_cell(share)} of the bound's "
                          f"images/s ({share['decided_on']}).")
+        device = row.get("device_cached_share_of_bound_stats")
+        if device:
+            lines.append(f"\n{row['dataset']}: with augment_on='device' (the crop and flip in the training step) "
+                         f"the pipeline's cached epoch is {_stats_cell(device)} of the bound's images/s "
+                         f"({device['decided_on']}).")
+    cost = payload.get("device_augmentation_cost")
+    if cost:
+        ms = cost["ms_per_batch"]
+        lines.append(f"\nRandom crop and flip of a {'x'.join(map(str, cost['batch']))} batch, ms (median "
+                     f"[quartiles]) on this machine: pipeline op {_ms_cell(ms['host'])}, the model's first layer "
+                     f"(augment_on='device', XLA) {_ms_cell(ms['device_layer'])}, the bound's fixed slice "
+                     f"{_ms_cell(ms['fixed_slice'])}.")
     return "\n".join(lines)
+
+
+def _ms_cell(stats: Mapping[str, float]) -> str:
+    """``median [lower-upper]`` of a ms-per-batch entry.
+
+    >>> _ms_cell({"median": 2.0, "lower_quartile": 1.5, "upper_quartile": 2.25})
+    '2.00 [1.50-2.25]'
+    """
+    return f"{stats['median']:.2f} [{stats['lower_quartile']:.2f}-{stats['upper_quartile']:.2f}]"
 
 
 def _loader_keys(row: Mapping[str, Any]) -> list[str]:

@@ -84,15 +84,22 @@ def test_pipeline_smoke(tmp_path: Path) -> None:
         assert row["first_repeats"] == len(first) == 2 and row["cached_repeats"] == 2
         assert len(row["load_average_samples"]) == 1 + 2 + 2
         assert set(row["targets_met"]) == {
-            "first_epoch_ratio>=1.5 (lower quartile)", "cached>=0.8 of the bound (median)", "cached_images_per_s>=3000"
+            "first_epoch_ratio>=1.5 (lower quartile)", "cached>=0.8 of the bound (median)", "cached_images_per_s>=3000",
+            "cached>=0.8 of the bound (median), augment_on='device'",
         }
+        # augment_on="device": the pipeline's batches are whole images; its share of the bound per round.
+        device = [b / a for a, b in zip(row["adiencekit_device_cached_epoch"]["seconds"],
+                                        row["tf_data_bound_cached_epoch"]["seconds"])]
+        assert row["device_cached_share_of_bound_stats"]["per_repeat"] == pytest.approx(device, rel=1e-3)
     assert len(payload["machine"]["load_average_at_end"]) == 3
     # What each loader does is recorded; the library side is the configuration train() uses.
     grain = ({"adiencekit_grain"} if importlib.util.find_spec("grain") else set())
     assert set(payload["loaders"]) == {
         "adiencekit", "adiencekit_float32", "adiencekit_unordered", "adiencekit_no_augmentation", "keras_uint8", "keras",
-        "tf_data_bound", "tf_data_bound_augmented",
+        "tf_data_bound", "tf_data_bound_augmented", "adiencekit_device",
     } | grain
+    cost = payload["device_augmentation_cost"]["ms_per_batch"]
+    assert set(cost) == {"host", "device_layer", "fixed_slice"} and all(_positive(v["median"]) for v in cost.values())
     for row in payload["results"] if grain else []:  # Grain beside tf.data, same run
         assert row["grain_first_epoch_ratio"] == row["grain_first_epoch_ratio_stats"]["median"] > 0
         assert set(row["grain_targets_met"]) == {"grain_first_epoch_ratio>=1", "grain_cached_ratio>=0.8"}
@@ -180,6 +187,11 @@ def test_gpu_suite_smoke_runs_on_jax_without_tensorflow(tmp_path: Path) -> None:
     assert payload["training"]["rows"][0]["feed"] == "device" and payload["host_feed"][0]["feed"] == "host"
     assert payload["host_feed_uint8"][0]["feed"] == "host_uint8"
     assert payload["scaling"]
+    # train() end to end through Grain, the crop and flip on the host, then in the step.
+    library = payload["library_training"]
+    assert [row["augment_on"] for row in library["rows"]] == ["host", "device"]
+    assert all(_positive(row["cached_epochs_images_per_s_median"]) for row in library["rows"])
+    assert _positive(library["device_over_host_cached"])
     # Every row timed in windows; the first row once more with a sync per step, and its cost.
     assert {row["timer"] for row in payload["training"]["rows"] + payload["scaling"]} == {"window"}
     assert payload["sync_cost"][0]["timer"] == "per_step" and payload["sync_cost_summary"] is not None

@@ -399,3 +399,24 @@ def test_the_grain_pipeline_never_imports_tensorflow(tmp_path: Path) -> None:
         " crop_size=40, batch_size=2, seed=0, cache=True)\n"
         "for _ in range(2): [batch for batch in ds]\n"
     )
+
+
+def test_nothing_to_augment_means_whole_shuffled_images_in_both_engines(tmp_path: Path) -> None:
+    """crop = image, no flip, no rotation (``augment_on="device"``): each batch holds the
+    loaded images themselves, every image once per epoch, in the engine's shuffled order."""
+    paths = _smooth_images(tmp_path, 12)
+    whole = {load_image_array(path, 32).tobytes(): index for index, path in enumerate(paths)}
+    args = {"image_size": 32, "crop_size": 32, "batch_size": 4, "flip": False, "rotation": 0.0, "seed": 1,
+            "training": True, "output_dtype": "uint8"}
+    ds = build_grain_pipeline(paths, list(range(12)), **args)
+    for _ in range(2):  # two epochs
+        seen = [(image.tobytes(), int(label)) for images, labels in ds for image, label in zip(images, labels)]
+        assert sorted(label for _, label in seen) == list(range(12))
+        assert all(whole[data] == label for data, label in seen)  # no window moved, nothing mirrored
+    if importlib.util.find_spec("tensorflow") is not None:
+        tf_ds = _tf_pipeline().build_pipeline([str(p) for p in paths], list(range(12)), **args)
+        images = np.concatenate([batch[0] for batch in _tf_batches(tf_ds)])
+        tf_whole = _tf_batches(_tf_pipeline().build_pipeline([str(p) for p in paths], list(range(12)),
+                                                             **{**args, "training": False}))
+        reference = {img.tobytes() for batch in tf_whole for img in batch[0]}
+        assert len(images) == 12 and {img.tobytes() for img in images} == reference

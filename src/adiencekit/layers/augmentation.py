@@ -176,7 +176,14 @@ class FaceAugmentation(keras.layers.Pipeline):
         return int(height), int(width)
 
     def _random_crop(self, images: Any) -> Any:
-        """One random ``crop_size`` window per image, with ``keras.ops`` only."""
+        """One random ``crop_size`` window per image, mirrored left-right with probability 1/2
+        when ``flip``: one gather of flat pixel indices (the mirror folded into the column
+        indices), with ``keras.ops`` only.
+
+        On a 2-core CPU under XLA (a 32x256x256x3 float32 batch to 227) this is 2.4 ms
+        against 42 ms for the earlier two ``take_along_axis`` calls followed by
+        ``RandomFlip`` (see benchmarks/README.md).
+        """
         height, width = self._image_size(tuple(images.shape))
         crop_height, crop_width = self.crop_size
         batched = len(images.shape) == 4
@@ -186,9 +193,15 @@ class FaceAugmentation(keras.layers.Pipeline):
         top = keras.random.randint((count, 1), 0, height - crop_height + 1, seed=self._crop_seed)
         left = keras.random.randint((count, 1), 0, width - crop_width + 1, seed=self._crop_seed)
         rows = top + keras.ops.arange(crop_height, dtype="int32")[None, :]
-        cols = left + keras.ops.arange(crop_width, dtype="int32")[None, :]
-        images = keras.ops.take_along_axis(images, rows[:, :, None, None], axis=1)
-        images = keras.ops.take_along_axis(images, cols[:, None, :, None], axis=2)
+        steps = keras.ops.arange(crop_width, dtype="int32")[None, :]
+        if self.flip:
+            mirrored = keras.random.uniform((count, 1), seed=self._crop_seed) < 0.5
+            steps = keras.ops.where(mirrored, crop_width - 1 - steps, steps)
+        cols = left + steps
+        firsts = keras.ops.arange(count, dtype="int32")[:, None, None] * (height * width)
+        index = firsts + rows[:, :, None] * width + cols[:, None, :]
+        pixels = keras.ops.reshape(images, (-1, images.shape[-1]))
+        images = keras.ops.take(pixels, index, axis=0)
         return images if batched else keras.ops.squeeze(images, 0)
 
     def call(self, inputs: Any, training: bool = True) -> Any:
@@ -198,11 +211,10 @@ class FaceAugmentation(keras.layers.Pipeline):
         outputs = inputs
         if self._rotate is not None:
             outputs = self._rotate(outputs, training=True)
-        if _is_foreign_tf_tensor(outputs):
-            # A tf.data tensor under JAX/PyTorch: Keras' layer switches backends itself.
-            outputs = self._tf_data_crop(outputs, training=True)
-        else:
-            outputs = self._random_crop(outputs)
+        if not _is_foreign_tf_tensor(outputs):
+            return self._random_crop(outputs)  # crop and mirror in one gather
+        # A tf.data tensor under JAX/PyTorch: Keras' layers switch backends themselves.
+        outputs = self._tf_data_crop(outputs, training=True)
         if self._mirror is not None:
             outputs = self._mirror(outputs, training=True)
         return outputs
