@@ -121,3 +121,19 @@ def test_cli_flag_and_its_mistakes(small_root: Path, tmp_path: Path, capsys: pyt
     assert main(["train", "--augment-on", "gpu"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--augment-on: invalid choice: 'gpu'" in err[0]
+
+
+@pytest.mark.parametrize("rotation", [0.0, 5.0])
+def test_the_wrapper_keeps_xla(rotation: float) -> None:
+    """Keras trains a model without jit_compile when one of its layers says it does not support it.
+
+    Keras's own RandomRotation is not XLA-compatible on TensorFlow (ImageProjectiveTransformV3),
+    so a rotating wrapper keeps XLA on JAX only."""
+    from keras.src.trainers.trainer import model_supports_jit
+
+    config = TrainConfig(model="scratch_cnn", model_kwargs={"base_filters": 4, "dense_units": 8},
+                         image_size=40, crop_size=32, augment_on="device", rotation=rotation)
+    wrapper = device_augmented_model(create_run_model(config), config)
+    expected = rotation == 0 or keras.backend.backend() == "jax"
+    assert all(layer.supports_jit for layer in wrapper._flatten_layers()) is expected
+    assert model_supports_jit(wrapper) is expected

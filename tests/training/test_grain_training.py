@@ -83,3 +83,14 @@ def test_input_format_option_on_train_cv_and_evaluate(capsys: pytest.CaptureFixt
     assert main(["train", "--input-format", "torch"]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "invalid choice: 'torch'" in err
+
+
+def test_grain_epochs_end_without_keras_interrupted_warning(small_root: Path, tmp_path: Path) -> None:
+    """Each Grain iteration is one epoch; Keras's "ran out of data" warning would tell a user to fix
+    a dataset that is right (with steps_per_epoch the stream repeats and Keras's warning stays on)."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(fast_config(small_root, input_format="grain", epochs=2), tmp_path / "run", verbose=0)
+    assert not [w for w in caught if "ran out of data" in str(w.message)]

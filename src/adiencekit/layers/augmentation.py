@@ -137,7 +137,14 @@ class FaceAugmentation(keras.layers.Pipeline):
             rotate = keras.layers.RandomRotation(
                 factor=float(rotation) / 360.0, fill_mode="reflect", seed=sub_seed(0)
             )
+            # Keras marks it not XLA-compatible for TensorFlow's ImageProjectiveTransformV3;
+            # JAX's affine transform (map_coordinates) compiles, so a JAX model keeps XLA.
+            rotate.supports_jit = keras.backend.backend() == "jax"
         tf_data_crop = keras.layers.RandomCrop(height, width, seed=sub_seed(1))
+        # Keras marks RandomCrop as not XLA-compatible, and a model with such a layer is
+        # trained without jit_compile. This one only ever runs on tf.data tensors under
+        # another backend (see call), never inside a compiled training step.
+        tf_data_crop.supports_jit = True
         mirror = keras.layers.RandomFlip("horizontal", seed=sub_seed(2)) if flip else None
         super().__init__([layer for layer in (rotate, tf_data_crop, mirror) if layer is not None], name=name)
         self.crop_size = (height, width)

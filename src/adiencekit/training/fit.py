@@ -57,6 +57,7 @@ import math
 import os
 import shutil
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -272,6 +273,21 @@ def _epoch_ranges(epochs: Sequence[int]) -> str:
     return ", ".join(parts)
 
 
+@contextlib.contextmanager
+def _epochs_end_by_exhaustion(input_format: str, steps_per_epoch: int | None) -> Any:
+    """Silence Keras's "Your input ran out of data" around ``fit`` on a Grain pipeline.
+
+    Keras's Grain adapter knows no batch count, so every epoch of a Grain pipeline ends
+    when its iterator is exhausted, and Keras warns that training was interrupted; here
+    that is the design (each iteration is one epoch, :func:`build_grain_pipeline`), not a
+    short dataset. With ``steps_per_epoch`` the stream repeats and the warning stays on.
+    """
+    with warnings.catch_warnings():
+        if input_format == "grain" and steps_per_epoch is None:
+            warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
+        yield
+
+
 def _sample_predictions(model: keras.Model, subset: Any, task: str, **kwargs: Any) -> Any:
     """See :func:`adiencekit.training.samples.sample_predictions`."""
     return sample_predictions(model, subset, task, **kwargs)
@@ -435,17 +451,18 @@ def _train_in_folder(
     stopped = resumed_from > 0 and stopped_after == resumed_from
     try:
         if not stopped:
-            fit_model.fit(
-                train_ds,
-                validation_data=val_ds,
-                epochs=config.epochs,
-                initial_epoch=min(resumed_from, config.epochs),
-                steps_per_epoch=config.steps_per_epoch,
-                validation_steps=config.validation_steps,
-                callbacks=[*own, *callbacks],
-                verbose=verbose,
-                shuffle=False,  # the training pipeline shuffles itself (seeded)
-            )
+            with _epochs_end_by_exhaustion(input_format, config.steps_per_epoch):
+                fit_model.fit(
+                    train_ds,
+                    validation_data=val_ds,
+                    epochs=config.epochs,
+                    initial_epoch=min(resumed_from, config.epochs),
+                    steps_per_epoch=config.steps_per_epoch,
+                    validation_steps=config.validation_steps,
+                    callbacks=[*own, *callbacks],
+                    verbose=verbose,
+                    shuffle=False,  # the training pipeline shuffles itself (seeded)
+                )
     except TrainingDivergedError as error:
         raise _fail(run_dir, config, setup, error, str(error)) from None
     if not best_path.is_file():
