@@ -209,9 +209,26 @@ def test_verbose_auto_is_one_line_per_epoch_off_a_terminal(monkeypatch) -> None:
 
 @pytest.mark.slow  # long (over 5 s); CI runs it with -m slow
 def test_training_without_tensorboard_does_not_crash(small_root: Path, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(fit_module, "tensorboard_available", lambda: False)
+    monkeypatch.setattr(fit_module, "_tensorboard_problem", lambda: "not here")
+    assert not fit_module.tensorboard_available()
     result = train(fast_config(small_root, epochs=1), tmp_path / "run", verbose=0)
     assert (result.run_dir / "metrics.json").is_file() and not (result.run_dir / "tensorboard").exists()
+
+
+def test_a_tensorflow_that_does_not_import_means_no_logs_said_in_one_line(monkeypatch) -> None:
+    """Installed but broken (a blocked or mismatched install): a note, not a crash when fit starts."""
+    real = fit_module.importlib.import_module
+
+    def broken(name: str, *args):
+        if name == "tensorflow":
+            raise ImportError("numpy.core.multiarray failed to import\nmore detail")
+        return real(name, *args)
+
+    monkeypatch.setattr(fit_module.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setattr(fit_module.importlib, "import_module", broken)
+    problem = fit_module._tensorboard_problem()
+    assert problem == "tensorflow is installed but does not import: numpy.core.multiarray failed to import"
+    assert fit_module._tensorboard(Path("."), verbose=0) is None
 
 
 def test_one_copy_of_the_best_weights_and_the_model_loads(finished_run) -> None:

@@ -51,6 +51,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
 import json
 import math
@@ -157,16 +158,36 @@ def _build_model(config: TrainConfig, crop: int) -> keras.Model:
 
 
 def tensorboard_available() -> bool:
-    """Whether Keras can write TensorBoard logs here (it needs ``tensorflow`` and ``tensorboard``)."""
-    return all(importlib.util.find_spec(name) is not None for name in ("tensorflow", "tensorboard"))
+    """Whether Keras can write TensorBoard logs here (it needs ``tensorflow`` and ``tensorboard``).
+
+    Both must import, not only be installed: a TensorFlow that fails to import (a broken
+    or mismatched install) means no logs, with a note, instead of a crash when ``fit``
+    starts. Where TensorFlow is installed the logs need it imported anyway.
+    """
+    return _tensorboard_problem() is None
+
+
+def _tensorboard_problem() -> str | None:
+    """Why TensorBoard logs cannot be written here, or ``None``."""
+    missing = [name for name in ("tensorflow", "tensorboard") if importlib.util.find_spec(name) is None]
+    if missing:
+        return ("Keras writes them through the tensorflow and tensorboard packages: "
+                f"pip install {' '.join(missing)}")
+    for name in ("tensorflow", "tensorboard"):
+        try:
+            importlib.import_module(name)
+        except Exception as error:  # noqa: BLE001 - any failed import means no logs, said in one line
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            return f"{name} is installed but does not import: {first}"
+    return None
 
 
 def _tensorboard(run_dir: Path, verbose: int) -> keras.callbacks.Callback | None:
     """Keras's TensorBoard callback into ``run_dir/tensorboard`` (``None``, with a note, when it cannot run)."""
-    if not tensorboard_available():
+    problem = _tensorboard_problem()
+    if problem is not None:
         if verbose:
-            print("adiencekit: no TensorBoard logs (Keras writes them through the tensorflow and tensorboard "
-                  "packages: pip install tensorflow tensorboard)")
+            print(f"adiencekit: no TensorBoard logs ({problem})")
         return None
     return keras.callbacks.TensorBoard(
         log_dir=str(run_dir / "tensorboard"), histogram_freq=0, write_graph=False, update_freq="epoch",
