@@ -181,60 +181,6 @@ def run_endtoend_step(profile: str, work: Path) -> dict[str, Any]:
     return result
 
 
-def run_library_training_step(profile: str, model: str, work: Path) -> dict[str, Any]:
-    """``train()`` end to end through the library's own path (Grain pipeline, run folder, no
-    TensorFlow), the random crop and flip on the host against in the training step on the
-    device (``TrainConfig.augment_on``), same data, model and settings, one after the other.
-
-    Train images/s per epoch come from the run's ``history.json`` (``ThroughputLogger``:
-    training images over the epoch's fit time, validation excluded); the first epoch
-    decodes and compiles, the later ones read the in-memory cache.
-    """
-    import json
-
-    from adiencekit.data import make_synthetic_adience
-    from adiencekit.errors import TrainingDivergedError
-    from adiencekit.training import TrainConfig, train
-
-    if profile == "smoke":
-        data = {"users_per_fold": 2, "images_per_user": 8, "image_sizes": (80,)}
-        settings = {"image_size": 72, "crop_size": 64, "batch_size": 8, "epochs": 2, "precision": "float32"}
-    elif profile == "cpu":  # the same comparison sized for a few CPU cores (the `quick` recipe's sizes)
-        data = {"users_per_fold": 4, "images_per_user": 60, "image_sizes": (80,)}  # 1,200 faces
-        settings = {"image_size": 72, "crop_size": 64, "batch_size": 32, "epochs": 4, "precision": "float32"}
-    else:
-        data = {"users_per_fold": 8, "images_per_user": 100, "image_sizes": (256,)}  # 4,000 faces
-        settings = {"image_size": 256, "crop_size": None, "batch_size": 256, "epochs": 4,
-                    "precision": "mixed_bfloat16"}
-    root = work / f"library-training-{profile}"
-    if not (root / "fold_0_data.txt").is_file():  # made once, reused by a second call
-        make_synthetic_adience(root, seed=0, **data)
-    rows = []
-    for place in ("host", "device"):
-        config = TrainConfig(data=str(root), model=model, cache=True, input_format="grain", jit_compile=True,
-                             augment_on=place, early_stopping_patience=None, seed=0, **settings)
-        run = work / f"library-training-{place}"
-        start = time.perf_counter()
-        outcome = "finished"
-        try:
-            train(config, run, overwrite=True, verbose=0)
-        except TrainingDivergedError as error:  # the speed was still measured; say how it ended
-            outcome = f"diverged: {error}"
-        history = json.loads((run / "history.json").read_text())
-        rates = [row["images_per_second"] for row in history]
-        rows.append({
-            "augment_on": place, "model": model, "outcome": outcome,
-            "wall_seconds": round(time.perf_counter() - start, 2),
-            "images_per_second_per_epoch": [round(r, 1) for r in rates],
-            "cached_epochs_images_per_s_median": round(float(sorted(rates[1:])[len(rates[1:]) // 2]), 1)
-            if len(rates) > 1 else None,
-        })
-        common.log(f"library training {model}, augment_on={place}: {rows[-1]['images_per_second_per_epoch']} img/s")
-    host, device = (row["cached_epochs_images_per_s_median"] for row in rows)
-    return {"config": {**settings, "model": model, "data": data, "input_format": "grain"}, "rows": rows,
-            "device_over_host_cached": round(device / host, 3) if host and device else None}
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the plan within the budget, writing the JSON after each step; return the exit code."""
     parser = common.base_parser(__doc__.splitlines()[0])
@@ -331,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
                 payload["tensorflow_imported_before_endtoend"] = "tensorflow" in sys.modules
                 payload["endtoend"] = run_endtoend_step(profile, work)
             elif step_kind == "library_training":
-                payload["library_training"] = run_library_training_step(profile, arg, work)
+                import bench_library_training
+
+                payload["library_training"] = bench_library_training.run_library_training_step(profile, arg, work)
             elif step_kind in ("inference", "inference_bf16"):
                 bf16 = step_kind == "inference_bf16"
                 if bf16:

@@ -89,11 +89,41 @@ def render(payload: Mapping[str, Any]) -> str:
         parts.append(_photos(payload))
     elif suite == "zoo":
         parts.append(_zoo(payload))
+    elif suite == "library_training":
+        parts.append(_library_training(payload))
     for skip in payload.get("skipped", []) or []:
         if isinstance(skip, Mapping) and {"step", "reason"} <= set(skip):
             skip = f"{skip['step']} ({skip['reason']})"
         parts.append(f"\nskipped: {skip}")
     return "\n".join(parts)
+
+
+def _library_training(payload: Mapping[str, Any]) -> str:
+    """``train()`` end to end, the crop and flip on the host against on the device, per round.
+
+    >>> row = {"augment_on": "host", "model": "m", "outcome": "finished", "images_per_second_per_epoch": [1.0, 2.0],
+    ...        "cached_epochs_images_per_s_median": 2.0, "wall_seconds": 3.0}
+    >>> print(_library_training({"config": {"batch_size": 8}, "rounds": [
+    ...     {"rows": [row, {**row, "augment_on": "device"}], "device_over_host_cached": 1.0}]}))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    | round | augment_on | model | train img/s per epoch | cached epochs (median) | wall s | outcome |
+    |---|---|---|---|---|---|---|
+    | 1 | host | m | 1, 2 | 2.00 | 3.0 | finished |
+    | 1 | device | m | 1, 2 | 2.00 | 3.0 | finished |
+    <BLANKLINE>
+    Device / host, cached epochs, per round: 1.0. Settings: {'batch_size': 8}.
+    """
+    lines = ["| round | augment_on | model | train img/s per epoch | cached epochs (median) | wall s | outcome |",
+             "|---|---|---|---|---|---|---|"]
+    for index, result in enumerate(payload["rounds"], start=1):
+        for row in result["rows"]:
+            rates = ", ".join(f"{rate:,.0f}" for rate in row["images_per_second_per_epoch"])
+            lines.append(f"| {index} | {row['augment_on']} | {row['model']} | {rates} | "
+                         f"{common._cell(row['cached_epochs_images_per_s_median'])} | {row['wall_seconds']} | "
+                         f"{row['outcome']} |")
+    ratios = ", ".join(str(result["device_over_host_cached"]) for result in payload["rounds"])
+    lines.append(f"\nDevice / host, cached epochs, per round: {ratios}. Settings: {payload['config']}.")
+    return "\n".join(lines)
 
 
 def _training(rows: Sequence[Mapping[str, Any]], device: Mapping[str, str] | None = None) -> str:

@@ -207,3 +207,15 @@ def test_endtoend_smoke(tmp_path: Path) -> None:
     for key in ("adiencekit", "adiencekit_float32", "keras"):
         assert _positive(payload[f"{key}_images_per_s"])
     assert payload["adiencekit_vs_keras"]["median"] > 0
+
+
+def test_library_training_smoke(tmp_path: Path) -> None:
+    """train() end to end through Grain, augment_on host then device, on the JAX backend."""
+    pytest.importorskip("jax")
+    pytest.importorskip("grain")
+    payload = _run_suite("bench_library_training.py", tmp_path / "library.json", "--rounds", "1", backend="jax")
+    assert payload["suite"] == "library_training" and payload["profile"] == "smoke"
+    rows = payload["rounds"][0]["rows"]
+    assert [row["augment_on"] for row in rows] == ["host", "device"]
+    assert all(row["outcome"] == "finished" and _positive(row["cached_epochs_images_per_s_median"]) for row in rows)
+    assert payload["device_over_host_cached_per_round"] == [payload["rounds"][0]["device_over_host_cached"]]
