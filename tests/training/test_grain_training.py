@@ -85,12 +85,15 @@ def test_input_format_option_on_train_cv_and_evaluate(capsys: pytest.CaptureFixt
     assert len(err.strip().splitlines()) == 1 and "invalid choice: 'torch'" in err
 
 
-def test_grain_epochs_end_without_keras_interrupted_warning(small_root: Path, tmp_path: Path) -> None:
-    """Each Grain iteration is one epoch; Keras's "ran out of data" warning would tell a user to fix
-    a dataset that is right (with steps_per_epoch the stream repeats and Keras's warning stays on)."""
+@pytest.mark.parametrize("steps_per_epoch", [None, 2])
+def test_grain_epochs_end_without_keras_interrupted_warning(small_root: Path, tmp_path: Path,
+                                                            steps_per_epoch: int | None) -> None:
+    """Each Grain iteration is one epoch (training and validation); Keras's "ran out of data" warning
+    would tell a user to fix a dataset that is right."""
     import warnings
 
+    config = fast_config(small_root, input_format="grain", epochs=2, steps_per_epoch=steps_per_epoch)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        train(fast_config(small_root, input_format="grain", epochs=2), tmp_path / "run", verbose=0)
+        train(config, tmp_path / "run", verbose=0)
     assert not [w for w in caught if "ran out of data" in str(w.message)]

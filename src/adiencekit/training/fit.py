@@ -295,16 +295,17 @@ def _epoch_ranges(epochs: Sequence[int]) -> str:
 
 
 @contextlib.contextmanager
-def _epochs_end_by_exhaustion(input_format: str, steps_per_epoch: int | None) -> Any:
-    """Silence Keras's "Your input ran out of data" around ``fit`` on a Grain pipeline.
+def _epochs_end_by_exhaustion(input_format: str) -> Any:
+    """Silence Keras's "Your input ran out of data" around ``fit`` on Grain pipelines.
 
-    Keras's Grain adapter knows no batch count, so every epoch of a Grain pipeline ends
-    when its iterator is exhausted, and Keras warns that training was interrupted; here
-    that is the design (each iteration is one epoch, :func:`build_grain_pipeline`), not a
-    short dataset. With ``steps_per_epoch`` the stream repeats and the warning stays on.
+    Keras's Grain adapter knows no batch count, so every training and validation epoch of
+    a Grain pipeline ends when its iterator is exhausted, and Keras warns each time that
+    training was interrupted; here that is the design (each iteration is one epoch,
+    :func:`~adiencekit.data.grain_pipeline.build_grain_pipeline`; with ``steps_per_epoch``
+    the training stream repeats), not a short dataset.
     """
     with warnings.catch_warnings():
-        if input_format == "grain" and steps_per_epoch is None:
+        if input_format == "grain":
             warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
         yield
 
@@ -472,7 +473,7 @@ def _train_in_folder(
     stopped = resumed_from > 0 and stopped_after == resumed_from
     try:
         if not stopped:
-            with _epochs_end_by_exhaustion(input_format, config.steps_per_epoch):
+            with _epochs_end_by_exhaustion(input_format):
                 fit_model.fit(
                     train_ds,
                     validation_data=val_ds,
