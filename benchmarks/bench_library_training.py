@@ -75,6 +75,10 @@ def run_library_training_step(profile: str, model: str, work: Path) -> dict[str,
             train(config, run, overwrite=True, verbose=0)
         except TrainingDivergedError as error:  # the speed was still measured; say how it ended
             outcome = f"diverged: {error}"
+        except Exception as error:  # noqa: BLE001 - e.g. no matplotlib for the plots after the epochs
+            if not (run / "history.json").is_file():
+                raise
+            outcome = f"failed after its epochs: {type(error).__name__}: {error}"
         history = json.loads((run / "history.json").read_text())
         rates = [row["images_per_second"] for row in history]
         rows.append({

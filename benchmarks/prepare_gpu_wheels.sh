@@ -5,6 +5,10 @@
 #   bash benchmarks/prepare_gpu_wheels.sh          # keras, namex, optree (what the H200 'cuda' image lacks)
 #   bash benchmarks/prepare_gpu_wheels.sh --all    # also h5py, ml-dtypes, rich (+ markdown-it-py, mdurl,
 #                                                  # pygments), absl-py, packaging, typing-extensions
+#   bash benchmarks/prepare_gpu_wheels.sh --all --grain   # also Grain and its requirements (array-record,
+#                                                  # cloudpickle, etils, fsspec, zipp, portpicker, psutil,
+#                                                  # protobuf) for the library_training step (train() through
+#                                                  # Grain; about 14 MB in all); matplotlib must be on the image
 #   PYTHON_VERSION=3.11 bash benchmarks/prepare_gpu_wheels.sh   # another Python on the GPU machine
 #
 # .whl/ is git-ignored, so the device tool copies it only when asked: name it in `carry`
@@ -24,12 +28,19 @@ PYVER="${PYTHON_VERSION:-3.12}"
 # name==version pairs; the core set first.
 CORE=(keras==3.15.1 namex==0.1.0 optree==0.20.0)
 EXTRA=()
-if [[ "${1:-}" == "--all" ]]; then
-  version() { "$PY" -c "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))" "$1"; }
-  for name in h5py ml-dtypes rich markdown-it-py mdurl pygments absl-py packaging typing-extensions; do
+version() { "$PY" -c "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))" "$1"; }
+for option in "$@"; do
+  case "$option" in
+    --all) names=(h5py ml-dtypes rich markdown-it-py mdurl pygments absl-py packaging typing-extensions) ;;
+    # not OpenCV: its 64 MB wheel alone fills the device tool's 64 MiB carry (the Grain path decodes
+    # with Pillow without it)
+    --grain) names=(grain array-record cloudpickle etils fsspec zipp portpicker psutil protobuf) ;;
+    *) echo "prepare_gpu_wheels.sh: unknown option '$option' (use --all and/or --grain)" >&2; exit 2 ;;
+  esac
+  for name in "${names[@]}"; do
     EXTRA+=("$name==$(version "$name")")
   done
-fi
+done
 
 mkdir -p .whl
 for spec in "${CORE[@]}" "${EXTRA[@]}"; do
