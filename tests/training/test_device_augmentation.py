@@ -41,7 +41,7 @@ class _BatchShapes(keras.callbacks.Callback):
 def test_bad_values_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="augment_on must be one of"):
         TrainConfig(augment_on="gpu")
-    with pytest.raises(ConfigError, match="augment='photo' runs its photo augmentation on the host"):
+    with pytest.raises(ConfigError, match="augment='photo' re-compresses JPEGs, which only the host can do"):
         TrainConfig(augment_on="device", augment="photo")
 
 
@@ -111,8 +111,27 @@ def test_an_interrupted_device_run_resumes_after_its_last_epoch(small_root: Path
     assert (tmp_path / "run" / "metrics.json").is_file()
 
 
+def test_strong_augmentation_moves_to_the_device_too(small_root: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from adiencekit.layers import PhotoAugmentation
+    from adiencekit.training import fit as fit_module
+
+    config = fast_config(small_root, augment_on="device", augment="strong", epochs=1, seed=4)
+    wrapper = device_augmented_model(create_run_model(config), config)
+    photo = wrapper.get_layer("device_photo_augmentation")
+    assert isinstance(photo, PhotoAugmentation) and photo.seed == 4
+    # behind the crop, as on the host; in inference the model sees the centre window untouched
+    names = [layer.name for layer in wrapper.layers]
+    assert names.index("device_augmentation") < names.index("device_photo_augmentation")
+    monkeypatch.setattr(fit_module, "_strong_augmentation", _refuse)  # the pipeline must not do it
+    result = train(config, tmp_path / "run", verbose=0)
+    saved = keras.saving.load_model(tmp_path / "run" / "best.keras")
+    assert not any(isinstance(layer, (FaceAugmentation, PhotoAugmentation)) for layer in saved.layers)
+    assert result.history and (tmp_path / "run" / "metrics.json").is_file()
+
+
 def test_cli_flag_and_its_mistakes(small_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["train", "--data", str(small_root), "--augment-on", "device", "--augment", "strong",
+    code = main(["train", "--data", str(small_root), "--augment-on", "device", "--augment", "photo",
                  "--out", str(tmp_path / "bad"), "--quiet"])
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -123,8 +142,8 @@ def test_cli_flag_and_its_mistakes(small_root: Path, tmp_path: Path, capsys: pyt
     assert len(err) == 1 and "--augment-on: invalid choice: 'gpu'" in err[0]
 
 
-@pytest.mark.parametrize("rotation", [0.0, 5.0])
-def test_the_wrapper_keeps_xla(rotation: float) -> None:
+@pytest.mark.parametrize(("rotation", "augment"), [(0.0, "standard"), (5.0, "standard"), (0.0, "strong")])
+def test_the_wrapper_keeps_xla(rotation: float, augment: str) -> None:
     """Keras trains a model without jit_compile when one of its layers says it does not support it.
 
     Keras's own RandomRotation is not XLA-compatible on TensorFlow (ImageProjectiveTransformV3),
@@ -132,7 +151,7 @@ def test_the_wrapper_keeps_xla(rotation: float) -> None:
     from keras.src.trainers.trainer import model_supports_jit
 
     config = TrainConfig(model="scratch_cnn", model_kwargs={"base_filters": 4, "dense_units": 8},
-                         image_size=40, crop_size=32, augment_on="device", rotation=rotation)
+                         image_size=40, crop_size=32, augment_on="device", rotation=rotation, augment=augment)
     wrapper = device_augmented_model(create_run_model(config), config)
     expected = rotation == 0 or keras.backend.backend() == "jax"
     assert all(layer.supports_jit for layer in wrapper._flatten_layers()) is expected

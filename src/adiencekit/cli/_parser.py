@@ -108,7 +108,7 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--augment-on", choices=AUGMENT_PLACES, default=None,
                         help="where the random crop, flip and rotation run: host (the input pipeline; default) "
                              "or device (a layer in front of the model in the training step, on the GPU; the "
-                             "pipeline then only batches cached images; --augment standard only)")
+                             "pipeline then only batches cached images; --augment standard or strong)")
     parser.add_argument("--balance", choices=BALANCE_MODES, default=None,
                         help="group-balanced sampling: age_group draws faces of rare age groups more often "
                              "(each epoch as many faces; default: each face once per epoch)")

@@ -170,10 +170,12 @@ class TrainConfig:
             :class:`~adiencekit.layers.FaceAugmentation` in front of the model, on the
             accelerator; the pipeline then only shuffles and batches whole
             ``image_size`` images (no per-image work after the cache), which is what
-            keeps a fast GPU fed by a few CPU cores. The saved model is the plain one
-            (``crop_size`` input, no augmentation layer), exactly as with ``"host"``.
-            Only with ``augment="standard"`` (the photo augmentations run on the host).
-            On a CPU-only machine it moves the work into the step instead of beside it.
+            keeps a fast GPU fed by a few CPU cores. ``augment="strong"`` adds its
+            :class:`~adiencekit.layers.PhotoAugmentation` behind the crop, also in the
+            step; ``"photo"`` is refused (its JPEG re-compression runs on the host only).
+            The saved model is the plain one (``crop_size`` input, no augmentation
+            layer), exactly as with ``"host"``. On a CPU-only machine it moves the work
+            into the step instead of beside it.
         label_smoothing: uniform label smoothing of every head's loss, in [0, 1).
         age_neighbour_smoothing: share of the age target moved to the adjacent age groups
             (the groups are ordered), in [0, 1); needs an age head. With
@@ -307,11 +309,11 @@ class TrainConfig:
         _number("rotation", self.rotation, 0.0, 180.0)
         _choice("augment", self.augment, AUGMENTATIONS)
         _choice("augment_on", self.augment_on, AUGMENT_PLACES)
-        if self.augment_on == "device" and self.augment != "standard":
+        if self.augment_on == "device" and self.augment == "photo":
             raise ConfigError(
-                f"TrainConfig.augment_on='device' moves the random crop, flip and rotation into the model; "
-                f"augment={self.augment!r} runs its photo augmentation on the host before them "
-                "(use augment 'standard', or augment_on 'host')"
+                "TrainConfig.augment_on='device' moves the augmentation into the model, but augment='photo' "
+                "re-compresses JPEGs, which only the host can do (use augment 'standard' or 'strong' on the "
+                "device, or augment_on 'host')"
             )
         _choice("balance", self.balance, BALANCE_CHOICES)
         if self.balance is not None and self.input_format == "grain":

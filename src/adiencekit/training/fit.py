@@ -435,7 +435,8 @@ def _train_in_folder(
         training=True, seed=config.seed, cache=config.cache, rotation=0.0 if on_device else config.rotation,
         flip=config.flip and not on_device, balance=config.balance, **pipeline_args,
     )
-    train_ds = _strong_augmentation(train_ds, config, input_format)
+    if not on_device:  # on the device the model's first layers do it
+        train_ds = _strong_augmentation(train_ds, config, input_format)
     if config.steps_per_epoch is not None:
         # Capped epochs continue where the previous one stopped instead of running dry.
         train_ds = train_ds.repeat()

@@ -101,9 +101,10 @@ def device_augmented_model(model: keras.Model, config: TrainConfig) -> keras.Mod
 
     The wrapper takes whole ``image_size`` images; in training each gets its own random
     ``crop_size`` window, flip (``config.flip``) and rotation (``config.rotation``), drawn
-    on the device from ``config.seed``; in inference (Keras's validation) the centre
-    window. It shares every weight with ``model``, which stays the plain network that is
-    saved, evaluated and exported.
+    on the device from ``config.seed``, then with ``config.augment="strong"`` a
+    :class:`~adiencekit.layers.PhotoAugmentation`; in inference (Keras's validation) the
+    centre window, untouched. It shares every weight with ``model``, which stays the plain
+    network that is saved, evaluated and exported.
 
     Example:
 
@@ -115,14 +116,16 @@ def device_augmented_model(model: keras.Model, config: TrainConfig) -> keras.Mod
     >>> wrapper.input_shape, model.input_shape, len(wrapper.trainable_weights) == len(model.trainable_weights)
     ((None, 40, 40, 3), (None, 32, 32, 3), True)
     """
-    from adiencekit.layers import FaceAugmentation
+    from adiencekit.layers import FaceAugmentation, PhotoAugmentation
 
     crop = int(model.input_shape[1])
     size = int(config.image_size)
     inputs = keras.Input((size, size, 3), name="images")
-    augment = FaceAugmentation(crop, flip=config.flip, rotation=config.rotation, seed=config.seed,
-                               name="device_augmentation")
-    return keras.Model(inputs, model(augment(inputs)), name=f"{model.name}_device_augmented")
+    images = FaceAugmentation(crop, flip=config.flip, rotation=config.rotation, seed=config.seed,
+                              name="device_augmentation")(inputs)
+    if config.augment == "strong":  # as on the host: after the crop, seeded from config.seed
+        images = PhotoAugmentation(seed=config.seed, name="device_photo_augmentation")(images)
+    return keras.Model(inputs, model(images), name=f"{model.name}_device_augmented")
 
 
 def create_run_model(config: TrainConfig, crop: int | None = None, name: str | None = None) -> keras.Model:
