@@ -237,3 +237,44 @@ def test_a_multi_root_spec_is_fixed_only_when_every_root_has_its_splits_file(tmp
         check_ensemble_runs(runs, configs)
     (roots[1] / SPLITS_FILE).write_text("path,subset\n")
     check_ensemble_runs(runs, configs)  # both fixed: every seed gives the same split
+
+
+def test_cli_export_preset_with_its_int8_copy_and_flip(finished_run, tmp_path, capsys):
+    """--onnx --int8 --tta flip: the int8 copy calibrated on the run's training faces, the card asking for the mirror;
+    predict then runs both by default. Misuse is one line and exit 2, before anything is written."""
+    import importlib.util
+
+    from adiencekit.cli import main
+    from adiencekit.inference import Predictor
+
+    out = tmp_path / "p"
+    for argv, message in (
+        (["--int8"], "--int8 quantizes the preset's ONNX copy; give --onnx too"),
+        (["--onnx", "--calibration-faces", "5"], "--calibration-faces and --calibration-seed are for --int8"),
+        (["--tta-chosen-on", "val"], "--tta-chosen-on says how --tta was chosen; give both"),
+    ):
+        assert main(["export", "--model", str(finished_run), "--format", "preset", "--out", str(out), *argv]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0] and not out.exists()
+    assert main(["export", "--model", str(finished_run), "--format", "onnx", "--out", str(tmp_path / "m.onnx"),
+                 "--tta", "flip"]) == 2
+    assert "--tta is for --format preset" in capsys.readouterr().err
+    if not all(importlib.util.find_spec(name) for name in ("tf2onnx", "onnx", "onnxruntime")):
+        pytest.skip("the int8 copy needs the export extra and onnxruntime")
+    assert main(["export", "--model", str(finished_run), "--format", "preset", "--out", str(out), "--onnx", "--int8",
+                 "--calibration-faces", "5", "--calibration-seed", "2", "--tta", "flip", "--tta-chosen-on",
+                 "a test"]) == 0
+    printed = capsys.readouterr().out
+    assert "wrote its int8 copy to" in printed and (out / "model.int8.onnx").is_file()
+    card = json.loads((out / "preset.json").read_text())["inference"]
+    assert card["tta"] == "flip" and card["tta_chosen_on"] == "a test"
+    assert card["int8"]["calibration"]["faces"] == 5 and card["int8"]["calibration"]["seed"] == 2
+    assert card["int8"]["calibration"]["of"] == 24  # the run's 24 training faces: never its val or test faces
+    default, plain = Predictor(str(out), detector=None), Predictor(str(out), detector=None, precision="float32",
+                                                                  tta=False)
+    assert (default.precision, default.tta, plain.precision, plain.tta) == ("int8", True, "float32", False)
+    crops = np.random.default_rng(0).integers(0, 256, (3, 40, 40, 3), dtype=np.uint8)
+    mine, theirs = default.predict_crops(crops), plain.predict_crops(crops)
+    for head in ("gender", "age"):
+        np.testing.assert_allclose(mine[head].sum(axis=1), 1.0, atol=1e-5)
+        assert np.abs(mine[head] - theirs[head]).max() < 0.2

@@ -67,6 +67,8 @@ def test_the_wheel_holds_the_bundled_preset_files(built: dict[str, Path]) -> Non
     assert "adiencekit/inference/weights/NOTICE.md" in names
     if (ROOT / "src" / "adiencekit" / "models" / "bundled" / "utkface_v2" / "model.onnx").is_file():
         assert "adiencekit/models/bundled/utkface_v2/model.onnx" in names
+    if (ROOT / "src" / "adiencekit" / "models" / "bundled" / "utkface_v2" / "model.int8.onnx").is_file():
+        assert "adiencekit/models/bundled/utkface_v2/model.int8.onnx" in names
 
 
 def test_the_sdist_holds_the_bundled_preset_files(built: dict[str, Path]) -> None:

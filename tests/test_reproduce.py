@@ -76,8 +76,21 @@ def two_roots(tmp_path_factory) -> tuple[list[Path], Path]:
                          image_size=40, crop_size=32, batch_size=8, epochs=1, early_stopping_patience=None, seed=0,
                          split_seed=0)
     train(config, tmp / "runs" / "run", verbose=0)
-    return raws, export_preset(tmp / "runs" / "run", tmp / "preset", license="test licence",
-                               age_years_head_weight=0.4, age_years={"chosen_on": "the run's validation faces"})
+    preset = export_preset(tmp / "runs" / "run", tmp / "preset", license="test licence",
+                           age_years_head_weight=0.4, age_years={"chosen_on": "the run's validation faces"},
+                           tta="flip", tta_chosen_on="the run's validation faces too")
+    if _exporting():  # as the bundled one: an ONNX copy and its int8 copy, recorded in the card
+        from adiencekit.export import add_onnx_to_preset
+        from adiencekit.quantization import add_int8_onnx_to_preset
+
+        add_onnx_to_preset(preset)
+        add_int8_onnx_to_preset(preset, config.data, faces=6, seed=3)
+    return raws, preset
+
+
+def _exporting() -> bool:
+    """Whether the export extra (tf2onnx, onnx) and onnxruntime are installed."""
+    return all(importlib.util.find_spec(name) is not None for name in ("tf2onnx", "onnx", "onnxruntime"))
 
 
 def test_the_bundled_preset_records_how_it_was_made() -> None:
@@ -201,10 +214,17 @@ def test_a_preset_of_two_roots_is_re_made_by_the_command_and_a_rerun_keeps_the_r
     assert remade.age_years_source == "head and age groups"
     outputs = remade.predict_crops(np.zeros((2, 40, 40, 3), np.uint8))
     assert outputs["gender"].shape == (2, 2) and outputs["age"].shape == (2, 8)
+    # The card's inference setting is replayed: the mirrored second view, and the int8 copy calibrated as recorded.
+    assert document["inference"]["tta"] == "flip" and remade.tta
+    assert document["inference"]["tta_chosen_on"].startswith(f"the setting recorded by {preset}'s card, replayed")
     # The preset's ONNX copy, made where the export extra is installed (predict then runs it in ONNX Runtime).
-    exporting = importlib.util.find_spec("tf2onnx") is not None and importlib.util.find_spec("onnxruntime") is not None
+    exporting = _exporting()
     assert ("ONNX copy (predict runs it in ONNX Runtime)" if exporting else "no ONNX copy") in printed
     assert (out / "preset" / "model.onnx").is_file() == exporting and remade.runtime == ("onnx" if exporting else "keras")
+    if exporting:
+        assert "its int8 copy, calibrated as the card records" in printed and remade.precision == "int8"
+        calibration = document["inference"]["int8"]["calibration"]
+        assert (calibration["faces"], calibration["seed"]) == (6, 3)
     # A raw root that is not the card's (one more image) is said so; the finished run is kept.
     added = raws[1] / "images" / "30_1_0_20190101.jpg.chip.jpg"
     added.write_bytes(next((raws[1] / "images").iterdir()).read_bytes())

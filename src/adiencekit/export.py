@@ -64,7 +64,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["ENSEMBLE_SHARED_FIELDS", "EXPORT_FORMATS", "PRESET_FORMAT", "PRESET_WEIGHTS_KEY", "RECORD_KEY",
            "add_onnx_to_preset", "age_years_record",
            "check_ensemble_runs", "describe_export", "export_model", "export_preset", "export_record", "named_outputs",
-           "output_names", "parse_record", "read_export_record", "record_path", "with_age_years_head_weight"]
+           "output_names", "parse_record", "read_export_record", "record_path", "record_preset_tta",
+           "with_age_years_head_weight", "write_record"]
 
 #: Formats of :func:`export_model` and the Keras exporter each uses.
 EXPORT_FORMATS: dict[str, str] = {"saved_model": "tf_saved_model", "tflite": "litert", "onnx": "onnx"}
@@ -211,7 +212,8 @@ def record_path(path: str | os.PathLike[str]) -> Path:
     return target.with_name(target.name + ".json")
 
 
-def _write_record(target: Path, format: str, record: dict[str, Any]) -> None:
+def write_record(target: Path, format: str, record: dict[str, Any]) -> None:  # noqa: A002 - the export format
+    """Write ``record`` into an exported ``target`` (an ONNX file's ``metadata_props``, else :func:`record_path`)."""
     from adiencekit.fileio import atomic_write_text
 
     text = json.dumps(record, indent=2)
@@ -342,7 +344,7 @@ def export_model(
             _probe_writable(target.parent)
             wrapped.export(str(staging), format=EXPORT_FORMATS[format], verbose=verbose)
             if format != "tflite":
-                _write_record(staging, format, record)
+                write_record(staging, format, record)
         _replace(staging, target)
     except ImportError as error:
         raise ConfigError(
@@ -355,7 +357,7 @@ def export_model(
     finally:
         _remove(staging)
     if format == "tflite":  # its record is a file beside it; the others carry theirs inside
-        _write_record(target, format, record)
+        write_record(target, format, record)
     return target
 
 
@@ -563,6 +565,8 @@ def export_preset(
     description: str | None = None,
     age_years_head_weight: float | None = None,
     age_years: Mapping[str, Any] | None = None,
+    tta: str | None = None,
+    tta_chosen_on: str | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Turn a finished training run, or several, into a preset folder (float32, with its crop and data).
@@ -596,6 +600,9 @@ def export_preset(
             (:func:`with_age_years_head_weight`); default the run's own (the head alone).
         age_years: how that weight was chosen (on what faces, with what figures), kept as
             the card's ``age_years`` entry beside the weight and its rule.
+        tta: ``"flip"``: the preset asks inference to average each face with its mirror
+            (:func:`record_preset_tta`); ``None``: one view.
+        tta_chosen_on: how that was chosen, kept in the card.
         overwrite: replace an existing preset folder.
 
     Returns:
@@ -604,9 +611,12 @@ def export_preset(
     Raises:
         ModelFileError: a run is not finished or cannot be read.
         ConfigError: ensemble runs that differ in data, split or crop, or repeat a config;
-            a head weight for a model without an ``age_years`` output, or not in [0, 1].
+            a head weight for a model without an ``age_years`` output, or not in [0, 1];
+            ``tta`` other than ``"flip"`` or ``None``, or ``tta_chosen_on`` without it.
     """
     from adiencekit.models.presets import save_preset
+
+    _check_tta(tta, tta_chosen_on)
     from adiencekit.training.run_folder import RunFolder
 
     given = [run_dir] if isinstance(run_dir, (str, os.PathLike)) else list(run_dir)
@@ -656,9 +666,55 @@ def export_preset(
         training_data["member_seeds"] = [member.seed for member in configs]
         training_data["member_configs"] = [_portable_config(member) for member in configs]
     training_data["prepared_with"] = recorded["training_data"]["prepared_with"]
-    return save_preset(model, Path(out).expanduser(), image_size=image_size, crop=crop, training_data=training_data,
-                       metrics=metrics, license=license, description=description, age_years=card,
-                       overwrite=overwrite)
+    written = save_preset(model, Path(out).expanduser(), image_size=image_size, crop=crop,
+                          training_data=training_data, metrics=metrics, license=license, description=description,
+                          age_years=card, overwrite=overwrite)
+    if tta is not None:
+        record_preset_tta(written, tta, tta_chosen_on)
+    return written
+
+
+#: The test-time augmentation a preset may ask of inference (``preset.json``'s ``inference.tta``).
+PRESET_TTA_MODES = ("flip",)
+
+
+def _check_tta(tta: str | None, chosen_on: str | None) -> None:
+    if tta is not None and tta not in PRESET_TTA_MODES:
+        raise ConfigError(f"tta must be one of {', '.join(PRESET_TTA_MODES)} or None, got {tta!r}")
+    if chosen_on is not None and tta is None:
+        raise ConfigError("tta_chosen_on says how the preset's test-time augmentation was chosen; give tta too")
+
+
+def record_preset_tta(folder: str | os.PathLike[str], tta: str, chosen_on: str | None = None) -> Path:
+    """Record in a preset's ``preset.json`` that inference should use ``tta`` (``"flip"``), and how it was chosen.
+
+    :class:`~adiencekit.inference.Predictor` (and ``adiencekit predict``) then average each
+    face with its mirror unless told ``tta=False`` (``--no-tta``).
+
+    Returns:
+        The ``preset.json`` file.
+
+    Raises:
+        ConfigError: an unknown ``tta``.
+        ModelFileError: ``folder`` is not a readable preset.
+    """
+    from adiencekit.bundled import PRESET_FILE
+    from adiencekit.fileio import atomic_write_text
+
+    _check_tta(tta, chosen_on)
+    path = Path(folder).expanduser() / PRESET_FILE
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ModelFileError(f"{path}: not a readable preset ({error})") from None
+    inference = dict(metadata.get("inference") or {})
+    inference["tta"] = tta
+    inference["tta_rule"] = "average every output over the face crop and its horizontal mirror"
+    if chosen_on is not None:
+        inference["tta_chosen_on"] = chosen_on
+    metadata["inference"] = inference
+    atomic_write_text(path, json.dumps(metadata, indent=2) + "\n")
+    return path
 
 
 def add_onnx_to_preset(folder: str | os.PathLike[str], *, verbose: bool = False) -> Path:

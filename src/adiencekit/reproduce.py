@@ -15,7 +15,10 @@ replays that record on the raw UTKFace roots in one call:
 3. ``DIR/preset``: :func:`~adiencekit.export.export_preset` of the runs (an ensemble for
    several), with the original's licence and description, and the head weight of its age
    in years (chosen after training on the original run's validation faces, so replayed
-   from the card, not chosen again).
+   from the card, not chosen again), and its inference setting: the mirrored second view
+   (``inference.tta``) and, where the card records one, the int8 ONNX copy quantized as
+   recorded (:func:`~adiencekit.quantization.add_int8_onnx_to_preset`: the same number of
+   faces drawn with the same seed from the new training split).
 
 So the bundled model is re-made by one command; the raw roots are given in the card's
 order, as ``train`` takes several roots::
@@ -34,6 +37,8 @@ Example:
 ([0], 112, 0.25, 0.4)
 >>> plan.detector  # the mtcnn package cut its faces: reproduce prepares with "mtcnn-package"
 'MTCNNDetector'
+>>> plan.tta, plan.int8["calibration"]["faces"], plan.int8["calibration"]["seed"]
+('flip', 400, 0)
 >>> [(root.raw, root.split_seed, root.test_fraction) for root in plan.roots]
 [('utkface', 0, 0.2), ('utkface-extra', 0, 0.2)]
 """
@@ -88,6 +93,10 @@ class RecordedTraining:
         age_years: the card's ``age_years`` entry (how that weight was chosen), or ``None``.
         detector: the class of the face detector the faces were cut with
             (``MTCNNDetector``: the ``mtcnn`` package), or ``None`` where not recorded.
+        tta: the test-time augmentation the preset asks of inference (``"flip"``) or ``None``.
+        tta_chosen_on: how that was chosen (the card's words), or ``None``.
+        int8: the card's ``inference.int8`` entry (how its int8 ONNX copy was calibrated),
+            or ``None`` when it has none.
     """
 
     name: str
@@ -100,6 +109,9 @@ class RecordedTraining:
     age_years_head_weight: float | None = None
     age_years: dict[str, Any] | None = None
     detector: str | None = None
+    tta: str | None = None
+    tta_chosen_on: str | None = None
+    int8: dict[str, Any] | None = None
 
 
 @dataclass
@@ -114,7 +126,8 @@ class ReproduceResult:
             already finished with the same config.
         prepare_summary: the preparation's summary, one line per root.
         onnx: the preset's ONNX copy (:func:`adiencekit.export.add_onnx_to_preset`, what
-            ``predict`` runs in ONNX Runtime), or why there is none (a line to print).
+            ``predict`` runs in ONNX Runtime) and, where the card records one, its int8 copy,
+            or why there is none (a line to print).
     """
 
     preset: Path
@@ -170,6 +183,7 @@ def recorded_training(preset: str | os.PathLike[str]) -> RecordedTraining:
         crop = CropSpec.from_dict(prepared["crop"])
         head_weight = (document.get("config") or {}).get("age_years_head_weight") if len(configs) == 1 else None
         age_years = document.get("age_years")
+        inference = document.get("inference") if isinstance(document.get("inference"), dict) else {}
         return RecordedTraining(
             name=str(preset), configs=configs, crop=crop, pad=float(prepared["pad"]),
             roots=[_recorded_root(root) for root in roots], license=document.get("license"),
@@ -177,6 +191,8 @@ def recorded_training(preset: str | os.PathLike[str]) -> RecordedTraining:
             age_years_head_weight=None if head_weight is None else float(head_weight),
             age_years=age_years if isinstance(age_years, dict) else None,
             detector=prepared.get("detector") if isinstance(prepared.get("detector"), str) else None,
+            tta=inference.get("tta"), tta_chosen_on=inference.get("tta_chosen_on"),
+            int8=inference.get("int8") if isinstance(inference.get("int8"), dict) else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ConfigError(f"preset {preset}: its training record is incomplete or invalid ({error})") from None
@@ -344,23 +360,37 @@ def reproduce_preset(
         chosen = (plan.age_years or {}).get("chosen_on", "not recorded")
         replayed = {"chosen_on": f"the weight recorded by {plan.name}'s card, replayed by adiencekit reproduce "
                                  f"(there: {chosen})"}
+    tta_chosen = None
+    if plan.tta is not None:
+        tta_chosen = (f"the setting recorded by {plan.name}'s card, replayed by adiencekit reproduce "
+                      f"(there: {plan.tta_chosen_on or 'not recorded'})")
     written = export_preset(runs if len(runs) > 1 else runs[0], out / "preset", license=plan.license,
                             description=description, age_years_head_weight=plan.age_years_head_weight,
-                            age_years=replayed, overwrite=True)
+                            age_years=replayed, tta=plan.tta, tta_chosen_on=tta_chosen, overwrite=True)
     return ReproduceResult(preset=written, prepared=prepared, runs=runs, trained=[not done for done in finished],
-                           prepare_summary="\n".join(summaries), onnx=_onnx_copy(written))
+                           prepare_summary="\n".join(summaries), onnx=_onnx_copy(written, plan.int8, data))
 
 
-def _onnx_copy(preset: Path) -> str:
-    """Add the preset's ONNX copy where the export extra is installed; a line saying what happened."""
+def _onnx_copy(preset: Path, int8: dict[str, Any] | None, data: str) -> str:
+    """Add the preset's ONNX copy (and its int8 copy where the card has one) where the export extra is
+    installed; a line saying what happened."""
     import importlib.util
 
     from adiencekit.export import add_onnx_to_preset
 
-    if importlib.util.find_spec("tf2onnx") is None:
+    missing = [name for name in ("tf2onnx", "onnx") if importlib.util.find_spec(name) is None]
+    if missing:
         return (f"no ONNX copy (the export extra is not installed: pip install 'adiencekit[export]'); predict runs "
                 f"this preset in Keras")
-    return f"ONNX copy (predict runs it in ONNX Runtime): {add_onnx_to_preset(preset)}"
+    line = f"ONNX copy (predict runs it in ONNX Runtime): {add_onnx_to_preset(preset)}"
+    if int8 is not None:
+        from adiencekit.quantization import CALIBRATION_FACES, CALIBRATION_SEED, add_int8_onnx_to_preset
+
+        calibration = int8.get("calibration") or {}
+        written = add_int8_onnx_to_preset(preset, data, faces=int(calibration.get("faces", CALIBRATION_FACES)),
+                                          seed=int(calibration.get("seed", CALIBRATION_SEED)))
+        line += f"; its int8 copy, calibrated as the card records (predict prefers it): {written}"
+    return line
 
 
 def _prepare_line(root: RecordedRoot, raw: Path, folder: Path, report: Any, *, several: bool) -> str:

@@ -2,7 +2,8 @@
 
 ``adiencekit predict PATH... [--model PRESET|RUN|FILE] [--json FILE|-] [--annotate DIR]
 [--no-detect] [--detector mtcnn|mtcnn-onnx|mtcnn-keras|mtcnn-package] [--runtime auto|onnx|keras]
-[--threads N] [--min-face PX] [--tta] [--batch-size N] [--heads H[,H]] [--quiet]`` prints
+[--threads N] [--precision auto|float32|int8] [--min-face PX] [--tta|--no-tta] [--batch-size N]
+[--heads H[,H]] [--quiet]`` prints
 one row per face (or writes the JSON of ``docs/predict.md``), optionally writes annotated
 copies, and ends with a one-line summary on stderr. Without ``--model`` it uses the
 bundled default preset. How it treats what it is given:
@@ -54,6 +55,9 @@ DETECTOR_NAMES = ("mtcnn", "mtcnn-onnx", "mtcnn-keras", "mtcnn-package")
 
 #: ``--runtime`` choices: :data:`adiencekit.inference.onnx_model.RUNTIMES` (a test keeps them equal).
 RUNTIME_NAMES = ("auto", "onnx", "keras")
+
+#: ``--precision`` choices: :data:`adiencekit.inference.onnx_model.PRECISIONS` (a test keeps them equal).
+PRECISION_NAMES = ("auto", "float32", "int8")
 
 #: How the summary line says where the table's "age (years)" comes from (by
 #: :attr:`adiencekit.inference.Predictor.age_years_source`; the JSON says it as ``age_years_source``).
@@ -122,7 +126,12 @@ def add_predict_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--min-face", type=_face_size, default=40.0, metavar="PX",
                         help="ignore faces smaller than PX pixels or 1/16 of the photo's shorter side, whichever "
                              "is larger (default 40; larger is faster)")
-    parser.add_argument("--tta", action="store_true", help="average each face with its mirror image")
+    parser.add_argument("--precision", choices=PRECISION_NAMES, default="auto",
+                        help="'auto' (default: a preset's int8 ONNX copy where it has one, such as the bundled "
+                             "model, in ONNX Runtime; its float network otherwise), 'float32' or 'int8'")
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                        help="average each face with its mirror image (default: as the model's record asks; the "
+                             "bundled model does); --no-tta: one view")
     parser.add_argument("--batch-size", type=_positive_int, default=32, metavar="N", help="faces per model call (default 32)")
     parser.add_argument("--heads", type=heads_option, default=None, metavar="H[,H]",
                         help="a plain Keras model's outputs in order (gender, age), for a model that does not say")
@@ -265,7 +274,8 @@ def run_predict(args: argparse.Namespace) -> int:
         options: dict[str, Any] = {"heads": args.heads} if getattr(args, "heads", None) else {}
         predictor = Predictor(args.model, detector=None if args.no_detect else args.detector, min_face=args.min_face,
                               batch_size=args.batch_size, tta=args.tta, runtime=getattr(args, "runtime", "auto"),
-                              threads=getattr(args, "threads", None), **options)
+                              threads=getattr(args, "threads", None), precision=getattr(args, "precision", "auto"),
+                              **options)
         warnings = _Warnings(args.quiet)
         if skipped:
             warnings.add(f"skipped {len(skipped)} entries that are not regular files (first: {skipped[0]})")
@@ -286,6 +296,8 @@ def run_predict(args: argparse.Namespace) -> int:
                 "model": predictor.source,
                 "detector": None if args.no_detect else args.detector,
                 "runtime": predictor.runtime,
+                "precision": predictor.precision,
+                "tta": "flip" if predictor.tta else None,
                 "crop": predictor.crop.to_dict(),
                 "age_years_source": predictor.age_years_source,
                 "images": images,

@@ -20,6 +20,17 @@ Which runtime (``runtime``, :data:`~adiencekit.inference.onnx_model.RUNTIMES`):
 - ``"onnx"``: ONNX Runtime or a one-line error saying why not;
 - ``"keras"``: Keras always (an ``.onnx`` file is then refused).
 
+Which precision (``precision``, :data:`~adiencekit.inference.onnx_model.PRECISIONS`): a
+preset may also hold an int8 copy of its network (:data:`adiencekit.bundled.INT8_ONNX_FILE`,
+:mod:`adiencekit.quantization`; the bundled default has one). ``"auto"`` (the default)
+runs it where it is current and the runtime is ONNX Runtime, else the float network;
+``"float32"`` never runs it; ``"int8"`` runs it or says why not in one line.
+
+What the model asks of inference: a preset's ``preset.json`` may say ``"inference":
+{"tta": "flip"}`` (the bundled default does: chosen on its validation faces, see its card);
+:attr:`LoadedModel.tta` carries it, and a :class:`~adiencekit.inference.Predictor` then
+averages each face with its mirror unless told ``tta=False``.
+
 Importing this module does not import Keras; loading a Keras model does.
 
 Example:
@@ -41,13 +52,14 @@ from pathlib import Path
 from typing import Any
 
 from adiencekit import bundled
-from adiencekit.bundled import ONNX_FILE, PRESET_FILE, WEIGHTS_FILE
+from adiencekit.bundled import INT8_ONNX_FILE, ONNX_FILE, PRESET_FILE, WEIGHTS_FILE
 from adiencekit.crops import CropSpec, metadata_crop
 from adiencekit.errors import ConfigError, ModelFileError, damaged_reason
-from adiencekit.inference.onnx_model import OnnxFaceModel, check_runtime, onnx_runtime_available
+from adiencekit.inference.onnx_model import OnnxFaceModel, check_precision, check_runtime, onnx_runtime_available
 from adiencekit.training.run_folder import RunFolder
 
-__all__ = ["LoadedModel", "load_default_model", "load_model_source", "model_input_size", "preset_onnx_model"]
+__all__ = ["LoadedModel", "load_default_model", "load_model_source", "model_input_size", "preset_onnx_model",
+           "preset_tta"]
 
 
 @dataclass
@@ -64,6 +76,9 @@ class LoadedModel:
             ``image_size``), or ``None`` to resize straight to the model's input.
         source: what was loaded, for messages.
         onnx: the network in ONNX Runtime, or ``None`` when it runs in Keras (:attr:`model`).
+        tta: whether the model's own record asks for the mirrored second view at
+            inference (a preset's ``inference.tta`` of ``"flip"``); a
+            :class:`~adiencekit.inference.Predictor` follows it unless told.
     """
 
     model: Any = None
@@ -71,11 +86,17 @@ class LoadedModel:
     image_size: int | None = None
     source: str = "<model>"
     onnx: OnnxFaceModel | None = None
+    tta: bool = False
 
     @property
     def runtime(self) -> str:
         """``"onnx"`` or ``"keras"``: what runs the network."""
         return "onnx" if self.onnx is not None else "keras"
+
+    @property
+    def precision(self) -> str:
+        """``"int8"`` for a quantized ONNX copy, else ``"float32"``."""
+        return self.onnx.precision if self.onnx is not None else "float32"
 
 
 def model_input_size(model: Any) -> int | None:
@@ -125,8 +146,12 @@ def _from_onnx_file(path: Path, threads: int | None) -> LoadedModel:
                        onnx=network)
 
 
-def preset_onnx_model(folder: str | os.PathLike[str], threads: int | None = None) -> tuple[OnnxFaceModel | None, str]:
+def preset_onnx_model(folder: str | os.PathLike[str], threads: int | None = None, *,
+                      int8: bool = False) -> tuple[OnnxFaceModel | None, str]:
     """A preset folder's ONNX copy of its network in ONNX Runtime, if it is current, and why not otherwise.
+
+    ``int8=True`` asks for its int8 copy (:data:`~adiencekit.bundled.INT8_ONNX_FILE`) instead
+    of the float one (:data:`~adiencekit.bundled.ONNX_FILE`).
 
     Current means made from the preset's weights as they are: the copy's record names the
     sha256 of the weights file it was exported from
@@ -139,9 +164,10 @@ def preset_onnx_model(folder: str | os.PathLike[str], threads: int | None = None
     from adiencekit.fileio import file_sha256
 
     preset = Path(folder)
-    path = preset / ONNX_FILE
+    name = INT8_ONNX_FILE if int8 else ONNX_FILE
+    path = preset / name
     if not path.is_file():
-        return None, f"{preset} has no {ONNX_FILE}"
+        return None, f"{preset} has no {name}"
     if not onnx_runtime_available():
         return None, "onnxruntime is not installed"
     weights = preset / WEIGHTS_FILE
@@ -156,19 +182,67 @@ def preset_onnx_model(folder: str | os.PathLike[str], threads: int | None = None
     return network, ""
 
 
+def preset_tta(metadata: Any) -> bool:
+    """Whether a preset's ``preset.json`` (its dict) asks for the mirrored second view: ``inference.tta == "flip"``.
+
+    Example:
+
+    >>> from adiencekit.inference.loading import preset_tta
+    >>> preset_tta({"inference": {"tta": "flip"}}), preset_tta({}), preset_tta(None)
+    (True, False, False)
+    """
+    inference = metadata.get("inference") if isinstance(metadata, dict) else None
+    return isinstance(inference, dict) and inference.get("tta") == "flip"
+
+
+def _read_preset_metadata(folder: Path | None) -> dict[str, Any]:
+    import json
+
+    if folder is None:
+        return {}
+    try:
+        metadata = json.loads((folder / PRESET_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # the Keras loader reports an unreadable preset.json in its own words
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def _preset_network(folder: Path | None, precision: str, threads: int | None) -> tuple[OnnxFaceModel | None, str]:
+    """The preset's ONNX network ``precision`` allows (int8 first under ``"auto"``), or why none."""
+    if folder is None:
+        return None, "not a local folder"
+    reasons = []
+    for int8 in {"auto": (True, False), "int8": (True,), "float32": (False,)}[precision]:
+        if int8 and not (folder / INT8_ONNX_FILE).is_file() and precision == "auto":
+            continue  # a preset without an int8 copy: nothing to say
+        network, reason = preset_onnx_model(folder, threads, int8=int8)
+        if network is not None and int8 and network.precision != "int8":
+            network, reason = None, f"{folder / INT8_ONNX_FILE} holds no quantized network (its record says so)"
+        if network is not None:
+            return network, ""
+        reasons.append(reason)
+    return None, "; ".join(reasons)
+
+
 def _from_preset(name_or_path: str | os.PathLike[str], runtime: str = "keras",
-                 threads: int | None = None) -> LoadedModel:
+                 threads: int | None = None, precision: str = "auto") -> LoadedModel:
     """Load a preset (a name, a folder holding ``preset.json``, a URL), in ONNX Runtime where ``runtime`` allows.
 
     Presets belong to :mod:`adiencekit.models` (``AgeGenderClassifier.from_preset``,
     which records ``preset_metadata``); this is the single hook inference uses.
     """
     folder = _local_preset_folder(name_or_path)
+    if precision == "int8" and runtime == "keras":
+        raise ConfigError("--precision int8 runs a preset's int8 ONNX copy in ONNX Runtime; not with --runtime keras")
     if runtime != "keras":
-        network, reason = preset_onnx_model(folder, threads) if folder is not None else (None, "not a local folder")
+        network, reason = _preset_network(folder, precision, threads)
         if network is not None:
             return LoadedModel(crop=CropSpec.from_dict(network.crop), image_size=network.image_size,
-                               source=str(name_or_path), onnx=network)
+                               source=str(name_or_path), onnx=network,
+                               tta=preset_tta(_read_preset_metadata(folder)))
+        if precision == "int8":
+            raise ConfigError(f"--precision int8: the preset {name_or_path} has no int8 copy to run ({reason}); "
+                              f"use --precision auto or float32")
         if runtime == "onnx":
             raise ConfigError(f"--runtime onnx: cannot run the preset {name_or_path} in ONNX Runtime ({reason}); "
                               f"use --runtime keras")
@@ -184,6 +258,7 @@ def _from_preset(name_or_path: str | os.PathLike[str], runtime: str = "keras",
         crop=metadata_crop(metadata),
         image_size=metadata.get("image_size"),
         source=str(name_or_path),
+        tta=preset_tta(metadata),
     )
 
 
@@ -201,7 +276,7 @@ def _local_preset_folder(name_or_path: str | os.PathLike[str]) -> Path | None:
     return None
 
 
-def load_default_model(runtime: str = "auto", threads: int | None = None) -> LoadedModel:
+def load_default_model(runtime: str = "auto", threads: int | None = None, precision: str = "auto") -> LoadedModel:
     """The default model: the bundled preset :data:`adiencekit.bundled.DEFAULT_PRESET`.
 
     It is read from the package's own folder (:data:`adiencekit.bundled.BUNDLED_DIR`),
@@ -211,6 +286,7 @@ def load_default_model(runtime: str = "auto", threads: int | None = None) -> Loa
     Args:
         runtime: see the module's note.
         threads: ONNX Runtime intra-op threads.
+        precision: see the module's note.
 
     Returns:
         The model and its crop settings; ``source`` is the preset's name.
@@ -226,7 +302,7 @@ def load_default_model(runtime: str = "auto", threads: int | None = None) -> Loa
             f"this installation ({folder / PRESET_FILE} is missing); pass --model (Python: "
             f"Predictor(model=...)) with a preset name or folder, a training run folder or a .keras file"
         )
-    loaded = _from_preset(folder, check_runtime(runtime), threads)
+    loaded = _from_preset(folder, check_runtime(runtime), threads, check_precision(precision))
     loaded.source = bundled.DEFAULT_PRESET
     return loaded
 
@@ -237,7 +313,8 @@ def _keras_model_class() -> Any:
     return getattr(keras, "Model", None)
 
 
-def load_model_source(source: Any = None, runtime: str = "auto", threads: int | None = None) -> LoadedModel:
+def load_model_source(source: Any = None, runtime: str = "auto", threads: int | None = None,
+                      precision: str = "auto") -> LoadedModel:
     """Resolve ``source`` into a :class:`LoadedModel`.
 
     Args:
@@ -249,6 +326,7 @@ def load_model_source(source: Any = None, runtime: str = "auto", threads: int | 
         runtime: ``"auto"``, ``"onnx"`` or ``"keras"`` (see the module's note).
         threads: ONNX Runtime intra-op threads (default
             :func:`~adiencekit.inference.onnx_model.default_threads`).
+        precision: ``"auto"``, ``"float32"`` or ``"int8"`` (see the module's note).
 
     Returns:
         The model and its crop settings.
@@ -257,11 +335,23 @@ def load_model_source(source: Any = None, runtime: str = "auto", threads: int | 
         ModelFileError: the path does not exist or holds no loadable model, or
             ``source`` is ``None`` and the default preset is not bundled.
         ConfigError: ``runtime`` cannot run this source (``"onnx"`` for a Keras-only
-            source, ``"keras"`` for an ``.onnx`` file, ``"onnx"`` without ``onnxruntime``).
+            source, ``"keras"`` for an ``.onnx`` file, ``"onnx"`` without ``onnxruntime``),
+            or ``precision`` asks for what it does not have (``"int8"`` without an int8
+            copy, ``"float32"`` for an int8 ``.onnx`` file).
     """
     check_runtime(runtime)
+    check_precision(precision)
+    loaded = _resolve(source, runtime, threads, precision)
+    if precision != "auto" and loaded.precision != precision:
+        raise ConfigError(f"--precision {precision}: {loaded.source} runs in {loaded.precision} "
+                          f"({'an int8 ONNX file' if loaded.precision == 'int8' else 'it has no int8 copy'}); "
+                          f"use --precision auto")
+    return loaded
+
+
+def _resolve(source: Any, runtime: str, threads: int | None, precision: str) -> LoadedModel:
     if source is None:
-        return load_default_model(runtime, threads)
+        return load_default_model(runtime, threads, precision)
     if isinstance(source, LoadedModel):
         return source
     keras_model = _keras_model_class()
@@ -273,7 +363,7 @@ def load_model_source(source: Any = None, runtime: str = "auto", threads: int | 
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"model must be a keras.Model, a path or a preset name, got {type(source).__name__}")
     if "://" in str(source):  # a preset archive URL
-        return _from_preset(str(source), runtime, threads)
+        return _from_preset(str(source), runtime, threads, precision)
     path = Path(source).expanduser()
     if path.is_dir():
         run = RunFolder(path)
@@ -281,7 +371,7 @@ def load_model_source(source: Any = None, runtime: str = "auto", threads: int | 
             _refuse_onnx(runtime, f"the training run {path}")
             return _from_run_folder(run)
         if (path / PRESET_FILE).is_file():
-            return _from_preset(path, runtime, threads)
+            return _from_preset(path, runtime, threads, precision)
         raise ModelFileError(
             f"{path}: neither a training run folder (config.json + best.keras) nor a preset folder ({PRESET_FILE})"
         )
@@ -299,7 +389,7 @@ def load_model_source(source: Any = None, runtime: str = "auto", threads: int | 
             f"{source}: no such file or folder; --model takes a .keras or .onnx file, a training run folder "
             f"(config.json + best.keras) or a preset"
         )
-    return _from_preset(str(source), runtime, threads)
+    return _from_preset(str(source), runtime, threads, precision)
 
 
 def _refuse_onnx(runtime: str, what: str) -> None:

@@ -233,7 +233,10 @@ class Predictor:
         batch_size: faces per model call (faces of several photos share a call).
         tta: also run the horizontally flipped faces and average the probabilities
             (:class:`~adiencekit.layers.TestTimeAugmentation`, ``mode="flip"``, the
-            one implementation that ``predict_tta`` uses too).
+            one implementation that ``predict_tta`` uses too). ``None`` (default): what
+            the model's record asks for (:attr:`LoadedModel.tta
+            <adiencekit.inference.loading.LoadedModel.tta>`; the bundled default asks
+            for it), else no.
         heads: the heads of the model's outputs, in output order, for a model that
             does not say them itself (a plain ``keras.Model`` whose outputs are not
             named ``gender``/``age``), e.g. ``("gender",)``; see
@@ -249,11 +252,16 @@ class Predictor:
             (:mod:`~adiencekit.inference.onnx_model`).
         threads: ONNX Runtime intra-op threads of each network (default: one per idle
             core, at most two, :func:`~adiencekit.inference.onnx_model.default_threads`).
+        precision: ``"auto"`` (default: a preset's int8 ONNX copy where it has one, such
+            as the bundled default, and the runtime is ONNX Runtime), ``"float32"`` or
+            ``"int8"`` (:mod:`~adiencekit.inference.loading`).
 
     Attributes:
         model: the Keras model, or ``None`` when the network runs in ONNX Runtime.
         onnx: the :class:`~adiencekit.inference.onnx_model.OnnxFaceModel`, or ``None``.
         runtime: ``"onnx"`` or ``"keras"``: what runs the model.
+        precision: ``"int8"`` (a quantized ONNX copy) or ``"float32"``.
+        tta: whether each face is averaged with its mirror.
         heads: the model's heads, e.g. ``["gender", "age"]``.
         age_years_source: where each face's ``age_years`` comes from: ``"head"`` (the
             model's ``age_years`` output), ``"age groups"`` (the expected age of its age
@@ -271,16 +279,18 @@ class Predictor:
         crop: CropSpec | dict[str, Any] | None = None,
         min_face: float = 40,
         batch_size: int = 32,
-        tta: bool = False,
+        tta: bool | None = None,
         heads: Sequence[str] | None = None,
         decode_workers: int | None = None,
         runtime: str = "auto",
         threads: int | None = None,
+        precision: str = "auto",
     ) -> None:
-        loaded = load_model_source(model, runtime=runtime, threads=threads)
+        loaded = load_model_source(model, runtime=runtime, threads=threads, precision=precision)
         self.model: Any = loaded.model
         self.onnx: OnnxFaceModel | None = loaded.onnx
         self.runtime = loaded.runtime
+        self.precision = loaded.precision
         self.source = loaded.source
         self._named_heads = None if heads is None else tuple(heads)
         if self.onnx is not None:
@@ -305,7 +315,7 @@ class Predictor:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be a positive int, got {batch_size!r}")
         self.batch_size = batch_size
-        self.tta = bool(tta)
+        self.tta = loaded.tta if tta is None else bool(tta)
         self._flip: Any = None
         self.detector = None if detector is None else get_detector(detector, min_face=min_face, runtime=runtime,
                                                                    threads=threads)
