@@ -28,6 +28,7 @@ from typing import Any
 
 from adiencekit.cli._errors import fail
 from adiencekit.cli.predict import heads_option as _heads
+from adiencekit.cli.predict import positive_int as _positive_int
 
 __all__ = ["add_export_parser", "run_export"]
 
@@ -79,12 +80,6 @@ def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="preset only, with --tta: how it was chosen (kept in the card)")
     return parser
 
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def run_export(args: argparse.Namespace) -> int:

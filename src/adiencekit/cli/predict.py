@@ -70,7 +70,8 @@ _AGE_YEARS_NOTES = {"head": "age in years from the model's age_years output",
 PROGRESS_MIN_FILES = 5
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An ``argparse`` type: an int of at least 1."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
@@ -121,7 +122,7 @@ def add_predict_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="what runs the networks: 'auto' (default: ONNX Runtime for a model with an ONNX copy, "
                              "such as the bundled one, or an .onnx file, and for the detector; Keras otherwise), "
                              "'onnx' or 'keras'")
-    parser.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
                         help="ONNX Runtime threads per network (default: one per idle core, at most 2)")
     parser.add_argument("--min-face", type=_face_size, default=40.0, metavar="PX",
                         help="ignore faces smaller than PX pixels or 1/16 of the photo's shorter side, whichever "
@@ -132,7 +133,7 @@ def add_predict_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
                         help="average each face with its mirror image (default: as the model's record asks; the "
                              "bundled model does); --no-tta: one view")
-    parser.add_argument("--batch-size", type=_positive_int, default=32, metavar="N", help="faces per model call (default 32)")
+    parser.add_argument("--batch-size", type=positive_int, default=32, metavar="N", help="faces per model call (default 32)")
     parser.add_argument("--heads", type=heads_option, default=None, metavar="H[,H]",
                         help="a plain Keras model's outputs in order (gender, age), for a model that does not say")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no per-file warnings")
