@@ -94,16 +94,16 @@ def calibration_inputs(preset: str | os.PathLike[str], data: str, *, faces: int 
         ModelFileError: the preset records no training config.
         DataError: the training split is empty.
     """
+    metadata = _read_preset(Path(preset))
+    recorded = (metadata.get("training_data") or {}).get("config")
+    if not isinstance(recorded, Mapping):
+        raise ModelFileError(f"{preset}: its preset.json records no training config to draw calibration faces from")
     from PIL import Image
 
     from adiencekit.crops import model_inputs, resize_square
     from adiencekit.training.config import TrainConfig
     from adiencekit.training.data_loading import load_split
 
-    metadata = _read_preset(Path(preset))
-    recorded = (metadata.get("training_data") or {}).get("config")
-    if not isinstance(recorded, Mapping):
-        raise ModelFileError(f"{preset}: its preset.json records no training config to draw calibration faces from")
     config = TrainConfig.from_dict({**recorded, "data": data})
     paths = load_split(config).train.paths
     if not paths:

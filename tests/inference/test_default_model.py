@@ -179,6 +179,10 @@ def test_listing_without_the_default_and_with_long_metrics(tmp_path: Path) -> No
     (folder / "model.onnx").write_bytes(b"")  # a preset with its ONNX copy says so
     assert _catalog.format_bundled_presets(tmp_path / "bundled")[1].endswith(
         "ensemble of 3 networks, ONNX copy (predict runs it in ONNX Runtime)")
+    (folder / "model.int8.onnx").write_bytes(b"")  # and its int8 copy, and a card asking for the mirror
+    (folder / "preset.json").write_text(json.dumps({**document, "inference": {"tta": "flip"}}), encoding="utf-8")
+    assert _catalog.format_bundled_presets(tmp_path / "bundled")[1].endswith(
+        "ONNX copies float32 and int8 (predict runs the int8 one in ONNX Runtime), each face with its mirror (flip TTA)")
 
 
 # ----------------------------------------------------------------------------- not bundled

@@ -156,6 +156,11 @@ def format_bundled_presets(folder: str | os.PathLike[str] | None = None) -> list
         ensemble = f", ensemble of {len(members)} networks" if isinstance(members, list) else ""
         root = Path(bundled.BUNDLED_DIR if folder is None else folder)
         onnx = ", ONNX copy (predict runs it in ONNX Runtime)" if (root / name / bundled.ONNX_FILE).is_file() else ""
+        if (root / name / bundled.INT8_ONNX_FILE).is_file():
+            onnx = ", ONNX copies float32 and int8 (predict runs the int8 one in ONNX Runtime)"
+        inference = document.get("inference")
+        if isinstance(inference, Mapping) and inference.get("tta") == "flip":
+            onnx += ", each face with its mirror (flip TTA)"
         lines.append(f"  {labels[name]:{width}s} {document.get('task', '?')}, "
                      f"input {_shape_text(document.get('input_shape'))}, {_crop_text(document.get('crop'))}"
                      f"{ensemble}{onnx}")
